@@ -1,0 +1,327 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"time"
+)
+
+// Credentials creates and verifies credentials, applying the secret
+// handling of each kind: bearer-only secrets are keyed-hashed, secrets a
+// verifier must recompute with are sealed, public material is stored as is.
+type Credentials struct {
+	store CredentialStore
+	keys  *Keyring
+	clock Clock
+}
+
+// NewCredentials builds the credential service.
+func NewCredentials(store CredentialStore, keys *Keyring, clock Clock) *Credentials {
+	return &Credentials{store: store, keys: keys, clock: clock}
+}
+
+// CredentialSpec describes a credential to create. Lookup and Secret are
+// generated with crypto/rand when empty (Secret only for kinds that have one).
+type CredentialSpec struct {
+	OrgID       string
+	PrincipalID string
+	Kind        CredentialKind
+	Lookup      string
+	Name        string
+	Secret      string
+	Public      []byte
+	Meta        json.RawMessage
+	ExpiresAt   *time.Time
+}
+
+// hasSecret reports whether kind carries a secret, and whether it is sealed.
+func hasSecret(kind CredentialKind) (secret, sealed bool) {
+	switch kind {
+	case CredAccessKey, CredClientSecret, CredAPIKey:
+		return true, false
+	case CredAppToken, CredSigningKey, CredPassword:
+		return true, true
+	}
+	return false, false
+}
+
+func secretPurpose(kind CredentialKind) string { return "secret:" + string(kind) }
+func sealAAD(kind CredentialKind, lookup string) string {
+	return "cred:" + string(kind) + ":" + lookup
+}
+
+// Create stores a new credential and returns it with the secret in clear,
+// which the caller shows once and never stores.
+func (s *Credentials) Create(ctx context.Context, spec CredentialSpec) (Credential, string, error) {
+	if spec.PrincipalID == "" || spec.OrgID == "" {
+		return Credential{}, "", E(KindInvalidInput, "credential needs an organisation and a principal")
+	}
+	c := Credential{
+		ID: NewID(), PrincipalID: spec.PrincipalID, OrgID: spec.OrgID, Kind: spec.Kind,
+		Lookup: spec.Lookup, Name: spec.Name, Public: spec.Public, Meta: spec.Meta,
+		CreatedAt: s.clock.Now(), ExpiresAt: spec.ExpiresAt,
+	}
+	if c.Lookup == "" {
+		c.Lookup = RandomToken(48)
+	}
+	secret := spec.Secret
+	withSecret, sealed := hasSecret(spec.Kind)
+	switch {
+	case withSecret && secret == "":
+		secret = RandomToken(48)
+		fallthrough
+	case withSecret:
+		if sealed {
+			b, err := s.keys.Seal([]byte(secret), sealAAD(c.Kind, c.Lookup))
+			if err != nil {
+				return Credential{}, "", Wrap(KindInternal, "", err)
+			}
+			c.Sealed = b
+		} else {
+			c.SecretHash = s.keys.Hash(secretPurpose(c.Kind), secret)
+		}
+	case spec.Kind == CredPublicKey || spec.Kind == CredCertificate:
+		if len(spec.Public) == 0 {
+			return Credential{}, "", E(KindInvalidInput, "public key or certificate required")
+		}
+		secret = ""
+	default:
+		return Credential{}, "", E(KindInvalidInput, "unknown credential kind "+string(spec.Kind))
+	}
+	if err := s.store.CreateCredential(ctx, c); err != nil {
+		return Credential{}, "", err
+	}
+	return c, secret, nil
+}
+
+// Find returns the active credential of kind with the given lookup.
+func (s *Credentials) Find(ctx context.Context, kind CredentialKind, lookup string) (Credential, error) {
+	c, err := s.store.FindCredential(ctx, kind, lookup)
+	if err != nil {
+		if KindOf(err) == KindNotFound {
+			return Credential{}, E(KindUnauthenticated, "unknown credential")
+		}
+		return Credential{}, err
+	}
+	if c.RevokedAt != nil {
+		return Credential{}, E(KindRevoked, "credential revoked")
+	}
+	if !c.Active(s.clock.Now()) {
+		return Credential{}, E(KindExpired, "credential expired")
+	}
+	return c, nil
+}
+
+// VerifySecret authenticates lookup+secret for a credential kind with a
+// secret. Unknown lookups and wrong secrets give the same error.
+func (s *Credentials) VerifySecret(ctx context.Context, kind CredentialKind, lookup, secret string) (Credential, error) {
+	c, err := s.Find(ctx, kind, lookup)
+	if err != nil {
+		if KindOf(err) == KindUnauthenticated {
+			// Spend the same work as a real comparison so unknown keys are not distinguishable by time.
+			s.keys.VerifyHash(secretPurpose(kind), secret, make([]byte, sha256.Size))
+			return Credential{}, E(KindUnauthenticated, "invalid key or secret")
+		}
+		return Credential{}, err
+	}
+	ok := false
+	switch {
+	case len(c.SecretHash) > 0:
+		ok = s.keys.VerifyHash(secretPurpose(kind), secret, c.SecretHash)
+	case len(c.Sealed) > 0:
+		plain, err := s.Open(c)
+		if err != nil {
+			return Credential{}, err
+		}
+		ok = ConstantTimeEqual(plain, []byte(secret))
+	}
+	if !ok {
+		return Credential{}, E(KindUnauthenticated, "invalid key or secret")
+	}
+	return c, nil
+}
+
+// Open returns the sealed secret of c in clear, for HMAC verification.
+func (s *Credentials) Open(c Credential) ([]byte, error) {
+	if len(c.Sealed) == 0 {
+		return nil, E(KindInternal, "credential has no sealed secret")
+	}
+	b, err := s.keys.Open(c.Sealed, sealAAD(c.Kind, c.Lookup))
+	if err != nil {
+		return nil, Wrap(KindInternal, "", err)
+	}
+	return b, nil
+}
+
+// Tokens issues and checks opaque tokens. Only keyed hashes are stored.
+type Tokens struct {
+	store TokenStore
+	keys  *Keyring
+	clock Clock
+}
+
+// NewTokens builds the token service.
+func NewTokens(store TokenStore, keys *Keyring, clock Clock) *Tokens {
+	return &Tokens{store: store, keys: keys, clock: clock}
+}
+
+// TokenSpec describes a token to issue.
+type TokenSpec struct {
+	Kind         TokenKind
+	OrgID        string
+	PrincipalID  string
+	CredentialID string
+	FamilyID     string // "" starts a new family
+	ParentID     string
+	Scope        string
+	Binding      string
+	TTL          time.Duration // 0: never expires
+	RenewableFor time.Duration // 0: not renewable
+	Value        string        // "" generates 32 random bytes, base64url
+	Meta         json.RawMessage
+}
+
+const tokenPurpose = "token"
+
+// HashToken returns the stored form of a token value.
+func (s *Tokens) HashToken(value string) []byte { return s.keys.Hash(tokenPurpose, value) }
+
+// Issue creates a token and returns its value in clear (shown once).
+func (s *Tokens) Issue(ctx context.Context, spec TokenSpec) (string, Token, error) {
+	now := s.clock.Now()
+	value := spec.Value
+	if value == "" {
+		value = RandomToken(32)
+	}
+	t := Token{
+		ID: NewID(), Hash: s.HashToken(value), Kind: spec.Kind, OrgID: spec.OrgID,
+		PrincipalID: spec.PrincipalID, CredentialID: spec.CredentialID, FamilyID: spec.FamilyID,
+		ParentID: spec.ParentID, Scope: spec.Scope, Binding: spec.Binding, IssuedAt: now, Meta: spec.Meta,
+	}
+	if t.FamilyID == "" {
+		t.FamilyID = t.ID
+	}
+	if spec.TTL > 0 {
+		exp := now.Add(spec.TTL)
+		t.ExpiresAt = &exp
+	}
+	if spec.RenewableFor > 0 {
+		until := now.Add(spec.RenewableFor)
+		t.RenewableUntil = &until
+	}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return "", Token{}, err
+	}
+	return value, t, nil
+}
+
+// Lookup finds the token with the given value and checks that it is of
+// kind, unrevoked and unexpired. Errors are typed: Unauthenticated for an
+// unknown value or wrong kind, Revoked, Expired.
+func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Token, error) {
+	if value == "" || len(value) > 4096 {
+		return Token{}, E(KindUnauthenticated, "invalid token")
+	}
+	t, err := s.store.GetTokenByHash(ctx, s.HashToken(value))
+	if err != nil {
+		if KindOf(err) == KindNotFound {
+			return Token{}, E(KindUnauthenticated, "invalid token")
+		}
+		return Token{}, err
+	}
+	if t.Kind != kind {
+		return Token{}, E(KindUnauthenticated, "invalid token")
+	}
+	if t.RevokedAt != nil {
+		return t, E(KindRevoked, "token revoked")
+	}
+	if t.ExpiredAt(s.clock.Now()) {
+		return t, E(KindExpired, "token expired")
+	}
+	return t, nil
+}
+
+// Revoke revokes one token.
+func (s *Tokens) Revoke(ctx context.Context, id string) error {
+	return s.store.RevokeToken(ctx, id, s.clock.Now())
+}
+
+// RevokeFamily revokes every token descended from the same original grant.
+func (s *Tokens) RevokeFamily(ctx context.Context, familyID string) (int, error) {
+	return s.store.RevokeTokenFamily(ctx, familyID, s.clock.Now())
+}
+
+// Store exposes the token store for adapters that need rotation primitives.
+func (s *Tokens) Store() TokenStore { return s.store }
+
+// Auditor appends to the audit log and mirrors failures to the structured log.
+type Auditor struct {
+	store AuditStore
+	clock Clock
+	log   *slog.Logger
+}
+
+// NewAuditor builds the audit service.
+func NewAuditor(store AuditStore, clock Clock, log *slog.Logger) *Auditor {
+	return &Auditor{store: store, clock: clock, log: log}
+}
+
+// Record appends e (At defaults to now). The caller decides whether a
+// failure to audit fails the request; issuing paths must treat it as fatal.
+func (a *Auditor) Record(ctx context.Context, e AuditEvent) error {
+	if e.At.IsZero() {
+		e.At = a.clock.Now()
+	}
+	if e.Outcome == "" {
+		e.Outcome = OutcomeSuccess
+	}
+	if e.Outcome == OutcomeFailure {
+		a.log.LogAttrs(ctx, slog.LevelInfo, "auth event",
+			slog.String("action", e.Action), slog.String("protocol", e.Protocol),
+			slog.String("subject", e.Subject), slog.String("reason", e.Reason),
+			slog.String("remote", e.RemoteAddr), slog.String("request_id", e.RequestID))
+	}
+	if err := a.store.AppendAudit(ctx, e); err != nil {
+		a.log.Error("audit append failed", slog.String("action", e.Action), slog.Any("err", err))
+		return err
+	}
+	return nil
+}
+
+// List returns audit events.
+func (a *Auditor) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	return a.store.ListAudit(ctx, f)
+}
+
+// Replay is the replay cache: every (namespace, key) pair is accepted once
+// until it expires, across all nodes sharing the store.
+type Replay struct {
+	store ReplayStore
+	clock Clock
+}
+
+// NewReplay builds the replay cache.
+func NewReplay(store ReplayStore, clock Clock) *Replay { return &Replay{store: store, clock: clock} }
+
+// Remember records (namespace, key) until expires. It returns nil the first
+// time and a KindReplayed error for every later use before expiry.
+func (r *Replay) Remember(ctx context.Context, namespace, key string, expires time.Time) error {
+	sum := sha256.Sum256([]byte(key))
+	fresh, err := r.store.InsertReplayKey(ctx, namespace+":"+hex.EncodeToString(sum[:]), expires, r.clock.Now())
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return E(KindReplayed, namespace+" already used")
+	}
+	return nil
+}
+
+// ConstantTimeEqual compares two byte strings without leaking where they differ.
+func ConstantTimeEqual(a, b []byte) bool {
+	return subtle.ConstantTimeCompare(a, b) == 1
+}

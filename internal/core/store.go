@@ -1,0 +1,141 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// The storage interfaces below are owned by core, one per aggregate. Both
+// backends (internal/store/sqlite, internal/store/postgres) implement all of
+// them and pass the same conformance suite (internal/store/storetest).
+// Implementations return *Error values of KindNotFound, KindConflict or
+// KindUnavailable so callers never see driver errors.
+
+// OrganisationStore keeps organisations.
+type OrganisationStore interface {
+	CreateOrganisation(ctx context.Context, o Organisation) error
+	GetOrganisation(ctx context.Context, id string) (Organisation, error)
+	ListOrganisations(ctx context.Context, p Page) ([]Organisation, int, error)
+}
+
+// PrincipalStore keeps principals.
+type PrincipalStore interface {
+	CreatePrincipal(ctx context.Context, p Principal) error
+	GetPrincipal(ctx context.Context, id string) (Principal, error)
+	// FindPrincipal finds a principal by organisation, kind and name.
+	FindPrincipal(ctx context.Context, orgID string, kind PrincipalKind, name string) (Principal, error)
+	ListPrincipals(ctx context.Context, orgID string, kind PrincipalKind, p Page) ([]Principal, int, error)
+	SetPrincipalDisabled(ctx context.Context, id string, disabled bool) error
+	CountPrincipals(ctx context.Context, kind PrincipalKind) (int, error)
+}
+
+// CredentialFilter selects credentials; zero fields match everything.
+type CredentialFilter struct {
+	OrgID          string
+	PrincipalID    string
+	Kind           CredentialKind
+	IncludeRevoked bool
+}
+
+// CredentialStore keeps credentials.
+type CredentialStore interface {
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	// FindCredential finds a credential by kind and public lookup value.
+	FindCredential(ctx context.Context, kind CredentialKind, lookup string) (Credential, error)
+	ListCredentials(ctx context.Context, f CredentialFilter, p Page) ([]Credential, int, error)
+	RenameCredential(ctx context.Context, id, name string) error
+	RevokeCredential(ctx context.Context, id string, at time.Time) error
+}
+
+// TokenStore keeps issued tokens by keyed hash.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t Token) error
+	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	GetToken(ctx context.Context, id string) (Token, error)
+	// MarkTokenRotated sets RotatedAt if it is unset and reports whether
+	// this call did it (true exactly once per token across all nodes).
+	MarkTokenRotated(ctx context.Context, id string, at time.Time) (bool, error)
+	// UpdateTokenExpiry moves a token's expiry (renewal, grace periods).
+	UpdateTokenExpiry(ctx context.Context, id string, expires time.Time) error
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// RevokeTokenFamily revokes every unrevoked token of the family and
+	// returns how many it revoked.
+	RevokeTokenFamily(ctx context.Context, familyID string, at time.Time) (int, error)
+	// RevokePrincipalTokens revokes every token of a principal (all kinds).
+	RevokePrincipalTokens(ctx context.Context, principalID string, at time.Time) (int, error)
+	// CountActiveTokens counts unrevoked, unexpired tokens of a principal and kind.
+	CountActiveTokens(ctx context.Context, principalID string, kind TokenKind, now time.Time) (int, error)
+	// ListRevokedSince lists ids and hashes of tokens revoked at or after since,
+	// so nodes with a local cache can drop them.
+	ListRevokedSince(ctx context.Context, since time.Time) ([][]byte, error)
+	// PurgeTokens deletes tokens that expired (or were revoked) before before.
+	PurgeTokens(ctx context.Context, before time.Time) (int, error)
+}
+
+// ReplayStore is the shared replay cache: one atomic insert-if-absent.
+type ReplayStore interface {
+	// InsertReplayKey records key until expires and reports true if the key
+	// was not present (or had expired), false if it is a replay.
+	InsertReplayKey(ctx context.Context, key string, expires time.Time, now time.Time) (bool, error)
+	PurgeReplayKeys(ctx context.Context, now time.Time) (int, error)
+}
+
+// AuditStore keeps the append-only audit log.
+type AuditStore interface {
+	AppendAudit(ctx context.Context, events ...AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// DocumentStore keeps protocol-owned JSON records.
+type DocumentStore interface {
+	// PutDocument inserts a new document (Version 1); KindConflict if it exists.
+	PutDocument(ctx context.Context, d Document) error
+	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	// UpdateDocument replaces Data if the stored Version equals d.Version,
+	// and returns the document with the new version; KindConflict otherwise.
+	UpdateDocument(ctx context.Context, d Document) (Document, error)
+	// ListDocuments lists a collection, newest first; orgID "" lists all organisations.
+	ListDocuments(ctx context.Context, collection, orgID string, p Page) ([]Document, int, error)
+	DeleteDocument(ctx context.Context, collection, id string) error
+}
+
+// JobStore is a durable outbox of background work.
+type JobStore interface {
+	EnqueueJob(ctx context.Context, j Job) error
+	// ClaimJobs leases up to limit due jobs of queue until now+lease; a job
+	// is held by one claimer at a time, across nodes.
+	ClaimJobs(ctx context.Context, queue string, now time.Time, lease time.Duration, limit int) ([]Job, error)
+	CompleteJob(ctx context.Context, id string, at time.Time) error
+	// RetryJob releases the lease and schedules another attempt at runAt.
+	RetryJob(ctx context.Context, id string, runAt time.Time, lastErr string) error
+	// FailJob gives up on a job for good.
+	FailJob(ctx context.Context, id string, at time.Time, lastErr string) error
+	GetJob(ctx context.Context, id string) (Job, error)
+}
+
+// CounterStore keeps windowed counters shared by all nodes (rate limits, quotas).
+type CounterStore interface {
+	// AddToCounter adds delta to the counter key for the window that ends at
+	// windowEnd and returns the new value. Counters of ended windows may be purged.
+	AddToCounter(ctx context.Context, key string, windowEnd time.Time, delta int64) (int64, error)
+	PurgeCounters(ctx context.Context, now time.Time) (int, error)
+}
+
+// Store is everything a backend provides; wiring code uses it, consumers
+// should ask for the narrow interface they need.
+type Store interface {
+	OrganisationStore
+	PrincipalStore
+	CredentialStore
+	TokenStore
+	ReplayStore
+	AuditStore
+	DocumentStore
+	JobStore
+	CounterStore
+	Ping(ctx context.Context) error
+	Close() error
+	// Dialect names the backend: "sqlite" or "postgres".
+	Dialect() string
+}

@@ -1,0 +1,708 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+)
+
+// Dialect is what differs between backends.
+type Dialect interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// Rebind turns '?' placeholders into the backend's form.
+	Rebind(query string) string
+	// Classify maps a driver error to a core error (conflict, unavailable) or returns it unchanged.
+	Classify(err error) error
+	// ClaimJobsQuery returns the statement that leases due jobs; its
+	// arguments are (lockedUntil, queue, now, now, limit) and it returns job rows.
+	ClaimJobsQuery() string
+}
+
+// Store implements core.Store on database/sql. Reads go to read, writes to
+// write; for PostgreSQL both are the same pool, for SQLite the write pool
+// has a single connection so writers queue in Go instead of spinning on
+// SQLITE_BUSY.
+type Store struct {
+	read, write *sql.DB
+	d           Dialect
+	q           map[string]string
+	closeFn     func() error
+}
+
+var _ core.Store = (*Store)(nil)
+
+// New wraps open database handles. closeFn closes them.
+func New(read, write *sql.DB, d Dialect, closeFn func() error) *Store {
+	return &Store{read: read, write: write, d: d, q: map[string]string{}, closeFn: closeFn}
+}
+
+// Dialect names the backend.
+func (s *Store) Dialect() string { return s.d.Name() }
+
+// DB returns the write handle (for tools and tests).
+func (s *Store) DB() *sql.DB { return s.write }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.err(s.read.PingContext(ctx)) }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.closeFn() }
+
+func (s *Store) rb(q string) string { return s.d.Rebind(q) }
+
+func (s *Store) err(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *core.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return core.E(core.KindNotFound, "not found")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return core.Wrap(core.KindUnavailable, "request cancelled or timed out", err)
+	}
+	return s.d.Classify(err)
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	r, err := s.write.ExecContext(ctx, s.rb(q), args...)
+	return r, s.err(err)
+}
+
+func (s *Store) execOne(ctx context.Context, q string, args ...any) error {
+	r, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return s.err(err)
+	}
+	if n == 0 {
+		return core.E(core.KindNotFound, "not found")
+	}
+	return nil
+}
+
+// --- time and null helpers ---
+
+func ts(t time.Time) int64 { return t.UnixMicro() }
+
+func tsp(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromTS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullTS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromTS(v.Int64)
+	return &t
+}
+
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+func nullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func limitOf(p core.Page) (int, int) {
+	limit := p.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	off := p.Offset
+	if off < 0 {
+		off = 0
+	}
+	return off, limit
+}
+
+// --- organisations ---
+
+// CreateOrganisation inserts o.
+func (s *Store) CreateOrganisation(ctx context.Context, o core.Organisation) error {
+	_, err := s.exec(ctx, `INSERT INTO organisations(id, name, created_at) VALUES(?,?,?)`, o.ID, o.Name, ts(o.CreatedAt))
+	return err
+}
+
+// GetOrganisation reads one organisation.
+func (s *Store) GetOrganisation(ctx context.Context, id string) (core.Organisation, error) {
+	var o core.Organisation
+	var c int64
+	err := s.read.QueryRowContext(ctx, s.rb(`SELECT id, name, created_at FROM organisations WHERE id=?`), id).Scan(&o.ID, &o.Name, &c)
+	o.CreatedAt = fromTS(c)
+	return o, s.err(err)
+}
+
+// ListOrganisations lists organisations by creation.
+func (s *Store) ListOrganisations(ctx context.Context, p core.Page) ([]core.Organisation, int, error) {
+	var total int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM organisations`).Scan(&total); err != nil {
+		return nil, 0, s.err(err)
+	}
+	off, lim := limitOf(p)
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT id, name, created_at FROM organisations ORDER BY created_at, id LIMIT ? OFFSET ?`), lim, off)
+	if err != nil {
+		return nil, 0, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Organisation
+	for rows.Next() {
+		var o core.Organisation
+		var c int64
+		if err := rows.Scan(&o.ID, &o.Name, &c); err != nil {
+			return nil, 0, s.err(err)
+		}
+		o.CreatedAt = fromTS(c)
+		out = append(out, o)
+	}
+	return out, total, s.err(rows.Err())
+}
+
+// --- principals ---
+
+const principalCols = `id, org_id, kind, name, disabled, created_at`
+
+func scanPrincipal(sc interface{ Scan(...any) error }) (core.Principal, error) {
+	var p core.Principal
+	var kind string
+	var c int64
+	err := sc.Scan(&p.ID, &p.OrgID, &kind, &p.Name, &p.Disabled, &c)
+	p.Kind = core.PrincipalKind(kind)
+	p.CreatedAt = fromTS(c)
+	return p, err
+}
+
+// CreatePrincipal inserts p.
+func (s *Store) CreatePrincipal(ctx context.Context, p core.Principal) error {
+	_, err := s.exec(ctx, `INSERT INTO principals(`+principalCols+`) VALUES(?,?,?,?,?,?)`,
+		p.ID, p.OrgID, string(p.Kind), p.Name, p.Disabled, ts(p.CreatedAt))
+	return err
+}
+
+// GetPrincipal reads a principal by id.
+func (s *Store) GetPrincipal(ctx context.Context, id string) (core.Principal, error) {
+	p, err := scanPrincipal(s.read.QueryRowContext(ctx, s.rb(`SELECT `+principalCols+` FROM principals WHERE id=?`), id))
+	return p, s.err(err)
+}
+
+// FindPrincipal reads a principal by organisation, kind and name.
+func (s *Store) FindPrincipal(ctx context.Context, orgID string, kind core.PrincipalKind, name string) (core.Principal, error) {
+	p, err := scanPrincipal(s.read.QueryRowContext(ctx, s.rb(`SELECT `+principalCols+` FROM principals WHERE org_id=? AND kind=? AND name=?`), orgID, string(kind), name))
+	return p, s.err(err)
+}
+
+// ListPrincipals lists principals of an organisation; kind "" lists all kinds.
+func (s *Store) ListPrincipals(ctx context.Context, orgID string, kind core.PrincipalKind, p core.Page) ([]core.Principal, int, error) {
+	where, args := `WHERE org_id=?`, []any{orgID}
+	if kind != "" {
+		where += ` AND kind=?`
+		args = append(args, string(kind))
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM principals `+where), args...).Scan(&total); err != nil {
+		return nil, 0, s.err(err)
+	}
+	off, lim := limitOf(p)
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT `+principalCols+` FROM principals `+where+` ORDER BY created_at, id LIMIT ? OFFSET ?`), append(args, lim, off)...)
+	if err != nil {
+		return nil, 0, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Principal
+	for rows.Next() {
+		pr, err := scanPrincipal(rows)
+		if err != nil {
+			return nil, 0, s.err(err)
+		}
+		out = append(out, pr)
+	}
+	return out, total, s.err(rows.Err())
+}
+
+// SetPrincipalDisabled enables or disables a principal.
+func (s *Store) SetPrincipalDisabled(ctx context.Context, id string, disabled bool) error {
+	return s.execOne(ctx, `UPDATE principals SET disabled=? WHERE id=?`, disabled, id)
+}
+
+// CountPrincipals counts principals of a kind across organisations.
+func (s *Store) CountPrincipals(ctx context.Context, kind core.PrincipalKind) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM principals WHERE kind=?`), string(kind)).Scan(&n)
+	return n, s.err(err)
+}
+
+// --- credentials ---
+
+const credentialCols = `id, principal_id, org_id, kind, lookup, name, secret_hash, sealed, public, meta, created_at, expires_at, revoked_at`
+
+func scanCredential(sc interface{ Scan(...any) error }) (core.Credential, error) {
+	var c core.Credential
+	var kind string
+	var meta sql.NullString
+	var created int64
+	var exp, rev sql.NullInt64
+	err := sc.Scan(&c.ID, &c.PrincipalID, &c.OrgID, &kind, &c.Lookup, &c.Name, &c.SecretHash, &c.Sealed, &c.Public, &meta, &created, &exp, &rev)
+	c.Kind = core.CredentialKind(kind)
+	if meta.Valid {
+		c.Meta = []byte(meta.String)
+	}
+	c.CreatedAt = fromTS(created)
+	c.ExpiresAt = fromNullTS(exp)
+	c.RevokedAt = fromNullTS(rev)
+	return c, err
+}
+
+// CreateCredential inserts c.
+func (s *Store) CreateCredential(ctx context.Context, c core.Credential) error {
+	_, err := s.exec(ctx, `INSERT INTO credentials(`+credentialCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.PrincipalID, c.OrgID, string(c.Kind), c.Lookup, c.Name, nullBytes(c.SecretHash), nullBytes(c.Sealed),
+		nullBytes(c.Public), nullText(c.Meta), ts(c.CreatedAt), tsp(c.ExpiresAt), tsp(c.RevokedAt))
+	return err
+}
+
+// GetCredential reads a credential by id.
+func (s *Store) GetCredential(ctx context.Context, id string) (core.Credential, error) {
+	c, err := scanCredential(s.read.QueryRowContext(ctx, s.rb(`SELECT `+credentialCols+` FROM credentials WHERE id=?`), id))
+	return c, s.err(err)
+}
+
+// FindCredential reads a credential by kind and lookup.
+func (s *Store) FindCredential(ctx context.Context, kind core.CredentialKind, lookup string) (core.Credential, error) {
+	c, err := scanCredential(s.read.QueryRowContext(ctx, s.rb(`SELECT `+credentialCols+` FROM credentials WHERE kind=? AND lookup=?`), string(kind), lookup))
+	return c, s.err(err)
+}
+
+// ListCredentials lists credentials matching f, oldest first.
+func (s *Store) ListCredentials(ctx context.Context, f core.CredentialFilter, p core.Page) ([]core.Credential, int, error) {
+	var conds []string
+	var args []any
+	if f.OrgID != "" {
+		conds, args = append(conds, "org_id=?"), append(args, f.OrgID)
+	}
+	if f.PrincipalID != "" {
+		conds, args = append(conds, "principal_id=?"), append(args, f.PrincipalID)
+	}
+	if f.Kind != "" {
+		conds, args = append(conds, "kind=?"), append(args, string(f.Kind))
+	}
+	if !f.IncludeRevoked {
+		conds = append(conds, "revoked_at IS NULL")
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM credentials `+where), args...).Scan(&total); err != nil {
+		return nil, 0, s.err(err)
+	}
+	off, lim := limitOf(p)
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT `+credentialCols+` FROM credentials `+where+` ORDER BY created_at, id LIMIT ? OFFSET ?`), append(args, lim, off)...)
+	if err != nil {
+		return nil, 0, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, 0, s.err(err)
+		}
+		out = append(out, c)
+	}
+	return out, total, s.err(rows.Err())
+}
+
+// RenameCredential changes a credential's display name.
+func (s *Store) RenameCredential(ctx context.Context, id, name string) error {
+	return s.execOne(ctx, `UPDATE credentials SET name=? WHERE id=?`, name, id)
+}
+
+// RevokeCredential marks a credential revoked (idempotent: the first time wins).
+func (s *Store) RevokeCredential(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, `UPDATE credentials SET revoked_at=COALESCE(revoked_at, ?) WHERE id=?`, ts(at), id)
+}
+
+// --- tokens ---
+
+const tokenCols = `id, hash, kind, org_id, principal_id, credential_id, family_id, parent_id, scope, binding, issued_at, expires_at, renewable_until, rotated_at, revoked_at, meta`
+
+func scanToken(sc interface{ Scan(...any) error }) (core.Token, error) {
+	var t core.Token
+	var kind string
+	var issued int64
+	var exp, ren, rot, rev sql.NullInt64
+	var meta sql.NullString
+	err := sc.Scan(&t.ID, &t.Hash, &kind, &t.OrgID, &t.PrincipalID, &t.CredentialID, &t.FamilyID, &t.ParentID, &t.Scope, &t.Binding, &issued, &exp, &ren, &rot, &rev, &meta)
+	t.Kind = core.TokenKind(kind)
+	t.IssuedAt = fromTS(issued)
+	t.ExpiresAt, t.RenewableUntil, t.RotatedAt, t.RevokedAt = fromNullTS(exp), fromNullTS(ren), fromNullTS(rot), fromNullTS(rev)
+	if meta.Valid {
+		t.Meta = []byte(meta.String)
+	}
+	return t, err
+}
+
+// CreateToken inserts t.
+func (s *Store) CreateToken(ctx context.Context, t core.Token) error {
+	_, err := s.exec(ctx, `INSERT INTO tokens(`+tokenCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
+		ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta))
+	return err
+}
+
+// GetTokenByHash reads a token by its keyed hash.
+func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (core.Token, error) {
+	t, err := scanToken(s.read.QueryRowContext(ctx, s.rb(`SELECT `+tokenCols+` FROM tokens WHERE hash=?`), hash))
+	return t, s.err(err)
+}
+
+// GetToken reads a token by id.
+func (s *Store) GetToken(ctx context.Context, id string) (core.Token, error) {
+	t, err := scanToken(s.read.QueryRowContext(ctx, s.rb(`SELECT `+tokenCols+` FROM tokens WHERE id=?`), id))
+	return t, s.err(err)
+}
+
+// MarkTokenRotated sets rotated_at once.
+func (s *Store) MarkTokenRotated(ctx context.Context, id string, at time.Time) (bool, error) {
+	r, err := s.exec(ctx, `UPDATE tokens SET rotated_at=? WHERE id=? AND rotated_at IS NULL`, ts(at), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, s.err(err)
+}
+
+// UpdateTokenExpiry sets a token's expiry.
+func (s *Store) UpdateTokenExpiry(ctx context.Context, id string, expires time.Time) error {
+	return s.execOne(ctx, `UPDATE tokens SET expires_at=? WHERE id=?`, ts(expires), id)
+}
+
+// RevokeToken revokes one token (idempotent).
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, `UPDATE tokens SET revoked_at=COALESCE(revoked_at, ?) WHERE id=?`, ts(at), id)
+}
+
+// RevokeTokenFamily revokes all live tokens of a family.
+func (s *Store) RevokeTokenFamily(ctx context.Context, familyID string, at time.Time) (int, error) {
+	return s.rowsAffected(s.exec(ctx, `UPDATE tokens SET revoked_at=? WHERE family_id=? AND revoked_at IS NULL`, ts(at), familyID))
+}
+
+// RevokePrincipalTokens revokes all live tokens of a principal.
+func (s *Store) RevokePrincipalTokens(ctx context.Context, principalID string, at time.Time) (int, error) {
+	return s.rowsAffected(s.exec(ctx, `UPDATE tokens SET revoked_at=? WHERE principal_id=? AND revoked_at IS NULL`, ts(at), principalID))
+}
+
+// CountActiveTokens counts a principal's usable tokens of a kind.
+func (s *Store) CountActiveTokens(ctx context.Context, principalID string, kind core.TokenKind, now time.Time) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM tokens WHERE principal_id=? AND kind=? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at>?)`),
+		principalID, string(kind), ts(now)).Scan(&n)
+	return n, s.err(err)
+}
+
+// ListRevokedSince returns hashes of tokens revoked at or after since.
+func (s *Store) ListRevokedSince(ctx context.Context, since time.Time) ([][]byte, error) {
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT hash FROM tokens WHERE revoked_at IS NOT NULL AND revoked_at>=?`), ts(since))
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, s.err(err)
+		}
+		out = append(out, h)
+	}
+	return out, s.err(rows.Err())
+}
+
+// PurgeTokens deletes tokens expired or revoked before before.
+func (s *Store) PurgeTokens(ctx context.Context, before time.Time) (int, error) {
+	b := ts(before)
+	return s.rowsAffected(s.exec(ctx, `DELETE FROM tokens WHERE (expires_at IS NOT NULL AND expires_at<? AND (renewable_until IS NULL OR renewable_until<?)) OR (revoked_at IS NOT NULL AND revoked_at<?)`, b, b, b))
+}
+
+func (s *Store) rowsAffected(r sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	return int(n), s.err(err)
+}
+
+// --- replay cache ---
+
+// InsertReplayKey inserts key unless a live entry exists; an expired entry is taken over.
+func (s *Store) InsertReplayKey(ctx context.Context, key string, expires, now time.Time) (bool, error) {
+	n, err := s.rowsAffected(s.exec(ctx, `INSERT INTO replay_keys(key, expires_at) VALUES(?,?)
+		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=?`, key, ts(expires), ts(now)))
+	return n == 1, err
+}
+
+// PurgeReplayKeys deletes expired replay entries.
+func (s *Store) PurgeReplayKeys(ctx context.Context, now time.Time) (int, error) {
+	return s.rowsAffected(s.exec(ctx, `DELETE FROM replay_keys WHERE expires_at<=?`, ts(now)))
+}
+
+// --- audit ---
+
+// AppendAudit appends events in one transaction.
+func (s *Store) AppendAudit(ctx context.Context, events ...core.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_log(at, action, protocol, org_id, principal_id, subject, outcome, reason, remote_addr, request_id) VALUES`)
+	args := make([]any, 0, len(events)*10)
+	for i, e := range events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
+		args = append(args, ts(e.At), e.Action, e.Protocol, e.OrgID, e.PrincipalID, clip(e.Subject, 512), e.Outcome, clip(e.Reason, 1024), clip(e.RemoteAddr, 128), clip(e.RequestID, 128))
+	}
+	_, err := s.exec(ctx, b.String(), args...)
+	return err
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// ListAudit lists audit events newest first.
+func (s *Store) ListAudit(ctx context.Context, f core.AuditFilter) ([]core.AuditEvent, error) {
+	var conds []string
+	var args []any
+	if f.OrgID != "" {
+		conds, args = append(conds, "org_id=?"), append(args, f.OrgID)
+	}
+	if f.Action != "" {
+		conds, args = append(conds, "action=?"), append(args, f.Action)
+	}
+	if f.Protocol != "" {
+		conds, args = append(conds, "protocol=?"), append(args, f.Protocol)
+	}
+	if !f.Since.IsZero() {
+		conds, args = append(conds, "at>=?"), append(args, ts(f.Since))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	lim := f.Limit
+	if lim <= 0 || lim > 10000 {
+		lim = 10000
+	}
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT id, at, action, protocol, org_id, principal_id, subject, outcome, reason, remote_addr, request_id FROM audit_log `+where+` ORDER BY id DESC LIMIT `+strconv.Itoa(lim)), args...)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.AuditEvent
+	for rows.Next() {
+		var e core.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Action, &e.Protocol, &e.OrgID, &e.PrincipalID, &e.Subject, &e.Outcome, &e.Reason, &e.RemoteAddr, &e.RequestID); err != nil {
+			return nil, s.err(err)
+		}
+		e.At = fromTS(at)
+		out = append(out, e)
+	}
+	return out, s.err(rows.Err())
+}
+
+// --- documents ---
+
+const documentCols = `collection, id, org_id, data, version, created_at, updated_at`
+
+func scanDocument(sc interface{ Scan(...any) error }) (core.Document, error) {
+	var d core.Document
+	var data string
+	var c, u int64
+	err := sc.Scan(&d.Collection, &d.ID, &d.OrgID, &data, &d.Version, &c, &u)
+	d.Data = []byte(data)
+	d.CreatedAt, d.UpdatedAt = fromTS(c), fromTS(u)
+	return d, err
+}
+
+// PutDocument inserts a new document at version 1.
+func (s *Store) PutDocument(ctx context.Context, d core.Document) error {
+	if len(d.Data) == 0 {
+		return core.E(core.KindInvalidInput, "document data is empty")
+	}
+	_, err := s.exec(ctx, `INSERT INTO documents(`+documentCols+`) VALUES(?,?,?,?,1,?,?)`,
+		d.Collection, d.ID, d.OrgID, string(d.Data), ts(d.CreatedAt), ts(d.CreatedAt))
+	return err
+}
+
+// GetDocument reads one document.
+func (s *Store) GetDocument(ctx context.Context, collection, id string) (core.Document, error) {
+	d, err := scanDocument(s.read.QueryRowContext(ctx, s.rb(`SELECT `+documentCols+` FROM documents WHERE collection=? AND id=?`), collection, id))
+	return d, s.err(err)
+}
+
+// UpdateDocument replaces a document's data if its version still matches.
+func (s *Store) UpdateDocument(ctx context.Context, d core.Document) (core.Document, error) {
+	n, err := s.rowsAffected(s.exec(ctx, `UPDATE documents SET data=?, version=version+1, updated_at=? WHERE collection=? AND id=? AND version=?`,
+		string(d.Data), ts(d.UpdatedAt), d.Collection, d.ID, d.Version))
+	if err != nil {
+		return core.Document{}, err
+	}
+	if n == 0 {
+		if _, gerr := s.GetDocument(ctx, d.Collection, d.ID); gerr != nil {
+			return core.Document{}, gerr
+		}
+		return core.Document{}, core.E(core.KindConflict, fmt.Sprintf("document %s/%s changed concurrently", d.Collection, d.ID))
+	}
+	return s.getDocumentFromWriter(ctx, d.Collection, d.ID)
+}
+
+// getDocumentFromWriter reads through the write pool so the caller sees its own write.
+func (s *Store) getDocumentFromWriter(ctx context.Context, collection, id string) (core.Document, error) {
+	d, err := scanDocument(s.write.QueryRowContext(ctx, s.rb(`SELECT `+documentCols+` FROM documents WHERE collection=? AND id=?`), collection, id))
+	return d, s.err(err)
+}
+
+// ListDocuments lists a collection newest first.
+func (s *Store) ListDocuments(ctx context.Context, collection, orgID string, p core.Page) ([]core.Document, int, error) {
+	where, args := `WHERE collection=?`, []any{collection}
+	if orgID != "" {
+		where += ` AND org_id=?`
+		args = append(args, orgID)
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM documents `+where), args...).Scan(&total); err != nil {
+		return nil, 0, s.err(err)
+	}
+	off, lim := limitOf(p)
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT `+documentCols+` FROM documents `+where+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`), append(args, lim, off)...)
+	if err != nil {
+		return nil, 0, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Document
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, 0, s.err(err)
+		}
+		out = append(out, d)
+	}
+	return out, total, s.err(rows.Err())
+}
+
+// DeleteDocument deletes one document.
+func (s *Store) DeleteDocument(ctx context.Context, collection, id string) error {
+	return s.execOne(ctx, `DELETE FROM documents WHERE collection=? AND id=?`, collection, id)
+}
+
+// --- jobs ---
+
+const jobCols = `id, queue, payload, run_at, attempts, locked_until, last_error, done_at, failed_at, created_at`
+
+func scanJob(sc interface{ Scan(...any) error }) (core.Job, error) {
+	var j core.Job
+	var payload string
+	var run, created int64
+	var locked, done, failed sql.NullInt64
+	err := sc.Scan(&j.ID, &j.Queue, &payload, &run, &j.Attempts, &locked, &j.LastError, &done, &failed, &created)
+	j.Payload = []byte(payload)
+	j.RunAt, j.CreatedAt = fromTS(run), fromTS(created)
+	j.LockedUntil, j.DoneAt, j.FailedAt = fromNullTS(locked), fromNullTS(done), fromNullTS(failed)
+	return j, err
+}
+
+// JobColumns is the column list dialects return from ClaimJobsQuery.
+const JobColumns = jobCols
+
+// EnqueueJob inserts a job.
+func (s *Store) EnqueueJob(ctx context.Context, j core.Job) error {
+	_, err := s.exec(ctx, `INSERT INTO jobs(`+jobCols+`) VALUES(?,?,?,?,0,NULL,'',NULL,NULL,?)`,
+		j.ID, j.Queue, string(j.Payload), ts(j.RunAt), ts(j.CreatedAt))
+	return err
+}
+
+// ClaimJobs leases due jobs.
+func (s *Store) ClaimJobs(ctx context.Context, queue string, now time.Time, lease time.Duration, limit int) ([]core.Job, error) {
+	rows, err := s.write.QueryContext(ctx, s.rb(s.d.ClaimJobsQuery()), ts(now.Add(lease)), queue, ts(now), ts(now), limit)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, s.err(err)
+		}
+		out = append(out, j)
+	}
+	return out, s.err(rows.Err())
+}
+
+// CompleteJob marks a job done.
+func (s *Store) CompleteJob(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, `UPDATE jobs SET done_at=?, locked_until=NULL WHERE id=?`, ts(at), id)
+}
+
+// RetryJob schedules another attempt.
+func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastErr string) error {
+	return s.execOne(ctx, `UPDATE jobs SET run_at=?, locked_until=NULL, last_error=? WHERE id=?`, ts(runAt), clip(lastErr, 2048), id)
+}
+
+// FailJob gives up on a job.
+func (s *Store) FailJob(ctx context.Context, id string, at time.Time, lastErr string) error {
+	return s.execOne(ctx, `UPDATE jobs SET failed_at=?, locked_until=NULL, last_error=? WHERE id=?`, ts(at), clip(lastErr, 2048), id)
+}
+
+// GetJob reads one job.
+func (s *Store) GetJob(ctx context.Context, id string) (core.Job, error) {
+	j, err := scanJob(s.read.QueryRowContext(ctx, s.rb(`SELECT `+jobCols+` FROM jobs WHERE id=?`), id))
+	return j, s.err(err)
+}
+
+// --- counters ---
+
+// AddToCounter adds delta to a windowed counter atomically.
+func (s *Store) AddToCounter(ctx context.Context, key string, windowEnd time.Time, delta int64) (int64, error) {
+	var v int64
+	err := s.write.QueryRowContext(ctx, s.rb(`INSERT INTO counters(key, window_end, value) VALUES(?,?,?)
+		ON CONFLICT (key, window_end) DO UPDATE SET value=counters.value+excluded.value RETURNING value`), key, ts(windowEnd), delta).Scan(&v)
+	return v, s.err(err)
+}
+
+// PurgeCounters deletes counters of windows that ended.
+func (s *Store) PurgeCounters(ctx context.Context, now time.Time) (int, error) {
+	return s.rowsAffected(s.exec(ctx, `DELETE FROM counters WHERE window_end<=?`, ts(now)))
+}
