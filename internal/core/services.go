@@ -325,3 +325,27 @@ func (r *Replay) Remember(ctx context.Context, namespace, key string, expires ti
 func ConstantTimeEqual(a, b []byte) bool {
 	return subtle.ConstantTimeCompare(a, b) == 1
 }
+
+// Services bundles the core services wired at start-up. Adapters receive it
+// explicitly (never through a context) and use the fields they need.
+type Services struct {
+	Clock       Clock
+	Log         *slog.Logger
+	Store       Store
+	Keys        *Keyring
+	Credentials *Credentials
+	Tokens      *Tokens
+	Replay      *Replay
+	Audit       *Auditor
+}
+
+// NewServices builds every core service over one store.
+func NewServices(st Store, keys *Keyring, clock Clock, log *slog.Logger) Services {
+	return Services{
+		Clock: clock, Log: log, Store: st, Keys: keys,
+		Credentials: NewCredentials(st, keys, clock),
+		Tokens:      NewTokens(st, keys, clock),
+		Replay:      NewReplay(st, clock),
+		Audit:       NewAuditor(st, clock, log),
+	}
+}

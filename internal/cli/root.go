@@ -1,0 +1,74 @@
+// Package cli is authgate's command line: serve, migrate, version, admin
+// and the client tools of each protocol family. cmd/authgate only calls Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/authgate/authgate/internal/cli.Version=...".
+var Version = "dev"
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "authgate:", err)
+		return 1
+	}
+	return 0
+}
+
+// exitError ends the process with a specific code after the command has
+// already reported the problem.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "authgate",
+		Short:         "Issue and verify credentials for IoT, M2M and telecom APIs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	g := &globalFlags{}
+	g.register(root)
+	root.AddCommand(
+		newServeCmd(g),
+		newMigrateCmd(g),
+		newVersionCmd(),
+		newAdminCmd(g),
+		// Protocol client commands are added here, one line each.
+	)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "authgate", Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/store"
+)
+
+// globalFlags are the flags every server-side command shares. Only flags
+// the user set override the file and environment.
+type globalFlags struct {
+	configFile    string
+	listen        string
+	dataDir       string
+	db            string
+	masterKeyFile string
+	logLevel      string
+	logFormat     string
+	tlsCert       string
+	tlsKey        string
+	selfSigned    bool
+	publicURL     string
+}
+
+func (g *globalFlags) register(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&g.configFile, "config", "", "YAML configuration file (env AUTHGATE_CONFIG)")
+	f.StringVar(&g.listen, "listen", "", "address of the main listener (default 127.0.0.1:8080)")
+	f.StringVar(&g.dataDir, "data-dir", "", "data directory for SQLite, master key and CA (default ./authgate-data)")
+	f.StringVar(&g.db, "db", "", "database: postgres://... or sqlite:PATH (default SQLite in the data directory)")
+	f.StringVar(&g.masterKeyFile, "master-key-file", "", "file with the 32-byte master key (default DATA_DIR/master.key; env AUTHGATE_MASTER_KEY holds the key itself)")
+	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error")
+	f.StringVar(&g.logFormat, "log-format", "", "text or json")
+	f.StringVar(&g.tlsCert, "tls-cert", "", "TLS certificate (PEM) for the main listener")
+	f.StringVar(&g.tlsKey, "tls-key", "", "TLS private key (PEM) for the main listener")
+	f.BoolVar(&g.selfSigned, "self-signed", false, "serve TLS with a generated development certificate")
+	f.StringVar(&g.publicURL, "public-url", "", "external base URL used in links")
+}
+
+// load builds the configuration: defaults < file < environment < flags.
+func (g *globalFlags) load(cmd *cobra.Command) (config.Config, error) {
+	cfg := config.Default()
+	file := g.configFile
+	if file == "" {
+		file = os.Getenv("AUTHGATE_CONFIG")
+	}
+	if file != "" {
+		if err := cfg.LoadFile(file); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.LoadEnv(os.Environ()); err != nil {
+		return cfg, err
+	}
+	f := cmd.Flags()
+	set := func(name string, dst *string, v string) {
+		if f.Changed(name) {
+			*dst = v
+		}
+	}
+	set("listen", &cfg.Listen, g.listen)
+	set("data-dir", &cfg.DataDir, g.dataDir)
+	set("db", &cfg.DB, g.db)
+	set("master-key-file", &cfg.MasterKeyFile, g.masterKeyFile)
+	set("log-level", &cfg.LogLevel, g.logLevel)
+	set("log-format", &cfg.LogFormat, g.logFormat)
+	set("tls-cert", &cfg.TLS.Cert, g.tlsCert)
+	set("tls-key", &cfg.TLS.Key, g.tlsKey)
+	set("public-url", &cfg.PublicURL, g.publicURL)
+	if f.Changed("self-signed") {
+		cfg.TLS.SelfSigned = g.selfSigned
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config.Config, w *os.File) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadMasterKey reads the master key from AUTHGATE_MASTER_KEY or its file,
+// generating the file (0600) on first start.
+func loadMasterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if v := os.Getenv("AUTHGATE_MASTER_KEY"); v != "" {
+		return core.ParseMasterKey(v)
+	}
+	path := cfg.MasterKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "master.key")
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if st, serr := os.Stat(path); serr == nil && st.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("master key file %s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
+		}
+		return core.ParseMasterKey(string(b))
+	case errors.Is(err, fs.ErrNotExist) && cfg.MasterKeyFile == "":
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		key := []byte(core.NewID() + core.NewID()) // 64 hex digits from crypto/rand
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) { // another process won the race
+				return loadMasterKey(cfg, log)
+			}
+			return nil, err
+		}
+		if _, err := f.Write(append(key, '\n')); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		log.Info("generated master key", slog.String("file", path))
+		return core.ParseMasterKey(string(key))
+	default:
+		return nil, fmt.Errorf("read master key: %w", err)
+	}
+}
+
+// runtime is what server-side commands share: configuration, logger, the
+// open store and the core services.
+type runtime struct {
+	cfg config.Config
+	log *slog.Logger
+	svc core.Services
+}
+
+func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runtime, error) {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, os.Stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	master, err := loadMasterKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := core.NewKeyring(master)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DB, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("storage ready", slog.String("backend", st.Dialect()), slog.String("db", redactDSN(cfg.DB)))
+	return &runtime{cfg: cfg, log: log, svc: core.NewServices(st, keys, core.SystemClock{}, log)}, nil
+}
+
+func (r *runtime) Close() error { return r.svc.Store.Close() }
+
+// redactDSN hides the password of a postgres URL for logs.
+func redactDSN(dsn string) string {
+	if dsn == "" {
+		return "sqlite (data dir)"
+	}
+	if at := strings.LastIndex(dsn, "@"); at > 0 {
+		if i := strings.Index(dsn, "://"); i > 0 {
+			userinfo := dsn[i+3 : at]
+			if u, _, ok := strings.Cut(userinfo, ":"); ok {
+				return dsn[:i+3] + u + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}

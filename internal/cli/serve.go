@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+func newServeCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authgate server",
+		Long: `Run the authgate server. With no flags: SQLite in ./authgate-data, a master key
+generated there on first start, HTTP on 127.0.0.1:8080, and a bootstrap admin key and
+secret printed once on the first start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), g, cmd, nil)
+		},
+	}
+}
+
+// serve runs until ctx is cancelled. ready, if set, is called with the main
+// listener's address (tests use it).
+func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(net.Addr)) error {
+	rt, err := openRuntime(ctx, g, cmd)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	boot, err := rt.svc.EnsureBootstrapAdmin(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if boot.Created {
+		// Printed once, to stdout only: the secret is never logged and never stored in clear.
+		fmt.Fprintf(cmd.OutOrStdout(), "Bootstrap admin access key (shown once, store it now):\n  key:    %s\n  secret: %s\n", boot.Key, boot.Secret)
+	}
+	mods, err := buildModules(ctx, rt)
+	if err != nil {
+		return err
+	}
+	cfg := rt.cfg
+	handler := httpapi.NewHandler(httpapi.Options{
+		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight,
+	}, mods.http...)
+	var tlsCfg *tls.Config
+	switch {
+	case cfg.TLS.Cert != "":
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	case cfg.TLS.SelfSigned:
+		cert, err := devCertificate(filepath.Join(cfg.DataDir, "dev-tls"), rt.svc.Clock.Now())
+		if err != nil {
+			return fmt.Errorf("self-signed certificate: %w", err)
+		}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	grp, gctx := errgroup.WithContext(ctx)
+	main := &httpapi.Server{Name: "main", Addr: cfg.Listen, Handler: handler, TLS: tlsCfg, Log: rt.log, Listening: ready}
+	grp.Go(func() error { return main.Run(gctx) })
+	for _, run := range mods.background {
+		grp.Go(func() error { return run(gctx) })
+	}
+	err = grp.Wait()
+	if ctx.Err() != nil && err == nil {
+		rt.log.Info("stopped", slog.String("reason", "signal"))
+	}
+	return err
+}

@@ -1,0 +1,197 @@
+// Package config holds authgate's configuration: defaults, an optional
+// YAML file, AUTHGATE_* environment variables and command-line flags, in
+// that order of precedence (flags win), validated once at start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// Config is the whole server configuration. Every field can be set in the
+// YAML file by its yaml name, and by the environment variable AUTHGATE_
+// followed by the upper-cased path joined with '_' (e.g. AUTHGATE_TLS_CERT).
+type Config struct {
+	Listen         string   `yaml:"listen"`          // host:port of the main listener
+	PublicURL      string   `yaml:"public_url"`      // base URL used in links; default derived from the request
+	DataDir        string   `yaml:"data_dir"`        // SQLite file, master key, CA material
+	DB             string   `yaml:"db"`              // "" (SQLite in data_dir), sqlite:PATH or postgres://...
+	MasterKeyFile  string   `yaml:"master_key_file"` // default data_dir/master.key; AUTHGATE_MASTER_KEY overrides with the key itself
+	LogLevel       string   `yaml:"log_level"`       // debug, info, warn, error
+	LogFormat      string   `yaml:"log_format"`      // text or json
+	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
+	MaxInFlight    int      `yaml:"max_in_flight"`
+	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
+	TLS            TLS      `yaml:"tls"`
+	// Protocol sections are added below by each adapter.
+}
+
+// TLS configures the main listener's TLS.
+type TLS struct {
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	SelfSigned bool   `yaml:"self_signed"` // generate a development certificate in data_dir
+}
+
+// Default returns the zero-configuration defaults.
+func Default() Config {
+	return Config{
+		Listen:       "127.0.0.1:8080",
+		DataDir:      "./authgate-data",
+		LogLevel:     "info",
+		LogFormat:    "text",
+		MaxBodyBytes: 1 << 20,
+		MaxInFlight:  4096,
+	}
+}
+
+// LoadFile merges a YAML file into c. Unknown keys are an error so typos
+// do not pass silently.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadEnv applies AUTHGATE_* variables from environ ("K=V" pairs).
+func (c *Config) LoadEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "AUTHGATE_") {
+			env[k] = v
+		}
+	}
+	return applyEnv(reflect.ValueOf(c).Elem(), "AUTHGATE", env)
+}
+
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Duration(0)) {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, ok := env[name]
+		if !ok {
+			continue
+		}
+		if err := setValue(fv, raw); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setValue(fv reflect.Value, raw string) error {
+	switch {
+	case fv.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(raw)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	case fv.Kind() >= reflect.Int && fv.Kind() <= reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for _, p := range strings.Split(raw, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		fv.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// Validator is implemented by configuration sections that check themselves.
+type Validator interface {
+	Validate() error
+}
+
+// Validate checks the whole configuration and returns every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: must be host:port", c.Listen))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite:") {
+		errs = append(errs, fmt.Errorf("db: use postgres://..., postgresql://... or sqlite:PATH"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: use debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: use text or json", c.LogFormat))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("max_body_bytes must be at least 1024"))
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		errs = append(errs, errors.New("tls: cert and key must be given together"))
+	}
+	if c.TLS.SelfSigned && c.TLS.Cert != "" {
+		errs = append(errs, errors.New("tls: self_signed and cert/key are exclusive"))
+	}
+	if _, err := httpapi.ParsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted_proxies: %w", err))
+	}
+	// Protocol sections validate themselves.
+	v := reflect.ValueOf(c).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if s, ok := v.Field(i).Addr().Interface().(Validator); ok {
+			if err := s.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server runs one listener with production timeouts and drains in-flight
+// requests on shutdown.
+type Server struct {
+	Name      string // for logs: "main", "m2m-ta", ...
+	Addr      string
+	Handler   http.Handler
+	TLS       *tls.Config // nil: plain HTTP
+	Log       *slog.Logger
+	DrainTime time.Duration // default 20s
+
+	// Listening is called with the bound address once the listener is up.
+	Listening func(addr net.Addr)
+}
+
+// Run listens and serves until ctx is cancelled, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on an existing listener until ctx is cancelled.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	scheme := "http"
+	if s.TLS != nil {
+		srv.TLSConfig = s.TLS
+		ln = tls.NewListener(ln, s.TLS)
+		scheme = "https"
+	}
+	s.Log.Info("listening", slog.String("server", s.Name), slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))
+	if s.Listening != nil {
+		s.Listening(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	drain := s.DrainTime
+	if drain <= 0 {
+		drain = 20 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	s.Log.Info("draining", slog.String("server", s.Name))
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}

@@ -1,0 +1,24 @@
+# Sourced by test.sh: installs the external programs the test suite drives.
+# Each step is skipped when the program is already there.
+
+apt_install() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "need root (or the packages preinstalled): $*" >&2
+		return 1
+	fi
+	if [ -z "${_APT_UPDATED:-}" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+		_APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+install_test_deps() {
+	local pkgs=()
+	[ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || pkgs+=(postgresql)
+	command -v openssl >/dev/null || pkgs+=(openssl)
+	if [ ${#pkgs[@]} -gt 0 ]; then
+		echo "installing: ${pkgs[*]}"
+		apt_install "${pkgs[@]}"
+	fi
+}
