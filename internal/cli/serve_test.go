@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the authgate binary: with AUTHGATE_TEST_MAIN=1
+// it runs the CLI, so end-to-end tests need no separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("AUTHGATE_TEST_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// server is an authgate child process.
+type server struct {
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	url    string
+	done   chan error
+}
+
+var listenRE = regexp.MustCompile(`msg=listening server=main addr=(\S+) scheme=(\S+)`)
+
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "AUTHGATE_TEST_MAIN=1")
+	s := &server{cmd: cmd, stdout: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout = s.stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[2] + "://" + m[1]
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case s.url = <-addr:
+	case err := <-s.done:
+		t.Fatalf("server exited before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return s
+}
+
+func TestServeZeroConfig(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, "--data-dir", dir)
+	resp, err := http.Get(s.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %d", resp.StatusCode)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-s.done; err != nil {
+		t.Fatalf("graceful stop failed: %v", err)
+	}
+	out := s.stdout.String()
+	secret := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(out)
+	if !strings.Contains(out, "key:") || secret == nil {
+		t.Fatalf("bootstrap credentials not printed:\n%s", out)
+	}
+	st, err := os.Stat(dir + "/master.key")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("master key file: %v %v", st, err)
+	}
+	db, err := os.ReadFile(dir + "/authgate.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(db, []byte(secret[1])) {
+		t.Fatal("bootstrap secret stored in clear")
+	}
+
+	// Second start: same data, nothing printed.
+	s2 := startServer(t, "--data-dir", dir)
+	_ = s2.cmd.Process.Signal(syscall.SIGINT)
+	if err := <-s2.done; err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+	if strings.Contains(s2.stdout.String(), "secret") {
+		t.Fatalf("bootstrap secret printed twice:\n%s", s2.stdout.String())
+	}
+}
+
+func TestServeDrainsInFlightRequests(t *testing.T) {
+	s := startServer(t, "--data-dir", t.TempDir(), "--self-signed")
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("--self-signed did not serve TLS: %s", s.url)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: insecureTLS()}}
+	// A slow upload is in flight when SIGTERM arrives; it must still be answered.
+	pr, pw := io.Pipe()
+	result := make(chan int, 1)
+	go func() {
+		resp, err := client.Post(s.url+"/healthz", "text/plain", pr)
+		if err != nil {
+			result <- -1
+			return
+		}
+		resp.Body.Close()
+		result <- resp.StatusCode
+	}()
+	_, _ = pw.Write([]byte("partial"))
+	time.Sleep(200 * time.Millisecond)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	_, _ = pw.Write([]byte(" rest"))
+	pw.Close()
+	if code := <-result; code != http.StatusMethodNotAllowed {
+		t.Fatalf("in-flight request got %d, want the route's own answer (405)", code)
+	}
+	if err := <-s.done; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}
+
+func TestServeRejectsInvalidConfiguration(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "nope", "--log-level", "loud", "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "AUTHGATE_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, want := range []string{"listen", "log_level"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("message does not mention %s:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+type section struct {
+	TTL     time.Duration `yaml:"ttl"`
+	Enabled bool          `yaml:"enabled"`
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:9000\ndb: sqlite:/tmp/x.db\ntrusted_proxies: [10.0.0.0/8]\ntls:\n  self_signed: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	if err := c.LoadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadEnv([]string{"AUTHGATE_LISTEN=127.0.0.1:9100", "AUTHGATE_TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.1", "AUTHGATE_TLS_SELF_SIGNED=false", "OTHER=1"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9100" || c.DB != "sqlite:/tmp/x.db" || c.TLS.SelfSigned || len(c.TrustedProxies) != 2 {
+		t.Fatalf("merged config wrong: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnknownYAMLKeyIsAnError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("lisen: 127.0.0.1:9000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	if err := c.LoadFile(file); err == nil || !strings.Contains(err.Error(), "lisen") {
+		t.Fatalf("want error naming the unknown key, got %v", err)
+	}
+}
+
+func TestEnvTypes(t *testing.T) {
+	var s struct {
+		Section section `yaml:"section"`
+	}
+	if err := applyEnv(reflectValue(&s), "AUTHGATE", map[string]string{"AUTHGATE_SECTION_TTL": "90s", "AUTHGATE_SECTION_ENABLED": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Section.TTL != 90*time.Second || !s.Section.Enabled {
+		t.Fatalf("got %+v", s.Section)
+	}
+	if err := applyEnv(reflectValue(&s), "AUTHGATE", map[string]string{"AUTHGATE_SECTION_TTL": "soon"}); err == nil || !strings.Contains(err.Error(), "AUTHGATE_SECTION_TTL") {
+		t.Fatalf("bad duration must name the variable, got %v", err)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Listen = "nope"
+	c.DB = "mysql://x"
+	c.LogLevel = "loud"
+	c.TLS.Cert = "cert.pem"
+	c.TrustedProxies = []string{"not-a-cidr"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, want := range []string{"listen", "db:", "log_level", "tls: cert and key", "trusted_proxies"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }

@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type routes func(mux *http.ServeMux)
+
+func (f routes) Register(mux *http.ServeMux) { f(mux) }
+
+type pinger struct{ err error }
+
+func (p pinger) Ping(context.Context) error { return p.err }
+
+func TestHandlerChain(t *testing.T) {
+	h := NewHandler(Options{MaxBodyBytes: 16, Ready: pinger{}}, routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+		mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				WriteJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "too large"})
+				return
+			}
+			WriteJSON(w, http.StatusOK, map[string]string{"body": string(b), "id": RequestID(r)})
+		})
+	}))
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		header     map[string]string
+		wantStatus int
+		wantBody   string
+	}{
+		{"health", "GET", "/healthz", "", nil, 200, `"ok"`},
+		{"ready", "GET", "/readyz", "", nil, 200, `"ready"`},
+		{"panic is recovered", "GET", "/panic", "", nil, 500, `"internal error"`},
+		{"small body", "POST", "/echo", "hello", nil, 200, `"hello"`},
+		{"declared oversized body", "POST", "/echo", strings.Repeat("x", 17), nil, 413, "larger than 16 bytes"},
+		{"request id is propagated", "POST", "/echo", "", map[string]string{"X-Request-Id": "abc-123"}, 200, `"abc-123"`},
+		{"metrics", "GET", "/metrics", "", nil, 200, "authgate_http_requests_total"},
+		{"unknown route", "GET", "/nope", "", nil, 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Fatalf("got %d %q, want %d containing %q", rec.Code, rec.Body.String(), tt.wantStatus, tt.wantBody)
+			}
+			if rec.Header().Get("X-Request-Id") == "" {
+				t.Fatal("no request id")
+			}
+		})
+	}
+}
+
+func TestStreamedBodyIsLimited(t *testing.T) {
+	h := NewHandler(Options{MaxBodyBytes: 1024}, routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("POST /read", func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.ReadAll(r.Body)
+			var mbe *http.MaxBytesError
+			if !errors.As(err, &mbe) {
+				t.Errorf("want MaxBytesError, got %v", err)
+			}
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+		})
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte(strings.Repeat("x", 4096)))
+		pw.Close()
+	}()
+	resp, err := http.Post(srv.URL+"/read", "text/plain", pr) // chunked: no Content-Length
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func TestReadinessFailsWithoutDatabase(t *testing.T) {
+	h := NewHandler(Options{Ready: pinger{err: errors.New("down")}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "down") {
+		t.Fatalf("got %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestOverloadIsShed(t *testing.T) {
+	release := make(chan struct{})
+	var entered sync.WaitGroup
+	entered.Add(2)
+	h := NewHandler(Options{MaxInFlight: 2}, routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+			entered.Done()
+			<-release
+		})
+	}))
+	var done sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/slow", nil))
+		}()
+	}
+	entered.Wait()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil))
+	close(release)
+	done.Wait()
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("third request: %d, Retry-After=%q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted, err := ParsePrefixes([]string{"10.0.0.0/8", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ClientAddr{Trusted: trusted}
+	tests := []struct {
+		name       string
+		remote     string
+		xff, proto string
+		wantIP     string
+		wantSecure bool
+	}{
+		{"direct untrusted peer ignores headers", "192.0.2.1:1234", "198.51.100.7", "https", "192.0.2.1", false},
+		{"trusted proxy", "10.1.2.3:1234", "198.51.100.7", "https", "198.51.100.7", true},
+		{"chain of trusted proxies", "127.0.0.1:1", "198.51.100.7, 10.9.9.9", "http", "198.51.100.7", false},
+		{"spoofed left-most entry is not believed", "10.1.2.3:1", "203.0.113.66, 198.51.100.7", "", "198.51.100.7", false},
+		{"garbage header", "10.1.2.3:1", "not-an-ip", "", "10.1.2.3", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if tt.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			if got := c.IP(r); got != tt.wantIP {
+				t.Errorf("IP = %s, want %s", got, tt.wantIP)
+			}
+			if got := c.Secure(r); got != tt.wantSecure {
+				t.Errorf("Secure = %v, want %v", got, tt.wantSecure)
+			}
+		})
+	}
+}
+
+func TestDecodeJSON(t *testing.T) {
+	type body struct {
+		Name string `json:"Name"`
+	}
+	tests := []struct {
+		in, wantErr string
+	}{
+		{`{"Name":"x"}`, ""},
+		{`{"Name":1}`, "Name must be of type string"},
+		{`{"Name":`, "not valid JSON"},
+		{``, "not valid JSON"},
+		{`{"Name":"x"} {}`, "trailing data"},
+	}
+	for _, tt := range tests {
+		var b body
+		err := DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(tt.in)), &b)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("DecodeJSON(%q) = %v, want %q", tt.in, err, tt.wantErr)
+		}
+	}
+}
