@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -158,15 +159,19 @@ func (s *Credentials) Open(c Credential) ([]byte, error) {
 }
 
 // Tokens issues and checks opaque tokens. Only keyed hashes are stored.
+// Kinds opted in with EnableCache are looked up through an in-memory cache
+// (see tokencache.go for its freshness bound).
 type Tokens struct {
-	store TokenStore
-	keys  *Keyring
-	clock Clock
+	store   TokenStore
+	keys    *Keyring
+	clock   Clock
+	cache   *tokenCache
+	cacheMu sync.Mutex // serialises EnableCache
 }
 
 // NewTokens builds the token service.
 func NewTokens(store TokenStore, keys *Keyring, clock Clock) *Tokens {
-	return &Tokens{store: store, keys: keys, clock: clock}
+	return &Tokens{store: store, keys: keys, clock: clock, cache: newTokenCache()}
 }
 
 // TokenSpec describes a token to issue.
@@ -213,8 +218,12 @@ func (s *Tokens) Issue(ctx context.Context, spec TokenSpec) (string, Token, erro
 		until := now.Add(spec.RenewableFor)
 		t.RenewableUntil = &until
 	}
+	epoch := s.cache.epoch.Load()
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return "", Token{}, err
+	}
+	if _, ok := s.cache.maxAge(t.Kind); ok {
+		s.cache.put(t, now, epoch)
 	}
 	return value, t, nil
 }
@@ -226,12 +235,26 @@ func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Toke
 	if value == "" || len(value) > 4096 {
 		return Token{}, E(KindUnauthenticated, "invalid token")
 	}
-	t, err := s.store.GetTokenByHash(ctx, s.HashToken(value))
-	if err != nil {
-		if KindOf(err) == KindNotFound {
-			return Token{}, E(KindUnauthenticated, "invalid token")
+	hash := s.HashToken(value)
+	now := s.clock.Now()
+	maxAge, cached := s.cache.maxAge(kind)
+	t, hit := Token{}, false
+	if cached {
+		t, hit = s.cache.get(hash, now, maxAge)
+	}
+	if !hit {
+		epoch := s.cache.epoch.Load()
+		var err error
+		t, err = s.store.GetTokenByHash(ctx, hash)
+		if err != nil {
+			if KindOf(err) == KindNotFound {
+				return Token{}, E(KindUnauthenticated, "invalid token")
+			}
+			return Token{}, err
 		}
-		return Token{}, err
+		if _, ok := s.cache.maxAge(t.Kind); ok {
+			s.cache.put(t, now, epoch)
+		}
 	}
 	if t.Kind != kind {
 		return Token{}, E(KindUnauthenticated, "invalid token")
@@ -239,20 +262,24 @@ func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Toke
 	if t.RevokedAt != nil {
 		return t, E(KindRevoked, "token revoked")
 	}
-	if t.ExpiredAt(s.clock.Now()) {
+	if t.ExpiredAt(now) {
 		return t, E(KindExpired, "token expired")
 	}
 	return t, nil
 }
 
-// Revoke revokes one token.
+// Revoke revokes one token. Cached lookups on this node see it at once.
 func (s *Tokens) Revoke(ctx context.Context, id string) error {
-	return s.store.RevokeToken(ctx, id, s.clock.Now())
+	err := s.store.RevokeToken(ctx, id, s.clock.Now())
+	s.cache.invalidate()
+	return err
 }
 
 // RevokeFamily revokes every token descended from the same original grant.
 func (s *Tokens) RevokeFamily(ctx context.Context, familyID string) (int, error) {
-	return s.store.RevokeTokenFamily(ctx, familyID, s.clock.Now())
+	n, err := s.store.RevokeTokenFamily(ctx, familyID, s.clock.Now())
+	s.cache.invalidate()
+	return n, err
 }
 
 // Store exposes the token store for adapters that need rotation primitives.

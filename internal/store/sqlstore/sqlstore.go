@@ -706,3 +706,39 @@ func (s *Store) AddToCounter(ctx context.Context, key string, windowEnd time.Tim
 func (s *Store) PurgeCounters(ctx context.Context, now time.Time) (int, error) {
 	return s.rowsAffected(s.exec(ctx, `DELETE FROM counters WHERE window_end<=?`, ts(now)))
 }
+
+var _ core.CounterReader = (*Store)(nil)
+
+// ReadCounters sums each key's counters over the given windows, read-only.
+func (s *Store) ReadCounters(ctx context.Context, keys []string, windowEnds []time.Time) (map[string]int64, error) {
+	out := make(map[string]int64, len(keys))
+	if len(keys) == 0 || len(windowEnds) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(keys)+len(windowEnds))
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	for _, w := range windowEnds {
+		args = append(args, ts(w))
+	}
+	q := `SELECT key, SUM(value) FROM counters WHERE key IN (` + placeholders(len(keys)) + `) AND window_end IN (` + placeholders(len(windowEnds)) + `) GROUP BY key`
+	rows, err := s.read.QueryContext(ctx, s.rb(q), args...)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, s.err(err)
+		}
+		out[k] = v
+	}
+	return out, s.err(rows.Err())
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}

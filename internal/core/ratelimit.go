@@ -1,0 +1,213 @@
+package core
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// CounterReader is implemented by stores that can read windowed counters
+// without writing. The limiter uses it on the success path so a correct
+// secret costs one read, not an upsert; stores without it fall back to
+// AddToCounter with delta 0.
+type CounterReader interface {
+	// ReadCounters returns, per key, the sum of its counters over the
+	// windows ending at windowEnds (absent counters count 0).
+	ReadCounters(ctx context.Context, keys []string, windowEnds []time.Time) (map[string]int64, error)
+}
+
+// FailureLimiter limits failed authentications per subject (an access key,
+// a source address...) with counters in the shared CounterStore, so the
+// limit holds across every node on one database.
+//
+// The limit is a sliding bound: a subject is refused once its failures in
+// the current and the previous fixed window reach Limit, which guarantees
+// at most Limit failures are answered as such in any span of one Window.
+// Failures are counted with an atomic increment before the outcome is
+// revealed, so concurrent attempts on any number of nodes cannot get more
+// than Limit wrong guesses answered. A correct secret presented while the
+// subject is over the limit is refused the same way, so the reply tells an
+// attacker nothing.
+//
+// The in-process fast path only ever refuses: a subject seen over the limit
+// is remembered until its current window ends and refused without a
+// database round trip. It never admits what the database would refuse.
+type FailureLimiter struct {
+	store  CounterStore
+	clock  Clock
+	limit  int64
+	window time.Duration
+	prefix string
+
+	mu      sync.Mutex
+	blocked map[string]time.Time // subject -> refuse without asking the store until then
+}
+
+// maxBlockedEntries bounds the fast-path memory; when it is full new
+// blocks are simply not cached (the store still enforces them).
+const maxBlockedEntries = 100_000
+
+// NewFailureLimiter builds a limiter allowing limit failures per window for
+// each subject. namespace separates limiters sharing the counter table.
+func NewFailureLimiter(store CounterStore, clock Clock, namespace string, limit int, window time.Duration) *FailureLimiter {
+	if limit < 1 {
+		limit = 1
+	}
+	if window < time.Second {
+		window = time.Second
+	}
+	return &FailureLimiter{
+		store: store, clock: clock, limit: int64(limit), window: window,
+		prefix: "authfail:" + namespace + ":", blocked: map[string]time.Time{},
+	}
+}
+
+// Limit and Window report the configuration.
+func (l *FailureLimiter) Limit() int { return int(l.limit) }
+
+// Window is the length of one counting window.
+func (l *FailureLimiter) Window() time.Duration { return l.window }
+
+// windows returns the end of the current window and the counter labels of
+// the current and previous windows. A window is labelled one Window after
+// its end, because CounterStore.PurgeCounters drops counters whose label has
+// passed and the previous window must survive while it still counts.
+func (l *FailureLimiter) windows(now time.Time) (end, cur, prev time.Time) {
+	w := l.window.Nanoseconds()
+	end = time.Unix(0, (now.UnixNano()/w+1)*w).UTC()
+	return end, end.Add(l.window), end
+}
+
+func (l *FailureLimiter) rateLimited(until time.Time, now time.Time) error {
+	secs := int64(until.Sub(now)/time.Second) + 1
+	return E(KindRateLimited, "too many failed authentications; retry in "+strconv.FormatInt(secs, 10)+" s")
+}
+
+// Blocked is the fast path: it reports a KindRateLimited error if one of
+// subjects is known on this node to be over the limit. It never consults
+// the store; Check and Fail do.
+func (l *FailureLimiter) Blocked(subjects ...string) error {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range subjects {
+		if until, ok := l.blocked[s]; ok {
+			if now.Before(until) {
+				return l.rateLimited(until, now)
+			}
+			delete(l.blocked, s)
+		}
+	}
+	return nil
+}
+
+func (l *FailureLimiter) block(subject string, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.blocked) >= maxBlockedEntries {
+		now := l.clock.Now()
+		for k, u := range l.blocked {
+			if !now.Before(u) {
+				delete(l.blocked, k)
+			}
+		}
+		if len(l.blocked) >= maxBlockedEntries {
+			return
+		}
+	}
+	l.blocked[subject] = until
+}
+
+// Check is called after a successful authentication and before revealing
+// it: it returns a KindRateLimited error if any subject has reached the
+// limit, across all nodes.
+func (l *FailureLimiter) Check(ctx context.Context, subjects ...string) error {
+	if err := l.Blocked(subjects...); err != nil {
+		return err
+	}
+	now := l.clock.Now()
+	end, cur, prev := l.windows(now)
+	keys := make([]string, len(subjects))
+	for i, s := range subjects {
+		keys[i] = l.prefix + s
+	}
+	sums, err := l.read(ctx, keys, cur, prev)
+	if err != nil {
+		return err
+	}
+	for i, s := range subjects {
+		if sums[keys[i]] >= l.limit {
+			l.block(s, end)
+			return l.rateLimited(end, now)
+		}
+	}
+	return nil
+}
+
+func (l *FailureLimiter) read(ctx context.Context, keys []string, cur, prev time.Time) (map[string]int64, error) {
+	if r, ok := l.store.(CounterReader); ok {
+		return r.ReadCounters(ctx, keys, []time.Time{cur, prev})
+	}
+	out := make(map[string]int64, len(keys))
+	for _, k := range keys {
+		for _, w := range []time.Time{cur, prev} {
+			v, err := l.store.AddToCounter(ctx, k, w, 0)
+			if err != nil {
+				return nil, err
+			}
+			out[k] += v
+		}
+	}
+	return out, nil
+}
+
+// Fail records one failed authentication for every subject. It returns a
+// KindRateLimited error when this failure is beyond the limit for any of
+// them; the caller must then answer "rate limited" instead of revealing
+// that the secret was wrong.
+func (l *FailureLimiter) Fail(ctx context.Context, subjects ...string) error {
+	now := l.clock.Now()
+	end, cur, prev := l.windows(now)
+	keys := make([]string, len(subjects))
+	curVals := make([]int64, len(subjects))
+	for i, s := range subjects {
+		keys[i] = l.prefix + s
+		v, err := l.store.AddToCounter(ctx, keys[i], cur, 1)
+		if err != nil {
+			return err
+		}
+		curVals[i] = v
+	}
+	prevSums, err := l.readPrev(ctx, keys, prev)
+	if err != nil {
+		return err
+	}
+	var limited error
+	for i, s := range subjects {
+		total := curVals[i] + prevSums[keys[i]]
+		if total >= l.limit {
+			// From now on refuse without asking the store until the window ends.
+			l.block(s, end)
+		}
+		if total > l.limit && limited == nil {
+			limited = l.rateLimited(end, now)
+		}
+	}
+	return limited
+}
+
+func (l *FailureLimiter) readPrev(ctx context.Context, keys []string, prev time.Time) (map[string]int64, error) {
+	if r, ok := l.store.(CounterReader); ok {
+		return r.ReadCounters(ctx, keys, []time.Time{prev})
+	}
+	out := make(map[string]int64, len(keys))
+	for _, k := range keys {
+		v, err := l.store.AddToCounter(ctx, k, prev, 0)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,157 @@
+package core_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+)
+
+func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	// Two limiters on one store stand for two nodes sharing a database.
+	nodeA := core.NewFailureLimiter(svc.Store, clock, "test", 5, time.Minute)
+	nodeB := core.NewFailureLimiter(svc.Store, clock, "test", 5, time.Minute)
+
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := nodeA
+			if i%2 == 1 {
+				l = nodeB
+			}
+			if err := l.Fail(ctx, "key:k1"); err == nil {
+				answered.Add(1)
+			} else if core.KindOf(err) != core.KindRateLimited {
+				t.Errorf("Fail: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := answered.Load(); got != 5 {
+		t.Fatalf("failures answered as such = %d, want exactly the limit 5", got)
+	}
+	// Both nodes now refuse a correct secret for k1, one from the store.
+	for _, l := range []*core.FailureLimiter{nodeA, nodeB} {
+		if err := l.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+			t.Fatalf("Check after limit = %v, want rate limited", err)
+		}
+	}
+	// An unrelated subject is unaffected.
+	if err := nodeA.Check(ctx, "key:other"); err != nil {
+		t.Fatalf("Check other = %v", err)
+	}
+	// A third node that never saw a failure learns the block from the store.
+	nodeC := core.NewFailureLimiter(svc.Store, clock, "test", 5, time.Minute)
+	if err := nodeC.Blocked("key:k1"); err != nil {
+		t.Fatalf("fresh node's fast path must not know the block yet: %v", err)
+	}
+	if err := nodeC.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+		t.Fatalf("fresh node Check = %v, want rate limited", err)
+	}
+	if err := nodeC.Blocked("key:k1"); core.KindOf(err) != core.KindRateLimited {
+		t.Fatalf("fast path after Check = %v, want rate limited", err)
+	}
+
+	// The bound is sliding: one window later the previous window still counts.
+	clock.Advance(time.Minute)
+	if err := nodeC.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+		t.Fatalf("Check one window later = %v, want still limited (sliding bound)", err)
+	}
+	// Purging ended windows must not drop the window that still counts.
+	if _, err := svc.Store.PurgeCounters(ctx, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeC.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+		t.Fatalf("Check after purge = %v, want still limited", err)
+	}
+	clock.Advance(2 * time.Minute)
+	for _, l := range []*core.FailureLimiter{nodeA, nodeB, nodeC} {
+		if err := l.Check(ctx, "key:k1"); err != nil {
+			t.Fatalf("Check two windows later = %v, want allowed", err)
+		}
+	}
+}
+
+func TestFailureLimiterAnySubjectLimits(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+	l := core.NewFailureLimiter(svc.Store, clock, "multi", 3, time.Minute)
+	// Failures spread over many keys from one address trip the address limit.
+	for i, k := range []string{"key:a", "key:b", "key:c"} {
+		if err := l.Fail(ctx, k, "addr:192.0.2.1"); err != nil {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if err := l.Fail(ctx, "key:d", "addr:192.0.2.1"); core.KindOf(err) != core.KindRateLimited {
+		t.Fatalf("4th failure from one address = %v, want rate limited", err)
+	}
+	if err := l.Check(ctx, "key:e", "addr:192.0.2.1"); core.KindOf(err) != core.KindRateLimited {
+		t.Fatalf("success from blocked address = %v, want rate limited", err)
+	}
+	if err := l.Check(ctx, "key:e", "addr:192.0.2.2"); err != nil {
+		t.Fatalf("other address = %v", err)
+	}
+}
+
+func TestTokenCacheRevocationAndBound(t *testing.T) {
+	ctx := context.Background()
+	opt := agtest.Options{ManualClock: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	svc, clock := agtest.NewServices(t, opt)
+	svc.Tokens.EnableCache(core.TokenAccess, time.Second)
+	// A second Tokens on the same store plays another node.
+	other := core.NewTokens(svc.Store, svc.Keys, clock)
+
+	value, tok, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Tokens.Lookup(ctx, core.TokenAccess, value); err != nil {
+		t.Fatal(err)
+	}
+	// Revocation on this node applies at once.
+	if err := svc.Tokens.Revoke(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Tokens.Lookup(ctx, core.TokenAccess, value); core.KindOf(err) != core.KindRevoked {
+		t.Fatalf("after local revoke: %v, want revoked", err)
+	}
+
+	value2, tok2, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Tokens.Lookup(ctx, core.TokenAccess, value2); err != nil {
+		t.Fatal(err)
+	}
+	// Revocation on another node: seen at the latest after the bound.
+	if err := other.Revoke(ctx, tok2.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	if _, err := svc.Tokens.Lookup(ctx, core.TokenAccess, value2); core.KindOf(err) != core.KindRevoked {
+		t.Fatalf("after remote revoke + bound: %v, want revoked", err)
+	}
+	// Wrong kind is never accepted even when cached.
+	if _, err := svc.Tokens.Lookup(ctx, core.TokenRefresh, value2); core.KindOf(err) != core.KindUnauthenticated {
+		t.Fatalf("wrong kind: %v", err)
+	}
+	// Expiry is checked on every hit.
+	value3, _, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(600 * time.Millisecond)
+	if _, err := svc.Tokens.Lookup(ctx, core.TokenAccess, value3); core.KindOf(err) != core.KindExpired {
+		t.Fatalf("expired cached token: %v", err)
+	}
+}
