@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/tpv"
 )
 
 // modules is what the protocol adapters contribute to a running server:
@@ -18,5 +19,12 @@ type modules struct {
 // Each adapter adds itself below in its own block.
 func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m := &modules{}
+	if rt.cfg.TPV.Enabled {
+		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		m.http = append(m.http, tpv.New(rt.cfg.TPV, tpv.DepsFrom(rt.svc, httpapi.ClientAddr{Trusted: trusted})))
+	}
 	return m, ctx.Err()
 }

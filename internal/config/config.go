@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/tpv"
 )
 
 // Config is the whole server configuration. Every field can be set in the
@@ -35,6 +36,7 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
 	// Protocol sections are added below by each adapter.
+	TPV tpv.Config `yaml:"tpv"`
 }
 
 // TLS configures the main listener's TLS.
@@ -53,6 +55,7 @@ func Default() Config {
 		LogFormat:    "text",
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
+		TPV:          tpv.DefaultConfig(),
 	}
 }
 

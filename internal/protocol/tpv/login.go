@@ -1,0 +1,137 @@
+package tpv
+
+import (
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// loginParams are the three query parameters of POST /api/v1/auth.
+type loginParams struct {
+	Token     string
+	Timestamp string
+	Signature []byte
+}
+
+// maxAppToken bounds the application token a caller may send.
+const maxAppToken = 256
+
+// parseLoginQuery reads token, timestamp and _signature from a raw query.
+// Each must appear exactly once; other parameters are ignored (they are not
+// covered by the signature, so they cannot change what is authenticated).
+func parseLoginQuery(raw string) (loginParams, error) {
+	pairs, err := parseQuery(raw)
+	if err != nil {
+		return loginParams{}, err
+	}
+	got := map[string][]string{}
+	for _, p := range pairs {
+		switch p.name {
+		case "token", "timestamp", "_signature":
+			got[p.name] = append(got[p.name], p.value)
+		}
+	}
+	var lp loginParams
+	for _, name := range []string{"token", "timestamp", "_signature"} {
+		switch vs := got[name]; {
+		case len(vs) == 0 || vs[0] == "":
+			return loginParams{}, core.E(core.KindInvalidInput, name+" must be given")
+		case len(vs) > 1:
+			return loginParams{}, core.E(core.KindInvalidInput, name+" must be given once")
+		}
+	}
+	lp.Token = got["token"][0]
+	if len(lp.Token) > maxAppToken {
+		return loginParams{}, core.E(core.KindInvalidInput, "token must be at most 256 characters")
+	}
+	lp.Timestamp = got["timestamp"][0]
+	if _, err := parseTimestamp("timestamp", lp.Timestamp); err != nil {
+		return loginParams{}, err
+	}
+	if lp.Signature, err = parseSignature("_signature", got["_signature"][0]); err != nil {
+		return loginParams{}, err
+	}
+	return lp, nil
+}
+
+// dummyKey keeps the work for an unknown application token the same as
+// for a known one, so token existence does not show in response times.
+var dummyKey = make([]byte, 48)
+
+// login is POST /api/v1/auth?token=T&timestamp=S&_signature=H.
+func (m *Module) login(w http.ResponseWriter, r *http.Request) {
+	subject := ""
+	fail := func(err error, b *brand) {
+		m.auditFailure(r, core.AuditAuthFailure, b, subject, err)
+		m.writeError(w, r, err)
+	}
+	lp, err := parseLoginQuery(r.URL.RawQuery)
+	if err != nil {
+		fail(err, nil)
+		return
+	}
+	subject = printable(lp.Token)
+	now := m.d.Clock.Now()
+	ts, _ := parseTimestamp("timestamp", lp.Timestamp)
+	if err := checkFresh("timestamp", ts, now, m.cfg.LoginTolerance); err != nil {
+		fail(err, nil)
+		return
+	}
+	ctx := r.Context()
+	msg := loginMessage(lp.Token, lp.Timestamp)
+	cred, err := m.d.Credentials.Find(ctx, core.CredAppToken, lp.Token)
+	if err != nil {
+		hmacSHA256(dummyKey, msg)
+		if k := core.KindOf(err); k == core.KindUnauthenticated || k == core.KindRevoked || k == core.KindExpired {
+			err = core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("application token: "+core.ReasonOf(err)))
+		}
+		fail(err, nil)
+		return
+	}
+	b := &brand{OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, CredentialID: cred.ID}
+	secret, err := m.d.Credentials.Open(cred)
+	if err != nil {
+		fail(err, b)
+		return
+	}
+	if !core.ConstantTimeEqual(hmacSHA256(secret, msg), lp.Signature) {
+		fail(core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("login signature mismatch")), b)
+		return
+	}
+	// Single use: the same signed URL cannot log in twice. The key lives as
+	// long as the timestamp could still pass checkFresh.
+	if err := m.d.Replay.Remember(ctx, "tpv-login", hex.EncodeToString(lp.Signature), ts.Add(m.cfg.LoginTolerance+time.Second)); err != nil {
+		if core.KindOf(err) == core.KindReplayed {
+			err = core.Wrap(core.KindReplayed, "signature already used", errDetail("replayed login signature"))
+		}
+		fail(err, b)
+		return
+	}
+	if err := m.loadBrand(r, b); err != nil {
+		fail(err, b)
+		return
+	}
+	value, tok, err := m.d.Tokens.Issue(ctx, core.TokenSpec{
+		Kind: core.TokenTPVAuth, OrgID: cred.OrgID, PrincipalID: cred.PrincipalID,
+		CredentialID: cred.ID, TTL: m.cfg.AuthTokenTTL,
+	})
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	if err := m.audit(r, core.AuditEvent{
+		Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: cred.PrincipalID,
+		Subject: cred.Lookup, Reason: "auth_token " + tok.ID,
+	}); err != nil {
+		// An unaudited token must not leave the server.
+		m.writeError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"auth_token": value,
+		"expires_in": int64(m.cfg.AuthTokenTTL / time.Second),
+	})
+}
