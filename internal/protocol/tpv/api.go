@@ -252,6 +252,29 @@ func parseProduct(body []byte) (storedProduct, error) {
 	return p, v.err
 }
 
+// productPutter is the part of the document store putProduct needs.
+type productPutter interface {
+	PutDocument(ctx context.Context, d core.Document) error
+}
+
+// putProduct stores a program code for an organisation; KindConflict if
+// the organisation already has it.
+func putProduct(ctx context.Context, docs productPutter, orgID, code, name string, now time.Time) (storedProduct, error) {
+	p := storedProduct{ProgramCode: code, Name: name, CreatedAt: now}
+	if !ValidProgramCode(code) || name == "" {
+		return p, core.E(core.KindInvalidInput, "program_code and name must be given")
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return p, core.Wrap(core.KindInternal, "", err)
+	}
+	err = docs.PutDocument(ctx, core.Document{Collection: CollectionProducts, ID: productID(orgID, code), OrgID: orgID, Data: data, CreatedAt: now, UpdatedAt: now})
+	if core.KindOf(err) == core.KindConflict {
+		return p, core.E(core.KindConflict, "program_code must be unique: "+code+" already exists.")
+	}
+	return p, err
+}
+
 // createProduct is POST /api/v1/products.
 func (m *Module) createProduct(w http.ResponseWriter, r *http.Request, b *brand, body []byte) error {
 	if err := requireJSON(r); err != nil {
@@ -261,14 +284,9 @@ func (m *Module) createProduct(w http.ResponseWriter, r *http.Request, b *brand,
 	if err != nil {
 		return m.reject(r, b, RouteProducts, err)
 	}
-	p.CreatedAt = m.d.Clock.Now()
-	data, err := json.Marshal(p)
-	if err != nil {
-		return core.Wrap(core.KindInternal, "", err)
-	}
-	err = m.d.Docs.PutDocument(r.Context(), core.Document{Collection: CollectionProducts, ID: productID(b.OrgID, p.ProgramCode), OrgID: b.OrgID, Data: data, CreatedAt: p.CreatedAt, UpdatedAt: p.CreatedAt})
+	p, err = putProduct(r.Context(), m.d.Docs, b.OrgID, p.ProgramCode, p.Name, m.d.Clock.Now())
 	if core.KindOf(err) == core.KindConflict {
-		return m.reject(r, b, "product "+p.ProgramCode, core.E(core.KindConflict, "program_code must be unique: "+p.ProgramCode+" already exists."))
+		return m.reject(r, b, "product "+p.ProgramCode, err)
 	}
 	if err != nil {
 		return err

@@ -1,0 +1,242 @@
+package tpv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client calls a TPV Hub API. Login happens on first use and again when
+// the auth token is about to expire. Safe for concurrent use.
+type Client struct {
+	// BaseURL is the client portal, e.g. https://tpv.example.com.
+	BaseURL string
+	// AppToken and AppSecret are the brand's application credentials. The
+	// secret never leaves the client; it keys the HMACs.
+	AppToken  string
+	AppSecret string
+	// HTTP is the transport; nil means a client with a 30 s timeout.
+	HTTP *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Unsigned leaves the Signature header out, like the vendor's PHP sample.
+	Unsigned bool
+
+	mu        sync.Mutex
+	authToken string
+	expires   time.Time
+}
+
+// Error is a non-2xx answer: the status and the server's {"error"} text.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("tpv: %d %s", e.Status, e.Message) }
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Login trades the application token and secret for an auth token and
+// remembers it for later calls.
+func (c *Client) Login(ctx context.Context) (string, error) {
+	now := c.now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, LoginURL(c.BaseURL, c.AppToken, c.AppSecret, now), nil)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		AuthToken string `json:"auth_token"`
+		ExpiresIn int64  `json:"expires_in"`
+	}
+	if err := c.roundTrip(req, &out); err != nil {
+		return "", err
+	}
+	if out.AuthToken == "" {
+		return "", errors.New("tpv: login answer has no auth_token")
+	}
+	if out.ExpiresIn <= 0 {
+		out.ExpiresIn = 1800 // the vendor's documented life
+	}
+	c.mu.Lock()
+	c.authToken, c.expires = out.AuthToken, now.Add(time.Duration(out.ExpiresIn)*time.Second)
+	c.mu.Unlock()
+	return out.AuthToken, nil
+}
+
+// SetAuthToken uses a token obtained elsewhere (e.g. `authgate tpv login`).
+func (c *Client) SetAuthToken(tok string, expires time.Time) {
+	c.mu.Lock()
+	c.authToken, c.expires = tok, expires
+	c.mu.Unlock()
+}
+
+// token returns a valid auth token, logging in when there is none or it
+// expires within a minute.
+func (c *Client) token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	tok, exp := c.authToken, c.expires
+	c.mu.Unlock()
+	if tok != "" && c.now().Add(time.Minute).Before(exp) {
+		return tok, nil
+	}
+	return c.Login(ctx)
+}
+
+// Do sends an authenticated (and, unless Unsigned, signed) request to
+// path with query and body, and decodes a 2xx JSON answer into out.
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	tok, err := c.token(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(strings.TrimRight(c.BaseURL, "/") + path)
+	if err != nil {
+		return err
+	}
+	if len(query) > 0 {
+		u.RawQuery = query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", tok)
+	if !c.Unsigned {
+		if err := c.Sign(req, body, tok); err != nil {
+			return err
+		}
+	}
+	return c.roundTrip(req, out)
+}
+
+// Sign adds X-TPV-Timestamp and Signature to req, whose body is body.
+func (c *Client) Sign(req *http.Request, body []byte, authToken string) error {
+	ts := strconv.FormatInt(c.now().Unix(), 10)
+	sig, err := RequestSignature(c.AppSecret, req.Method, req.URL, ts, body, authToken)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, sig)
+	return nil
+}
+
+func (c *Client) roundTrip(req *http.Request, out any) error {
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return &Error{Status: resp.StatusCode, Message: e.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// successString is the vendor's {"success": "..."} answer.
+type successString struct {
+	Success string `json:"success"`
+}
+
+// Submit posts a sales record (any JSON-encodable value, or
+// json.RawMessage) and returns its confirmation code.
+func (c *Client) Submit(ctx context.Context, record any) (string, error) {
+	body, err := json.Marshal(record)
+	if err != nil {
+		return "", err
+	}
+	var out successString
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/tpv", nil, body, &out); err != nil {
+		return "", err
+	}
+	return out.Success, nil
+}
+
+// Product is a program code the brand sells.
+type Product struct {
+	ProgramCode string    `json:"program_code"`
+	Name        string    `json:"name"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+}
+
+// Products lists the brand's products.
+func (c *Client) Products(ctx context.Context) ([]Product, error) {
+	var out struct {
+		Success []Product `json:"success"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/products", nil, nil, &out)
+	return out.Success, err
+}
+
+// CreateProduct registers a program code for the brand.
+func (c *Client) CreateProduct(ctx context.Context, p Product) (Product, error) {
+	body, err := json.Marshal(map[string]string{"program_code": p.ProgramCode, "name": p.Name})
+	if err != nil {
+		return Product{}, err
+	}
+	var out struct {
+		Success Product `json:"success"`
+	}
+	err = c.Do(ctx, http.MethodPost, "/api/v1/products", nil, body, &out)
+	return out.Success, err
+}
+
+// SendDigital asks for the digital delivery of a confirmed sale.
+func (c *Client) SendDigital(ctx context.Context, code string) (string, error) {
+	var out successString
+	err := c.Do(ctx, http.MethodPost, "/api/v1/digital/send/"+url.PathEscape(code), nil, nil, &out)
+	return out.Success, err
+}
+
+// QueueCall queues the verification call of a confirmed sale.
+func (c *Client) QueueCall(ctx context.Context, code string) (string, error) {
+	var out successString
+	err := c.Do(ctx, http.MethodPost, "/api/v1/queue/call/"+url.PathEscape(code), nil, nil, &out)
+	return out.Success, err
+}
+
+// TestAPI calls /api/v1/test/api with params and returns the echo.
+func (c *Client) TestAPI(ctx context.Context, params url.Values) (map[string]any, error) {
+	var out map[string]any
+	err := c.Do(ctx, http.MethodPost, "/api/v1/test/api", params, nil, &out)
+	return out, err
+}
