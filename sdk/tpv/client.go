@@ -34,6 +34,39 @@ type Client struct {
 	mu        sync.Mutex
 	authToken string
 	expires   time.Time
+	used      map[string]int64 // signatures sent, with their timestamps
+}
+
+// uniqueTimestamp returns the first timestamp from now on for which sign
+// gives a signature this client has not sent yet. The server accepts each
+// signature once, and the signed string has no nonce: two identical
+// requests in the same second would sign identically, so the second one is
+// moved to the next second (well inside the server's tolerance).
+func (c *Client) uniqueTimestamp(sign func(ts string) (string, error)) (string, string, error) {
+	now := c.now().Unix()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.used == nil || len(c.used) > 4096 {
+		for sig, ts := range c.used {
+			if ts < now-3600 {
+				delete(c.used, sig)
+			}
+		}
+		if c.used == nil {
+			c.used = map[string]int64{}
+		}
+	}
+	for ts := now; ; ts++ {
+		tss := strconv.FormatInt(ts, 10)
+		sig, err := sign(tss)
+		if err != nil {
+			return "", "", err
+		}
+		if _, dup := c.used[sig]; !dup {
+			c.used[sig] = ts
+			return tss, sig, nil
+		}
+	}
 }
 
 // Error is a non-2xx answer: the status and the server's {"error"} text.
@@ -62,7 +95,12 @@ func (c *Client) httpClient() *http.Client {
 // remembers it for later calls.
 func (c *Client) Login(ctx context.Context) (string, error) {
 	now := c.now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, LoginURL(c.BaseURL, c.AppToken, c.AppSecret, now), nil)
+	ts, sig, err := c.uniqueTimestamp(func(ts string) (string, error) { return LoginSignature(c.AppToken, ts, c.AppSecret), nil })
+	if err != nil {
+		return "", err
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + "/api/v1/auth?token=" + url.QueryEscape(c.AppToken) + "&timestamp=" + ts + "&_signature=" + sig
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return "", err
 	}
@@ -137,8 +175,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 
 // Sign adds X-TPV-Timestamp and Signature to req, whose body is body.
 func (c *Client) Sign(req *http.Request, body []byte, authToken string) error {
-	ts := strconv.FormatInt(c.now().Unix(), 10)
-	sig, err := RequestSignature(c.AppSecret, req.Method, req.URL, ts, body, authToken)
+	ts, sig, err := c.uniqueTimestamp(func(ts string) (string, error) {
+		return RequestSignature(c.AppSecret, req.Method, req.URL, ts, body, authToken)
+	})
 	if err != nil {
 		return err
 	}

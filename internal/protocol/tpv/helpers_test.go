@@ -22,8 +22,9 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	env   *agtest.Env
-	brand tpv.BrandCredentials
-	cfg   tpv.Config
+	brand   tpv.BrandCredentials
+	cfg     tpv.Config
+	clients map[string]*sdk.Client
 }
 
 // start serves the TPV module with cfg and creates a brand with product "555".
@@ -32,7 +33,7 @@ func start(t testing.TB, cfg tpv.Config, opt agtest.Options) *fixture {
 	env := agtest.Start(t, opt, func(svc core.Services) []httpapi.Module {
 		return []httpapi.Module{tpv.New(cfg, tpv.DepsFrom(svc, httpapi.ClientAddr{}))}
 	})
-	f := &fixture{env: env, cfg: cfg}
+	f := &fixture{env: env, cfg: cfg, clients: map[string]*sdk.Client{}}
 	f.brand = f.newBrand(t, "", "Acme Energy")
 	f.addProduct(t, f.brand, "555")
 	return f
@@ -56,12 +57,17 @@ func (f *fixture) addProduct(t testing.TB, b tpv.BrandCredentials, code string) 
 	}
 }
 
-// client is an SDK client for brand b on the fixture's clock.
+// client is the SDK client of brand b on the fixture's clock (one per
+// brand, so its record of sent signatures spans the test).
 func (f *fixture) client(b tpv.BrandCredentials) *sdk.Client {
+	if c, ok := f.clients[b.BrandID]; ok {
+		return c
+	}
 	c := &sdk.Client{BaseURL: f.env.URL, AppToken: b.ApplicationToken, AppSecret: b.AppSecret, HTTP: f.env.Srv.Client()}
 	if f.env.Clock != nil {
 		c.Now = f.env.Clock.Now
 	}
+	f.clients[b.BrandID] = c
 	return c
 }
 
