@@ -1,0 +1,201 @@
+package oauth2
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// form is a parsed application/x-www-form-urlencoded body in which every
+// parameter occurs at most once (RFC 6749 section 3.2).
+type form map[string]string
+
+func (f form) get(name string) string { return f[name] }
+
+// maxParamLen bounds any single parameter; keys, secrets and tokens are far shorter.
+const maxParamLen = 4096
+
+// readForm reads and parses the request body of a token, introspection or
+// revocation request. Errors are *Error values ready to send.
+func readForm(w http.ResponseWriter, r *http.Request, max int64) (form, *Error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.EqualFold(mt, "application/x-www-form-urlencoded") {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: codeInvalidRequest,
+			Description: "Content-Type must be application/x-www-form-urlencoded"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, errInvalidRequest("form body must be UTF-8")
+	}
+	if r.ContentLength > max {
+		return nil, errBodyTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errBodyTooLarge
+		}
+		return nil, errInvalidRequest("request body could not be read")
+	}
+	f, perr := parseForm(string(body))
+	if perr != nil {
+		return nil, perr
+	}
+	return f, nil
+}
+
+var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest, Description: "request body too large"}
+
+// parseForm parses a form body strictly: malformed escapes, repeated
+// parameters and oversized values are invalid_request. Empty values count
+// as absent (RFC 6749 section 3.1).
+func parseForm(body string) (form, *Error) {
+	f := form{}
+	for body != "" {
+		var pair string
+		pair, body, _ = strings.Cut(body, "&")
+		if pair == "" {
+			continue
+		}
+		if strings.Contains(pair, ";") {
+			return nil, errInvalidRequest("malformed form body")
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, errInvalidRequest("malformed form body")
+		}
+		if key == "" || len(key) > 64 || len(val) > maxParamLen {
+			return nil, errInvalidRequest("malformed form body")
+		}
+		if _, dup := f[key]; dup {
+			return nil, errInvalidRequest("parameter " + safeName(key) + " is repeated")
+		}
+		if val == "" {
+			// Remember the name so a later repeat is still caught.
+			f[key] = ""
+			continue
+		}
+		f[key] = val
+	}
+	for k, v := range f {
+		if v == "" {
+			delete(f, k)
+		}
+	}
+	return f, nil
+}
+
+// safeName returns a parameter name fit to echo in an error description.
+func safeName(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return "(name)"
+		}
+	}
+	return s
+}
+
+// clientCreds are client credentials from HTTP Basic or the form body
+// (RFC 6749 section 2.3.1).
+type clientCreds struct {
+	ID, Secret string
+	Basic      bool // came in the Authorization header
+}
+
+// parseClientAuth extracts client credentials. ok is false when the
+// request carries none. An empty Basic pair (what golang.org/x/oauth2 sends
+// for a client without id) counts as none. Credentials in both places are
+// refused, as RFC 6749 allows only one method per request.
+func parseClientAuth(r *http.Request, f form) (c clientCreds, ok bool, e *Error) {
+	formID, formSecret := f.get("client_id"), f.get("client_secret")
+	h := r.Header.Get("Authorization")
+	if h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Basic") {
+			id, secret, err := decodeBasic(strings.TrimSpace(rest))
+			if err != nil {
+				return c, false, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "malformed Basic credentials", Challenge: "Basic"}
+			}
+			if id != "" || secret != "" {
+				if formSecret != "" {
+					return c, false, errInvalidRequest("client credentials must be sent in one place only")
+				}
+				if formID != "" && formID != id {
+					return c, false, errInvalidRequest("client_id does not match the Authorization header")
+				}
+				return clientCreds{ID: id, Secret: secret, Basic: true}, true, nil
+			}
+		}
+	}
+	if formID != "" || formSecret != "" {
+		if formID == "" || formSecret == "" {
+			return c, false, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "client_id and client_secret are both required", Challenge: "Basic"}
+		}
+		return clientCreds{ID: formID, Secret: formSecret}, true, nil
+	}
+	return c, false, nil
+}
+
+// decodeBasic decodes RFC 7617 credentials whose parts are form-encoded
+// as RFC 6749 section 2.3.1 requires.
+func decodeBasic(token68 string) (id, secret string, err error) {
+	if len(token68) > 4*maxParamLen {
+		return "", "", errors.New("too long")
+	}
+	raw, err := base64.StdEncoding.DecodeString(token68)
+	if err != nil {
+		return "", "", err
+	}
+	u, p, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", errors.New("no colon")
+	}
+	if id, err = url.QueryUnescape(u); err != nil {
+		return "", "", err
+	}
+	if secret, err = url.QueryUnescape(p); err != nil {
+		return "", "", err
+	}
+	return id, secret, nil
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header
+// (scheme case-insensitive, RFC 6750 section 2.1). present reports whether
+// the request had a Bearer header at all.
+func bearerToken(r *http.Request) (token string, present bool) {
+	h := r.Header.Get("Authorization")
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	rest = strings.TrimSpace(rest)
+	if rest == "" || len(rest) > maxParamLen || !isToken68(rest) {
+		return "", true
+	}
+	return rest, true
+}
+
+// isToken68 checks the RFC 7235 token68 syntax.
+func isToken68(s string) bool {
+	i := len(s)
+	for i > 0 && s[i-1] == '=' {
+		i--
+	}
+	if i == 0 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := s[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

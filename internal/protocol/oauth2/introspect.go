@@ -1,0 +1,188 @@
+package oauth2
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// endpointCaller is who called introspection or revocation.
+type endpointCaller struct {
+	OrgID string
+	Admin bool
+	Who   string // key or jti, for the audit log
+}
+
+// authenticateEndpoint authenticates an introspection or revocation
+// request: client key/secret (Basic or form, RFC 6749 section 2.3.1) or an
+// admin's bearer access token.
+func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (form, endpointCaller, bool) {
+	f, ferr := readForm(w, r, m.cfg.MaxFormBytes)
+	if ferr != nil {
+		writeError(w, r, m.log, ferr, ctxClient, "")
+		return nil, endpointCaller{}, false
+	}
+	if _, isBearer := bearerToken(r); isBearer {
+		c, err := m.bearer.Authenticate(r)
+		if err != nil {
+			writeError(w, r, m.log, err, ctxBearer, "Bearer")
+			return nil, endpointCaller{}, false
+		}
+		if !c.Admin {
+			writeError(w, r, m.log, &Error{Status: http.StatusForbidden, Code: codeInsufficientScope,
+				Description: "a bearer token must belong to an admin; clients authenticate with their key and secret"}, ctxBearer, "Bearer")
+			return nil, endpointCaller{}, false
+		}
+		return f, endpointCaller{OrgID: c.OrgID(), Admin: true, Who: c.Token.ID}, true
+	}
+	client, ok, cerr := parseClientAuth(r, f)
+	if cerr != nil {
+		writeError(w, r, m.log, cerr, ctxClient, "")
+		return nil, endpointCaller{}, false
+	}
+	if !ok {
+		writeError(w, r, m.log, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient,
+			Description: "client authentication required", Challenge: "Basic"}, ctxClient, "Basic")
+		return nil, endpointCaller{}, false
+	}
+	cred, p, err := m.authenticateKey(r.Context(), r, client.ID, client.Secret, "client authentication")
+	if err != nil {
+		challenge := ""
+		if client.Basic {
+			challenge = "Basic"
+		}
+		writeError(w, r, m.log, err, ctxClient, challenge)
+		return nil, endpointCaller{}, false
+	}
+	return f, endpointCaller{OrgID: cred.OrgID, Admin: p.Kind == core.PrincipalAdmin, Who: cred.Lookup}, true
+}
+
+// findToken returns an access or refresh token by value, read from the
+// store (not the cache) so introspection reflects the latest state.
+func (m *Module) findToken(r *http.Request, value string) (core.Token, bool, error) {
+	if value == "" || len(value) > maxParamLen {
+		return core.Token{}, false, nil
+	}
+	t, err := m.svc.Store.GetTokenByHash(r.Context(), m.svc.Tokens.HashToken(value))
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return core.Token{}, false, nil
+		}
+		return core.Token{}, false, err
+	}
+	if t.Kind != core.TokenAccess && t.Kind != core.TokenRefresh {
+		return core.Token{}, false, nil
+	}
+	return t, true, nil
+}
+
+// introspectionResponse is RFC 7662 section 2.2.
+type introspectionResponse struct {
+	Active    bool   `json:"active"`
+	JTI       string `json:"jti,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Scope     string `json:"scope,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	ExpiresAt int64  `json:"exp,omitempty"`
+	OrgID     string `json:"org_id,omitempty"`
+}
+
+// introspect serves POST /oauth/introspect (RFC 7662). A token of another
+// organisation is reported inactive to non-admin callers, so the endpoint
+// is no oracle for scanning.
+func (m *Module) introspect(w http.ResponseWriter, r *http.Request) {
+	f, caller, ok := m.authenticateEndpoint(w, r)
+	if !ok {
+		return
+	}
+	value := f.get("token")
+	if value == "" {
+		writeError(w, r, m.log, errInvalidRequest("token is required"), ctxClient, "")
+		return
+	}
+	t, found, err := m.findToken(r, value)
+	if err != nil {
+		writeError(w, r, m.log, err, ctxClient, "")
+		return
+	}
+	now := m.svc.Clock.Now()
+	active := found && t.RevokedAt == nil && !t.ExpiredAt(now) && (caller.Admin || t.OrgID == caller.OrgID)
+	if active && t.Kind == core.TokenRefresh && t.RotatedAt != nil && now.Sub(*t.RotatedAt) > m.cfg.RefreshGrace {
+		active = false // exchanged: presenting it again would revoke its family
+	}
+	resp := introspectionResponse{Active: active}
+	if active {
+		resp.JTI, resp.Sub, resp.Scope, resp.OrgID = t.ID, t.PrincipalID, t.Scope, t.OrgID
+		resp.IssuedAt = t.IssuedAt.Unix()
+		if t.ExpiresAt != nil {
+			resp.ExpiresAt = t.ExpiresAt.Unix()
+		}
+		resp.TokenType = "Bearer"
+		if t.Kind == core.TokenRefresh {
+			resp.TokenType = "refresh_token"
+		}
+		if c, err := m.svc.Store.GetCredential(r.Context(), t.CredentialID); err == nil {
+			resp.ClientID, resp.Username = c.Lookup, c.Lookup
+		}
+	}
+	w.Header().Set("Pragma", "no-cache")
+	httpapi.WriteJSONType(w, http.StatusOK, "application/json;charset=UTF-8", resp)
+}
+
+// revoke serves POST /oauth/revoke (RFC 7009). Revoking a refresh token
+// revokes its whole family (its access tokens too); revoking an access
+// token revokes that token. Unknown tokens, and tokens of another
+// organisation for non-admin callers, are answered 200 without effect so
+// the endpoint reveals nothing; the latter are audited.
+func (m *Module) revoke(w http.ResponseWriter, r *http.Request) {
+	f, caller, ok := m.authenticateEndpoint(w, r)
+	if !ok {
+		return
+	}
+	value := f.get("token")
+	if value == "" {
+		writeError(w, r, m.log, errInvalidRequest("token is required"), ctxClient, "")
+		return
+	}
+	ctx := r.Context()
+	t, found, err := m.findToken(r, value)
+	if err != nil {
+		writeError(w, r, m.log, err, ctxClient, "")
+		return
+	}
+	switch {
+	case !found:
+	case !caller.Admin && t.OrgID != caller.OrgID:
+		m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: caller.OrgID, Subject: t.ID, Outcome: core.OutcomeFailure,
+			Reason: "revocation by " + clip(caller.Who) + " of another organisation's token refused"})
+	case t.Kind == core.TokenRefresh:
+		n, err := m.svc.Tokens.RevokeFamily(ctx, t.FamilyID)
+		if err != nil {
+			writeError(w, r, m.log, err, ctxClient, "")
+			return
+		}
+		if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+			Reason: "RFC 7009 revocation of a refresh token by " + clip(caller.Who) + "; family revoked ("+strconv.Itoa(n)+" tokens)"}); err != nil {
+			writeError(w, r, m.log, err, ctxClient, "")
+			return
+		}
+	default:
+		if err := m.svc.Tokens.Revoke(ctx, t.ID); err != nil {
+			writeError(w, r, m.log, err, ctxClient, "")
+			return
+		}
+		if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+			Reason: "RFC 7009 revocation of an access token by " + clip(caller.Who)}); err != nil {
+			writeError(w, r, m.log, err, ctxClient, "")
+			return
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+}

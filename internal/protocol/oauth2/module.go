@@ -1,0 +1,191 @@
+package oauth2
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// Options are the server-wide settings the module needs besides its section.
+type Options struct {
+	// PublicURL is the external base URL for links; "" derives it from the
+	// request's Host and scheme (X-Forwarded-Proto from trusted proxies).
+	PublicURL string
+	Addr      httpapi.ClientAddr
+	Version   string // reported by GET /versions
+	// Links are extra entry-point links for routes other modules serve to
+	// authenticated callers (rel, path, type).
+	Links []Link
+}
+
+// Link is a HATEOAS link. Href is absolute in responses.
+type Link struct {
+	Rel  string `json:"rel"`
+	Href string `json:"href"`
+	Type string `json:"type,omitempty"`
+	// AdminOnly hides the link from non-admin callers of the entry point.
+	AdminOnly bool `json:"-"`
+}
+
+// Module is the device-server REST authentication and OAuth 2.0 adapter.
+type Module struct {
+	svc     core.Services
+	cfg     Config
+	opt     Options
+	log     *slog.Logger
+	bearer  *BearerAuth
+	limiter *core.FailureLimiter
+	addrLim *core.FailureLimiter
+	public  *url.URL
+}
+
+var _ httpapi.Module = (*Module)(nil)
+
+// New builds the module. cfg must have passed Validate.
+func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Module{svc: svc, cfg: cfg, opt: opt, log: svc.Log}
+	if opt.PublicURL != "" {
+		u, err := url.Parse(strings.TrimRight(opt.PublicURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, core.E(core.KindInvalidInput, "public_url must be an absolute http(s) URL")
+		}
+		m.public = u
+	}
+	if cfg.TokenCacheMaxAge > 0 {
+		svc.Tokens.EnableCache(core.TokenAccess, cfg.TokenCacheMaxAge)
+	}
+	m.bearer = NewBearerAuth(svc.Tokens, svc.Audit, opt.Addr, svc.Log)
+	m.limiter = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2-key", cfg.KeyFailureLimit, cfg.FailureWindow)
+	m.addrLim = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2-addr", cfg.AddressFailureLimit, cfg.FailureWindow)
+	return m, nil
+}
+
+// Bearer returns the bearer authenticator for other routes of authgate.
+func (m *Module) Bearer() *BearerAuth { return m.bearer }
+
+// Register adds the routes.
+func (m *Module) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", m.entryPoint)
+	mux.HandleFunc("GET /versions", m.versions)
+	mux.HandleFunc("POST /oauth/token", m.token)
+	mux.HandleFunc("POST /oauth/introspect", m.introspect)
+	mux.HandleFunc("POST /oauth/revoke", m.revoke)
+	mux.Handle("GET /accesskeys", m.bearer.Require(http.HandlerFunc(m.listKeys)))
+	mux.Handle("POST /accesskeys", m.bearer.Require(http.HandlerFunc(m.createKey)))
+	mux.Handle("GET /accesskeys/{key}", m.bearer.Require(http.HandlerFunc(m.getKey)))
+	mux.Handle("PUT /accesskeys/{key}", m.bearer.Require(http.HandlerFunc(m.renameKey)))
+	mux.Handle("DELETE /accesskeys/{key}", m.bearer.Require(http.HandlerFunc(m.deleteKey)))
+}
+
+// baseURL is the absolute base for links: the configured public URL, else
+// the request's Host with the scheme it reached authgate by.
+func (m *Module) baseURL(r *http.Request) string {
+	if m.public != nil {
+		return m.public.String()
+	}
+	scheme := "http"
+	if m.opt.Addr.Secure(r) {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" || strings.ContainsAny(host, "/\\@ \"<>") {
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}
+
+// subjectKey names a key in limiter counters without storing arbitrary
+// caller-chosen strings of any length.
+func subjectKey(key string) string {
+	if len(key) <= 128 {
+		return "key:" + key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "key#" + hex.EncodeToString(sum[:16])
+}
+
+// authenticateKey verifies an access key and secret under the failure
+// limits. purpose says what the key authenticated for (audit reason).
+// Wrong secrets, unknown keys and revoked keys all come back as core errors
+// of kind Unauthenticated/Revoked (or RateLimited once over the limit).
+func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secret, purpose string) (core.Credential, core.Principal, error) {
+	ip := m.opt.Addr.IP(r)
+	keySubj, addrSubj := subjectKey(key), "addr:"+ip
+	fail := func(err error) (core.Credential, core.Principal, error) {
+		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: clip(key), Outcome: core.OutcomeFailure,
+			Reason: purpose + ": " + reasonOr(err, "authentication failed")})
+		return core.Credential{}, core.Principal{}, err
+	}
+	if err := m.limiter.Blocked(keySubj); err != nil {
+		return fail(err)
+	}
+	if err := m.addrLim.Blocked(addrSubj); err != nil {
+		return fail(err)
+	}
+	cred, err := m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret)
+	if err != nil {
+		switch core.KindOf(err) {
+		case core.KindUnauthenticated, core.KindRevoked, core.KindExpired:
+			// Count first, then answer: over the limit the caller learns
+			// only that it is limited.
+			lerr1 := m.limiter.Fail(ctx, keySubj)
+			lerr2 := m.addrLim.Fail(ctx, addrSubj)
+			for _, lerr := range []error{lerr1, lerr2} {
+				if lerr != nil {
+					return fail(lerr)
+				}
+			}
+			// A revoked or expired key is reported like an unknown one.
+			return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
+		}
+		return core.Credential{}, core.Principal{}, err
+	}
+	if err := m.limiter.Check(ctx, keySubj); err != nil {
+		return fail(err)
+	}
+	if err := m.addrLim.Check(ctx, addrSubj); err != nil {
+		return fail(err)
+	}
+	p, err := m.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
+	if err != nil {
+		return core.Credential{}, core.Principal{}, err
+	}
+	if p.Disabled {
+		return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
+	}
+	return cred, p, nil
+}
+
+func reasonOr(err error, def string) string {
+	if r := core.ReasonOf(err); r != "" {
+		return r
+	}
+	return def
+}
+
+func clip(s string) string {
+	if len(s) > 128 {
+		return s[:128] + "..."
+	}
+	return s
+}
+
+// audit records e with the protocol, address and request id filled in.
+// Failures to audit are logged by the Auditor; issuing paths check the
+// error themselves.
+func (m *Module) audit(ctx context.Context, r *http.Request, e core.AuditEvent) error {
+	e.Protocol = "oauth2"
+	e.RemoteAddr = m.opt.Addr.IP(r)
+	e.RequestID = httpapi.RequestID(r)
+	return m.svc.Audit.Record(ctx, e)
+}

@@ -1,0 +1,273 @@
+package oauth2
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// scopeAdmin marks tokens of admin principals, so bearer checks need no
+// principal lookup.
+const scopeAdmin = "admin"
+
+// Device-server token media type (see the package comment).
+const mediaOAuthToken = "application/vnd.imgtec.com.oauthtoken+json"
+
+// tokenResponse is RFC 6749 section 5.1.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+// wrappedTokenResponse is the device server's {"oAuthToken":{...}} shape,
+// with expires_in as a string.
+type wrappedTokenResponse struct {
+	OAuthToken struct {
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    string `json:"expires_in"`
+		RefreshToken string `json:"refresh_token,omitempty"`
+	} `json:"oAuthToken"`
+}
+
+// token serves POST /oauth/token.
+func (m *Module) token(w http.ResponseWriter, r *http.Request) {
+	f, ferr := readForm(w, r, m.cfg.MaxFormBytes)
+	if ferr != nil {
+		writeError(w, r, m.log, ferr, ctxClient, "")
+		return
+	}
+	client, hasClient, cerr := parseClientAuth(r, f)
+	if cerr != nil {
+		writeError(w, r, m.log, cerr, ctxClient, "")
+		return
+	}
+	var (
+		resp tokenResponse
+		err  error
+		in   = ctxGrant
+	)
+	switch gt := f.get("grant_type"); gt {
+	case "password":
+		resp, in, err = m.passwordGrant(r, f, client, hasClient)
+	case "refresh_token":
+		resp, in, err = m.refreshGrant(r, f, client, hasClient)
+	case "client_credentials":
+		resp, in, err = m.clientCredentialsGrant(r, client, hasClient)
+	case "":
+		err = errInvalidRequest("grant_type is required")
+	default:
+		err = &Error{Status: http.StatusBadRequest, Code: codeUnsupportedGrantType, Description: "grant_type " + safeName(gt) + " is not supported"}
+	}
+	if err != nil {
+		challenge := ""
+		if client.Basic {
+			challenge = "Basic"
+		}
+		writeError(w, r, m.log, err, in, challenge)
+		return
+	}
+	m.writeToken(w, r, resp)
+}
+
+// writeToken sends a token response in the representation the client asked for.
+func (m *Module) writeToken(w http.ResponseWriter, r *http.Request, resp tokenResponse) {
+	w.Header().Set("Pragma", "no-cache")
+	if !acceptsMedia(r, mediaOAuthToken) {
+		httpapi.WriteJSONType(w, http.StatusOK, "application/json;charset=UTF-8", resp)
+		return
+	}
+	if m.cfg.DeviceServerResponse == "wrapped" {
+		var wr wrappedTokenResponse
+		wr.OAuthToken.AccessToken, wr.OAuthToken.TokenType = resp.AccessToken, resp.TokenType
+		wr.OAuthToken.ExpiresIn = strconv.FormatInt(resp.ExpiresIn, 10)
+		wr.OAuthToken.RefreshToken = resp.RefreshToken
+		httpapi.WriteJSONType(w, http.StatusCreated, mediaOAuthToken, wr)
+		return
+	}
+	httpapi.WriteJSONType(w, http.StatusCreated, mediaOAuthToken, resp)
+}
+
+// acceptsMedia reports whether the Accept header names mt explicitly.
+func acceptsMedia(r *http.Request, mt string) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			t, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err == nil && strings.EqualFold(t, mt) && params["q"] != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// passwordGrant: username is the access key, password its secret. Client
+// credentials, if sent, must be a valid key too.
+func (m *Module) passwordGrant(r *http.Request, f form, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
+	ctx := r.Context()
+	user, pass := f.get("username"), f.get("password")
+	if user == "" || pass == "" {
+		return tokenResponse{}, ctxGrant, errInvalidRequest("username and password are required")
+	}
+	if hasClient && (client.ID != user || client.Secret != pass) {
+		if _, _, err := m.authenticateKey(ctx, r, client.ID, client.Secret, "client authentication"); err != nil {
+			return tokenResponse{}, ctxClient, err
+		}
+	}
+	cred, p, err := m.authenticateKey(ctx, r, user, pass, "password grant")
+	if err != nil {
+		if core.KindOf(err) == core.KindUnauthenticated {
+			err = core.E(core.KindUnauthenticated, "invalid key or secret")
+		}
+		return tokenResponse{}, ctxGrant, err
+	}
+	resp, err := m.issuePair(ctx, r, cred, p, "", "", core.AuditIssue, "password grant")
+	return resp, ctxGrant, err
+}
+
+// clientCredentialsGrant: the client's key and secret get an access token
+// (no refresh token, RFC 6749 section 4.4.3).
+func (m *Module) clientCredentialsGrant(r *http.Request, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
+	if !hasClient {
+		return tokenResponse{}, ctxClient, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "client authentication required", Challenge: "Basic"}
+	}
+	ctx := r.Context()
+	cred, p, err := m.authenticateKey(ctx, r, client.ID, client.Secret, "client credentials grant")
+	if err != nil {
+		return tokenResponse{}, ctxClient, err
+	}
+	now := m.svc.Clock.Now()
+	access, at, err := m.svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: cred.OrgID, PrincipalID: p.ID,
+		CredentialID: cred.ID, Scope: scopeOf(p), TTL: m.cfg.AccessTokenTTL})
+	if err != nil {
+		return tokenResponse{}, ctxClient, err
+	}
+	if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
+		Reason: "client credentials grant for key " + clip(cred.Lookup)}); err != nil {
+		return tokenResponse{}, ctxClient, err
+	}
+	return tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)}, ctxClient, nil
+}
+
+func scopeOf(p core.Principal) string {
+	if p.Kind == core.PrincipalAdmin {
+		return scopeAdmin
+	}
+	return ""
+}
+
+func expiresIn(t core.Token, now time.Time) int64 {
+	if t.ExpiresAt == nil {
+		return 0
+	}
+	return int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second)
+}
+
+// issuePair issues an access and a refresh token in family (new if ""),
+// audits it, and only then returns: an acknowledged token is committed.
+func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, family, parent, action, reason string) (tokenResponse, error) {
+	now := m.svc.Clock.Now()
+	if family == "" {
+		family = core.NewID()
+	}
+	base := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: p.ID, CredentialID: cred.ID, FamilyID: family, ParentID: parent, Scope: scopeOf(p)}
+	rs := base
+	rs.Kind, rs.TTL = core.TokenRefresh, m.cfg.RefreshTokenTTL
+	refresh, rt, err := m.svc.Tokens.Issue(ctx, rs)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	as := base
+	as.Kind, as.TTL, as.ParentID = core.TokenAccess, m.cfg.AccessTokenTTL, rt.ID
+	access, at, err := m.svc.Tokens.Issue(ctx, as)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	if err := m.audit(ctx, r, core.AuditEvent{Action: action, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
+		Reason: reason + " for key " + clip(cred.Lookup) + "; refresh " + rt.ID}); err != nil {
+		return tokenResponse{}, err
+	}
+	return tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now), RefreshToken: refresh}, nil
+}
+
+// refreshGrant rotates a refresh token. Reuse of an already rotated token
+// outside the grace window revokes the whole family.
+func (m *Module) refreshGrant(r *http.Request, f form, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
+	ctx := r.Context()
+	value := f.get("refresh_token")
+	if value == "" {
+		return tokenResponse{}, ctxGrant, errInvalidRequest("refresh_token is required")
+	}
+	var clientCred core.Credential
+	if hasClient {
+		c, _, err := m.authenticateKey(ctx, r, client.ID, client.Secret, "client authentication")
+		if err != nil {
+			return tokenResponse{}, ctxClient, err
+		}
+		clientCred = c
+	}
+	grantFail := func(t core.Token, reason string, err error) (tokenResponse, errContext, error) {
+		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+			Outcome: core.OutcomeFailure, Reason: "refresh grant: " + reason})
+		return tokenResponse{}, ctxGrant, err
+	}
+	t, err := m.svc.Tokens.Lookup(ctx, core.TokenRefresh, value)
+	if err != nil {
+		switch core.KindOf(err) {
+		case core.KindUnauthenticated, core.KindRevoked, core.KindExpired:
+			return grantFail(t, core.ReasonOf(err), err)
+		}
+		return tokenResponse{}, ctxGrant, err
+	}
+	if hasClient && clientCred.ID != t.CredentialID {
+		return grantFail(t, "refresh token presented by another client", core.E(core.KindUnauthenticated, "refresh token was issued to another client"))
+	}
+	cred, err := m.svc.Store.GetCredential(ctx, t.CredentialID)
+	if err != nil && core.KindOf(err) != core.KindNotFound {
+		return tokenResponse{}, ctxGrant, err
+	}
+	if err != nil || !cred.Active(m.svc.Clock.Now()) {
+		return grantFail(t, "access key deleted", core.E(core.KindRevoked, "the access key of this grant was deleted"))
+	}
+	p, err := m.svc.Store.GetPrincipal(ctx, t.PrincipalID)
+	if err != nil {
+		return tokenResponse{}, ctxGrant, err
+	}
+	if p.Disabled {
+		return grantFail(t, "principal disabled", core.E(core.KindRevoked, "the access key of this grant is disabled"))
+	}
+	now := m.svc.Clock.Now()
+	first, err := m.svc.Store.MarkTokenRotated(ctx, t.ID, now)
+	if err != nil {
+		return tokenResponse{}, ctxGrant, err
+	}
+	reason := "refresh grant"
+	if !first {
+		cur, err := m.svc.Store.GetToken(ctx, t.ID)
+		if err != nil {
+			return tokenResponse{}, ctxGrant, err
+		}
+		if cur.RotatedAt != nil && now.Sub(*cur.RotatedAt) > m.cfg.RefreshGrace {
+			// Replay of a rotated token: whoever holds the family may be an
+			// attacker, so every token of it dies (RFC 9700 section 4.14.2).
+			n, rerr := m.svc.Tokens.RevokeFamily(ctx, t.FamilyID)
+			if rerr != nil {
+				return tokenResponse{}, ctxGrant, rerr
+			}
+			m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+				Outcome: core.OutcomeFailure, Reason: "refresh token reuse detected; revoked family " + t.FamilyID + " (" + strconv.Itoa(n) + " tokens)"})
+			return tokenResponse{}, ctxGrant, core.E(core.KindReplayed, "refresh token already used; all tokens of this grant are revoked")
+		}
+		reason = "refresh grant (concurrent refresh inside the grace window)"
+	}
+	resp, err := m.issuePair(ctx, r, cred, p, t.FamilyID, t.ID, core.AuditRenew, reason)
+	return resp, ctxGrant, err
+}
