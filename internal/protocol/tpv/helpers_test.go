@@ -21,7 +21,7 @@ import (
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	env   *agtest.Env
+	env     *agtest.Env
 	brand   tpv.BrandCredentials
 	cfg     tpv.Config
 	clients map[string]*sdk.Client

@@ -78,12 +78,12 @@ func TestCanonicalQuery(t *testing.T) {
 	for _, tc := range []struct{ raw, want string }{
 		{"", ""},
 		{"b=1&a=2", "a=2&b=1"},
-		{"a=2&a=10", "a=10&a=2"},                     // byte order of encoded values
-		{"a+b=c+d", "a%20b=c%20d"},                   // '+' is a space
-		{"k=%7e%2a", "k=~%2A"},                       // ~ bare, * encoded, hex upper-case
-		{"flag&x=", "flag=&x="},                      // no '=' signs like an empty value
-		{"a-b=1&a=2", "a=2&a-b=1"},                   // sorted on the name, not "name=value"
-		{"&&a=1&", "a=1"},                            // empty pieces ignored
+		{"a=2&a=10", "a=10&a=2"},   // byte order of encoded values
+		{"a+b=c+d", "a%20b=c%20d"}, // '+' is a space
+		{"k=%7e%2a", "k=~%2A"},     // ~ bare, * encoded, hex upper-case
+		{"flag&x=", "flag=&x="},    // no '=' signs like an empty value
+		{"a-b=1&a=2", "a=2&a-b=1"}, // sorted on the name, not "name=value"
+		{"&&a=1&", "a=1"},          // empty pieces ignored
 		{"q=%E2%82%AC&q=%e2%82%ac", "q=%E2%82%AC&q=%E2%82%AC"}, // UTF-8 bytes, upper-case hex
 		{"eq=a%3Db", "eq=a%3Db"},
 	} {
