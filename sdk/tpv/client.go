@@ -91,9 +91,32 @@ func (c *Client) httpClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
+// Messages with which the server refuses a signature it has seen before.
+// The request was not processed, so signing it again (with a later
+// timestamp) and retrying is safe; this happens when other processes sent
+// the same request in the same second. Each retry moves one second on.
+const (
+	maxReplayRetries   = 5
+	msgLoginReplayed   = "signature already used"
+	msgRequestReplayed = "Signature has already been used"
+)
+
+func isReplay(err error, msg string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusUnauthorized && e.Message == msg
+}
+
 // Login trades the application token and secret for an auth token and
 // remembers it for later calls.
 func (c *Client) Login(ctx context.Context) (string, error) {
+	tok, err := c.login(ctx)
+	for i := 0; i < maxReplayRetries && isReplay(err, msgLoginReplayed); i++ {
+		tok, err = c.login(ctx)
+	}
+	return tok, err
+}
+
+func (c *Client) login(ctx context.Context) (string, error) {
 	now := c.now()
 	ts, sig, err := c.uniqueTimestamp(func(ts string) (string, error) { return LoginSignature(c.AppToken, ts, c.AppSecret), nil })
 	if err != nil {
@@ -145,6 +168,14 @@ func (c *Client) token(ctx context.Context) (string, error) {
 // Do sends an authenticated (and, unless Unsigned, signed) request to
 // path with query and body, and decodes a 2xx JSON answer into out.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	err := c.do(ctx, method, path, query, body, out)
+	for i := 0; i < maxReplayRetries && !c.Unsigned && isReplay(err, msgRequestReplayed); i++ {
+		err = c.do(ctx, method, path, query, body, out)
+	}
+	return err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
 	tok, err := c.token(ctx)
 	if err != nil {
 		return err
