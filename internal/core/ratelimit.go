@@ -80,7 +80,7 @@ func (l *FailureLimiter) windows(now time.Time) (end, cur, prev time.Time) {
 }
 
 func (l *FailureLimiter) rateLimited(until time.Time, now time.Time) error {
-	secs := int64(until.Sub(now)/time.Second) + 1
+	secs := int64((until.Sub(now) + time.Second - 1) / time.Second) // round up
 	return E(KindRateLimited, "too many failed authentications; retry in "+strconv.FormatInt(secs, 10)+" s")
 }
 

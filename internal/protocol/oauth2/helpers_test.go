@@ -2,6 +2,7 @@ package oauth2_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -128,3 +129,7 @@ func (e *env) createKey(tok, name string) (key, secret string) {
 	m := r.json(e.t)
 	return m["Key"].(string), m["Secret"].(string)
 }
+
+type oauth2Config = oauth2.Config
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -167,7 +167,7 @@ func (m *Module) revoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
-			Reason: "RFC 7009 revocation of a refresh token by " + clip(caller.Who) + "; family revoked ("+strconv.Itoa(n)+" tokens)"}); err != nil {
+			Reason: "RFC 7009 revocation of a refresh token by " + clip(caller.Who) + "; family revoked (" + strconv.Itoa(n) + " tokens)"}); err != nil {
 			writeError(w, r, m.log, err, ctxClient, "")
 			return
 		}
