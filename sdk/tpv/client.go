@@ -46,14 +46,15 @@ func (c *Client) uniqueTimestamp(sign func(ts string) (string, error)) (string, 
 	now := c.now().Unix()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.used == nil || len(c.used) > 4096 {
+	if c.used == nil {
+		c.used = map[string]int64{}
+	}
+	if len(c.used) > 256 {
+		// A new signature uses a timestamp >= now, so older entries cannot collide.
 		for sig, ts := range c.used {
-			if ts < now-3600 {
+			if ts < now {
 				delete(c.used, sig)
 			}
-		}
-		if c.used == nil {
-			c.used = map[string]int64{}
 		}
 	}
 	for ts := now; ; ts++ {
