@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 )
 
@@ -25,6 +27,18 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 			return nil, err
 		}
 		m.http = append(m.http, tpv.New(rt.cfg.TPV, tpv.DepsFrom(rt.svc, httpapi.ClientAddr{Trusted: trusted})))
+	}
+	{
+		// Device-server access keys and the OAuth2 token endpoint (family 1).
+		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: httpapi.ClientAddr{Trusted: trusted}, Version: Version})
+		if err != nil {
+			return nil, fmt.Errorf("oauth2: %w", err)
+		}
+		m.http = append(m.http, o)
 	}
 	return m, ctx.Err()
 }

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 )
 
@@ -36,7 +37,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
 	// Protocol sections are added below by each adapter.
-	TPV tpv.Config `yaml:"tpv"`
+	TPV    tpv.Config    `yaml:"tpv"`
+	OAuth2 oauth2.Config `yaml:"oauth2"`
 }
 
 // TLS configures the main listener's TLS.
@@ -56,6 +58,7 @@ func Default() Config {
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
 		TPV:          tpv.DefaultConfig(),
+		OAuth2:       oauth2.DefaultConfig(),
 	}
 }
 
