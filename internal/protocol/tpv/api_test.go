@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -256,6 +257,22 @@ func TestSignedRequests(t *testing.T) {
 		}
 	})
 
+	t.Run("huge chunked body", func(t *testing.T) {
+		// No Content-Length: the limit is enforced while reading.
+		req := newRequest(t, "POST", f.env.URL+"/api/v1/tpv", nil)
+		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(record), strings.NewReader(strings.Repeat(" ", 8192))))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", authTok)
+		st, body := f.do(t, req)
+		if st != 413 || requireErrorShape(t, body) != "request body must be at most 4096 bytes" {
+			t.Fatalf("%d %v", st, body)
+		}
+		if ev := f.lastAudit(t); ev.Action != "reject" || ev.Outcome != core.OutcomeFailure {
+			t.Fatalf("audit %+v", ev)
+		}
+	})
+
 	t.Run("other brand's code is not found", func(t *testing.T) {
 		code, err := f.client(f.brand).Submit(ctx, json.RawMessage(record))
 		if err != nil {
@@ -277,7 +294,7 @@ func TestSignedRequests(t *testing.T) {
 		if st != 401 || requireErrorShape(t, body) != "auth_token has expired" {
 			t.Fatalf("%d %v", st, body)
 		}
-		if ev := f.lastAudit(t); ev.Reason != "expired auth token" || ev.PrincipalID != "" && ev.PrincipalID != f.brand.BrandID {
+		if ev := f.lastAudit(t); ev.Reason != "expired auth token" || ev.PrincipalID != f.brand.BrandID || ev.OrgID != f.brand.OrgID {
 			t.Fatalf("audit %+v", ev)
 		}
 	})

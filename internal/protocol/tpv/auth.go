@@ -105,11 +105,13 @@ func (m *Module) authenticate(r *http.Request, route string, body []byte) (*bran
 	}
 	tok, err := m.d.Tokens.Lookup(ctx, core.TokenTPVAuth, tokVal)
 	if err != nil {
+		// Lookup returns the token with Expired and Revoked: name its brand in the audit.
+		known := &brand{OrgID: tok.OrgID, PrincipalID: tok.PrincipalID, CredentialID: tok.CredentialID}
 		switch core.KindOf(err) {
 		case core.KindExpired:
-			return nil, core.Wrap(core.KindExpired, "auth_token has expired", errDetail("expired auth token"))
+			return known, core.Wrap(core.KindExpired, "auth_token has expired", errDetail("expired auth token"))
 		case core.KindRevoked:
-			return nil, core.Wrap(core.KindRevoked, "auth_token has been revoked", errDetail("revoked auth token"))
+			return known, core.Wrap(core.KindRevoked, "auth_token has been revoked", errDetail("revoked auth token"))
 		case core.KindUnauthenticated:
 			return nil, core.Wrap(core.KindUnauthenticated, "auth_token is not valid", errDetail("unknown auth token"))
 		}
