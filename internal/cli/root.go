@@ -57,6 +57,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newAdminCmd(g),
 		// Protocol client commands are added here, one line each.
+		newTokenCmd(),
 		newTPVCmd(g),
 	)
 	return root
