@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 )
@@ -39,6 +40,18 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 			return nil, fmt.Errorf("oauth2: %w", err)
 		}
 		m.http = append(m.http, o)
+	}
+	if rt.cfg.M2M.Enabled {
+		// M2M Connectivity API (family 5): TA and PE on their own HTTPS listeners, with outbox workers.
+		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		mm, err := m2m.Build(ctx, rt.cfg.M2M, m2m.DepsFrom(rt.svc, httpapi.ClientAddr{Trusted: trusted}))
+		if err != nil {
+			return nil, err
+		}
+		m.background = append(m.background, mm.Background(httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight})...)
 	}
 	return m, ctx.Err()
 }

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	// Protocol sections are added below by each adapter.
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
+	M2M    m2m.Config    `yaml:"m2m"`
 }
 
 // TLS configures the main listener's TLS.
@@ -59,6 +61,7 @@ func Default() Config {
 		MaxInFlight:  4096,
 		TPV:          tpv.DefaultConfig(),
 		OAuth2:       oauth2.DefaultConfig(),
+		M2M:          m2m.DefaultConfig(),
 	}
 }
 

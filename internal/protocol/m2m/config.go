@@ -1,0 +1,236 @@
+package m2m
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Environment names. TA is test-and-approval, PE production.
+const (
+	EnvTA = "TA"
+	EnvPE = "PE"
+)
+
+// Config is the "m2m" section of authgate's configuration. Each environment
+// has its own listener, TLS certificate, WS-Security signing key and
+// certificate, trust anchors and partners; Validate refuses to share any
+// of them between TA and PE, as the M2M setup document requires.
+type Config struct {
+	// Enabled starts the TA and PE listeners (each only if its listen is set).
+	Enabled bool      `yaml:"enabled"`
+	TA      EnvConfig `yaml:"ta"`
+	PE      EnvConfig `yaml:"pe"`
+	// TimestampTTL is the lifetime authgate gives its own Timestamps and the
+	// longest it accepts (the document prescribes 300 s).
+	TimestampTTL time.Duration `yaml:"timestamp_ttl"`
+	// ClockSkew is tolerated on Created/Expires.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// AllowRSASHA1 accepts rsa-sha1 signatures and sha1 digests on verify.
+	AllowRSASHA1 bool `yaml:"allow_rsa_sha1"`
+	// MaxMessageBytes bounds SOAP messages in and out.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// CallbackTimeout bounds one call to a partner's M2MAdmCl/M2MMonCl.
+	CallbackTimeout time.Duration `yaml:"callback_timeout"`
+	// RetryDelay is how long the one re-send waits after a failed callback.
+	RetryDelay time.Duration `yaml:"retry_delay"`
+	// PollInterval is how often the outbox worker looks for due jobs.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// EnvConfig is one environment (TA or PE).
+type EnvConfig struct {
+	// Listen is host:port of the environment's HTTPS listener ("" disables it).
+	Listen string `yaml:"listen"`
+	// TLSCert/TLSKey are the SSL server certificate and key (items A/C of the document).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// SigningCert/SigningKey sign every message authgate sends (items B/D).
+	SigningCert string `yaml:"signing_cert"`
+	SigningKey  string `yaml:"signing_key"`
+	// TrustedCAs are PEM files of CAs that issue partners' signing certificates.
+	TrustedCAs []string `yaml:"trusted_cas"`
+	// CallbackCAs are PEM files of CAs trusted for partners' SSL server
+	// certificates (default: the system roots).
+	CallbackCAs []string `yaml:"callback_cas"`
+	// Partners of this environment.
+	Partners []PartnerConfig `yaml:"partners"`
+}
+
+// PartnerConfig is one partner in one environment.
+type PartnerConfig struct {
+	// Name identifies the partner (the same name in TA and PE is the same partner).
+	Name string `yaml:"name"`
+	// SigningCerts are the partner's signing certificates (items 1/3),
+	// pinned: requests and acknowledgments must be signed with one of them.
+	SigningCerts []string `yaml:"signing_certs"`
+	// SigningSubjects are certificate subject CNs accepted for this partner
+	// when the certificate chains to a trusted CA instead of being pinned.
+	SigningSubjects []string `yaml:"signing_subjects"`
+	// AdmClURL and MonClURL are the partner's M2MAdmCl and M2MMonCl endpoints (items 5-8).
+	AdmClURL string `yaml:"adm_cl_url"`
+	MonClURL string `yaml:"mon_cl_url"`
+}
+
+// DefaultConfig returns the defaults: disabled, 300 s timestamps, 60 s skew.
+func DefaultConfig() Config {
+	return Config{
+		TimestampTTL:    300 * time.Second,
+		ClockSkew:       60 * time.Second,
+		MaxMessageBytes: 256 << 10,
+		CallbackTimeout: 20 * time.Second,
+		RetryDelay:      60 * time.Second,
+		PollInterval:    time.Second,
+	}
+}
+
+// Envs returns the configured environments by name.
+func (c *Config) Envs() map[string]*EnvConfig {
+	return map[string]*EnvConfig{EnvTA: &c.TA, EnvPE: &c.PE}
+}
+
+// Validate reports every problem of the section.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.TimestampTTL < 10*time.Second || c.TimestampTTL > time.Hour {
+		add("timestamp_ttl must be between 10s and 1h")
+	}
+	if c.ClockSkew < 0 || c.ClockSkew > 10*time.Minute {
+		add("clock_skew must be between 0 and 10m")
+	}
+	if c.MaxMessageBytes < 4096 || c.MaxMessageBytes > 16<<20 {
+		add("max_message_bytes must be between 4096 and 16777216")
+	}
+	if c.CallbackTimeout < time.Second || c.CallbackTimeout > 5*time.Minute {
+		add("callback_timeout must be between 1s and 5m")
+	}
+	if c.RetryDelay < 0 || c.RetryDelay > 24*time.Hour {
+		add("retry_delay must be between 0 and 24h")
+	}
+	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Minute {
+		add("poll_interval must be between 10ms and 1m")
+	}
+	if !c.Enabled {
+		return errors.Join(errs...)
+	}
+	active := 0
+	for _, name := range []string{EnvTA, EnvPE} {
+		e := c.Envs()[name]
+		if e.Listen == "" {
+			continue
+		}
+		active++
+		p := strings.ToLower(name) + "."
+		if _, _, err := net.SplitHostPort(e.Listen); err != nil {
+			add("%slisten %q: must be host:port", p, e.Listen)
+		}
+		for k, v := range map[string]string{"tls_cert": e.TLSCert, "tls_key": e.TLSKey, "signing_cert": e.SigningCert, "signing_key": e.SigningKey} {
+			if v == "" {
+				add("%s%s is required", p, k)
+			}
+		}
+		seen := map[string]bool{}
+		for i, pc := range e.Partners {
+			if pc.Name == "" || len(pc.Name) > 100 {
+				add("%spartners[%d]: name must be 1 to 100 characters", p, i)
+			}
+			if seen[pc.Name] {
+				add("%spartners: %q listed twice", p, pc.Name)
+			}
+			seen[pc.Name] = true
+			if len(pc.SigningCerts) == 0 && len(pc.SigningSubjects) == 0 {
+				add("%spartners[%s]: signing_certs or signing_subjects is required", p, pc.Name)
+			}
+			if len(pc.SigningSubjects) > 0 && len(e.TrustedCAs) == 0 {
+				add("%spartners[%s]: signing_subjects need %strusted_cas", p, pc.Name, p)
+			}
+			for k, v := range map[string]string{"adm_cl_url": pc.AdmClURL, "mon_cl_url": pc.MonClURL} {
+				if v == "" {
+					continue
+				}
+				if u, err := url.Parse(v); err != nil || u.Scheme != "https" || u.Host == "" {
+					add("%spartners[%s].%s must be an https:// URL", p, pc.Name, k)
+				}
+			}
+		}
+	}
+	if active == 0 {
+		add("enabled, but neither ta.listen nor pe.listen is set")
+	}
+	if c.TA.Listen != "" && c.PE.Listen != "" {
+		errs = append(errs, c.checkSeparation()...)
+	}
+	return errors.Join(errs...)
+}
+
+// checkSeparation refuses anything TA and PE would share: listener
+// address, TLS and signing material, and partner endpoints and
+// certificates. Files are compared by cleaned path here; Load compares
+// their contents (certificate and key fingerprints) as well.
+func (c *Config) checkSeparation() []error {
+	var errs []error
+	same := func(a, b, what string) {
+		if a != "" && b != "" && a == b {
+			errs = append(errs, fmt.Errorf("ta and pe must not share %s (%s)", what, a))
+		}
+	}
+	same(c.TA.Listen, c.PE.Listen, "the listen address")
+	files := func(e *EnvConfig) map[string]string {
+		m := map[string]string{}
+		put := func(path, what string) {
+			if path != "" {
+				m[filepath.Clean(path)] = what
+			}
+		}
+		put(e.TLSCert, "tls_cert")
+		put(e.TLSKey, "tls_key")
+		put(e.SigningCert, "signing_cert")
+		put(e.SigningKey, "signing_key")
+		for _, p := range e.Partners {
+			for _, f := range p.SigningCerts {
+				put(f, "partner signing certificate")
+			}
+		}
+		return m
+	}
+	pe := files(&c.PE)
+	for path, what := range files(&c.TA) {
+		if other, ok := pe[path]; ok {
+			errs = append(errs, fmt.Errorf("ta %s and pe %s are the same file %s: keys and certificates must not be shared", what, other, path))
+		}
+	}
+	// The document: TA and PE endpoints "MUST vary in at least one of hostname or network port".
+	taEndpoints := map[string]bool{}
+	for _, p := range c.TA.Partners {
+		for _, u := range []string{p.AdmClURL, p.MonClURL} {
+			if hp := hostPort(u); hp != "" {
+				taEndpoints[hp] = true
+			}
+		}
+	}
+	for _, p := range c.PE.Partners {
+		for _, u := range []string{p.AdmClURL, p.MonClURL} {
+			if hp := hostPort(u); hp != "" && taEndpoints[hp] {
+				errs = append(errs, fmt.Errorf("partner %s: endpoint %s shares host and port with a ta endpoint", p.Name, u))
+			}
+		}
+	}
+	return errs
+}
+
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
+}

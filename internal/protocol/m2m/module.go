@@ -1,0 +1,276 @@
+package m2m
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/wssec"
+)
+
+// protocol names this adapter in the audit log.
+const protocol = "m2m"
+
+// Document collections owned by this package.
+const (
+	CollectionPartners = "m2m.partners"
+	CollectionSIMs     = "m2m.sims"
+	CollectionRequests = "m2m.requests"
+)
+
+// The services the adapter needs, as small interfaces it owns.
+type (
+	credentials interface {
+		VerifySecret(ctx context.Context, kind core.CredentialKind, lookup, secret string) (core.Credential, error)
+		Create(ctx context.Context, spec core.CredentialSpec) (core.Credential, string, error)
+	}
+	provisioner interface {
+		CreateOrganisation(ctx context.Context, name string) (core.Organisation, error)
+		CreatePrincipal(ctx context.Context, orgID string, kind core.PrincipalKind, name string) (core.Principal, error)
+	}
+	replayCache interface {
+		Remember(ctx context.Context, namespace, key string, expires time.Time) error
+	}
+	auditor interface {
+		Record(ctx context.Context, e core.AuditEvent) error
+	}
+	documents interface {
+		PutDocument(ctx context.Context, d core.Document) error
+		GetDocument(ctx context.Context, collection, id string) (core.Document, error)
+		UpdateDocument(ctx context.Context, d core.Document) (core.Document, error)
+	}
+	jobs interface {
+		EnqueueJob(ctx context.Context, j core.Job) error
+		ClaimJobs(ctx context.Context, queue string, now time.Time, lease time.Duration, limit int) ([]core.Job, error)
+		CompleteJob(ctx context.Context, id string, at time.Time) error
+		RetryJob(ctx context.Context, id string, runAt time.Time, lastErr string) error
+		FailJob(ctx context.Context, id string, at time.Time, lastErr string) error
+	}
+)
+
+var (
+	_ credentials    = (*core.Credentials)(nil)
+	_ provisioner    = core.Services{}
+	_ replayCache    = (*core.Replay)(nil)
+	_ auditor        = (*core.Auditor)(nil)
+	_ documents      = (core.Store)(nil)
+	_ jobs           = (core.Store)(nil)
+	_ httpapi.Module = (*Env)(nil)
+)
+
+// Deps are the adapter's collaborators.
+type Deps struct {
+	Clock       core.Clock
+	Log         *slog.Logger
+	Credentials credentials
+	Provision   provisioner
+	Replay      replayCache
+	Audit       auditor
+	Docs        documents
+	Jobs        jobs
+	ClientAddr  httpapi.ClientAddr
+}
+
+// DepsFrom takes the adapter's collaborators from the core services.
+func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
+	return Deps{
+		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Provision: svc,
+		Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Jobs: svc.Store, ClientAddr: addr,
+	}
+}
+
+// Env is one environment: its HTTPS routes (it is an httpapi.Module for
+// its own listener), its signer and verifier, its partners and its outbox.
+type Env struct {
+	Name     string
+	cfg      Config
+	d        Deps
+	mat      Material
+	signer   *wssec.Signer
+	verifier *wssec.Verifier
+	partners map[string]*partner // by principal id
+	byName   map[string]*partner
+	client   *http.Client
+}
+
+// partner is a configured partner bound to its core principal.
+type partner struct {
+	Partner
+	OrgID, PrincipalID string
+	pinned             [][32]byte
+	verifier           *wssec.Verifier // for its signed acknowledgments
+}
+
+// partnerRecord is the CollectionPartners document: a partner's core
+// identity, created once and shared by TA and PE.
+type partnerRecord struct {
+	Name        string `json:"name"`
+	OrgID       string `json:"org_id"`
+	PrincipalID string `json:"principal_id"`
+}
+
+// NewEnv builds an environment from loaded material and binds each of its
+// partners to a core principal (creating it on first start).
+func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) (*Env, error) {
+	if name != EnvTA && name != EnvPE {
+		return nil, fmt.Errorf("m2m: unknown environment %q", name)
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Env{Name: name, cfg: cfg, d: d, mat: mat, partners: map[string]*partner{}, byName: map[string]*partner{}}
+	var err error
+	if e.signer, err = wssec.NewSigner(mat.SigningKey, mat.SigningCert, wssec.SignerOptions{TTL: cfg.TimestampTTL, Clock: d.Clock}); err != nil {
+		return nil, fmt.Errorf("m2m %s: %w", name, err)
+	}
+	// The verifier's own check must accept authgate's certificate rules for
+	// its signer too, or partners could not verify what it sends.
+	var pinned []*x509.Certificate
+	for _, p := range mat.Partners {
+		pinned = append(pinned, p.SigningCerts...)
+	}
+	if len(pinned) == 0 && mat.TrustedCAs == nil {
+		return nil, fmt.Errorf("m2m %s: no partner certificates and no trusted CAs", name)
+	}
+	if e.verifier, err = wssec.NewVerifier(e.policy(pinned)); err != nil {
+		return nil, err
+	}
+	for _, p := range mat.Partners {
+		rec, err := ensurePartner(ctx, d, p.Name)
+		if err != nil {
+			return nil, fmt.Errorf("m2m %s: partner %s: %w", name, p.Name, err)
+		}
+		pp := &partner{Partner: p, OrgID: rec.OrgID, PrincipalID: rec.PrincipalID}
+		for _, c := range p.SigningCerts {
+			pp.pinned = append(pp.pinned, sha256.Sum256(c.Raw))
+		}
+		if pp.verifier, err = wssec.NewVerifier(e.policy(p.SigningCerts)); err != nil {
+			return nil, fmt.Errorf("m2m %s: partner %s: %w", name, p.Name, err)
+		}
+		e.partners[rec.PrincipalID] = pp
+		e.byName[p.Name] = pp
+	}
+	e.client = &http.Client{
+		Timeout: cfg.CallbackTimeout,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: mat.CallbackCAs},
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		// Callbacks go to the registered endpoint only.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return e, nil
+}
+
+func (e *Env) policy(pinned []*x509.Certificate) wssec.Policy {
+	return wssec.Policy{
+		MaxBytes: e.cfg.MaxMessageBytes, MaxTTL: e.cfg.TimestampTTL, Skew: e.cfg.ClockSkew,
+		AllowSHA1: e.cfg.AllowRSASHA1, Roots: e.mat.TrustedCAs, Pinned: pinned, Clock: e.d.Clock,
+	}
+}
+
+// TLSConfig is the listener's TLS configuration.
+func (e *Env) TLSConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{e.mat.TLS}}
+}
+
+// SigningCertificate is the certificate partners pin to verify authgate.
+func (e *Env) SigningCertificate() *x509.Certificate { return e.mat.SigningCert }
+
+// ensurePartner returns the partner's core identity, creating an
+// organisation and a principal of kind partner the first time.
+func ensurePartner(ctx context.Context, d Deps, name string) (partnerRecord, error) {
+	var rec partnerRecord
+	doc, err := d.Docs.GetDocument(ctx, CollectionPartners, name)
+	if err == nil {
+		return rec, json.Unmarshal(doc.Data, &rec)
+	}
+	if core.KindOf(err) != core.KindNotFound {
+		return rec, err
+	}
+	org, err := d.Provision.CreateOrganisation(ctx, "m2m partner "+name)
+	if err != nil {
+		return rec, err
+	}
+	p, err := d.Provision.CreatePrincipal(ctx, org.ID, core.PrincipalPartner, name)
+	if err != nil {
+		return rec, err
+	}
+	rec = partnerRecord{Name: name, OrgID: org.ID, PrincipalID: p.ID}
+	data, _ := json.Marshal(rec)
+	now := d.Clock.Now()
+	if err := d.Docs.PutDocument(ctx, core.Document{Collection: CollectionPartners, ID: name, OrgID: org.ID, Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if core.KindOf(err) == core.KindConflict { // another node won the race
+			return ensurePartner(ctx, d, name)
+		}
+		return rec, err
+	}
+	return rec, nil
+}
+
+// certificateBelongs reports whether cert identifies p: one of its pinned
+// certificates, or (when chained to a trusted CA) one of its subjects.
+func (p *partner) certificateBelongs(cert *x509.Certificate, pinned bool) bool {
+	fp := sha256.Sum256(cert.Raw)
+	for _, f := range p.pinned {
+		if subtle.ConstantTimeCompare(fp[:], f[:]) == 1 {
+			return true
+		}
+	}
+	if !pinned {
+		for _, s := range p.SigningSubjects {
+			if s == cert.Subject.CommonName {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// APIKeyMeta is the Meta of an M2MApiKey credential: the environment it
+// is valid in.
+type APIKeyMeta struct {
+	Env string `json:"env"`
+}
+
+// CreateAPIKey issues an M2MApiKey for a partner in one environment. The
+// key is returned once, as "<lookup>.<secret>"; only its keyed hash is stored.
+func CreateAPIKey(ctx context.Context, d Deps, env, partnerName string) (string, error) {
+	if env != EnvTA && env != EnvPE {
+		return "", core.E(core.KindInvalidInput, "environment must be TA or PE")
+	}
+	rec, err := ensurePartner(ctx, d, partnerName)
+	if err != nil {
+		return "", err
+	}
+	meta, _ := json.Marshal(APIKeyMeta{Env: env})
+	c, secret, err := d.Credentials.Create(ctx, core.CredentialSpec{
+		OrgID: rec.OrgID, PrincipalID: rec.PrincipalID, Kind: core.CredAPIKey,
+		Name: "M2MApiKey " + env, Meta: meta,
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditIssue, Protocol: protocol, OrgID: rec.OrgID,
+		PrincipalID: rec.PrincipalID, Subject: c.Lookup, Reason: "M2MApiKey for " + env}); err != nil {
+		return "", err
+	}
+	return c.Lookup + "." + secret, nil
+}
+
+// splitAPIKey separates "<lookup>.<secret>".
+func splitAPIKey(k string) (string, string, bool) {
+	lookup, secret, ok := strings.Cut(strings.TrimSpace(k), ".")
+	return lookup, secret, ok && lookup != "" && secret != "" && len(k) <= 512
+}

@@ -1,0 +1,329 @@
+package m2m
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/wssec"
+	"github.com/authgate/authgate/sdk/m2m"
+)
+
+// Service paths on each environment's listener.
+const (
+	PathAdm = "/M2MAdm"
+	PathMon = "/M2MMon"
+)
+
+// Register mounts the environment's services: POST for SOAP calls, GET
+// with ?wsdl for their WSDLs (and /wsdl/<file> for all four, including
+// the partner-side M2MAdmCl and M2MMonCl).
+func (e *Env) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathAdm, e.handle(serviceAdm))
+	mux.HandleFunc("POST "+PathMon, e.handle(serviceMon))
+	mux.HandleFunc("GET "+PathAdm, e.serveWSDL("M2MAdmv30.wsdl"))
+	mux.HandleFunc("GET "+PathMon, e.serveWSDL("M2MMonv30.wsdl"))
+	mux.HandleFunc("GET /wsdl/{file}", func(w http.ResponseWriter, r *http.Request) {
+		e.serveWSDL(r.PathValue("file"))(w, r)
+	})
+}
+
+type service int
+
+const (
+	serviceAdm service = iota
+	serviceMon
+)
+
+// faultError carries an M2M error code to the edge with its core error.
+type faultError struct {
+	code string
+	err  *core.Error
+}
+
+func (f *faultError) Error() string { return f.code + ": " + f.err.Error() }
+func (f *faultError) Unwrap() error { return f.err }
+
+func m2mErr(code string, kind core.Kind, reason string) error {
+	return &faultError{code: code, err: core.E(kind, reason)}
+}
+
+// faultOf maps an error to a SOAP fault, once, at the edge: WS-Security
+// failures keep their wsse: code; M2M errors their detail code; other core
+// errors by kind.
+func faultOf(err error) (code, reason, detail string, security bool) {
+	var we *wssec.Error
+	if errors.As(err, &we) {
+		return "wsse:" + string(we.Code), we.Reason, "", true
+	}
+	var fe *faultError
+	if errors.As(err, &fe) {
+		code := m2m.FaultClient
+		if fe.err.Kind == core.KindInternal || fe.err.Kind == core.KindUnavailable {
+			code = m2m.FaultServer
+		}
+		return code, fe.err.Reason, fe.code, false
+	}
+	switch core.KindOf(err) {
+	case core.KindInvalidInput:
+		return m2m.FaultClient, core.ReasonOf(err), m2m.ErrInvalidRequest, false
+	case core.KindNotFound:
+		return m2m.FaultClient, "unknown ICCID", m2m.ErrUnknownICCID, false
+	case core.KindConflict:
+		return m2m.FaultClient, core.ReasonOf(err), m2m.ErrInvalidSIMState, false
+	case core.KindForbidden:
+		return m2m.FaultClient, core.ReasonOf(err), m2m.ErrNotAuthorized, false
+	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
+		return m2m.FaultClient, "invalid M2MApiKey", m2m.ErrInvalidAPIKey, false
+	case core.KindReplayed:
+		return m2m.FaultClient, "message replayed", m2m.ErrReplayed, false
+	case core.KindUnavailable, core.KindRateLimited:
+		return m2m.FaultServer, "service temporarily unavailable", m2m.ErrUnavailable, false
+	}
+	return m2m.FaultServer, "internal error", m2m.ErrInternal, false
+}
+
+// call is one authenticated request.
+type call struct {
+	partner *partner
+	op      string
+	payload []byte // canonical Body bytes
+}
+
+func (e *Env) handle(svc service) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		raw, err := io.ReadAll(io.LimitReader(r.Body, int64(e.cfg.MaxMessageBytes)+1))
+		if err != nil {
+			e.fault(ctx, w, r, core.E(core.KindInvalidInput, "request body could not be read"), false)
+			return
+		}
+		c, err := e.authenticate(ctx, r, raw)
+		if err != nil {
+			e.fault(ctx, w, r, err, false)
+			return
+		}
+		resp, err := e.dispatch(ctx, svc, c)
+		if err != nil {
+			// Failures after authentication are answered signed, like every response.
+			e.fault(ctx, w, r, err, true)
+			return
+		}
+		out, err := xml.Marshal(resp)
+		if err == nil {
+			out, err = e.signer.Sign(out)
+		}
+		if err != nil {
+			e.fault(ctx, w, r, core.Wrap(core.KindInternal, "", err), false)
+			return
+		}
+		writeSOAP(w, http.StatusOK, out)
+	}
+}
+
+func writeSOAP(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// fault answers with a SOAP Fault (HTTP 500, as SOAP 1.1 over HTTP
+// requires). Faults about the message's own security are sent unsigned:
+// signing answers to unauthenticated senders would let anyone spend the
+// platform's signing capacity.
+func (e *Env) fault(ctx context.Context, w http.ResponseWriter, r *http.Request, err error, sign bool) {
+	code, reason, detail, security := faultOf(err)
+	if code == m2m.FaultServer {
+		e.d.Log.LogAttrs(ctx, slog.LevelError, "m2m request failed", slog.String("env", e.Name), slog.Any("err", err))
+	}
+	payload := m2m.FaultPayload(code, reason, detail)
+	var out []byte
+	if sign && !security {
+		if signed, serr := e.signer.Sign(payload); serr == nil {
+			out = signed
+		}
+	}
+	if out == nil {
+		out = m2m.UnsignedEnvelope(payload)
+	}
+	writeSOAP(w, http.StatusInternalServerError, out)
+}
+
+// authenticate runs the WS-Security verifier, the replay cache, the
+// M2MApiKey check and the partner-certificate binding, auditing every
+// failure with its reason.
+func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*call, error) {
+	failure := func(err error, subject string) error {
+		_, reason, _, _ := faultOf(err)
+		_ = e.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditAuthFailure, Protocol: protocol, Outcome: core.OutcomeFailure,
+			Subject: subject, Reason: e.Name + ": " + reason, RemoteAddr: e.d.ClientAddr.IP(r)})
+		return err
+	}
+	v, err := e.verifier.Verify(raw)
+	if err != nil {
+		return nil, failure(err, "")
+	}
+	subject := v.Certificate.Subject.CommonName
+	// Each signed message is accepted once, across all nodes, until its
+	// Timestamp (plus skew) has expired.
+	if err := e.d.Replay.Remember(ctx, "m2m."+e.Name, base64.RawStdEncoding.EncodeToString(v.SignatureValue), v.Expires.Add(e.cfg.ClockSkew)); err != nil {
+		if core.KindOf(err) == core.KindReplayed {
+			return nil, failure(m2mErr(m2m.ErrReplayed, core.KindReplayed, "message replayed"), subject)
+		}
+		return nil, err
+	}
+	name, err := m2m.PayloadName(v.BodyC14N)
+	if err != nil || name.Space != m2m.Namespace {
+		return nil, failure(m2mErr(m2m.ErrUnknownOperation, core.KindInvalidInput, "the Body holds no M2M operation"), subject)
+	}
+	var keyed struct {
+		M2MApiKey string `xml:"M2MApiKey"`
+	}
+	if err := m2m.DecodePayload(v.BodyC14N, &keyed); err != nil {
+		return nil, failure(m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "malformed "+name.Local), subject)
+	}
+	if keyed.M2MApiKey == "" {
+		return nil, failure(m2mErr(m2m.ErrMissingAPIKey, core.KindUnauthenticated, "M2MApiKey is required"), subject)
+	}
+	lookup, secret, ok := splitAPIKey(keyed.M2MApiKey)
+	if !ok {
+		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), subject)
+	}
+	cred, err := e.d.Credentials.VerifySecret(ctx, core.CredAPIKey, lookup, secret)
+	if err != nil {
+		if k := core.KindOf(err); k == core.KindUnavailable || k == core.KindInternal {
+			return nil, err
+		}
+		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), lookup)
+	}
+	var meta APIKeyMeta
+	_ = json.Unmarshal(cred.Meta, &meta)
+	p := e.partners[cred.PrincipalID]
+	if meta.Env != e.Name || p == nil {
+		// A TA key on PE (or the reverse) is as good as no key.
+		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), lookup)
+	}
+	if !p.certificateBelongs(v.Certificate, v.Pinned) {
+		return nil, failure(m2mErr(m2m.ErrCertificateMismatch, core.KindForbidden, "the signing certificate is not registered for this partner"), lookup)
+	}
+	return &call{partner: p, op: name.Local, payload: v.BodyC14N}, nil
+}
+
+func (e *Env) dispatch(ctx context.Context, svc service, c *call) (any, error) {
+	switch {
+	case svc == serviceMon && c.op == m2m.OpSIMUsageGet:
+		var req m2m.SIMUsageGet
+		if err := m2m.DecodePayload(c.payload, &req); err != nil {
+			return nil, m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "malformed SIMUsageGet")
+		}
+		s, err := e.partnerSIM(ctx, c.partner, req.ICCID)
+		if err != nil {
+			return nil, err
+		}
+		return m2m.SIMUsageResponse{ICCID: s.ICCID, State: s.State, PeriodStart: s.PeriodStart,
+			DataVolume: s.DataVolume, SMSCount: s.SMSCount, VoiceSeconds: s.VoiceSeconds}, nil
+	case svc == serviceMon && c.op == m2m.OpSIMStateGet:
+		var req m2m.SIMStateGet
+		if err := m2m.DecodePayload(c.payload, &req); err != nil {
+			return nil, m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "malformed SIMStateGet")
+		}
+		s, err := e.partnerSIM(ctx, c.partner, req.ICCID)
+		if err != nil {
+			return nil, err
+		}
+		return m2m.SIMStateResponse{ICCID: s.ICCID, State: s.State, NetworkState: s.NetworkState, Tariff: s.Tariff, LastChange: s.LastChange}, nil
+	case svc == serviceAdm && isAdmOperation(c.op):
+		var req m2m.AdmRequest
+		if err := m2m.DecodePayload(c.payload, &req); err != nil {
+			return nil, m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "malformed "+c.op)
+		}
+		return e.acceptAdm(ctx, c.partner, c.op, req)
+	}
+	return nil, m2mErr(m2m.ErrUnknownOperation, core.KindInvalidInput, "operation "+c.op+" is not offered by this service")
+}
+
+func isAdmOperation(op string) bool {
+	for _, o := range m2m.AdmOperations {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// partnerSIM loads a SIM of this environment that belongs to p; a SIM of
+// another partner is reported as unknown.
+func (e *Env) partnerSIM(ctx context.Context, p *partner, iccid string) (SIM, error) {
+	if !ValidICCID(iccid) {
+		return SIM{}, m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "ICCID must be 19 or 20 digits starting with 89")
+	}
+	s, doc, err := loadSIM(ctx, e.d, e.Name, iccid)
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return SIM{}, m2mErr(m2m.ErrUnknownICCID, core.KindNotFound, "unknown ICCID")
+		}
+		return SIM{}, err
+	}
+	if doc.OrgID != p.OrgID {
+		return SIM{}, m2mErr(m2m.ErrUnknownICCID, core.KindNotFound, "unknown ICCID")
+	}
+	return s, nil
+}
+
+// admRequest is the CollectionRequests document of one M2MAdm request.
+type admRequest struct {
+	ID          string    `json:"id"`
+	Env         string    `json:"env"`
+	Partner     string    `json:"partner"`
+	Operation   string    `json:"operation"`
+	ICCID       string    `json:"iccid"`
+	Tariff      string    `json:"tariff,omitempty"`
+	Status      string    `json:"status"` // PENDING, OK, ERROR
+	ResultCode  string    `json:"result_code,omitempty"`
+	ResultText  string    `json:"result_text,omitempty"`
+	State       string    `json:"state,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	CompletedAt time.Time `json:"completed_at,omitzero"`
+}
+
+// acceptAdm checks an M2MAdm request against the SIM's current state,
+// records it and queues its execution; the caller gets a MessageResponse
+// with the request id at once.
+func (e *Env) acceptAdm(ctx context.Context, p *partner, op string, req m2m.AdmRequest) (any, error) {
+	s, err := e.partnerSIM(ctx, p, req.ICCID)
+	if err != nil {
+		return nil, err
+	}
+	if op == m2m.OpSIMTariffChange && req.Tariff == "" {
+		return nil, m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "SIMTariffChange needs a Tariff")
+	}
+	if req.Tariff != "" && !tariffRE.MatchString(req.Tariff) {
+		return nil, m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "invalid Tariff")
+	}
+	if _, _, ok := transition(op, s.State); !ok {
+		return nil, m2mErr(m2m.ErrInvalidSIMState, core.KindConflict, op+" is not possible in state "+s.State)
+	}
+	now := e.d.Clock.Now().UTC()
+	rq := admRequest{ID: core.NewID(), Env: e.Name, Partner: p.Name, Operation: op, ICCID: req.ICCID, Tariff: req.Tariff, Status: "PENDING", CreatedAt: now}
+	data, _ := json.Marshal(rq)
+	if err := e.d.Docs.PutDocument(ctx, core.Document{Collection: CollectionRequests, ID: rq.ID, OrgID: p.OrgID, Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return nil, err
+	}
+	payload, _ := json.Marshal(jobPayload{Kind: jobAdm, RequestID: rq.ID})
+	if err := e.d.Jobs.EnqueueJob(ctx, core.Job{ID: "adm-" + rq.ID, Queue: e.queue(), Payload: payload, RunAt: now, CreatedAt: now}); err != nil {
+		return nil, err
+	}
+	if err := e.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditUpdate, Protocol: protocol, OrgID: p.OrgID, PrincipalID: p.PrincipalID,
+		Subject: req.ICCID, Reason: e.Name + ": " + op + " accepted as " + rq.ID}); err != nil {
+		return nil, err
+	}
+	return m2m.MessageResponse{RequestID: rq.ID, Operation: op, ICCID: req.ICCID, Status: "ACCEPTED"}, nil
+}
