@@ -17,9 +17,17 @@ type CounterReader interface {
 	ReadCounters(ctx context.Context, keys []string, windowEnds []time.Time) (map[string]int64, error)
 }
 
-// FailureLimiter limits failed authentications per subject (an access key,
-// a source address...) with counters in the shared CounterStore, so the
-// limit holds across every node on one database.
+// Subject is what failures are counted against (an access key, a source
+// address...) with the number of failures it may have per window. Keys of
+// different kinds must not collide: prefix them ("key:", "addr:").
+type Subject struct {
+	Key   string
+	Limit int
+}
+
+// FailureLimiter limits failed authentications per subject with counters
+// in the shared CounterStore, so the limit holds across every node on one
+// database. All subjects of one attempt are checked in one store read.
 //
 // The limit is a sliding bound: a subject is refused once its failures in
 // the current and the previous fixed window reach Limit, which guarantees
@@ -36,7 +44,6 @@ type CounterReader interface {
 type FailureLimiter struct {
 	store  CounterStore
 	clock  Clock
-	limit  int64
 	window time.Duration
 	prefix string
 
@@ -48,23 +55,19 @@ type FailureLimiter struct {
 // blocks are simply not cached (the store still enforces them).
 const maxBlockedEntries = 100_000
 
-// NewFailureLimiter builds a limiter allowing limit failures per window for
-// each subject. namespace separates limiters sharing the counter table.
-func NewFailureLimiter(store CounterStore, clock Clock, namespace string, limit int, window time.Duration) *FailureLimiter {
-	if limit < 1 {
-		limit = 1
-	}
+// NewFailureLimiter builds a limiter counting failures in windows of the
+// given length. namespace separates limiters sharing the counter table.
+func NewFailureLimiter(store CounterStore, clock Clock, namespace string, window time.Duration) *FailureLimiter {
 	if window < time.Second {
 		window = time.Second
 	}
 	return &FailureLimiter{
-		store: store, clock: clock, limit: int64(limit), window: window,
+		store: store, clock: clock, window: window,
 		prefix: "authfail:" + namespace + ":", blocked: map[string]time.Time{},
 	}
 }
 
-// Limit and Window report the configuration.
-func (l *FailureLimiter) Limit() int { return int(l.limit) }
+func limitOf(s Subject) int64 { return int64(max(s.Limit, 1)) }
 
 // Window is the length of one counting window.
 func (l *FailureLimiter) Window() time.Duration { return l.window }
@@ -87,16 +90,16 @@ func (l *FailureLimiter) rateLimited(until time.Time, now time.Time) error {
 // Blocked is the fast path: it reports a KindRateLimited error if one of
 // subjects is known on this node to be over the limit. It never consults
 // the store; Check and Fail do.
-func (l *FailureLimiter) Blocked(subjects ...string) error {
+func (l *FailureLimiter) Blocked(subjects ...Subject) error {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range subjects {
-		if until, ok := l.blocked[s]; ok {
+		if until, ok := l.blocked[s.Key]; ok {
 			if now.Before(until) {
 				return l.rateLimited(until, now)
 			}
-			delete(l.blocked, s)
+			delete(l.blocked, s.Key)
 		}
 	}
 	return nil
@@ -122,7 +125,7 @@ func (l *FailureLimiter) block(subject string, until time.Time) {
 // Check is called after a successful authentication and before revealing
 // it: it returns a KindRateLimited error if any subject has reached the
 // limit, across all nodes.
-func (l *FailureLimiter) Check(ctx context.Context, subjects ...string) error {
+func (l *FailureLimiter) Check(ctx context.Context, subjects ...Subject) error {
 	if err := l.Blocked(subjects...); err != nil {
 		return err
 	}
@@ -130,15 +133,15 @@ func (l *FailureLimiter) Check(ctx context.Context, subjects ...string) error {
 	end, cur, prev := l.windows(now)
 	keys := make([]string, len(subjects))
 	for i, s := range subjects {
-		keys[i] = l.prefix + s
+		keys[i] = l.prefix + s.Key
 	}
 	sums, err := l.read(ctx, keys, cur, prev)
 	if err != nil {
 		return err
 	}
 	for i, s := range subjects {
-		if sums[keys[i]] >= l.limit {
-			l.block(s, end)
+		if sums[keys[i]] >= limitOf(s) {
+			l.block(s.Key, end)
 			return l.rateLimited(end, now)
 		}
 	}
@@ -166,13 +169,13 @@ func (l *FailureLimiter) read(ctx context.Context, keys []string, cur, prev time
 // KindRateLimited error when this failure is beyond the limit for any of
 // them; the caller must then answer "rate limited" instead of revealing
 // that the secret was wrong.
-func (l *FailureLimiter) Fail(ctx context.Context, subjects ...string) error {
+func (l *FailureLimiter) Fail(ctx context.Context, subjects ...Subject) error {
 	now := l.clock.Now()
 	end, cur, prev := l.windows(now)
 	keys := make([]string, len(subjects))
 	curVals := make([]int64, len(subjects))
 	for i, s := range subjects {
-		keys[i] = l.prefix + s
+		keys[i] = l.prefix + s.Key
 		v, err := l.store.AddToCounter(ctx, keys[i], cur, 1)
 		if err != nil {
 			return err
@@ -186,11 +189,11 @@ func (l *FailureLimiter) Fail(ctx context.Context, subjects ...string) error {
 	var limited error
 	for i, s := range subjects {
 		total := curVals[i] + prevSums[keys[i]]
-		if total >= l.limit {
+		if total >= limitOf(s) {
 			// From now on refuse without asking the store until the window ends.
-			l.block(s, end)
+			l.block(s.Key, end)
 		}
-		if total > l.limit && limited == nil {
+		if total > limitOf(s) && limited == nil {
 			limited = l.rateLimited(end, now)
 		}
 	}

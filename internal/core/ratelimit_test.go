@@ -16,9 +16,10 @@ func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
 	// Two limiters on one store stand for two nodes sharing a database.
-	nodeA := core.NewFailureLimiter(svc.Store, clock, "test", 5, time.Minute)
-	nodeB := core.NewFailureLimiter(svc.Store, clock, "test", 5, time.Minute)
+	nodeA := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
+	nodeB := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
 
+	k1 := core.Subject{Key: "key:k1", Limit: 5}
 	var answered atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -29,7 +30,7 @@ func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
 			if i%2 == 1 {
 				l = nodeB
 			}
-			if err := l.Fail(ctx, "key:k1"); err == nil {
+			if err := l.Fail(ctx, k1); err == nil {
 				answered.Add(1)
 			} else if core.KindOf(err) != core.KindRateLimited {
 				t.Errorf("Fail: %v", err)
@@ -42,41 +43,41 @@ func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
 	}
 	// Both nodes now refuse a correct secret for k1, one from the store.
 	for _, l := range []*core.FailureLimiter{nodeA, nodeB} {
-		if err := l.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+		if err := l.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
 			t.Fatalf("Check after limit = %v, want rate limited", err)
 		}
 	}
 	// An unrelated subject is unaffected.
-	if err := nodeA.Check(ctx, "key:other"); err != nil {
+	if err := nodeA.Check(ctx, core.Subject{Key: "key:other", Limit: 5}); err != nil {
 		t.Fatalf("Check other = %v", err)
 	}
 	// A third node that never saw a failure learns the block from the store.
-	nodeC := core.NewFailureLimiter(svc.Store, clock, "test", 5, time.Minute)
-	if err := nodeC.Blocked("key:k1"); err != nil {
+	nodeC := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
+	if err := nodeC.Blocked(k1); err != nil {
 		t.Fatalf("fresh node's fast path must not know the block yet: %v", err)
 	}
-	if err := nodeC.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+	if err := nodeC.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
 		t.Fatalf("fresh node Check = %v, want rate limited", err)
 	}
-	if err := nodeC.Blocked("key:k1"); core.KindOf(err) != core.KindRateLimited {
+	if err := nodeC.Blocked(k1); core.KindOf(err) != core.KindRateLimited {
 		t.Fatalf("fast path after Check = %v, want rate limited", err)
 	}
 
 	// The bound is sliding: one window later the previous window still counts.
 	clock.Advance(time.Minute)
-	if err := nodeC.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+	if err := nodeC.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
 		t.Fatalf("Check one window later = %v, want still limited (sliding bound)", err)
 	}
 	// Purging ended windows must not drop the window that still counts.
 	if _, err := svc.Store.PurgeCounters(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := nodeC.Check(ctx, "key:k1"); core.KindOf(err) != core.KindRateLimited {
+	if err := nodeC.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
 		t.Fatalf("Check after purge = %v, want still limited", err)
 	}
 	clock.Advance(2 * time.Minute)
 	for _, l := range []*core.FailureLimiter{nodeA, nodeB, nodeC} {
-		if err := l.Check(ctx, "key:k1"); err != nil {
+		if err := l.Check(ctx, k1); err != nil {
 			t.Fatalf("Check two windows later = %v, want allowed", err)
 		}
 	}
@@ -85,20 +86,21 @@ func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
 func TestFailureLimiterAnySubjectLimits(t *testing.T) {
 	ctx := context.Background()
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
-	l := core.NewFailureLimiter(svc.Store, clock, "multi", 3, time.Minute)
+	l := core.NewFailureLimiter(svc.Store, clock, "multi", time.Minute)
+	addr1 := core.Subject{Key: "addr:192.0.2.1", Limit: 3}
 	// Failures spread over many keys from one address trip the address limit.
 	for i, k := range []string{"key:a", "key:b", "key:c"} {
-		if err := l.Fail(ctx, k, "addr:192.0.2.1"); err != nil {
+		if err := l.Fail(ctx, core.Subject{Key: k, Limit: 10}, addr1); err != nil {
 			t.Fatalf("failure %d: %v", i, err)
 		}
 	}
-	if err := l.Fail(ctx, "key:d", "addr:192.0.2.1"); core.KindOf(err) != core.KindRateLimited {
+	if err := l.Fail(ctx, core.Subject{Key: "key:d", Limit: 10}, addr1); core.KindOf(err) != core.KindRateLimited {
 		t.Fatalf("4th failure from one address = %v, want rate limited", err)
 	}
-	if err := l.Check(ctx, "key:e", "addr:192.0.2.1"); core.KindOf(err) != core.KindRateLimited {
+	if err := l.Check(ctx, core.Subject{Key: "key:e", Limit: 10}, addr1); core.KindOf(err) != core.KindRateLimited {
 		t.Fatalf("success from blocked address = %v, want rate limited", err)
 	}
-	if err := l.Check(ctx, "key:e", "addr:192.0.2.2"); err != nil {
+	if err := l.Check(ctx, core.Subject{Key: "key:e", Limit: 10}, core.Subject{Key: "addr:192.0.2.2", Limit: 3}); err != nil {
 		t.Fatalf("other address = %v", err)
 	}
 }

@@ -166,12 +166,17 @@ type Tokens struct {
 	keys    *Keyring
 	clock   Clock
 	cache   *tokenCache
-	cacheMu sync.Mutex // serialises EnableCache
+	cacheMu sync.Mutex      // serialises EnableCache
+	group   *groupCommitter // nil when the store cannot write batches
 }
 
 // NewTokens builds the token service.
 func NewTokens(store TokenStore, keys *Keyring, clock Clock) *Tokens {
-	return &Tokens{store: store, keys: keys, clock: clock, cache: newTokenCache()}
+	t := &Tokens{store: store, keys: keys, clock: clock, cache: newTokenCache()}
+	if bw, ok := store.(BatchWriter); ok {
+		t.group = &groupCommitter{w: bw}
+	}
+	return t
 }
 
 // TokenSpec describes a token to issue.
@@ -197,6 +202,20 @@ func (s *Tokens) HashToken(value string) []byte { return s.keys.Hash(tokenPurpos
 
 // Issue creates a token and returns its value in clear (shown once).
 func (s *Tokens) Issue(ctx context.Context, spec TokenSpec) (string, Token, error) {
+	value, t := s.NewToken(spec)
+	epoch := s.cache.epoch.Load()
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return "", Token{}, err
+	}
+	if _, ok := s.cache.maxAge(t.Kind); ok {
+		s.cache.put(t, t.IssuedAt, epoch)
+	}
+	return value, t, nil
+}
+
+// NewToken builds a token from spec without storing it; Commit stores it.
+// It returns the value in clear (shown once) and the token to store.
+func (s *Tokens) NewToken(spec TokenSpec) (string, Token) {
 	now := s.clock.Now()
 	value := spec.Value
 	if value == "" {
@@ -218,14 +237,49 @@ func (s *Tokens) Issue(ctx context.Context, spec TokenSpec) (string, Token, erro
 		until := now.Add(spec.RenewableFor)
 		t.RenewableUntil = &until
 	}
+	return value, t
+}
+
+// Commit stores tokens made by NewToken together with the audit events
+// recording their issue, and returns once they are committed: a token the
+// caller then hands out is durable as the store defines it. Where the store
+// is a BatchWriter the tokens and events of one call are committed
+// atomically, and concurrent calls share one transaction (group commit).
+func (s *Tokens) Commit(ctx context.Context, tokens []Token, events []AuditEvent) error {
+	now := s.clock.Now()
+	for i := range events {
+		if events[i].At.IsZero() {
+			events[i].At = now
+		}
+		if events[i].Outcome == "" {
+			events[i].Outcome = OutcomeSuccess
+		}
+	}
 	epoch := s.cache.epoch.Load()
-	if err := s.store.CreateToken(ctx, t); err != nil {
-		return "", Token{}, err
+	if s.group != nil {
+		if err := s.group.write(tokens, events); err != nil {
+			return err
+		}
+	} else {
+		for _, t := range tokens {
+			if err := s.store.CreateToken(ctx, t); err != nil {
+				return err
+			}
+		}
+		if as, ok := s.store.(AuditStore); ok && len(events) > 0 {
+			if err := as.AppendAudit(ctx, events...); err != nil {
+				return err
+			}
+		} else if len(events) > 0 {
+			return E(KindInternal, "token store cannot record audit events")
+		}
 	}
-	if _, ok := s.cache.maxAge(t.Kind); ok {
-		s.cache.put(t, now, epoch)
+	for _, t := range tokens {
+		if _, ok := s.cache.maxAge(t.Kind); ok {
+			s.cache.put(t, now, epoch)
+		}
 	}
-	return value, t, nil
+	return nil
 }
 
 // Lookup finds the token with the given value and checks that it is of

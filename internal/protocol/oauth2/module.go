@@ -42,7 +42,6 @@ type Module struct {
 	log     *slog.Logger
 	bearer  *BearerAuth
 	limiter *core.FailureLimiter
-	addrLim *core.FailureLimiter
 	public  *url.URL
 }
 
@@ -65,8 +64,7 @@ func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
 		svc.Tokens.EnableCache(core.TokenAccess, cfg.TokenCacheMaxAge)
 	}
 	m.bearer = NewBearerAuth(svc.Tokens, svc.Audit, opt.Addr, svc.Log)
-	m.limiter = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2-key", cfg.KeyFailureLimit, cfg.FailureWindow)
-	m.addrLim = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2-addr", cfg.AddressFailureLimit, cfg.FailureWindow)
+	m.limiter = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2", cfg.FailureWindow)
 	return m, nil
 }
 
@@ -104,14 +102,19 @@ func (m *Module) baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
-// subjectKey names a key in limiter counters without storing arbitrary
-// caller-chosen strings of any length.
-func subjectKey(key string) string {
-	if len(key) <= 128 {
-		return "key:" + key
+// subjects are what a key authentication's failures count against: the key
+// (named without storing caller-chosen strings of any length) and the
+// source address.
+func (m *Module) subjects(r *http.Request, key string) []core.Subject {
+	name := "key:" + key
+	if len(key) > 128 {
+		sum := sha256.Sum256([]byte(key))
+		name = "key#" + hex.EncodeToString(sum[:16])
 	}
-	sum := sha256.Sum256([]byte(key))
-	return "key#" + hex.EncodeToString(sum[:16])
+	return []core.Subject{
+		{Key: name, Limit: m.cfg.KeyFailureLimit},
+		{Key: "addr:" + m.opt.Addr.IP(r), Limit: m.cfg.AddressFailureLimit},
+	}
 }
 
 // authenticateKey verifies an access key and secret under the failure
@@ -119,17 +122,13 @@ func subjectKey(key string) string {
 // Wrong secrets, unknown keys and revoked keys all come back as core errors
 // of kind Unauthenticated/Revoked (or RateLimited once over the limit).
 func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secret, purpose string) (core.Credential, core.Principal, error) {
-	ip := m.opt.Addr.IP(r)
-	keySubj, addrSubj := subjectKey(key), "addr:"+ip
+	subjects := m.subjects(r, key)
 	fail := func(err error) (core.Credential, core.Principal, error) {
 		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: clip(key), Outcome: core.OutcomeFailure,
 			Reason: purpose + ": " + reasonOr(err, "authentication failed")})
 		return core.Credential{}, core.Principal{}, err
 	}
-	if err := m.limiter.Blocked(keySubj); err != nil {
-		return fail(err)
-	}
-	if err := m.addrLim.Blocked(addrSubj); err != nil {
+	if err := m.limiter.Blocked(subjects...); err != nil {
 		return fail(err)
 	}
 	cred, err := m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret)
@@ -138,22 +137,15 @@ func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secr
 		case core.KindUnauthenticated, core.KindRevoked, core.KindExpired:
 			// Count first, then answer: over the limit the caller learns
 			// only that it is limited.
-			lerr1 := m.limiter.Fail(ctx, keySubj)
-			lerr2 := m.addrLim.Fail(ctx, addrSubj)
-			for _, lerr := range []error{lerr1, lerr2} {
-				if lerr != nil {
-					return fail(lerr)
-				}
+			if lerr := m.limiter.Fail(ctx, subjects...); lerr != nil {
+				return fail(lerr)
 			}
 			// A revoked or expired key is reported like an unknown one.
 			return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
 		}
 		return core.Credential{}, core.Principal{}, err
 	}
-	if err := m.limiter.Check(ctx, keySubj); err != nil {
-		return fail(err)
-	}
-	if err := m.addrLim.Check(ctx, addrSubj); err != nil {
+	if err := m.limiter.Check(ctx, subjects...); err != nil {
 		return fail(err)
 	}
 	p, err := m.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
@@ -184,8 +176,13 @@ func clip(s string) string {
 // Failures to audit are logged by the Auditor; issuing paths check the
 // error themselves.
 func (m *Module) audit(ctx context.Context, r *http.Request, e core.AuditEvent) error {
+	return m.svc.Audit.Record(ctx, m.event(r, e))
+}
+
+// event fills in the protocol, address and request id of an audit event.
+func (m *Module) event(r *http.Request, e core.AuditEvent) core.AuditEvent {
 	e.Protocol = "oauth2"
 	e.RemoteAddr = m.opt.Addr.IP(r)
 	e.RequestID = httpapi.RequestID(r)
-	return m.svc.Audit.Record(ctx, e)
+	return e
 }

@@ -145,13 +145,11 @@ func (m *Module) clientCredentialsGrant(r *http.Request, client clientCreds, has
 		return tokenResponse{}, ctxClient, err
 	}
 	now := m.svc.Clock.Now()
-	access, at, err := m.svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: cred.OrgID, PrincipalID: p.ID,
+	access, at := m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: cred.OrgID, PrincipalID: p.ID,
 		CredentialID: cred.ID, Scope: scopeOf(p), TTL: m.cfg.AccessTokenTTL})
-	if err != nil {
-		return tokenResponse{}, ctxClient, err
-	}
-	if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
-		Reason: "client credentials grant for key " + clip(cred.Lookup)}); err != nil {
+	ev := m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
+		Reason: "client credentials grant for key " + clip(cred.Lookup)})
+	if err := m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
 		return tokenResponse{}, ctxClient, err
 	}
 	return tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)}, ctxClient, nil
@@ -171,8 +169,10 @@ func expiresIn(t core.Token, now time.Time) int64 {
 	return int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second)
 }
 
-// issuePair issues an access and a refresh token in family (new if ""),
-// audits it, and only then returns: an acknowledged token is committed.
+// issuePair issues an access and a refresh token in family (new if "")
+// and commits them with their audit record in one transaction (grouped
+// with concurrent requests) before returning: an acknowledged token is
+// committed.
 func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, family, parent, action, reason string) (tokenResponse, error) {
 	now := m.svc.Clock.Now()
 	if family == "" {
@@ -181,18 +181,13 @@ func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Crede
 	base := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: p.ID, CredentialID: cred.ID, FamilyID: family, ParentID: parent, Scope: scopeOf(p)}
 	rs := base
 	rs.Kind, rs.TTL = core.TokenRefresh, m.cfg.RefreshTokenTTL
-	refresh, rt, err := m.svc.Tokens.Issue(ctx, rs)
-	if err != nil {
-		return tokenResponse{}, err
-	}
+	refresh, rt := m.svc.Tokens.NewToken(rs)
 	as := base
 	as.Kind, as.TTL, as.ParentID = core.TokenAccess, m.cfg.AccessTokenTTL, rt.ID
-	access, at, err := m.svc.Tokens.Issue(ctx, as)
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	if err := m.audit(ctx, r, core.AuditEvent{Action: action, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
-		Reason: reason + " for key " + clip(cred.Lookup) + "; refresh " + rt.ID}); err != nil {
+	access, at := m.svc.Tokens.NewToken(as)
+	ev := m.event(r, core.AuditEvent{Action: action, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
+		Reason: reason + " for key " + clip(cred.Lookup) + "; refresh " + rt.ID})
+	if err := m.svc.Tokens.Commit(ctx, []core.Token{rt, at}, []core.AuditEvent{ev}); err != nil {
 		return tokenResponse{}, err
 	}
 	return tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now), RefreshToken: refresh}, nil

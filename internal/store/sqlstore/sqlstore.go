@@ -742,3 +742,54 @@ func (s *Store) ReadCounters(ctx context.Context, keys []string, windowEnds []ti
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
+
+var _ core.BatchWriter = (*Store)(nil)
+
+// WriteBatch inserts tokens and appends audit events in one transaction
+// (core.Tokens groups concurrent issues into it). Rows go in multi-row
+// INSERTs of at most batchRows rows to stay under bind-variable limits.
+func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []core.AuditEvent) error {
+	if len(tokens) == 0 && len(events) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.err(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	const batchRows = 200
+	for start := 0; start < len(tokens); start += batchRows {
+		chunk := tokens[start:min(start+batchRows, len(tokens))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO tokens(` + tokenCols + `) VALUES`)
+		args := make([]any, 0, len(chunk)*16)
+		for i, t := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+			args = append(args, t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
+				ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta))
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(b.String()), args...); err != nil {
+			return s.err(err)
+		}
+	}
+	for start := 0; start < len(events); start += batchRows {
+		chunk := events[start:min(start+batchRows, len(events))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_log(at, action, protocol, org_id, principal_id, subject, outcome, reason, remote_addr, request_id) VALUES`)
+		args := make([]any, 0, len(chunk)*10)
+		for i, e := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
+			args = append(args, ts(e.At), e.Action, e.Protocol, e.OrgID, e.PrincipalID, clip(e.Subject, 512), e.Outcome, clip(e.Reason, 1024), clip(e.RemoteAddr, 128), clip(e.RequestID, 128))
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(b.String()), args...); err != nil {
+			return s.err(err)
+		}
+	}
+	return s.err(tx.Commit())
+}
