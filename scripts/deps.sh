@@ -20,8 +20,20 @@ install_test_deps() {
 	# TPV: the vendor's PHP sample runs under Debian's php-cli and uses curl_init.
 	command -v php >/dev/null || pkgs+=(php-cli)
 	{ command -v php >/dev/null && php -m 2>/dev/null | grep -qix curl; } || pkgs+=(php-curl)
+	# M2M: xmlsec1 verifies authgate's WS-Security signatures; node-soap (npm) signs requests.
+	command -v xmlsec1 >/dev/null || pkgs+=(xmlsec1)
+	command -v npm >/dev/null || pkgs+=(nodejs npm)
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "installing: ${pkgs[*]}"
 		apt_install "${pkgs[@]}"
 	fi
+	install_m2m_node_deps
+}
+
+# install_m2m_node_deps installs node-soap (pinned by package-lock.json) for the M2M interop test.
+install_m2m_node_deps() {
+	local dir
+	dir="$(dirname "${BASH_SOURCE[0]}")/../internal/protocol/m2m/testdata/nodesoap"
+	[ -f "$dir/node_modules/soap/package.json" ] && return 0
+	npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
 }

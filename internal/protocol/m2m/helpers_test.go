@@ -1,10 +1,12 @@
 package m2m_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +53,7 @@ type partnerServer struct {
 	adm     []sdk.M2MAdmResponse
 	mon     []sdk.SIMNetworkStateChange
 	got     chan string
+	raw     [][]byte // notifications as received
 	// fail makes the next n notifications fail (the partner answers an error).
 	fail int
 }
@@ -111,8 +114,16 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		},
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/M2MAdmCl", w.partner.handler)
-	mux.Handle("/M2MMonCl", w.partner.handler)
+	capture := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.partner.mu.Lock()
+		w.partner.raw = append(w.partner.raw, b)
+		w.partner.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		w.partner.handler.ServeHTTP(rw, r)
+	})
+	mux.Handle("/M2MAdmCl", capture)
+	mux.Handle("/M2MMonCl", capture)
 	w.partner.srv = httptest.NewUnstartedServer(mux)
 	w.partner.srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{pTLS.Raw}, PrivateKey: pTLSKey}}}
 	w.partner.srv.StartTLS()
@@ -131,7 +142,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	mat := m2m.Material{
 		TLS:        tls.Certificate{Certificate: [][]byte{platTLS.Raw}, PrivateKey: platTLSKey},
 		SigningKey: platKey, SigningCert: w.platCert,
-		CallbackCAs: w.ca.Pool(),
+		CallbackCAs: w.ca.Pool(), TrustedCAs: w.ca.Pool(),
 		Partners: []m2m.Partner{{Name: "acme", SigningCerts: []*x509.Certificate{w.pCert},
 			AdmClURL: w.partner.srv.URL + "/M2MAdmCl", MonClURL: w.partner.srv.URL + "/M2MMonCl"}},
 	}

@@ -2,6 +2,7 @@ package m2m
 
 import (
 	"bytes"
+	"html"
 	"net/http"
 	"strings"
 	"text/template"
@@ -158,7 +159,7 @@ func WSDL(file, location string) ([]byte, bool) {
 	err := wsdlTmpl.Execute(&b, struct {
 		Def                  wsdlDef
 		NS, Schema, Location string
-	}{def, m2m.Namespace, schema, location})
+	}{def, m2m.Namespace, schema, html.EscapeString(location)})
 	return b.Bytes(), err == nil
 }
 

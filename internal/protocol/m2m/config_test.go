@@ -1,0 +1,63 @@
+package m2m_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/authgate/authgate/internal/protocol/m2m"
+)
+
+func validEnv(dir, port string) m2m.EnvConfig {
+	return m2m.EnvConfig{
+		Listen: "127.0.0.1:" + port, TLSCert: dir + "/tls.crt", TLSKey: dir + "/tls.key",
+		SigningCert: dir + "/sign.crt", SigningKey: dir + "/sign.key",
+		Partners: []m2m.PartnerConfig{{Name: "acme", SigningCerts: []string{dir + "/acme.crt"},
+			AdmClURL: "https://" + dir + ".sample.org/M2MAdmCl", MonClURL: "https://" + dir + ".sample.org/M2MMonCl"}},
+	}
+}
+
+// TestConfigRefusesSharing: TA and PE may share no listener, key,
+// certificate or partner endpoint.
+func TestConfigRefusesSharing(t *testing.T) {
+	base := func() m2m.Config {
+		c := m2m.DefaultConfig()
+		c.Enabled = true
+		c.TA, c.PE = validEnv("ta", "8443"), validEnv("pe", "9443")
+		return c
+	}
+	ok := base()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid configuration refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(c *m2m.Config)
+	}{
+		{"same listener", "listen address", func(c *m2m.Config) { c.PE.Listen = c.TA.Listen }},
+		{"same TLS key", "tls_key", func(c *m2m.Config) { c.PE.TLSKey = c.TA.TLSKey }},
+		{"same signing key", "signing_key", func(c *m2m.Config) { c.PE.SigningKey = "./" + c.TA.SigningKey }},
+		{"same signing certificate", "signing_cert", func(c *m2m.Config) { c.PE.SigningCert = c.TA.SigningCert }},
+		{"same partner certificate", "partner signing certificate", func(c *m2m.Config) { c.PE.Partners[0].SigningCerts = c.TA.Partners[0].SigningCerts }},
+		{"same partner endpoint", "shares host and port", func(c *m2m.Config) { c.PE.Partners[0].AdmClURL = c.TA.Partners[0].AdmClURL }},
+		{"same host and port, other path", "shares host and port", func(c *m2m.Config) { c.PE.Partners[0].MonClURL = "https://ta.sample.org:443/other" }},
+		{"plain http endpoint", "https:// URL", func(c *m2m.Config) { c.TA.Partners[0].AdmClURL = "http://ta.sample.org/x" }},
+		{"missing signing key", "signing_key is required", func(c *m2m.Config) { c.TA.SigningKey = "" }},
+		{"partner without certificate", "signing_certs or signing_subjects", func(c *m2m.Config) { c.TA.Partners[0].SigningCerts = nil }},
+		{"subjects without CA", "need ta.trusted_cas", func(c *m2m.Config) { c.TA.Partners[0].SigningSubjects = []string{"x"} }},
+		{"TTL out of range", "timestamp_ttl", func(c *m2m.Config) { c.TimestampTTL = 0 }},
+		{"no environment", "neither", func(c *m2m.Config) { c.TA.Listen, c.PE.Listen = "", "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.edit(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+	disabled := m2m.DefaultConfig()
+	if err := disabled.Validate(); err != nil {
+		t.Fatalf("default (disabled) configuration: %v", err)
+	}
+}
