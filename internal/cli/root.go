@@ -59,6 +59,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		// Protocol client commands are added here, one line each.
 		newTokenCmd(),
 		newTPVCmd(g),
+		newM2MCmd(g),
 	)
 	return root
 }

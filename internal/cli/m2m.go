@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/m2m"
+	sdk "github.com/authgate/authgate/sdk/m2m"
+	"github.com/authgate/authgate/sdk/wss"
+)
+
+// newM2MCmd groups the M2M Connectivity API commands: server-side set-up
+// (API keys, SIMs) and the partner side (signed calls, M2MAdmCl/M2MMonCl server).
+func newM2MCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "m2m", Short: "M2M Connectivity API: API keys, SIMs, signed calls and the partner server"}
+	cmd.AddCommand(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MCallCmd(), newM2MPartnerServeCmd())
+	return cmd
+}
+
+func newM2MAPIKeyCmd(g *globalFlags) *cobra.Command {
+	var env, partner string
+	c := &cobra.Command{
+		Use:   "apikey",
+		Short: "Create a partner's M2MApiKey for one environment (printed once)",
+		Args:  cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			k, err := m2m.CreateAPIKey(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), partner)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]string{"env": strings.ToUpper(env), "partner": partner, "M2MApiKey": k}, nil
+		}),
+	}
+	c.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
+	c.Flags().StringVar(&partner, "partner", "", "partner name (as in the m2m configuration)")
+	_ = c.MarkFlagRequired("partner")
+	return c
+}
+
+func newM2MSIMCmd(g *globalFlags) *cobra.Command {
+	sim := &cobra.Command{Use: "sim", Short: "Provision SIMs and record their usage (the network side)"}
+	var env, partner, iccid, tariff string
+	var data, sms, voice int64
+	add := &cobra.Command{
+		Use: "add", Short: "Provision a shipped SIM for a partner", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			return m2m.AddSIM(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), partner, iccid, tariff)
+		}),
+	}
+	add.Flags().StringVar(&partner, "partner", "", "partner name")
+	add.Flags().StringVar(&tariff, "tariff", "", "tariff (default M2M_BASIC)")
+	usage := &cobra.Command{
+		Use: "usage", Short: "Add usage to a SIM", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			return m2m.RecordUsage(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), iccid, data, sms, voice)
+		}),
+	}
+	usage.Flags().Int64Var(&data, "data", 0, "data volume in bytes")
+	usage.Flags().Int64Var(&sms, "sms", 0, "SMS count")
+	usage.Flags().Int64Var(&voice, "voice", 0, "voice seconds")
+	for _, c := range []*cobra.Command{add, usage} {
+		c.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
+		c.Flags().StringVar(&iccid, "iccid", "", "ICCID")
+		_ = c.MarkFlagRequired("iccid")
+	}
+	sim.AddCommand(add, usage)
+	return sim
+}
+
+// m2mPartnerFlags are the partner's key material and its trust in the platform.
+type m2mPartnerFlags struct {
+	cert, key, platformCerts, caFile string
+	ttl                              time.Duration
+}
+
+func (f *m2mPartnerFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.cert, "cert", "", "partner signing certificate (PEM)")
+	fl.StringVar(&f.key, "key", "", "partner signing key (PEM, unencrypted)")
+	fl.StringVar(&f.platformCerts, "platform-cert", "", "PEM file of the platform's signing certificate(s), pinned")
+	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of CAs trusted for the platform's TLS certificate (default: system roots)")
+	fl.DurationVar(&f.ttl, "ttl", wss.DefaultTTL, "Timestamp lifetime")
+	for _, n := range []string{"cert", "key", "platform-cert"} {
+		_ = cmd.MarkFlagRequired(n)
+	}
+}
+
+func (f *m2mPartnerFlags) load() (*wss.Signer, *wss.Verifier, *x509.CertPool, error) {
+	key, cert, err := wss.LoadKeyPair(f.cert, f.key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := wss.NewSigner(key, cert, wss.SignerOptions{TTL: f.ttl})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pinned, err := wss.LoadCertificates(f.platformCerts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	verifier, err := wss.NewVerifier(wss.Policy{Pinned: pinned})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var roots *x509.CertPool
+	if f.caFile != "" {
+		cas, err := wss.LoadCertificates(f.caFile)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		roots = wss.CertPool(cas)
+	}
+	return signer, verifier, roots, nil
+}
+
+func newM2MCallCmd() *cobra.Command {
+	var f m2mPartnerFlags
+	var url, iccid, tariff, apiKeyFile string
+	c := &cobra.Command{
+		Use:   "call OPERATION",
+		Short: "Send a signed M2MAdm or M2MMon request (SIMUsageGet, SIMStateGet, SIMActivation, ...)",
+		Long: `Send one signed request and print the verified answer as JSON. OPERATION is one of
+SIMUsageGet, SIMStateGet (M2MMon, synchronous) or SIMActivation, SIMDeactivation,
+SIMSuspend, SIMResume, SIMTariffChange (M2MAdm: the answer is a MessageResponse; the
+result arrives at your M2MAdmCl). The M2MApiKey comes from --api-key-file or M2M_API_KEY.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			signer, verifier, roots, err := f.load()
+			if err != nil {
+				return err
+			}
+			apiKey := os.Getenv("M2M_API_KEY")
+			if apiKeyFile != "" {
+				b, err := os.ReadFile(apiKeyFile)
+				if err != nil {
+					return err
+				}
+				apiKey = strings.TrimSpace(string(b))
+			}
+			if apiKey == "" {
+				return errors.New("the M2MApiKey is required: --api-key-file or M2M_API_KEY")
+			}
+			cl := &sdk.Client{BaseURL: url, APIKey: apiKey, Signer: signer, Verifier: verifier,
+				HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}}}}
+			var out any
+			ctx := cmd.Context()
+			switch op := args[0]; op {
+			case sdk.OpSIMUsageGet:
+				out, err = cl.SIMUsageGet(ctx, iccid)
+			case sdk.OpSIMStateGet:
+				out, err = cl.SIMStateGet(ctx, iccid)
+			case sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange:
+				out, err = cl.Adm(ctx, op, iccid, tariff)
+			default:
+				return fmt.Errorf("unknown operation %q", op)
+			}
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&url, "url", os.Getenv("M2M_URL"), "environment base URL, e.g. https://m2m-ta.example:8443 (env M2M_URL)")
+	c.Flags().StringVar(&iccid, "iccid", "", "ICCID of the SIM")
+	c.Flags().StringVar(&tariff, "tariff", "", "tariff (SIMTariffChange, optional for SIMActivation)")
+	c.Flags().StringVar(&apiKeyFile, "api-key-file", "", "file holding the M2MApiKey (default: env M2M_API_KEY)")
+	_ = c.MarkFlagRequired("iccid")
+	return c
+}
+
+func newM2MPartnerServeCmd() *cobra.Command {
+	var f m2mPartnerFlags
+	var listen, tlsCert, tlsKey string
+	c := &cobra.Command{
+		Use:   "partner-serve",
+		Short: "Serve M2MAdmCl and M2MMonCl: verify the platform's signed notifications, answer signed",
+		Long: `Run the partner side of the M2M API over HTTPS: POST /M2MAdmCl receives M2MAdmResponse,
+POST /M2MMonCl receives SIMNetworkStateChange. Each notification is verified against the
+pinned platform certificate, printed as one JSON line on stdout, and acknowledged with a
+signed M2MAdmResponseMessage / M2MMonResponseMessage (StateCode 0).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			signer, verifier, _, err := f.load()
+			if err != nil {
+				return err
+			}
+			pair, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
+			if err != nil {
+				return fmt.Errorf("tls: %w", err)
+			}
+			out := &lockedWriter{w: cmd.OutOrStdout()}
+			h := newPartnerHandler(signer, verifier, out)
+			mux := http.NewServeMux()
+			mux.Handle("/M2MAdmCl", h)
+			mux.Handle("/M2MMonCl", h)
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			srv := &httpapi.Server{Name: "m2m-partner", Addr: listen, Handler: mux, Log: log,
+				TLS: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:9443", "host:port")
+	c.Flags().StringVar(&tlsCert, "tls-cert", "", "SSL server certificate (PEM)")
+	c.Flags().StringVar(&tlsKey, "tls-key", "", "SSL server key (PEM)")
+	_ = c.MarkFlagRequired("tls-cert")
+	_ = c.MarkFlagRequired("tls-key")
+	return c
+}
+
+// newPartnerHandler acknowledges every verified notification after
+// printing it as a JSON line.
+func newPartnerHandler(signer *wss.Signer, verifier *wss.Verifier, out io.Writer) *sdk.PartnerHandler {
+	emit := func(kind string, v any) {
+		b, _ := json.Marshal(map[string]any{"received": kind, "message": v})
+		_, _ = out.Write(append(b, '\n'))
+	}
+	return &sdk.PartnerHandler{Signer: signer, Verifier: verifier,
+		OnAdmResponse: func(_ context.Context, r sdk.M2MAdmResponse) sdk.M2MAdmResponseMessage {
+			emit(sdk.OpM2MAdmResponse, r)
+			return sdk.M2MAdmResponseMessage{StateCode: 0, NotificationText: "received " + r.RequestID}
+		},
+		OnNetworkState: func(_ context.Context, n sdk.SIMNetworkStateChange) sdk.M2MMonResponseMessage {
+			emit(sdk.OpSIMNetworkState, n)
+			return sdk.M2MMonResponseMessage{StateCode: 0, NotificationText: "received " + n.EventID}
+		},
+	}
+}
+
+// lockedWriter serialises writes from concurrent handlers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

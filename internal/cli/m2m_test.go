@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bufio"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/wssec/wssectest"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestM2MCommands runs the family end to end through the binary: API key
+// and SIM set-up on the database, `authgate serve` with a TA listener,
+// `authgate m2m partner-serve` as the partner's M2MAdmCl/M2MMonCl, and
+// `authgate m2m call` for both chapter 7 scenarios.
+func TestM2MCommands(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	ca := wssectest.NewCA(t, "Test CA", 0, now)
+	loop := []net.IP{net.IPv4(127, 0, 0, 1)}
+	server := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	ku := x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	files := map[string][2]string{}
+	issue := func(name string, l wssectest.Leaf) {
+		l.Now = now
+		c, k := ca.Issue(t, l)
+		cp, kp := wssectest.WriteFiles(t, dir, name, c, k)
+		files[name] = [2]string{cp, kp}
+	}
+	issue("ta-tls", wssectest.Leaf{Slot: 30, KeyUsage: ku, ExtKeyUsage: server, IPs: loop})
+	issue("ta-sign", wssectest.Leaf{Slot: 31, OU: "M2M_TA"})
+	issue("partner-sign", wssectest.Leaf{Slot: 32, OU: "M2M_TA", CN: "ta.sample.org"})
+	issue("partner-tls", wssectest.Leaf{Slot: 33, KeyUsage: ku, ExtKeyUsage: server, IPs: loop})
+	caPath, _ := wssectest.WriteFiles(t, dir, "ca", ca.Cert, nil)
+	taAddr, partnerAddr := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`m2m:
+  enabled: true
+  poll_interval: 50ms
+  ta:
+    listen: %s
+    tls_cert: %s
+    tls_key: %s
+    signing_cert: %s
+    signing_key: %s
+    callback_cas: [%s]
+    partners:
+      - name: acme
+        signing_certs: [%s]
+        adm_cl_url: https://%s/M2MAdmCl
+        mon_cl_url: https://%s/M2MMonCl
+`, taAddr, files["ta-tls"][0], files["ta-tls"][1], files["ta-sign"][0], files["ta-sign"][1], caPath, files["partner-sign"][0], partnerAddr, partnerAddr)
+	cfgPath := filepath.Join(dir, "authgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	var key map[string]string
+	if err := json.Unmarshal(runCLI(t, "m2m", "apikey", "--data-dir", data, "--config", cfgPath, "--env", "TA", "--partner", "acme"), &key); err != nil {
+		t.Fatal(err)
+	}
+	const iccid = "8949020000000000025"
+	runCLI(t, "m2m", "sim", "add", "--data-dir", data, "--config", cfgPath, "--env", "TA", "--partner", "acme", "--iccid", iccid)
+	runCLI(t, "m2m", "sim", "usage", "--data-dir", data, "--config", cfgPath, "--env", "TA", "--iccid", iccid, "--data", "4096", "--sms", "2")
+
+	// The partner's server, a child process printing what it receives.
+	partner := exec.Command(os.Args[0], "m2m", "partner-serve", "--listen", partnerAddr,
+		"--tls-cert", files["partner-tls"][0], "--tls-key", files["partner-tls"][1],
+		"--cert", files["partner-sign"][0], "--key", files["partner-sign"][1], "--platform-cert", files["ta-sign"][0])
+	partner.Env = append(os.Environ(), "AUTHGATE_TEST_MAIN=1")
+	pout, err := partner.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := partner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = partner.Process.Kill(); _ = partner.Wait() })
+	lines := make(chan string, 8)
+	go func() {
+		sc := bufio.NewScanner(pout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+
+	startServer(t, "--data-dir", data, "--config", cfgPath)
+	waitListening(t, taAddr)
+	waitListening(t, partnerAddr)
+
+	call := func(args ...string) map[string]any {
+		base := []string{"m2m", "call", "--url", "https://" + taAddr, "--cert", files["partner-sign"][0], "--key", files["partner-sign"][1],
+			"--platform-cert", files["ta-sign"][0], "--ca-file", caPath, "--iccid", iccid}
+		t.Setenv("M2M_API_KEY", key["M2MApiKey"])
+		var out map[string]any
+		if err := json.Unmarshal(runCLI(t, append(base, args...)...), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if u := call("SIMUsageGet"); u["DataVolume"] != float64(4096) || u["SMSCount"] != float64(2) || u["State"] != "SHIPPED" {
+		t.Fatalf("SIMUsageGet %v", u)
+	}
+	mr := call("SIMActivation")
+	if mr["Status"] != "ACCEPTED" || mr["RequestID"] == "" {
+		t.Fatalf("MessageResponse %v", mr)
+	}
+	got := map[string]bool{}
+	deadline := time.After(20 * time.Second)
+	for len(got) < 2 {
+		select {
+		case l := <-lines:
+			if strings.Contains(l, `"received":"M2MAdmResponse"`) && strings.Contains(l, mr["RequestID"].(string)) && strings.Contains(l, `"State":"ACTIVE"`) {
+				got["adm"] = true
+			}
+			if strings.Contains(l, `"received":"SIMNetworkStateChange"`) && strings.Contains(l, "REGISTERED") {
+				got["mon"] = true
+			}
+		case <-deadline:
+			t.Fatalf("partner received %v", got)
+		}
+	}
+	if s := call("SIMStateGet"); s["State"] != "ACTIVE" || s["NetworkState"] != "REGISTERED" {
+		t.Fatalf("SIMStateGet %v", s)
+	}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s is not listening", addr)
+}
