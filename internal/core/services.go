@@ -222,7 +222,7 @@ func (s *Tokens) NewToken(spec TokenSpec) (string, Token) {
 		value = RandomToken(32)
 	}
 	t := Token{
-		ID: NewID(), Hash: s.HashToken(value), Kind: spec.Kind, OrgID: spec.OrgID,
+		ID: NewSortableID(now), Hash: s.HashToken(value), Kind: spec.Kind, OrgID: spec.OrgID,
 		PrincipalID: spec.PrincipalID, CredentialID: spec.CredentialID, FamilyID: spec.FamilyID,
 		ParentID: spec.ParentID, Scope: spec.Scope, Binding: spec.Binding, IssuedAt: now, Meta: spec.Meta,
 	}

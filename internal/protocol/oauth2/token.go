@@ -176,7 +176,7 @@ func expiresIn(t core.Token, now time.Time) int64 {
 func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, family, parent, action, reason string) (tokenResponse, error) {
 	now := m.svc.Clock.Now()
 	if family == "" {
-		family = core.NewID()
+		family = core.NewSortableID(now)
 	}
 	base := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: p.ID, CredentialID: cred.ID, FamilyID: family, ParentID: parent, Scope: scopeOf(p)}
 	rs := base

@@ -34,13 +34,16 @@ type Store struct {
 	d           Dialect
 	q           map[string]string
 	closeFn     func() error
+	// prepared statements of the hot paths (stmtcache.go)
+	readStmts, writeStmts *stmtCache
 }
 
 var _ core.Store = (*Store)(nil)
 
 // New wraps open database handles. closeFn closes them.
 func New(read, write *sql.DB, d Dialect, closeFn func() error) *Store {
-	return &Store{read: read, write: write, d: d, q: map[string]string{}, closeFn: closeFn}
+	return &Store{read: read, write: write, d: d, q: map[string]string{}, closeFn: closeFn,
+		readStmts: newStmtCache(read), writeStmts: newStmtCache(write)}
 }
 
 // Dialect names the backend.
@@ -206,7 +209,7 @@ func (s *Store) CreatePrincipal(ctx context.Context, p core.Principal) error {
 
 // GetPrincipal reads a principal by id.
 func (s *Store) GetPrincipal(ctx context.Context, id string) (core.Principal, error) {
-	p, err := scanPrincipal(s.read.QueryRowContext(ctx, s.rb(`SELECT `+principalCols+` FROM principals WHERE id=?`), id))
+	p, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE id=?`, id))
 	return p, s.err(err)
 }
 
@@ -293,7 +296,7 @@ func (s *Store) GetCredential(ctx context.Context, id string) (core.Credential, 
 
 // FindCredential reads a credential by kind and lookup.
 func (s *Store) FindCredential(ctx context.Context, kind core.CredentialKind, lookup string) (core.Credential, error) {
-	c, err := scanCredential(s.read.QueryRowContext(ctx, s.rb(`SELECT `+credentialCols+` FROM credentials WHERE kind=? AND lookup=?`), string(kind), lookup))
+	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE kind=? AND lookup=?`, string(kind), lookup))
 	return c, s.err(err)
 }
 
@@ -378,7 +381,7 @@ func (s *Store) CreateToken(ctx context.Context, t core.Token) error {
 
 // GetTokenByHash reads a token by its keyed hash.
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (core.Token, error) {
-	t, err := scanToken(s.read.QueryRowContext(ctx, s.rb(`SELECT `+tokenCols+` FROM tokens WHERE hash=?`), hash))
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash=?`, hash))
 	return t, s.err(err)
 }
 
@@ -723,7 +726,7 @@ func (s *Store) ReadCounters(ctx context.Context, keys []string, windowEnds []ti
 		args = append(args, ts(w))
 	}
 	q := `SELECT key, SUM(value) FROM counters WHERE key IN (` + placeholders(len(keys)) + `) AND window_end IN (` + placeholders(len(windowEnds)) + `) GROUP BY key`
-	rows, err := s.read.QueryContext(ctx, s.rb(q), args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, s.err(err)
 	}
@@ -752,11 +755,11 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 	if len(tokens) == 0 && len(events) == 0 {
 		return nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return s.err(err)
+	type stmt struct {
+		q    string
+		args []any
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var stmts []stmt
 	const batchRows = 200
 	for start := 0; start < len(tokens); start += batchRows {
 		chunk := tokens[start:min(start+batchRows, len(tokens))]
@@ -771,9 +774,7 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 			args = append(args, t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
 				ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta))
 		}
-		if _, err := tx.ExecContext(ctx, s.rb(b.String()), args...); err != nil {
-			return s.err(err)
-		}
+		stmts = append(stmts, stmt{s.rb(b.String()), args})
 	}
 	for start := 0; start < len(events); start += batchRows {
 		chunk := events[start:min(start+batchRows, len(events))]
@@ -787,7 +788,26 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 			b.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
 			args = append(args, ts(e.At), e.Action, e.Protocol, e.OrgID, e.PrincipalID, clip(e.Subject, 512), e.Outcome, clip(e.Reason, 1024), clip(e.RemoteAddr, 128), clip(e.RequestID, 128))
 		}
-		if _, err := tx.ExecContext(ctx, s.rb(b.String()), args...); err != nil {
+		stmts = append(stmts, stmt{s.rb(b.String()), args})
+	}
+	// Prepare before the transaction: on SQLite the write pool has one
+	// connection, which the transaction holds.
+	prepared := make([]*sql.Stmt, len(stmts))
+	for i, st := range stmts {
+		prepared[i] = s.writeStmts.get(ctx, st.q)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.err(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	for i, st := range stmts {
+		if prepared[i] != nil {
+			_, err = tx.StmtContext(ctx, prepared[i]).ExecContext(ctx, st.args...)
+		} else {
+			_, err = tx.ExecContext(ctx, st.q, st.args...)
+		}
+		if err != nil {
 			return s.err(err)
 		}
 	}
