@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -671,6 +672,13 @@ func (s *Store) ClaimJobs(ctx context.Context, queue string, now time.Time, leas
 		}
 		out = append(out, j)
 	}
+	// UPDATE ... RETURNING gives no order guarantee: hand jobs out oldest first.
+	slices.SortFunc(out, func(a, b core.Job) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out, s.err(rows.Err())
 }
 

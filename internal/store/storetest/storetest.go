@@ -1,0 +1,624 @@
+// Package storetest is the one conformance suite every storage backend must
+// pass: it drives each method of every core storage interface, the
+// optional BatchWriter and CounterReader, and the replay cache under
+// concurrency. internal/store/sqlite and internal/store/postgres run it.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+)
+
+// Opener returns a fresh, empty store for one test.
+type Opener func(t *testing.T) core.Store
+
+// t0 is a fixed instant; stores keep microseconds.
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+
+// Run runs the whole suite against stores made by open.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, core.Store)
+	}{
+		{"Organisations", testOrganisations},
+		{"Principals", testPrincipals},
+		{"Credentials", testCredentials},
+		{"Tokens", testTokens},
+		{"TokenBatch", testTokenBatch},
+		{"Replay", testReplay},
+		{"ReplayConcurrent", testReplayConcurrent},
+		{"Audit", testAudit},
+		{"Documents", testDocuments},
+		{"Jobs", testJobs},
+		{"Counters", testCounters},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("got error %v, want %v", err, target)
+	}
+}
+
+func seedPrincipal(t *testing.T, s core.Store, org, name string) core.Principal {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.GetOrganisation(ctx, org); err != nil {
+		must(t, s.CreateOrganisation(ctx, core.Organisation{ID: org, Name: org, CreatedAt: t0}))
+	}
+	p := core.Principal{ID: core.NewID(), OrgID: org, Kind: core.PrincipalUser, Name: name, CreatedAt: t0}
+	must(t, s.CreatePrincipal(ctx, p))
+	return p
+}
+
+func testOrganisations(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		must(t, s.CreateOrganisation(ctx, core.Organisation{ID: fmt.Sprintf("org%d", i), Name: fmt.Sprintf("Org %d", i), CreatedAt: t0.Add(time.Duration(i) * time.Second)}))
+	}
+	wantErr(t, s.CreateOrganisation(ctx, core.Organisation{ID: "org1", Name: "dup", CreatedAt: t0}), core.ErrConflict)
+	o, err := s.GetOrganisation(ctx, "org2")
+	must(t, err)
+	if o.Name != "Org 2" || !o.CreatedAt.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("got %+v", o)
+	}
+	_, err = s.GetOrganisation(ctx, "missing")
+	wantErr(t, err, core.ErrNotFound)
+	list, total, err := s.ListOrganisations(ctx, core.Page{Offset: 1, Limit: 1})
+	must(t, err)
+	if total != 3 || len(list) != 1 || list[0].ID != "org1" {
+		t.Fatalf("page = %+v total %d", list, total)
+	}
+}
+
+func testPrincipals(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	must(t, s.CreateOrganisation(ctx, core.Organisation{ID: "o", Name: "o", CreatedAt: t0}))
+	alice := core.Principal{ID: "p1", OrgID: "o", Kind: core.PrincipalUser, Name: "alice", CreatedAt: t0}
+	must(t, s.CreatePrincipal(ctx, alice))
+	must(t, s.CreatePrincipal(ctx, core.Principal{ID: "p2", OrgID: "o", Kind: core.PrincipalDevice, Name: "alice", CreatedAt: t0.Add(time.Second)}))
+	must(t, s.CreatePrincipal(ctx, core.Principal{ID: "p3", OrgID: "o", Kind: core.PrincipalAdmin, Name: "root", CreatedAt: t0.Add(2 * time.Second)}))
+	wantErr(t, s.CreatePrincipal(ctx, core.Principal{ID: "p4", OrgID: "o", Kind: core.PrincipalUser, Name: "alice", CreatedAt: t0}), core.ErrConflict)
+	err := s.CreatePrincipal(ctx, core.Principal{ID: "p5", OrgID: "no-such-org", Kind: core.PrincipalUser, Name: "x", CreatedAt: t0})
+	if err == nil {
+		t.Fatal("principal in a missing organisation accepted")
+	}
+	got, err := s.GetPrincipal(ctx, "p1")
+	must(t, err)
+	if got != alice {
+		t.Fatalf("got %+v want %+v", got, alice)
+	}
+	got, err = s.FindPrincipal(ctx, "o", core.PrincipalDevice, "alice")
+	must(t, err)
+	if got.ID != "p2" {
+		t.Fatalf("FindPrincipal = %+v", got)
+	}
+	_, err = s.FindPrincipal(ctx, "o", core.PrincipalOwner, "alice")
+	wantErr(t, err, core.ErrNotFound)
+	all, total, err := s.ListPrincipals(ctx, "o", "", core.Page{})
+	must(t, err)
+	if total != 3 || len(all) != 3 || all[0].ID != "p1" {
+		t.Fatalf("list all = %+v", all)
+	}
+	users, total, err := s.ListPrincipals(ctx, "o", core.PrincipalUser, core.Page{})
+	must(t, err)
+	if total != 1 || users[0].ID != "p1" {
+		t.Fatalf("list users = %+v", users)
+	}
+	must(t, s.SetPrincipalDisabled(ctx, "p1", true))
+	got, _ = s.GetPrincipal(ctx, "p1")
+	if !got.Disabled {
+		t.Fatal("not disabled")
+	}
+	wantErr(t, s.SetPrincipalDisabled(ctx, "missing", true), core.ErrNotFound)
+	n, err := s.CountPrincipals(ctx, core.PrincipalAdmin)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("CountPrincipals = %d", n)
+	}
+}
+
+func testCredentials(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	p := seedPrincipal(t, s, "o", "alice")
+	q := seedPrincipal(t, s, "o2", "bob")
+	exp := t0.Add(time.Hour)
+	c1 := core.Credential{ID: "c1", PrincipalID: p.ID, OrgID: "o", Kind: core.CredAccessKey, Lookup: "K1", Name: "first",
+		SecretHash: []byte{1, 2, 3}, Meta: json.RawMessage(`{"a":1}`), CreatedAt: t0, ExpiresAt: &exp}
+	must(t, s.CreateCredential(ctx, c1))
+	must(t, s.CreateCredential(ctx, core.Credential{ID: "c2", PrincipalID: p.ID, OrgID: "o", Kind: core.CredAppToken, Lookup: "K1", Sealed: []byte{9}, CreatedAt: t0.Add(time.Second)}))
+	must(t, s.CreateCredential(ctx, core.Credential{ID: "c3", PrincipalID: q.ID, OrgID: "o2", Kind: core.CredPublicKey, Lookup: "pk", Public: []byte("PEM"), CreatedAt: t0.Add(2 * time.Second)}))
+	wantErr(t, s.CreateCredential(ctx, core.Credential{ID: "c4", PrincipalID: p.ID, OrgID: "o", Kind: core.CredAccessKey, Lookup: "K1", CreatedAt: t0}), core.ErrConflict)
+
+	got, err := s.FindCredential(ctx, core.CredAccessKey, "K1")
+	must(t, err)
+	if got.ID != "c1" || string(got.SecretHash) != "\x01\x02\x03" || got.Sealed != nil || string(got.Meta) != `{"a":1}` ||
+		got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.RevokedAt != nil || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("FindCredential = %+v", got)
+	}
+	got, err = s.GetCredential(ctx, "c3")
+	must(t, err)
+	if string(got.Public) != "PEM" || got.Kind != core.CredPublicKey {
+		t.Fatalf("GetCredential = %+v", got)
+	}
+	_, err = s.FindCredential(ctx, core.CredAPIKey, "K1")
+	wantErr(t, err, core.ErrNotFound)
+
+	must(t, s.RenameCredential(ctx, "c1", "renamed"))
+	wantErr(t, s.RenameCredential(ctx, "missing", "x"), core.ErrNotFound)
+	must(t, s.RevokeCredential(ctx, "c2", t0.Add(time.Minute)))
+	must(t, s.RevokeCredential(ctx, "c2", t0.Add(time.Hour))) // idempotent: first revocation time stays
+	got, _ = s.GetCredential(ctx, "c2")
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("RevokedAt = %v", got.RevokedAt)
+	}
+
+	tests := []struct {
+		name      string
+		f         core.CredentialFilter
+		page      core.Page
+		wantIDs   []string
+		wantTotal int
+	}{
+		{"live in org", core.CredentialFilter{OrgID: "o"}, core.Page{}, []string{"c1"}, 1},
+		{"with revoked", core.CredentialFilter{OrgID: "o", IncludeRevoked: true}, core.Page{}, []string{"c1", "c2"}, 2},
+		{"by principal", core.CredentialFilter{PrincipalID: q.ID}, core.Page{}, []string{"c3"}, 1},
+		{"by kind", core.CredentialFilter{Kind: core.CredAppToken, IncludeRevoked: true}, core.Page{}, []string{"c2"}, 1},
+		{"paged", core.CredentialFilter{IncludeRevoked: true}, core.Page{Offset: 1, Limit: 1}, []string{"c2"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, total, err := s.ListCredentials(ctx, tt.f, tt.page)
+			must(t, err)
+			var ids []string
+			for _, c := range list {
+				ids = append(ids, c.ID)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(tt.wantIDs) || total != tt.wantTotal {
+				t.Fatalf("got %v total %d, want %v total %d", ids, total, tt.wantIDs, tt.wantTotal)
+			}
+		})
+	}
+	got, _ = s.GetCredential(ctx, "c1")
+	if got.Name != "renamed" {
+		t.Fatalf("name = %q", got.Name)
+	}
+}
+
+func newToken(id, family string, kind core.TokenKind, principal string, issued time.Time, ttl time.Duration) core.Token {
+	tok := core.Token{ID: id, Hash: []byte("hash-" + id), Kind: kind, OrgID: "o", PrincipalID: principal, FamilyID: family, IssuedAt: issued}
+	if ttl > 0 {
+		e := issued.Add(ttl)
+		tok.ExpiresAt = &e
+	}
+	return tok
+}
+
+func testTokens(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	ren := t0.Add(2 * time.Hour)
+	full := newToken("t1", "f1", core.TokenRefresh, "p", t0, time.Hour)
+	full.CredentialID, full.ParentID, full.Scope, full.Binding, full.RenewableUntil, full.Meta = "c", "t0", "a b", "https://x", &ren, json.RawMessage(`{"k":"v"}`)
+	must(t, s.CreateToken(ctx, full))
+	must(t, s.CreateToken(ctx, newToken("t2", "f1", core.TokenAccess, "p", t0, time.Hour)))
+	must(t, s.CreateToken(ctx, newToken("t3", "f3", core.TokenAccess, "p", t0, 0))) // eternal
+	must(t, s.CreateToken(ctx, newToken("t4", "f4", core.TokenAccess, "other", t0, time.Minute)))
+	wantErr(t, s.CreateToken(ctx, newToken("t1", "f1", core.TokenAccess, "p", t0, time.Hour)), core.ErrConflict)
+	dupHash := newToken("t9", "f9", core.TokenAccess, "p", t0, time.Hour)
+	dupHash.Hash = full.Hash
+	wantErr(t, s.CreateToken(ctx, dupHash), core.ErrConflict)
+
+	got, err := s.GetTokenByHash(ctx, []byte("hash-t1"))
+	must(t, err)
+	if got.ID != "t1" || got.Kind != core.TokenRefresh || got.CredentialID != "c" || got.ParentID != "t0" || got.Scope != "a b" ||
+		got.Binding != "https://x" || !got.RenewableUntil.Equal(ren) || string(got.Meta) != `{"k":"v"}` || !got.IssuedAt.Equal(t0) ||
+		got.RotatedAt != nil || got.RevokedAt != nil {
+		t.Fatalf("GetTokenByHash = %+v", got)
+	}
+	got, err = s.GetToken(ctx, "t3")
+	must(t, err)
+	if got.ExpiresAt != nil || got.RenewableUntil != nil {
+		t.Fatalf("eternal token = %+v", got)
+	}
+	_, err = s.GetTokenByHash(ctx, []byte("nope"))
+	wantErr(t, err, core.ErrNotFound)
+
+	first, err := s.MarkTokenRotated(ctx, "t1", t0.Add(time.Minute))
+	must(t, err)
+	second, err := s.MarkTokenRotated(ctx, "t1", t0.Add(2*time.Minute))
+	must(t, err)
+	if !first || second {
+		t.Fatalf("MarkTokenRotated = %v then %v, want true then false", first, second)
+	}
+	got, _ = s.GetToken(ctx, "t1")
+	if got.RotatedAt == nil || !got.RotatedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("RotatedAt = %v", got.RotatedAt)
+	}
+
+	must(t, s.UpdateTokenExpiry(ctx, "t2", t0.Add(5*time.Second)))
+	got, _ = s.GetToken(ctx, "t2")
+	if !got.ExpiresAt.Equal(t0.Add(5 * time.Second)) {
+		t.Fatalf("ExpiresAt = %v", got.ExpiresAt)
+	}
+	wantErr(t, s.UpdateTokenExpiry(ctx, "missing", t0), core.ErrNotFound)
+
+	n, err := s.CountActiveTokens(ctx, "p", core.TokenAccess, t0.Add(time.Second))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("active access tokens = %d, want 2 (t2, t3)", n)
+	}
+	n, _ = s.CountActiveTokens(ctx, "p", core.TokenAccess, t0.Add(10*time.Second))
+	if n != 1 {
+		t.Fatalf("after t2 expired: %d, want 1", n)
+	}
+
+	must(t, s.RevokeToken(ctx, "t3", t0.Add(time.Minute)))
+	must(t, s.RevokeToken(ctx, "t3", t0.Add(time.Hour)))
+	wantErr(t, s.RevokeToken(ctx, "missing", t0), core.ErrNotFound)
+	revoked, err := s.RevokeTokenFamily(ctx, "f1", t0.Add(2*time.Minute))
+	must(t, err)
+	if revoked != 2 {
+		t.Fatalf("family revoked %d, want 2", revoked)
+	}
+	again, _ := s.RevokeTokenFamily(ctx, "f1", t0.Add(3*time.Minute))
+	if again != 0 {
+		t.Fatalf("second family revocation revoked %d", again)
+	}
+	byPrincipal, err := s.RevokePrincipalTokens(ctx, "other", t0.Add(4*time.Minute))
+	must(t, err)
+	if byPrincipal != 1 {
+		t.Fatalf("principal revocation = %d", byPrincipal)
+	}
+	hashes, err := s.ListRevokedSince(ctx, t0.Add(2*time.Minute))
+	must(t, err)
+	if len(hashes) != 3 { // t1, t2 (family) and t4 (principal); t3 was revoked earlier
+		t.Fatalf("ListRevokedSince = %d hashes", len(hashes))
+	}
+
+	live := newToken("t5", "f5", core.TokenRefresh, "p", t0, time.Minute)
+	live.RenewableUntil = &ren // expired but still renewable: kept
+	must(t, s.CreateToken(ctx, live))
+	purged, err := s.PurgeTokens(ctx, t0.Add(3*time.Minute))
+	must(t, err)
+	// t1 revoked at +2m, t2 expired at +5s, t3 revoked at +1m, t4 expired at +1m.
+	if purged != 4 {
+		t.Fatalf("purged %d, want 4", purged)
+	}
+	if _, err := s.GetToken(ctx, "t5"); err != nil {
+		t.Fatalf("renewable token purged: %v", err)
+	}
+}
+
+func testTokenBatch(t *testing.T, s core.Store) {
+	bw, ok := s.(core.BatchWriter)
+	if !ok {
+		t.Skip("backend has no batch writer")
+	}
+	ctx := context.Background()
+	toks := []core.Token{newToken("b1", "b1", core.TokenAccess, "p", t0, time.Hour), newToken("b2", "b1", core.TokenRefresh, "p", t0, 0)}
+	events := []core.AuditEvent{{At: t0, Action: core.AuditIssue, Protocol: "oauth2", Subject: "b1", Outcome: core.OutcomeSuccess}}
+	must(t, bw.WriteBatch(ctx, toks, events))
+	for _, id := range []string{"b1", "b2"} {
+		if _, err := s.GetToken(ctx, id); err != nil {
+			t.Fatalf("batched token %s: %v", id, err)
+		}
+	}
+	list, err := s.ListAudit(ctx, core.AuditFilter{Action: core.AuditIssue})
+	must(t, err)
+	if len(list) != 1 || list[0].Subject != "b1" {
+		t.Fatalf("batched audit = %+v", list)
+	}
+	// A conflicting row fails the whole batch: nothing of it is visible.
+	err = bw.WriteBatch(ctx, []core.Token{newToken("b3", "b3", core.TokenAccess, "p", t0, 0), newToken("b1", "b1", core.TokenAccess, "p", t0, 0)},
+		[]core.AuditEvent{{At: t0, Action: "batch-fail", Protocol: "x", Outcome: core.OutcomeSuccess}})
+	if err == nil {
+		t.Fatal("conflicting batch committed")
+	}
+	if _, err := s.GetToken(ctx, "b3"); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("partial batch visible: %v", err)
+	}
+	if list, _ := s.ListAudit(ctx, core.AuditFilter{Action: "batch-fail"}); len(list) != 0 {
+		t.Fatal("audit of a failed batch is visible")
+	}
+}
+
+func testReplay(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	tests := []struct {
+		key       string
+		expires   time.Time
+		now       time.Time
+		wantFresh bool
+	}{
+		{"a", t0.Add(time.Minute), t0, true},
+		{"a", t0.Add(time.Minute), t0.Add(30 * time.Second), false},
+		{"b", t0.Add(time.Minute), t0, true},
+		{"a", t0.Add(3 * time.Minute), t0.Add(time.Minute), true}, // expired entry is taken over
+		{"a", t0.Add(3 * time.Minute), t0.Add(2 * time.Minute), false},
+	}
+	for i, tt := range tests {
+		fresh, err := s.InsertReplayKey(ctx, tt.key, tt.expires, tt.now)
+		must(t, err)
+		if fresh != tt.wantFresh {
+			t.Fatalf("step %d: InsertReplayKey(%s) = %v, want %v", i, tt.key, fresh, tt.wantFresh)
+		}
+	}
+	n, err := s.PurgeReplayKeys(ctx, t0.Add(2*time.Minute))
+	must(t, err)
+	if n != 1 { // b expired at +1m; a lives until +3m
+		t.Fatalf("purged %d", n)
+	}
+	fresh, _ := s.InsertReplayKey(ctx, "a", t0.Add(4*time.Minute), t0.Add(2*time.Minute))
+	if fresh {
+		t.Fatal("purge removed a live key")
+	}
+}
+
+// testReplayConcurrent: two goroutines insert the same 10,000 keys; each
+// key must be accepted exactly once.
+func testReplayConcurrent(t *testing.T, s core.Store) {
+	const keys, workers = 10_000, 2
+	ctx := context.Background()
+	var accepted atomic.Int64
+	perKey := make([]atomic.Int32, keys)
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < keys; i++ {
+				fresh, err := s.InsertReplayKey(ctx, fmt.Sprintf("jti-%d", i), t0.Add(time.Hour), t0)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if fresh {
+					accepted.Add(1)
+					perKey[i].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if accepted.Load() != keys {
+		t.Fatalf("accepted %d of %d keys", accepted.Load(), keys)
+	}
+	for i := range perKey {
+		if perKey[i].Load() != 1 {
+			t.Fatalf("key %d accepted %d times", i, perKey[i].Load())
+		}
+	}
+}
+
+func testAudit(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	long := make([]byte, 5000)
+	for i := range long {
+		long[i] = 'x'
+	}
+	must(t, s.AppendAudit(ctx,
+		core.AuditEvent{At: t0, Action: core.AuditIssue, Protocol: "oauth2", OrgID: "o", PrincipalID: "p", Subject: "key", Outcome: core.OutcomeSuccess, RemoteAddr: "127.0.0.1", RequestID: "r1"},
+		core.AuditEvent{At: t0.Add(time.Second), Action: core.AuditAuthFailure, Protocol: "tpv", OrgID: "o", Outcome: core.OutcomeFailure, Reason: string(long)},
+	))
+	must(t, s.AppendAudit(ctx, core.AuditEvent{At: t0.Add(2 * time.Second), Action: core.AuditRevoke, Protocol: "oauth2", OrgID: "o2", Outcome: core.OutcomeSuccess}))
+	must(t, s.AppendAudit(ctx)) // nothing to do
+	all, err := s.ListAudit(ctx, core.AuditFilter{})
+	must(t, err)
+	if len(all) != 3 || all[0].Action != core.AuditRevoke || all[2].RequestID != "r1" || !all[2].At.Equal(t0) {
+		t.Fatalf("newest first expected: %+v", all)
+	}
+	if len(all[1].Reason) > 1024 {
+		t.Fatalf("reason not clipped: %d bytes", len(all[1].Reason))
+	}
+	tests := []struct {
+		name string
+		f    core.AuditFilter
+		want int
+	}{
+		{"by org", core.AuditFilter{OrgID: "o"}, 2},
+		{"by action", core.AuditFilter{Action: core.AuditAuthFailure}, 1},
+		{"by protocol", core.AuditFilter{Protocol: "oauth2"}, 2},
+		{"since", core.AuditFilter{Since: t0.Add(time.Second)}, 2},
+		{"limit", core.AuditFilter{Limit: 1}, 1},
+	}
+	for _, tt := range tests {
+		list, err := s.ListAudit(ctx, tt.f)
+		must(t, err)
+		if len(list) != tt.want {
+			t.Errorf("%s: %d events, want %d", tt.name, len(list), tt.want)
+		}
+	}
+}
+
+func testDocuments(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		org := "o1"
+		if i == 2 {
+			org = "o2"
+		}
+		must(t, s.PutDocument(ctx, core.Document{Collection: "tpv.records", ID: fmt.Sprintf("d%d", i), OrgID: org,
+			Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: t0.Add(time.Duration(i) * time.Second)}))
+	}
+	must(t, s.PutDocument(ctx, core.Document{Collection: "other", ID: "d0", Data: json.RawMessage(`{}`), CreatedAt: t0}))
+	wantErr(t, s.PutDocument(ctx, core.Document{Collection: "tpv.records", ID: "d0", Data: json.RawMessage(`{}`), CreatedAt: t0}), core.ErrConflict)
+	wantErr(t, s.PutDocument(ctx, core.Document{Collection: "tpv.records", ID: "empty", CreatedAt: t0}), core.ErrInvalidInput)
+
+	d, err := s.GetDocument(ctx, "tpv.records", "d1")
+	must(t, err)
+	if d.Version != 1 || string(d.Data) != `{"n":1}` || d.OrgID != "o1" || !d.CreatedAt.Equal(t0.Add(time.Second)) || !d.UpdatedAt.Equal(d.CreatedAt) {
+		t.Fatalf("GetDocument = %+v", d)
+	}
+	d.Data, d.UpdatedAt = json.RawMessage(`{"n":10}`), t0.Add(time.Hour)
+	upd, err := s.UpdateDocument(ctx, d)
+	must(t, err)
+	if upd.Version != 2 || string(upd.Data) != `{"n":10}` || !upd.UpdatedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("UpdateDocument = %+v", upd)
+	}
+	_, err = s.UpdateDocument(ctx, d) // stale version 1
+	wantErr(t, err, core.ErrConflict)
+	_, err = s.UpdateDocument(ctx, core.Document{Collection: "tpv.records", ID: "missing", Version: 1, Data: json.RawMessage(`{}`)})
+	wantErr(t, err, core.ErrNotFound)
+
+	list, total, err := s.ListDocuments(ctx, "tpv.records", "o1", core.Page{})
+	must(t, err)
+	if total != 2 || len(list) != 2 || list[0].ID != "d1" {
+		t.Fatalf("list o1 = %+v total %d (want newest first)", list, total)
+	}
+	list, total, err = s.ListDocuments(ctx, "tpv.records", "", core.Page{Limit: 1})
+	must(t, err)
+	if total != 3 || len(list) != 1 || list[0].ID != "d2" {
+		t.Fatalf("list all = %+v total %d", list, total)
+	}
+	must(t, s.DeleteDocument(ctx, "tpv.records", "d0"))
+	wantErr(t, s.DeleteDocument(ctx, "tpv.records", "d0"), core.ErrNotFound)
+	if _, err := s.GetDocument(ctx, "other", "d0"); err != nil {
+		t.Fatalf("delete crossed collections: %v", err)
+	}
+}
+
+func testJobs(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	for i, runAt := range []time.Time{t0, t0.Add(time.Second), t0.Add(time.Hour)} {
+		must(t, s.EnqueueJob(ctx, core.Job{ID: fmt.Sprintf("j%d", i), Queue: "notify", Payload: json.RawMessage(`{"i":1}`), RunAt: runAt, CreatedAt: t0}))
+	}
+	must(t, s.EnqueueJob(ctx, core.Job{ID: "other", Queue: "other", Payload: json.RawMessage(`{}`), RunAt: t0, CreatedAt: t0}))
+	wantErr(t, s.EnqueueJob(ctx, core.Job{ID: "j0", Queue: "notify", Payload: json.RawMessage(`{}`), RunAt: t0, CreatedAt: t0}), core.ErrConflict)
+
+	now := t0.Add(2 * time.Second)
+	claimed, err := s.ClaimJobs(ctx, "notify", now, time.Minute, 10)
+	must(t, err)
+	if len(claimed) != 2 || claimed[0].ID != "j0" || claimed[1].ID != "j1" || claimed[0].Attempts != 1 || string(claimed[0].Payload) != `{"i":1}` {
+		t.Fatalf("first claim = %+v", claimed)
+	}
+	if claimed[0].LockedUntil == nil || !claimed[0].LockedUntil.Equal(now.Add(time.Minute)) {
+		t.Fatalf("lease = %v", claimed[0].LockedUntil)
+	}
+	again, err := s.ClaimJobs(ctx, "notify", now.Add(time.Second), time.Minute, 10)
+	must(t, err)
+	if len(again) != 0 {
+		t.Fatalf("leased jobs claimed twice: %+v", again)
+	}
+	must(t, s.CompleteJob(ctx, "j0", now))
+	must(t, s.RetryJob(ctx, "j1", now.Add(10*time.Second), "partner did not answer"))
+	j1, err := s.GetJob(ctx, "j1")
+	must(t, err)
+	if j1.LockedUntil != nil || j1.LastError != "partner did not answer" || !j1.RunAt.Equal(now.Add(10*time.Second)) {
+		t.Fatalf("retried job = %+v", j1)
+	}
+	later, err := s.ClaimJobs(ctx, "notify", now.Add(11*time.Second), time.Minute, 10)
+	must(t, err)
+	if len(later) != 1 || later[0].ID != "j1" || later[0].Attempts != 2 {
+		t.Fatalf("retry claim = %+v", later)
+	}
+	must(t, s.FailJob(ctx, "j1", now.Add(12*time.Second), "gave up"))
+	// An expired lease is claimable again.
+	must(t, s.EnqueueJob(ctx, core.Job{ID: "j9", Queue: "lease", Payload: json.RawMessage(`{}`), RunAt: t0, CreatedAt: t0}))
+	first, _ := s.ClaimJobs(ctx, "lease", t0, time.Second, 1)
+	stolen, _ := s.ClaimJobs(ctx, "lease", t0.Add(2*time.Second), time.Second, 1)
+	if len(first) != 1 || len(stolen) != 1 || stolen[0].Attempts != 2 {
+		t.Fatalf("expired lease not reclaimed: %+v %+v", first, stolen)
+	}
+	final, err := s.ClaimJobs(ctx, "notify", t0.Add(48*time.Hour), time.Minute, 10)
+	must(t, err)
+	if len(final) != 1 || final[0].ID != "j2" {
+		t.Fatalf("done/failed jobs must not be claimed: %+v", final)
+	}
+	j0, _ := s.GetJob(ctx, "j0")
+	j1, _ = s.GetJob(ctx, "j1")
+	if j0.DoneAt == nil || j1.FailedAt == nil || j1.LastError != "gave up" {
+		t.Fatalf("terminal states: %+v %+v", j0, j1)
+	}
+	_, err = s.GetJob(ctx, "missing")
+	wantErr(t, err, core.ErrNotFound)
+	wantErr(t, s.CompleteJob(ctx, "missing", now), core.ErrNotFound)
+}
+
+func testCounters(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	w1, w2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
+	steps := []struct {
+		key   string
+		end   time.Time
+		delta int64
+		want  int64
+	}{
+		{"k", w1, 1, 1},
+		{"k", w1, 2, 3},
+		{"k", w2, 1, 1},
+		{"other", w1, 5, 5},
+		{"k", w1, 0, 3},
+	}
+	for i, st := range steps {
+		v, err := s.AddToCounter(ctx, st.key, st.end, st.delta)
+		must(t, err)
+		if v != st.want {
+			t.Fatalf("step %d: counter = %d, want %d", i, v, st.want)
+		}
+	}
+	if r, ok := s.(core.CounterReader); ok {
+		got, err := r.ReadCounters(ctx, []string{"k", "other", "absent"}, []time.Time{w1, w2})
+		must(t, err)
+		if got["k"] != 4 || got["other"] != 5 || got["absent"] != 0 {
+			t.Fatalf("ReadCounters = %v", got)
+		}
+	}
+	n, err := s.PurgeCounters(ctx, w1)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("purged %d counters, want 2", n)
+	}
+	v, _ := s.AddToCounter(ctx, "k", w2, 0)
+	if v != 1 {
+		t.Fatalf("live window purged: %d", v)
+	}
+}
+
+// RunConcurrentCounters checks that concurrent increments are never lost.
+func RunConcurrentCounters(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 250; i++ {
+				if _, err := s.AddToCounter(ctx, "shared", t0.Add(time.Hour), 1); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	v, err := s.AddToCounter(ctx, "shared", t0.Add(time.Hour), 0)
+	must(t, err)
+	if v != 1000 {
+		t.Fatalf("counter = %d after 1000 concurrent increments", v)
+	}
+}
