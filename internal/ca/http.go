@@ -1,0 +1,325 @@
+package ca
+
+import (
+	"context"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// Caller is who an authenticated API request comes from.
+type Caller struct {
+	PrincipalID string
+	OrgID       string
+	Admin       bool
+}
+
+// Authenticator authenticates API requests. Errors are core errors:
+// KindUnauthenticated/Expired/Revoked (401), anything else is passed on.
+// TokenAuth is the default; the OAuth2 family's bearer authenticator can
+// take its place behind this interface.
+type Authenticator interface {
+	Authenticate(r *http.Request) (Caller, error)
+}
+
+// tokenLookup is what TokenAuth needs from core.Tokens.
+type tokenLookup interface {
+	Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
+}
+
+// principalGetter is what TokenAuth needs from the principal store.
+type principalGetter interface {
+	GetPrincipal(ctx context.Context, id string) (core.Principal, error)
+}
+
+var (
+	_ tokenLookup     = (*core.Tokens)(nil)
+	_ principalGetter = (core.PrincipalStore)(nil)
+	_ Authenticator   = (*TokenAuth)(nil)
+	_ httpapi.Module  = (*Module)(nil)
+)
+
+// TokenAuth authenticates "Authorization: Bearer <access token>" against
+// core access tokens; the caller is an admin when the token's principal
+// is an enabled admin principal.
+type TokenAuth struct {
+	Tokens     tokenLookup
+	Principals principalGetter
+}
+
+// Authenticate implements Authenticator.
+func (t TokenAuth) Authenticate(r *http.Request) (Caller, error) {
+	h := r.Header.Get("Authorization")
+	scheme, value, ok := strings.Cut(h, " ")
+	if h == "" {
+		return Caller{}, core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
+		return Caller{}, core.E(core.KindUnauthenticated, "malformed Authorization header")
+	}
+	tok, err := t.Tokens.Lookup(r.Context(), core.TokenAccess, strings.TrimSpace(value))
+	if err != nil {
+		return Caller{}, err
+	}
+	p, err := t.Principals.GetPrincipal(r.Context(), tok.PrincipalID)
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return Caller{}, core.E(core.KindUnauthenticated, "token principal no longer exists")
+		}
+		return Caller{}, err
+	}
+	if p.Disabled {
+		return Caller{}, core.E(core.KindUnauthenticated, "principal disabled")
+	}
+	return Caller{PrincipalID: p.ID, OrgID: p.OrgID, Admin: p.Kind == core.PrincipalAdmin}, nil
+}
+
+// Module serves the CA's HTTP API:
+//
+//	POST /ca/sign                           admin: CSR + profile + environment -> certificate
+//	GET  /ca/certificates                   admin: issued certificates
+//	GET  /ca/certificates/{serial}          admin: one record
+//	POST /ca/certificates/{serial}/revoke   admin: revoke
+//	GET  /ca/crl                            public: DER CRL (?format=pem for PEM)
+//	GET  /ca/cacert                         public: root certificate (PEM)
+//
+// The CRL and the root certificate are public on purpose: relying parties
+// (TLS clients, WS-Security verifiers, `openssl verify -crl_download`)
+// fetch them without credentials, exactly as CRL distribution points
+// are meant to be used.
+type Module struct {
+	ca   *Authority
+	auth Authenticator
+	addr httpapi.ClientAddr
+	log  *slog.Logger
+}
+
+// NewModule builds the HTTP API.
+func NewModule(ca *Authority, auth Authenticator, addr httpapi.ClientAddr) *Module {
+	return &Module{ca: ca, auth: auth, addr: addr, log: ca.deps.Log}
+}
+
+// Register implements httpapi.Module.
+func (m *Module) Register(mux *http.ServeMux) {
+	mux.Handle("POST /ca/sign", m.admin(m.handleSign))
+	mux.Handle("GET /ca/certificates", m.admin(m.handleList))
+	mux.Handle("GET /ca/certificates/{serial}", m.admin(m.handleGet))
+	mux.Handle("POST /ca/certificates/{serial}/revoke", m.admin(m.handleRevoke))
+	mux.HandleFunc("GET /ca/crl", m.handleCRL)
+	mux.HandleFunc("GET /ca/cacert", m.handleCACert)
+}
+
+// apiError is the CA API's error body.
+type apiError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeError maps a core error to the API's status and body, once.
+func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := http.StatusInternalServerError, "server_error"
+	desc := core.ReasonOf(err)
+	switch core.KindOf(err) {
+	case core.KindInvalidInput:
+		status, code = http.StatusBadRequest, "invalid_request"
+		if strings.HasPrefix(r.URL.Path, "/ca/sign") {
+			code = "policy_violation"
+		}
+	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
+		status, code = http.StatusUnauthorized, "unauthorized"
+		w.Header().Set("WWW-Authenticate", `Bearer realm="authgate-ca"`)
+	case core.KindForbidden:
+		status, code = http.StatusForbidden, "forbidden"
+	case core.KindNotFound:
+		status, code = http.StatusNotFound, "not_found"
+	case core.KindConflict:
+		status, code = http.StatusConflict, "conflict"
+	case core.KindUnavailable:
+		status, code = http.StatusServiceUnavailable, "unavailable"
+	default:
+		desc = ""
+		m.log.Error("ca request failed", slog.String("path", r.URL.Path), slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))
+	}
+	httpapi.WriteJSON(w, status, apiError{Error: code, Description: desc})
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c Caller)
+
+// admin runs h for authenticated admin callers only, auditing refusals.
+func (m *Module) admin(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := m.auth.Authenticate(r)
+		if err == nil && !c.Admin {
+			err = core.E(core.KindForbidden, "the certificate authority API is for administrators")
+		}
+		if err != nil {
+			switch core.KindOf(err) {
+			case core.KindUnauthenticated, core.KindExpired, core.KindRevoked, core.KindForbidden:
+				_ = m.ca.deps.Audit.Record(r.Context(), core.AuditEvent{Action: core.AuditAuthFailure, Protocol: "ca",
+					OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: r.Method + " " + r.URL.Path, Outcome: core.OutcomeFailure,
+					Reason: core.ReasonOf(err), RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r)})
+			}
+			m.writeError(w, r, err)
+			return
+		}
+		h(w, r, c)
+	})
+}
+
+// signBody is the JSON body of POST /ca/sign.
+type signBody struct {
+	CSR          string `json:"csr"`
+	Profile      string `json:"profile"`
+	Environment  string `json:"environment"`
+	ValidityDays int    `json:"validity_days,omitempty"`
+	Organisation string `json:"organisation,omitempty"`
+}
+
+// signResponse is the JSON answer of POST /ca/sign.
+type signResponse struct {
+	Serial      string    `json:"serial"`
+	Certificate string    `json:"certificate"` // PEM
+	Chain       string    `json:"chain,omitempty"`
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+}
+
+// pemChainType is RFC 8555's media type for a PEM certificate chain.
+const pemChainType = "application/pem-certificate-chain"
+
+func (m *Module) handleSign(w http.ResponseWriter, r *http.Request, c Caller) {
+	var b signBody
+	if err := httpapi.DecodeJSON(r, &b); err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	env, err := ParseEnvironment(b.Environment)
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	if b.ValidityDays < 0 || b.ValidityDays > 100000 {
+		m.writeError(w, r, core.E(core.KindInvalidInput, "validity_days out of range"))
+		return
+	}
+	iss, err := m.ca.Sign(r.Context(), SignRequest{
+		CSR: []byte(b.CSR), Profile: b.Profile, Environment: env, Organisation: b.Organisation,
+		Validity: time.Duration(b.ValidityDays) * 24 * time.Hour,
+		OrgID:    c.OrgID, PrincipalID: c.PrincipalID, RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r),
+	})
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/ca/certificates/"+iss.Record.Serial)
+	if wantsPEM(r) {
+		w.Header().Set("Content-Type", pemChainType)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(iss.PEM())
+		return
+	}
+	resp := signResponse{Serial: iss.Record.Serial, Certificate: pemCert(iss.Certificate), NotBefore: iss.Record.NotBefore, NotAfter: iss.Record.NotAfter}
+	for _, ch := range iss.Chain {
+		resp.Chain += pemCert(ch)
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, resp)
+}
+
+// wantsPEM reports whether the client asked for the PEM chain itself.
+func wantsPEM(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && (mt == pemChainType || mt == "application/x-pem-file") {
+			return true
+		}
+	}
+	return false
+}
+
+type listResponse struct {
+	Items []Record `json:"items"`
+	Total int      `json:"total"`
+}
+
+func (m *Module) handleList(w http.ResponseWriter, r *http.Request, _ Caller) {
+	q := r.URL.Query()
+	p := core.Page{Limit: 100}
+	for name, dst := range map[string]*int{"offset": &p.Offset, "limit": &p.Limit} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || (name == "limit" && (n == 0 || n > 1000)) {
+				m.writeError(w, r, core.E(core.KindInvalidInput, name+" must be a number (limit 1 to 1000)"))
+				return
+			}
+			*dst = n
+		}
+	}
+	items, total, err := m.ca.List(r.Context(), q.Get("org"), p)
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Total: total})
+}
+
+func (m *Module) handleGet(w http.ResponseWriter, r *http.Request, _ Caller) {
+	rec, _, err := m.ca.Get(r.Context(), r.PathValue("serial"))
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, rec)
+}
+
+type revokeBody struct {
+	Reason string `json:"reason"`
+}
+
+func (m *Module) handleRevoke(w http.ResponseWriter, r *http.Request, c Caller) {
+	var b revokeBody
+	if r.ContentLength != 0 {
+		if err := httpapi.DecodeJSON(r, &b); err != nil {
+			m.writeError(w, r, err)
+			return
+		}
+	}
+	rec, err := m.ca.Revoke(r.Context(), RevokeRequest{Serial: r.PathValue("serial"), Reason: b.Reason,
+		OrgID: c.OrgID, PrincipalID: c.PrincipalID, RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r)})
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, rec)
+}
+
+func (m *Module) handleCRL(w http.ResponseWriter, r *http.Request) {
+	der, err := m.ca.CRL(r.Context())
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	if r.URL.Query().Get("format") == "pem" {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(CRLPEM(der))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	_, _ = w.Write(der)
+}
+
+func (m *Module) handleCACert(w http.ResponseWriter, r *http.Request) {
+	root, err := m.ca.Root(r.Context())
+	if err != nil {
+		m.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	_, _ = w.Write([]byte(pemCert(root)))
+}
