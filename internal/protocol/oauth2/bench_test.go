@@ -93,6 +93,10 @@ func BenchmarkVersusBare(b *testing.B) {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				return send(req)
 			},
+			"chain-get": func() (int, error) {
+				req, _ := http.NewRequest(http.MethodGet, e.URL+"/bench/open", nil)
+				return send(req)
+			},
 			"bearer-get": func() (int, error) {
 				req, _ := http.NewRequest(http.MethodGet, e.URL+"/bench/protected", nil)
 				req.Header.Set("Authorization", "Bearer "+tok)

@@ -1,7 +1,9 @@
 package oauth2
 
 import (
+	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/authgate/authgate/internal/httpapi"
 )
@@ -15,31 +17,101 @@ type linksDoc struct {
 // the versions; an authenticated caller sees every link it may use. An
 // invalid Authorization header is refused with 401, as the device server does.
 func (m *Module) entryPoint(w http.ResponseWriter, r *http.Request) {
-	base := m.baseURL(r)
-	authenticate := Link{Rel: "authenticate", Href: base + "/oauth/token", Type: vnd("accesskeys")}
-	versions := Link{Rel: "versions", Href: base + "/versions", Type: vnd("versions")}
-	doc := linksDoc{Links: []Link{authenticate}}
+	role := roleAnonymous
 	if _, present := bearerToken(r); present {
 		c, err := m.bearer.Authenticate(r)
 		if err != nil {
 			writeError(w, r, m.log, err, ctxBearer, "Bearer")
 			return
 		}
-		doc.Links = append(doc.Links, Link{Rel: "accesskeys", Href: base + "/accesskeys", Type: vnd("accesskeys")})
+		role = roleUser
 		if c.Admin {
+			role = roleAdmin
+		}
+	}
+	base, mt := m.baseURL(r), negotiate(r, "entrypoint")
+	// The document depends only on these three, and the entry point is hit
+	// on every client start: serve it pre-rendered.
+	key := entryKey{base: base, role: role, mediaType: mt}
+	body, ok := m.entries.get(key)
+	if !ok {
+		var err error
+		if body, err = json.Marshal(m.entryDoc(base, role)); err != nil {
+			writeError(w, r, m.log, err, ctxResource, "")
+			return
+		}
+		body = append(body, '\n')
+		m.entries.put(key, body)
+	}
+	h := w.Header()
+	h.Set("Content-Type", mt)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(body)
+}
+
+type role int
+
+const (
+	roleAnonymous role = iota
+	roleUser
+	roleAdmin
+)
+
+type entryKey struct {
+	base      string
+	role      role
+	mediaType string
+}
+
+// entryCache holds rendered entry-point documents. Its size is bounded
+// because the base URL comes from the request's Host header.
+type entryCache struct {
+	mu sync.RWMutex
+	m  map[entryKey][]byte
+}
+
+const maxEntryDocs = 64
+
+func (c *entryCache) get(k entryKey) ([]byte, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.m[k]
+	return b, ok
+}
+
+func (c *entryCache) put(k entryKey, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[entryKey][]byte{}
+	}
+	if len(c.m) < maxEntryDocs {
+		c.m[k] = b
+	}
+}
+
+// entryDoc lists the links a caller of role may use.
+func (m *Module) entryDoc(base string, r role) linksDoc {
+	authenticate := Link{Rel: "authenticate", Href: base + "/oauth/token", Type: vnd("accesskeys")}
+	versions := Link{Rel: "versions", Href: base + "/versions", Type: vnd("versions")}
+	doc := linksDoc{Links: []Link{authenticate}}
+	if r != roleAnonymous {
+		doc.Links = append(doc.Links, Link{Rel: "accesskeys", Href: base + "/accesskeys", Type: vnd("accesskeys")})
+		if r == roleAdmin {
 			doc.Links = append(doc.Links,
 				Link{Rel: "introspect", Href: base + "/oauth/introspect", Type: "application/json"},
 				Link{Rel: "revoke", Href: base + "/oauth/revoke", Type: "application/json"})
 		}
 		for _, l := range m.opt.Links {
-			if l.AdminOnly && !c.Admin {
+			if l.AdminOnly && r != roleAdmin {
 				continue
 			}
 			doc.Links = append(doc.Links, Link{Rel: l.Rel, Href: base + l.Href, Type: l.Type})
 		}
 	}
 	doc.Links = append(doc.Links, versions)
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "entrypoint"), doc)
+	return doc
 }
 
 // versionsDoc lists the versions of the server build.

@@ -42,6 +42,7 @@ type Module struct {
 	log     *slog.Logger
 	bearer  *BearerAuth
 	limiter *core.FailureLimiter
+	entries entryCache
 	public  *url.URL
 }
 
