@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
 // BenchmarkHTTP measures, over HTTP on loopback in one run: a bare net/http
@@ -147,8 +149,13 @@ func round(b *testing.B, do func() (int, error)) (time.Duration, int) {
 	return time.Since(start), clients * each
 }
 
+// benchBackends is SQLite, plus PostgreSQL when a server is configured.
 func benchBackends(b *testing.B) map[string]agtest.Options {
-	return map[string]agtest.Options{"sqlite": {}}
+	m := map[string]agtest.Options{"sqlite": {}}
+	if os.Getenv("AUTHGATE_TEST_POSTGRES") != "" {
+		m["postgres"] = agtest.Options{PostgresDSN: pgtest.DSN(b)}
+	}
+	return m
 }
 
 var benchClient = bench.NewClient(256, nil)

@@ -14,8 +14,9 @@ import (
 // a client nobody here wrote: password grant, refresh through a
 // TokenSource, and client credentials.
 func TestGolangOAuth2Client(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, false, nil)
 			ctx := context.Background()
 			conf := &xoauth2.Config{Endpoint: xoauth2.Endpoint{TokenURL: e.URL + "/oauth/token"}}

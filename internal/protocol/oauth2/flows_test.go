@@ -16,8 +16,9 @@ import (
 // refresh token inside the grace window: every one gets a working pair and
 // nothing is revoked. A replay after the window still revokes the family.
 func TestConcurrentRefreshKeepsDeviceLoggedIn(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, true, nil)
 			_, rt := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			const n = 8
@@ -59,8 +60,9 @@ func TestConcurrentRefreshKeepsDeviceLoggedIn(t *testing.T) {
 // TestFailedAuthenticationRateLimit: per key, then per address; a correct
 // secret over the limit is refused like a wrong one; it is audited.
 func TestFailedAuthenticationRateLimit(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, true, func(c *oauth2.Config) {
 				c.KeyFailureLimit, c.AddressFailureLimit, c.FailureWindow = 3, 6, time.Minute
 			})
@@ -114,8 +116,9 @@ func TestFailedAuthenticationRateLimit(t *testing.T) {
 
 // TestIntrospectionAndRevocation covers RFC 7662 and RFC 7009 access rules.
 func TestIntrospectionAndRevocation(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, true, nil)
 			adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			keyA, secretA := e.createKey(adminTok, "Org A")
@@ -171,8 +174,9 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 // TestAccessKeyScopes: a user manages keys of its own organisation only;
 // an admin creates a new organisation per key; paging.
 func TestAccessKeyScopes(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, true, nil)
 			adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			keyA, secretA := e.createKey(adminTok, "Org A")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -113,7 +114,7 @@ func golden(t *testing.T, name, got string) {
 func TestDeviceServerDocumentedExamples(t *testing.T) {
 	for _, shape := range []string{"flat", "wrapped"} {
 		t.Run(shape, func(t *testing.T) {
-			e := start(t, backends(t)["sqlite"], true, func(c *oauth2.Config) { c.DeviceServerResponse = shape })
+			e := start(t, agtest.Options{}, true, func(c *oauth2.Config) { c.DeviceServerResponse = shape })
 			n := &normaliser{repl: map[string]string{e.URL: "http://localhost:8080"}, count: map[string]int{}}
 			n.name(e.Admin.Key, "ADMIN_KEY")
 			form := formHeader()

@@ -15,6 +15,7 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
 // epoch is where ManualClock tests start.
@@ -26,9 +27,14 @@ type env struct {
 	mod *oauth2.Module
 }
 
-// backends lists the stores the storage-backed tests run on.
-func backends(t *testing.T) map[string]agtest.Options {
-	return map[string]agtest.Options{"sqlite": {}}
+// backends lists the stores the storage-backed tests run on: SQLite, and
+// a fresh PostgreSQL database per test (skipped without a server unless
+// the run is the full CI run, see pgtest).
+func backends() map[string]func(testing.TB) agtest.Options {
+	return map[string]func(testing.TB) agtest.Options{
+		"sqlite":   func(testing.TB) agtest.Options { return agtest.Options{} },
+		"postgres": func(t testing.TB) agtest.Options { return agtest.Options{PostgresDSN: pgtest.DSN(t)} },
+	}
 }
 
 func start(t *testing.T, base agtest.Options, manual bool, tweak func(*oauth2.Config)) *env {

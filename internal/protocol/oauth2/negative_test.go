@@ -12,8 +12,9 @@ import (
 // TestNegative checks each failure's status, RFC 6749 error body and
 // challenge header.
 func TestNegative(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, true, nil)
 			adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			key, secret := e.createKey(adminTok, "Negative Org")
@@ -140,8 +141,9 @@ func basic(id, secret string) string {
 
 // TestTokenLifecycleFailures covers expired, revoked, reused and misused tokens.
 func TestTokenLifecycleFailures(t *testing.T) {
-	for name, opt := range backends(t) {
+	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
 			e := start(t, opt, true, nil)
 			adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			key, secret := e.createKey(adminTok, "Lifecycle Org")
@@ -152,7 +154,7 @@ func TestTokenLifecycleFailures(t *testing.T) {
 				checkError(t, e.do("GET", "/accesskeys", bearer(access), ""), 401, "invalid_token", "token expired", `Bearer realm="authgate", error="invalid_token"`)
 			})
 			t.Run("expired refresh token", func(t *testing.T) {
-				e2 := start(t, opt, true, func(c *oauth2Config) { c.RefreshTokenTTL = 2 * time.Hour })
+				e2 := start(t, backend(t), true, func(c *oauth2Config) { c.RefreshTokenTTL = 2 * time.Hour })
 				_, rt := e2.passwordGrant(e2.Admin.Key, e2.Admin.Secret)
 				e2.Clock.Advance(2 * time.Hour)
 				checkError(t, e2.refresh(rt), 400, "invalid_grant", "token expired", "")
