@@ -9,12 +9,18 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
 func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testLimiterNodes(t, agtest.Options{}) })
+	t.Run("postgres", func(t *testing.T) { testLimiterNodes(t, agtest.Options{PostgresDSN: pgtest.DSN(t)}) })
+}
+
+func testLimiterNodes(t *testing.T, opt agtest.Options) {
 	ctx := context.Background()
-	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	opt.ManualClock = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, opt)
 	// Two limiters on one store stand for two nodes sharing a database.
 	nodeA := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
 	nodeB := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
