@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
@@ -52,6 +53,15 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 			return nil, err
 		}
 		m.background = append(m.background, mm.Background(httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight})...)
+	}
+	if rt.cfg.CA.Enabled {
+		// Built-in CA (family 5 certificates): admin API; CRL and root certificate public.
+		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
+		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, httpapi.ClientAddr{Trusted: trusted}))
 	}
 	return m, ctx.Err()
 }

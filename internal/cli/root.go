@@ -60,6 +60,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newTokenCmd(),
 		newTPVCmd(g),
 		newM2MCmd(g),
+		newCACmd(g), newCSRCmd(),
 	)
 	return root
 }

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
@@ -41,6 +42,7 @@ type Config struct {
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
 	M2M    m2m.Config    `yaml:"m2m"`
+	CA     ca.Config     `yaml:"ca"`
 }
 
 // TLS configures the main listener's TLS.
@@ -62,6 +64,7 @@ func Default() Config {
 		TPV:          tpv.DefaultConfig(),
 		OAuth2:       oauth2.DefaultConfig(),
 		M2M:          m2m.DefaultConfig(),
+		CA:           ca.DefaultConfig(),
 	}
 }
 

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/core"
+)
+
+// newCACmd is `authgate ca`: the built-in certificate authority, operated
+// directly on the database (the same store the server uses).
+func newCACmd(g *globalFlags) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "ca",
+		Short: "Built-in certificate authority: init, sign CSRs by profile, revoke, CRL",
+	}
+	c.AddCommand(newCAInitCmd(g), newCASignCmd(g), newCARevokeCmd(g), newCACRLCmd(g), newCAListCmd(g), newCACertCmd(g))
+	return c
+}
+
+// withCA opens the runtime and the authority for one command.
+func withCA(g *globalFlags, fn func(cmd *cobra.Command, args []string, a *ca.Authority) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		rt, err := openRuntime(cmd.Context(), g, cmd)
+		if err != nil {
+			return err
+		}
+		defer rt.Close()
+		return fn(cmd, args, ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc)))
+	}
+}
+
+// writeOut writes data to path (0644: certificates and CRLs are public)
+// or to stdout when path is "" or "-".
+func writeOut(cmd *cobra.Command, path string, data []byte) error {
+	if path == "" || path == "-" {
+		_, err := cmd.OutOrStdout().Write(data)
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func newCAInitCmd(g *globalFlags) *cobra.Command {
+	var opt ca.InitOptions
+	var out string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the CA key(s) and certificate(s); prints the root certificate",
+		Args:  cobra.NoArgs,
+		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			root, err := a.Init(cmd.Context(), opt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "CA initialised: %s, valid until %s; key sealed in the database\n",
+				root.Subject, root.NotAfter.Format(time.DateOnly))
+			return writeOut(cmd, out, pemEncode("CERTIFICATE", root.Raw))
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&opt.Algorithm, "algorithm", "rsa", "key algorithm: rsa or ecdsa")
+	f.IntVar(&opt.RSABits, "bits", 3072, "RSA key size")
+	f.StringVar(&opt.Curve, "curve", "P-256", "ECDSA curve: P-256 or P-384")
+	f.StringVar(&opt.CommonName, "cn", "authgate M2M Root CA", "root CA common name")
+	f.StringVar(&opt.Organisation, "org", "authgate", "CA organisation")
+	f.BoolVar(&opt.Intermediate, "intermediate", false, "also create an issuing CA under the root")
+	f.DurationVar(&opt.RootValidity, "root-validity", 10*365*24*time.Hour, "root certificate lifetime")
+	f.DurationVar(&opt.IssuerValidity, "issuer-validity", 5*365*24*time.Hour, "issuing CA lifetime")
+	f.StringVar(&out, "out", "", "write the root certificate here (default stdout)")
+	return cmd
+}
+
+func newCASignCmd(g *globalFlags) *cobra.Command {
+	var profile, env, org, out string
+	var days int
+	cmd := &cobra.Command{
+		Use:   "sign --profile signing|ssl-server|device --env TA|PE req.csr",
+		Short: "Issue a certificate from a CSR (PEM or DER); prints the certificate and its chain",
+		Args:  cobra.ExactArgs(1),
+		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
+			csr, err := readLimited(args[0], ca.MaxCSRSize)
+			if err != nil {
+				return err
+			}
+			e, err := ca.ParseEnvironment(env)
+			if err != nil {
+				return err
+			}
+			iss, err := a.Sign(cmd.Context(), ca.SignRequest{CSR: csr, Profile: profile, Environment: e, Organisation: org,
+				Validity: time.Duration(days) * 24 * time.Hour, OrgID: core.SystemOrgID, RemoteAddr: "cli"})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "issued serial %s to %s, valid until %s\n", iss.Record.Serial, iss.Record.Subject,
+				iss.Record.NotAfter.Format(time.DateOnly))
+			return writeOut(cmd, out, iss.PEM())
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&profile, "profile", "", "signing, ssl-server or device")
+	f.StringVar(&env, "env", "", "environment: TA (OU M2M_TA) or PE (OU M2M)")
+	f.StringVar(&org, "expect-org", "", "refuse unless the subject O is exactly this partner organisation")
+	f.IntVar(&days, "days", 0, "validity in days (default ca.default_validity_days; at most ca.max_validity_days)")
+	f.StringVar(&out, "out", "", "write the certificate chain here (default stdout)")
+	_ = cmd.MarkFlagRequired("profile")
+	return cmd
+}
+
+// readLimited reads at most limit bytes of a file ("-" is stdin).
+func readLimited(path string, limit int64) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func newCARevokeCmd(g *globalFlags) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "revoke SERIAL",
+		Short: "Revoke an issued certificate (serial in hex, as openssl prints it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
+			rec, err := a.Revoke(cmd.Context(), ca.RevokeRequest{Serial: args[0], Reason: reason, OrgID: core.SystemOrgID, RemoteAddr: "cli"})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s): %s\n", rec.Serial, rec.RevocationReason, rec.Subject)
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&reason, "reason", "unspecified", "unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn")
+	return cmd
+}
+
+func newCACRLCmd(g *globalFlags) *cobra.Command {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "crl",
+		Short: "Print the current CRL (signed by the CA)",
+		Args:  cobra.NoArgs,
+		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			der, err := a.CRL(cmd.Context())
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "pem":
+				return writeOut(cmd, out, ca.CRLPEM(der))
+			case "der":
+				return writeOut(cmd, out, der)
+			}
+			return errors.New("--format must be pem or der")
+		}),
+	}
+	cmd.Flags().StringVar(&format, "format", "pem", "pem or der")
+	cmd.Flags().StringVar(&out, "out", "", "write the CRL here (default stdout)")
+	return cmd
+}
+
+func newCAListCmd(g *globalFlags) *cobra.Command {
+	var limit, offset int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List issued certificates, newest first",
+		Args:  cobra.NoArgs,
+		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			recs, total, err := a.List(cmd.Context(), "", core.Page{Offset: offset, Limit: limit})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERIAL\tPROFILE\tENV\tNOT AFTER\tSTATUS\tSUBJECT")
+			for _, r := range recs {
+				status := "valid"
+				if r.RevokedAt != nil {
+					status = "revoked (" + r.RevocationReason + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Profile, r.Environment, r.NotAfter.Format(time.DateOnly), status, r.Subject)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d\n", len(recs), total)
+			return nil
+		}),
+	}
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many")
+	return cmd
+}
+
+func newCACertCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cacert",
+		Short: "Print the root certificate and the issuing CA (if any), PEM",
+		Args:  cobra.NoArgs,
+		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			root, err := a.Root(cmd.Context())
+			if err != nil {
+				return err
+			}
+			chain, err := a.Chain(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := pemEncode("CERTIFICATE", root.Raw)
+			for _, c := range chain {
+				out = append(out, pemEncode("CERTIFICATE", c.Raw)...)
+			}
+			return writeOut(cmd, "", out)
+		}),
+	}
+}
