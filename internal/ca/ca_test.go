@@ -412,3 +412,65 @@ func BenchmarkSign(b *testing.B) {
 }
 
 var _ crypto.Signer = rsa2048
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"over three years":   func(c *Config) { c.MaxValidityDays = 1500 },
+		"default beyond max": func(c *Config) { c.DefaultValidityDays = 2000 },
+		"short CRL":          func(c *Config) { c.CRLValidity = time.Minute },
+		"refresh beyond CRL": func(c *Config) { c.CRLRefresh = 30 * 24 * time.Hour },
+		"unknown attribute":  func(c *Config) { c.RequiredSubject = []string{"O", "Shoe size"} },
+		"zero default":       func(c *Config) { c.DefaultValidityDays = 0 },
+	} {
+		c := DefaultConfig()
+		mod(&c)
+		if c.Validate() == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}
+
+// FuzzPolicy feeds arbitrary bytes to the CSR parser and every policy
+// check of every profile: no panics, and nothing that passes the signing
+// profile's checks has a key the document forbids.
+func FuzzPolicy(f *testing.F) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f.Add(makeCSR(f, rsa2048, partnerName("M2M_TA", "ta.sample.org"), nil))
+	f.Add(makeCSR(f, ec, partnerName("M2M", "m2m.sample.org"), func(r *x509.CertificateRequest) { r.DNSNames = []string{"a.example"} }))
+	f.Add(makeCSR(f, rsa1024, partnerName("M2M", "m2m.sample.org"), extReq(cnf.OIDBasicConstraints, struct{ IsCA bool }{true})))
+	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n"))
+	a := New(DefaultConfig(), Deps{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		csr, err := ParseCSR(data)
+		if err != nil {
+			return
+		}
+		_ = csr.CheckSignature()
+		for _, pn := range ProfileNames() {
+			prof := profiles[pn]
+			for _, env := range []Environment{EnvTA, EnvPE, ""} {
+				req := SignRequest{Profile: pn, Environment: env}
+				okKey := checkKey(prof, csr) == nil
+				okSubj := a.checkSubject(prof, req, csr) == nil
+				okExt := checkRequestedExtensions(prof, csr) == nil
+				_, _, errNames := serverNames(prof, csr)
+				if okKey && prof.RSAOnly {
+					k, isRSA := csr.PublicKey.(*rsa.PublicKey)
+					if !isRSA || k.N.BitLen() < 2048 {
+						t.Fatalf("profile %s accepted key %T", pn, csr.PublicKey)
+					}
+				}
+				if okSubj && env != "" && (len(csr.Subject.OrganizationalUnit) != 1 || csr.Subject.OrganizationalUnit[0] != env.OU()) {
+					t.Fatalf("OU %v accepted for %s", csr.Subject.OrganizationalUnit, env)
+				}
+				// SANs in a non-server profile are refused.
+				if okExt && errNames == nil && !prof.ServerNames && len(csr.DNSNames) > 0 {
+					t.Fatalf("profile %s accepted DNS SANs", pn)
+				}
+			}
+		}
+	})
+}
