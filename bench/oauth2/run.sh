@@ -6,18 +6,22 @@
 #   anonymous      GET  /            authgate entry point, no token (handler chain only)
 #   bearer         GET  /            authgate entry point with a Bearer token (token check, no DB)
 #   password grant POST /oauth/token  tokens issued per second (SQLite; PostgreSQL with --postgres)
-# Usage: bench/oauth2/run.sh [--duration 10s] [--connections 64] [--postgres]
-# The server runs with log level warn (no per-request access log). The load
-# generator shares the machine's cores with the server.
+# Usage: bench/oauth2/run.sh [--duration 5s] [--connections 64] [--reps 3] [--postgres]
+# Each scheme runs right after a run of the bare handler, --reps times; the
+# table shows medians, and the ratio is the median of the per-pair ratios,
+# so load from other processes on a shared machine cancels out as far as
+# possible. The server runs with log level warn (no per-request access
+# log). The load generator shares the machine's cores with the server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
-DURATION=10s CONNS=64 PG=0
+DURATION=5s CONNS=64 PG=0 REPS=3
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) DURATION="$2"; shift 2 ;;
 	--connections) CONNS="$2"; shift 2 ;;
 	--postgres) PG=1; shift ;;
+	--reps) REPS="$2"; shift 2 ;;
 	*) echo "unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -71,17 +75,23 @@ run() { # label, wrk args...
 	fi
 	printf '%s %s %s\n' "$label" "$(rate <<<"$out")" "$(awk '/ 99%/ {print $2}' <<<"$out")"
 }
+pair() { # label, wrk args...: bare run, then the scheme; appends "label rps p99 bare_rps"
+	local label="$1" bare
+	shift
+	bare="$(run bare "http://127.0.0.1:$BARE_PORT/" | cut -d' ' -f2)"
+	echo "$(run "$label" "$@") $bare" >>"$RESULTS"
+}
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
 bench_backend() { # name
 	local name="$1" token
 	token="$(curl -sf -X POST -d "grant_type=password&username=$AG_KEY&password=$AG_SECRET" "$AG_URL/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
-	run "bare" "http://127.0.0.1:$BARE_PORT/" >>"$RESULTS"
-	run "anonymous-entry($name)" "$AG_URL/" >>"$RESULTS"
-	run "bearer-entry($name)" -H "Authorization: Bearer $token" "$AG_URL/" >>"$RESULTS"
-	run "password-grant($name)" -s bench/oauth2/token.lua "$AG_URL/oauth/token" >>"$RESULTS"
-	run "bare" "http://127.0.0.1:$BARE_PORT/" >>"$RESULTS"
+	for _ in $(seq "$REPS"); do
+		pair "anonymous-entry($name)" "$AG_URL/"
+		pair "bearer-entry($name)" -H "Authorization: Bearer $token" "$AG_URL/"
+		pair "password-grant($name)" -s bench/oauth2/token.lua "$AG_URL/oauth/token"
+	done
 }
 
 start_authgate sqlite
@@ -93,13 +103,17 @@ if [ "$PG" = 1 ]; then
 	bench_backend postgres
 fi
 
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d$DURATION"
-awk '
-	$1 == "bare" { bare_sum += $2; bare_n++; next }
-	{ label[NR] = $1; rps[NR] = $2; p99[NR] = $3 }
-	END {
-		bare = bare_sum / bare_n
-		printf "%-28s %12s %10s %10s\n", "scheme", "req/s", "p99", "vs bare"
-		printf "%-28s %12.0f %10s %9s\n", "bare net/http (mean)", bare, "", "100%"
-		for (i = 1; i <= NR; i++) if (label[i] != "") printf "%-28s %12.0f %10s %8.1f%%\n", label[i], rps[i], p99[i], 100 * rps[i] / bare
-	}' "$RESULTS"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d$DURATION, $REPS pairs per scheme"
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, rps, p99, bare = line.split()
+    rows.setdefault(label, []).append((float(rps), p99, float(bare)))
+print(f"{'scheme':<28} {'req/s':>10} {'bare req/s':>11} {'vs bare':>8}  p99 (last)")
+for label, rs in rows.items():
+    med = statistics.median(r[0] for r in rs)
+    bare = statistics.median(r[2] for r in rs)
+    ratio = statistics.median(100 * r[0] / r[2] for r in rs)
+    print(f"{label:<28} {med:>10.0f} {bare:>11.0f} {ratio:>7.1f}%  {rs[-1][1]}")
+PY
