@@ -124,9 +124,6 @@ func (m *Module) passwordGrant(r *http.Request, f form, client clientCreds, hasC
 	}
 	cred, p, err := m.authenticateKey(ctx, r, user, pass, "password grant")
 	if err != nil {
-		if core.KindOf(err) == core.KindUnauthenticated {
-			err = core.E(core.KindUnauthenticated, "invalid key or secret")
-		}
 		return tokenResponse{}, ctxGrant, err
 	}
 	resp, err := m.issuePair(ctx, r, cred, p, "", "", core.AuditIssue, "password grant")
