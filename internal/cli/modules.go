@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
@@ -23,20 +24,20 @@ type modules struct {
 // Each adapter adds itself below in its own block.
 func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m := &modules{}
+	trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	addr := httpapi.ClientAddr{Trusted: trusted}
+	// Purges of expired replay keys, dead tokens and ended counter windows.
+	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log}
+	m.background = append(m.background, janitor.Run)
 	if rt.cfg.TPV.Enabled {
-		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
-		if err != nil {
-			return nil, err
-		}
-		m.http = append(m.http, tpv.New(rt.cfg.TPV, tpv.DepsFrom(rt.svc, httpapi.ClientAddr{Trusted: trusted})))
+		m.http = append(m.http, tpv.New(rt.cfg.TPV, tpv.DepsFrom(rt.svc, addr)))
 	}
 	{
 		// Device-server access keys and the OAuth2 token endpoint (family 1).
-		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
-		if err != nil {
-			return nil, err
-		}
-		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: httpapi.ClientAddr{Trusted: trusted}, Version: Version})
+		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: addr, Version: Version})
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: %w", err)
 		}
@@ -44,11 +45,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	}
 	if rt.cfg.M2M.Enabled {
 		// M2M Connectivity API (family 5): TA and PE on their own HTTPS listeners, with outbox workers.
-		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
-		if err != nil {
-			return nil, err
-		}
-		mm, err := m2m.Build(ctx, rt.cfg.M2M, m2m.DepsFrom(rt.svc, httpapi.ClientAddr{Trusted: trusted}))
+		mm, err := m2m.Build(ctx, rt.cfg.M2M, m2m.DepsFrom(rt.svc, addr))
 		if err != nil {
 			return nil, err
 		}
@@ -56,12 +53,8 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	}
 	if rt.cfg.CA.Enabled {
 		// Built-in CA (family 5 certificates): admin API; CRL and root certificate public.
-		trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
-		if err != nil {
-			return nil, err
-		}
 		authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
-		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, httpapi.ClientAddr{Trusted: trusted}))
+		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, addr))
 	}
 	return m, ctx.Err()
 }

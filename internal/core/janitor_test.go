@@ -1,0 +1,72 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+)
+
+func TestJanitorSweep(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	j := &core.Janitor{Store: svc.Store, Clock: clock, Log: svc.Log, Retention: time.Hour}
+
+	if err := svc.Replay.Remember(ctx, "jti", "short", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Replay.Remember(ctx, "jti", "long", start.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, short, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, long, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: 4 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Store.AddToCounter(ctx, "k", start.Add(time.Minute), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(30 * time.Minute) // short token expired, but still within retention
+	r, tk, c, err := j.Sweep(ctx)
+	if err != nil || r != 1 || tk != 0 || c != 1 {
+		t.Fatalf("first sweep = %d replay, %d tokens, %d counters, %v", r, tk, c, err)
+	}
+	clock.Advance(time.Hour) // now past retention
+	if _, tk, _, err = j.Sweep(ctx); err != nil || tk != 1 {
+		t.Fatalf("second sweep purged %d tokens, %v", tk, err)
+	}
+	if _, err := svc.Store.GetToken(ctx, short.ID); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("dead token kept: %v", err)
+	}
+	if _, err := svc.Store.GetToken(ctx, long.ID); err != nil {
+		t.Fatalf("live token purged: %v", err)
+	}
+	if err := svc.Replay.Remember(ctx, "jti", "long", start.Add(3*time.Hour)); !errors.Is(err, core.ErrReplayed) {
+		t.Fatalf("live replay key purged: %v", err)
+	}
+}
+
+func TestJanitorRunStopsWithContext(t *testing.T) {
+	svc, _ := agtest.NewServices(t, agtest.Options{})
+	j := &core.Janitor{Store: svc.Store, Clock: svc.Clock, Log: svc.Log, Interval: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("janitor did not stop")
+	}
+}
