@@ -1,0 +1,251 @@
+// Package durability holds the crash and multi-process tests of the
+// storage layer: a store writer killed with SIGKILL loses nothing it had
+// acknowledged, and processes sharing one PostgreSQL see each other's
+// replay entries at once.
+package durability
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/store"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
+)
+
+// The test binary doubles as the child process, selected by environment.
+func TestMain(m *testing.M) {
+	switch os.Getenv("DURABILITY_CHILD") {
+	case "writer":
+		os.Exit(writer(os.Getenv("DURABILITY_DB")))
+	case "replay":
+		os.Exit(replayChild(os.Getenv("DURABILITY_DB"), os.Getenv("DURABILITY_KEYS")))
+	}
+	os.Exit(m.Run())
+}
+
+func openServices(dsn string) (core.Services, error) {
+	dir, dsnArg := "", dsn
+	if strings.HasPrefix(dsn, "sqlite:") {
+		dir, dsnArg = filepath.Dir(strings.TrimPrefix(dsn, "sqlite:")), dsn
+	}
+	st, err := store.Open(context.Background(), dsnArg, dir)
+	if err != nil {
+		return core.Services{}, err
+	}
+	keys, err := core.NewKeyring(make([]byte, core.MasterKeySize))
+	if err != nil {
+		return core.Services{}, err
+	}
+	return core.NewServices(st, keys, core.SystemClock{}, slog.New(slog.DiscardHandler)), nil
+}
+
+// writer issues tokens with their audit events from several goroutines and
+// prints "ok <token id>" after each commit returned, until it is killed.
+func writer(dsn string) int {
+	svc, err := openServices(dsn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	out := bufio.NewWriter(os.Stdout)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, tok := svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: time.Hour})
+				ev := core.AuditEvent{Action: core.AuditIssue, Protocol: "durability", Subject: tok.ID}
+				if err := svc.Tokens.Commit(context.Background(), []core.Token{tok}, []core.AuditEvent{ev}); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(3)
+				}
+				mu.Lock()
+				fmt.Fprintln(out, "ok", tok.ID)
+				out.Flush() // acknowledged only once the parent can read it
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return 0
+}
+
+func child(t *testing.T, mode, dsn string, extraEnv ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), append([]string{"DURABILITY_CHILD=" + mode, "DURABILITY_DB=" + dsn}, extraEnv...)...)
+	cmd.Stderr = os.Stderr
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+			_, _ = cmd.Process.Wait()
+		}
+	})
+	return cmd
+}
+
+// killDuringWrites starts a writer, SIGKILLs it after it acknowledged at
+// least n tokens, and checks every acknowledged token and audit event.
+func killDuringWrites(t *testing.T, dsn string, n int) core.Services {
+	cmd := child(t, "writer", dsn)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	sc := bufio.NewScanner(stdout)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(acked) < n && sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "ok "); ok {
+			acked = append(acked, id)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writer acknowledged only %d tokens in 60s", len(acked))
+		}
+	}
+	// Writes are still in flight in the other goroutines: kill now.
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Lines already written before the kill were acknowledged too.
+	rest, _ := io.ReadAll(stdout)
+	for _, line := range strings.Split(string(rest), "\n") {
+		if id, ok := strings.CutPrefix(line, "ok "); ok {
+			acked = append(acked, id)
+		}
+	}
+	_ = cmd.Wait()
+	if len(acked) < n {
+		t.Fatalf("only %d acknowledgements", len(acked))
+	}
+
+	svc, err := openServices(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Store.Close() })
+	ctx := context.Background()
+	events, err := svc.Audit.List(ctx, core.AuditFilter{Protocol: "durability", Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := map[string]bool{}
+	for _, e := range events {
+		audited[e.Subject] = true
+	}
+	for _, id := range acked {
+		if _, err := svc.Store.GetToken(ctx, id); err != nil {
+			t.Fatalf("acknowledged token %s lost: %v", id, err)
+		}
+		if !audited[id] {
+			t.Fatalf("audit event of acknowledged token %s lost", id)
+		}
+	}
+	t.Logf("%d acknowledged tokens and audit events survived SIGKILL", len(acked))
+	return svc
+}
+
+func TestSIGKILLLosesNothingAcknowledgedSQLite(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "authgate.db")
+	checkSQLiteIntegrity(t, killDuringWrites(t, dsn, 300))
+}
+
+func TestSIGKILLLosesNothingAcknowledgedPostgres(t *testing.T) {
+	killDuringWrites(t, pgtest.DSN(t), 300)
+}
+
+// replayChild inserts the keys listed in the file and prints one line per key it won.
+func replayChild(dsn, keysFile string) int {
+	svc, err := openServices(dsn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	b, err := os.ReadFile(keysFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	won := 0
+	for _, k := range strings.Fields(string(b)) {
+		if err := svc.Replay.Remember(context.Background(), "jti", k, time.Now().Add(time.Hour)); err == nil {
+			won++
+		} else if core.KindOf(err) != core.KindReplayed {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+	}
+	fmt.Println(won)
+	return 0
+}
+
+// Two processes insert the same keys into one PostgreSQL at the same time:
+// together they accept each key exactly once.
+func TestTwoProcessesShareReplayCache(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	svc, err := openServices(dsn) // migrate once before the race
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Store.Close()
+	const n = 2000
+	keys := make([]string, n)
+	for i := range keys {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		keys[i] = hex.EncodeToString(b)
+	}
+	file := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(file, []byte(strings.Join(keys, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var outs [2]strings.Builder
+	var cmds [2]*exec.Cmd
+	for i := range cmds {
+		cmds[i] = child(t, "replay", dsn, "DURABILITY_KEYS="+file)
+		cmds[i].Stdout = &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("child %d: %v", i, err)
+		}
+		won, err := strconv.Atoi(strings.TrimSpace(outs[i].String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += won
+	}
+	if total != n {
+		t.Fatalf("the two processes accepted %d keys in total, want exactly %d", total, n)
+	}
+	// And this third process sees every key as used.
+	for _, k := range keys[:50] {
+		if err := svc.Replay.Remember(context.Background(), "jti", k, time.Now().Add(time.Hour)); core.KindOf(err) != core.KindReplayed {
+			t.Fatalf("key %s not seen by another process: %v", k, err)
+		}
+	}
+}
