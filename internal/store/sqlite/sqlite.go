@@ -112,8 +112,8 @@ type dialect struct{}
 
 var _ sqlstore.Dialect = dialect{}
 
-func (dialect) Name() string             { return "sqlite" }
-func (dialect) Rebind(q string) string   { return q }
+func (dialect) Name() string           { return "sqlite" }
+func (dialect) Rebind(q string) string { return q }
 func (dialect) ClaimJobsQuery() string {
 	// SQLite has one writer at a time, so a plain UPDATE ... RETURNING is atomic.
 	return `UPDATE jobs SET locked_until=?, attempts=attempts+1 WHERE id IN (
