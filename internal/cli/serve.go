@@ -49,8 +49,12 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		return err
 	}
 	cfg := rt.cfg
+	accessLog := httpapi.AccessLogOn
+	if !cfg.AccessLog {
+		accessLog = httpapi.AccessLogOff
+	}
 	handler := httpapi.NewHandler(httpapi.Options{
-		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight,
+		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, AccessLog: accessLog,
 	}, mods.http...)
 	var tlsCfg *tls.Config
 	switch {

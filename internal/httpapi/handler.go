@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +38,18 @@ type Options struct {
 	// 0 means 4096.
 	MaxInFlight int
 	Registry    *prometheus.Registry
+	// AccessLog selects the per-request log line (default: on, at info).
+	AccessLog AccessLogMode
 }
+
+// AccessLogMode selects whether every request is logged.
+type AccessLogMode int
+
+// Access log modes.
+const (
+	AccessLogOn  AccessLogMode = iota // one info line per request
+	AccessLogOff                      // failures and panics are still logged by their handlers
+)
 
 // Handler is the assembled HTTP handler.
 type Handler struct {
@@ -85,7 +98,7 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	var chain http.Handler = h.mux
 	chain = limitBody(chain, opt.MaxBodyBytes)
 	chain = shed(chain, opt.MaxInFlight, h.metrics)
-	chain = observe(chain, opt.Log, h.metrics)
+	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn)
 	chain = withRequestID(chain)
 	chain = recoverPanics(chain, opt.Log)
 	h.chain = chain
@@ -105,13 +118,18 @@ func RequestID(r *http.Request) string {
 	return ""
 }
 
+// withRequestID tags each request with the caller's X-Request-Id when it is
+// sane, else with a fresh id: a random per-process prefix plus a counter,
+// unique without a crypto/rand read per request (ids need not be secret).
 func withRequestID(next http.Handler) http.Handler {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := hex.EncodeToString(b[:]) + "-"
+	var seq atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 || !printable(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = prefix + strconv.FormatUint(seq.Add(1), 36)
 		}
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
@@ -195,7 +213,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func observe(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
+func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -208,9 +226,10 @@ func observe(next http.Handler, log *slog.Logger, m *metrics) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		code := strconv.Itoa(rec.status)
-		m.requests.WithLabelValues(route, code).Inc()
-		m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+		m.observe(route, rec.status, elapsed)
+		if !accessLog {
+			return
+		}
 		// The query string is never logged: several protocols carry
 		// signatures and tokens in it.
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
@@ -224,6 +243,33 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	shed     prometheus.Counter
+	// children caches the labelled series per route and status, so the hot
+	// path skips the label hashing of WithLabelValues.
+	children sync.Map // routeStatus -> *routeSeries
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) observe(route string, status int, elapsed time.Duration) {
+	k := routeStatus{route, status}
+	v, ok := m.children.Load(k)
+	if !ok {
+		v, _ = m.children.LoadOrStore(k, &routeSeries{
+			requests: m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(route),
+		})
+	}
+	s := v.(*routeSeries)
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
