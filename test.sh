@@ -18,4 +18,8 @@ trap stop_test_postgres EXIT
 export AUTHGATE_REQUIRE_POSTGRES=1   # the PostgreSQL tests fail instead of skipping
 
 go vet ./...
-go test -count=1 -timeout 20m "$@" ./...
+# Everything but the PostgreSQL backend package, then that one verbosely so
+# the log shows its conformance suite ran (it cannot skip: see pgtest).
+go test -count=1 -timeout 20m "$@" $(go list ./... | grep -v '/internal/store/postgres$')
+echo "--- PostgreSQL backend ($AUTHGATE_TEST_POSTGRES)"
+go test -count=1 -timeout 10m -v "$@" ./internal/store/postgres/ | grep -E '^(=== RUN|[[:space:]]*--- |PASS|FAIL|ok)'

@@ -174,7 +174,12 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 		return nil, err
 	}
 	log.Info("storage ready", slog.String("backend", st.Dialect()), slog.String("db", redactDSN(cfg.DB)))
-	return &runtime{cfg: cfg, log: log, svc: core.NewServices(st, keys, core.SystemClock{}, log)}, nil
+	svc := core.NewServices(st, keys, core.SystemClock{}, log)
+	if err := svc.CheckKeyring(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &runtime{cfg: cfg, log: log, svc: svc}, nil
 }
 
 func (r *runtime) Close() error { return r.svc.Store.Close() }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
 // The test binary doubles as the authgate binary: with AUTHGATE_TEST_MAIN=1
@@ -155,5 +157,41 @@ func TestServeRejectsInvalidConfiguration(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("message does not mention %s:\n%s", want, out)
 		}
+	}
+}
+
+func TestServeOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	dataDir := t.TempDir()
+	s := startServer(t, "--data-dir", dataDir, "--db", dsn)
+	resp, err := http.Get(s.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz on PostgreSQL: %d", resp.StatusCode)
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-s.done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.stdout.String(), "secret:") {
+		t.Fatal("no bootstrap credentials on a fresh PostgreSQL database")
+	}
+	// A node with another master key is refused: it could verify nothing.
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--db", dsn)
+	cmd.Env = append(os.Environ(), "AUTHGATE_TEST_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "master key differs") {
+		t.Fatalf("node with another master key: %v\n%s", err, out)
+	}
+	// A second node with the same key does not bootstrap again.
+	s2 := startServer(t, "--data-dir", t.TempDir(), "--db", dsn, "--master-key-file", dataDir+"/master.key")
+	_ = s2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-s2.done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(s2.stdout.String(), "secret:") {
+		t.Fatal("second node printed bootstrap credentials")
 	}
 }
