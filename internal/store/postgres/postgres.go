@@ -10,7 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -56,20 +55,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*sqlstore.Store, error)
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
 	// A session-level advisory lock keeps nodes starting together from
 	// migrating at the same time.
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(newLocker()))
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return sqlstore.Migrate(ctx, db, goose.DialectPostgres, migrations, "migrations", goose.WithSessionLocker(newLocker()))
 }
 
 type dialect struct{}
