@@ -7,6 +7,7 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
@@ -55,6 +56,10 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		// Built-in CA (family 5 certificates): admin API; CRL and root certificate public.
 		authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
 		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, addr))
+	}
+	if rt.cfg.Apstrata.Enabled {
+		// Apstrata token service (family 3) at /apsdb/rest.
+		m.http = append(m.http, apstrata.New(rt.cfg.Apstrata, apstrata.DepsFrom(rt.svc, addr)))
 	}
 	return m, ctx.Err()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
@@ -40,10 +41,11 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
 	// Protocol sections are added below by each adapter.
-	TPV    tpv.Config    `yaml:"tpv"`
-	OAuth2 oauth2.Config `yaml:"oauth2"`
-	M2M    m2m.Config    `yaml:"m2m"`
-	CA     ca.Config     `yaml:"ca"`
+	TPV      tpv.Config      `yaml:"tpv"`
+	OAuth2   oauth2.Config   `yaml:"oauth2"`
+	M2M      m2m.Config      `yaml:"m2m"`
+	CA       ca.Config       `yaml:"ca"`
+	Apstrata apstrata.Config `yaml:"apstrata"`
 }
 
 // TLS configures the main listener's TLS.
@@ -67,6 +69,7 @@ func Default() Config {
 		OAuth2:       oauth2.DefaultConfig(),
 		M2M:          m2m.DefaultConfig(),
 		CA:           ca.DefaultConfig(),
+		Apstrata:     apstrata.DefaultConfig(),
 	}
 }
 

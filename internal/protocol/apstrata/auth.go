@@ -1,0 +1,286 @@
+package apstrata
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+)
+
+// callerKind is who authenticated.
+type callerKind int
+
+const (
+	anonymous callerKind = iota
+	owner
+	user
+	device
+)
+
+func (k callerKind) String() string {
+	return [...]string{"anonymous", "owner", "user", "device"}[k]
+}
+
+// caller is the authenticated party of a request.
+type caller struct {
+	kind      callerKind
+	orgID     string
+	principal core.Principal
+	login     string // user or device id; "" for the owner
+	// Set when the request authenticated with a token instead of a signature.
+	token       *core.Token
+	tokenCookie bool
+}
+
+// account is the owner's signing credential named by the path's authKey.
+func (m *Module) account(q *request) (core.Credential, error) {
+	c, err := m.d.Credentials.Find(q.r.Context(), core.CredSigningKey, q.authKey)
+	if err != nil {
+		if k := core.KindOf(err); k == core.KindUnauthenticated || k == core.KindRevoked || k == core.KindExpired {
+			return c, authFailure("Invalid credentials", "unknown or revoked authKey")
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// memberLookup is the credential lookup of a user or device of an account.
+func memberLookup(authKey, id string) string { return authKey + "/" + id }
+
+// member finds a user or device of the account by id.
+func (m *Module) member(q *request, id string) (core.Credential, core.Principal, error) {
+	c, err := m.d.Credentials.Find(q.r.Context(), core.CredPassword, memberLookup(q.authKey, id))
+	if err != nil {
+		return c, core.Principal{}, err
+	}
+	p, err := m.d.Principals.GetPrincipal(q.r.Context(), c.PrincipalID)
+	if err != nil {
+		return c, p, err
+	}
+	if p.Disabled {
+		return c, p, core.E(core.KindUnauthenticated, "principal disabled")
+	}
+	return c, p, nil
+}
+
+func kindOf(p core.Principal) callerKind {
+	if p.Kind == core.PrincipalDevice {
+		return device
+	}
+	return user
+}
+
+// bearerToken decodes "Authorization: Bearer base64(authKey:id:token)".
+func bearerToken(h string) (authKey, id, token string, ok bool) {
+	scheme, rest, found := strings.Cut(strings.TrimSpace(h), " ")
+	if !found || !strings.EqualFold(scheme, "bearer") {
+		return "", "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		if raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(rest)); err != nil {
+			return "", "", "", false
+		}
+	}
+	parts := strings.SplitN(string(raw), ":", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
+// tokenCookieName is the cookie that carries a token issued with apsdb.tokenInCookie.
+const tokenCookieName = "apsdb.authToken"
+
+// authenticate resolves the caller: bearer header, token mode, signature,
+// or anonymous when the request carries none of them.
+func (m *Module) authenticate(q *request) (caller, error) {
+	if h := q.r.Header.Get("Authorization"); h != "" {
+		authKey, id, token, ok := bearerToken(h)
+		if !ok {
+			return caller{}, authFailure("Invalid credentials", "malformed Authorization header")
+		}
+		if authKey != q.authKey {
+			return caller{}, authFailure("Invalid credentials", "bearer authKey differs from the path's")
+		}
+		return m.tokenCaller(q, id, token, false)
+	}
+	mode, _ := q.get(pMode)
+	if strings.EqualFold(mode, "token") {
+		id, _ := q.get(pID)
+		token, _ := q.get(pToken)
+		fromCookie := false
+		if token == "" {
+			if ck, err := q.r.Cookie(tokenCookieName); err == nil {
+				token, fromCookie = ck.Value, true
+			}
+		}
+		if id == "" || token == "" {
+			return caller{}, authFailure("Token authentication needs apsws.id and apsdb.authToken", "token mode without id or token")
+		}
+		return m.tokenCaller(q, id, token, fromCookie)
+	}
+	if _, signed := q.get(pSig); signed {
+		return m.signatureCaller(q, mode)
+	}
+	return caller{kind: anonymous}, nil
+}
+
+// tokenCaller authenticates a token of the user or device id.
+func (m *Module) tokenCaller(q *request, id, value string, fromCookie bool) (caller, error) {
+	if !m.d.ClientAddr.Secure(q.r) {
+		return caller{}, fail(CodeInvalidRequest, "Token-based authentication is enabled under secure (https) connections only.")
+	}
+	acct, err := m.account(q)
+	if err != nil {
+		return caller{}, err
+	}
+	_, p, err := m.member(q, id)
+	if err != nil {
+		if core.KindOf(err) == core.KindUnauthenticated {
+			return caller{}, fail(CodeInvalidIdentifier, "Unknown user or device ["+id+"]")
+		}
+		return caller{}, err
+	}
+	tok, err := m.d.Tokens.Lookup(q.r.Context(), core.TokenApstrata, value)
+	if err != nil {
+		return caller{}, authFailure("Invalid or expired token", err.Error())
+	}
+	if tok.PrincipalID != p.ID || tok.OrgID != acct.OrgID {
+		return caller{}, authFailure("Invalid or expired token", "token of another principal")
+	}
+	if tok.Binding != "" {
+		origin, ok := refererOrigin(q.r.Header.Get("Referer"))
+		if !ok || origin != tok.Binding {
+			return caller{}, authFailure("The token is bound to another referrer", "referrer "+q.r.Header.Get("Referer")+" does not match the token's binding")
+		}
+	}
+	return caller{kind: kindOf(p), orgID: acct.OrgID, principal: p, login: id, token: &tok, tokenCookie: fromCookie}, nil
+}
+
+// requestTime parses apsws.time, in seconds or milliseconds.
+func requestTime(v string) (time.Time, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	if n > 100_000_000_000 { // later than 5138 in seconds: it is milliseconds
+		return time.UnixMilli(n), true
+	}
+	return time.Unix(n, 0), true
+}
+
+// signatureCaller verifies a default or simple signature by the owner
+// (no apsws.user) or a user or device (apsws.user, or apsws.id).
+func (m *Module) signatureCaller(q *request, mode string) (caller, error) {
+	sig, _ := q.get(pSig)
+	ts, _ := q.get(pTime)
+	t, ok := requestTime(ts)
+	if !ok {
+		return caller{}, authFailure("Invalid signature", "missing or malformed apsws.time")
+	}
+	now := m.d.Clock.Now()
+	if d := now.Sub(t); d > m.cfg.TimeWindow || d < -m.cfg.TimeWindow {
+		return caller{}, authFailure("Invalid signature", "apsws.time outside the allowed window")
+	}
+	acct, err := m.account(q)
+	if err != nil {
+		return caller{}, err
+	}
+	c := caller{kind: owner, orgID: acct.OrgID}
+	login, hasUser := q.get(pUser)
+	if !hasUser {
+		login, hasUser = q.get(pID)
+	}
+	var key string
+	if hasUser && login != "" {
+		cred, p, err := m.member(q, login)
+		if err != nil {
+			if k := core.KindOf(err); k == core.KindUnauthenticated || k == core.KindRevoked || k == core.KindExpired {
+				return caller{}, authFailure("Invalid signature", "unknown or disabled user or device "+login)
+			}
+			return caller{}, err
+		}
+		pw, err := m.d.Credentials.Open(cred)
+		if err != nil {
+			return caller{}, err
+		}
+		key = PasswordKey(string(pw))
+		c = caller{kind: kindOf(p), orgID: acct.OrgID, principal: p, login: login}
+	} else {
+		secret, err := m.d.Credentials.Open(acct)
+		if err != nil {
+			return caller{}, err
+		}
+		key = string(secret)
+		if c.principal, err = m.d.Principals.GetPrincipal(q.r.Context(), acct.PrincipalID); err != nil {
+			return caller{}, err
+		}
+	}
+	if !m.signatureMatches(q, mode, sig, ts, login, key, c.kind) {
+		return caller{}, authFailure("Invalid signature", "signature mismatch")
+	}
+	// Each signature is good once, for as long as its time could still pass.
+	if err := m.d.Replay.Remember(q.r.Context(), "apstrata-sig", q.authKey+":"+strings.ToLower(sig), t.Add(m.cfg.TimeWindow)); err != nil {
+		return caller{}, err
+	}
+	return c, nil
+}
+
+// signatureMatches tries every form an SDK may have signed the request in.
+func (m *Module) signatureMatches(q *request, mode, sig, ts, login, key string, kind callerKind) bool {
+	if strings.EqualFold(mode, "simple") {
+		if kind == owner {
+			return sigEqual(sig, SimpleSignature(ts, q.authKey, q.action, key))
+		}
+		// Java hashes the login, PHP the authKey.
+		return sigEqual(sig, SimpleSignature(ts, login, q.action, key)) || sigEqual(sig, SimpleSignature(ts, q.authKey, q.action, key))
+	}
+	methods := []string{q.r.Method}
+	if q.r.Method != "POST" {
+		methods = append(methods, "POST") // the Java SDK always signs POST
+	}
+	rawUser := []bool{false}
+	if _, ok := q.get(pUser); ok && Encode(login) != login {
+		rawUser = append(rawUser, true) // the Java SDK leaves apsws.user unencoded
+	}
+	for _, base := range m.serviceURLs(q) {
+		for _, meth := range methods {
+			for _, raw := range rawUser {
+				if sigEqual(sig, DefaultSignature(key, StringToSign(meth, base, q.authKey, q.action, q.params, raw))) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// serviceURLs are the service URLs a client may have signed with: the
+// configured ones and the one this request was addressed to.
+func (m *Module) serviceURLs(q *request) []string {
+	scheme := "http"
+	if m.d.ClientAddr.Secure(q.r) {
+		scheme = "https"
+	}
+	own := scheme + "://" + q.r.Host + "/apsdb/rest"
+	out := []string{own}
+	for _, u := range m.cfg.ServiceURLs {
+		if u = strings.TrimRight(u, "/"); u != own {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// refererOrigin returns scheme://host[:port] of an absolute http(s) Referer.
+func refererOrigin(ref string) (string, bool) {
+	u, err := url.Parse(ref)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), true
+}

@@ -1,0 +1,58 @@
+package apstrata
+
+import (
+	"net/http"
+
+	"github.com/authgate/authgate/internal/core"
+)
+
+// Error codes of the GenerateToken document.
+const (
+	CodeInvalidParameter      = "INVALID_PARAMETER"
+	CodeInvalidRequest        = "INVALID_REQUEST"
+	CodeInvalidParameterValue = "INVALID_PARAMETER_VALUE"
+	CodeInvalidSignature      = "INVALID_SIGNATURE"
+	CodeInvalidIdentifier     = "INVALID_IDENTIFIER"
+	CodeMalformedReferer      = "MALFORMED_REFERER"
+	CodeTooManyTokens         = "TOO_MANY_TOKENS"
+	CodeInternalError         = "INTERNAL_ERROR"
+)
+
+// apsError is a failure in the protocol's own terms: an error code, the
+// message shown in errorDetail, and the HTTP status.
+type apsError struct {
+	Code   string
+	Detail string
+	Status int
+	// reason is what the audit log records when it says more than Detail
+	// (Detail must not tell an attacker which check failed).
+	reason string
+}
+
+func (e *apsError) Error() string { return e.Code + ": " + e.Detail }
+
+func fail(code, detail string) *apsError {
+	return &apsError{Code: code, Detail: detail, Status: http.StatusBadRequest}
+}
+
+// authFailure is an INVALID_SIGNATURE whose detail is the same for every
+// cause; reason goes to the audit log only.
+func authFailure(detail, reason string) *apsError {
+	return &apsError{Code: CodeInvalidSignature, Detail: detail, Status: http.StatusBadRequest, reason: reason}
+}
+
+// toAPS maps any error to the protocol's shape, once, at the edge.
+func toAPS(err error) *apsError {
+	if e, ok := err.(*apsError); ok {
+		return e
+	}
+	switch core.KindOf(err) {
+	case core.KindUnavailable:
+		return &apsError{Code: CodeInternalError, Detail: "The service is temporarily unavailable, retry later", Status: http.StatusServiceUnavailable, reason: err.Error()}
+	case core.KindReplayed:
+		return authFailure("The signature has already been used", err.Error())
+	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
+		return authFailure("Invalid credentials", err.Error())
+	}
+	return &apsError{Code: CodeInternalError, Detail: "Internal error", Status: http.StatusInternalServerError, reason: err.Error()}
+}

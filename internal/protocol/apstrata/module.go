@@ -1,0 +1,215 @@
+package apstrata
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// protocol names this adapter in the audit log.
+const protocol = "apstrata"
+
+// The services the adapter needs, as small interfaces it owns.
+type (
+	credentials interface {
+		Find(ctx context.Context, kind core.CredentialKind, lookup string) (core.Credential, error)
+		Open(c core.Credential) ([]byte, error)
+	}
+	principals interface {
+		GetPrincipal(ctx context.Context, id string) (core.Principal, error)
+	}
+	tokens interface {
+		Issue(ctx context.Context, spec core.TokenSpec) (string, core.Token, error)
+		Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
+		Revoke(ctx context.Context, id string) error
+	}
+	tokenStore interface {
+		MarkTokenRotated(ctx context.Context, id string, at time.Time) (bool, error)
+		UpdateTokenExpiry(ctx context.Context, id string, expires time.Time) error
+		CountActiveTokens(ctx context.Context, principalID string, kind core.TokenKind, now time.Time) (int, error)
+	}
+	replayCache interface {
+		Remember(ctx context.Context, namespace, key string, expires time.Time) error
+	}
+	auditor interface {
+		Record(ctx context.Context, e core.AuditEvent) error
+	}
+)
+
+var (
+	_ credentials    = (*core.Credentials)(nil)
+	_ principals     = (core.Store)(nil)
+	_ tokens         = (*core.Tokens)(nil)
+	_ tokenStore     = (core.Store)(nil)
+	_ replayCache    = (*core.Replay)(nil)
+	_ auditor        = (*core.Auditor)(nil)
+	_ httpapi.Module = (*Module)(nil)
+)
+
+// Deps are the adapter's collaborators.
+type Deps struct {
+	Clock       core.Clock
+	Log         *slog.Logger
+	Credentials credentials
+	Principals  principals
+	Tokens      tokens
+	TokenStore  tokenStore
+	Replay      replayCache
+	Audit       auditor
+	ClientAddr  httpapi.ClientAddr
+}
+
+// DepsFrom takes the adapter's dependencies from the core services.
+func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
+	return Deps{Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store,
+		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, ClientAddr: addr}
+}
+
+// Module serves /apsdb/rest/{authKey}/{Action}.
+type Module struct {
+	cfg Config
+	d   Deps
+}
+
+// New builds the adapter.
+func New(cfg Config, d Deps) *Module { return &Module{cfg: cfg, d: d} }
+
+// Register mounts the routes.
+func (m *Module) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /apsdb/rest/{authKey}/{action}", m.serve)
+	mux.HandleFunc("POST /apsdb/rest/{authKey}/{action}", m.serve)
+}
+
+// request is one parsed call.
+type request struct {
+	r         *http.Request
+	id        string
+	authKey   string
+	action    string
+	params    []Pair
+	asJSON    bool
+	remote    string
+	setCookie *http.Cookie
+}
+
+// get returns the first value of a parameter.
+func (q *request) get(name string) (string, bool) {
+	for _, p := range q.params {
+		if p.Name == name {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
+func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
+	q := &request{r: r, id: uuid.NewString(), authKey: r.PathValue("authKey"), action: r.PathValue("action"), remote: m.d.ClientAddr.IP(r)}
+	result, err := m.handle(q)
+	if q.setCookie != nil && err == nil {
+		http.SetCookie(w, q.setCookie)
+	}
+	var ae *apsError
+	if err != nil {
+		ae = toAPS(err)
+		if ae.Status >= 500 {
+			m.d.Log.Error("apstrata request failed", slog.String("action", q.action), slog.String("request_id", q.id), slog.String("err", ae.reason))
+		}
+	}
+	writeResponse(w, q.asJSON, q.id, result, ae)
+}
+
+func (m *Module) handle(q *request) ([]field, error) {
+	params, err := readParams(q.r, m.cfg.MaxBodyBytes)
+	q.params = params
+	if v, _ := q.get(pResponseType); strings.EqualFold(v, "json") {
+		q.asJSON = true
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch q.action {
+	case "GenerateToken":
+		return m.generateToken(q)
+	case "RenewToken":
+		return m.renewToken(q)
+	case "DeleteToken":
+		return m.deleteToken(q)
+	case "VerifyCredentials":
+		return m.verifyCredentials(q)
+	}
+	return nil, fail(CodeInvalidRequest, "Unknown action ["+q.action+"]")
+}
+
+// readParams collects the query parameters and, for form posts, the body's.
+func readParams(r *http.Request, limit int64) ([]Pair, error) {
+	params, err := ParseParams(r.URL.RawQuery)
+	if err != nil {
+		return nil, paramError(err)
+	}
+	if r.Method != http.MethodPost || r.Body == nil {
+		return params, nil
+	}
+	switch httpapi.MediaType(r) {
+	case "application/x-www-form-urlencoded":
+	case "":
+		if r.ContentLength == 0 {
+			return params, nil
+		}
+		fallthrough
+	default:
+		return params, &apsError{Code: CodeInvalidRequest, Detail: "Request bodies must be application/x-www-form-urlencoded", Status: http.StatusUnsupportedMediaType}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return params, paramError(errTooLarge)
+		}
+		return params, fail(CodeInvalidRequest, "The request body could not be read")
+	}
+	if int64(len(body)) > limit {
+		return params, paramError(errTooLarge)
+	}
+	more, err := ParseParams(string(body))
+	if err != nil {
+		return params, paramError(err)
+	}
+	if len(params)+len(more) > maxParams {
+		return params, paramError(errTooMany)
+	}
+	return append(params, more...), nil
+}
+
+func paramError(err error) *apsError {
+	if errors.Is(err, errTooLarge) {
+		return &apsError{Code: CodeInvalidRequest, Detail: "The request is too large", Status: http.StatusRequestEntityTooLarge}
+	}
+	return fail(CodeInvalidRequest, "The request parameters are malformed: "+err.Error())
+}
+
+// audit records an event; failures to audit are logged by the auditor.
+func (m *Module) audit(q *request, action, outcome, orgID, principalID, subject, reason string) {
+	_ = m.d.Audit.Record(q.r.Context(), core.AuditEvent{
+		Action: action, Protocol: protocol, OrgID: orgID, PrincipalID: principalID, Subject: subject,
+		Outcome: outcome, Reason: reason, RemoteAddr: q.remote, RequestID: httpapi.RequestID(q.r),
+	})
+}
+
+// auditFailure records a refused request with its real reason.
+func (m *Module) auditFailure(q *request, orgID, subject string, err error) {
+	ae := toAPS(err)
+	reason := ae.reason
+	if reason == "" {
+		reason = ae.Detail
+	}
+	m.audit(q, core.AuditAuthFailure, core.OutcomeFailure, orgID, "", subject, q.action+": "+ae.Code+": "+reason)
+}
