@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,16 +30,20 @@ func Run(t *testing.T, open Opener) {
 		name string
 		fn   func(*testing.T, core.Store)
 	}{
+		{"Lifecycle", testLifecycle},
 		{"Organisations", testOrganisations},
 		{"Principals", testPrincipals},
 		{"Credentials", testCredentials},
 		{"Tokens", testTokens},
+		{"TokenRotatedOnce", testTokenRotatedOnce},
 		{"TokenBatch", testTokenBatch},
 		{"Replay", testReplay},
 		{"ReplayConcurrent", testReplayConcurrent},
 		{"Audit", testAudit},
 		{"Documents", testDocuments},
 		{"Jobs", testJobs},
+		{"JobsClaimedOnce", testJobsClaimedOnce},
+		{"NotFound", testNotFound},
 		{"Counters", testCounters},
 	}
 	for _, tt := range tests {
@@ -89,6 +94,21 @@ func testOrganisations(t *testing.T, s core.Store) {
 	if total != 3 || len(list) != 1 || list[0].ID != "org1" {
 		t.Fatalf("page = %+v total %d", list, total)
 	}
+	// Stores keep Unix microseconds: nanoseconds are truncated, the zone becomes UTC.
+	precise := time.Date(2026, 3, 4, 6, 6, 7, 123456789, time.FixedZone("CET", 3600))
+	must(t, s.CreateOrganisation(ctx, core.Organisation{ID: "precise", Name: "p", CreatedAt: precise}))
+	o, err = s.GetOrganisation(ctx, "precise")
+	must(t, err)
+	if want := precise.Truncate(time.Microsecond).UTC(); o.CreatedAt != want {
+		t.Fatalf("CreatedAt = %v, want %v", o.CreatedAt, want)
+	}
+}
+
+func testLifecycle(t *testing.T, s core.Store) {
+	must(t, s.Ping(context.Background()))
+	if d := s.Dialect(); d != "sqlite" && d != "postgres" {
+		t.Fatalf("Dialect = %q", d)
+	}
 }
 
 func testPrincipals(t *testing.T, s core.Store) {
@@ -99,10 +119,8 @@ func testPrincipals(t *testing.T, s core.Store) {
 	must(t, s.CreatePrincipal(ctx, core.Principal{ID: "p2", OrgID: "o", Kind: core.PrincipalDevice, Name: "alice", CreatedAt: t0.Add(time.Second)}))
 	must(t, s.CreatePrincipal(ctx, core.Principal{ID: "p3", OrgID: "o", Kind: core.PrincipalAdmin, Name: "root", CreatedAt: t0.Add(2 * time.Second)}))
 	wantErr(t, s.CreatePrincipal(ctx, core.Principal{ID: "p4", OrgID: "o", Kind: core.PrincipalUser, Name: "alice", CreatedAt: t0}), core.ErrConflict)
-	err := s.CreatePrincipal(ctx, core.Principal{ID: "p5", OrgID: "no-such-org", Kind: core.PrincipalUser, Name: "x", CreatedAt: t0})
-	if err == nil {
-		t.Fatal("principal in a missing organisation accepted")
-	}
+	// A principal of a missing organisation is refused as invalid input (foreign key).
+	wantErr(t, s.CreatePrincipal(ctx, core.Principal{ID: "p5", OrgID: "no-such-org", Kind: core.PrincipalUser, Name: "x", CreatedAt: t0}), core.ErrInvalidInput)
 	got, err := s.GetPrincipal(ctx, "p1")
 	must(t, err)
 	if got != alice {
@@ -291,8 +309,14 @@ func testTokens(t *testing.T, s core.Store) {
 	}
 	hashes, err := s.ListRevokedSince(ctx, t0.Add(2*time.Minute))
 	must(t, err)
-	if len(hashes) != 3 { // t1, t2 (family) and t4 (principal); t3 was revoked earlier
-		t.Fatalf("ListRevokedSince = %d hashes", len(hashes))
+	// t1, t2 (family) and t4 (principal); t3 was revoked before since.
+	var names []string
+	for _, h := range hashes {
+		names = append(names, string(h))
+	}
+	slices.Sort(names)
+	if want := []string{"hash-t1", "hash-t2", "hash-t4"}; !slices.Equal(names, want) {
+		t.Fatalf("ListRevokedSince = %q, want %q", names, want)
 	}
 
 	live := newToken("t5", "f5", core.TokenRefresh, "p", t0, time.Minute)
@@ -596,6 +620,144 @@ func testCounters(t *testing.T, s core.Store) {
 	v, _ := s.AddToCounter(ctx, "k", w2, 0)
 	if v != 1 {
 		t.Fatalf("live window purged: %d", v)
+	}
+}
+
+// testTokenRotatedOnce: concurrent rotations of one refresh token (two
+// nodes redeeming it at once) must let exactly one caller win.
+func testTokenRotatedOnce(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	const tokens, callers = 20, 4
+	for i := 0; i < tokens; i++ {
+		must(t, s.CreateToken(ctx, newToken(fmt.Sprintf("r%d", i), "f", core.TokenRefresh, "p", t0, time.Hour)))
+	}
+	wins := make([]atomic.Int32, tokens)
+	var wg sync.WaitGroup
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < tokens; i++ {
+				won, err := s.MarkTokenRotated(ctx, fmt.Sprintf("r%d", i), t0.Add(time.Minute))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if won {
+					wins[i].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range wins {
+		if n := wins[i].Load(); n != 1 {
+			t.Fatalf("token r%d rotated by %d callers, want exactly 1", i, n)
+		}
+	}
+	won, err := s.MarkTokenRotated(ctx, "missing", t0)
+	must(t, err)
+	if won {
+		t.Fatal("a missing token was marked rotated")
+	}
+}
+
+// testJobsClaimedOnce: claimers racing on one queue (several nodes'
+// workers) each get disjoint jobs, and together all of them.
+func testJobsClaimedOnce(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	const jobs, claimers = 60, 4
+	for i := 0; i < jobs; i++ {
+		must(t, s.EnqueueJob(ctx, core.Job{ID: fmt.Sprintf("q%02d", i), Queue: "race", Payload: json.RawMessage(`{}`), RunAt: t0, CreatedAt: t0}))
+	}
+	var mu sync.Mutex
+	claimedBy := map[string]int{}
+	var wg sync.WaitGroup
+	for c := 0; c < claimers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				got, err := s.ClaimJobs(ctx, "race", t0.Add(time.Second), time.Hour, 5)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range got {
+					claimedBy[j.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimedBy) != jobs {
+		t.Fatalf("%d of %d jobs claimed", len(claimedBy), jobs)
+	}
+	for id, n := range claimedBy {
+		if n != 1 {
+			t.Fatalf("job %s claimed %d times under one lease", id, n)
+		}
+	}
+}
+
+// testNotFound: every lookup or update of a missing object reports
+// KindNotFound, which adapters turn into their protocol's 404.
+func testNotFound(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	call := func(_ any, err error) error { return err }
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"GetOrganisation", call(s.GetOrganisation(ctx, "missing"))},
+		{"GetPrincipal", call(s.GetPrincipal(ctx, "missing"))},
+		{"FindPrincipal", call(s.FindPrincipal(ctx, "o", core.PrincipalUser, "missing"))},
+		{"SetPrincipalDisabled", s.SetPrincipalDisabled(ctx, "missing", true)},
+		{"GetCredential", call(s.GetCredential(ctx, "missing"))},
+		{"FindCredential", call(s.FindCredential(ctx, core.CredAccessKey, "missing"))},
+		{"RenameCredential", s.RenameCredential(ctx, "missing", "x")},
+		{"RevokeCredential", s.RevokeCredential(ctx, "missing", t0)},
+		{"GetToken", call(s.GetToken(ctx, "missing"))},
+		{"GetTokenByHash", call(s.GetTokenByHash(ctx, []byte("missing")))},
+		{"UpdateTokenExpiry", s.UpdateTokenExpiry(ctx, "missing", t0)},
+		{"RevokeToken", s.RevokeToken(ctx, "missing", t0)},
+		{"GetDocument", call(s.GetDocument(ctx, "c", "missing"))},
+		{"UpdateDocument", call(s.UpdateDocument(ctx, core.Document{Collection: "c", ID: "missing", Version: 1, Data: json.RawMessage(`{}`)}))},
+		{"DeleteDocument", s.DeleteDocument(ctx, "c", "missing")},
+		{"GetJob", call(s.GetJob(ctx, "missing"))},
+		{"CompleteJob", s.CompleteJob(ctx, "missing", t0)},
+		{"RetryJob", s.RetryJob(ctx, "missing", t0, "x")},
+		{"FailJob", s.FailJob(ctx, "missing", t0, "x")},
+	}
+	for _, tt := range tests {
+		if !errors.Is(tt.err, core.ErrNotFound) {
+			t.Errorf("%s: got %v, want not_found", tt.name, tt.err)
+		}
+	}
+	// Bulk operations on nothing are not errors: they report zero.
+	bulk := []struct {
+		name string
+		fn   func() (int, error)
+	}{
+		{"RevokeTokenFamily", func() (int, error) { return s.RevokeTokenFamily(ctx, "missing", t0) }},
+		{"RevokePrincipalTokens", func() (int, error) { return s.RevokePrincipalTokens(ctx, "missing", t0) }},
+		{"CountActiveTokens", func() (int, error) { return s.CountActiveTokens(ctx, "missing", core.TokenAccess, t0) }},
+		{"PurgeTokens", func() (int, error) { return s.PurgeTokens(ctx, t0) }},
+		{"PurgeReplayKeys", func() (int, error) { return s.PurgeReplayKeys(ctx, t0) }},
+		{"PurgeCounters", func() (int, error) { return s.PurgeCounters(ctx, t0) }},
+	}
+	for _, b := range bulk {
+		if n, err := b.fn(); err != nil || n != 0 {
+			t.Errorf("%s on an empty store = %d, %v; want 0, nil", b.name, n, err)
+		}
+	}
+	if hashes, err := s.ListRevokedSince(ctx, t0); err != nil || len(hashes) != 0 {
+		t.Errorf("ListRevokedSince on an empty store = %d, %v", len(hashes), err)
 	}
 }
 
