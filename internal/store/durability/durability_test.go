@@ -174,7 +174,9 @@ func TestSIGKILLLosesNothingAcknowledgedPostgres(t *testing.T) {
 	killDuringWrites(t, pgtest.DSN(t), 300)
 }
 
-// replayChild inserts the keys listed in the file and prints one line per key it won.
+// replayChild opens the store, prints "ready", waits for a line on stdin
+// (so parent and child start inserting together), inserts the keys listed
+// in the file and prints how many it won.
 func replayChild(dsn, keysFile string) int {
 	svc, err := openServices(dsn)
 	if err != nil {
@@ -186,24 +188,40 @@ func replayChild(dsn, keysFile string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	won := 0
-	for _, k := range strings.Fields(string(b)) {
-		if err := svc.Replay.Remember(context.Background(), "jti", k, time.Now().Add(time.Hour)); err == nil {
-			won++
-		} else if core.KindOf(err) != core.KindReplayed {
-			fmt.Fprintln(os.Stderr, err)
-			return 3
-		}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		fmt.Fprintln(os.Stderr, "no start signal:", err)
+		return 2
+	}
+	won, err := insertReplayKeys(svc, strings.Fields(string(b)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
 	}
 	fmt.Println(won)
 	return 0
 }
 
-// Two processes insert the same keys into one PostgreSQL at the same time:
-// together they accept each key exactly once.
+// insertReplayKeys remembers each key and counts those this caller won.
+func insertReplayKeys(svc core.Services, keys []string) (int, error) {
+	won := 0
+	for _, k := range keys {
+		err := svc.Replay.Remember(context.Background(), "jti", k, time.Now().Add(time.Hour))
+		switch {
+		case err == nil:
+			won++
+		case core.KindOf(err) != core.KindReplayed:
+			return won, err
+		}
+	}
+	return won, nil
+}
+
+// The parent and a child process insert the same keys into one PostgreSQL
+// at the same time: together they accept each key exactly once.
 func TestTwoProcessesShareReplayCache(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	svc, err := openServices(dsn) // migrate once before the race
+	svc, err := openServices(dsn) // migrates before the child opens it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,33 +237,47 @@ func TestTwoProcessesShareReplayCache(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Join(keys, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var outs [2]strings.Builder
-	var cmds [2]*exec.Cmd
-	for i := range cmds {
-		cmds[i] = child(t, "replay", dsn, "DURABILITY_KEYS="+file)
-		cmds[i].Stdout = &outs[i]
-		if err := cmds[i].Start(); err != nil {
-			t.Fatal(err)
-		}
+	cmd := child(t, "replay", dsn, "DURABILITY_KEYS="+file)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	total := 0
-	for i, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("child %d: %v", i, err)
-		}
-		won, err := strconv.Atoi(strings.TrimSpace(outs[i].String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += won
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if total != n {
-		t.Fatalf("the two processes accepted %d keys in total, want exactly %d", total, n)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	// And this third process sees every key as used.
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("child did not get ready: %q %v", lines.Text(), lines.Err())
+	}
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	parentWon, err := insertReplayKeys(svc, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lines.Scan() {
+		t.Fatalf("child printed no result: %v", lines.Err())
+	}
+	childWon, err := strconv.Atoi(lines.Text())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	t.Logf("parent won %d keys, child %d", parentWon, childWon)
+	if parentWon+childWon != n {
+		t.Fatalf("the two processes accepted %d keys in total, want exactly %d", parentWon+childWon, n)
+	}
+	// Every key is now a replay for both, whoever won it.
 	for _, k := range keys[:50] {
 		if err := svc.Replay.Remember(context.Background(), "jti", k, time.Now().Add(time.Hour)); core.KindOf(err) != core.KindReplayed {
-			t.Fatalf("key %s not seen by another process: %v", k, err)
+			t.Fatalf("key %s accepted twice: %v", k, err)
 		}
 	}
 }
