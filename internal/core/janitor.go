@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -25,29 +26,31 @@ type Janitor struct {
 	Retention time.Duration // default 24 hours
 }
 
-// Sweep runs one purge pass and returns what it removed.
+// Sweep runs one purge pass and returns what it removed. A failing purge
+// does not keep the others from running; their errors are joined.
 func (j *Janitor) Sweep(ctx context.Context) (replay, tokens, counters int, err error) {
 	now := j.Clock.Now()
 	retention := j.Retention
 	if retention <= 0 {
 		retention = 24 * time.Hour
 	}
-	if replay, err = j.Store.PurgeReplayKeys(ctx, now); err != nil {
-		return
-	}
-	if tokens, err = j.Store.PurgeTokens(ctx, now.Add(-retention)); err != nil {
-		return
-	}
-	counters, err = j.Store.PurgeCounters(ctx, now)
-	return
+	replay, errReplay := j.Store.PurgeReplayKeys(ctx, now)
+	tokens, errTokens := j.Store.PurgeTokens(ctx, now.Add(-retention))
+	counters, errCounters := j.Store.PurgeCounters(ctx, now)
+	return replay, tokens, counters, errors.Join(errReplay, errTokens, errCounters)
 }
 
-// Run sweeps every Interval until ctx is cancelled. Failures are logged and
-// retried at the next tick: a purge that waits never loses data.
+// Run sweeps every Interval until ctx is cancelled, then returns nil.
+// Failures are logged and retried at the next tick: a purge that waits
+// never loses data.
 func (j *Janitor) Run(ctx context.Context) error {
 	interval := j.Interval
 	if interval <= 0 {
 		interval = time.Minute
+	}
+	log := j.Log
+	if log == nil {
+		log = slog.Default()
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -60,9 +63,9 @@ func (j *Janitor) Run(ctx context.Context) error {
 		r, tk, c, err := j.Sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			j.Log.Warn("janitor sweep failed", slog.Any("err", err))
+			log.Warn("janitor sweep failed", slog.Any("err", err))
 		case r+tk+c > 0:
-			j.Log.Debug("janitor sweep", slog.Int("replay_keys", r), slog.Int("tokens", tk), slog.Int("counters", c))
+			log.Debug("janitor sweep", slog.Int("replay_keys", r), slog.Int("tokens", tk), slog.Int("counters", c))
 		}
 	}
 }

@@ -54,19 +54,69 @@ func TestJanitorSweep(t *testing.T) {
 	}
 }
 
-func TestJanitorRunStopsWithContext(t *testing.T) {
-	svc, _ := agtest.NewServices(t, agtest.Options{})
-	j := &core.Janitor{Store: svc.Store, Clock: svc.Clock, Log: svc.Log, Interval: time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+// failingReplayPurge is a JanitorStore whose replay purge always fails.
+type failingReplayPurge struct{ core.JanitorStore }
+
+func (failingReplayPurge) PurgeReplayKeys(context.Context, time.Time) (int, error) {
+	return 0, core.E(core.KindUnavailable, "database busy")
+}
+
+func TestJanitorSweepContinuesPastAFailure(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	if _, err := svc.Store.AddToCounter(ctx, "k", start.Add(time.Minute), 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Minute)
+	j := &core.Janitor{Store: failingReplayPurge{svc.Store}, Clock: clock, Log: svc.Log}
+	_, _, counters, err := j.Sweep(ctx)
+	if !errors.Is(err, core.ErrUnavailable) {
+		t.Fatalf("error = %v, want the replay purge's unavailable", err)
+	}
+	if counters != 1 {
+		t.Fatalf("counters purged = %d, want 1 despite the failed replay purge", counters)
+	}
+}
+
+// Run sweeps on every tick (observed through the real store: an ended
+// counter window disappears) and returns nil once ctx is cancelled.
+func TestJanitorRunSweepsUntilCancelled(t *testing.T) {
+	start := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	window := start.Add(time.Minute)
+	if _, err := svc.Store.AddToCounter(ctx, "k", window, 5); err != nil {
+		t.Fatal(err)
+	}
+	j := &core.Janitor{Store: svc.Store, Clock: clock, Log: svc.Log, Interval: 5 * time.Millisecond}
 	done := make(chan error, 1)
 	go func() { done <- j.Run(ctx) }()
-	select {
-	case err := <-done:
+
+	clock.Advance(2 * time.Minute) // the window has ended: the next tick purges it
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Adding 0 reads the counter (re-creating it at 0 once purged).
+		v, err := svc.Store.AddToCounter(ctx, "k", window, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if v == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("janitor did not purge the ended counter window within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil on cancel", err)
+		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("janitor did not stop")
+		t.Fatal("janitor did not stop after cancel")
 	}
 }
