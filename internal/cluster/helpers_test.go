@@ -1,0 +1,299 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/cli"
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+)
+
+// The test binary doubles as the authgate binary: with AUTHGATE_TEST_MAIN=1
+// it runs the real CLI (cmd/authgate only calls cli.Main), so the fault
+// tests can kill real server processes without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("AUTHGATE_TEST_MAIN") == "1" {
+		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// long reports whether the long variants were asked for.
+func long() bool { return os.Getenv("AUTHGATE_LONG_TESTS") == "1" }
+
+// scale picks the short or the long figure.
+func scale(short, longer int) int {
+	if long() {
+		return longer
+	}
+	return short
+}
+
+func newMasterKey(t testing.TB) []byte {
+	t.Helper()
+	k := make([]byte, core.MasterKeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// okRoute is a bearer-protected route answering who the caller is: the
+// cheapest thing a resource server does behind BearerAuth.
+type okRoute struct{ bearer *oauth2.BearerAuth }
+
+func (o okRoute) Register(mux *http.ServeMux) {
+	mux.Handle("GET /cluster/whoami", o.bearer.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := oauth2.CallerFrom(r.Context())
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"principal": c.PrincipalID(), "jti": c.Token.ID})
+	})))
+}
+
+// nodeOptions configure one in-process node.
+type nodeOptions struct {
+	dsn    string
+	master []byte
+	clock  time.Time // zero: system clock
+	oauth2 func(*oauth2.Config)
+}
+
+// startNode runs the OAuth2 and TPV adapters plus okRoute behind the real
+// handler chain, on the shared database.
+func startNode(t testing.TB, o nodeOptions) *agtest.Env {
+	t.Helper()
+	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, ManualClock: o.clock}, func(svc core.Services) []httpapi.Module {
+		cfg := oauth2.DefaultConfig()
+		if o.oauth2 != nil {
+			o.oauth2(&cfg)
+		}
+		m, err := oauth2.New(svc, cfg, oauth2.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, httpapi.ClientAddr{}))}
+	})
+}
+
+// client is the test's own load balancer: round-robin over the nodes'
+// base URLs, with a connection pool large enough for the load.
+type client struct {
+	urls []string
+	next atomic.Uint64
+	http *http.Client
+}
+
+func newClient(urls ...string) *client {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	return &client{urls: urls, http: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+}
+
+// pick returns the next node index.
+func (c *client) pick() int { return int(c.next.Add(1)-1) % len(c.urls) }
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+}
+
+func (r reply) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("status %d, body not JSON: %q", r.status, r.body)
+	}
+	return m
+}
+
+// do sends one request to node i.
+func (c *client) do(i int, method, path string, header http.Header, body string) reply {
+	req, err := http.NewRequest(method, c.urls[i]+path, strings.NewReader(body))
+	if err != nil {
+		return reply{err: err}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return reply{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+}
+
+var formHeader = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+
+func bearerHeader(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+func basicHeader(key, secret string) http.Header {
+	h := formHeader.Clone()
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(url.QueryEscape(key), url.QueryEscape(secret))
+	h.Set("Authorization", r.Header.Get("Authorization"))
+	return h
+}
+
+func passwordForm(key, secret string) string {
+	return url.Values{"grant_type": {"password"}, "username": {key}, "password": {secret}}.Encode()
+}
+
+// passwordGrant gets an access token from node i or fails the test.
+func (c *client) passwordGrant(t testing.TB, i int, key, secret string) string {
+	t.Helper()
+	r := c.do(i, "POST", "/oauth/token", formHeader, passwordForm(key, secret))
+	if r.err != nil || r.status != 200 {
+		t.Fatalf("password grant on node %d: %v %d %s", i, r.err, r.status, r.body)
+	}
+	tok, _ := r.json(t)["access_token"].(string)
+	if tok == "" {
+		t.Fatalf("no access_token in %s", r.body)
+	}
+	return tok
+}
+
+// child is an authgate server process (this test binary running the CLI).
+type child struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+// syncBuffer collects a child's output for assertions after the fact.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listenRE = regexp.MustCompile(`msg=listening server=main addr=(\S+) scheme=(\S+)`)
+
+// startChild runs `authgate serve` on a free loopback port with the given
+// database and master key and extra environment, and waits until it listens.
+func startChild(t testing.TB, db string, master []byte, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--db", db)
+	cmd.Env = append(os.Environ(), append([]string{"AUTHGATE_TEST_MAIN=1", "AUTHGATE_ACCESS_LOG=false",
+		"AUTHGATE_MASTER_KEY=" + hex.EncodeToString(master)}, env...)...)
+	c := &child{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout = c.stdout
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-c.done })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			c.stderr.Write([]byte(line + "\n"))
+			if m := listenRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[2] + "://" + m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { c.done <- cmd.Wait() }()
+	select {
+	case c.url = <-addr:
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("server exited before listening: %v\n%s", err, c.stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not start:\n%s", c.stderr.String())
+	}
+	return c
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (c *child) kill(t testing.TB) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := <-c.done
+	c.done <- err
+}
+
+var bootRE = regexp.MustCompile(`key:\s+(\S+)\s+secret:\s+(\S+)`)
+
+// bootstrapAdmin reads the admin key and secret the first node printed.
+func (c *child) bootstrapAdmin(t testing.TB) (string, string) {
+	t.Helper()
+	m := bootRE.FindStringSubmatch(c.stdout.String())
+	if m == nil {
+		t.Fatalf("no bootstrap admin in the first node's output: %q", c.stdout.String())
+	}
+	return m[1], m[2]
+}
+
+// waitReady polls /readyz until it answers 200.
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// ctxT returns a context cancelled when the test ends.
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// jsonMap decodes a JSON object, nil when the body is not one.
+func jsonMap(b []byte) map[string]any {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
