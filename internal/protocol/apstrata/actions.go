@@ -117,6 +117,17 @@ func (m *Module) generateToken(q *request) ([]field, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Count again after issuing: concurrent requests may each have seen
+	// room for one more; the ones that overshoot take their token back.
+	if n, err := m.d.TokenStore.CountActiveTokens(ctx, target.principal.ID, core.TokenApstrata, m.d.Clock.Now()); err != nil || n > m.cfg.TokenLimit {
+		if rerr := m.d.Tokens.Revoke(ctx, tok.ID); rerr != nil {
+			return nil, rerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, fail(CodeTooManyTokens, "The total number of tokens must not exceed ["+strconv.Itoa(m.cfg.TokenLimit)+"]")
+	}
 	m.audit(q, core.AuditIssue, core.OutcomeSuccess, target.orgID, target.principal.ID, target.login+" "+tok.ID, "GenerateToken by "+c.kind.String())
 	if inCookie {
 		m.setTokenCookie(q, value, expires)
@@ -256,19 +267,24 @@ func (m *Module) renewToken(q *request) ([]field, error) {
 		}
 		renewable = old.RenewableUntil.Sub(now)
 	}
-	first, err := m.d.TokenStore.MarkTokenRotated(ctx, old.ID, now)
-	if err != nil {
-		return nil, err
-	}
-	if !first {
-		return nil, authFailure("Invalid or expired token", "token already renewed")
-	}
+	// Issue first, then claim the renewal: if issuing fails the old token
+	// is still renewable; if another renewal won the race, ours is withdrawn.
 	value, tok, err := m.d.Tokens.Issue(ctx, core.TokenSpec{
 		Kind: core.TokenApstrata, OrgID: old.OrgID, PrincipalID: old.PrincipalID, FamilyID: old.FamilyID, ParentID: old.ID,
 		Binding: old.Binding, TTL: ttl, RenewableFor: renewable, Value: newTokenValue(),
 	})
 	if err != nil {
 		return nil, err
+	}
+	first, err := m.d.TokenStore.MarkTokenRotated(ctx, old.ID, now)
+	if err != nil || !first {
+		if rerr := m.d.Tokens.Revoke(ctx, tok.ID); rerr != nil {
+			return nil, rerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, authFailure("Invalid or expired token", "token already renewed")
 	}
 	// The old token stays usable for a few seconds, for requests in flight.
 	overlap := now.Add(m.cfg.RenewOverlap)

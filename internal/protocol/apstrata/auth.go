@@ -138,16 +138,18 @@ func (m *Module) tokenCaller(q *request, id, value string, fromCookie bool) (cal
 	if err != nil {
 		return caller{}, err
 	}
-	_, p, err := m.member(q, id)
-	if err != nil {
-		if core.KindOf(err) == core.KindUnauthenticated {
-			return caller{}, fail(CodeInvalidIdentifier, "Unknown user or device ["+id+"]")
-		}
-		return caller{}, err
-	}
+	// The token is checked before the id, so an unauthenticated caller
+	// cannot learn which users and devices exist.
 	tok, err := m.d.Tokens.Lookup(q.r.Context(), core.TokenApstrata, value)
 	if err != nil {
 		return caller{}, authFailure("Invalid or expired token", err.Error())
+	}
+	_, p, err := m.member(q, id)
+	if err != nil {
+		if k := core.KindOf(err); k == core.KindUnauthenticated || k == core.KindRevoked || k == core.KindExpired {
+			return caller{}, authFailure("Invalid or expired token", "token presented for unknown or disabled id "+id)
+		}
+		return caller{}, err
 	}
 	if tok.PrincipalID != p.ID || tok.OrgID != acct.OrgID {
 		return caller{}, authFailure("Invalid or expired token", "token of another principal")

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,3 +197,39 @@ func TestBadInput(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestTokenLimitHoldsUnderConcurrency(t *testing.T) {
+	e := newEnv(t, true, func(c *apstrata.Config) { c.TokenLimit = 3 })
+	var wg sync.WaitGroup
+	results := make(chan *sdk.Response, 12)
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Distinct parameters make distinct signatures within the same second.
+			results <- send(t, e, e.owner(sdk.PHP), http.MethodGet, "GenerateToken", vals("apsdb.runAs", "dev-01", "apsdb.tokenExpires", strconv.Itoa(60+i)), nil)
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for r := range results {
+		switch {
+		case r.Status == "success":
+			ok++
+		case r.ErrorCode != apstrata.CodeTooManyTokens:
+			t.Fatalf("unexpected failure %+v", r)
+		}
+	}
+	p, err := e.Svc.Store.FindPrincipal(context.Background(), e.acct.OrgID, core.PrincipalDevice, "dev-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := e.Svc.Store.CountActiveTokens(context.Background(), p.ID, core.TokenApstrata, e.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok > 3 || live > 3 || ok != live {
+		t.Fatalf("%d tokens granted, %d live, limit 3", ok, live)
+	}
+}

@@ -50,15 +50,14 @@ default_case("user PHP encodes apsws.user", "GET", [["apsws.time", "1700000000"]
 default_case("user Java: POST, ms time, raw apsws.user, upper hex", "POST",
              [["apsws.time", "1700000000123"], ["apsws.user", user["login"]]], "user", raw_user=True, upper=True)
 
-def simple_case(name, who, who_value, upper=False):
-    t = "1700000000"
+def simple_case(name, who, who_value, upper=False, t="1700000000"):
     key = owner["secret"] if who == "owner" else pw_key(user["password"])
     sig = hashlib.md5((t + who_value + "GenerateToken" + key).encode()).hexdigest()
     cases.append({"name": name, "mode": "simple", "method": "GET", "authKey": owner["authKey"], "action": "GenerateToken",
                   "time": t, "who": who, "whoValue": who_value, "signature": sig.upper() if upper else sig})
 
 simple_case("owner simple", "owner", owner["authKey"])
-simple_case("user simple (Java hashes the login)", "user", user["login"], upper=True)
+simple_case("user simple (Java hashes the login, ms time)", "user", user["login"], upper=True, t="1700000000123")
 simple_case("user simple (PHP hashes the authKey)", "user", owner["authKey"])
 
 print(json.dumps({"owner": owner, "user": user, "passwordKey": pw_key(user["password"]), "cases": cases}, indent=2))
