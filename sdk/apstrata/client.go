@@ -7,7 +7,7 @@ package apstrata
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // protocol-defined
+	"crypto/md5"  //nolint:gosec // protocol-defined
 	"crypto/sha1" //nolint:gosec // protocol-defined
 	"encoding/base64"
 	"encoding/hex"

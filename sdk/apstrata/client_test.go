@@ -22,8 +22,8 @@ func TestSignMatchesGolden(t *testing.T) {
 		User  struct{ Login, Password string }
 		Cases []struct {
 			Name, Mode, Method, ServiceURL, Who, Signature, Time string
-			Params                                              [][2]string
-			RawUser                                             bool
+			Params                                               [][2]string
+			RawUser                                              bool
 		}
 	}
 	if err := json.Unmarshal(b, &g); err != nil {
