@@ -27,7 +27,7 @@ type env struct {
 	devicePW string
 }
 
-func newEnv(t *testing.T, tls bool, mutate func(*apstrata.Config)) *env {
+func newEnv(t testing.TB, tls bool, mutate func(*apstrata.Config)) *env {
 	t.Helper()
 	cfg := apstrata.DefaultConfig()
 	if mutate != nil {
