@@ -659,6 +659,10 @@ func (s *Store) EnqueueJob(ctx context.Context, j core.Job) error {
 
 // ClaimJobs leases due jobs.
 func (s *Store) ClaimJobs(ctx context.Context, queue string, now time.Time, lease time.Duration, limit int) ([]core.Job, error) {
+	if limit <= 0 {
+		// LIMIT -1 would mean "all" on SQLite and fail on PostgreSQL.
+		return nil, nil
+	}
 	rows, err := s.write.QueryContext(ctx, s.rb(s.d.ClaimJobsQuery()), ts(now.Add(lease)), queue, ts(now), ts(now), limit)
 	if err != nil {
 		return nil, s.err(err)
@@ -820,4 +824,41 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 		}
 	}
 	return s.err(tx.Commit())
+}
+
+// InsertReplayKeys inserts many replay keys in one transaction (group
+// commit) and reports, per key, whether it was fresh; a key repeated
+// within the batch is fresh only the first time.
+func (s *Store) InsertReplayKeys(ctx context.Context, entries []core.ReplayEntry, now time.Time) ([]bool, error) {
+	fresh := make([]bool, len(entries))
+	if len(entries) == 0 {
+		return fresh, nil
+	}
+	q := s.rb(`INSERT INTO replay_keys(key, expires_at) VALUES(?,?)
+		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=?`)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	st, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer st.Close()
+	for i, e := range entries {
+		r, err := st.ExecContext(ctx, e.Key, ts(e.Expires), ts(now))
+		if err != nil {
+			return nil, s.err(err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return nil, s.err(err)
+		}
+		fresh[i] = n == 1
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.err(err)
+	}
+	return fresh, nil
 }

@@ -535,6 +535,13 @@ func testJobs(t *testing.T, s core.Store) {
 	wantErr(t, s.EnqueueJob(ctx, core.Job{ID: "j0", Queue: "notify", Payload: json.RawMessage(`{}`), RunAt: t0, CreatedAt: t0}), core.ErrConflict)
 
 	now := t0.Add(2 * time.Second)
+	for _, limit := range []int{0, -1} {
+		none, err := s.ClaimJobs(ctx, "notify", now, time.Minute, limit)
+		must(t, err)
+		if len(none) != 0 {
+			t.Fatalf("ClaimJobs(limit %d) leased %d jobs", limit, len(none))
+		}
+	}
 	claimed, err := s.ClaimJobs(ctx, "notify", now, time.Minute, 10)
 	must(t, err)
 	if len(claimed) != 2 || claimed[0].ID != "j0" || claimed[1].ID != "j1" || claimed[0].Attempts != 1 || string(claimed[0].Payload) != `{"i":1}` {
