@@ -11,6 +11,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/subscription"
 )
 
 // modules is what the protocol adapters contribute to a running server:
@@ -33,8 +34,13 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// Purges of expired replay keys, dead tokens and ended counter windows.
 	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log}
 	m.background = append(m.background, janitor.Run)
+	// API subscriptions: every protected route below checks them after authentication.
+	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
+	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store, Audit: rt.svc.Audit, Addr: addr}, rt.log))
 	if rt.cfg.TPV.Enabled {
-		m.http = append(m.http, tpv.New(rt.cfg.TPV, tpv.DepsFrom(rt.svc, addr)))
+		td := tpv.DepsFrom(rt.svc, addr)
+		td.Access = subs
+		m.http = append(m.http, tpv.New(rt.cfg.TPV, td))
 	}
 	{
 		// Device-server access keys and the OAuth2 token endpoint (family 1).
@@ -42,11 +48,14 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: %w", err)
 		}
+		o.Bearer().SetAccessPolicy(subs)
 		m.http = append(m.http, o)
 	}
 	if rt.cfg.M2M.Enabled {
 		// M2M Connectivity API (family 5): TA and PE on their own HTTPS listeners, with outbox workers.
-		mm, err := m2m.Build(ctx, rt.cfg.M2M, m2m.DepsFrom(rt.svc, addr))
+		md := m2m.DepsFrom(rt.svc, addr)
+		md.Access = subs
+		mm, err := m2m.Build(ctx, rt.cfg.M2M, md)
 		if err != nil {
 			return nil, err
 		}

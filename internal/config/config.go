@@ -22,6 +22,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/subscription"
 )
 
 // Config is the whole server configuration. Every field can be set in the
@@ -46,6 +47,8 @@ type Config struct {
 	M2M      m2m.Config      `yaml:"m2m"`
 	CA       ca.Config       `yaml:"ca"`
 	Apstrata apstrata.Config `yaml:"apstrata"`
+	// Subscriptions governs API resources, plans and subscriptions.
+	Subscriptions subscription.Config `yaml:"subscriptions"`
 }
 
 // TLS configures the main listener's TLS.
@@ -70,6 +73,8 @@ func Default() Config {
 		M2M:          m2m.DefaultConfig(),
 		CA:           ca.DefaultConfig(),
 		Apstrata:     apstrata.DefaultConfig(),
+
+		Subscriptions: subscription.DefaultConfig(),
 	}
 }
 

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies a domain error. Adapters map kinds (never messages) to
@@ -23,6 +24,7 @@ const (
 	KindRateLimited                 // too many attempts
 	KindUnavailable                 // dependency (database) temporarily unavailable
 	KindLimitExceeded               // a configured count limit was reached
+	KindQuotaExceeded               // a usage quota for the period is used up (Error.RetryAfter: until it resets)
 )
 
 var kindNames = [...]string{
@@ -38,6 +40,7 @@ var kindNames = [...]string{
 	KindRateLimited:     "rate_limited",
 	KindUnavailable:     "unavailable",
 	KindLimitExceeded:   "limit_exceeded",
+	KindQuotaExceeded:   "quota_exceeded",
 }
 
 func (k Kind) String() string {
@@ -53,6 +56,10 @@ type Error struct {
 	Kind   Kind
 	Reason string
 	Err    error
+	// RetryAfter, for RateLimited and QuotaExceeded errors, is how long
+	// until a retry can succeed (0: unknown). Adapters put it in their
+	// protocol's retry hint (HTTP Retry-After).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -89,6 +96,7 @@ var (
 	ErrRateLimited     = &Error{Kind: KindRateLimited}
 	ErrUnavailable     = &Error{Kind: KindUnavailable}
 	ErrLimitExceeded   = &Error{Kind: KindLimitExceeded}
+	ErrQuotaExceeded   = &Error{Kind: KindQuotaExceeded}
 )
 
 // E builds an *Error with a caller-safe reason.
@@ -116,4 +124,13 @@ func ReasonOf(err error) string {
 		return e.Reason
 	}
 	return ""
+}
+
+// RetryAfterOf returns the retry hint of err (0 if it has none).
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

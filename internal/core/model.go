@@ -59,6 +59,7 @@ const (
 	CredPublicKey    CredentialKind = "public_key"    // PEM or JWK public key (no secret)
 	CredCertificate  CredentialKind = "certificate"   // X.509 certificate (no secret)
 	CredAPIKey       CredentialKind = "api_key"       // M2MApiKey and similar (bearer-only)
+	CredPSK          CredentialKind = "psk"           // DTLS pre-shared key (the verifier recomputes with it: sealed)
 )
 
 // Credential is one way a principal proves who it is. Lookup is the public

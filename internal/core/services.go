@@ -44,7 +44,7 @@ func hasSecret(kind CredentialKind) (secret, sealed bool) {
 	switch kind {
 	case CredAccessKey, CredClientSecret, CredAPIKey:
 		return true, false
-	case CredAppToken, CredSigningKey, CredPassword:
+	case CredAppToken, CredSigningKey, CredPassword, CredPSK:
 		return true, true
 	}
 	return false, false

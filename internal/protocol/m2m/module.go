@@ -49,6 +49,11 @@ type (
 		GetDocument(ctx context.Context, collection, id string) (core.Document, error)
 		UpdateDocument(ctx context.Context, d core.Document) (core.Document, error)
 	}
+	// accessPolicy decides, after authentication, whether the partner may
+	// call the operation (API subscriptions; internal/subscription).
+	accessPolicy interface {
+		Allow(ctx context.Context, a core.Access) error
+	}
 	jobs interface {
 		EnqueueJob(ctx context.Context, j core.Job) error
 		ClaimJobs(ctx context.Context, queue string, now time.Time, lease time.Duration, limit int) ([]core.Job, error)
@@ -79,6 +84,7 @@ type Deps struct {
 	Docs        documents
 	Jobs        jobs
 	ClientAddr  httpapi.ClientAddr
+	Access      accessPolicy // nil: no subscription check
 }
 
 // DepsFrom takes the adapter's collaborators from the core services.

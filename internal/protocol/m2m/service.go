@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
@@ -71,6 +72,15 @@ func faultOf(err error) (code, reason, detail string, security bool) {
 		}
 		return code, fe.err.Reason, fe.code, false
 	}
+	if core.RetryAfterOf(err) > 0 {
+		// API subscription limits: the partner's own doing, with a retry hint.
+		switch core.KindOf(err) {
+		case core.KindRateLimited:
+			return m2m.FaultClient, core.ReasonOf(err), errRateLimited, false
+		case core.KindQuotaExceeded:
+			return m2m.FaultClient, core.ReasonOf(err), errQuotaExceeded, false
+		}
+	}
 	switch core.KindOf(err) {
 	case core.KindInvalidInput:
 		return m2m.FaultClient, core.ReasonOf(err), m2m.ErrInvalidRequest, false
@@ -89,6 +99,12 @@ func faultOf(err error) (code, reason, detail string, security bool) {
 	}
 	return m2m.FaultServer, "internal error", m2m.ErrInternal, false
 }
+
+// Fault detail codes of API subscription limits.
+const (
+	errRateLimited   = "RateLimitExceeded"
+	errQuotaExceeded = "QuotaExceeded"
+)
 
 // call is one authenticated request.
 type call struct {
@@ -109,6 +125,14 @@ func (e *Env) handle(svc service) http.HandlerFunc {
 		if err != nil {
 			e.fault(ctx, w, r, err, false)
 			return
+		}
+		if e.d.Access != nil {
+			// Resources name operations as <service path>/<operation>.
+			a := core.Access{OrgID: c.partner.OrgID, PrincipalID: c.partner.PrincipalID, Method: r.Method, Path: r.URL.Path + "/" + c.op, Scheme: "wss"}
+			if err := e.d.Access.Allow(ctx, a); err != nil {
+				e.fault(ctx, w, r, err, true)
+				return
+			}
 		}
 		resp, err := e.dispatch(ctx, svc, c)
 		if err != nil {
@@ -153,6 +177,9 @@ func (e *Env) fault(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	}
 	if out == nil {
 		out = m2m.UnsignedEnvelope(payload)
+	}
+	if d := core.RetryAfterOf(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
 	writeSOAP(w, http.StatusInternalServerError, out)
 }

@@ -44,7 +44,18 @@ type BearerAuth struct {
 	audit  auditRecorder
 	addr   httpapi.ClientAddr
 	log    *slog.Logger
+	policy accessPolicy // nil: no API subscription check
 }
+
+// accessPolicy decides, after authentication, whether the caller may use
+// the route (internal/subscription implements it).
+type accessPolicy interface {
+	Allow(ctx context.Context, a core.Access) error
+}
+
+// SetAccessPolicy makes Require check every non-admin caller against p
+// (API subscriptions, rates and quotas). Call it before serving.
+func (b *BearerAuth) SetAccessPolicy(p accessPolicy) { b.policy = p }
 
 // NewBearerAuth builds the authenticator.
 func NewBearerAuth(tokens tokenChecker, audit auditRecorder, addr httpapi.ClientAddr, log *slog.Logger) *BearerAuth {
@@ -99,6 +110,13 @@ func (b *BearerAuth) Require(next http.Handler) http.Handler {
 		if err != nil {
 			writeError(w, r, b.log, err, ctxBearer, "Bearer")
 			return
+		}
+		if b.policy != nil && !c.Admin {
+			a := core.Access{OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), Method: r.Method, Path: r.URL.Path, Scheme: "bearer", Scope: c.Token.Scope}
+			if err := b.policy.Allow(r.Context(), a); err != nil {
+				writeError(w, r, b.log, err, ctxResource, "")
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})

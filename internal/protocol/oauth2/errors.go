@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -39,6 +40,7 @@ const (
 	codeNotFound             = "not_found"
 	codeConflict             = "conflict"
 	codeUnsupportedMediaType = "unsupported_media_type"
+	codeQuotaExceeded        = "quota_exceeded" // API subscription quota used up (429)
 )
 
 func errInvalidRequest(desc string) *Error {
@@ -87,13 +89,24 @@ func mapError(err error, in errContext, challenge string) *Error {
 	case core.KindConflict:
 		return &Error{Status: http.StatusConflict, Code: codeConflict, Description: reason}
 	case core.KindRateLimited:
-		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable, Description: reason, RetryAfter: retryAfter(reason)}
+		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable, Description: reason, RetryAfter: retryAfterOf(err, reason)}
+	case core.KindQuotaExceeded:
+		return &Error{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Description: reason, RetryAfter: retryAfterOf(err, reason)}
 	case core.KindUnavailable:
 		return &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Description: "service temporarily unavailable", RetryAfter: 1}
 	case core.KindLimitExceeded:
 		return &Error{Status: http.StatusForbidden, Code: codeInvalidRequest, Description: reason}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: codeServerError, Description: "internal error"}
+}
+
+// retryAfterOf is the error's typed retry hint in whole seconds, else
+// what its reason says.
+func retryAfterOf(err error, reason string) int {
+	if d := core.RetryAfterOf(err); d > 0 {
+		return int((d + time.Second - 1) / time.Second)
+	}
+	return retryAfter(reason)
 }
 
 // retryAfter extracts "retry in N s" from a limiter reason.

@@ -60,6 +60,12 @@ func (m *Module) authed(route string, h handlerFunc) http.Handler {
 			m.writeError(w, r, err)
 			return
 		}
+		if m.d.Access != nil {
+			if err := m.d.Access.Allow(r.Context(), core.Access{OrgID: b.OrgID, PrincipalID: b.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "tpv"}); err != nil {
+				m.writeError(w, r, err)
+				return
+			}
+		}
 		if err := h(w, r, b, body); err != nil {
 			m.writeError(w, r, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -36,7 +38,7 @@ func status(err error) int {
 		return http.StatusNotFound
 	case core.KindConflict:
 		return http.StatusConflict
-	case core.KindRateLimited, core.KindLimitExceeded:
+	case core.KindRateLimited, core.KindLimitExceeded, core.KindQuotaExceeded:
 		return http.StatusTooManyRequests
 	case core.KindUnavailable:
 		return http.StatusServiceUnavailable
@@ -75,6 +77,9 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if st == http.StatusUnauthorized {
 		// No scheme is standard for the vendor's bare-token header; name it anyway.
 		w.Header().Set("WWW-Authenticate", `TPV realm="authgate"`)
+	}
+	if d := core.RetryAfterOf(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
 	httpapi.WriteJSON(w, st, map[string]string{"error": message(err)})
 }

@@ -47,6 +47,11 @@ type (
 	auditor interface {
 		Record(ctx context.Context, e core.AuditEvent) error
 	}
+	// accessPolicy decides, after authentication, whether the brand may
+	// use the route (API subscriptions; internal/subscription).
+	accessPolicy interface {
+		Allow(ctx context.Context, a core.Access) error
+	}
 	documents interface {
 		PutDocument(ctx context.Context, d core.Document) error
 		GetDocument(ctx context.Context, collection, id string) (core.Document, error)
@@ -78,6 +83,7 @@ type Deps struct {
 	Audit       auditor
 	Docs        documents
 	ClientAddr  httpapi.ClientAddr
+	Access      accessPolicy // nil: no subscription check
 }
 
 // DepsFrom takes the adapter's collaborators from the core services.

@@ -1,0 +1,240 @@
+package subscription
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// AdminAuth authenticates the admin API: an admin's bearer access token.
+type AdminAuth struct {
+	Tokens     tokenLookup
+	Principals principalGetter
+	Audit      auditRecorder
+	Addr       httpapi.ClientAddr
+}
+
+type (
+	tokenLookup interface {
+		Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
+	}
+	principalGetter interface {
+		GetPrincipal(ctx context.Context, id string) (core.Principal, error)
+	}
+)
+
+var (
+	_ tokenLookup     = (*core.Tokens)(nil)
+	_ principalGetter = (core.Store)(nil)
+)
+
+// authenticate returns the admin caller, or a core error (Unauthenticated
+// for a missing or bad token, Forbidden for a non-admin).
+func (a AdminAuth) authenticate(r *http.Request) (Actor, error) {
+	scheme, value, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
+		return Actor{}, core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
+	}
+	who := Actor{RemoteAddr: a.Addr.IP(r), RequestID: httpapi.RequestID(r)}
+	fail := func(subject, reason string, err error) (Actor, error) {
+		if a.Audit != nil {
+			_ = a.Audit.Record(r.Context(), core.AuditEvent{Action: core.AuditAuthFailure, Protocol: "subscription", Subject: subject,
+				Outcome: core.OutcomeFailure, Reason: "admin API: " + reason, RemoteAddr: who.RemoteAddr, RequestID: who.RequestID})
+		}
+		return Actor{}, err
+	}
+	t, err := a.Tokens.Lookup(r.Context(), core.TokenAccess, strings.TrimSpace(value))
+	if err != nil {
+		switch core.KindOf(err) {
+		case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
+			return fail(t.ID, core.ReasonOf(err), core.E(core.KindUnauthenticated, core.ReasonOf(err)))
+		}
+		return Actor{}, err
+	}
+	p, err := a.Principals.GetPrincipal(r.Context(), t.PrincipalID)
+	if err != nil {
+		return Actor{}, err
+	}
+	if p.Kind != core.PrincipalAdmin || p.Disabled {
+		return fail(t.ID, "not an admin", core.E(core.KindForbidden, "only admins manage API subscriptions"))
+	}
+	who.OrgID, who.PrincipalID = t.OrgID, t.PrincipalID
+	return who, nil
+}
+
+// Module is the admin HTTP API under /admin/subscriptions.
+type Module struct {
+	svc  *Service
+	auth AdminAuth
+	log  *slog.Logger
+}
+
+var _ httpapi.Module = (*Module)(nil)
+
+// NewModule builds the admin API.
+func NewModule(svc *Service, auth AdminAuth, log *slog.Logger) *Module {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{svc: svc, auth: auth, log: log}
+}
+
+// Register mounts the routes.
+func (m *Module) Register(mux *http.ServeMux) {
+	const base = "/admin/subscriptions"
+	mux.Handle("GET "+base+"/resources", m.admin(m.listResources))
+	mux.Handle("POST "+base+"/resources", m.admin(m.createResource))
+	mux.Handle("DELETE "+base+"/resources/{name}", m.admin(m.deleteResource))
+	mux.Handle("GET "+base+"/plans", m.admin(m.listPlans))
+	mux.Handle("POST "+base+"/plans", m.admin(m.createPlan))
+	mux.Handle("DELETE "+base+"/plans/{name}", m.admin(m.deletePlan))
+	mux.Handle("GET "+base, m.admin(m.listSubscriptions))
+	mux.Handle("POST "+base, m.admin(m.subscribe))
+	mux.Handle("DELETE "+base+"/{id}", m.admin(m.unsubscribe))
+}
+
+type apiError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeError maps a core error to the admin API's JSON error, once.
+func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := http.StatusInternalServerError, "server_error"
+	switch core.KindOf(err) {
+	case core.KindInvalidInput:
+		status, code = http.StatusBadRequest, "invalid_request"
+	case core.KindUnauthenticated:
+		status, code = http.StatusUnauthorized, "invalid_token"
+		w.Header().Set("WWW-Authenticate", `Bearer realm="authgate"`)
+	case core.KindForbidden:
+		status, code = http.StatusForbidden, "insufficient_scope"
+	case core.KindNotFound:
+		status, code = http.StatusNotFound, "not_found"
+	case core.KindConflict:
+		status, code = http.StatusConflict, "conflict"
+	case core.KindUnavailable:
+		status, code = http.StatusServiceUnavailable, "temporarily_unavailable"
+	}
+	desc := core.ReasonOf(err)
+	if status >= 500 {
+		m.log.Error("subscription admin request failed", slog.String("path", r.URL.Path), slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))
+		desc = "internal error"
+	}
+	httpapi.WriteJSON(w, status, apiError{Code: code, Description: desc})
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, who Actor) error
+
+func (m *Module) admin(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, err := m.auth.authenticate(r)
+		if err == nil {
+			err = h(w, r, who)
+		}
+		if err != nil {
+			m.writeError(w, r, err)
+		}
+	})
+}
+
+func (m *Module) listResources(w http.ResponseWriter, r *http.Request, _ Actor) error {
+	l, err := m.svc.ListResources(r.Context())
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
+	return nil
+}
+
+func decode(r *http.Request, v any) error {
+	if err := httpapi.DecodeJSON(r, v); err != nil {
+		return core.Wrap(core.KindInvalidInput, "request body must be a JSON object of the documented fields", err)
+	}
+	return nil
+}
+
+func (m *Module) createResource(w http.ResponseWriter, r *http.Request, who Actor) error {
+	var in Resource
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := m.svc.CreateResource(r.Context(), who, in)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (m *Module) deleteResource(w http.ResponseWriter, r *http.Request, who Actor) error {
+	if err := m.svc.DeleteResource(r.Context(), who, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (m *Module) listPlans(w http.ResponseWriter, r *http.Request, _ Actor) error {
+	l, err := m.svc.ListPlans(r.Context())
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
+	return nil
+}
+
+func (m *Module) createPlan(w http.ResponseWriter, r *http.Request, who Actor) error {
+	var in Plan
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := m.svc.CreatePlan(r.Context(), who, in)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (m *Module) deletePlan(w http.ResponseWriter, r *http.Request, who Actor) error {
+	if err := m.svc.DeletePlan(r.Context(), who, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (m *Module) listSubscriptions(w http.ResponseWriter, r *http.Request, _ Actor) error {
+	l, err := m.svc.ListSubscriptions(r.Context(), r.URL.Query().Get("org"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
+	return nil
+}
+
+func (m *Module) subscribe(w http.ResponseWriter, r *http.Request, who Actor) error {
+	var in Subscription
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := m.svc.Subscribe(r.Context(), who, Subscription{OrgID: in.OrgID, PrincipalID: in.PrincipalID, Resource: in.Resource, Plan: in.Plan})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (m *Module) unsubscribe(w http.ResponseWriter, r *http.Request, who Actor) error {
+	if err := m.svc.Unsubscribe(r.Context(), who, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
