@@ -383,16 +383,31 @@ func (a *Auditor) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 type Replay struct {
 	store ReplayStore
 	clock Clock
+	group *replayGroup // nil when the store cannot batch
 }
 
-// NewReplay builds the replay cache.
-func NewReplay(store ReplayStore, clock Clock) *Replay { return &Replay{store: store, clock: clock} }
+// NewReplay builds the replay cache. Stores that can batch inserts get
+// concurrent inserts grouped into one transaction.
+func NewReplay(store ReplayStore, clock Clock) *Replay {
+	r := &Replay{store: store, clock: clock}
+	if b, ok := store.(ReplayBatcher); ok {
+		r.group = &replayGroup{b: b, clock: clock}
+	}
+	return r
+}
 
 // Remember records (namespace, key) until expires. It returns nil the first
 // time and a KindReplayed error for every later use before expiry.
 func (r *Replay) Remember(ctx context.Context, namespace, key string, expires time.Time) error {
 	sum := sha256.Sum256([]byte(key))
-	fresh, err := r.store.InsertReplayKey(ctx, namespace+":"+hex.EncodeToString(sum[:]), expires, r.clock.Now())
+	k := namespace + ":" + hex.EncodeToString(sum[:])
+	var fresh bool
+	var err error
+	if r.group != nil {
+		fresh, err = r.group.insert(ReplayEntry{Key: k, Expires: expires})
+	} else {
+		fresh, err = r.store.InsertReplayKey(ctx, k, expires, r.clock.Now())
+	}
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,9 @@ package core_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,5 +156,35 @@ func TestBootstrapAdminOnce(t *testing.T) {
 	events, err := svc.Audit.List(ctx, core.AuditFilter{Action: core.AuditCreate})
 	if err != nil || len(events) != 1 {
 		t.Fatalf("audit = %+v, %v", events, err)
+	}
+}
+
+// Concurrent Remember calls are grouped into shared transactions; each key
+// must still be accepted exactly once, including keys repeated in one batch.
+func TestReplayGroupedExactlyOnce(t *testing.T) {
+	svc, _ := agtest.NewServices(t, agtest.Options{})
+	ctx := context.Background()
+	const keys, workers = 2000, 4
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < keys; i++ {
+				err := svc.Replay.Remember(ctx, "jti", strconv.Itoa(i), time.Now().Add(time.Hour))
+				switch {
+				case err == nil:
+					accepted.Add(1)
+				case !errors.Is(err, core.ErrReplayed):
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted.Load() != keys {
+		t.Fatalf("accepted %d of %d keys", accepted.Load(), keys)
 	}
 }

@@ -24,6 +24,7 @@ func BenchmarkVerifyOverHTTP(b *testing.B) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	hc := &http.Client{Transport: tr}
 	b.Run("bare", func(b *testing.B) {
+		b.SetParallelism(16)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				resp, err := hc.Get(bare.URL)
@@ -40,6 +41,7 @@ func BenchmarkVerifyOverHTTP(b *testing.B) {
 	e := newEnv(b, false, nil)
 	var n atomic.Int64
 	b.Run("signed", func(b *testing.B) {
+		b.SetParallelism(16)
 		b.RunParallel(func(pb *testing.PB) {
 			c := e.user(sdk.PHP)
 			c.HTTP = hc
