@@ -63,7 +63,7 @@ func TestKillNodeUnderLoad(t *testing.T) {
 
 	var (
 		mu        sync.Mutex
-		acked     []string // access tokens the client received
+		acked     []string    // access tokens the client received
 		killing   atomic.Bool // node 0's transport errors are expected from here on
 		dead      atomic.Bool // node 0 is gone: what succeeds now came from the survivors
 		afterKill [3]atomic.Int32
