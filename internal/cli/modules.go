@@ -10,6 +10,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/subscription"
 )
@@ -44,12 +45,26 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	}
 	{
 		// Device-server access keys and the OAuth2 token endpoint (family 1).
-		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: addr, Version: Version})
+		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: addr, Version: Version,
+			Links: []oauth2.Link{oauth2.IdentitiesLink}})
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: %w", err)
 		}
 		o.Bearer().SetAccessPolicy(subs)
 		m.http = append(m.http, o)
+		// Device identities (/identities: CA-issued certificates, PSKs) and the devices' mTLS listener.
+		ids, err := oauth2.NewIdentities(o, ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc)), rt.cfg.Identities)
+		if err != nil {
+			return nil, fmt.Errorf("identities: %w", err)
+		}
+		m.http = append(m.http, ids)
+		if rt.cfg.Identities.MTLSListen != "" {
+			srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight})
+			if err != nil {
+				return nil, fmt.Errorf("identities: %w", err)
+			}
+			m.background = append(m.background, srv.Run)
+		}
 	}
 	if rt.cfg.M2M.Enabled {
 		// M2M Connectivity API (family 5): TA and PE on their own HTTPS listeners, with outbox workers.
@@ -69,6 +84,10 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	if rt.cfg.Apstrata.Enabled {
 		// Apstrata token service (family 3) at /apsdb/rest.
 		m.http = append(m.http, apstrata.New(rt.cfg.Apstrata, apstrata.DepsFrom(rt.svc, addr)))
+	}
+	if rt.cfg.TAAP.Enabled {
+		// T-Mobile TAAP (family 4): PoP-protected token endpoint, JWKS, connectivity demo, admin API, pages.
+		m.http = append(m.http, taap.New(rt.cfg.TAAP, taap.DepsFrom(rt.svc, addr)))
 	}
 	return m, ctx.Err()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/subscription"
 )
@@ -42,13 +43,17 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
 	// Protocol sections are added below by each adapter.
-	TPV      tpv.Config      `yaml:"tpv"`
-	OAuth2   oauth2.Config   `yaml:"oauth2"`
-	M2M      m2m.Config      `yaml:"m2m"`
-	CA       ca.Config       `yaml:"ca"`
+	TPV    tpv.Config    `yaml:"tpv"`
+	OAuth2 oauth2.Config `yaml:"oauth2"`
+	M2M    m2m.Config    `yaml:"m2m"`
+	CA     ca.Config     `yaml:"ca"`
+	// TAAP is T-Mobile TAAP proof-of-possession (family 4).
+	TAAP     taap.Config     `yaml:"taap"`
 	Apstrata apstrata.Config `yaml:"apstrata"`
 	// Subscriptions governs API resources, plans and subscriptions.
 	Subscriptions subscription.Config `yaml:"subscriptions"`
+	// Identities configures device identities and their mTLS listener.
+	Identities oauth2.IdentitiesConfig `yaml:"identities"`
 }
 
 // TLS configures the main listener's TLS.
@@ -72,9 +77,11 @@ func Default() Config {
 		OAuth2:       oauth2.DefaultConfig(),
 		M2M:          m2m.DefaultConfig(),
 		CA:           ca.DefaultConfig(),
+		TAAP:         taap.DefaultConfig(),
 		Apstrata:     apstrata.DefaultConfig(),
 
 		Subscriptions: subscription.DefaultConfig(),
+		Identities:    oauth2.DefaultIdentitiesConfig(),
 	}
 }
 

@@ -94,11 +94,12 @@ type TokenKind string
 
 // Token kinds issued by the protocol families.
 const (
-	TokenAccess   TokenKind = "access"   // OAuth2 bearer access token
-	TokenRefresh  TokenKind = "refresh"  // OAuth2 refresh token
-	TokenTPVAuth  TokenKind = "tpv_auth" // TPV Hub auth_token
-	TokenApstrata TokenKind = "apstrata" // Apstrata apsdb.authToken
-	TokenTAAP     TokenKind = "taap_access"
+	TokenAccess      TokenKind = "access"   // OAuth2 bearer access token
+	TokenRefresh     TokenKind = "refresh"  // OAuth2 refresh token
+	TokenTPVAuth     TokenKind = "tpv_auth" // TPV Hub auth_token
+	TokenApstrata    TokenKind = "apstrata" // Apstrata apsdb.authToken
+	TokenTAAP        TokenKind = "taap_access"
+	TokenTAAPRefresh TokenKind = "taap_refresh" // TAAP refresh token (never an OAuth2 one)
 )
 
 // Token is an issued opaque token. Only the keyed hash of its value is stored.

@@ -1,0 +1,237 @@
+package oauth2
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// Device authenticates on the mutual-TLS listener: the principal and
+// the certificate credential its client certificate maps to.
+type Device struct {
+	Principal  core.Principal
+	Credential core.Credential
+	Serial     string
+	Thumbprint string // base64url SHA-256 of the DER certificate (RFC 8705 x5t#S256)
+}
+
+// MTLSServer builds the mutual-TLS listener: client certificates are
+// verified against authgate's CA (the CA must be initialised), then
+// mapped to their device by fingerprint; certificates revoked in the CA
+// are refused even if the credential was not retired. Its routes are
+// POST /oauth/token (client_credentials with tls_client_auth, other
+// grants as on the main listener), GET /identities/current, and the main
+// listener's bearer routes.
+func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*httpapi.Server, error) {
+	cert, err := tls.LoadX509KeyPair(i.cfg.TLSCert, i.cfg.TLSKey)
+	if err != nil {
+		return nil, core.Wrap(core.KindInvalidInput, "identities.tls_cert/tls_key", err)
+	}
+	tc, err := i.TLSConfig(ctx, cert)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = i.m.log
+	}
+	return &httpapi.Server{Name: "identities-mtls", Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule()), TLS: tc, Log: opts.Log}, nil
+}
+
+// TLSConfig is the mTLS listener's TLS configuration around a server
+// certificate. Clients without a certificate are served (password and
+// refresh grants), those with one must chain to authgate's CA for client
+// authentication.
+func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tls.Config, error) {
+	root, err := i.ca.Root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	chain, err := i.ca.Chain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// An intermediate may be sent by the device or not: accept both.
+	inter := x509.NewCertPool()
+	for _, c := range chain {
+		inter.AddCert(c)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{server},
+		ClientAuth:   tls.RequestClientCert,
+		// Chain building is done here so a missing intermediate can be
+		// supplied from the CA and the chain checked for clientAuth.
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return nil
+			}
+			certs := make([]*x509.Certificate, 0, len(raw))
+			for _, b := range raw {
+				c, err := x509.ParseCertificate(b)
+				if err != nil {
+					return err
+				}
+				certs = append(certs, c)
+			}
+			ints := inter.Clone()
+			for _, c := range certs[1:] {
+				ints.AddCert(c)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: ints, CurrentTime: i.m.svc.Clock.Now(),
+				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+			return err
+		},
+	}, nil
+}
+
+// MTLSModule is the route set of the mutual-TLS listener.
+func (i *Identities) MTLSModule() httpapi.Module { return mtlsModule{i} }
+
+type mtlsModule struct{ i *Identities }
+
+func (t mtlsModule) Register(mux *http.ServeMux) {
+	inner := http.NewServeMux()
+	t.i.m.Register(inner)
+	t.i.Register(inner)
+	mux.Handle("/", inner)
+	mux.HandleFunc("POST /oauth/token", t.i.mtlsToken)
+	mux.HandleFunc("GET /identities/current", t.i.current)
+}
+
+// AuthenticateDevice maps the request's verified client certificate to
+// its device. Missing certificates and unknown, retired, revoked or
+// expired ones are KindUnauthenticated / KindRevoked / KindExpired
+// errors, and audited.
+func (i *Identities) AuthenticateDevice(r *http.Request) (Device, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return Device{}, core.E(core.KindUnauthenticated, "a client certificate is required")
+	}
+	ctx := r.Context()
+	leaf := r.TLS.PeerCertificates[0]
+	sum := sha256.Sum256(leaf.Raw)
+	fp := hex.EncodeToString(sum[:])
+	fail := func(err error) (Device, error) {
+		_ = i.m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: "certificate " + leaf.SerialNumber.Text(16),
+			Outcome: core.OutcomeFailure, Reason: "mtls: " + reasonOr(err, "authentication failed")})
+		return Device{}, err
+	}
+	cred, err := i.m.svc.Credentials.Find(ctx, core.CredCertificate, fp)
+	if err != nil {
+		switch core.KindOf(err) {
+		case core.KindUnauthenticated:
+			return fail(core.E(core.KindUnauthenticated, "the client certificate is not a registered device identity"))
+		case core.KindRevoked, core.KindExpired:
+			return fail(core.E(core.KindOf(err), "the client certificate's identity is "+core.KindOf(err).String()))
+		}
+		return Device{}, err
+	}
+	// The CA's own records are the truth on revocation (e.g. `authgate ca
+	// revoke`), not the CRL file, which may be a day old.
+	var meta certMeta
+	_ = json.Unmarshal(cred.Meta, &meta)
+	rec, _, err := i.ca.Get(ctx, meta.Serial)
+	if err != nil {
+		if core.KindOf(err) == core.KindNotFound {
+			return fail(core.E(core.KindUnauthenticated, "the client certificate was not issued by this CA"))
+		}
+		return Device{}, err
+	}
+	if rec.RevokedAt != nil {
+		return fail(core.E(core.KindRevoked, "the client certificate is revoked"))
+	}
+	if rec.SHA256 != fp || rec.Profile != deviceProfile {
+		return fail(core.E(core.KindUnauthenticated, "the client certificate is not a device certificate"))
+	}
+	p, err := i.m.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
+	if err != nil {
+		return Device{}, err
+	}
+	if p.Disabled {
+		return fail(core.E(core.KindRevoked, "the device is disabled"))
+	}
+	return Device{Principal: p, Credential: cred, Serial: rec.Serial, Thumbprint: base64.RawURLEncoding.EncodeToString(sum[:])}, nil
+}
+
+// allow applies the API subscription policy to a device request.
+func (i *Identities) allow(r *http.Request, d Device) error {
+	if i.m.bearer.policy == nil {
+		return nil
+	}
+	return i.m.bearer.policy.Allow(r.Context(), core.Access{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Method: r.Method, Path: r.URL.Path, Scheme: "mtls"})
+}
+
+type currentView struct {
+	Identity     string `json:"Identity"`
+	Organisation string `json:"OrganisationID"`
+	SerialNumber string `json:"SerialNumber"`
+	Links        []Link `json:"Links"`
+}
+
+// current serves GET /identities/current on the mTLS listener: who the
+// client certificate authenticates.
+func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
+	d, err := i.AuthenticateDevice(r)
+	if err != nil {
+		writeError(w, r, i.m.log, err, ctxClient, "")
+		return
+	}
+	if err := i.allow(r, d); err != nil {
+		i.fail(w, r, err)
+		return
+	}
+	base := i.m.baseURL(r)
+	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "identity"), currentView{Identity: d.Principal.Name, Organisation: d.Principal.OrgID,
+		SerialNumber: d.Serial, Links: certLinks(base, d.Serial)[:1]})
+}
+
+// mtlsToken serves POST /oauth/token on the mTLS listener. A
+// client_credentials request without a client secret from a client with
+// a certificate is RFC 8705 tls_client_auth: the certificate is the
+// client authentication (client_id, if sent, must name the device), and
+// the access token is bound to it (cnf x5t#S256 kept as the token's
+// binding). Every other request is the main token endpoint.
+func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.Header.Get("Authorization") != "" {
+		i.m.token(w, r)
+		return
+	}
+	f, ferr := readForm(w, r, i.m.cfg.MaxFormBytes)
+	if ferr != nil {
+		writeError(w, r, i.m.log, ferr, ctxClient, "")
+		return
+	}
+	if f.get("grant_type") != "client_credentials" || f.get("client_secret") != "" {
+		writeError(w, r, i.m.log, errInvalidRequest("with a client certificate, use grant_type=client_credentials (tls_client_auth) without client_secret"), ctxClient, "")
+		return
+	}
+	d, err := i.AuthenticateDevice(r)
+	if err != nil {
+		writeError(w, r, i.m.log, err, ctxClient, "")
+		return
+	}
+	if id := f.get("client_id"); id != "" && id != d.Principal.Name {
+		writeError(w, r, i.m.log, core.E(core.KindUnauthenticated, "client_id does not match the client certificate"), ctxClient, "")
+		return
+	}
+	ctx := r.Context()
+	now := i.m.svc.Clock.Now()
+	access, at := i.m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID,
+		CredentialID: d.Credential.ID, TTL: i.m.cfg.AccessTokenTTL, Binding: "x5t#S256:" + d.Thumbprint})
+	ev := i.m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Subject: at.ID,
+		Reason: "client credentials grant (tls_client_auth) for device " + d.Principal.Name + " certificate " + d.Serial})
+	if err := i.m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
+		writeError(w, r, i.m.log, err, ctxClient, "")
+		return
+	}
+	i.m.writeToken(w, r, tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)})
+}

@@ -1,0 +1,131 @@
+package taap
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config is the "taap" section of authgate's configuration.
+type Config struct {
+	// Enabled mounts the TAAP routes on the main listener.
+	Enabled bool `yaml:"enabled"`
+	// Algorithms is the PoP signature allow-list: RS256, RS384, RS512,
+	// PS256, PS384, PS512. none and HMAC can never be listed.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew is tolerated on iat and exp (T-Mobile's validator: 10 s).
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// MaxLifetime is the largest exp - iat accepted. The TAAP documents
+	// say 60 s, the reference builders emit 120 s.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// TokenEndpointParts and ResourceParts are the ehts parts each route
+	// requires. Authorization is added whenever the request has one, and
+	// body whenever the body is not empty.
+	TokenEndpointParts []string `yaml:"token_endpoint_parts"`
+	ResourceParts      []string `yaml:"resource_parts"`
+	// DebugCanonical adds the server's canonical string (Authorization
+	// redacted) to edts mismatch answers. For development only.
+	DebugCanonical bool `yaml:"debug_canonical"`
+	// AccessTokenTTL, RefreshTokenTTL and IDTokenTTL are the lives of what
+	// the token endpoint issues.
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	IDTokenTTL      time.Duration `yaml:"id_token_ttl"`
+	// IDTokenAlg signs ID tokens: ES256 (fast, the default) or RS256.
+	IDTokenAlg string `yaml:"id_token_alg"`
+	// KeyRotation is how long one ID-token signing key is used. Retired
+	// keys stay in the JWKS until the tokens they signed have expired.
+	KeyRotation time.Duration `yaml:"key_rotation"`
+	// Issuer is the iss of ID tokens; "" derives it from the request.
+	Issuer string `yaml:"issuer"`
+	// ClientCacheTTL bounds how long a node trusts a cached client key
+	// set, i.e. how late it sees a key registered or revoked elsewhere.
+	ClientCacheTTL time.Duration `yaml:"client_cache_ttl"`
+	// MaxBodyBytes bounds the bodies of PoP-protected requests, which the
+	// verifier must read whole to hash.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Pages serves the PoP builder and verifier web pages and the
+	// explanation endpoint behind the verifier page.
+	Pages bool `yaml:"pages"`
+}
+
+// DefaultConfig returns the defaults: RS256 only, 10 s skew, 120 s
+// lifetime, one-hour access and ID tokens, 24-hour refresh tokens, ES256
+// ID tokens with keys rotated daily.
+func DefaultConfig() Config {
+	return Config{
+		Enabled:            true,
+		Algorithms:         []string{"RS256"},
+		ClockSkew:          10 * time.Second,
+		MaxLifetime:        120 * time.Second,
+		TokenEndpointParts: []string{PartURI, PartMethod},
+		ResourceParts:      []string{PartURI, PartMethod, PartBody},
+		AccessTokenTTL:     time.Hour,
+		RefreshTokenTTL:    24 * time.Hour,
+		IDTokenTTL:         time.Hour,
+		IDTokenAlg:         "ES256",
+		KeyRotation:        24 * time.Hour,
+		ClientCacheTTL:     5 * time.Second,
+		MaxBodyBytes:       1 << 20,
+		Pages:              true,
+	}
+}
+
+// Validate reports every problem of the section.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Algorithms) == 0 {
+		errs = append(errs, errors.New("algorithms must list at least one of RS256, RS384, RS512, PS256, PS384, PS512"))
+	}
+	for _, a := range c.Algorithms {
+		if _, ok := rsaAlgs[a]; !ok {
+			errs = append(errs, fmt.Errorf("algorithms: %q is not allowed (RSA algorithms only; never none or HMAC)", a))
+		}
+	}
+	if c.ClockSkew < 0 || c.ClockSkew > 5*time.Minute {
+		errs = append(errs, errors.New("clock_skew must be between 0 and 5m"))
+	}
+	if c.MaxLifetime < time.Second || c.MaxLifetime > 10*time.Minute {
+		errs = append(errs, errors.New("max_lifetime must be between 1s and 10m"))
+	}
+	check := func(name string, parts []string, need ...string) {
+		for _, p := range parts {
+			if p == "" || !headerName(p) {
+				errs = append(errs, fmt.Errorf("%s: %q is not a part name", name, p))
+			}
+		}
+		for _, n := range need {
+			if !containsPart(parts, n) {
+				errs = append(errs, fmt.Errorf("%s must include %q", name, n))
+			}
+		}
+	}
+	check("token_endpoint_parts", c.TokenEndpointParts, PartURI, PartMethod)
+	check("resource_parts", c.ResourceParts, PartURI, PartMethod, PartBody)
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		errs = append(errs, errors.New("access_token_ttl must be between 1m and 24h"))
+	}
+	if c.RefreshTokenTTL < c.AccessTokenTTL || c.RefreshTokenTTL > 365*24*time.Hour {
+		errs = append(errs, errors.New("refresh_token_ttl must be between access_token_ttl and 8760h"))
+	}
+	if c.IDTokenTTL < time.Minute || c.IDTokenTTL > 24*time.Hour {
+		errs = append(errs, errors.New("id_token_ttl must be between 1m and 24h"))
+	}
+	if c.IDTokenAlg != "ES256" && c.IDTokenAlg != "RS256" {
+		errs = append(errs, fmt.Errorf("id_token_alg %q: use ES256 or RS256", c.IDTokenAlg))
+	}
+	if c.KeyRotation < time.Minute || c.KeyRotation > 365*24*time.Hour {
+		errs = append(errs, errors.New("key_rotation must be between 1m and 8760h"))
+	}
+	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > 5*time.Minute {
+		errs = append(errs, errors.New("client_cache_ttl must be between 0 and 5m"))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		errs = append(errs, errors.New("max_body_bytes must be between 1024 and 67108864"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) verifierConfig() VerifierConfig {
+	return VerifierConfig{Algorithms: c.Algorithms, Skew: c.ClockSkew, MaxLifetime: c.MaxLifetime, Debug: c.DebugCanonical}
+}

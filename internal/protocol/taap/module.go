@@ -1,0 +1,221 @@
+package taap
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
+)
+
+// Routes served by the module.
+const (
+	RouteToken   = "/oauth2/v6/tokens"
+	RouteJWKS    = "/.well-known/jwks.json"
+	RouteDevice  = "/iot-connectivity/v1/devices/{iccid}"
+	RouteClients = "/taap/v1/clients"
+	RouteSIMs    = "/taap/v1/sims"
+	RouteExplain = "/taap/v1/pop/explain"
+)
+
+// The services the adapter needs, as small interfaces it owns.
+type (
+	secretVerifier interface {
+		VerifySecret(ctx context.Context, kind core.CredentialKind, lookup, secret string) (core.Credential, error)
+	}
+	tokenService interface {
+		NewToken(spec core.TokenSpec) (string, core.Token)
+		Commit(ctx context.Context, tokens []core.Token, events []core.AuditEvent) error
+		Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
+		RevokeFamily(ctx context.Context, familyID string) (int, error)
+		EnableCache(kind core.TokenKind, maxAge time.Duration)
+		Store() core.TokenStore
+	}
+	auditor interface {
+		Record(ctx context.Context, e core.AuditEvent) error
+	}
+)
+
+var (
+	_ secretVerifier = (*core.Credentials)(nil)
+	_ tokenService   = (*core.Tokens)(nil)
+	_ auditor        = (*core.Auditor)(nil)
+	_ httpapi.Module = (*Module)(nil)
+)
+
+// Deps are the adapter's collaborators.
+type Deps struct {
+	Clock       core.Clock
+	Log         *slog.Logger
+	Credentials secretVerifier
+	Principals  principalGetter
+	CredStore   credentialLister
+	Tokens      tokenService
+	Replay      replayCache
+	Audit       auditor
+	Docs        documents
+	Keys        sealer
+	ClientAddr  httpapi.ClientAddr
+	// Admin authenticates the admin API (the oauth2 module's bearer
+	// authenticator); nil leaves the admin API unmounted.
+	Admin *oauth2.BearerAuth
+	// Services is handed to the admin API's registration functions.
+	Services core.Services
+}
+
+// DepsFrom takes the adapter's collaborators from the core services.
+func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
+	return Deps{
+		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store, CredStore: svc.Store,
+		Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Keys: svc.Keys, ClientAddr: addr,
+		Admin:    oauth2.NewBearerAuth(svc.Tokens, svc.Audit, addr, svc.Log),
+		Services: svc,
+	}
+}
+
+// Module is the TAAP adapter.
+type Module struct {
+	cfg      Config
+	d        Deps
+	verifier *Verifier
+	clients  *clientCache
+	idKeys   *keyManager
+}
+
+// New builds the adapter; cfg must have passed Validate.
+func New(cfg Config, d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	m := &Module{cfg: cfg, d: d}
+	m.verifier = NewVerifier(cfg.verifierConfig(), d.Replay, d.Clock)
+	m.clients = &clientCache{principals: d.Principals, creds: d.CredStore, clock: d.Clock, ttl: cfg.ClientCacheTTL, m: map[string]*client{}}
+	m.idKeys = &keyManager{docs: d.Docs, seal: d.Keys, clock: d.Clock, alg: cfg.IDTokenAlg, rotation: cfg.KeyRotation,
+		keep: cfg.IDTokenTTL + cfg.ClockSkew + signerReload}
+	if cfg.ClientCacheTTL > 0 {
+		d.Tokens.EnableCache(core.TokenTAAP, cfg.ClientCacheTTL)
+	}
+	return m
+}
+
+// Verifier returns the PoP verifier, for other routes that want PoP.
+func (m *Module) Verifier() *Verifier { return m.verifier }
+
+// Register mounts the routes.
+func (m *Module) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+RouteToken, m.token)
+	mux.HandleFunc("GET "+RouteJWKS, m.jwks)
+	mux.Handle("GET "+RouteDevice, m.RequirePoP(m.cfg.ResourceParts, http.HandlerFunc(m.device)))
+	if m.d.Admin != nil {
+		mux.Handle("POST "+RouteClients, m.d.Admin.Require(http.HandlerFunc(m.createClient)))
+		mux.Handle("POST "+RouteClients+"/{client_id}/keys", m.d.Admin.Require(http.HandlerFunc(m.addKey)))
+		mux.Handle("POST "+RouteSIMs, m.d.Admin.Require(http.HandlerFunc(m.createSIM)))
+	}
+	if m.cfg.Pages {
+		mux.HandleFunc("POST "+RouteExplain, m.explain)
+	}
+}
+
+// readBody reads the whole body (the verifier hashes it), bounded.
+func (m *Module) readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, m.cfg.MaxBodyBytes+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "request body too large"}
+		}
+		return nil, core.E(core.KindInvalidInput, "request body could not be read")
+	}
+	if int64(len(b)) > m.cfg.MaxBodyBytes {
+		return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "request body too large"}
+	}
+	return b, nil
+}
+
+// Caller is who a PoP-protected request comes from.
+type Caller struct {
+	Token    core.Token // the Bearer access token
+	ClientID string
+	PoP      *Token // the verified PoP token
+	Body     []byte // the request body, already read and hashed
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the caller set by RequirePoP.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// bearerToken returns the value of "Authorization: Bearer <token>"
+// (scheme case-insensitive).
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	s, v, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(s, "Bearer") {
+		return "", true
+	}
+	return strings.TrimSpace(v), true
+}
+
+// RequirePoP wraps next so it runs only for requests with a valid TAAP
+// access token (Bearer) and a valid PoP token signed by the key of the
+// client that token was issued to, covering at least parts. The body is
+// read here (it must be hashed) and handed to next through CallerFrom.
+func (m *Module) RequirePoP(parts []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		value, present := bearerToken(r)
+		if !present || value == "" {
+			err := &oauthError{status: http.StatusUnauthorized, code: "invalid_request", desc: "an access token is required: Authorization: Bearer <access_token>"}
+			if present {
+				m.auditFailure(r, "", "", "", err)
+			}
+			m.writeError(w, r, err, ctxBearer)
+			return
+		}
+		t, err := m.d.Tokens.Lookup(ctx, core.TokenTAAP, value)
+		if err != nil {
+			if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
+				m.auditFailure(r, t.OrgID, t.PrincipalID, t.ID, err)
+			}
+			m.writeError(w, r, err, ctxBearer)
+			return
+		}
+		cl, err := m.clients.get(ctx, t.PrincipalID)
+		if err == nil {
+			var body []byte
+			if body, err = m.readBody(r); err == nil {
+				s := FromRequest(r, body)
+				var pop *Token
+				pop, err = m.verifier.Verify(ctx, Input{Token: r.Header.Get("X-Authorization"), Request: s, Keys: cl.keys, Required: Required(parts, s), Scope: t.PrincipalID})
+				if err == nil {
+					c := Caller{Token: t, ClientID: clientIDOf(t), PoP: pop, Body: body}
+					next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey{}, c)))
+					return
+				}
+			}
+		}
+		if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
+			m.auditFailure(r, t.OrgID, t.PrincipalID, t.ID, err)
+		}
+		m.writeError(w, r, err, ctxBearer)
+	})
+}
+
+// clientIDOf returns the client id an access token was issued to (kept in
+// the token's Binding).
+func clientIDOf(t core.Token) string { return t.Binding }

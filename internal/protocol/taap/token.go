@@ -1,0 +1,200 @@
+package taap
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+)
+
+// tokenResponse is the TAAP token endpoint's answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+}
+
+// idClaims are the ID token's claims: OpenID Connect core claims plus
+// cnf.jkt (RFC 7800/9449 style) naming the PoP key that authenticated.
+type idClaims struct {
+	jwt.Claims
+	AtHash string            `json:"at_hash"`
+	Cnf    map[string]string `json:"cnf,omitempty"`
+}
+
+// token is POST /oauth2/v6/tokens: TAAP steps 1-2. The client
+// authenticates with Basic client id/secret AND a PoP token over at least
+// Authorization, uri and http-method (and body when there is one). An
+// empty body (how TAAP clients call it) or grant_type=client_credentials
+// issues a new grant; grant_type=refresh_token rotates one.
+func (m *Module) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, secret, ok := r.BasicAuth()
+	if !ok || id == "" {
+		err := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication required: Authorization: Basic base64(client_id:client_secret)"}
+		m.auditFailure(r, "", "", "", err)
+		m.writeError(w, r, err, ctxClient)
+		return
+	}
+	cred, err := m.d.Credentials.VerifySecret(ctx, core.CredClientSecret, id, secret)
+	if err != nil {
+		m.auditFailure(r, "", "", id, err)
+		m.writeError(w, r, err, ctxClient)
+		return
+	}
+	cl, err := m.clients.get(ctx, cred.PrincipalID)
+	var body []byte
+	var pop *Token
+	if err == nil {
+		body, err = m.readBody(r)
+	}
+	if err == nil {
+		s := FromRequest(r, body)
+		pop, err = m.verifier.Verify(ctx, Input{Token: r.Header.Get("X-Authorization"), Request: s, Keys: cl.keys, Required: Required(m.cfg.TokenEndpointParts, s), Scope: cred.PrincipalID})
+	}
+	var resp tokenResponse
+	if err == nil {
+		resp, err = m.grant(r, cred, pop, body)
+	}
+	if err != nil {
+		if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
+			m.auditFailure(r, cred.OrgID, cred.PrincipalID, id, err)
+		}
+		m.writeError(w, r, err, ctxClient)
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// grant issues tokens for an authenticated client whose PoP token verified.
+func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body []byte) (tokenResponse, error) {
+	ctx := r.Context()
+	form := url.Values{}
+	if len(body) > 0 {
+		if mt := httpapi.MediaType(r); mt != "application/x-www-form-urlencoded" {
+			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "invalid_request", desc: "a request body must be application/x-www-form-urlencoded"}
+		}
+		var err error
+		if form, err = url.ParseQuery(string(body)); err != nil {
+			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "invalid_request", desc: "the request body is not a valid form"}
+		}
+	}
+	var meta clientMeta
+	_ = json.Unmarshal(cred.Meta, &meta)
+	spec := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, CredentialID: cred.ID, Scope: meta.Scope, Binding: cred.Lookup}
+	action := core.AuditIssue
+	switch gt := form.Get("grant_type"); gt {
+	case "", "client_credentials":
+	case "refresh_token":
+		old, err := m.d.Tokens.Lookup(ctx, core.TokenTAAPRefresh, form.Get("refresh_token"))
+		if err != nil || old.PrincipalID != cred.PrincipalID {
+			if core.KindOf(err) == core.KindUnavailable || core.KindOf(err) == core.KindInternal {
+				return tokenResponse{}, err
+			}
+			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "refresh token is invalid, expired, revoked or not this client's"}
+		}
+		first, err := m.d.Tokens.Store().MarkTokenRotated(ctx, old.ID, m.d.Clock.Now())
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		if !first {
+			// A rotated refresh token came back: it leaked. Revoke the family.
+			n, err := m.d.Tokens.RevokeFamily(ctx, old.FamilyID)
+			if err != nil {
+				return tokenResponse{}, err
+			}
+			_ = m.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: protocol, OrgID: old.OrgID, PrincipalID: old.PrincipalID,
+				Subject: old.FamilyID, Reason: "refresh token reused: token family revoked (" + strconv.Itoa(n) + " tokens)", RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)})
+			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "refresh token was already used; its token family is revoked"}
+		}
+		spec.FamilyID, spec.ParentID, spec.Scope = old.FamilyID, old.ID, old.Scope
+		action = core.AuditRenew
+	default:
+		return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", desc: "grant_type must be client_credentials or refresh_token"}
+	}
+
+	aspec := spec
+	aspec.Kind, aspec.TTL = core.TokenTAAP, m.cfg.AccessTokenTTL
+	access, at := m.d.Tokens.NewToken(aspec)
+	rspec := spec
+	rspec.Kind, rspec.TTL, rspec.FamilyID = core.TokenTAAPRefresh, m.cfg.RefreshTokenTTL, at.FamilyID
+	refresh, rt := m.d.Tokens.NewToken(rspec)
+	idt, err := m.idToken(r, cred, pop, access, at)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	ev := func(t core.Token, what string) core.AuditEvent {
+		return core.AuditEvent{Action: action, Protocol: protocol, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+			Reason: what + " for client " + cred.Lookup + " (PoP jti " + pop.JTI + ")", RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)}
+	}
+	if err := m.d.Tokens.Commit(ctx, []core.Token{at, rt}, []core.AuditEvent{ev(at, "access and ID token"), ev(rt, "refresh token")}); err != nil {
+		return tokenResponse{}, err
+	}
+	return tokenResponse{AccessToken: access, IDToken: idt, ExpiresIn: int64(m.cfg.AccessTokenTTL / time.Second), TokenType: "Bearer",
+		RefreshToken: refresh, Scope: spec.Scope}, nil
+}
+
+// idToken signs the ID token with the current authgate key.
+func (m *Module) idToken(r *http.Request, cred core.Credential, pop *Token, access string, at core.Token) (string, error) {
+	s, err := m.idKeys.signer(r.Context())
+	if err != nil {
+		return "", err
+	}
+	now := m.d.Clock.Now()
+	sum := sha256.Sum256([]byte(access))
+	c := idClaims{
+		Claims: jwt.Claims{Issuer: m.issuer(r), Subject: cred.Lookup, Audience: jwt.Audience{cred.Lookup}, ID: at.ID,
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(m.cfg.IDTokenTTL))},
+		AtHash: b64enc(sum[:16]),
+	}
+	if pop != nil && pop.Key != nil {
+		c.Cnf = map[string]string{"jkt": Thumbprint(pop.Key)}
+	}
+	out, err := jwt.Signed(s.sig).Claims(c).Serialize()
+	if err != nil {
+		return "", core.Wrap(core.KindInternal, "sign ID token", err)
+	}
+	return out, nil
+}
+
+// issuer is the configured issuer or the request's own origin.
+func (m *Module) issuer(r *http.Request) string {
+	if m.cfg.Issuer != "" {
+		return m.cfg.Issuer
+	}
+	scheme := "http"
+	if m.d.ClientAddr.Secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + strings.ToLower(r.Host)
+}
+
+// jwks publishes the ID-token verification keys.
+func (m *Module) jwks(w http.ResponseWriter, r *http.Request) {
+	set, err := m.idKeys.jwks(r.Context())
+	if err != nil {
+		m.writeError(w, r, err, ctxOther)
+		return
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		m.writeError(w, r, err, ctxOther)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(append(b, '\n'))
+}
