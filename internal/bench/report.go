@@ -40,9 +40,9 @@ func MachineDescription() string {
 // WriteTable prints the summary: best throughput per scheme, latency at
 // that point, and the ratios to the bare handler and to the raw crypto rate.
 func (r Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "machine: %s\nbackend: %s, %.0fs per concurrency level, load generator in the same process\n\n", r.Machine, r.Backend, r.DurationSec)
+	fmt.Fprintf(w, "machine: %s\nbackend: %s, %gs per concurrency level, load generator in the same process\n\n", r.Machine, r.Backend, r.DurationSec)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scheme\treq/s\tconc\tp50 ms\tp99 ms\tvs bare\traw op\traw ops/s\tvs raw\t")
+	fmt.Fprintln(tw, "scheme\treq/s\tconc\tp50 ms\tp99 ms\tvs bare\tp50 x bare\tp99 x bare\traw op\traw ops/s\tvs raw\t")
 	bare := r.Baseline.Best()
 	row := func(res Result) {
 		b := res.Best()
@@ -50,12 +50,19 @@ func (r Report) WriteTable(w io.Writer) error {
 		if bare.RPS > 0 {
 			vsBare = fmt.Sprintf("%.0f%%", 100*b.RPS/bare.RPS)
 		}
+		// Latency is compared with the bare handler at the same concurrency.
+		p50x, p99x := "-", "-"
+		for _, bp := range r.Baseline.Points {
+			if bp.Concurrency == b.Concurrency && bp.P50ms > 0 && bp.P99ms > 0 {
+				p50x, p99x = fmt.Sprintf("%.1fx", b.P50ms/bp.P50ms), fmt.Sprintf("%.1fx", b.P99ms/bp.P99ms)
+			}
+		}
 		rawName, rawOps, vsRaw := "-", "-", "-"
 		if res.RawOps > 0 {
 			rawName, rawOps = res.RawName, fmt.Sprintf("%.0f", res.RawOps)
 			vsRaw = fmt.Sprintf("%.0f%%", 100*b.RPS/res.RawOps)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t\n", res.Scheme, b.RPS, b.Concurrency, b.P50ms, b.P99ms, vsBare, rawName, rawOps, vsRaw)
+		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", res.Scheme, b.RPS, b.Concurrency, b.P50ms, b.P99ms, vsBare, p50x, p99x, rawName, rawOps, vsRaw)
 	}
 	row(r.Baseline)
 	for _, res := range r.Results {

@@ -1,0 +1,605 @@
+package cli
+
+import (
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1" //nolint:gosec // Apstrata's signature is HMAC-SHA1 by protocol
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authgate/authgate/internal/bench"
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/m2m"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/store"
+	"github.com/authgate/authgate/internal/wssec"
+	sdkaps "github.com/authgate/authgate/sdk/apstrata"
+	sdkm2m "github.com/authgate/authgate/sdk/m2m"
+	sdktpv "github.com/authgate/authgate/sdk/tpv"
+)
+
+type benchFlags struct {
+	out         string
+	duration    time.Duration
+	warmup      time.Duration
+	rawDuration time.Duration
+	levels      []int
+	schemes     []string
+}
+
+func newBenchCmd(g *globalFlags) *cobra.Command {
+	f := &benchFlags{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure every authentication scheme against a bare handler and its raw crypto",
+		Long: `Start authgate in this process on loopback (SQLite in a temporary directory, or
+the PostgreSQL named by --db, which must be a throwaway database: the bench
+writes accounts, tokens and audit rows to it), provision the credentials each
+scheme needs, and drive a closed-loop load at each concurrency level:
+
+  bare          a bare net/http handler answering "ok" (the ceiling)
+  bearer        GET behind oauth2 BearerAuth           raw: keyed hash + map lookup
+  password      POST /oauth/token password grant       raw: keyed hash (HMAC-SHA256)
+  tpv           TPV Signature on GET /api/v1/test/api  raw: HMAC-SHA256
+  apstrata      Apstrata signed VerifyCredentials      raw: HMAC-SHA1
+  wss           WS-Security SIMUsageGet over HTTPS     raw: RSA-2048 verify + sign
+
+Each scheme's best throughput and its p50/p99 latency are reported next to
+the bare handler's at the same concurrency and the raw operation's rate
+measured in the same run. Writes table.txt, results.json and throughput.svg
+under --out. The load generator shares the machine with the server.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			return runBench(cmd.Context(), cfg.DB, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "bench-results", "directory for table.txt, results.json and throughput.svg")
+	fl.DurationVar(&f.duration, "duration", 2*time.Second, "measured time per scheme and concurrency level")
+	fl.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each level")
+	fl.DurationVar(&f.rawDuration, "raw-duration", time.Second, "time spent measuring each raw crypto operation")
+	fl.IntSliceVar(&f.levels, "concurrency", []int{1, 4, 16, 64}, "concurrency levels (concurrent closed-loop clients)")
+	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): bearer,password,tpv,apstrata,wss")
+	return cmd
+}
+
+// benchScheme is one scheme with the runner it needs (HTTPS schemes have
+// their own client) and, for schemes whose client must sign with RSA, a
+// pool of requests signed before each level so the load generator does not
+// compete with the server for the CPU.
+type benchScheme struct {
+	bench.Scheme
+	runner *bench.Runner
+	refill func(n int) error
+}
+
+func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress io.Writer) error {
+	if len(f.levels) == 0 || f.duration <= 0 {
+		return fmt.Errorf("need at least one concurrency level and a positive duration")
+	}
+	tmp, err := os.MkdirTemp("", "authgate-bench.")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	backend := "sqlite"
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(tmp, "authgate.db")
+	} else if strings.HasPrefix(dsn, "postgres") {
+		backend = "postgresql"
+	}
+	log := slog.New(slog.DiscardHandler)
+	st, err := store.Open(ctx, dsn, tmp)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	master := make([]byte, core.MasterKeySize)
+	if _, err := rand.Read(master); err != nil {
+		return err
+	}
+	keys, err := core.NewKeyring(master)
+	if err != nil {
+		return err
+	}
+	svc := core.NewServices(st, keys, core.SystemClock{}, log)
+	if err := svc.CheckKeyring(ctx); err != nil {
+		return fmt.Errorf("%w (authgate bench needs a throwaway database)", err)
+	}
+	fmt.Fprintf(progress, "authgate bench: %s, levels %v, %v per level\n", backend, f.levels, f.duration)
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	w, err := startBenchWorld(ctx, svc, log, tmp)
+	if err != nil {
+		return err
+	}
+	maxConc := 1
+	for _, c := range f.levels {
+		maxConc = max(maxConc, c)
+	}
+	runner := &bench.Runner{Client: bench.NewClient(maxConc, nil), Duration: f.duration, Warmup: f.warmup, Progress: progress}
+	schemes, err := w.schemes(ctx, runner, maxConc, f)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, s := range f.schemes {
+		want[s] = true
+	}
+
+	bareURL, stopBare, err := bench.BareServer()
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+	rep := bench.Report{Started: time.Now().UTC(), Machine: bench.MachineDescription(), Backend: backend, DurationSec: f.duration.Seconds()}
+	fmt.Fprintln(progress, "bare net/http handler")
+	rep.Baseline = bench.Result{Scheme: "bare"}
+	for _, c := range f.levels {
+		rep.Baseline.Points = append(rep.Baseline.Points, runner.Load(ctx, bench.GetScheme("bare", bareURL, nil), c))
+	}
+	for i, s := range schemes {
+		if len(want) > 0 && !want[s.Name] {
+			continue
+		}
+		fmt.Fprintf(progress, "[%d/%d] %s: raw %s ...", i+1, len(schemes), s.Name, s.RawName)
+		res := bench.Result{Scheme: s.Name, RawName: s.RawName}
+		if s.Raw != nil {
+			if res.RawOps, err = bench.RawRate(s.Raw, f.rawDuration); err != nil {
+				return fmt.Errorf("%s raw operation: %w", s.Name, err)
+			}
+		}
+		fmt.Fprintf(progress, " %.0f/s\n", res.RawOps)
+		rn := runner
+		if s.runner != nil {
+			rn = s.runner
+		}
+		for _, c := range f.levels {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if s.refill != nil {
+				if err := s.refill(c); err != nil {
+					return err
+				}
+			}
+			p := rn.Load(ctx, s.Scheme, c)
+			if p.Errors > 0 && p.Requests == 0 {
+				return fmt.Errorf("%s at concurrency %d: every request failed: %s", s.Name, c, p.FirstError)
+			}
+			res.Points = append(res.Points, p)
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	return writeBenchReport(rep, f.out, stdout)
+}
+
+func writeBenchReport(rep bench.Report, dir string, stdout io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	write := func(name string, fn func(io.Writer) error) error {
+		fh, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		if err := fn(fh); err != nil {
+			fh.Close()
+			return err
+		}
+		return fh.Close()
+	}
+	if err := write("table.txt", rep.WriteTable); err != nil {
+		return err
+	}
+	if err := write("results.json", rep.WriteJSON); err != nil {
+		return err
+	}
+	if err := write("throughput.svg", rep.WriteSVG); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s/{table.txt,results.json,throughput.svg}\n", dir)
+	return nil
+}
+
+// benchWorld is the running server and the credentials provisioned on it.
+type benchWorld struct {
+	svc    core.Services
+	url    string // main listener
+	m2mURL string // M2M TA listener (HTTPS)
+	m2m    *m2mBench
+}
+
+// benchRoutes serves the bare handler's answer behind BearerAuth, so the
+// bearer scheme measures the chain plus the token check and nothing else.
+type benchRoutes struct{ bearer *oauth2.BearerAuth }
+
+func (b benchRoutes) Register(mux *http.ServeMux) {
+	mux.Handle("GET /bench/protected", b.bearer.Require(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok"))
+	})))
+}
+
+func serveOn(ctx context.Context, h http.Handler, tlsCfg *tls.Config, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &httpapi.Server{Name: "bench", Handler: h, TLS: tlsCfg, Log: log, DrainTime: time.Second}
+	go func() { _ = srv.Serve(ctx, ln) }()
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + ln.Addr().String(), nil
+}
+
+// startBenchWorld serves the protocol adapters behind the real handler
+// chain (access log off, as in a tuned deployment) on loopback.
+func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, tmp string) (*benchWorld, error) {
+	o, err := oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{})
+	if err != nil {
+		return nil, err
+	}
+	mods := []httpapi.Module{o, benchRoutes{o.Bearer()},
+		tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, httpapi.ClientAddr{})),
+		apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, httpapi.ClientAddr{})),
+	}
+	opts := httpapi.Options{Log: log, Ready: svc.Store, AccessLog: httpapi.AccessLogOff}
+	w := &benchWorld{svc: svc}
+	if w.url, err = serveOn(ctx, httpapi.NewHandler(opts, mods...), nil, log); err != nil {
+		return nil, err
+	}
+	if w.m2m, err = newM2MBench(ctx, svc); err != nil {
+		return nil, fmt.Errorf("m2m: %w", err)
+	}
+	if w.m2mURL, err = serveOn(ctx, httpapi.NewHandler(opts, w.m2m.env), w.m2m.env.TLSConfig(), log); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func postForm(ctx context.Context, c *http.Client, u string, h http.Header, form string) (map[string]any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %d %s", u, resp.StatusCode, b)
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// schemes provisions each scheme's credentials and returns its load.
+func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc int, f *benchFlags) ([]benchScheme, error) {
+	svc, hc := w.svc, runner.Client
+	admin, err := svc.EnsureBootstrapAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	grant := url.Values{"grant_type": {"password"}, "username": {admin.Key}, "password": {admin.Secret}}.Encode()
+	tokResp, err := postForm(ctx, hc, w.url+"/oauth/token", nil, grant)
+	if err != nil {
+		return nil, err
+	}
+	access, _ := tokResp["access_token"].(string)
+	var out []benchScheme
+
+	// bearer: raw is what a cached check costs, a keyed hash and a map read.
+	known := map[string]bool{string(svc.Tokens.HashToken(access)): true}
+	out = append(out, benchScheme{Scheme: bench.Scheme{
+		Name: "bearer", Request: bench.GetScheme("", w.url+"/bench/protected", http.Header{"Authorization": {"Bearer " + access}}).Request,
+		RawName: "keyed hash lookup", Raw: func() error {
+			if !known[string(svc.Tokens.HashToken(access))] {
+				return fmt.Errorf("token not found")
+			}
+			return nil
+		}}})
+
+	// password grant: raw is the keyed hash that verifies the secret.
+	stored := svc.Keys.Hash("bench", admin.Secret)
+	out = append(out, benchScheme{Scheme: bench.Scheme{
+		Name: "password", RawName: "HMAC-SHA256 keyed hash",
+		Request: func(ctx context.Context) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url+"/oauth/token", strings.NewReader(grant))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			return req, err
+		},
+		Raw: func() error {
+			if !svc.Keys.VerifyHash("bench", admin.Secret, stored) {
+				return fmt.Errorf("hash mismatch")
+			}
+			return nil
+		}}})
+
+	// TPV: a brand logs in once; every request carries a fresh Signature
+	// (a sequence number in the query keeps each one unique).
+	brand, err := tpv.CreateBrand(ctx, svc, "", "Bench Brand")
+	if err != nil {
+		return nil, err
+	}
+	login, err := postForm(ctx, hc, sdktpv.LoginURL(w.url, brand.ApplicationToken, brand.AppSecret, time.Now()), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	authToken, _ := login["auth_token"].(string)
+	var seq atomic.Int64
+	sample := sdktpv.CanonicalRequest("GET", "/api/v1/test/api", "n=1", "1700000000", nil, authToken)
+	out = append(out, benchScheme{Scheme: bench.Scheme{
+		Name: "tpv", RawName: "HMAC-SHA256",
+		Request: func(ctx context.Context) (*http.Request, error) {
+			u, _ := url.Parse(w.url + "/api/v1/test/api?n=" + strconv.FormatInt(seq.Add(1), 10))
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			sig, err := sdktpv.RequestSignature(brand.AppSecret, "GET", u, ts, nil, authToken)
+			if err != nil {
+				return nil, err
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+			if err == nil {
+				req.Header.Set("Authorization", authToken)
+				req.Header.Set(sdktpv.HeaderTimestamp, ts)
+				req.Header.Set(sdktpv.HeaderSignature, sig)
+			}
+			return req, err
+		},
+		Raw: func() error { return macOnce(sha256.New, brand.AppSecret, sample) }}})
+
+	// Apstrata: the owner signs VerifyCredentials. apsws.time in
+	// milliseconds (the Java SDK's habit), made unique per request because
+	// each signature is accepted once.
+	acct, err := apstrata.CreateAccount(ctx, svc, "Bench Account")
+	if err != nil {
+		return nil, err
+	}
+	var lastMS atomic.Int64
+	aps := &sdkaps.Client{ServiceURL: w.url + "/apsdb/rest", AuthKey: acct.AuthKey, Secret: acct.Secret, Flavor: sdkaps.Java,
+		Now: func() time.Time {
+			for {
+				last, now := lastMS.Load(), time.Now().UnixMilli()
+				next := max(now, last+1)
+				if lastMS.CompareAndSwap(last, next) {
+					return time.UnixMilli(next)
+				}
+			}
+		}}
+	apsSample := "POST\n" + sdkaps.Encode(w.url+"/apsdb/rest/"+acct.AuthKey+"/VerifyCredentials") + "\napsws.time=1700000000000"
+	out = append(out, benchScheme{Scheme: bench.Scheme{
+		Name: "apstrata", RawName: "HMAC-SHA1",
+		Request: func(ctx context.Context) (*http.Request, error) {
+			params := url.Values{}
+			aps.Sign(http.MethodPost, "VerifyCredentials", params)
+			return aps.Request(ctx, http.MethodPost, "VerifyCredentials", params, nil)
+		},
+		Raw: func() error { return macOnce(sha1.New, acct.Secret, apsSample) }}})
+
+	// WS-Security: SIMUsageGet over HTTPS; requests are signed ahead of
+	// each level. Raw: the server's RSA work per request (verify the
+	// request, sign the answer).
+	mb := w.m2m
+	m2mRunner := &bench.Runner{Client: bench.NewClient(maxConc, &http.Transport{TLSClientConfig: &tls.Config{RootCAs: mb.roots}}),
+		Duration: f.duration, Warmup: f.warmup, Progress: runner.Progress}
+	var pool chan []byte
+	out = append(out, benchScheme{runner: m2mRunner,
+		refill: func(c int) error {
+			// Enough for the level at the best rate RSA allows on this machine.
+			n := int(float64(mb.estimate(f.rawDuration)) * (f.duration + f.warmup).Seconds() * 1.2)
+			n = max(n, 4*c)
+			pool = make(chan []byte, n)
+			for range n {
+				env, err := mb.sign()
+				if err != nil {
+					return err
+				}
+				pool <- env
+			}
+			return nil
+		},
+		Scheme: bench.Scheme{
+			Name: "wss", RawName: "RSA-2048 verify+sign",
+			Request: func(ctx context.Context) (*http.Request, error) {
+				var env []byte
+				select {
+				case env = <-pool:
+				default: // pool exhausted: sign now (slower, but still correct)
+					var err error
+					if env, err = mb.sign(); err != nil {
+						return nil, err
+					}
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.m2mURL+m2m.PathMon, strings.NewReader(string(env)))
+				if err == nil {
+					req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+				}
+				return req, err
+			},
+			Raw: mb.raw,
+		}})
+	return out, nil
+}
+
+func macOnce(h func() hash.Hash, key, msg string) error {
+	m := hmac.New(h, []byte(key))
+	m.Write([]byte(msg))
+	if len(m.Sum(nil)) == 0 {
+		return fmt.Errorf("empty MAC")
+	}
+	return nil
+}
+
+// m2mBench is a TA environment with one partner, its API key and a SIM.
+type m2mBench struct {
+	env     *m2m.Env
+	roots   *x509.CertPool
+	signer  *wssec.Signer
+	payload []byte
+	pKey    *rsa.PrivateKey
+	rawSig  []byte
+	digest  [32]byte
+	rate    float64
+}
+
+func newM2MBench(ctx context.Context, svc core.Services) (*m2mBench, error) {
+	now := time.Now()
+	ca, caKey, err := benchCert(nil, nil, "authgate bench CA", "", now, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	issue := func(cn, ou string, ku x509.KeyUsage, eku x509.ExtKeyUsage, ips []net.IP) (*x509.Certificate, *rsa.PrivateKey, error) {
+		return benchCert(ca, caKey, cn, ou, now, false, func(t *x509.Certificate) {
+			t.KeyUsage, t.ExtKeyUsage, t.IPAddresses = ku, []x509.ExtKeyUsage{eku}, ips
+		})
+	}
+	tlsCert, tlsKey, err := issue("m2m-ta.bench", "", x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment, x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	platCert, platKey, err := issue("signing.m2m-ta.bench", "M2M_TA", x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth, nil)
+	if err != nil {
+		return nil, err
+	}
+	pCert, pKey, err := issue("partner.bench", "M2M_TA", x509.KeyUsageDigitalSignature, x509.ExtKeyUsageClientAuth, nil)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	mat := m2m.Material{
+		TLS:        tls.Certificate{Certificate: [][]byte{tlsCert.Raw}, PrivateKey: tlsKey},
+		SigningKey: platKey, SigningCert: platCert, TrustedCAs: roots, CallbackCAs: roots,
+		Partners: []m2m.Partner{{Name: "bench", SigningCerts: []*x509.Certificate{pCert},
+			AdmClURL: "https://127.0.0.1:9/M2MAdmCl", MonClURL: "https://127.0.0.1:9/M2MMonCl"}},
+	}
+	deps := m2m.DepsFrom(svc, httpapi.ClientAddr{})
+	env, err := m2m.NewEnv(ctx, m2m.EnvTA, m2m.DefaultConfig(), mat, deps)
+	if err != nil {
+		return nil, err
+	}
+	apiKey, err := m2m.CreateAPIKey(ctx, deps, m2m.EnvTA, "bench")
+	if err != nil {
+		return nil, err
+	}
+	const iccid = "8949020000000000017"
+	if _, err := m2m.AddSIM(ctx, deps, m2m.EnvTA, "bench", iccid, "M2M_BASIC"); err != nil {
+		return nil, err
+	}
+	if _, err := m2m.RecordUsage(ctx, deps, m2m.EnvTA, iccid, 1<<20, 3, 60); err != nil {
+		return nil, err
+	}
+	signer, err := wssec.NewSigner(pKey, pCert, wssec.SignerOptions{})
+	if err != nil {
+		return nil, err
+	}
+	payload, err := xml.Marshal(sdkm2m.SIMUsageGet{M2MApiKey: apiKey, ICCID: iccid})
+	if err != nil {
+		return nil, err
+	}
+	mb := &m2mBench{env: env, roots: roots, signer: signer, payload: payload, pKey: pKey, digest: sha256.Sum256(payload)}
+	if mb.rawSig, err = rsa.SignPKCS1v15(rand.Reader, pKey, crypto.SHA256, mb.digest[:]); err != nil {
+		return nil, err
+	}
+	return mb, nil
+}
+
+func (m *m2mBench) sign() ([]byte, error) { return m.signer.Sign(m.payload) }
+
+// raw is the server's RSA work for one SIMUsageGet: verify the request's
+// signature and sign the answer.
+func (m *m2mBench) raw() error {
+	if err := rsa.VerifyPKCS1v15(&m.pKey.PublicKey, crypto.SHA256, m.digest[:], m.rawSig); err != nil {
+		return err
+	}
+	_, err := rsa.SignPKCS1v15(rand.Reader, m.pKey, crypto.SHA256, m.digest[:])
+	return err
+}
+
+// estimate returns the raw RSA rate (measured once), which bounds the rate
+// the server can reach.
+func (m *m2mBench) estimate(d time.Duration) float64 {
+	if m.rate == 0 {
+		m.rate, _ = bench.RawRate(m.raw, d/2)
+		m.rate = max(m.rate, 100)
+	}
+	return m.rate
+}
+
+// benchCert makes an RSA-2048 certificate: a self-signed CA when parent is
+// nil, else a leaf signed by parent, adjusted by tweak.
+func benchCert(parent *x509.Certificate, parentKey *rsa.PrivateKey, cn, ou string, now time.Time, isCA bool, tweak func(*x509.Certificate)) (*x509.Certificate, *rsa.PrivateKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"authgate bench"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), BasicConstraintsValid: true,
+	}
+	if ou != "" {
+		tmpl.Subject.OrganizationalUnit = []string{ou}
+	}
+	if isCA {
+		tmpl.IsCA, tmpl.KeyUsage = true, x509.KeyUsageCertSign|x509.KeyUsageCRLSign
+		parent, parentKey = tmpl, key
+	}
+	if tweak != nil {
+		tweak(tmpl)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
