@@ -846,7 +846,16 @@ func (s *Store) InsertReplayKeys(ctx context.Context, entries []core.ReplayEntry
 		return nil, s.err(err)
 	}
 	defer st.Close()
-	for i, e := range entries {
+	// Insert in key order: concurrent batches (other nodes) then take the
+	// row locks in one order and cannot deadlock on PostgreSQL. The sort is
+	// stable, so a key repeated in the batch is fresh at its first place.
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(entries[a].Key, entries[b].Key) })
+	for _, i := range order {
+		e := entries[i]
 		r, err := st.ExecContext(ctx, e.Key, ts(e.Expires), ts(now))
 		if err != nil {
 			return nil, s.err(err)
