@@ -84,7 +84,9 @@ func password(t *testing.T, base, key, secret string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var tr struct{ AccessToken string `json:"access_token"` }
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
 		t.Fatalf("password grant: %d %v", resp.StatusCode, err)
 	}
