@@ -23,11 +23,15 @@ install_test_deps() {
 	# M2M: xmlsec1 verifies authgate's WS-Security signatures; node-soap (npm) signs requests.
 	command -v xmlsec1 >/dev/null || pkgs+=(xmlsec1)
 	command -v npm >/dev/null || pkgs+=(nodejs npm)
+	# TAAP: the PoP builder page is driven in headless Chromium (chromedp).
+	command -v chromium >/dev/null || pkgs+=(chromium)
+	command -v chromedriver >/dev/null || pkgs+=(chromium-driver)
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "installing: ${pkgs[*]}"
 		apt_install "${pkgs[@]}"
 	fi
 	install_m2m_node_deps
+	install_taap_node_deps
 }
 
 # install_m2m_node_deps installs node-soap (pinned by package-lock.json) for the M2M interop test.
@@ -35,5 +39,14 @@ install_m2m_node_deps() {
 	local dir
 	dir="$(dirname "${BASH_SOURCE[0]}")/../internal/protocol/m2m/testdata/nodesoap"
 	[ -f "$dir/node_modules/soap/package.json" ] && return 0
+	npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+}
+
+# install_taap_node_deps installs T-Mobile's PoP token builder (npm
+# tmo-poptoken-builder, pinned by package-lock.json) for the TAAP interop test.
+install_taap_node_deps() {
+	local dir
+	dir="$(dirname "${BASH_SOURCE[0]}")/../internal/protocol/taap/testdata/npm"
+	[ -f "$dir/node_modules/tmo-poptoken-builder/poptoken-builder-node.js" ] && return 0
 	npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
 }
