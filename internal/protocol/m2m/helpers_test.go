@@ -63,6 +63,10 @@ type worldOptions struct {
 	cfg      func(*m2m.Config)
 	envName  string
 	postgres string
+	// access is the API subscription policy checked after authentication.
+	access func(svc core.Services) interface {
+		Allow(ctx context.Context, a core.Access) error
+	}
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -84,6 +88,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	w.deps = m2m.DepsFrom(w.svc, httpapi.ClientAddr{})
 	w.deps.Clock = w.svc.Clock
+	if o.access != nil {
+		w.deps.Access = o.access(w.svc)
+	}
 
 	// The partner's servers come first: the platform needs their URLs.
 	w.partner = &partnerServer{got: make(chan string, 16)}
