@@ -36,11 +36,13 @@ import (
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/store"
 	"github.com/authgate/authgate/internal/wssec"
 	sdkaps "github.com/authgate/authgate/sdk/apstrata"
 	sdkm2m "github.com/authgate/authgate/sdk/m2m"
+	sdkpop "github.com/authgate/authgate/sdk/pop"
 	sdktpv "github.com/authgate/authgate/sdk/tpv"
 )
 
@@ -69,6 +71,7 @@ scheme needs, and drive a closed-loop load at each concurrency level:
   tpv           TPV Signature on GET /api/v1/test/api  raw: HMAC-SHA256
   apstrata      Apstrata signed VerifyCredentials      raw: HMAC-SHA1
   wss           WS-Security SIMUsageGet over HTTPS     raw: RSA-2048 verify + sign
+  pop           TAAP Bearer + PoP on the device route  raw: RS256 verify
 
 Each scheme's best throughput and its p50/p99 latency are reported next to
 the bare handler's at the same concurrency and the raw operation's rate
@@ -89,7 +92,7 @@ under --out. The load generator shares the machine with the server.`,
 	fl.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each level")
 	fl.DurationVar(&f.rawDuration, "raw-duration", time.Second, "time spent measuring each raw crypto operation")
 	fl.IntSliceVar(&f.levels, "concurrency", []int{1, 4, 16, 64}, "concurrency levels (concurrent closed-loop clients)")
-	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): bearer,password,tpv,apstrata,wss")
+	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): bearer,password,tpv,apstrata,wss,pop")
 	return cmd
 }
 
@@ -100,7 +103,7 @@ under --out. The load generator shares the machine with the server.`,
 type benchScheme struct {
 	bench.Scheme
 	runner *bench.Runner
-	refill func(n int) error
+	refill func(c int, lastRPS float64) error
 }
 
 func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress io.Writer) error {
@@ -185,12 +188,13 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 		if s.runner != nil {
 			rn = s.runner
 		}
+		last := 0.0
 		for _, c := range f.levels {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if s.refill != nil {
-				if err := s.refill(c); err != nil {
+				if err := s.refill(c, last); err != nil {
 					return err
 				}
 			}
@@ -199,6 +203,7 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 				return fmt.Errorf("%s at concurrency %d: every request failed: %s", s.Name, c, p.FirstError)
 			}
 			res.Points = append(res.Points, p)
+			last = p.RPS
 		}
 		rep.Results = append(rep.Results, res)
 	}
@@ -280,6 +285,7 @@ func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, t
 	mods := []httpapi.Module{o, benchRoutes{o.Bearer()},
 		tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, httpapi.ClientAddr{})),
 		apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, httpapi.ClientAddr{})),
+		taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, httpapi.ClientAddr{})),
 	}
 	opts := httpapi.Options{Log: log, Ready: svc.Store, AccessLog: httpapi.AccessLogOff}
 	w := &benchWorld{svc: svc}
@@ -429,7 +435,7 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 		Duration: f.duration, Warmup: f.warmup, Progress: runner.Progress}
 	var pool chan []byte
 	out = append(out, benchScheme{runner: m2mRunner,
-		refill: func(c int) error {
+		refill: func(c int, _ float64) error {
 			// Enough for the level at the best rate RSA allows on this machine.
 			n := int(float64(mb.estimate(f.rawDuration)) * (f.duration + f.warmup).Seconds() * 1.2)
 			n = max(n, 4*c)
@@ -463,7 +469,89 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 			},
 			Raw: mb.raw,
 		}})
-	return out, nil
+
+	pop, err := w.popScheme(ctx, hc, f)
+	if err != nil {
+		return nil, fmt.Errorf("pop: %w", err)
+	}
+	return append(out, pop), nil
+}
+
+// popScheme registers a TAAP client with an RSA key, gets an access token
+// through the TAAP token endpoint, and loads the demo resource with Bearer
+// plus a fresh PoP token (unique jti) per request. PoP tokens are signed
+// ahead of each level (RS256 signing is the client's cost, not the
+// server's); the raw operation is the server's RS256 verification.
+func (w *benchWorld) popScheme(ctx context.Context, hc *http.Client, f *benchFlags) (benchScheme, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return benchScheme{}, err
+	}
+	info, err := taap.CreateClient(ctx, w.svc, taap.ClientSpec{Name: "bench", PublicKeys: [][]byte{sdkpop.PublicKeyPEM(key)}})
+	if err != nil {
+		return benchScheme{}, err
+	}
+	const iccid = "8901260000000000006"
+	if _, err := taap.AddSIM(ctx, w.svc, info.OrgID, taap.SIM{ICCID: iccid}); err != nil {
+		return benchScheme{}, err
+	}
+	pc := &sdkpop.Client{BaseURL: w.url, ClientID: info.ClientID, ClientSecret: info.ClientSecret, Builder: &sdkpop.Builder{Key: key}, HTTP: hc}
+	tr, err := pc.Token(ctx)
+	if err != nil {
+		return benchScheme{}, err
+	}
+	path := strings.Replace(taap.RouteDevice, "{iccid}", iccid, 1)
+	digest := sha256.Sum256([]byte("pop"))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		return benchScheme{}, err
+	}
+	signOne := func() (string, error) {
+		req, err := pc.NewRequest(context.Background(), http.MethodGet, path, nil, tr.AccessToken)
+		if err != nil {
+			return "", err
+		}
+		return req.Header.Get(sdkpop.Header), nil
+	}
+	var pool chan string
+	return benchScheme{
+		refill: func(c int, lastRPS float64) error {
+			n := 2000
+			if lastRPS > 0 {
+				n = int(lastRPS * (f.duration + f.warmup).Seconds() * 1.3)
+			}
+			n = max(n, 4*c)
+			pool = make(chan string, n)
+			for range n {
+				tok, err := signOne()
+				if err != nil {
+					return err
+				}
+				pool <- tok
+			}
+			return nil
+		},
+		Scheme: bench.Scheme{
+			Name: "pop", RawName: "RS256 verify",
+			Request: func(ctx context.Context) (*http.Request, error) {
+				var tok string
+				select {
+				case tok = <-pool:
+				default: // pool exhausted: sign now
+					var err error
+					if tok, err = signOne(); err != nil {
+						return nil, err
+					}
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
+				if err == nil {
+					req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+					req.Header.Set(sdkpop.Header, tok)
+				}
+				return req, err
+			},
+			Raw: func() error { return rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], sig) },
+		}}, nil
 }
 
 func macOnce(h func() hash.Hash, key, msg string) error {
