@@ -61,6 +61,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newTPVCmd(g),
 		newM2MCmd(g),
 		newCACmd(g), newCSRCmd(),
+		newSubscriptionCmd(g),
 		newBenchCmd(g),
 		newApstrataCmd(g),
 	)
