@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -23,9 +24,13 @@ import (
 	"github.com/authgate/authgate/internal/cli"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	sdkaps "github.com/authgate/authgate/sdk/apstrata"
+	sdkpop "github.com/authgate/authgate/sdk/pop"
 )
 
 // The test binary doubles as the authgate binary: with AUTHGATE_TEST_MAIN=1
@@ -77,8 +82,8 @@ type nodeOptions struct {
 	oauth2 func(*oauth2.Config)
 }
 
-// startNode runs the OAuth2 and TPV adapters plus okRoute behind the real
-// handler chain, on the shared database.
+// startNode runs the OAuth2, TPV, Apstrata and TAAP adapters plus okRoute
+// behind the real handler chain, on the shared database.
 func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 	t.Helper()
 	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, ManualClock: o.clock}, func(svc core.Services) []httpapi.Module {
@@ -90,7 +95,9 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, httpapi.ClientAddr{}))}
+		addr := httpapi.ClientAddr{}
+		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
+			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)), taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, addr))}
 	})
 }
 
@@ -296,4 +303,118 @@ func jsonMap(b []byte) map[string]any {
 		return nil
 	}
 	return m
+}
+
+// sendToAll sends the same request to every node at once, with the Host
+// header of the first as a load balancer forwards it (signatures that cover
+// the service URL stay valid on every node).
+func sendToAll(c *client, req *http.Request) []reply {
+	body := ""
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		body = string(b)
+	}
+	replies := make([]reply, len(c.urls))
+	var wg sync.WaitGroup
+	for n := range c.urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := http.NewRequest(req.Method, c.urls[n]+req.URL.RequestURI(), strings.NewReader(body))
+			if err != nil {
+				replies[n] = reply{err: err}
+				return
+			}
+			r.Header = req.Header.Clone()
+			r.Host = req.URL.Host
+			resp, err := c.http.Do(r)
+			if err != nil {
+				replies[n] = reply{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			replies[n] = reply{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+		}()
+	}
+	wg.Wait()
+	return replies
+}
+
+// popClient sends TAAP resource calls: Bearer access token plus a PoP
+// token with a fresh jti, built by the SDK.
+type popClient struct {
+	sdk   *sdkpop.Client
+	token string
+	path  string
+}
+
+func newPoPClient(t testing.TB, n *agtest.Env, c *client) *popClient {
+	t.Helper()
+	ctx := context.Background()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := taap.CreateClient(ctx, n.Svc, taap.ClientSpec{Name: "cluster", PublicKeys: [][]byte{sdkpop.PublicKeyPEM(key)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iccid = "8901260000000000006"
+	if _, err := taap.AddSIM(ctx, n.Svc, info.OrgID, taap.SIM{ICCID: iccid}); err != nil {
+		t.Fatal(err)
+	}
+	// The token comes from another node than the one that registered the client.
+	p := &popClient{sdk: &sdkpop.Client{BaseURL: c.urls[1], ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+		Builder: &sdkpop.Builder{Key: key}, HTTP: c.http}, path: "/iot-connectivity/v1/devices/" + iccid}
+	tr, err := p.sdk.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.token = tr.AccessToken
+	return p
+}
+
+func (p *popClient) request() (*http.Request, error) {
+	return p.sdk.NewRequest(context.Background(), http.MethodGet, p.path, nil, p.token)
+}
+
+func (p *popClient) accepted(r reply) bool { return r.status == 200 }
+
+// replayed: refused by the jti check, the last one Verify runs, so the
+// token was otherwise valid on that node.
+func (p *popClient) replayed(r reply) bool {
+	return r.status == 401 && jsonMap(r.body)["error"] == taap.ErrorCode && strings.Contains(string(r.body), "jti")
+}
+
+// apstrataClient signs VerifyCredentials as the account owner (PHP SDK habits).
+type apstrataClient struct{ sdk *sdkaps.Client }
+
+func newApstrataClient(t testing.TB, n *agtest.Env, c *client) *apstrataClient {
+	t.Helper()
+	acct, err := apstrata.CreateAccount(context.Background(), n.Svc, "Cluster Account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The signature covers the service URL, which differs per node only by
+	// port: sign with node 0's and let every node accept that URL.
+	return &apstrataClient{sdk: &sdkaps.Client{ServiceURL: c.urls[0] + "/apsdb/rest", AuthKey: acct.AuthKey, Secret: acct.Secret}}
+}
+
+func (a *apstrataClient) request() (*http.Request, error) {
+	params := url.Values{"apsws.responseType": {"json"}}
+	// A unique parameter keeps signatures distinct within one second.
+	params.Set("apsws.requestId", core.NewID())
+	a.sdk.Sign(http.MethodPost, "VerifyCredentials", params)
+	return a.sdk.Request(context.Background(), http.MethodPost, "VerifyCredentials", params, nil)
+}
+
+func (a *apstrataClient) accepted(r reply) bool {
+	resp, err := sdkaps.Parse(r.body)
+	return err == nil && r.status == 200 && resp.Status == "success"
+}
+
+func (a *apstrataClient) replayed(r reply) bool {
+	resp, err := sdkaps.Parse(r.body)
+	return err == nil && resp.Status == "failure" && strings.Contains(strings.ToLower(resp.ErrorDetail), "already")
 }

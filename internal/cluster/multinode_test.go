@@ -68,6 +68,8 @@ func TestClusterMixedLoad(t *testing.T) {
 		t.Fatalf("TPV login on node 1: %d %s", login.status, login.body)
 	}
 	authToken, _ := login.json(t)["auth_token"].(string)
+	pop := newPoPClient(t, nodes[0], c)
+	aps := newApstrataClient(t, nodes[0], c)
 
 	var (
 		mu       sync.Mutex
@@ -76,6 +78,8 @@ func TestClusterMixedLoad(t *testing.T) {
 		grants   atomic.Int64
 		bearers  atomic.Int64
 		sigs     atomic.Int64
+		jtis     atomic.Int64
+		apsSigs  atomic.Int64
 		failures = make(chan string, 16)
 	)
 	fail := func(format string, a ...any) {
@@ -112,7 +116,38 @@ func TestClusterMixedLoad(t *testing.T) {
 					tokens = append(tokens, tok)
 					mu.Unlock()
 					grants.Add(1)
-				case 1, 3: // bearer call with a token that any node may have issued
+				case 3: // a PoP token (its jti) or an Apstrata signature, sent to all three nodes at once
+					build, accepted, replayed := aps.request, aps.accepted, aps.replayed
+					if i%8 == 3 {
+						build, accepted, replayed = pop.request, pop.accepted, pop.replayed
+					}
+					req, err := build()
+					if err != nil {
+						fail("build: %v", err)
+						continue
+					}
+					ok, refused := 0, 0
+					for n, r := range sendToAll(c, req) {
+						switch {
+						case r.err == nil && accepted(r):
+							ok++
+						case r.err == nil && replayed(r):
+							refused++
+						default:
+							fail("%s on node %d: %v %d %s", req.URL.Path, n, r.err, r.status, r.body)
+						}
+					}
+					requests.Add(int64(len(c.urls)))
+					if ok != 1 || refused != len(c.urls)-1 {
+						fail("request %d (%s) accepted %d times, refused as a replay %d times", i, req.URL.Path, ok, refused)
+						continue
+					}
+					if i%8 == 3 {
+						jtis.Add(1)
+					} else {
+						apsSigs.Add(1)
+					}
+				case 1: // bearer call with a token that any node may have issued
 					mu.Lock()
 					tok := tokens[rand.IntN(len(tokens))]
 					mu.Unlock()
@@ -158,8 +193,8 @@ func TestClusterMixedLoad(t *testing.T) {
 	for f := range failures {
 		t.Error(f)
 	}
-	t.Logf("%d requests: %d password grants, %d bearer calls, %d TPV signatures each accepted exactly once of %d sends",
-		requests.Load(), grants.Load(), bearers.Load(), sigs.Load(), len(c.urls))
+	t.Logf("%d requests: %d password grants, %d bearer calls; each accepted exactly once of %d sends: %d TPV signatures, %d PoP jtis, %d Apstrata signatures",
+		requests.Load(), grants.Load(), bearers.Load(), len(c.urls), sigs.Load(), jtis.Load(), apsSigs.Load())
 	if t.Failed() {
 		return
 	}
