@@ -83,11 +83,15 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	}
 	if rt.cfg.Apstrata.Enabled {
 		// Apstrata token service (family 3) at /apsdb/rest.
-		m.http = append(m.http, apstrata.New(rt.cfg.Apstrata, apstrata.DepsFrom(rt.svc, addr)))
+		adeps := apstrata.DepsFrom(rt.svc, addr)
+		adeps.Access = subs
+		m.http = append(m.http, apstrata.New(rt.cfg.Apstrata, adeps))
 	}
 	if rt.cfg.TAAP.Enabled {
 		// T-Mobile TAAP (family 4): PoP-protected token endpoint, JWKS, connectivity demo, admin API, pages.
-		m.http = append(m.http, taap.New(rt.cfg.TAAP, taap.DepsFrom(rt.svc, addr)))
+		tdeps := taap.DepsFrom(rt.svc, addr)
+		tdeps.Access = subs
+		m.http = append(m.http, taap.New(rt.cfg.TAAP, tdeps))
 	}
 	return m, ctx.Err()
 }

@@ -95,9 +95,23 @@ func bearerToken(h string) (authKey, id, token string, ok bool) {
 // tokenCookieName is the cookie that carries a token issued with apsdb.tokenInCookie.
 const tokenCookieName = "apsdb.authToken"
 
-// authenticate resolves the caller: bearer header, token mode, signature,
-// or anonymous when the request carries none of them.
+// authenticate resolves the caller and, for an authenticated one, checks
+// its API subscription (Deps.Access) for the action.
 func (m *Module) authenticate(q *request) (caller, error) {
+	c, err := m.identify(q)
+	if err != nil || c.kind == anonymous || m.d.Access == nil {
+		return c, err
+	}
+	a := core.Access{OrgID: c.orgID, PrincipalID: c.principal.ID, Method: q.r.Method, Path: q.r.URL.Path, Scheme: "apstrata"}
+	if err := m.d.Access.Allow(q.r.Context(), a); err != nil {
+		return caller{}, err
+	}
+	return c, nil
+}
+
+// identify resolves the caller: bearer header, token mode, signature,
+// or anonymous when the request carries none of them.
+func (m *Module) identify(q *request) (caller, error) {
 	if h := q.r.Header.Get("Authorization"); h != "" {
 		authKey, id, token, ok := bearerToken(h)
 		if !ok {

@@ -53,6 +53,10 @@ func toAPS(err error) *apsError {
 		return authFailure("The signature has already been used", err.Error())
 	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
 		return authFailure("Invalid credentials", err.Error())
+	case core.KindForbidden: // e.g. not subscribed to the API resource
+		return &apsError{Code: CodeInvalidRequest, Detail: core.ReasonOf(err), Status: http.StatusForbidden, reason: err.Error()}
+	case core.KindRateLimited, core.KindQuotaExceeded:
+		return &apsError{Code: CodeInvalidRequest, Detail: core.ReasonOf(err), Status: http.StatusTooManyRequests, reason: err.Error()}
 	}
 	return &apsError{Code: CodeInternalError, Detail: "Internal error", Status: http.StatusInternalServerError, reason: err.Error()}
 }

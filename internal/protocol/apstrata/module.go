@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,11 @@ type Deps struct {
 	Replay      replayCache
 	Audit       auditor
 	ClientAddr  httpapi.ClientAddr
+	// Access decides, after authentication, whether the caller may use the
+	// action (API subscriptions; internal/subscription); nil: no check.
+	Access interface {
+		Allow(ctx context.Context, a core.Access) error
+	}
 }
 
 // DepsFrom takes the adapter's dependencies from the core services.
@@ -118,6 +124,9 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, q.setCookie)
 	}
 	var ae *apsError
+	if d := core.RetryAfterOf(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
 	if err != nil {
 		ae = toAPS(err)
 		if ae.Status >= 500 {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -51,6 +53,9 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error, e
 	if challenge != "" {
 		w.Header().Set("WWW-Authenticate", challenge)
 	}
+	if d := core.RetryAfterOf(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
 	httpapi.WriteJSON(w, st, body)
 }
 
@@ -87,6 +92,8 @@ func mapError(err error, ec errContext) (int, errorBody, string) {
 		return http.StatusConflict, errorBody{Error: "conflict", Description: reason}, ""
 	case core.KindRateLimited, core.KindLimitExceeded:
 		return http.StatusTooManyRequests, errorBody{Error: "slow_down", Description: reason}, ""
+	case core.KindQuotaExceeded:
+		return http.StatusTooManyRequests, errorBody{Error: "quota_exceeded", Description: reason}, ""
 	case core.KindUnavailable:
 		return http.StatusServiceUnavailable, errorBody{Error: "temporarily_unavailable", Description: "service temporarily unavailable"}, ""
 	}

@@ -67,6 +67,11 @@ type Deps struct {
 	Admin *oauth2.BearerAuth
 	// Services is handed to the admin API's registration functions.
 	Services core.Services
+	// Access decides, after PoP authentication, whether the caller may use
+	// the resource (API subscriptions; internal/subscription); nil: no check.
+	Access interface {
+		Allow(ctx context.Context, a core.Access) error
+	}
 }
 
 // DepsFrom takes the adapter's collaborators from the core services.

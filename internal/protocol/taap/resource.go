@@ -11,6 +11,13 @@ import (
 // organisation answers 404 like an unknown one.
 func (m *Module) device(w http.ResponseWriter, r *http.Request) {
 	c, _ := CallerFrom(r.Context())
+	if m.d.Access != nil {
+		a := core.Access{OrgID: c.Token.OrgID, PrincipalID: c.Token.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "pop", Scope: c.Token.Scope}
+		if err := m.d.Access.Allow(r.Context(), a); err != nil {
+			m.writeError(w, r, err, ctxOther)
+			return
+		}
+	}
 	iccid := r.PathValue("iccid")
 	if err := ValidICCID(iccid); err != nil {
 		m.writeError(w, r, err, ctxOther)
