@@ -13,6 +13,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/subscription"
+	"github.com/authgate/authgate/internal/web"
 )
 
 // modules is what the protocol adapters contribute to a running server:
@@ -92,6 +93,10 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		tdeps := taap.DepsFrom(rt.svc, addr)
 		tdeps.Access = subs
 		m.http = append(m.http, taap.New(rt.cfg.TAAP, tdeps))
+		if rt.cfg.TAAP.Pages {
+			// The PoP builder and verifier pages (/pop/builder, /pop/verify).
+			m.http = append(m.http, web.New())
+		}
 	}
 	return m, ctx.Err()
 }
