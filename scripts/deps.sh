@@ -17,6 +17,7 @@ install_test_deps() {
 	local pkgs=()
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || pkgs+=(postgresql)
 	command -v openssl >/dev/null || pkgs+=(openssl)
+	command -v curl >/dev/null || pkgs+=(curl ca-certificates)
 	# TPV: the vendor's PHP sample runs under Debian's php-cli and uses curl_init.
 	command -v php >/dev/null || pkgs+=(php-cli)
 	{ command -v php >/dev/null && php -m 2>/dev/null | grep -qix curl; } || pkgs+=(php-curl)
