@@ -516,9 +516,10 @@ func (w *benchWorld) popScheme(ctx context.Context, hc *http.Client, f *benchFla
 	var pool chan string
 	return benchScheme{
 		refill: func(c int, lastRPS float64) error {
-			n := 2000
+			secs := (f.duration + f.warmup).Seconds()
+			n := int(900 * secs) // first level: a guess, refined from the measured rate
 			if lastRPS > 0 {
-				n = int(lastRPS * (f.duration + f.warmup).Seconds() * 1.3)
+				n = int(lastRPS * secs * 1.3)
 			}
 			n = max(n, 4*c)
 			pool = make(chan string, n)
