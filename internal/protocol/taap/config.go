@@ -65,7 +65,7 @@ func DefaultConfig() Config {
 		IDTokenTTL:         time.Hour,
 		IDTokenAlg:         "ES256",
 		KeyRotation:        24 * time.Hour,
-		ClientCacheTTL:     5 * time.Second,
+		ClientCacheTTL:     time.Second,
 		MaxBodyBytes:       1 << 20,
 		Pages:              true,
 	}

@@ -124,3 +124,25 @@ func AddSIM(ctx context.Context, svc core.Services, orgID string, s SIM) (SIM, e
 	}
 	return s, nil
 }
+
+// ProvisionDemo registers a client with one RSA public key (SPKI PEM or
+// JWK) and gives its organisation one SIM with a random valid ICCID, for
+// demos and load tests (authgate bench): afterwards the client can call
+// the token endpoint and GET /iot-connectivity/v1/devices/{iccid}.
+func ProvisionDemo(ctx context.Context, svc core.Services, name string, publicKey []byte) (ClientInfo, string, error) {
+	info, err := CreateClient(ctx, svc, ClientSpec{Name: name, PublicKeys: [][]byte{publicKey}, Scope: "iot-connectivity"})
+	if err != nil {
+		return ClientInfo{}, "", err
+	}
+	var digits strings.Builder
+	digits.WriteString("89")
+	for _, b := range []byte(core.NewID()[:17]) { // 17 random hex digits mapped to decimal
+		digits.WriteByte('0' + b%10)
+	}
+	iccid := digits.String()
+	iccid += string(LuhnDigit(iccid))
+	if _, err := AddSIM(ctx, svc, info.OrgID, SIM{ICCID: iccid, Label: "demo"}); err != nil {
+		return ClientInfo{}, "", err
+	}
+	return info, iccid, nil
+}
