@@ -64,6 +64,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newSubscriptionCmd(g),
 		newBenchCmd(g),
 		newApstrataCmd(g),
+		newPopCmd(), newTAAPCmd(g),
 	)
 	return root
 }
