@@ -52,7 +52,7 @@ func BenchmarkPoP(b *testing.B) {
 	}
 	run := func(b *testing.B, do func(i int) error) {
 		b.ReportAllocs()
-		b.SetParallelism(4)
+		b.SetParallelism(16)
 		var next atomic.Int64
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
