@@ -14,7 +14,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/sdk/pop"
 )
@@ -208,5 +207,4 @@ func TestIDTokenKeySealed(t *testing.T) {
 	if strings.Contains(string(d.Data), `"d":`) || strings.Contains(string(d.Data), "PRIVATE") {
 		t.Fatal("private key material stored in clear")
 	}
-	_ = core.KindOf
 }
