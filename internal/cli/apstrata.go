@@ -84,8 +84,8 @@ func newApstrataMemberCmd(g *globalFlags) *cobra.Command {
 func newApstrataCallCmd() *cobra.Command {
 	var (
 		serviceURL, authKey, secretFile, user, passwordFile, caFile, token, tokenID, method string
-		params                                                                             []string
-		simple, java                                                                       bool
+		params                                                                              []string
+		simple, java                                                                        bool
 	)
 	c := &cobra.Command{
 		Use:   "call ACTION",
