@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -28,59 +27,35 @@ type pendingWrite struct {
 	done   chan struct{}
 }
 
-// groupCommitter batches concurrent writes. There is no background
-// goroutine: the first writer to find the committer idle leads a batch of
-// everything queued; when it is done, if more writes queued meanwhile, a
-// new goroutine leads the next batch, so no caller waits for more than the
-// batch it is in and the one before it.
+// groupCommitter batches concurrent token and audit writes on a leaderQueue.
 type groupCommitter struct {
 	w BatchWriter
+	q leaderQueue[*pendingWrite]
+}
 
-	mu    sync.Mutex
-	queue []*pendingWrite
-	busy  bool
+func newGroupCommitter(w BatchWriter) *groupCommitter {
+	g := &groupCommitter{w: w}
+	g.q.take = func(queue []*pendingWrite) int {
+		rows := 0
+		for i, p := range queue {
+			rows += len(p.tokens) + len(p.events)
+			if rows > maxBatchRows && i > 0 {
+				return i
+			}
+		}
+		return len(queue)
+	}
+	g.q.commit = g.commit
+	return g
 }
 
 func (g *groupCommitter) write(tokens []Token, events []AuditEvent) error {
 	p := &pendingWrite{tokens: tokens, events: events, done: make(chan struct{})}
-	g.mu.Lock()
-	g.queue = append(g.queue, p)
-	lead := !g.busy
-	g.busy = true
-	g.mu.Unlock()
-	if lead {
-		g.lead()
-	}
+	g.q.submit(p)
 	// Wait for the outcome even if the caller's context ends: the caller
 	// must not report a token whose commit is undecided.
 	<-p.done
 	return p.err
-}
-
-func (g *groupCommitter) lead() {
-	g.mu.Lock()
-	batch, rest := g.queue, []*pendingWrite(nil)
-	rows := 0
-	for i, p := range batch {
-		rows += len(p.tokens) + len(p.events)
-		if rows > maxBatchRows && i > 0 {
-			batch, rest = batch[:i], batch[i:]
-			break
-		}
-	}
-	g.queue = rest
-	g.mu.Unlock()
-
-	g.commit(batch)
-
-	g.mu.Lock()
-	if len(g.queue) == 0 {
-		g.busy = false
-		g.mu.Unlock()
-		return
-	}
-	g.mu.Unlock()
-	go g.lead()
 }
 
 func (g *groupCommitter) commit(batch []*pendingWrite) {

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -28,48 +27,38 @@ type pendingReplay struct {
 	done  chan struct{}
 }
 
-// replayGroup batches concurrent replay inserts the way groupCommitter
-// batches token writes: the first caller to find it idle leads a batch of
-// everything queued, and hands over to a new leader if more queued meanwhile.
+// replayGroup batches concurrent replay inserts on a leaderQueue, as
+// groupCommitter does for token writes.
 type replayGroup struct {
 	b     ReplayBatcher
 	clock Clock
-
-	mu    sync.Mutex
-	queue []*pendingReplay
-	busy  bool
+	q     leaderQueue[*pendingReplay]
 }
 
 const maxReplayBatch = 512
 
+func newReplayGroup(b ReplayBatcher, clock Clock) *replayGroup {
+	g := &replayGroup{b: b, clock: clock}
+	g.q.take = func(queue []*pendingReplay) int { return min(len(queue), maxReplayBatch) }
+	g.q.commit = g.commit
+	return g
+}
+
 func (g *replayGroup) insert(e ReplayEntry) (bool, error) {
 	p := &pendingReplay{entry: e, done: make(chan struct{})}
-	g.mu.Lock()
-	g.queue = append(g.queue, p)
-	lead := !g.busy
-	g.busy = true
-	g.mu.Unlock()
-	if lead {
-		g.lead()
-	}
+	g.q.submit(p)
 	<-p.done // the outcome is decided even if the caller gave up
 	return p.fresh, p.err
 }
 
-func (g *replayGroup) lead() {
-	g.mu.Lock()
-	n := min(len(g.queue), maxReplayBatch)
-	batch := g.queue[:n:n]
-	g.queue = g.queue[n:]
-	g.mu.Unlock()
-
+func (g *replayGroup) commit(batch []*pendingReplay) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
 	entries := make([]ReplayEntry, len(batch))
 	for i, p := range batch {
 		entries[i] = p.entry
 	}
 	fresh, err := g.b.InsertReplayKeys(ctx, entries, g.clock.Now())
-	cancel()
 	for i, p := range batch {
 		if err != nil {
 			p.err = err
@@ -78,13 +67,4 @@ func (g *replayGroup) lead() {
 		}
 		close(p.done)
 	}
-
-	g.mu.Lock()
-	if len(g.queue) == 0 {
-		g.busy = false
-		g.mu.Unlock()
-		return
-	}
-	g.mu.Unlock()
-	go g.lead()
 }

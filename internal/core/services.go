@@ -174,7 +174,7 @@ type Tokens struct {
 func NewTokens(store TokenStore, keys *Keyring, clock Clock) *Tokens {
 	t := &Tokens{store: store, keys: keys, clock: clock, cache: newTokenCache()}
 	if bw, ok := store.(BatchWriter); ok {
-		t.group = &groupCommitter{w: bw}
+		t.group = newGroupCommitter(bw)
 	}
 	return t
 }
@@ -391,7 +391,7 @@ type Replay struct {
 func NewReplay(store ReplayStore, clock Clock) *Replay {
 	r := &Replay{store: store, clock: clock}
 	if b, ok := store.(ReplayBatcher); ok {
-		r.group = &replayGroup{b: b, clock: clock}
+		r.group = newReplayGroup(b, clock)
 	}
 	return r
 }
