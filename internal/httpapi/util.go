@@ -47,7 +47,6 @@ func DecodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
@@ -58,9 +57,7 @@ func DecodeJSON(r *http.Request, v any) error {
 				field = "body"
 			}
 			return core.E(core.KindInvalidInput, field+" must be of type "+te.Type.String())
-		case errors.As(err, &se), errors.Is(err, errors.New("EOF")):
-			return core.E(core.KindInvalidInput, "request body is not valid JSON")
-		default:
+		default: // syntax errors, empty or truncated bodies
 			return core.E(core.KindInvalidInput, "request body is not valid JSON")
 		}
 	}
