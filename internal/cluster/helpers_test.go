@@ -269,7 +269,13 @@ var bootRE = regexp.MustCompile(`key:\s+(\S+)\s+secret:\s+(\S+)`)
 // bootstrapAdmin reads the admin key and secret the first node printed.
 func (c *child) bootstrapAdmin(t testing.TB) (string, string) {
 	t.Helper()
-	m := bootRE.FindStringSubmatch(c.stdout.String())
+	// stdout is copied by its own goroutine: the listening line on stderr
+	// can arrive first, so give the bootstrap lines a moment.
+	var m []string
+	deadline := time.Now().Add(10 * time.Second)
+	for m = bootRE.FindStringSubmatch(c.stdout.String()); m == nil && time.Now().Before(deadline); m = bootRE.FindStringSubmatch(c.stdout.String()) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if m == nil {
 		t.Fatalf("no bootstrap admin in the first node's output: %q", c.stdout.String())
 	}
