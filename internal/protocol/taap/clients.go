@@ -146,12 +146,20 @@ type clientCache struct {
 
 const maxCachedClients = 10000
 
+// fresh reports whether something loaded at loaded is younger than ttl at
+// now. A clock that stepped back (NTP) makes the entry stale rather than
+// extending its life by the size of the step.
+func fresh(now, loaded time.Time, ttl time.Duration) bool {
+	age := now.Sub(loaded)
+	return age >= 0 && age < ttl
+}
+
 func (c *clientCache) get(ctx context.Context, principalID string) (*client, error) {
 	now := c.clock.Now()
 	c.mu.RLock()
 	cl := c.m[principalID]
 	c.mu.RUnlock()
-	if cl != nil && now.Sub(cl.loaded) < c.ttl {
+	if cl != nil && fresh(now, cl.loaded, c.ttl) {
 		return cl, nil
 	}
 	p, err := c.principals.GetPrincipal(ctx, principalID)

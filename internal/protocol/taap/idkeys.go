@@ -88,7 +88,7 @@ func (k *keyManager) signer(ctx context.Context) (*signer, error) {
 	now := k.clock.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.current != nil && now.Sub(k.loaded) < signerReload && now.Sub(k.current.created) < k.rotation {
+	if k.current != nil && fresh(now, k.loaded, signerReload) && now.Sub(k.current.created) < k.rotation {
 		return k.current, nil
 	}
 	for attempt := 0; attempt < 5; attempt++ {
