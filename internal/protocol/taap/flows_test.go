@@ -208,3 +208,49 @@ func TestIDTokenKeySealed(t *testing.T) {
 		t.Fatal("private key material stored in clear")
 	}
 }
+
+// TestDiscovery: an ID-token consumer that knows only the issuer finds
+// the JWKS through /.well-known/openid-configuration and verifies the ID
+// token with it.
+func TestDiscovery(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	tr := f.accessToken(t)
+	resp, err := http.Get(f.env.URL + taap.RouteOIDC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var md struct {
+		Issuer        string   `json:"issuer"`
+		TokenEndpoint string   `json:"token_endpoint"`
+		JWKSURI       string   `json:"jwks_uri"`
+		IDTokenAlgs   []string `json:"id_token_signing_alg_values_supported"`
+		AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		t.Fatal(err)
+	}
+	if md.Issuer != f.env.URL || md.TokenEndpoint != f.env.URL+taap.RouteToken || len(md.IDTokenAlgs) != 1 || md.AuthMethods[0] != "client_secret_basic" {
+		t.Fatalf("metadata %+v", md)
+	}
+	ks, err := http.Get(md.JWKSURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(ks.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	p, err := jwt.ParseSigned(tr.IDToken, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(md.IDTokenAlgs[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c jwt.Claims
+	if err := p.Claims(set, &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: md.Issuer, AnyAudience: jwt.Audience{f.client.ClientID}, Time: f.env.Clock.Now()}, 0); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 const (
 	RouteToken   = "/oauth2/v6/tokens"
 	RouteJWKS    = "/.well-known/jwks.json"
+	RouteOIDC    = "/.well-known/openid-configuration"
 	RouteDevice  = "/iot-connectivity/v1/devices/{iccid}"
 	RouteClients = "/taap/v1/clients"
 	RouteSIMs    = "/taap/v1/sims"
@@ -116,6 +117,7 @@ func (m *Module) Verifier() *Verifier { return m.verifier }
 func (m *Module) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+RouteToken, m.token)
 	mux.HandleFunc("GET "+RouteJWKS, m.jwks)
+	mux.HandleFunc("GET "+RouteOIDC, m.discovery)
 	mux.Handle("GET "+RouteDevice, m.RequirePoP(m.cfg.ResourceParts, http.HandlerFunc(m.device)))
 	if m.d.Admin != nil {
 		mux.Handle("POST "+RouteClients, m.d.Admin.Require(http.HandlerFunc(m.createClient)))

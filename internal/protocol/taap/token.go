@@ -198,3 +198,31 @@ func (m *Module) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// discoveryDoc is the OpenID Provider Metadata of the TAAP token service,
+// so ID-token consumers find the issuer and the JWKS the standard way.
+// There is no authorization endpoint (TAAP clients use the token endpoint
+// directly), hence no response types.
+type discoveryDoc struct {
+	Issuer           string   `json:"issuer"`
+	TokenEndpoint    string   `json:"token_endpoint"`
+	JWKSURI          string   `json:"jwks_uri"`
+	GrantTypes       []string `json:"grant_types_supported"`
+	ResponseTypes    []string `json:"response_types_supported"`
+	SubjectTypes     []string `json:"subject_types_supported"`
+	IDTokenAlgs      []string `json:"id_token_signing_alg_values_supported"`
+	TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	// PoPAlgs is not standard metadata: the PoP (X-Authorization) algorithms accepted.
+	PoPAlgs []string `json:"pop_signing_alg_values_supported"`
+}
+
+// discovery is GET /.well-known/openid-configuration.
+func (m *Module) discovery(w http.ResponseWriter, r *http.Request) {
+	iss := m.issuer(r)
+	httpapi.WriteJSON(w, http.StatusOK, discoveryDoc{
+		Issuer: iss, TokenEndpoint: iss + RouteToken, JWKSURI: iss + RouteJWKS,
+		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: []string{},
+		SubjectTypes: []string{"public"}, IDTokenAlgs: []string{m.cfg.IDTokenAlg},
+		TokenAuthMethods: []string{"client_secret_basic"}, PoPAlgs: m.cfg.Algorithms,
+	})
+}
