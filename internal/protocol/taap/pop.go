@@ -134,19 +134,13 @@ func ParseToken(s string) (*Token, error) {
 // b64 decodes unpadded base64url, the only encoding JWS compact allows.
 func b64(s string) ([]byte, error) { return base64.RawURLEncoding.Strict().DecodeString(s) }
 
+// strictJSON decodes one JSON object; json.Unmarshal refuses trailing data.
 func strictJSON(b []byte, v any) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		return fmt.Errorf("not an object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data")
-	}
-	return nil
+	return json.Unmarshal(b, v)
 }
 
 // numericDate reads a JWT NumericDate: a JSON number of seconds. Fractions

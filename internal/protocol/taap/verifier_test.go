@@ -119,6 +119,10 @@ func TestVerifierChecks(t *testing.T) {
 		{name: "absent", token: "", check: taap.CheckPresent, reason: "X-Authorization"},
 		{name: "two parts", token: "a.b", check: taap.CheckFormat, reason: "compact"},
 		{name: "padded base64", token: rawToken(t, key, hdr, good()) + "=", check: taap.CheckFormat, reason: "base64url"},
+		{name: "trailing data after the claims", token: func() string {
+			c, _ := json.Marshal(good())
+			return enc(hdr) + "." + enc(string(c)+`{}`) + ".c2ln"
+		}(), check: taap.CheckFormat, reason: "claims"},
 		{name: "claims not JSON", token: enc(hdr) + "." + enc("nope") + ".c2ln", check: taap.CheckFormat, reason: "claims"},
 		{name: "iat a string", token: rawToken(t, key, hdr, with("iat", "1760000000")), check: taap.CheckFormat, reason: "iat is not a number"},
 		{name: "no exp", token: rawToken(t, key, hdr, with("exp", nil)), check: taap.CheckFormat, reason: "exp is missing"},
