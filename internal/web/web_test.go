@@ -12,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/authgate/authgate/internal/core"
@@ -121,6 +123,18 @@ func TestBuilderPageInChromium(t *testing.T) {
 		"PKCS#8": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})),
 		"PKCS#1": string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(e.key)})),
 	}
+	// Every request the tab makes, to show the private key never leaves the page.
+	var mu sync.Mutex
+	var sent []*network.Request
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			sent = append(sent, e.Request)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	var lastToken string
 	for name, keyPEM := range keys {
 		t.Run(name, func(t *testing.T) {
@@ -129,8 +143,13 @@ func TestBuilderPageInChromium(t *testing.T) {
 				chromedp.WaitVisible(chromedp.ID("generate")),
 				fill(map[string]string{"content-type": "application/json", "authorization": "Bearer " + tr.AccessToken,
 					"uri": uri, "http-method": "GET", "body": "", "private-key": keyPEM}),
-				chromedp.Click(chromedp.ID("generate")),
 			); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			mark := len(sent)
+			mu.Unlock()
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("generate"))); err != nil {
 				t.Fatal(err)
 			}
 			wait, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -142,6 +161,30 @@ func TestBuilderPageInChromium(t *testing.T) {
 			if strings.HasPrefix(out, "ERROR: ") {
 				t.Fatalf("page: %s", out)
 			}
+			// Generating made no request (a favicon fetch aside), and no
+			// request of the session carried key material.
+			keyB64 := strings.Split(keyPEM, "\n")[3]
+			mu.Lock()
+			loaded := false
+			for _, r := range sent[:mark] {
+				loaded = loaded || strings.HasSuffix(r.URL, web.RouteStatic+"pop.js")
+			}
+			if !loaded {
+				t.Error("the request listener did not see the page load its script")
+			}
+			for i, r := range sent {
+				if i >= mark && !strings.HasSuffix(r.URL, "/favicon.ico") {
+					t.Errorf("Generate made a request: %s %s", r.Method, r.URL)
+				}
+				carried := r.URL
+				for _, d := range r.PostDataEntries {
+					carried += string(d.Bytes)
+				}
+				if r.HasPostData || strings.Contains(carried, keyB64) {
+					t.Errorf("request with a body or key material: %s %s", r.Method, r.URL)
+				}
+			}
+			mu.Unlock()
 			claims, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("decoded-claims")))
 			if err != nil || !strings.Contains(claims, `"ehts": "Content-Type;Authorization;uri;http-method;body"`) {
 				t.Fatalf("decoded claims shown: %q %v", claims, err)
