@@ -228,8 +228,16 @@ type Signed struct {
 }
 
 // FromRequest takes the signed parts of r; body is r's body, already read.
+// The uri is the request-target exactly as it came on the request line
+// (r.RequestURI), not re-encoded from the parsed URL: a client signs what
+// it sends. An absolute-form target (scheme and host) and requests built
+// in process (no RequestURI) fall back to the parsed URL's path and query.
 func FromRequest(r *http.Request, body []byte) Signed {
-	return Signed{Method: r.Method, URI: r.URL.RequestURI(), Header: r.Header, Body: body}
+	uri := r.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		uri = r.URL.RequestURI()
+	}
+	return Signed{Method: r.Method, URI: uri, Header: r.Header, Body: body}
 }
 
 // value returns the value a part name stands for, and whether the

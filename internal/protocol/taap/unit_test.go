@@ -1,11 +1,13 @@
 package taap_test
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +100,24 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFromRequestURI: uri is the request-target as sent, never re-encoded
+// from the parsed URL; an absolute-form target signs as path and query.
+func TestFromRequestURI(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"GET /iot-connectivity/v1/devices/89012601234567890128 HTTP/1.1", "/iot-connectivity/v1/devices/89012601234567890128"},
+		{"GET /a{b}?q=a%20b&r=%7e HTTP/1.1", "/a{b}?q=a%20b&r=%7e"},
+		{"GET /x/%41? HTTP/1.1", "/x/%41?"},
+		{"GET http://h.example/p?x=1 HTTP/1.1", "/p?x=1"},
+	} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(tc.line + "\r\nHost: h.example\r\n\r\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := taap.FromRequest(r, nil).URI; got != tc.want {
+			t.Errorf("%s: uri %q, want %q", tc.line, got, tc.want)
+		}
 	}
 }
