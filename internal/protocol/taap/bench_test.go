@@ -17,6 +17,7 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 	"github.com/authgate/authgate/sdk/pop"
 )
 
@@ -53,8 +54,14 @@ func (m bareModule) Register(mux *http.ServeMux) {
 // shared by all nodes). It shows the scheme's own cost apart from the
 // replay store's, which on SQLite is one transaction per group of
 // concurrent requests.
-func BenchmarkPoP(b *testing.B) {
-	env := agtest.Start(b, agtest.Options{ManualClock: time.Now()}, func(svc core.Services) []httpapi.Module {
+func BenchmarkPoP(b *testing.B) { benchPoP(b, agtest.Options{}) }
+
+// BenchmarkPoPPostgres is BenchmarkPoP on PostgreSQL (AUTHGATE_TEST_POSTGRES).
+func BenchmarkPoPPostgres(b *testing.B) { benchPoP(b, agtest.Options{PostgresDSN: pgtest.DSN(b)}) }
+
+func benchPoP(b *testing.B, opts agtest.Options) {
+	opts.ManualClock = time.Now()
+	env := agtest.Start(b, opts, func(svc core.Services) []httpapi.Module {
 		m := taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, httpapi.ClientAddr{}))
 		d := taap.DepsFrom(svc, httpapi.ClientAddr{})
 		d.Replay = &memReplay{}
