@@ -53,6 +53,9 @@ type benchFlags struct {
 	rawDuration time.Duration
 	levels      []int
 	schemes     []string
+	// from the configuration, as serve resolves it
+	replayInMemory bool
+	replayMaxKeys  int
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -76,13 +79,16 @@ scheme needs, and drive a closed-loop load at each concurrency level:
 Each scheme's best throughput and its p50/p99 latency are reported next to
 the bare handler's at the same concurrency and the raw operation's rate
 measured in the same run. Writes table.txt, results.json and throughput.svg
-under --out. The load generator shares the machine with the server.`,
+under --out. The load generator shares the machine with the server. The
+replay cache follows the configuration as in serve (replay.mode: memory on
+SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load(cmd)
 			if err != nil {
 				return err
 			}
+			f.replayInMemory, f.replayMaxKeys = cfg.ReplayInMemory(), cfg.Replay.MaxKeys
 			return runBench(cmd.Context(), cfg.DB, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -104,6 +110,10 @@ type benchScheme struct {
 	bench.Scheme
 	runner *bench.Runner
 	refill func(c int, lastRPS float64) error
+	// ranOut reports whether the last level used up the pre-signed pool
+	// (the client then signed inline, competing with the server); the
+	// level is repeated with refill's pool grown.
+	ranOut func() bool
 }
 
 func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress io.Writer) error {
@@ -138,6 +148,18 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 	svc := core.NewServices(st, keys, core.SystemClock{}, log)
 	if err := svc.CheckKeyring(ctx); err != nil {
 		return fmt.Errorf("%w (authgate bench needs a throwaway database)", err)
+	}
+	if err := useReplayMode(ctx, &svc, f.replayInMemory, f.replayMaxKeys, log); err != nil {
+		return err
+	}
+	replayCtx, stopReplay := context.WithCancel(ctx)
+	replayDone := make(chan struct{})
+	go func() { _ = svc.Replay.Run(replayCtx); close(replayDone) }()
+	defer func() { stopReplay(); <-replayDone; closeReplay(svc, log) }()
+	if svc.Replay.InMemory() {
+		backend += ", replay cache in memory"
+	} else {
+		backend += ", replay cache in the database"
 	}
 	fmt.Fprintf(progress, "authgate bench: %s, levels %v, %v per level\n", backend, f.levels, f.duration)
 
@@ -193,12 +215,20 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if s.refill != nil {
-				if err := s.refill(c, last); err != nil {
-					return err
+			var p bench.Point
+			for attempt := 0; ; attempt++ {
+				if s.refill != nil {
+					if err := s.refill(c, last); err != nil {
+						return err
+					}
 				}
+				p = rn.Load(ctx, s.Scheme, c)
+				if s.ranOut == nil || !s.ranOut() || attempt == 2 {
+					break
+				}
+				fmt.Fprintf(progress, "  %s c=%d: the pre-signed pool ran out; repeating with a larger one\n", s.Name, c)
+				last = max(last, p.RPS) * 2
 			}
-			p := rn.Load(ctx, s.Scheme, c)
 			if p.Errors > 0 && p.Requests == 0 {
 				return fmt.Errorf("%s at concurrency %d: every request failed: %s", s.Name, c, p.FirstError)
 			}
@@ -514,13 +544,13 @@ func (w *benchWorld) popScheme(ctx context.Context, hc *http.Client, f *benchFla
 		return req.Header.Get(sdkpop.Header), nil
 	}
 	var pool chan string
+	var inline atomic.Int64
 	return benchScheme{
 		refill: func(c int, lastRPS float64) error {
 			secs := (f.duration + f.warmup).Seconds()
-			n := int(900 * secs) // first level: a guess, refined from the measured rate
-			if lastRPS > 0 {
-				n = int(lastRPS * secs * 1.3)
-			}
+			// First level: a guess; later ones: the last rate with room to
+			// grow. A pool that runs out makes the level repeat (ranOut).
+			n := int(max(lastRPS*1.5, 3000) * secs)
 			n = max(n, 4*c)
 			pool = make(chan string, n)
 			for range n {
@@ -530,15 +560,18 @@ func (w *benchWorld) popScheme(ctx context.Context, hc *http.Client, f *benchFla
 				}
 				pool <- tok
 			}
+			inline.Store(0)
 			return nil
 		},
+		ranOut: func() bool { return inline.Load() > 0 },
 		Scheme: bench.Scheme{
 			Name: "pop", RawName: "RS256 verify",
 			Request: func(ctx context.Context) (*http.Request, error) {
 				var tok string
 				select {
 				case tok = <-pool:
-				default: // pool exhausted: sign now
+				default: // pool exhausted: sign now, and repeat the level
+					inline.Add(1)
 					var err error
 					if tok, err = signOne(); err != nil {
 						return nil, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -183,6 +184,30 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 }
 
 func (r *runtime) Close() error { return r.svc.Store.Close() }
+
+// useReplayMode switches the replay cache to memory mode when the
+// configuration resolves to it (a node alone on SQLite by default). The
+// caller runs svc.Replay.Run and calls svc.Replay.Close after draining.
+func useReplayMode(ctx context.Context, svc *core.Services, inMemory bool, maxKeys int, log *slog.Logger) error {
+	if !inMemory {
+		return nil
+	}
+	r, err := core.OpenMemoryReplay(ctx, svc.Store, svc.Clock, core.MemoryReplayOptions{MaxKeys: maxKeys, Log: log})
+	if err != nil {
+		return fmt.Errorf("replay cache: %w", err)
+	}
+	svc.Replay = r
+	return nil
+}
+
+// closeReplay ends the replay cache after the listeners have drained.
+func closeReplay(svc core.Services, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := svc.Replay.Close(ctx); err != nil {
+		log.Error("replay cache not closed cleanly", slog.Any("err", err))
+	}
+}
 
 // redactDSN hides the password of a postgres URL for logs.
 func redactDSN(dsn string) string {

@@ -44,6 +44,11 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		// Printed once, to stdout only: the secret is never logged and never stored in clear.
 		fmt.Fprintf(cmd.OutOrStdout(), "Bootstrap admin access key (shown once, store it now):\n  key:    %s\n  secret: %s\n", boot.Key, boot.Secret)
 	}
+	if err := useReplayMode(ctx, &rt.svc, rt.cfg.ReplayInMemory(), rt.cfg.Replay.MaxKeys, rt.log); err != nil {
+		return err
+	}
+	defer closeReplay(rt.svc, rt.log) // after the listeners drained, before the store closes
+	rt.log.Info("replay cache", slog.Bool("in_memory", rt.svc.Replay.InMemory()))
 	mods, err := buildModules(ctx, rt)
 	if err != nil {
 		return err
@@ -77,6 +82,7 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	for _, run := range mods.background {
 		grp.Go(func() error { return run(gctx) })
 	}
+	grp.Go(func() error { return rt.svc.Replay.Run(gctx) })
 	err = grp.Wait()
 	if ctx.Err() != nil && err == nil {
 		rt.log.Info("stopped", slog.String("reason", "signal"))

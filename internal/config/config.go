@@ -42,6 +42,7 @@ type Config struct {
 	MaxInFlight    int      `yaml:"max_in_flight"`
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
+	Replay         Replay   `yaml:"replay"`
 	// Protocol sections are added below by each adapter.
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
@@ -63,6 +64,28 @@ type TLS struct {
 	SelfSigned bool   `yaml:"self_signed"` // generate a development certificate in data_dir
 }
 
+// Replay chooses where the replay cache decides.
+type Replay struct {
+	// Mode: "auto" (memory on SQLite, database on PostgreSQL), "memory"
+	// (this node alone decides, writing behind to the store: one node per
+	// store only) or "database" (every check is an insert in the store,
+	// shared by all nodes).
+	Mode string `yaml:"mode"`
+	// MaxKeys bounds the keys kept in memory; beyond it, checks go to the store.
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// ReplayInMemory resolves Mode for the configured backend.
+func (c *Config) ReplayInMemory() bool {
+	switch c.Replay.Mode {
+	case "memory":
+		return true
+	case "database":
+		return false
+	}
+	return !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://")
+}
+
 // Default returns the zero-configuration defaults.
 func Default() Config {
 	return Config{
@@ -73,6 +96,7 @@ func Default() Config {
 		AccessLog:    true,
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
+		Replay:       Replay{Mode: "auto", MaxKeys: 1 << 20},
 		TPV:          tpv.DefaultConfig(),
 		OAuth2:       oauth2.DefaultConfig(),
 		M2M:          m2m.DefaultConfig(),
@@ -203,6 +227,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max_body_bytes must be at least 1024"))
+	}
+	switch c.Replay.Mode {
+	case "auto", "memory", "database":
+	default:
+		errs = append(errs, fmt.Errorf("replay.mode %q: use auto, memory or database", c.Replay.Mode))
+	}
+	if c.Replay.MaxKeys < 1000 {
+		errs = append(errs, errors.New("replay.max_keys must be at least 1000"))
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		errs = append(errs, errors.New("tls: cert and key must be given together"))

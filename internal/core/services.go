@@ -379,15 +379,18 @@ func (a *Auditor) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 }
 
 // Replay is the replay cache: every (namespace, key) pair is accepted once
-// until it expires, across all nodes sharing the store.
+// until it expires. In database mode (NewReplay) the store decides, across
+// all nodes sharing it; in memory mode (OpenMemoryReplay) this process
+// decides and writes behind to the store.
 type Replay struct {
 	store ReplayStore
 	clock Clock
-	group *replayGroup // nil when the store cannot batch
+	group *replayGroup  // nil when the store cannot batch
+	mem   *memoryReplay // nil in database mode
 }
 
-// NewReplay builds the replay cache. Stores that can batch inserts get
-// concurrent inserts grouped into one transaction.
+// NewReplay builds the replay cache in database mode. Stores that can batch
+// inserts get concurrent inserts grouped into one transaction.
 func NewReplay(store ReplayStore, clock Clock) *Replay {
 	r := &Replay{store: store, clock: clock}
 	if b, ok := store.(ReplayBatcher); ok {
@@ -403,10 +406,10 @@ func (r *Replay) Remember(ctx context.Context, namespace, key string, expires ti
 	k := namespace + ":" + hex.EncodeToString(sum[:])
 	var fresh bool
 	var err error
-	if r.group != nil {
-		fresh, err = r.group.insert(ReplayEntry{Key: k, Expires: expires})
+	if r.mem != nil {
+		fresh, err = r.mem.remember(ctx, namespace, k, expires)
 	} else {
-		fresh, err = r.store.InsertReplayKey(ctx, k, expires, r.clock.Now())
+		fresh, err = r.insert(ctx, k, expires)
 	}
 	if err != nil {
 		return err
@@ -415,6 +418,14 @@ func (r *Replay) Remember(ctx context.Context, namespace, key string, expires ti
 		return E(KindReplayed, namespace+" already used")
 	}
 	return nil
+}
+
+// insert is the store's insert-if-absent, grouped when the store batches.
+func (r *Replay) insert(ctx context.Context, k string, expires time.Time) (bool, error) {
+	if r.group != nil {
+		return r.group.insert(ReplayEntry{Key: k, Expires: expires})
+	}
+	return r.store.InsertReplayKey(ctx, k, expires, r.clock.Now())
 }
 
 // ConstantTimeEqual compares two byte strings without leaking where they differ.

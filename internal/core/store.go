@@ -79,6 +79,9 @@ type ReplayStore interface {
 	// was not present (or had expired), false if it is a replay.
 	InsertReplayKey(ctx context.Context, key string, expires time.Time, now time.Time) (bool, error)
 	PurgeReplayKeys(ctx context.Context, now time.Time) (int, error)
+	// ScanReplayKeys calls fn for every key live at now; an error from fn
+	// stops the scan and is returned.
+	ScanReplayKeys(ctx context.Context, now time.Time, fn func(key string, expires time.Time) error) error
 }
 
 // AuditStore keeps the append-only audit log.

@@ -471,6 +471,28 @@ func (s *Store) InsertReplayKey(ctx context.Context, key string, expires, now ti
 	return n == 1, err
 }
 
+// ScanReplayKeys calls fn for every replay key live at now, in no
+// particular order; a node that keeps the replay cache in memory reloads it
+// with this at start-up.
+func (s *Store) ScanReplayKeys(ctx context.Context, now time.Time, fn func(key string, expires time.Time) error) error {
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT key, expires_at FROM replay_keys WHERE expires_at>?`), ts(now))
+	if err != nil {
+		return s.err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var exp int64
+		if err := rows.Scan(&key, &exp); err != nil {
+			return s.err(err)
+		}
+		if err := fn(key, fromTS(exp)); err != nil {
+			return err
+		}
+	}
+	return s.err(rows.Err())
+}
+
 // PurgeReplayKeys deletes expired replay entries.
 func (s *Store) PurgeReplayKeys(ctx context.Context, now time.Time) (int, error) {
 	return s.rowsAffected(s.exec(ctx, `DELETE FROM replay_keys WHERE expires_at<=?`, ts(now)))

@@ -398,6 +398,20 @@ func testReplay(t *testing.T, s core.Store) {
 	if fresh {
 		t.Fatal("purge removed a live key")
 	}
+	_, err = s.InsertReplayKey(ctx, "c", t0.Add(150*time.Second), t0.Add(2*time.Minute))
+	must(t, err)
+	scanned := map[string]time.Time{}
+	must(t, s.ScanReplayKeys(ctx, t0.Add(2*time.Minute+30*time.Second), func(key string, expires time.Time) error {
+		scanned[key] = expires
+		return nil
+	}))
+	if len(scanned) != 1 || !scanned["a"].Equal(t0.Add(3*time.Minute)) { // c expires at the scan's now: not live
+		t.Fatalf("ScanReplayKeys = %v, want only a until +3m", scanned)
+	}
+	stop := errors.New("stop")
+	if err := s.ScanReplayKeys(ctx, t0, func(string, time.Time) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("ScanReplayKeys kept going after fn failed: %v", err)
+	}
 }
 
 // testReplayConcurrent: two goroutines insert the same 10,000 keys; each

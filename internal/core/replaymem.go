@@ -1,0 +1,440 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The memory replay cache is for a node that is alone on its store (SQLite):
+// the set of used keys lives in process memory, where a check costs a map
+// lookup instead of a database write on the request path. Durability:
+//
+//   - Every accepted key is written behind to the store within FlushInterval
+//     and reloaded at start-up, so a restart forgets nothing once flushed.
+//   - Before a key is accepted, the node has persisted, per namespace, a
+//     horizon at least as late as the key's expiry. After an unclean stop
+//     (a crash, SIGKILL: keys accepted in the last FlushInterval may be
+//     lost) the next start refuses, per namespace, every key that expires
+//     no later than that horizon: messages made before the crash (and up to
+//     Lead after it) are refused as possibly used, never accepted twice.
+//   - A clean stop flushes every key and records it, so no fence follows.
+//
+// Nodes sharing PostgreSQL use the database mode instead: there the store
+// is the shared truth and every check is one insert-if-absent.
+
+const (
+	replayStateCollection = "replay-state"
+	replayStateID         = "memory"
+	replayShards          = 64
+	replayFlushChunk      = 512
+)
+
+// ReplayStateStore is what the memory replay cache needs from the store:
+// the replay keys, and one document for its horizons and clean-stop mark.
+type ReplayStateStore interface {
+	ReplayStore
+	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	PutDocument(ctx context.Context, d Document) error
+	UpdateDocument(ctx context.Context, d Document) (Document, error)
+}
+
+// MemoryReplayOptions tunes the memory replay cache; zero values take the defaults.
+type MemoryReplayOptions struct {
+	// MaxKeys bounds the keys held in memory (default 1,048,576, about
+	// 100 MB). Beyond it new keys are checked in the store instead.
+	MaxKeys int
+	// FlushInterval is how long an accepted key may wait to be written
+	// behind to the store (default 20 ms).
+	FlushInterval time.Duration
+	// Lead is how far past a key's expiry the horizon is persisted, so that
+	// the horizon is written once per Lead and namespace, not per key
+	// (default 10 s).
+	Lead time.Duration
+	Log  *slog.Logger
+}
+
+// replayState is the persisted document.
+type replayState struct {
+	Clean    bool                 `json:"clean"`
+	Horizons map[string]time.Time `json:"horizons"`
+}
+
+type replayShard struct {
+	mu   sync.Mutex
+	keys map[[sha256.Size]byte]int64 // expiry, Unix nanoseconds
+}
+
+type memoryReplay struct {
+	store   ReplayStateStore
+	clock   Clock
+	log     *slog.Logger
+	opts    MemoryReplayOptions
+	dbCheck func(ctx context.Context, key string, expires time.Time) (bool, error)
+
+	shards [replayShards]replayShard
+	count  atomic.Int64
+	// dbUntil (Unix ns): until then, keys missing from memory are checked in
+	// the store, because some live keys are only there (not loaded at
+	// start-up, or inserted while memory was full).
+	dbUntil atomic.Int64
+
+	// fence holds, per namespace, the horizon of an unclean previous stop;
+	// read-only after open.
+	fence map[string]time.Time
+
+	// horizons caches the persisted horizon per namespace (*atomic.Int64, Unix ns).
+	horizons  sync.Map
+	stateMu   sync.Mutex // persisting horizons and the clean mark
+	state     replayState
+	stateDoc  Document
+	pendingMu sync.Mutex
+	pending   []ReplayEntry
+	kick      chan struct{}
+}
+
+// OpenMemoryReplay builds a replay cache held in memory and written behind
+// to st: it reads the previous run's state (fencing after an unclean stop),
+// reloads the live keys and marks the state unclean until Close. Run must
+// be running for keys to reach the store.
+func OpenMemoryReplay(ctx context.Context, st ReplayStateStore, clock Clock, opts MemoryReplayOptions) (*Replay, error) {
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = 1 << 20
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 20 * time.Millisecond
+	}
+	if opts.Lead <= 0 {
+		opts.Lead = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	db := NewReplay(st, clock)
+	m := &memoryReplay{store: st, clock: clock, log: opts.Log, opts: opts, dbCheck: db.insert,
+		fence: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+	for i := range m.shards {
+		m.shards[i].keys = map[[sha256.Size]byte]int64{}
+	}
+	if err := m.openState(ctx); err != nil {
+		return nil, err
+	}
+	if err := m.load(ctx); err != nil {
+		return nil, err
+	}
+	db.mem = m
+	return db, nil
+}
+
+func (m *memoryReplay) openState(ctx context.Context) error {
+	now := m.clock.Now()
+	doc, err := m.store.GetDocument(ctx, replayStateCollection, replayStateID)
+	switch {
+	case KindOf(err) == KindNotFound:
+		m.state = replayState{Horizons: map[string]time.Time{}}
+		doc = Document{Collection: replayStateCollection, ID: replayStateID, Version: 1, CreatedAt: now, UpdatedAt: now}
+		if doc.Data, err = json.Marshal(m.state); err != nil {
+			return err
+		}
+		if err := m.store.PutDocument(ctx, doc); err != nil {
+			return Wrap(KindUnavailable, "replay state", err)
+		}
+		m.stateDoc = doc
+		return nil
+	case err != nil:
+		return Wrap(KindUnavailable, "replay state", err)
+	}
+	var prev replayState
+	if err := json.Unmarshal(doc.Data, &prev); err != nil {
+		return Wrap(KindInternal, "replay state", err)
+	}
+	m.state = replayState{Horizons: map[string]time.Time{}}
+	for ns, h := range prev.Horizons {
+		if !h.After(now) {
+			continue
+		}
+		// Kept even after a clean stop: a later crash must still fence them.
+		m.state.Horizons[ns] = h
+		v := new(atomic.Int64)
+		v.Store(h.UnixNano())
+		m.horizons.Store(ns, v)
+		if !prev.Clean {
+			m.fence[ns] = h
+		}
+	}
+	if len(m.fence) > 0 {
+		attrs := make([]any, 0, len(m.fence))
+		for ns, h := range m.fence {
+			attrs = append(attrs, slog.Time(ns, h))
+		}
+		m.log.Warn("replay cache: the previous stop was not clean; messages expiring before these horizons are refused as possibly used",
+			slog.Group("horizons", attrs...))
+	}
+	m.stateDoc = doc
+	return m.saveState(ctx)
+}
+
+// saveState persists m.state; the caller holds stateMu or is alone.
+func (m *memoryReplay) saveState(ctx context.Context) error {
+	data, err := json.Marshal(m.state)
+	if err != nil {
+		return err
+	}
+	d := m.stateDoc
+	d.Data = data
+	d.UpdatedAt = m.clock.Now()
+	nd, err := m.store.UpdateDocument(ctx, d)
+	if err != nil {
+		if KindOf(err) == KindConflict {
+			m.log.Error("replay cache: its state was changed by another process; the memory replay cache needs a node alone on its store (use replay mode database for several nodes)")
+		}
+		return Wrap(KindUnavailable, "replay state", err)
+	}
+	m.stateDoc = nd
+	return nil
+}
+
+// load reads the live keys of the store into memory, up to MaxKeys; when
+// there are more, the rest stay authoritative in the store until they expire.
+func (m *memoryReplay) load(ctx context.Context) error {
+	now := m.clock.Now()
+	var loaded, skipped int
+	var skippedUntil int64
+	err := m.store.ScanReplayKeys(ctx, now, func(key string, expires time.Time) error {
+		if int(m.count.Load()) >= m.opts.MaxKeys {
+			skipped++
+			skippedUntil = max(skippedUntil, expires.UnixNano())
+			return nil
+		}
+		id := sha256.Sum256([]byte(key))
+		sh := &m.shards[id[0]%replayShards]
+		if _, dup := sh.keys[id]; !dup {
+			m.count.Add(1)
+		}
+		sh.keys[id] = expires.UnixNano()
+		loaded++
+		return nil
+	})
+	if err != nil {
+		return Wrap(KindUnavailable, "load replay keys", err)
+	}
+	m.dbUntil.Store(skippedUntil)
+	if loaded+skipped > 0 {
+		m.log.Info("replay cache loaded", slog.Int("keys", loaded), slog.Int("left_in_store", skipped))
+	}
+	return nil
+}
+
+// errFenced is returned for a key that an unclean previous stop may have
+// accepted without flushing it.
+func errFenced(namespace string) error {
+	return E(KindReplayed, namespace+" was made before this node's last unclean stop and cannot be proven unused; send a new one")
+}
+
+// remember is Replay.Remember in memory mode; k is the namespaced key.
+func (m *memoryReplay) remember(ctx context.Context, namespace, k string, expires time.Time) (bool, error) {
+	if f, ok := m.fence[namespace]; ok && !expires.After(f) {
+		return false, errFenced(namespace)
+	}
+	if err := m.lease(ctx, namespace, expires); err != nil {
+		return false, err
+	}
+	id := sha256.Sum256([]byte(k))
+	now := m.clock.Now().UnixNano()
+	sh := &m.shards[id[0]%replayShards]
+	sh.mu.Lock()
+	exp, present := sh.keys[id]
+	if present && exp > now {
+		sh.mu.Unlock()
+		return false, nil
+	}
+	if !present && (int(m.count.Load()) >= m.opts.MaxKeys || now < m.dbUntil.Load()) {
+		// Memory is full, or some live keys are only in the store: the
+		// store decides. Raising dbUntil before unlocking makes a racing
+		// use of the same key take this path too.
+		for {
+			cur := m.dbUntil.Load()
+			if expires.UnixNano() <= cur || m.dbUntil.CompareAndSwap(cur, expires.UnixNano()) {
+				break
+			}
+		}
+		sh.mu.Unlock()
+		return m.dbCheck(ctx, k, expires)
+	}
+	if !present {
+		m.count.Add(1)
+	}
+	sh.keys[id] = expires.UnixNano()
+	sh.mu.Unlock()
+	m.enqueue(ReplayEntry{Key: k, Expires: expires})
+	return true, nil
+}
+
+// lease makes sure the namespace's persisted horizon covers expires.
+func (m *memoryReplay) lease(ctx context.Context, namespace string, expires time.Time) error {
+	want := expires.UnixNano()
+	if v, ok := m.horizons.Load(namespace); ok && v.(*atomic.Int64).Load() >= want {
+		return nil
+	}
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	v, _ := m.horizons.LoadOrStore(namespace, new(atomic.Int64))
+	h := v.(*atomic.Int64)
+	if h.Load() >= want {
+		return nil
+	}
+	next := expires.Add(m.opts.Lead)
+	m.state.Horizons[namespace] = next
+	if err := m.saveState(ctx); err != nil {
+		delete(m.state.Horizons, namespace)
+		if h.Load() > 0 {
+			m.state.Horizons[namespace] = time.Unix(0, h.Load())
+		}
+		return err
+	}
+	h.Store(next.UnixNano())
+	return nil
+}
+
+func (m *memoryReplay) enqueue(e ReplayEntry) {
+	m.pendingMu.Lock()
+	m.pending = append(m.pending, e)
+	full := len(m.pending) >= replayFlushChunk
+	m.pendingMu.Unlock()
+	if full {
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flush writes the pending keys to the store; keys that fail stay pending.
+func (m *memoryReplay) flush(ctx context.Context) error {
+	m.pendingMu.Lock()
+	batch := m.pending
+	m.pending = nil
+	m.pendingMu.Unlock()
+	for len(batch) > 0 {
+		n := min(len(batch), replayFlushChunk)
+		if err := m.write(ctx, batch[:n]); err != nil {
+			m.pendingMu.Lock()
+			m.pending = append(batch, m.pending...)
+			m.pendingMu.Unlock()
+			return err
+		}
+		batch = batch[n:]
+	}
+	return nil
+}
+
+func (m *memoryReplay) write(ctx context.Context, entries []ReplayEntry) error {
+	now := m.clock.Now()
+	// The outcome per key does not matter here: memory already decided.
+	if b, ok := m.store.(ReplayBatcher); ok {
+		_, err := b.InsertReplayKeys(ctx, entries, now)
+		return err
+	}
+	for _, e := range entries {
+		if _, err := m.store.InsertReplayKey(ctx, e.Key, e.Expires, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purge drops expired keys from memory.
+func (m *memoryReplay) purge() int {
+	now := m.clock.Now().UnixNano()
+	removed := 0
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for id, exp := range sh.keys {
+			if exp <= now {
+				delete(sh.keys, id)
+				removed++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	m.count.Add(int64(-removed))
+	return removed
+}
+
+func (m *memoryReplay) run(ctx context.Context) {
+	tick := time.NewTicker(m.opts.FlushInterval)
+	defer tick.Stop()
+	purgeEvery := max(1, int(10*time.Second/m.opts.FlushInterval))
+	failing := false
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-m.kick:
+		}
+		if err := m.flush(ctx); err != nil {
+			if !failing && ctx.Err() == nil {
+				m.log.Warn("replay cache: writing keys behind failed; they stay in memory and are retried", slog.Any("err", err))
+			}
+			failing = true
+		} else {
+			failing = false
+		}
+		if n%purgeEvery == 0 {
+			m.purge()
+		}
+	}
+}
+
+// close flushes every pending key and, when all are stored, records a clean stop.
+func (m *memoryReplay) close(ctx context.Context) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = m.flush(ctx); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			attempt = 3
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("replay cache: flush at stop failed, the next start fences: %w", err)
+	}
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	m.state.Clean = true
+	return m.saveState(ctx)
+}
+
+// Run writes accepted keys behind to the store and purges expired ones
+// from memory until ctx is cancelled. In database mode it only waits.
+func (r *Replay) Run(ctx context.Context) error {
+	if r.mem != nil {
+		r.mem.run(ctx)
+		return nil
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Close ends a memory replay cache cleanly: pending keys are written and
+// the stop recorded as clean, so the next start needs no fence. Call it
+// after the listeners have drained. In database mode it does nothing.
+func (r *Replay) Close(ctx context.Context) error {
+	if r.mem == nil {
+		return nil
+	}
+	return r.mem.close(ctx)
+}
+
+// InMemory reports whether keys are decided in process memory.
+func (r *Replay) InMemory() bool { return r.mem != nil }

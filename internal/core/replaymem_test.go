@@ -1,0 +1,195 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+)
+
+func openMem(t *testing.T, st core.ReplayStateStore, clock core.Clock, opts core.MemoryReplayOptions) *core.Replay {
+	t.Helper()
+	r, err := core.OpenMemoryReplay(context.Background(), st, clock, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// remember reports "fresh", "replayed" or the error.
+func remember(r *core.Replay, ns, key string, expires time.Time) string {
+	err := r.Remember(context.Background(), ns, key, expires)
+	switch {
+	case err == nil:
+		return "fresh"
+	case core.KindOf(err) == core.KindReplayed:
+		return "replayed"
+	default:
+		return err.Error()
+	}
+}
+
+func TestMemoryReplaySingleUse(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	steps := []struct {
+		advance time.Duration
+		ns, key string
+		expires time.Time
+		want    string
+	}{
+		{0, "a", "k1", t0.Add(time.Minute), "fresh"},
+		{0, "a", "k1", t0.Add(time.Minute), "replayed"},
+		{0, "b", "k1", t0.Add(time.Minute), "fresh"}, // namespaces are separate
+		{30 * time.Second, "a", "k1", t0.Add(2 * time.Minute), "replayed"},
+		{31 * time.Second, "a", "k1", t0.Add(3 * time.Minute), "fresh"}, // expired entry is taken over
+		{0, "a", "k1", t0.Add(3 * time.Minute), "replayed"},
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		if got := remember(r, s.ns, s.key, s.expires); got != s.want {
+			t.Fatalf("step %d: %s/%s = %s, want %s", i, s.ns, s.key, got, s.want)
+		}
+	}
+}
+
+func TestMemoryReplayConcurrent(t *testing.T) {
+	svc, _ := agtest.NewServices(t, agtest.Options{})
+	r := openMem(t, svc.Store, svc.Clock, core.MemoryReplayOptions{MaxKeys: 300})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	const keys = 1000 // beyond MaxKeys: the rest go through the store
+	var fresh atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < keys; i++ {
+				err := r.Remember(context.Background(), "ns", fmt.Sprint(i), time.Now().Add(time.Minute))
+				switch {
+				case err == nil:
+					fresh.Add(1)
+				case core.KindOf(err) != core.KindReplayed:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh.Load() != keys {
+		t.Fatalf("%d keys accepted, want each of %d exactly once", fresh.Load(), keys)
+	}
+}
+
+func TestMemoryReplayCleanRestart(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	ctx, cancel := context.WithCancel(context.Background())
+	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	for i := 0; i < 10; i++ {
+		if got := remember(r, "ns", fmt.Sprint(i), t0.Add(time.Minute)); got != "fresh" {
+			t.Fatal(got)
+		}
+	}
+	cancel()
+	<-done
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Next start: every key was flushed and is reloaded; no fence, so a
+	// new message expiring before the old horizon is accepted.
+	r2 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	for i := 0; i < 10; i++ {
+		if got := remember(r2, "ns", fmt.Sprint(i), t0.Add(time.Minute)); got != "replayed" {
+			t.Fatalf("key %d after a clean restart: %s", i, got)
+		}
+	}
+	if got := remember(r2, "ns", "new", t0.Add(time.Minute)); got != "fresh" {
+		t.Fatalf("new key after a clean restart: %s", got)
+	}
+}
+
+func TestMemoryReplayUncleanRestartFences(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	lead := 10 * time.Second
+	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{Lead: lead})
+	// Accepted, never flushed (Run is not running): what a crash loses.
+	if got := remember(r, "pop", "lost", t0.Add(2*time.Minute)); got != "fresh" {
+		t.Fatal(got)
+	}
+	if got := remember(r, "tpv", "other", t0.Add(5*time.Minute)); got != "fresh" {
+		t.Fatal(got)
+	}
+	// No Close: the process died. The next start fences each namespace at
+	// its persisted horizon (expiry + lead).
+	clock.Advance(5 * time.Second)
+	r2 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{Lead: lead})
+	tests := []struct {
+		ns, key string
+		expires time.Time
+		want    string
+	}{
+		{"pop", "lost", t0.Add(2 * time.Minute), "replayed"},                // the lost key is not accepted twice
+		{"pop", "made-before", t0.Add(2*time.Minute + lead), "replayed"},    // at the horizon: refused
+		{"pop", "made-after", t0.Add(2*time.Minute + lead + 1), "fresh"},    // past it: accepted
+		{"pop", "made-after", t0.Add(2*time.Minute + lead + 1), "replayed"}, // and single-use
+		{"tpv", "x", t0.Add(3 * time.Minute), "replayed"},                   // tpv's horizon is later
+		{"other-ns", "y", t0.Add(time.Minute), "fresh"},                     // no horizon: no fence
+	}
+	for i, tt := range tests {
+		if got := remember(r2, tt.ns, tt.key, tt.expires); got != tt.want {
+			t.Fatalf("case %d %s/%s: %s, want %s", i, tt.ns, tt.key, got, tt.want)
+		}
+	}
+	err := r2.Remember(context.Background(), "pop", "lost", t0.Add(2*time.Minute))
+	var ce *core.Error
+	if !errors.As(err, &ce) || ce.Kind != core.KindReplayed {
+		t.Fatalf("fenced key: %v", err)
+	}
+	// The fence survives another crash: a third start still refuses.
+	r3 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{Lead: lead})
+	if got := remember(r3, "pop", "lost", t0.Add(2*time.Minute)); got != "replayed" {
+		t.Fatalf("after a second unclean stop: %s", got)
+	}
+}
+
+func TestMemoryReplayReloadBeyondMaxKeys(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	ctx, cancel := context.WithCancel(context.Background())
+	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	for i := 0; i < 20; i++ {
+		remember(r, "ns", fmt.Sprint(i), t0.Add(time.Minute))
+	}
+	cancel()
+	<-done
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Only 5 fit in memory at the next start: the other 15 are still
+	// refused, because until they expire misses are checked in the store.
+	r2 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{MaxKeys: 5})
+	for i := 0; i < 20; i++ {
+		if got := remember(r2, "ns", fmt.Sprint(i), t0.Add(time.Minute)); got != "replayed" {
+			t.Fatalf("key %d: %s", i, got)
+		}
+	}
+	if got := remember(r2, "ns", "new", t0.Add(time.Minute)); got != "fresh" {
+		t.Fatal(got)
+	}
+}
