@@ -23,12 +23,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/authgate/authgate/internal/bench"
 	"github.com/authgate/authgate/internal/core"
@@ -53,6 +56,7 @@ type benchFlags struct {
 	rawDuration time.Duration
 	levels      []int
 	schemes     []string
+	cpuProfile  string // directory for per-level CPU profiles
 	// from the configuration, as serve resolves it
 	replayInMemory bool
 	replayMaxKeys  int
@@ -74,7 +78,8 @@ scheme needs, and drive a closed-loop load at each concurrency level:
   tpv           TPV Signature on GET /api/v1/test/api  raw: HMAC-SHA256
   apstrata      Apstrata signed VerifyCredentials      raw: HMAC-SHA1
   wss           WS-Security SIMUsageGet over HTTPS     raw: RSA-2048 verify + sign
-  pop           TAAP Bearer + PoP on the device route  raw: RS256 verify
+  pop           TAAP Bearer + PoP around the bare answer  raw: RS256 verify
+  pop-device    TAAP Bearer + PoP on the device route  raw: RS256 verify
 
 Each scheme's best throughput and its p50/p99 latency are reported next to
 the bare handler's at the same concurrency and the raw operation's rate
@@ -98,7 +103,8 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 	fl.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each level")
 	fl.DurationVar(&f.rawDuration, "raw-duration", time.Second, "time spent measuring each raw crypto operation")
 	fl.IntSliceVar(&f.levels, "concurrency", []int{1, 4, 16, 64}, "concurrency levels (concurrent closed-loop clients)")
-	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): bearer,password,tpv,apstrata,wss,pop")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured level (load only, not the pre-signing) to DIR/<scheme>-c<N>.pprof")
+	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): bearer,password,tpv,apstrata,wss,pop,pop-device")
 	return cmd
 }
 
@@ -222,12 +228,16 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 						return err
 					}
 				}
+				stopProfile, err := startBenchProfile(f.cpuProfile, s.Name, c)
+				if err != nil {
+					return err
+				}
 				p = rn.Load(ctx, s.Scheme, c)
+				stopProfile()
 				if s.ranOut == nil || !s.ranOut() || attempt == 2 {
 					break
 				}
 				fmt.Fprintf(progress, "  %s c=%d: the pre-signed pool ran out; repeating with a larger one\n", s.Name, c)
-				last = max(last, p.RPS) * 2
 			}
 			if p.Errors > 0 && p.Requests == 0 {
 				return fmt.Errorf("%s at concurrency %d: every request failed: %s", s.Name, c, p.FirstError)
@@ -238,6 +248,25 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 		rep.Results = append(rep.Results, res)
 	}
 	return writeBenchReport(rep, f.out, stdout)
+}
+
+// startBenchProfile profiles one measured level into dir (no-op without dir).
+func startBenchProfile(dir, scheme string, c int) (stop func(), err error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	fh, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-c%d.pprof", scheme, c)))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
 }
 
 func writeBenchReport(rep bench.Report, dir string, stdout io.Writer) error {
@@ -280,15 +309,23 @@ type benchWorld struct {
 	m2m    *m2mBench
 }
 
-// benchRoutes serves the bare handler's answer behind BearerAuth, so the
-// bearer scheme measures the chain plus the token check and nothing else.
-type benchRoutes struct{ bearer *oauth2.BearerAuth }
+// benchRoutes serves the bare handler's answer behind BearerAuth and
+// behind TAAP's PoP scheme, so the bearer and pop schemes measure the
+// chain plus the scheme's checks and nothing else.
+type benchRoutes struct {
+	bearer *oauth2.BearerAuth
+	pop    *taap.Module
+}
+
+const benchPoPPath = "/bench/pop"
 
 func (b benchRoutes) Register(mux *http.ServeMux) {
-	mux.Handle("GET /bench/protected", b.bearer.Require(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok"))
-	})))
+	})
+	mux.Handle("GET /bench/protected", b.bearer.Require(ok))
+	mux.Handle("GET "+benchPoPPath, b.pop.RequirePoP(taap.DefaultConfig().ResourceParts, ok))
 }
 
 func serveOn(ctx context.Context, h http.Handler, tlsCfg *tls.Config, log *slog.Logger) (string, error) {
@@ -312,10 +349,11 @@ func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, t
 	if err != nil {
 		return nil, err
 	}
-	mods := []httpapi.Module{o, benchRoutes{o.Bearer()},
+	pop := taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, httpapi.ClientAddr{}))
+	mods := []httpapi.Module{o, benchRoutes{bearer: o.Bearer(), pop: pop},
 		tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, httpapi.ClientAddr{})),
 		apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, httpapi.ClientAddr{})),
-		taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, httpapi.ClientAddr{})),
+		pop,
 	}
 	opts := httpapi.Options{Log: log, Ready: svc.Store, AccessLog: httpapi.AccessLogOff}
 	w := &benchWorld{svc: svc}
@@ -500,78 +538,115 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 			Raw: mb.raw,
 		}})
 
-	pop, err := w.popScheme(ctx, hc, f)
+	pop, err := w.popSchemes(ctx, hc, f)
 	if err != nil {
 		return nil, fmt.Errorf("pop: %w", err)
 	}
-	return append(out, pop), nil
+	return append(out, pop...), nil
 }
 
-// popScheme registers a TAAP client with an RSA key, gets an access token
-// through the TAAP token endpoint, and loads the demo resource with Bearer
-// plus a fresh PoP token (unique jti) per request. PoP tokens are signed
-// ahead of each level (RS256 signing is the client's cost, not the
-// server's); the raw operation is the server's RS256 verification.
-func (w *benchWorld) popScheme(ctx context.Context, hc *http.Client, f *benchFlags) (benchScheme, error) {
+// popSchemes registers a TAAP client with an RSA key, gets an access token
+// through the TAAP token endpoint, and loads, with Bearer plus a fresh PoP
+// token (unique jti) per request, the bare answer behind the PoP scheme
+// (pop) and the demo device resource, which also reads the SIM record
+// (pop-device). PoP tokens are signed ahead of each level (RS256 signing
+// is the client's cost, not the server's); the raw operation is the
+// server's RS256 verification.
+func (w *benchWorld) popSchemes(ctx context.Context, hc *http.Client, f *benchFlags) ([]benchScheme, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return benchScheme{}, err
+		return nil, err
 	}
 	info, err := taap.CreateClient(ctx, w.svc, taap.ClientSpec{Name: "bench", PublicKeys: [][]byte{sdkpop.PublicKeyPEM(key)}})
 	if err != nil {
-		return benchScheme{}, err
+		return nil, err
 	}
 	const iccid = "8901260000000000006"
 	if _, err := taap.AddSIM(ctx, w.svc, info.OrgID, taap.SIM{ICCID: iccid}); err != nil {
-		return benchScheme{}, err
+		return nil, err
 	}
 	pc := &sdkpop.Client{BaseURL: w.url, ClientID: info.ClientID, ClientSecret: info.ClientSecret, Builder: &sdkpop.Builder{Key: key}, HTTP: hc}
 	tr, err := pc.Token(ctx)
 	if err != nil {
-		return benchScheme{}, err
+		return nil, err
 	}
-	path := strings.Replace(taap.RouteDevice, "{iccid}", iccid, 1)
+	devicePath := strings.Replace(taap.RouteDevice, "{iccid}", iccid, 1)
 	digest := sha256.Sum256([]byte("pop"))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
 	if err != nil {
-		return benchScheme{}, err
+		return nil, err
 	}
+	raw := func() error { return rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], sig) }
+	return []benchScheme{w.popScheme("pop", benchPoPPath, pc, tr.AccessToken, f, raw),
+		w.popScheme("pop-device", devicePath, pc, tr.AccessToken, f, raw)}, nil
+}
+
+// popScheme loads path with Bearer access plus a pre-signed PoP token.
+func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access string, f *benchFlags, raw func() error) benchScheme {
 	signOne := func() (string, error) {
-		req, err := pc.NewRequest(context.Background(), http.MethodGet, path, nil, tr.AccessToken)
+		req, err := pc.NewRequest(context.Background(), http.MethodGet, path, nil, access)
 		if err != nil {
 			return "", err
 		}
 		return req.Header.Get(sdkpop.Header), nil
 	}
-	var pool chan string
-	var inline atomic.Int64
+	var (
+		pool     chan string
+		poolSize int
+		ready    time.Time
+		ranOutAt atomic.Int64 // Unix ns of the first request the pool could not serve
+		estimate float64      // req/s, from how fast a pool ran out
+	)
 	return benchScheme{
 		refill: func(c int, lastRPS float64) error {
 			secs := (f.duration + f.warmup).Seconds()
 			// First level: a guess; later ones: the last rate with room to
-			// grow. A pool that runs out makes the level repeat (ranOut).
-			n := int(max(lastRPS*1.5, 3000) * secs)
-			n = max(n, 4*c)
-			pool = make(chan string, n)
-			for range n {
-				tok, err := signOne()
-				if err != nil {
-					return err
-				}
-				pool <- tok
+			// grow, or the rate at which the last pool ran out. Tokens
+			// live 120 s, so the pool must not be much larger than needed.
+			poolSize = max(int(max(lastRPS, estimate, 2000)*1.3*secs), 4*c)
+			pool = make(chan string, poolSize)
+			var g errgroup.Group
+			toks := make([]string, poolSize)
+			for w := range goruntime.GOMAXPROCS(0) {
+				g.Go(func() error {
+					for i := w; i < poolSize; i += goruntime.GOMAXPROCS(0) {
+						tok, err := signOne()
+						if err != nil {
+							return err
+						}
+						toks[i] = tok
+					}
+					return nil
+				})
 			}
-			inline.Store(0)
+			if err := g.Wait(); err != nil {
+				return err
+			}
+			for _, t := range toks {
+				pool <- t
+			}
+			ranOutAt.Store(0)
+			ready = time.Now()
 			return nil
 		},
-		ranOut: func() bool { return inline.Load() > 0 },
+		ranOut: func() bool {
+			at := ranOutAt.Load()
+			if at == 0 {
+				return false
+			}
+			if d := time.Unix(0, at).Sub(ready).Seconds(); d > 0 {
+				estimate = float64(poolSize) / d
+			}
+			return true
+		},
 		Scheme: bench.Scheme{
-			Name: "pop", RawName: "RS256 verify",
+			Name: name, RawName: "RS256 verify",
 			Request: func(ctx context.Context) (*http.Request, error) {
 				var tok string
 				select {
 				case tok = <-pool:
 				default: // pool exhausted: sign now, and repeat the level
-					inline.Add(1)
+					ranOutAt.CompareAndSwap(0, time.Now().UnixNano())
 					var err error
 					if tok, err = signOne(); err != nil {
 						return nil, err
@@ -579,13 +654,13 @@ func (w *benchWorld) popScheme(ctx context.Context, hc *http.Client, f *benchFla
 				}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
 				if err == nil {
-					req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+					req.Header.Set("Authorization", "Bearer "+access)
 					req.Header.Set(sdkpop.Header, tok)
 				}
 				return req, err
 			},
-			Raw: func() error { return rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], sig) },
-		}}, nil
+			Raw: raw,
+		}}
 }
 
 func macOnce(h func() hash.Hash, key, msg string) error {

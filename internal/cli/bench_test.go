@@ -31,7 +31,7 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"bearer", "password", "tpv", "apstrata", "wss", "pop"}
+	want := []string{"bearer", "password", "tpv", "apstrata", "wss", "pop", "pop-device"}
 	if len(rep.Results) != len(want) {
 		t.Fatalf("schemes %v, want %v", rep.Results, want)
 	}
@@ -50,7 +50,7 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "vs raw") || !strings.Contains(progress.String(), "[6/6] pop") {
+	if !strings.Contains(stdout.String(), "vs raw") || !strings.Contains(progress.String(), "[7/7] pop-device") {
 		t.Errorf("table or progress missing:\n%s\n%s", stdout.String(), progress.String())
 	}
 }

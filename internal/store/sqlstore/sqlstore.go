@@ -157,7 +157,7 @@ func (s *Store) CreateOrganisation(ctx context.Context, o core.Organisation) err
 func (s *Store) GetOrganisation(ctx context.Context, id string) (core.Organisation, error) {
 	var o core.Organisation
 	var c int64
-	err := s.read.QueryRowContext(ctx, s.rb(`SELECT id, name, created_at FROM organisations WHERE id=?`), id).Scan(&o.ID, &o.Name, &c)
+	err := s.queryRow(ctx, `SELECT id, name, created_at FROM organisations WHERE id=?`, id).Scan(&o.ID, &o.Name, &c)
 	o.CreatedAt = fromTS(c)
 	return o, s.err(err)
 }
@@ -216,7 +216,7 @@ func (s *Store) GetPrincipal(ctx context.Context, id string) (core.Principal, er
 
 // FindPrincipal reads a principal by organisation, kind and name.
 func (s *Store) FindPrincipal(ctx context.Context, orgID string, kind core.PrincipalKind, name string) (core.Principal, error) {
-	p, err := scanPrincipal(s.read.QueryRowContext(ctx, s.rb(`SELECT `+principalCols+` FROM principals WHERE org_id=? AND kind=? AND name=?`), orgID, string(kind), name))
+	p, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE org_id=? AND kind=? AND name=?`, orgID, string(kind), name))
 	return p, s.err(err)
 }
 
@@ -256,7 +256,7 @@ func (s *Store) SetPrincipalDisabled(ctx context.Context, id string, disabled bo
 // CountPrincipals counts principals of a kind across organisations.
 func (s *Store) CountPrincipals(ctx context.Context, kind core.PrincipalKind) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM principals WHERE kind=?`), string(kind)).Scan(&n)
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM principals WHERE kind=?`, string(kind)).Scan(&n)
 	return n, s.err(err)
 }
 
@@ -291,7 +291,7 @@ func (s *Store) CreateCredential(ctx context.Context, c core.Credential) error {
 
 // GetCredential reads a credential by id.
 func (s *Store) GetCredential(ctx context.Context, id string) (core.Credential, error) {
-	c, err := scanCredential(s.read.QueryRowContext(ctx, s.rb(`SELECT `+credentialCols+` FROM credentials WHERE id=?`), id))
+	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id=?`, id))
 	return c, s.err(err)
 }
 
@@ -388,7 +388,7 @@ func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (core.Token, er
 
 // GetToken reads a token by id.
 func (s *Store) GetToken(ctx context.Context, id string) (core.Token, error) {
-	t, err := scanToken(s.read.QueryRowContext(ctx, s.rb(`SELECT `+tokenCols+` FROM tokens WHERE id=?`), id))
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id=?`, id))
 	return t, s.err(err)
 }
 
@@ -425,7 +425,7 @@ func (s *Store) RevokePrincipalTokens(ctx context.Context, principalID string, a
 // CountActiveTokens counts a principal's usable tokens of a kind.
 func (s *Store) CountActiveTokens(ctx context.Context, principalID string, kind core.TokenKind, now time.Time) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM tokens WHERE principal_id=? AND kind=? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at>?)`),
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM tokens WHERE principal_id=? AND kind=? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at>?)`,
 		principalID, string(kind), ts(now)).Scan(&n)
 	return n, s.err(err)
 }
@@ -594,7 +594,7 @@ func (s *Store) PutDocument(ctx context.Context, d core.Document) error {
 
 // GetDocument reads one document.
 func (s *Store) GetDocument(ctx context.Context, collection, id string) (core.Document, error) {
-	d, err := scanDocument(s.read.QueryRowContext(ctx, s.rb(`SELECT `+documentCols+` FROM documents WHERE collection=? AND id=?`), collection, id))
+	d, err := scanDocument(s.queryRow(ctx, `SELECT `+documentCols+` FROM documents WHERE collection=? AND id=?`, collection, id))
 	return d, s.err(err)
 }
 
@@ -725,7 +725,7 @@ func (s *Store) FailJob(ctx context.Context, id string, at time.Time, lastErr st
 
 // GetJob reads one job.
 func (s *Store) GetJob(ctx context.Context, id string) (core.Job, error) {
-	j, err := scanJob(s.read.QueryRowContext(ctx, s.rb(`SELECT `+jobCols+` FROM jobs WHERE id=?`), id))
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id=?`, id))
 	return j, s.err(err)
 }
 
