@@ -202,7 +202,7 @@ func useReplayMode(ctx context.Context, svc *core.Services, inMemory bool, maxKe
 
 // closeReplay ends the replay cache after the listeners have drained.
 func closeReplay(svc core.Services, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := svc.Replay.Close(ctx); err != nil {
 		log.Error("replay cache not closed cleanly", slog.Any("err", err))

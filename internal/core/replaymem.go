@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,15 +16,19 @@ import (
 // the set of used keys lives in process memory, where a check costs a map
 // lookup instead of a database write on the request path. Durability:
 //
-//   - Every accepted key is written behind to the store within FlushInterval
-//     and reloaded at start-up, so a restart forgets nothing once flushed.
 //   - Before a key is accepted, the node has persisted, per namespace, a
-//     horizon at least as late as the key's expiry. After an unclean stop
-//     (a crash, SIGKILL: keys accepted in the last FlushInterval may be
-//     lost) the next start refuses, per namespace, every key that expires
-//     no later than that horizon: messages made before the crash (and up to
-//     Lead after it) are refused as possibly used, never accepted twice.
-//   - A clean stop flushes every key and records it, so no fence follows.
+//     horizon at least as late as the key's expiry (written once per Lead
+//     and namespace, not per key).
+//   - A clean stop writes every live key accepted since the start to the
+//     store and records the stop as clean; the next start reloads them, so
+//     nothing is forgotten.
+//   - After an unclean stop (a crash, SIGKILL, power loss) the keys of that
+//     run are lost, so the next start refuses, per namespace, every key
+//     that expires no later than the persisted horizon: a message made
+//     before the crash (or up to Lead after it) is refused as possibly
+//     used, never accepted twice. Writing keys behind continuously would
+//     not spare that fence (the last ones could always be lost) and cost
+//     a database insert per request, the largest share of a PoP check.
 //
 // Nodes sharing PostgreSQL use the database mode instead: there the store
 // is the shared truth and every check is one insert-if-absent.
@@ -49,9 +54,6 @@ type MemoryReplayOptions struct {
 	// MaxKeys bounds the keys held in memory (default 1,048,576, about
 	// 100 MB). Beyond it new keys are checked in the store instead.
 	MaxKeys int
-	// FlushInterval is how long an accepted key may wait to be written
-	// behind to the store (default 20 ms).
-	FlushInterval time.Duration
 	// Lead is how far past a key's expiry the horizon is persisted, so that
 	// the horizon is written once per Lead and namespace, not per key
 	// (default 10 s).
@@ -89,25 +91,22 @@ type memoryReplay struct {
 	fence map[string]time.Time
 
 	// horizons caches the persisted horizon per namespace (*atomic.Int64, Unix ns).
-	horizons  sync.Map
-	stateMu   sync.Mutex // persisting horizons and the clean mark
-	state     replayState
-	stateDoc  Document
+	horizons sync.Map
+	stateMu  sync.Mutex // persisting horizons and the clean mark
+	state    replayState
+	stateDoc Document
+	// pending holds the keys accepted since the start, written to the
+	// store at a clean stop; expired ones are dropped by purge.
 	pendingMu sync.Mutex
 	pending   []ReplayEntry
-	kick      chan struct{}
 }
 
-// OpenMemoryReplay builds a replay cache held in memory and written behind
-// to st: it reads the previous run's state (fencing after an unclean stop),
-// reloads the live keys and marks the state unclean until Close. Run must
-// be running for keys to reach the store.
+// OpenMemoryReplay builds a replay cache held in memory over st: it reads
+// the previous run's state (fencing after an unclean stop), reloads the
+// live keys and marks the state unclean until Close writes this run's keys.
 func OpenMemoryReplay(ctx context.Context, st ReplayStateStore, clock Clock, opts MemoryReplayOptions) (*Replay, error) {
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = 1 << 20
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = 20 * time.Millisecond
 	}
 	if opts.Lead <= 0 {
 		opts.Lead = 10 * time.Second
@@ -117,7 +116,7 @@ func OpenMemoryReplay(ctx context.Context, st ReplayStateStore, clock Clock, opt
 	}
 	db := NewReplay(st, clock)
 	m := &memoryReplay{store: st, clock: clock, log: opts.Log, opts: opts, dbCheck: db.insert,
-		fence: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+		fence: map[string]time.Time{}}
 	for i := range m.shards {
 		m.shards[i].keys = map[[sha256.Size]byte]int64{}
 	}
@@ -304,14 +303,7 @@ func (m *memoryReplay) lease(ctx context.Context, namespace string, expires time
 func (m *memoryReplay) enqueue(e ReplayEntry) {
 	m.pendingMu.Lock()
 	m.pending = append(m.pending, e)
-	full := len(m.pending) >= replayFlushChunk
 	m.pendingMu.Unlock()
-	if full {
-		select {
-		case m.kick <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // flush writes the pending keys to the store; keys that fail stay pending.
@@ -350,13 +342,13 @@ func (m *memoryReplay) write(ctx context.Context, entries []ReplayEntry) error {
 
 // purge drops expired keys from memory.
 func (m *memoryReplay) purge() int {
-	now := m.clock.Now().UnixNano()
+	now := m.clock.Now()
 	removed := 0
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.Lock()
 		for id, exp := range sh.keys {
-			if exp <= now {
+			if exp <= now.UnixNano() {
 				delete(sh.keys, id)
 				removed++
 			}
@@ -364,37 +356,29 @@ func (m *memoryReplay) purge() int {
 		sh.mu.Unlock()
 	}
 	m.count.Add(int64(-removed))
+	m.pendingMu.Lock()
+	m.pending = slices.DeleteFunc(m.pending, func(e ReplayEntry) bool { return !e.Expires.After(now) })
+	m.pendingMu.Unlock()
 	return removed
 }
 
 func (m *memoryReplay) run(ctx context.Context) {
-	tick := time.NewTicker(m.opts.FlushInterval)
+	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
-	purgeEvery := max(1, int(10*time.Second/m.opts.FlushInterval))
-	failing := false
-	for n := 1; ; n++ {
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		case <-m.kick:
-		}
-		if err := m.flush(ctx); err != nil {
-			if !failing && ctx.Err() == nil {
-				m.log.Warn("replay cache: writing keys behind failed; they stay in memory and are retried", slog.Any("err", err))
-			}
-			failing = true
-		} else {
-			failing = false
-		}
-		if n%purgeEvery == 0 {
 			m.purge()
 		}
 	}
 }
 
-// close flushes every pending key and, when all are stored, records a clean stop.
+// close writes every key accepted since the start and, when all are
+// stored, records a clean stop.
 func (m *memoryReplay) close(ctx context.Context) error {
+	m.purge()
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if err = m.flush(ctx); err == nil {
@@ -407,7 +391,7 @@ func (m *memoryReplay) close(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("replay cache: flush at stop failed, the next start fences: %w", err)
+		return fmt.Errorf("replay cache: writing the keys at stop failed, the next start fences: %w", err)
 	}
 	m.stateMu.Lock()
 	defer m.stateMu.Unlock()
@@ -415,8 +399,8 @@ func (m *memoryReplay) close(ctx context.Context) error {
 	return m.saveState(ctx)
 }
 
-// Run writes accepted keys behind to the store and purges expired ones
-// from memory until ctx is cancelled. In database mode it only waits.
+// Run purges expired keys from memory until ctx is cancelled. In
+// database mode it only waits.
 func (r *Replay) Run(ctx context.Context) error {
 	if r.mem != nil {
 		r.mem.run(ctx)
@@ -426,9 +410,10 @@ func (r *Replay) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close ends a memory replay cache cleanly: pending keys are written and
-// the stop recorded as clean, so the next start needs no fence. Call it
-// after the listeners have drained. In database mode it does nothing.
+// Close ends a memory replay cache cleanly: this run's live keys are
+// written to the store and the stop recorded as clean, so the next start
+// reloads them and needs no fence. Call it after the listeners have
+// drained. In database mode it does nothing.
 func (r *Replay) Close(ctx context.Context) error {
 	if r.mem == nil {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"github.com/authgate/authgate/internal/rsapub"
 	"strings"
 	"time"
 
@@ -56,11 +57,14 @@ type Verifier struct {
 	algs   map[string]bool
 	replay replayCache
 	clock  core.Clock
+	// rsaKeys holds the clients' keys with their moduli precomputed
+	// (a third of an RS256 verification otherwise).
+	rsaKeys *rsapub.Cache
 }
 
 // NewVerifier builds a verifier; cfg must have passed Config.Validate.
 func NewVerifier(cfg VerifierConfig, replay replayCache, clock core.Clock) *Verifier {
-	v := &Verifier{cfg: cfg, algs: map[string]bool{}, replay: replay, clock: clock}
+	v := &Verifier{cfg: cfg, algs: map[string]bool{}, replay: replay, clock: clock, rsaKeys: rsapub.NewCache(0)}
 	for _, a := range cfg.Algorithms {
 		if _, ok := rsaAlgs[a]; ok {
 			v.algs[a] = true
@@ -253,7 +257,7 @@ func (v *Verifier) signature(t *Token, keys []*rsa.PublicKey) *CheckError {
 		if a.pss {
 			err = rsa.VerifyPSS(k, a.hash, digest, t.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 		} else {
-			err = rsa.VerifyPKCS1v15(k, a.hash, digest, t.Signature)
+			err = v.rsaKeys.VerifyPKCS1v15(k, a.hash, digest, t.Signature)
 		}
 		if err == nil {
 			return nil
