@@ -1,7 +1,8 @@
 // Package durability holds the crash and multi-process tests of the
 // storage layer: a store writer killed with SIGKILL loses nothing it had
-// acknowledged, and processes sharing one PostgreSQL see each other's
-// replay entries at once.
+// acknowledged, processes sharing one PostgreSQL see each other's replay
+// entries at once, and a node with its replay cache in memory accepts no
+// key twice across a SIGKILL or a clean stop.
 package durability
 
 import (
@@ -34,6 +35,8 @@ func TestMain(m *testing.M) {
 		os.Exit(writer(os.Getenv("DURABILITY_DB")))
 	case "replay":
 		os.Exit(replayChild(os.Getenv("DURABILITY_DB"), os.Getenv("DURABILITY_KEYS")))
+	case "memreplay":
+		os.Exit(memReplayChild(os.Getenv("DURABILITY_DB"), os.Getenv("DURABILITY_CLEAN_AFTER")))
 	}
 	os.Exit(m.Run())
 }
@@ -279,5 +282,115 @@ func TestTwoProcessesShareReplayCache(t *testing.T) {
 		if err := svc.Replay.Remember(context.Background(), "jti", k, time.Now().Add(time.Hour)); core.KindOf(err) != core.KindReplayed {
 			t.Fatalf("key %s accepted twice: %v", k, err)
 		}
+	}
+}
+
+// memReplayExpiry is the expiry of every key the memory-replay child
+// accepts: the parent's choice, passed to the child in DURABILITY_EXPIRY.
+var memReplayExpiry = func() time.Time {
+	if s, err := strconv.ParseInt(os.Getenv("DURABILITY_EXPIRY"), 10, 64); err == nil {
+		return time.Unix(s, 0)
+	}
+	return time.Now().Truncate(time.Second).Add(10 * time.Minute)
+}()
+
+// memReplayChild accepts keys "k0", "k1", ... in a memory replay cache on
+// SQLite and prints "ok <key>" after each. With cleanAfter = n it stops
+// after n keys with a clean Close; otherwise it runs until killed.
+func memReplayChild(dsn, cleanAfter string) int {
+	svc, err := openServices(dsn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	r, err := core.OpenMemoryReplay(context.Background(), svc.Store, svc.Clock, core.MemoryReplayOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	limit, _ := strconv.Atoi(cleanAfter)
+	out := bufio.NewWriter(os.Stdout)
+	for i := 0; limit == 0 || i < limit; i++ {
+		key := "k" + strconv.Itoa(i)
+		if err := r.Remember(context.Background(), "jti", key, memReplayExpiry); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		fmt.Fprintln(out, "ok", key)
+		out.Flush()
+	}
+	if err := r.Close(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	return 0
+}
+
+// A node with the replay cache in memory, stopped by SIGKILL or cleanly:
+// at the next start no key it acknowledged is accepted again. After the
+// kill the fence refuses the namespace's old messages (even unseen ones);
+// after a clean stop the keys are reloaded and nothing else is refused.
+func TestMemoryReplayKilledOrStoppedAcceptsNothingTwice(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		t.Run(map[bool]string{false: "SIGKILL", true: "clean stop"}[clean], func(t *testing.T) {
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "authgate.db")
+			svc, err := openServices(dsn) // migrates before the child opens it
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc.Store.Close()
+			env := []string{"DURABILITY_EXPIRY=" + strconv.FormatInt(memReplayExpiry.Unix(), 10)}
+			if clean {
+				env = append(env, "DURABILITY_CLEAN_AFTER=300")
+			}
+			cmd := child(t, "memreplay", dsn, env...)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var acked []string
+			lines := bufio.NewScanner(stdout)
+			for lines.Scan() {
+				_, key, _ := strings.Cut(lines.Text(), " ")
+				acked = append(acked, key)
+				if !clean && len(acked) == 300 {
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+				}
+			}
+			_ = cmd.Wait()
+			if len(acked) < 300 {
+				t.Fatalf("child acknowledged %d keys", len(acked))
+			}
+			svc, err = openServices(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Store.Close()
+			r, err := core.OpenMemoryReplay(context.Background(), svc.Store, svc.Clock, core.MemoryReplayOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range acked {
+				if err := r.Remember(context.Background(), "jti", key, memReplayExpiry); core.KindOf(err) != core.KindReplayed {
+					t.Fatalf("acknowledged key %s accepted again after restart: %v", key, err)
+				}
+			}
+			// A key the child never saw, expiring like the old ones: the
+			// fence refuses it after a kill; after a clean stop it is fresh.
+			err = r.Remember(context.Background(), "jti", "never-seen", memReplayExpiry)
+			if clean && err != nil {
+				t.Fatalf("clean stop: unseen key refused: %v", err)
+			}
+			if !clean && core.KindOf(err) != core.KindReplayed {
+				t.Fatalf("after SIGKILL: a message made before the crash was accepted: %v", err)
+			}
+			// Messages expiring past the horizon are accepted either way.
+			if err := r.Remember(context.Background(), "jti", "new", memReplayExpiry.Add(time.Minute)); err != nil {
+				t.Fatalf("new message refused: %v", err)
+			}
+		})
 	}
 }
