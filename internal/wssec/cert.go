@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"sync"
 	"time"
+
+	"github.com/authgate/authgate/internal/rsapub"
 
 	"github.com/beevik/etree"
 )
@@ -13,40 +16,113 @@ import (
 // certificate decodes the BinarySecurityToken and applies the certificate
 // rules: X509v3 Base64Binary token, RSA >= MinRSABits, in date, end-entity,
 // digitalSignature + clientAuth, and pinned or chaining to a configured CA.
-func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (*x509.Certificate, bool, error) {
+// A certificate that passed is remembered by its fingerprint with the
+// window in which its chain holds, so a partner signing every request with
+// the same certificate pays parsing, chain building and the CA signature
+// check once; the rules that depend on the time are applied every time.
+func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (*trustedCert, error) {
 	if tok.SelectAttrValue("ValueType", "") != ValueX509v3 {
-		return nil, false, fail(CodeUnsupportedSecurityToken, "BinarySecurityToken is not X509v3")
+		return nil, fail(CodeUnsupportedSecurityToken, "BinarySecurityToken is not X509v3")
 	}
 	if enc := tok.SelectAttrValue("EncodingType", EncBase64); enc != EncBase64 {
-		return nil, false, fail(CodeUnsupportedSecurityToken, "BinarySecurityToken is not Base64Binary")
+		return nil, fail(CodeUnsupportedSecurityToken, "BinarySecurityToken is not Base64Binary")
 	}
 	der, err := base64Content(tok)
 	if err != nil {
-		return nil, false, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not base64")
+		return nil, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not base64")
+	}
+	fp := sha256.Sum256(der)
+	if tc, ok := v.certs.get(fp, now); ok {
+		if err := v.CheckCertificate(tc.cert, now); err != nil {
+			return nil, err
+		}
+		return tc, nil
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, false, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not an X.509 certificate")
+		return nil, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not an X.509 certificate")
 	}
 	if err := v.CheckCertificate(cert, now); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	fp := sha256.Sum256(cert.Raw)
+	key, err := rsapub.New(cert.PublicKey.(*rsa.PublicKey)) // RSA: checked above
+	if err != nil {
+		return nil, fail(CodeInvalidSecurityToken, "certificate RSA key is not usable")
+	}
 	for _, p := range v.pinned {
 		if subtle.ConstantTimeCompare(fp[:], p[:]) == 1 {
-			return cert, true, nil
+			tc := &trustedCert{cert: cert, key: key, pinned: true, from: cert.NotBefore, until: cert.NotAfter}
+			v.certs.put(fp, tc)
+			return tc, nil
 		}
 	}
 	if v.p.Roots != nil {
-		_, err := cert.Verify(x509.VerifyOptions{
+		chains, err := cert.Verify(x509.VerifyOptions{
 			Roots: v.p.Roots, Intermediates: v.p.Intermediates, CurrentTime: now,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		})
 		if err == nil {
-			return cert, false, nil
+			tc := &trustedCert{cert: cert, key: key, from: cert.NotBefore, until: cert.NotAfter}
+			for _, c := range chains[0] { // the chain holds while every link is in date
+				tc.from, tc.until = latest(tc.from, c.NotBefore), earliest(tc.until, c.NotAfter)
+			}
+			v.certs.put(fp, tc)
+			return tc, nil
 		}
 	}
-	return nil, false, fail(CodeFailedAuthentication, "certificate is neither pinned nor issued by a trusted CA")
+	return nil, fail(CodeFailedAuthentication, "certificate is neither pinned nor issued by a trusted CA")
+}
+
+// trustedCert is a certificate that passed certificate(): pinned, or with
+// a verified chain whose every link is in date between from and until.
+type trustedCert struct {
+	cert        *x509.Certificate
+	key         *rsapub.Key
+	pinned      bool
+	from, until time.Time
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// certCache remembers trusted certificates by fingerprint; bounded, it
+// starts over when full. Roots and pins are fixed per Verifier, so an
+// entry stays right for as long as its time window holds.
+type certCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*trustedCert
+}
+
+const maxCachedCerts = 1024
+
+func (c *certCache) get(fp [sha256.Size]byte, now time.Time) (*trustedCert, bool) {
+	c.mu.Lock()
+	tc, ok := c.m[fp]
+	c.mu.Unlock()
+	if !ok || now.Before(tc.from) || now.After(tc.until) {
+		return nil, false
+	}
+	return tc, true
+}
+
+func (c *certCache) put(fp [sha256.Size]byte, tc *trustedCert) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedCerts {
+		c.m = map[[sha256.Size]byte]*trustedCert{}
+	}
+	c.m[fp] = tc
 }
 
 // CheckCertificate applies the rules every signing certificate must meet,

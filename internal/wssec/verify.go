@@ -3,7 +3,6 @@ package wssec
 import (
 	"bytes"
 	"crypto"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -49,6 +48,7 @@ type Policy struct {
 type Verifier struct {
 	p      Policy
 	pinned [][sha256.Size]byte
+	certs  certCache
 }
 
 // NewVerifier builds a verifier; a policy with neither roots nor pinned
@@ -167,14 +167,15 @@ func (v *Verifier) Verify(raw []byte) (*Verified, error) {
 	// 6. The key: a SecurityTokenReference to this header's X509v3 token,
 	//    a certificate pinned or chaining to a configured CA, RSA >= 2048,
 	//    digitalSignature + clientAuth, in date.
-	cert, pinned, err := v.certificate(env, si.keyRef, now)
+	tc, err := v.certificate(env, si.keyRef, now)
 	if err != nil {
 		return nil, err
 	}
+	cert, pinned := tc.cert, tc.pinned
 	// 7. The signature over the canonical SignedInfo, then every digest.
 	h := si.hash.New()
 	h.Write(si.c14n)
-	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), si.hash, h.Sum(nil), si.sigValue); err != nil {
+	if err := tc.key.VerifyPKCS1v15(si.hash, h.Sum(nil), si.sigValue); err != nil {
 		return nil, fail(CodeFailedCheck, "signature does not verify")
 	}
 	var bodyC14N []byte

@@ -2,6 +2,7 @@ package wssec_test
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"strings"
@@ -242,6 +243,49 @@ func TestSkew(t *testing.T) {
 		msg, _ := f.signerAt(t, f.now.Add(d)).Sign([]byte(payload))
 		if _, err := v.Verify(msg); err == nil {
 			t.Errorf("offset %v accepted", d)
+		}
+	}
+}
+
+// TestCertificateCacheKeepsTimeRules: a certificate accepted once is
+// remembered, but the time rules still apply on every message: the leaf
+// expiring, or a CA of its chain expiring before it, refuses the next one.
+func TestCertificateCacheKeepsTimeRules(t *testing.T) {
+	f := newFixture(t)
+	caEnd := f.ca.Cert.NotAfter
+	longLeaf, longKey := f.ca.Issue(t, wssectest.Leaf{Now: f.now, Slot: 3, NotAfter: caEnd.Add(365 * 24 * time.Hour)})
+	shortLeaf, shortKey := f.ca.Issue(t, wssectest.Leaf{Now: f.now, Slot: 4, NotAfter: f.now.Add(time.Hour)})
+	v := f.verifier(t, wssec.Policy{})
+	verifyAt := func(cert *x509.Certificate, key *rsa.PrivateKey, at time.Time) error {
+		s, err := wssec.NewSigner(key, cert, wssec.SignerOptions{Clock: core.NewManualClock(at)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := s.Sign([]byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(at)
+		_, err = v.Verify(msg)
+		return err
+	}
+	steps := []struct {
+		name string
+		cert *x509.Certificate
+		key  *rsa.PrivateKey
+		at   time.Time
+		ok   bool
+	}{
+		{"short leaf, first use", shortLeaf, shortKey, f.now, true},
+		{"short leaf, cached", shortLeaf, shortKey, f.now.Add(time.Minute), true},
+		{"short leaf expired", shortLeaf, shortKey, f.now.Add(2 * time.Hour), false},
+		{"long leaf, first use", longLeaf, longKey, f.now, true},
+		{"long leaf, cached, CA still valid", longLeaf, longKey, caEnd.Add(-time.Hour), true},
+		{"long leaf in date but its CA expired", longLeaf, longKey, caEnd.Add(time.Hour), false},
+	}
+	for _, s := range steps {
+		if err := verifyAt(s.cert, s.key, s.at); (err == nil) != s.ok {
+			t.Errorf("%s: err %v, want ok=%v", s.name, err, s.ok)
 		}
 	}
 }
