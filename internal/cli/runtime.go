@@ -186,7 +186,8 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 func (r *runtime) Close() error { return r.svc.Store.Close() }
 
 // useReplayMode switches the replay cache to memory mode when the
-// configuration resolves to it (a node alone on SQLite by default). The
+// configuration resolves to it (a node alone on SQLite by default), and
+// marks the services as alone on their store. The
 // caller runs svc.Replay.Run and calls svc.Replay.Close after draining.
 func useReplayMode(ctx context.Context, svc *core.Services, inMemory bool, maxKeys int, log *slog.Logger) error {
 	if !inMemory {
@@ -196,7 +197,7 @@ func useReplayMode(ctx context.Context, svc *core.Services, inMemory bool, maxKe
 	if err != nil {
 		return fmt.Errorf("replay cache: %w", err)
 	}
-	svc.Replay = r
+	svc.Replay, svc.Alone = r, true
 	return nil
 }
 

@@ -49,6 +49,15 @@ type FailureLimiter struct {
 
 	mu      sync.Mutex
 	blocked map[string]time.Time // subject -> refuse without asking the store until then
+
+	// alone is set when this process is the only node on its store
+	// (SetAlone): every failure from then on is counted by this process.
+	// A subject whose counters the store showed empty once (clean), and
+	// with no failure recorded here since that still counts (failed: until
+	// when), cannot be over the limit, so Check skips the store read.
+	alone  bool
+	clean  map[string]struct{}
+	failed map[string]time.Time
 }
 
 // maxBlockedEntries bounds the fast-path memory; when it is full new
@@ -65,6 +74,77 @@ func NewFailureLimiter(store CounterStore, clock Clock, namespace string, window
 		store: store, clock: clock, window: window,
 		prefix: "authfail:" + namespace + ":", blocked: map[string]time.Time{},
 	}
+}
+
+// SetAlone declares that this process is the only one counting failures
+// in the store from now on (a single node on SQLite). Check then reads the
+// store once per subject (failures counted by an earlier process are
+// found there) and afterwards answers from memory while no failure of the
+// subject counts.
+func (l *FailureLimiter) SetAlone() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.alone, l.clean, l.failed = true, map[string]struct{}{}, map[string]time.Time{}
+}
+
+// knownClean reports whether none of subjects can have a counted failure
+// (alone mode only).
+func (l *FailureLimiter) knownClean(now time.Time, subjects []Subject) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.alone {
+		return false
+	}
+	for _, s := range subjects {
+		if _, ok := l.clean[s.Key]; !ok {
+			return false
+		}
+		if until, ok := l.failed[s.Key]; ok {
+			if now.Before(until) {
+				return false
+			}
+			delete(l.failed, s.Key)
+		}
+	}
+	return true
+}
+
+// noteClean remembers subjects the store showed without failures.
+func (l *FailureLimiter) noteClean(keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.alone {
+		return
+	}
+	if len(l.clean)+len(keys) > maxBlockedEntries {
+		clear(l.clean) // start over: subjects are read from the store again
+	}
+	for _, k := range keys {
+		l.clean[k] = struct{}{}
+	}
+}
+
+// noteFailure remembers, in alone mode, until when a failure of subject counts.
+func (l *FailureLimiter) noteFailure(subject string, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.alone {
+		return
+	}
+	if len(l.failed) >= maxBlockedEntries {
+		now := l.clock.Now()
+		for k, u := range l.failed {
+			if !now.Before(u) {
+				delete(l.failed, k)
+			}
+		}
+		if len(l.failed) >= maxBlockedEntries {
+			// Too many to track: read the store for everyone from now on.
+			l.alone = false
+			return
+		}
+	}
+	l.failed[subject] = until
 }
 
 func limitOf(s Subject) int64 { return int64(max(s.Limit, 1)) }
@@ -130,6 +210,9 @@ func (l *FailureLimiter) Check(ctx context.Context, subjects ...Subject) error {
 		return err
 	}
 	now := l.clock.Now()
+	if l.knownClean(now, subjects) {
+		return nil
+	}
 	end, cur, prev := l.windows(now)
 	keys := make([]string, len(subjects))
 	for i, s := range subjects {
@@ -139,12 +222,17 @@ func (l *FailureLimiter) Check(ctx context.Context, subjects ...Subject) error {
 	if err != nil {
 		return err
 	}
+	var clean []string
 	for i, s := range subjects {
 		if sums[keys[i]] >= limitOf(s) {
 			l.block(s.Key, end)
 			return l.rateLimited(end, now)
 		}
+		if sums[keys[i]] == 0 {
+			clean = append(clean, s.Key)
+		}
 	}
+	l.noteClean(clean)
 	return nil
 }
 
@@ -176,6 +264,10 @@ func (l *FailureLimiter) Fail(ctx context.Context, subjects ...Subject) error {
 	curVals := make([]int64, len(subjects))
 	for i, s := range subjects {
 		keys[i] = l.prefix + s.Key
+		// Noted before counting, so a concurrent Check never misses it.
+		// It counts in the current window and, as the previous one, in
+		// the next: until two windows after the current one's end.
+		l.noteFailure(s.Key, end.Add(l.window))
 		v, err := l.store.AddToCounter(ctx, keys[i], cur, 1)
 		if err != nil {
 			return err

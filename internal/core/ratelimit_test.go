@@ -163,3 +163,74 @@ func TestTokenCacheRevocationAndBound(t *testing.T) {
 		t.Fatalf("expired cached token: %v", err)
 	}
 }
+
+// countingCounters counts the limiter's store reads.
+type countingCounters struct {
+	core.CounterStore
+	reads atomic.Int64
+}
+
+func (c *countingCounters) ReadCounters(ctx context.Context, keys []string, windowEnds []time.Time) (map[string]int64, error) {
+	c.reads.Add(1)
+	return c.CounterStore.(core.CounterReader).ReadCounters(ctx, keys, windowEnds)
+}
+
+// TestFailureLimiterAlone: a node alone on its store reads each subject's
+// counters once, then answers Check from memory while no failure of the
+// subject counts; failures of an earlier process are found in the store.
+func TestFailureLimiterAlone(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	store := &countingCounters{CounterStore: svc.Store}
+	k1 := core.Subject{Key: "key:k1", Limit: 3}
+	k2 := core.Subject{Key: "key:k2", Limit: 3}
+	other := core.Subject{Key: "key:other", Limit: 3}
+
+	// An earlier process exhausted k1's limit, then stopped.
+	earlier := core.NewFailureLimiter(store, clock, "alone", time.Minute)
+	for range 3 {
+		_ = earlier.Fail(ctx, k1)
+	}
+	clock.Advance(10 * time.Second)
+	l := core.NewFailureLimiter(store, clock, "alone", time.Minute)
+	l.SetAlone()
+	reads := func(f func()) int64 {
+		before := store.reads.Load()
+		f()
+		return store.reads.Load() - before
+	}
+	steps := []struct {
+		name      string
+		advance   time.Duration
+		fails     int
+		subject   core.Subject
+		wantLimit bool
+		wantReads int64
+	}{
+		{"k1 after the restart: the earlier failures count", 0, 0, k1, true, 1},
+		{"k1 again: refused from memory (blocked until the window ends)", 0, 0, k1, true, 0},
+		{"other, first time: read once", 0, 0, other, false, 1},
+		{"other again: from memory", 0, 0, other, false, 0},
+		{"k2 after a failure here: read", 0, 1, k2, false, 1},
+		{"k2 at the limit: refused by the blocked fast path", 0, 2, k2, true, 0},
+		{"k2 after its windows passed: read, clean", 3 * time.Minute, 0, k2, false, 1},
+		{"k2 again: from memory", 0, 0, k2, false, 0},
+		{"k1 after the earlier windows passed: read, clean", 0, 0, k1, false, 1},
+		{"k1 again: from memory", 0, 0, k1, false, 0},
+	}
+	for _, s := range steps {
+		clock.Advance(s.advance)
+		for range s.fails {
+			_ = l.Fail(ctx, s.subject)
+		}
+		var err error
+		n := reads(func() { err = l.Check(ctx, s.subject) })
+		if (core.KindOf(err) == core.KindRateLimited) != s.wantLimit || (err != nil && !s.wantLimit) {
+			t.Fatalf("%s: err %v, want limited=%v", s.name, err, s.wantLimit)
+		}
+		if n != s.wantReads {
+			t.Fatalf("%s: %d store reads, want %d", s.name, n, s.wantReads)
+		}
+	}
+}

@@ -444,6 +444,10 @@ type Services struct {
 	Tokens      *Tokens
 	Replay      *Replay
 	Audit       *Auditor
+	// Alone is set when this process is the only node on its store (the
+	// replay cache in memory): services may then decide in memory what
+	// would otherwise need a store round trip to see other nodes' work.
+	Alone bool
 }
 
 // NewServices builds every core service over one store.

@@ -66,6 +66,9 @@ func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
 	}
 	m.bearer = NewBearerAuth(svc.Tokens, svc.Audit, opt.Addr, svc.Log)
 	m.limiter = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2", cfg.FailureWindow)
+	if svc.Alone { // every failure is counted here: no store read on success
+		m.limiter.SetAlone()
+	}
 	return m, nil
 }
 
