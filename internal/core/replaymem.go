@@ -289,6 +289,7 @@ func (m *memoryReplay) lease(ctx context.Context, namespace string, expires time
 	}
 	next := expires.Add(m.opts.Lead)
 	m.state.Horizons[namespace] = next
+	m.state.Clean = false // a key accepted after Close is not stored
 	if err := m.saveState(ctx); err != nil {
 		delete(m.state.Horizons, namespace)
 		if h.Load() > 0 {
