@@ -603,7 +603,8 @@ func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access stri
 			// First level: a guess; later ones: the last rate with room to
 			// grow, or the rate at which the last pool ran out. Tokens
 			// live 120 s, so the pool must not be much larger than needed.
-			poolSize = max(int(max(lastRPS, estimate, 6000)*1.3*secs), 4*c)
+			// Higher concurrency may go faster: the last rate doubled.
+			poolSize = max(int(max(2*lastRPS, 1.3*estimate, 8000)*secs), 4*c)
 			pool = make(chan string, poolSize)
 			var g errgroup.Group
 			toks := make([]string, poolSize)
