@@ -604,7 +604,9 @@ func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access stri
 			// grow, or the rate at which the last pool ran out. Tokens
 			// live 120 s, so the pool must not be much larger than needed.
 			// Higher concurrency may go faster: the last rate doubled.
-			poolSize = max(int(max(2*lastRPS, 1.3*estimate, 8000)*secs), 4*c)
+			// At most ~250k tokens (about a minute of signing on 2 cores),
+			// so the first ones are still inside their 120 s lifetime.
+			poolSize = min(max(int(max(2*lastRPS, 1.3*estimate, 8000)*secs), 4*c), 250_000)
 			pool = make(chan string, poolSize)
 			var g errgroup.Group
 			toks := make([]string, poolSize)
