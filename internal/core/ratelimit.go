@@ -60,6 +60,16 @@ type FailureLimiter struct {
 	failed map[string]time.Time
 }
 
+// dropExpired deletes the entries of m that ended by now and returns how many remain.
+func dropExpired(m map[string]time.Time, now time.Time) int {
+	for k, until := range m {
+		if !now.Before(until) {
+			delete(m, k)
+		}
+	}
+	return len(m)
+}
+
 // maxBlockedEntries bounds the fast-path memory; when it is full new
 // blocks are simply not cached (the store still enforces them).
 const maxBlockedEntries = 100_000
@@ -132,13 +142,7 @@ func (l *FailureLimiter) noteFailure(subject string, until time.Time) {
 		return
 	}
 	if len(l.failed) >= maxBlockedEntries {
-		now := l.clock.Now()
-		for k, u := range l.failed {
-			if !now.Before(u) {
-				delete(l.failed, k)
-			}
-		}
-		if len(l.failed) >= maxBlockedEntries {
+		if dropExpired(l.failed, l.clock.Now()) >= maxBlockedEntries {
 			// Too many to track: read the store for everyone from now on.
 			l.alone = false
 			return
@@ -189,13 +193,7 @@ func (l *FailureLimiter) block(subject string, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.blocked) >= maxBlockedEntries {
-		now := l.clock.Now()
-		for k, u := range l.blocked {
-			if !now.Before(u) {
-				delete(l.blocked, k)
-			}
-		}
-		if len(l.blocked) >= maxBlockedEntries {
+		if dropExpired(l.blocked, l.clock.Now()) >= maxBlockedEntries {
 			return
 		}
 	}

@@ -22,6 +22,23 @@ func openMem(t *testing.T, st core.ReplayStateStore, clock core.Clock, opts core
 	return r
 }
 
+// runMem opens a memory replay cache with Run going; stop ends Run and
+// closes the cache cleanly.
+func runMem(t *testing.T, st core.ReplayStateStore, clock core.Clock) (r *core.Replay, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r = openMem(t, st, clock, core.MemoryReplayOptions{})
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	return r, func() {
+		cancel()
+		<-done
+		if err := r.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // remember reports "fresh", "replayed" or the error.
 func remember(r *core.Replay, ns, key string, expires time.Time) string {
 	err := r.Remember(context.Background(), ns, key, expires)
@@ -94,20 +111,13 @@ func TestMemoryReplayConcurrent(t *testing.T) {
 func TestMemoryReplayCleanRestart(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
-	ctx, cancel := context.WithCancel(context.Background())
-	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
+	r, stop := runMem(t, svc.Store, clock)
 	for i := 0; i < 10; i++ {
 		if got := remember(r, "ns", fmt.Sprint(i), t0.Add(time.Minute)); got != "fresh" {
 			t.Fatal(got)
 		}
 	}
-	cancel()
-	<-done
-	if err := r.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	// Next start: every key was flushed and is reloaded; no fence, so a
 	// new message expiring before the old horizon is accepted.
 	r2 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
@@ -169,18 +179,11 @@ func TestMemoryReplayUncleanRestartFences(t *testing.T) {
 func TestMemoryReplayReloadBeyondMaxKeys(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
-	ctx, cancel := context.WithCancel(context.Background())
-	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
+	r, stop := runMem(t, svc.Store, clock)
 	for i := 0; i < 20; i++ {
 		remember(r, "ns", fmt.Sprint(i), t0.Add(time.Minute))
 	}
-	cancel()
-	<-done
-	if err := r.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	// Only 5 fit in memory at the next start: the other 15 are still
 	// refused, because until they expire misses are checked in the store.
 	r2 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{MaxKeys: 5})
