@@ -52,7 +52,8 @@ type ReplayStateStore interface {
 // MemoryReplayOptions tunes the memory replay cache; zero values take the defaults.
 type MemoryReplayOptions struct {
 	// MaxKeys bounds the keys held in memory (default 1,048,576, about
-	// 100 MB). Beyond it new keys are checked in the store instead.
+	// 200 MB with the list kept for the clean stop). Beyond it new keys
+	// are checked in the store instead.
 	MaxKeys int
 	// Lead is how far past a key's expiry the horizon is persisted, so that
 	// the horizon is written once per Lead and namespace, not per key
@@ -188,10 +189,18 @@ func (m *memoryReplay) saveState(ctx context.Context) error {
 	d.Data = data
 	d.UpdatedAt = m.clock.Now()
 	nd, err := m.store.UpdateDocument(ctx, d)
-	if err != nil {
-		if KindOf(err) == KindConflict {
-			m.log.Error("replay cache: its state was changed by another process; the memory replay cache needs a node alone on its store (use replay mode database for several nodes)")
+	if KindOf(err) == KindConflict {
+		// Our last update may have committed although it reported an
+		// error: take the stored version and write ours over it once.
+		if cur, gerr := m.store.GetDocument(ctx, replayStateCollection, replayStateID); gerr == nil {
+			d.Version = cur.Version
+			nd, err = m.store.UpdateDocument(ctx, d)
 		}
+		if KindOf(err) == KindConflict {
+			m.log.Error("replay cache: its state is being changed by another process; the memory replay cache needs a node alone on its store (use replay mode database for several nodes)")
+		}
+	}
+	if err != nil {
 		return Wrap(KindUnavailable, "replay state", err)
 	}
 	m.stateDoc = nd

@@ -196,3 +196,26 @@ func TestMemoryReplayReloadBeyondMaxKeys(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestMemoryReplayStateVersionRecovers: an update of the replay state
+// that committed although it reported an error leaves the cached version
+// behind; the next horizon write takes the stored version and succeeds.
+func TestMemoryReplayStateVersionRecovers(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	r := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	ctx := context.Background()
+	doc, err := svc.Store.GetDocument(ctx, "replay-state", "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Store.UpdateDocument(ctx, doc); err != nil { // the version moves on
+		t.Fatal(err)
+	}
+	if got := remember(r, "ns", "k", t0.Add(time.Minute)); got != "fresh" {
+		t.Fatalf("after a lost version: %s", got)
+	}
+	if got := remember(r, "ns", "k", t0.Add(time.Minute)); got != "replayed" {
+		t.Fatal(got)
+	}
+}
