@@ -79,3 +79,34 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 }
 
 func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
+
+func TestReplayMode(t *testing.T) {
+	tests := []struct {
+		mode, db   string
+		wantMemory bool
+		wantValid  bool
+	}{
+		{"auto", "", true, true},
+		{"auto", "sqlite:/tmp/x.db", true, true},
+		{"auto", "postgres://u@h/db", false, true},
+		{"auto", "postgresql://u@h/db", false, true},
+		{"memory", "postgres://u@h/db", true, true}, // one node on PostgreSQL may choose it
+		{"database", "", false, true},
+		{"shared", "", false, false},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.Replay.Mode, c.DB = tt.mode, tt.db
+		if err := c.Validate(); (err == nil) != tt.wantValid {
+			t.Errorf("mode %q db %q: Validate() = %v, want valid %v", tt.mode, tt.db, err, tt.wantValid)
+		}
+		if tt.wantValid && c.ReplayInMemory() != tt.wantMemory {
+			t.Errorf("mode %q db %q: in memory %v, want %v", tt.mode, tt.db, !tt.wantMemory, tt.wantMemory)
+		}
+	}
+	c := Default()
+	c.Replay.MaxKeys = 10
+	if err := c.Validate(); err == nil {
+		t.Error("replay.max_keys 10 accepted")
+	}
+}
