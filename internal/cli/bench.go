@@ -600,12 +600,10 @@ func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access stri
 	return benchScheme{
 		refill: func(c int, lastRPS float64) error {
 			secs := (f.duration + f.warmup).Seconds()
-			// First level: a guess; later ones: the last rate with room to
-			// grow, or the rate at which the last pool ran out. Tokens
-			// live 120 s, so the pool must not be much larger than needed.
-			// Higher concurrency may go faster: the last rate doubled.
-			// At most ~250k tokens (about a minute of signing on 2 cores),
-			// so the first ones are still inside their 120 s lifetime.
+			// First level: a guess; later ones: twice the last level's rate
+			// (more concurrency may go faster), or the rate at which the
+			// last pool ran out. At most ~250k tokens, about a minute of
+			// signing on 2 cores, so the first stay inside their 120 s life.
 			poolSize = min(max(int(max(2*lastRPS, 1.3*estimate, 8000)*secs), 4*c), 250_000)
 			pool = make(chan string, poolSize)
 			var g errgroup.Group
