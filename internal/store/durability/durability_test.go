@@ -103,10 +103,10 @@ func child(t *testing.T, mode, dsn string, extraEnv ...string) *exec.Cmd {
 	return cmd
 }
 
-// killDuringWrites starts a writer, SIGKILLs it after it acknowledged at
-// least n tokens, and checks every acknowledged token and audit event.
-func killDuringWrites(t *testing.T, dsn string, n int) core.Services {
-	cmd := child(t, "writer", dsn)
+// startReading starts cmd and returns a scanner over its stdout lines
+// (pipes for stdin must be set up before).
+func startReading(t *testing.T, cmd *exec.Cmd) *bufio.Scanner {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +114,15 @@ func killDuringWrites(t *testing.T, dsn string, n int) core.Services {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return bufio.NewScanner(stdout)
+}
+
+// killDuringWrites starts a writer, SIGKILLs it after it acknowledged at
+// least n tokens, and checks every acknowledged token and audit event.
+func killDuringWrites(t *testing.T, dsn string, n int) core.Services {
+	cmd := child(t, "writer", dsn)
+	sc := startReading(t, cmd)
 	var acked []string
-	sc := bufio.NewScanner(stdout)
 	deadline := time.Now().Add(60 * time.Second)
 	for len(acked) < n && sc.Scan() {
 		if id, ok := strings.CutPrefix(sc.Text(), "ok "); ok {
@@ -129,10 +136,10 @@ func killDuringWrites(t *testing.T, dsn string, n int) core.Services {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// Lines already written before the kill were acknowledged too.
-	rest, _ := io.ReadAll(stdout)
-	for _, line := range strings.Split(string(rest), "\n") {
-		if id, ok := strings.CutPrefix(line, "ok "); ok {
+	// Lines already written before the kill were acknowledged too (the
+	// scanner also holds those it buffered but had not returned yet).
+	for sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "ok "); ok {
 			acked = append(acked, id)
 		}
 	}
@@ -245,14 +252,7 @@ func TestTwoProcessesShareReplayCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
+	lines := startReading(t, cmd)
 	if !lines.Scan() || lines.Text() != "ready" {
 		t.Fatalf("child did not get ready: %q %v", lines.Text(), lines.Err())
 	}
@@ -344,15 +344,8 @@ func TestMemoryReplayKilledOrStoppedAcceptsNothingTwice(t *testing.T) {
 				env = append(env, "DURABILITY_CLEAN_AFTER=300")
 			}
 			cmd := child(t, "memreplay", dsn, env...)
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			lines := startReading(t, cmd)
 			var acked []string
-			lines := bufio.NewScanner(stdout)
 			for lines.Scan() {
 				_, key, _ := strings.Cut(lines.Text(), " ")
 				acked = append(acked, key)
