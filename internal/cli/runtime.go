@@ -191,6 +191,10 @@ func (r *runtime) Close() error { return r.svc.Store.Close() }
 // caller runs svc.Replay.Run and calls svc.Replay.Close after draining.
 func useReplayMode(ctx context.Context, svc *core.Services, inMemory bool, maxKeys int, log *slog.Logger) error {
 	if !inMemory {
+		// A memory-mode run before may have stopped uncleanly: honour its fence.
+		if err := svc.Replay.ApplyFence(ctx, svc.Store, log); err != nil {
+			return fmt.Errorf("replay cache: %w", err)
+		}
 		return nil
 	}
 	r, err := core.OpenMemoryReplay(ctx, svc.Store, svc.Clock, core.MemoryReplayOptions{MaxKeys: maxKeys, Log: log})

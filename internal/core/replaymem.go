@@ -40,6 +40,11 @@ const (
 	replayFlushChunk      = 512
 )
 
+// DocumentGetter reads one document.
+type DocumentGetter interface {
+	GetDocument(ctx context.Context, collection, id string) (Document, error)
+}
+
 // ReplayStateStore is what the memory replay cache needs from the store:
 // the replay keys, and one document for its horizons and clean-stop mark.
 type ReplayStateStore interface {
@@ -87,10 +92,6 @@ type memoryReplay struct {
 	// start-up, or inserted while memory was full).
 	dbUntil atomic.Int64
 
-	// fence holds, per namespace, the horizon of an unclean previous stop;
-	// read-only after open.
-	fence map[string]time.Time
-
 	// horizons caches the persisted horizon per namespace (*atomic.Int64, Unix ns).
 	horizons sync.Map
 	stateMu  sync.Mutex // persisting horizons and the clean mark
@@ -116,42 +117,88 @@ func OpenMemoryReplay(ctx context.Context, st ReplayStateStore, clock Clock, opt
 		opts.Log = slog.Default()
 	}
 	db := NewReplay(st, clock)
-	m := &memoryReplay{store: st, clock: clock, log: opts.Log, opts: opts, dbCheck: db.insert,
-		fence: map[string]time.Time{}}
+	m := &memoryReplay{store: st, clock: clock, log: opts.Log, opts: opts, dbCheck: db.insert}
 	for i := range m.shards {
 		m.shards[i].keys = map[[sha256.Size]byte]int64{}
 	}
-	if err := m.openState(ctx); err != nil {
+	fence, err := m.openState(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if err := m.load(ctx); err != nil {
 		return nil, err
 	}
-	db.mem = m
+	db.mem, db.fence = m, fence
 	return db, nil
 }
 
-func (m *memoryReplay) openState(ctx context.Context) error {
-	now := m.clock.Now()
-	doc, err := m.store.GetDocument(ctx, replayStateCollection, replayStateID)
+// fenceOf returns, per namespace, the horizon that messages must expire
+// after when the previous run did not stop cleanly (nothing otherwise).
+func fenceOf(prev replayState, now time.Time, log *slog.Logger) map[string]time.Time {
+	fence := map[string]time.Time{}
+	if prev.Clean {
+		return fence
+	}
+	attrs := []any{}
+	for ns, h := range prev.Horizons {
+		if h.After(now) {
+			fence[ns] = h
+			attrs = append(attrs, slog.Time(ns, h))
+		}
+	}
+	if len(fence) > 0 {
+		log.Warn("replay cache: the previous memory-mode run did not stop cleanly; messages expiring before these horizons are refused as possibly used",
+			slog.Group("horizons", attrs...))
+	}
+	return fence
+}
+
+// ApplyFence makes a replay cache in database mode honour the fence of a
+// memory-mode run that stopped uncleanly on the same store (its keys were
+// never written there). Without such a run it does nothing.
+func (r *Replay) ApplyFence(ctx context.Context, st DocumentGetter, log *slog.Logger) error {
+	prev, _, found, err := readReplayState(ctx, st)
+	if err != nil || !found {
+		return err
+	}
+	r.fence = fenceOf(prev, r.clock.Now(), log)
+	return nil
+}
+
+// readReplayState reads the memory replay cache's document, if any.
+func readReplayState(ctx context.Context, st DocumentGetter) (state replayState, doc Document, found bool, err error) {
+	doc, err = st.GetDocument(ctx, replayStateCollection, replayStateID)
 	switch {
 	case KindOf(err) == KindNotFound:
+		return state, doc, false, nil
+	case err != nil:
+		return state, doc, false, Wrap(KindUnavailable, "replay state", err)
+	}
+	if err := json.Unmarshal(doc.Data, &state); err != nil {
+		return state, doc, false, Wrap(KindInternal, "replay state", err)
+	}
+	return state, doc, true, nil
+}
+
+// openState reads the previous run's state, keeps its live horizons, marks
+// this run unclean, and returns the fence (empty after a clean stop).
+func (m *memoryReplay) openState(ctx context.Context) (map[string]time.Time, error) {
+	now := m.clock.Now()
+	prev, doc, found, err := readReplayState(ctx, m.store)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
 		m.state = replayState{Horizons: map[string]time.Time{}}
 		doc = Document{Collection: replayStateCollection, ID: replayStateID, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if doc.Data, err = json.Marshal(m.state); err != nil {
-			return err
+			return nil, err
 		}
 		if err := m.store.PutDocument(ctx, doc); err != nil {
-			return Wrap(KindUnavailable, "replay state", err)
+			return nil, Wrap(KindUnavailable, "replay state", err)
 		}
 		m.stateDoc = doc
-		return nil
-	case err != nil:
-		return Wrap(KindUnavailable, "replay state", err)
-	}
-	var prev replayState
-	if err := json.Unmarshal(doc.Data, &prev); err != nil {
-		return Wrap(KindInternal, "replay state", err)
+		return nil, nil
 	}
 	m.state = replayState{Horizons: map[string]time.Time{}}
 	for ns, h := range prev.Horizons {
@@ -163,20 +210,9 @@ func (m *memoryReplay) openState(ctx context.Context) error {
 		v := new(atomic.Int64)
 		v.Store(h.UnixNano())
 		m.horizons.Store(ns, v)
-		if !prev.Clean {
-			m.fence[ns] = h
-		}
-	}
-	if len(m.fence) > 0 {
-		attrs := make([]any, 0, len(m.fence))
-		for ns, h := range m.fence {
-			attrs = append(attrs, slog.Time(ns, h))
-		}
-		m.log.Warn("replay cache: the previous stop was not clean; messages expiring before these horizons are refused as possibly used",
-			slog.Group("horizons", attrs...))
 	}
 	m.stateDoc = doc
-	return m.saveState(ctx)
+	return fenceOf(prev, now, m.log), m.saveState(ctx)
 }
 
 // saveState persists m.state; the caller holds stateMu or is alone.
@@ -244,11 +280,9 @@ func errFenced(namespace string) error {
 	return E(KindReplayed, namespace+" was made before this node's last unclean stop and cannot be proven unused; send a new one")
 }
 
-// remember is Replay.Remember in memory mode; k is the namespaced key.
+// remember is Replay.Remember in memory mode (after the fence check); k
+// is the namespaced key.
 func (m *memoryReplay) remember(ctx context.Context, namespace, k string, expires time.Time) (bool, error) {
-	if f, ok := m.fence[namespace]; ok && !expires.After(f) {
-		return false, errFenced(namespace)
-	}
 	if err := m.lease(ctx, namespace, expires); err != nil {
 		return false, err
 	}

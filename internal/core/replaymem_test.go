@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,6 +217,41 @@ func TestMemoryReplayStateVersionRecovers(t *testing.T) {
 		t.Fatalf("after a lost version: %s", got)
 	}
 	if got := remember(r, "ns", "k", t0.Add(time.Minute)); got != "replayed" {
+		t.Fatal(got)
+	}
+}
+
+// TestDatabaseModeHonoursMemoryFence: a node that ran in memory mode and
+// died, restarted in database mode, still refuses the messages the lost
+// run may have accepted.
+func TestDatabaseModeHonoursMemoryFence(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	mem := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	if got := remember(mem, "pop", "lost", t0.Add(2*time.Minute)); got != "fresh" {
+		t.Fatal(got)
+	}
+	// No Close: the memory-mode process died. Database mode now.
+	db := core.NewReplay(svc.Store, clock)
+	if err := db.ApplyFence(context.Background(), svc.Store, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if got := remember(db, "pop", "lost", t0.Add(2*time.Minute)); got != "replayed" {
+		t.Fatalf("lost key in database mode: %s", got)
+	}
+	if got := remember(db, "pop", "new", t0.Add(3*time.Minute)); got != "fresh" {
+		t.Fatalf("message past the horizon: %s", got)
+	}
+	if got := remember(db, "pop", "new", t0.Add(3*time.Minute)); got != "replayed" {
+		t.Fatal(got)
+	}
+	// A store that never ran memory mode has no fence.
+	svc2, clock2 := agtest.NewServices(t, agtest.Options{ManualClock: t0})
+	db2 := core.NewReplay(svc2.Store, clock2)
+	if err := db2.ApplyFence(context.Background(), svc2.Store, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if got := remember(db2, "pop", "lost", t0.Add(2*time.Minute)); got != "fresh" {
 		t.Fatal(got)
 	}
 }

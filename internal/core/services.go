@@ -387,6 +387,9 @@ type Replay struct {
 	clock Clock
 	group *replayGroup  // nil when the store cannot batch
 	mem   *memoryReplay // nil in database mode
+	// fence: per namespace, messages expiring no later are refused, after
+	// an unclean stop of a memory-mode run; set once at start-up.
+	fence map[string]time.Time
 }
 
 // NewReplay builds the replay cache in database mode. Stores that can batch
@@ -402,6 +405,9 @@ func NewReplay(store ReplayStore, clock Clock) *Replay {
 // Remember records (namespace, key) until expires. It returns nil the first
 // time and a KindReplayed error for every later use before expiry.
 func (r *Replay) Remember(ctx context.Context, namespace, key string, expires time.Time) error {
+	if f, ok := r.fence[namespace]; ok && !expires.After(f) {
+		return errFenced(namespace)
+	}
 	sum := sha256.Sum256([]byte(key))
 	k := namespace + ":" + hex.EncodeToString(sum[:])
 	var fresh bool
