@@ -501,33 +501,19 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 	mb := w.m2m
 	m2mRunner := &bench.Runner{Client: bench.NewClient(maxConc, &http.Transport{TLSClientConfig: &tls.Config{RootCAs: mb.roots}}),
 		Duration: f.duration, Warmup: f.warmup, Progress: runner.Progress}
-	var pool chan []byte
+	wssPool := &presigned[[]byte]{sign: mb.sign}
 	out = append(out, benchScheme{runner: m2mRunner,
 		refill: func(c int, _ float64) error {
 			// Enough for the level at the best rate RSA allows on this machine.
 			n := int(float64(mb.estimate(f.rawDuration)) * (f.duration + f.warmup).Seconds() * 1.2)
-			n = max(n, 4*c)
-			pool = make(chan []byte, n)
-			for range n {
-				env, err := mb.sign()
-				if err != nil {
-					return err
-				}
-				pool <- env
-			}
-			return nil
+			return wssPool.fill(max(n, 4*c))
 		},
 		Scheme: bench.Scheme{
 			Name: "wss", RawName: "RSA-2048 verify+sign",
 			Request: func(ctx context.Context) (*http.Request, error) {
-				var env []byte
-				select {
-				case env = <-pool:
-				default: // pool exhausted: sign now (slower, but still correct)
-					var err error
-					if env, err = mb.sign(); err != nil {
-						return nil, err
-					}
+				env, err := wssPool.take()
+				if err != nil {
+					return nil, err
 				}
 				req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.m2mURL+m2m.PathMon, strings.NewReader(string(env)))
 				if err == nil {
@@ -583,20 +569,13 @@ func (w *benchWorld) popSchemes(ctx context.Context, hc *http.Client, f *benchFl
 
 // popScheme loads path with Bearer access plus a pre-signed PoP token.
 func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access string, f *benchFlags, raw func() error) benchScheme {
-	signOne := func() (string, error) {
+	pool := &presigned[string]{sign: func() (string, error) {
 		req, err := pc.NewRequest(context.Background(), http.MethodGet, path, nil, access)
 		if err != nil {
 			return "", err
 		}
 		return req.Header.Get(sdkpop.Header), nil
-	}
-	var (
-		pool     chan string
-		poolSize int
-		ready    time.Time
-		ranOutAt atomic.Int64 // Unix ns of the first request the pool could not serve
-		estimate float64      // req/s, from how fast a pool ran out
-	)
+	}}
 	return benchScheme{
 		refill: func(c int, lastRPS float64) error {
 			secs := (f.duration + f.warmup).Seconds()
@@ -604,54 +583,15 @@ func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access stri
 			// (more concurrency may go faster), or the rate at which the
 			// last pool ran out. At most ~250k tokens, about a minute of
 			// signing on 2 cores, so the first stay inside their 120 s life.
-			poolSize = min(max(int(max(2*lastRPS, 1.3*estimate, 8000)*secs), 4*c), 250_000)
-			pool = make(chan string, poolSize)
-			var g errgroup.Group
-			toks := make([]string, poolSize)
-			for w := range goruntime.GOMAXPROCS(0) {
-				g.Go(func() error {
-					for i := w; i < poolSize; i += goruntime.GOMAXPROCS(0) {
-						tok, err := signOne()
-						if err != nil {
-							return err
-						}
-						toks[i] = tok
-					}
-					return nil
-				})
-			}
-			if err := g.Wait(); err != nil {
-				return err
-			}
-			for _, t := range toks {
-				pool <- t
-			}
-			ranOutAt.Store(0)
-			ready = time.Now()
-			return nil
+			return pool.fill(min(max(int(max(2*lastRPS, 1.3*pool.rate, 8000)*secs), 4*c), 250_000))
 		},
-		ranOut: func() bool {
-			at := ranOutAt.Load()
-			if at == 0 {
-				return false
-			}
-			if d := time.Unix(0, at).Sub(ready).Seconds(); d > 0 {
-				estimate = float64(poolSize) / d
-			}
-			return true
-		},
+		ranOut: pool.ranOut,
 		Scheme: bench.Scheme{
 			Name: name, RawName: "RS256 verify",
 			Request: func(ctx context.Context) (*http.Request, error) {
-				var tok string
-				select {
-				case tok = <-pool:
-				default: // pool exhausted: sign now, and repeat the level
-					ranOutAt.CompareAndSwap(0, time.Now().UnixNano())
-					var err error
-					if tok, err = signOne(); err != nil {
-						return nil, err
-					}
+				tok, err := pool.take()
+				if err != nil {
+					return nil, err
 				}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
 				if err == nil {
@@ -662,6 +602,69 @@ func (w *benchWorld) popScheme(name, path string, pc *sdkpop.Client, access stri
 			},
 			Raw: raw,
 		}}
+}
+
+// presigned is a pool of requests (or tokens) signed before a level on
+// every core, so the load generator does not compete with the server for
+// RSA during it. take signs inline when the pool is empty and notes when
+// that first happened; ranOut reports it and keeps the rate at which the
+// pool emptied.
+type presigned[T any] struct {
+	sign     func() (T, error)
+	pool     chan T
+	size     int
+	ready    time.Time
+	ranOutAt atomic.Int64 // Unix ns of the first take the pool could not serve
+	rate     float64      // req/s at which the last pool ran out
+}
+
+func (p *presigned[T]) fill(n int) error {
+	items := make([]T, n)
+	procs := goruntime.GOMAXPROCS(0)
+	var g errgroup.Group
+	for w := range procs {
+		g.Go(func() error {
+			for i := w; i < n; i += procs {
+				v, err := p.sign()
+				if err != nil {
+					return err
+				}
+				items[i] = v
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	p.pool, p.size = make(chan T, n), n
+	for _, v := range items {
+		p.pool <- v
+	}
+	p.ranOutAt.Store(0)
+	p.ready = time.Now()
+	return nil
+}
+
+func (p *presigned[T]) take() (T, error) {
+	select {
+	case v := <-p.pool:
+		return v, nil
+	default: // pool exhausted: sign now (slower, but still correct)
+		p.ranOutAt.CompareAndSwap(0, time.Now().UnixNano())
+		return p.sign()
+	}
+}
+
+func (p *presigned[T]) ranOut() bool {
+	at := p.ranOutAt.Load()
+	if at == 0 {
+		return false
+	}
+	if d := time.Unix(0, at).Sub(p.ready).Seconds(); d > 0 {
+		p.rate = float64(p.size) / d
+	}
+	return true
 }
 
 func macOnce(h func() hash.Hash, key, msg string) error {
