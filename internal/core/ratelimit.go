@@ -264,7 +264,7 @@ func (l *FailureLimiter) Fail(ctx context.Context, subjects ...Subject) error {
 		keys[i] = l.prefix + s.Key
 		// Noted before counting, so a concurrent Check never misses it.
 		// It counts in the current window and, as the previous one, in
-		// the next: until two windows after the current one's end.
+		// the next: until one window after the current one's end.
 		l.noteFailure(s.Key, end.Add(l.window))
 		v, err := l.store.AddToCounter(ctx, keys[i], cur, 1)
 		if err != nil {

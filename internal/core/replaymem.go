@@ -49,7 +49,7 @@ type DocumentGetter interface {
 // the replay keys, and one document for its horizons and clean-stop mark.
 type ReplayStateStore interface {
 	ReplayStore
-	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	DocumentGetter
 	PutDocument(ctx context.Context, d Document) error
 	UpdateDocument(ctx context.Context, d Document) (Document, error)
 }
@@ -384,15 +384,16 @@ func (m *memoryReplay) write(ctx context.Context, entries []ReplayEntry) error {
 	return nil
 }
 
-// purge drops expired keys from memory.
-func (m *memoryReplay) purge() int {
+// purge drops expired keys from memory and from the list kept for the clean stop.
+func (m *memoryReplay) purge() {
 	now := m.clock.Now()
+	cutoff := now.UnixNano()
 	removed := 0
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.Lock()
 		for id, exp := range sh.keys {
-			if exp <= now.UnixNano() {
+			if exp <= cutoff {
 				delete(sh.keys, id)
 				removed++
 			}
@@ -403,7 +404,6 @@ func (m *memoryReplay) purge() int {
 	m.pendingMu.Lock()
 	m.pending = slices.DeleteFunc(m.pending, func(e ReplayEntry) bool { return !e.Expires.After(now) })
 	m.pendingMu.Unlock()
-	return removed
 }
 
 func (m *memoryReplay) run(ctx context.Context) {
@@ -423,15 +423,12 @@ func (m *memoryReplay) run(ctx context.Context) {
 // stored, records a clean stop.
 func (m *memoryReplay) close(ctx context.Context) error {
 	m.purge()
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if err = m.flush(ctx); err == nil {
-			break
-		}
+	err := m.flush(ctx)
+	for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil; attempt++ {
 		select {
 		case <-ctx.Done():
-			attempt = 3
 		case <-time.After(100 * time.Millisecond):
+			err = m.flush(ctx)
 		}
 	}
 	if err != nil {
