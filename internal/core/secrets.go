@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -75,19 +76,54 @@ func ParseMasterKey(s string) ([]byte, error) {
 	return nil, errors.New("master key must be 32 bytes as 64 hex digits or base64")
 }
 
-// Seal encrypts plaintext with AES-256-GCM. aad binds the ciphertext to its
-// context (use the credential lookup) so sealed blobs cannot be swapped.
+// Sealed blobs come in two formats. The legacy one (written before padding)
+// is nonce || AES-GCM(plaintext). The padded one is sealPadded || nonce ||
+// AES-GCM(len32 || plaintext || zeros) with the plaintext padded to a multiple
+// of sealBucket bytes, so the stored size does not reveal a secret's length,
+// and with its own AAD domain so neither format opens as the other.
+const (
+	sealPadded = 0x02
+	sealBucket = 64
+	// sealMax bounds what may be sealed (CA and TAAP private keys are the
+	// largest values sealed, a few kilobytes).
+	sealMax = 1 << 20
+)
+
+func paddedAAD(aad string) []byte { return []byte("authgate pad v2\x00" + aad) }
+
+// Seal encrypts plaintext with AES-256-GCM, padded to a multiple of 64
+// bytes. aad binds the ciphertext to its context (use the credential
+// lookup) so sealed blobs cannot be swapped.
 func (k *Keyring) Seal(plaintext []byte, aad string) ([]byte, error) {
-	nonce := make([]byte, k.seal.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	if len(plaintext) > sealMax {
+		return nil, errors.New("secret too large to seal")
+	}
+	n := k.seal.NonceSize()
+	padded := (4 + len(plaintext) + sealBucket - 1) / sealBucket * sealBucket
+	buf := make([]byte, padded)
+	binary.BigEndian.PutUint32(buf, uint32(len(plaintext)))
+	copy(buf[4:], plaintext)
+	out := make([]byte, 1+n, 1+n+padded+k.seal.Overhead())
+	out[0] = sealPadded
+	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, err
 	}
-	return k.seal.Seal(nonce, nonce, plaintext, []byte(aad)), nil
+	return k.seal.Seal(out, out[1:], buf, paddedAAD(aad)), nil
 }
 
-// Open decrypts a blob made by Seal with the same aad.
+// Open decrypts a blob made by Seal with the same aad. Blobs sealed before
+// padding was introduced still open.
 func (k *Keyring) Open(sealed []byte, aad string) ([]byte, error) {
 	n := k.seal.NonceSize()
+	if len(sealed) > 0 && sealed[0] == sealPadded && len(sealed) >= 1+n+4+k.seal.Overhead() {
+		if pt, err := k.seal.Open(nil, sealed[1:1+n], sealed[1+n:], paddedAAD(aad)); err == nil {
+			if l := binary.BigEndian.Uint32(pt); uint64(l) <= uint64(len(pt)-4) {
+				return pt[4 : 4+l], nil
+			}
+			return nil, errors.New("sealed secret has a bad length prefix")
+		}
+		// A legacy blob whose random nonce happens to start with the marker.
+	}
 	if len(sealed) < n+k.seal.Overhead() {
 		return nil, errors.New("sealed secret too short")
 	}

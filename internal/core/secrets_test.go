@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -130,3 +131,55 @@ func TestErrorKinds(t *testing.T) {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// A reader of the store (a backup, a replica) must not learn a sealed
+// secret's length from its blob: every secret up to 60 bytes seals to the
+// same size, longer ones to the next 64-byte bucket.
+func TestAttack_SealedSecretLengthRevealed(t *testing.T) {
+	k := testKeyring(t, 1)
+	size := func(n int) int {
+		t.Helper()
+		pt := bytes.Repeat([]byte{'s'}, n)
+		b, err := k.Seal(pt, "cred:app_token:T1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := k.Open(b, "cred:app_token:T1")
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Open(Seal(%d bytes)) = %d bytes, %v", n, len(got), err)
+		}
+		return len(b)
+	}
+	base := size(0)
+	for _, n := range []int{1, 16, 32, 48, 60} {
+		if got := size(n); got != base {
+			t.Errorf("a %d-byte secret seals to %d bytes, an empty one to %d: the length shows", n, got, base)
+		}
+	}
+	if size(61) != base+64 || size(124) != base+64 || size(125) != base+128 {
+		t.Errorf("buckets are not 64 bytes: 61->%d 124->%d 125->%d (0->%d)", size(61), size(124), size(125), base)
+	}
+}
+
+// Blobs sealed before padding existed (nonce || AES-GCM(plaintext), made
+// with master key 0x07...) still open, and only with their own context.
+func TestSealOpensLegacyFormat(t *testing.T) {
+	k := testKeyring(t, 7)
+	legacy, _ := hex.DecodeString("ab35d1f4ba83dab85a53403d81b0b0434140448798e18914821e93a1c62d3188985eefe8113794dc5d5ec6009df0cdeb196e07b1e482becd")
+	got, err := k.Open(legacy, "cred:app_token:L1")
+	if err != nil || string(got) != "legacy-app-secret-0123456789" {
+		t.Fatalf("legacy Open = %q, %v", got, err)
+	}
+	if _, err := k.Open(legacy, "cred:app_token:L2"); err == nil {
+		t.Fatal("legacy blob opened under another context")
+	}
+	// A padded blob stripped of its format byte does not open as legacy
+	// (which would hand out the length prefix and padding as the secret).
+	b, err := k.Seal([]byte("x"), "cred:app_token:L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Open(b[1:], "cred:app_token:L1"); err == nil {
+		t.Fatal("padded blob without its format byte opened")
+	}
+}
