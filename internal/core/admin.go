@@ -7,8 +7,8 @@ import (
 
 // CreateOrganisation creates an organisation named name.
 func (s Services) CreateOrganisation(ctx context.Context, name string) (Organisation, error) {
-	if name == "" || len(name) > 200 {
-		return Organisation{}, E(KindInvalidInput, "organisation name must be 1 to 200 characters")
+	if err := ValidName("organisation name", name); err != nil {
+		return Organisation{}, err
 	}
 	o := Organisation{ID: NewID(), Name: name, CreatedAt: s.Clock.Now()}
 	if err := s.Store.CreateOrganisation(ctx, o); err != nil {
@@ -22,8 +22,8 @@ func (s Services) CreatePrincipal(ctx context.Context, orgID string, kind Princi
 	if !kind.Valid() {
 		return Principal{}, E(KindInvalidInput, "unknown principal kind "+string(kind))
 	}
-	if name == "" || len(name) > 200 {
-		return Principal{}, E(KindInvalidInput, "principal name must be 1 to 200 characters")
+	if err := ValidName("principal name", name); err != nil {
+		return Principal{}, err
 	}
 	p := Principal{ID: NewID(), OrgID: orgID, Kind: kind, Name: name, CreatedAt: s.Clock.Now()}
 	if err := s.Store.CreatePrincipal(ctx, p); err != nil {

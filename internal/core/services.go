@@ -61,6 +61,11 @@ func (s *Credentials) Create(ctx context.Context, spec CredentialSpec) (Credenti
 	if spec.PrincipalID == "" || spec.OrgID == "" {
 		return Credential{}, "", E(KindInvalidInput, "credential needs an organisation and a principal")
 	}
+	if spec.Name != "" {
+		if err := ValidName("credential name", spec.Name); err != nil {
+			return Credential{}, "", err
+		}
+	}
 	c := Credential{
 		ID: NewID(), PrincipalID: spec.PrincipalID, OrgID: spec.OrgID, Kind: spec.Kind,
 		Lookup: spec.Lookup, Name: spec.Name, Public: spec.Public, Meta: spec.Meta,

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -106,9 +105,8 @@ func (m *Module) paging(r *http.Request) (start, size int, err error) {
 }
 
 func validName(n string) error {
-	n = strings.TrimSpace(n)
-	if n == "" || len(n) > 200 || !utf8.ValidString(n) {
-		return errInvalidRequest("Name must be 1 to 200 characters")
+	if err := core.ValidName("Name", n); err != nil {
+		return errInvalidRequest(core.ReasonOf(err))
 	}
 	return nil
 }

@@ -264,6 +264,9 @@ func putProduct(ctx context.Context, docs productPutter, orgID, code, name strin
 	if !ValidProgramCode(code) || name == "" {
 		return p, core.E(core.KindInvalidInput, "program_code and name must be given")
 	}
+	if err := core.ValidName("name", name); err != nil {
+		return p, err
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return p, core.Wrap(core.KindInternal, "", err)
