@@ -365,6 +365,15 @@ func (a *Auditor) Record(ctx context.Context, e AuditEvent) error {
 	if e.Outcome == "" {
 		e.Outcome = OutcomeSuccess
 	}
+	// Subjects and reasons carry caller input (a username as sent, a parse
+	// error quoting the request): bounded and escaped here, once for every
+	// adapter, before they reach the log or the store.
+	if e.Outcome == OutcomeFailure {
+		e.Subject = LogSafe(e.Subject, MaxLoggedFailedSubject)
+	} else {
+		e.Subject = LogSafe(e.Subject, MaxLoggedSubject)
+	}
+	e.Reason = LogSafe(e.Reason, MaxLoggedReason)
 	if e.Outcome == OutcomeFailure {
 		a.log.LogAttrs(ctx, slog.LevelInfo, "auth event",
 			slog.String("action", e.Action), slog.String("protocol", e.Protocol),

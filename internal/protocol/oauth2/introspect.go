@@ -159,7 +159,7 @@ func (m *Module) revoke(w http.ResponseWriter, r *http.Request) {
 	case !found:
 	case !caller.Admin && t.OrgID != caller.OrgID:
 		m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: caller.OrgID, Subject: t.ID, Outcome: core.OutcomeFailure,
-			Reason: "revocation by " + clip(caller.Who) + " of another organisation's token refused"})
+			Reason: "revocation by " + core.LogSafe(caller.Who, core.MaxLoggedFailedSubject) + " of another organisation's token refused"})
 	case t.Kind == core.TokenRefresh:
 		n, err := m.svc.Tokens.RevokeFamily(ctx, t.FamilyID)
 		if err != nil {
@@ -167,7 +167,7 @@ func (m *Module) revoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
-			Reason: "RFC 7009 revocation of a refresh token by " + clip(caller.Who) + "; family revoked (" + strconv.Itoa(n) + " tokens)"}); err != nil {
+			Reason: "RFC 7009 revocation of a refresh token by " + core.LogSafe(caller.Who, core.MaxLoggedFailedSubject) + "; family revoked (" + strconv.Itoa(n) + " tokens)"}); err != nil {
 			writeError(w, r, m.log, err, ctxClient, "")
 			return
 		}
@@ -177,7 +177,7 @@ func (m *Module) revoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
-			Reason: "RFC 7009 revocation of an access token by " + clip(caller.Who)}); err != nil {
+			Reason: "RFC 7009 revocation of an access token by " + core.LogSafe(caller.Who, core.MaxLoggedFailedSubject)}); err != nil {
 			writeError(w, r, m.log, err, ctxClient, "")
 			return
 		}

@@ -128,7 +128,7 @@ func (m *Module) subjects(r *http.Request, key string) []core.Subject {
 func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secret, purpose string) (core.Credential, core.Principal, error) {
 	subjects := m.subjects(r, key)
 	fail := func(err error) (core.Credential, core.Principal, error) {
-		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: clip(key), Outcome: core.OutcomeFailure,
+		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: key, Outcome: core.OutcomeFailure,
 			Reason: purpose + ": " + reasonOr(err, "authentication failed")})
 		return core.Credential{}, core.Principal{}, err
 	}
@@ -167,13 +167,6 @@ func reasonOr(err error, def string) string {
 		return r
 	}
 	return def
-}
-
-func clip(s string) string {
-	if len(s) > 128 {
-		return s[:128] + "..."
-	}
-	return s
 }
 
 // audit records e with the protocol, address and request id filled in.

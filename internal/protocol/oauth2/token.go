@@ -145,7 +145,7 @@ func (m *Module) clientCredentialsGrant(r *http.Request, client clientCreds, has
 	access, at := m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: cred.OrgID, PrincipalID: p.ID,
 		CredentialID: cred.ID, Scope: scopeOf(p), TTL: m.cfg.AccessTokenTTL})
 	ev := m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
-		Reason: "client credentials grant for key " + clip(cred.Lookup)})
+		Reason: "client credentials grant for key " + cred.Lookup})
 	if err := m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
 		return tokenResponse{}, ctxClient, err
 	}
@@ -183,7 +183,7 @@ func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Crede
 	as.Kind, as.TTL, as.ParentID = core.TokenAccess, m.cfg.AccessTokenTTL, rt.ID
 	access, at := m.svc.Tokens.NewToken(as)
 	ev := m.event(r, core.AuditEvent{Action: action, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
-		Reason: reason + " for key " + clip(cred.Lookup) + "; refresh " + rt.ID})
+		Reason: reason + " for key " + cred.Lookup + "; refresh " + rt.ID})
 	if err := m.svc.Tokens.Commit(ctx, []core.Token{rt, at}, []core.AuditEvent{ev}); err != nil {
 		return tokenResponse{}, err
 	}
