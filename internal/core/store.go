@@ -138,6 +138,9 @@ type Store interface {
 	JobStore
 	CounterStore
 	Ping(ctx context.Context) error
+	// CheckWritable performs one small real write (a health counter), so
+	// readiness fails when the store answers reads but cannot write.
+	CheckWritable(ctx context.Context) error
 	Close() error
 	// Dialect names the backend: "sqlite" or "postgres".
 	Dialect() string

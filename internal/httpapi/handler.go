@@ -23,11 +23,6 @@ type Module interface {
 	Register(mux *http.ServeMux)
 }
 
-// Pinger is what readiness needs from the store.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Options configure the handler chain.
 type Options struct {
 	Log          *slog.Logger
@@ -79,18 +74,7 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	h.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if opt.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			if err := opt.Ready.Ping(ctx); err != nil {
-				opt.Log.Warn("readiness check failed", slog.Any("err", err))
-				WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database not reachable"})
-				return
-			}
-		}
-		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	h.mux.Handle("GET /readyz", &readiness{store: opt.Ready, log: opt.Log})
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	for _, m := range modules {
 		m.Register(h.mux)

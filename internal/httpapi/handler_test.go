@@ -17,7 +17,8 @@ func (f routes) Register(mux *http.ServeMux) { f(mux) }
 
 type pinger struct{ err error }
 
-func (p pinger) Ping(context.Context) error { return p.err }
+func (p pinger) Ping(context.Context) error          { return p.err }
+func (p pinger) CheckWritable(context.Context) error { return nil }
 
 func TestHandlerChain(t *testing.T) {
 	h := NewHandler(Options{MaxBodyBytes: 16, Ready: pinger{}}, routes(func(mux *http.ServeMux) {

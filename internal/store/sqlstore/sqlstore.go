@@ -56,6 +56,22 @@ func (s *Store) DB() *sql.DB { return s.write }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.err(s.read.PingContext(ctx)) }
 
+// healthCounter is the one counter row CheckWritable increments; its
+// window never ends, so the janitor leaves it and it never multiplies.
+const (
+	healthCounter   = "authgate:health:write"
+	healthWindowEnd = int64(1) << 62
+)
+
+// CheckWritable increments the health counter through the write pool: a
+// read-only file, a full disk that refuses the page, a lost primary or a
+// closed write handle all fail it while Ping still succeeds.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	_, err := s.write.ExecContext(ctx, s.rb(`INSERT INTO counters(key, window_end, value) VALUES(?,?,1)
+		ON CONFLICT (key, window_end) DO UPDATE SET value=counters.value+1`), healthCounter, healthWindowEnd)
+	return s.err(err)
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.closeFn() }
 

@@ -108,6 +108,8 @@ func testOrganisations(t *testing.T, s core.Store) {
 
 func testLifecycle(t *testing.T, s core.Store) {
 	must(t, s.Ping(context.Background()))
+	must(t, s.CheckWritable(context.Background()))
+	must(t, s.CheckWritable(context.Background())) // the second increments the same row
 	if d := s.Dialect(); d != "sqlite" && d != "postgres" {
 		t.Fatalf("Dialect = %q", d)
 	}
