@@ -80,6 +80,7 @@ type nodeOptions struct {
 	master []byte
 	clock  time.Time // zero: system clock
 	oauth2 func(*oauth2.Config)
+	taap   func(*taap.Config)
 }
 
 // startNode runs the OAuth2, TPV, Apstrata and TAAP adapters plus okRoute
@@ -95,9 +96,13 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tcfg := taap.DefaultConfig()
+		if o.taap != nil {
+			o.taap(&tcfg)
+		}
 		addr := httpapi.ClientAddr{}
 		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
-			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)), taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, addr))}
+			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)), taap.New(tcfg, taap.DepsFrom(svc, addr))}
 	})
 }
 

@@ -56,6 +56,12 @@ type TokenStore interface {
 	// MarkTokenRotated sets RotatedAt if it is unset and reports whether
 	// this call did it (true exactly once per token across all nodes).
 	MarkTokenRotated(ctx context.Context, id string, at time.Time) (bool, error)
+	// CountTokenExchange counts one exchange of a refresh token if it is
+	// allowed: when the token was never exchanged (RotatedAt is then set to
+	// at), or was exchanged fewer than max times, first at or after since.
+	// It returns the count including this exchange, 0 if it was refused.
+	// Atomic across nodes.
+	CountTokenExchange(ctx context.Context, id string, at, since time.Time, max int) (int, error)
 	// UpdateTokenExpiry moves a token's expiry (renewal, grace periods).
 	UpdateTokenExpiry(ctx context.Context, id string, expires time.Time) error
 	RevokeToken(ctx context.Context, id string, at time.Time) error

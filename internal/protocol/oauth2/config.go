@@ -10,9 +10,10 @@ import (
 type Config struct {
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`  // access token lifetime (default 1h)
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"` // refresh token lifetime, at most 2 years (default 2 years, as the device server)
-	// RefreshGrace is how long after a refresh token was exchanged another
-	// exchange of it is taken as a concurrent refresh (new valid pair)
-	// rather than a replay (family revoked). 0 disables the grace window.
+	// RefreshGrace is how long after a refresh token was exchanged one more
+	// exchange of it is taken as a concurrent refresh (a second valid pair;
+	// any further one is refused) rather than a replay (family revoked).
+	// 0 disables the grace window.
 	RefreshGrace time.Duration `yaml:"refresh_grace"`
 	// TokenCacheMaxAge bounds how long a node trusts a cached access token
 	// before re-reading it, i.e. how late it sees a revocation made on

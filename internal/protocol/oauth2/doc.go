@@ -23,8 +23,10 @@
 //   - Refresh tokens rotate. Presenting a refresh token that was already
 //     exchanged more than refresh_grace ago revokes its whole family (every
 //     access and refresh token descended from the same password grant) and
-//     is audited; inside the grace window a concurrent refresh gets a fresh
-//     valid pair, so two racing refreshes never log a device out.
+//     is audited; inside the grace window one concurrent refresh gets a
+//     second valid pair, so two racing refreshes never log a device out,
+//     and further ones are refused (invalid_grant) without revoking
+//     anything (core.Tokens.ExchangeRefresh, shared with TAAP).
 //   - Failed client or resource-owner authentications are limited per key
 //     and per source address with core.FailureLimiter (shared by all nodes).
 //   - Access-token lookups go through core.Tokens' cache: revocations made

@@ -190,8 +190,9 @@ func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Crede
 	return tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now), RefreshToken: refresh}, nil
 }
 
-// refreshGrant rotates a refresh token. Reuse of an already rotated token
-// outside the grace window revokes the whole family.
+// refreshGrant rotates a refresh token under the core's exchange rule
+// (core.Tokens.ExchangeRefresh): at most two exchanges inside the grace
+// window, reuse after it revokes the whole family.
 func (m *Module) refreshGrant(r *http.Request, f form, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
 	ctx := r.Context()
 	value := f.get("refresh_token")
@@ -236,28 +237,19 @@ func (m *Module) refreshGrant(r *http.Request, f form, client clientCreds, hasCl
 	if p.Disabled {
 		return grantFail(t, "principal disabled", core.E(core.KindRevoked, "the access key of this grant is disabled"))
 	}
-	now := m.svc.Clock.Now()
-	first, err := m.svc.Store.MarkTokenRotated(ctx, t.ID, now)
-	if err != nil {
+	ex, err := m.svc.Tokens.ExchangeRefresh(ctx, t, m.cfg.RefreshGrace)
+	switch {
+	case ex.Reused:
+		m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+			Outcome: core.OutcomeFailure, Reason: "refresh token reuse detected; revoked family " + t.FamilyID + " (" + strconv.Itoa(ex.Revoked) + " tokens)"})
+		return tokenResponse{}, ctxGrant, err
+	case core.KindOf(err) == core.KindReplayed, core.KindOf(err) == core.KindUnauthenticated:
+		return grantFail(t, core.ReasonOf(err), err)
+	case err != nil:
 		return tokenResponse{}, ctxGrant, err
 	}
 	reason := "refresh grant"
-	if !first {
-		cur, err := m.svc.Store.GetToken(ctx, t.ID)
-		if err != nil {
-			return tokenResponse{}, ctxGrant, err
-		}
-		if cur.RotatedAt != nil && now.Sub(*cur.RotatedAt) > m.cfg.RefreshGrace {
-			// Replay of a rotated token: whoever holds the family may be an
-			// attacker, so every token of it dies (RFC 9700 section 4.14.2).
-			n, rerr := m.svc.Tokens.RevokeFamily(ctx, t.FamilyID)
-			if rerr != nil {
-				return tokenResponse{}, ctxGrant, rerr
-			}
-			m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
-				Outcome: core.OutcomeFailure, Reason: "refresh token reuse detected; revoked family " + t.FamilyID + " (" + strconv.Itoa(n) + " tokens)"})
-			return tokenResponse{}, ctxGrant, core.E(core.KindReplayed, "refresh token already used; all tokens of this grant are revoked")
-		}
+	if ex.Retry {
 		reason = "refresh grant (concurrent refresh inside the grace window)"
 	}
 	resp, err := m.issuePair(ctx, r, cred, p, t.FamilyID, t.ID, core.AuditRenew, reason)

@@ -31,6 +31,12 @@ type Config struct {
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
 	IDTokenTTL      time.Duration `yaml:"id_token_ttl"`
+	// RefreshGrace is how long after a refresh token was exchanged one more
+	// exchange of it is a concurrent retry (a second pair) rather than
+	// reuse (family revoked); the rule is core.Tokens.ExchangeRefresh's.
+	// 0 (the default: TAAP clients refresh one at a time) allows one
+	// exchange per token.
+	RefreshGrace time.Duration `yaml:"refresh_grace"`
 	// IDTokenAlg signs ID tokens: ES256 (fast, the default) or RS256.
 	IDTokenAlg string `yaml:"id_token_alg"`
 	// KeyRotation is how long one ID-token signing key is used. Retired
@@ -104,6 +110,9 @@ func (c *Config) Validate() error {
 	check("resource_parts", c.ResourceParts, PartURI, PartMethod, PartBody)
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		errs = append(errs, errors.New("access_token_ttl must be between 1m and 24h"))
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("refresh_grace %v: must be between 0 and 5m", c.RefreshGrace))
 	}
 	if c.RefreshTokenTTL < c.AccessTokenTTL || c.RefreshTokenTTL > 365*24*time.Hour {
 		errs = append(errs, errors.New("refresh_token_ttl must be between access_token_ttl and 8760h"))

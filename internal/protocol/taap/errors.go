@@ -21,9 +21,16 @@ type oauthError struct {
 	status int
 	code   string
 	desc   string
+	cause  error // what the audit log records; never sent
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.desc }
+
+// invalidGrant is the token endpoint's refusal of a grant: desc is sent,
+// cause only audited.
+func invalidGrant(desc string, cause error) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: desc, cause: cause}
+}
 
 // errContext says which credential a failure is about, which decides the
 // OAuth code and the WWW-Authenticate challenge of a 401.
@@ -121,6 +128,9 @@ func auditReason(err error) string {
 	}
 	var oe *oauthError
 	if errors.As(err, &oe) {
+		if r := core.ReasonOf(oe.cause); r != "" && r != oe.desc {
+			return oe.code + ": " + oe.desc + " (" + r + ")"
+		}
 		return oe.code + ": " + oe.desc
 	}
 	if r := core.ReasonOf(err); r != "" {

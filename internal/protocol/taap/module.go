@@ -34,9 +34,8 @@ type (
 		NewToken(spec core.TokenSpec) (string, core.Token)
 		Commit(ctx context.Context, tokens []core.Token, events []core.AuditEvent) error
 		Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
-		RevokeFamily(ctx context.Context, familyID string) (int, error)
+		ExchangeRefresh(ctx context.Context, t core.Token, grace time.Duration) (core.Exchange, error)
 		EnableCache(kind core.TokenKind, maxAge time.Duration)
-		Store() core.TokenStore
 	}
 	auditor interface {
 		Record(ctx context.Context, e core.AuditEvent) error

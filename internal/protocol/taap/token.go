@@ -3,6 +3,7 @@ package taap
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,7 +69,7 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 		resp, err = m.grant(r, cred, pop, body)
 	}
 	if err != nil {
-		if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
+		if refused(err) {
 			m.auditFailure(r, cred.OrgID, cred.PrincipalID, id, err)
 		}
 		m.writeError(w, r, err, ctxClient)
@@ -76,6 +77,17 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Pragma", "no-cache")
 	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// refused reports whether err refuses the request (audited as a failed
+// grant) rather than being a fault of authgate or its store.
+func refused(err error) bool {
+	var oe *oauthError
+	if errors.As(err, &oe) {
+		return true
+	}
+	k := core.KindOf(err)
+	return k != core.KindUnavailable && k != core.KindInternal
 }
 
 // grant issues tokens for an authenticated client whose PoP token verified.
@@ -94,33 +106,40 @@ func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body [
 	var meta clientMeta
 	_ = json.Unmarshal(cred.Meta, &meta)
 	spec := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, CredentialID: cred.ID, Scope: meta.Scope, Binding: cred.Lookup}
-	action := core.AuditIssue
+	action, what := core.AuditIssue, ""
 	switch gt := form.Get("grant_type"); gt {
 	case "", "client_credentials":
 	case "refresh_token":
 		old, err := m.d.Tokens.Lookup(ctx, core.TokenTAAPRefresh, form.Get("refresh_token"))
-		if err != nil || old.PrincipalID != cred.PrincipalID {
-			if core.KindOf(err) == core.KindUnavailable || core.KindOf(err) == core.KindInternal {
-				return tokenResponse{}, err
-			}
-			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "refresh token is invalid, expired, revoked or not this client's"}
-		}
-		first, err := m.d.Tokens.Store().MarkTokenRotated(ctx, old.ID, m.d.Clock.Now())
-		if err != nil {
+		switch k := core.KindOf(err); {
+		case err != nil && (k == core.KindUnavailable || k == core.KindInternal):
 			return tokenResponse{}, err
+		case err != nil:
+			return tokenResponse{}, invalidGrant("refresh token is invalid, expired or revoked", err)
+		case old.PrincipalID != cred.PrincipalID:
+			// Said exactly like an unknown token: the answer must not tell
+			// whether another client's token is live.
+			return tokenResponse{}, invalidGrant("refresh token is invalid, expired or revoked",
+				core.E(core.KindUnauthenticated, "refresh token of another client"))
 		}
-		if !first {
-			// A rotated refresh token came back: it leaked. Revoke the family.
-			n, err := m.d.Tokens.RevokeFamily(ctx, old.FamilyID)
-			if err != nil {
+		ex, err := m.d.Tokens.ExchangeRefresh(ctx, old, m.cfg.RefreshGrace)
+		if ex.Reused {
+			_ = m.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: protocol, OrgID: old.OrgID, PrincipalID: old.PrincipalID,
+				Subject: old.FamilyID, Outcome: core.OutcomeFailure, Reason: "refresh token reused: token family revoked (" + strconv.Itoa(ex.Revoked) + " tokens)",
+				RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)})
+			return tokenResponse{}, invalidGrant("refresh token was already used; its token family is revoked", err)
+		}
+		if err != nil {
+			if k := core.KindOf(err); k == core.KindUnavailable || k == core.KindInternal {
 				return tokenResponse{}, err
 			}
-			_ = m.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: protocol, OrgID: old.OrgID, PrincipalID: old.PrincipalID,
-				Subject: old.FamilyID, Reason: "refresh token reused: token family revoked (" + strconv.Itoa(n) + " tokens)", RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)})
-			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: "refresh token was already used; its token family is revoked"}
+			return tokenResponse{}, invalidGrant(core.ReasonOf(err), err)
 		}
 		spec.FamilyID, spec.ParentID, spec.Scope = old.FamilyID, old.ID, old.Scope
 		action = core.AuditRenew
+		if ex.Retry {
+			what = " (concurrent retry inside the grace window)"
+		}
 	default:
 		return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", desc: "grant_type must be client_credentials or refresh_token"}
 	}
@@ -135,9 +154,9 @@ func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body [
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	ev := func(t core.Token, what string) core.AuditEvent {
+	ev := func(t core.Token, issued string) core.AuditEvent {
 		return core.AuditEvent{Action: action, Protocol: protocol, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
-			Reason: what + " for client " + cred.Lookup + " (PoP jti " + pop.JTI + ")", RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)}
+			Reason: issued + " for client " + cred.Lookup + what + " (PoP jti " + pop.JTI + ")", RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)}
 	}
 	if err := m.d.Tokens.Commit(ctx, []core.Token{at, rt}, []core.AuditEvent{ev(at, "access and ID token"), ev(rt, "refresh token")}); err != nil {
 		return tokenResponse{}, err

@@ -410,12 +410,26 @@ func (s *Store) GetToken(ctx context.Context, id string) (core.Token, error) {
 
 // MarkTokenRotated sets rotated_at once.
 func (s *Store) MarkTokenRotated(ctx context.Context, id string, at time.Time) (bool, error) {
-	r, err := s.exec(ctx, `UPDATE tokens SET rotated_at=? WHERE id=? AND rotated_at IS NULL`, ts(at), id)
+	r, err := s.exec(ctx, `UPDATE tokens SET rotated_at=?, exchanges=exchanges+1 WHERE id=? AND rotated_at IS NULL`, ts(at), id)
 	if err != nil {
 		return false, err
 	}
 	n, err := r.RowsAffected()
 	return n == 1, s.err(err)
+}
+
+// CountTokenExchange counts one exchange of a refresh token in a single
+// conditional UPDATE, so concurrent exchanges on any number of nodes are
+// serialised by the row lock. A token rotated otherwise (RotatedAt set,
+// no count) is never exchanged again.
+func (s *Store) CountTokenExchange(ctx context.Context, id string, at, since time.Time, max int) (int, error) {
+	var n int
+	err := s.write.QueryRowContext(ctx, s.rb(`UPDATE tokens SET exchanges=exchanges+1, rotated_at=COALESCE(rotated_at, ?)
+		WHERE id=? AND (rotated_at IS NULL OR (exchanges>0 AND exchanges<? AND rotated_at>=?)) RETURNING exchanges`), ts(at), id, max, ts(since)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, s.err(err)
 }
 
 // UpdateTokenExpiry sets a token's expiry.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Credentials", testCredentials},
 		{"Tokens", testTokens},
 		{"TokenRotatedOnce", testTokenRotatedOnce},
+		{"TokenExchangeBounded", testTokenExchangeBounded},
 		{"TokenBatch", testTokenBatch},
 		{"Replay", testReplay},
 		{"ReplayConcurrent", testReplayConcurrent},
@@ -753,6 +754,77 @@ func testTokenRotatedOnce(t *testing.T, s core.Store) {
 	must(t, err)
 	if won {
 		t.Fatal("a missing token was marked rotated")
+	}
+}
+
+// testTokenExchangeBounded: a refresh token is exchanged at most max times,
+// the later ones only while the first exchange is no older than since, and
+// racing exchangers (several nodes) together win exactly max times.
+func testTokenExchangeBounded(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	must(t, s.CreateToken(ctx, newToken("x1", "f", core.TokenRefresh, "p", t0, time.Hour)))
+	first := t0.Add(time.Minute)
+	exchanges := []struct {
+		at, since time.Time
+		max, want int
+	}{
+		{first, first.Add(-time.Hour), 2, 1},                        // first exchange: always allowed
+		{first.Add(20 * time.Second), first.Add(time.Second), 2, 0}, // first exchange older than since
+		{first.Add(5 * time.Second), first, 2, 2},                   // second, inside the window
+		{first.Add(6 * time.Second), first, 2, 0},                   // third: over max
+		{first.Add(6 * time.Second), first.Add(-time.Hour), 3, 3},   // a larger max allows one more
+	}
+	for i, x := range exchanges {
+		n, err := s.CountTokenExchange(ctx, "x1", x.at, x.since, x.max)
+		must(t, err)
+		if n != x.want {
+			t.Fatalf("exchange %d: CountTokenExchange = %d, want %d", i, n, x.want)
+		}
+	}
+	got, err := s.GetToken(ctx, "x1")
+	must(t, err)
+	if got.RotatedAt == nil || !got.RotatedAt.Equal(first) {
+		t.Fatalf("RotatedAt = %v, want the first exchange %v", got.RotatedAt, first)
+	}
+	// A token rotated without counting (MarkTokenRotated) counts as exchanged once.
+	must(t, s.CreateToken(ctx, newToken("x2", "f", core.TokenRefresh, "p", t0, time.Hour)))
+	if _, err := s.MarkTokenRotated(ctx, "x2", first); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountTokenExchange(ctx, "x2", first, first, 1); err != nil || n != 0 {
+		t.Fatalf("exchange of a rotated token with max 1 = %d, %v", n, err)
+	}
+	if n, err := s.CountTokenExchange(ctx, "missing", first, first, 2); err != nil || n != 0 {
+		t.Fatalf("exchange of a missing token = %d, %v", n, err)
+	}
+
+	const tokens, callers, max = 10, 8, 2
+	for i := 0; i < tokens; i++ {
+		must(t, s.CreateToken(ctx, newToken(fmt.Sprintf("c%d", i), "f", core.TokenRefresh, "p", t0, time.Hour)))
+	}
+	wins := make([]atomic.Int32, tokens)
+	var wg sync.WaitGroup
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < tokens; i++ {
+				n, err := s.CountTokenExchange(ctx, fmt.Sprintf("c%d", i), first, t0, max)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n > 0 {
+					wins[i].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range wins {
+		if n := wins[i].Load(); n != max {
+			t.Fatalf("token c%d exchanged %d times by racing callers, want exactly %d", i, n, max)
+		}
 	}
 }
 

@@ -1,0 +1,69 @@
+package core
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// MaxRefreshExchanges bounds how often one refresh token is exchanged: once,
+// plus one concurrent retry inside the grace window (a client whose first
+// response was lost). Without the bound, N parallel refreshes of one token
+// inside the window would mint N live pairs, each able to refresh on.
+const MaxRefreshExchanges = 2
+
+// Exchange says how a refresh-token exchange was decided.
+type Exchange struct {
+	// Retry is set on the second exchange of a token inside the grace window.
+	Retry bool
+	// Reused is set when the token came back after the grace window: the
+	// whole family was revoked (RFC 9700 section 4.14.2).
+	Reused bool
+	// Revoked counts the tokens revoked with the family when Reused.
+	Revoked int
+}
+
+// ExchangeRefresh decides whether refresh token t (already looked up and
+// checked by the caller) may be exchanged for new tokens now. The rule,
+// shared by every family that rotates refresh tokens:
+//
+//   - the first exchange is allowed;
+//   - while the first exchange is no older than grace, up to
+//     MaxRefreshExchanges exchanges in all are allowed, the later ones are
+//     refused (KindReplayed) and nothing is revoked: a racing client keeps
+//     the pairs it already got;
+//   - once the first exchange is older than grace, presenting the token is
+//     reuse: every token of its family is revoked and the exchange refused.
+//
+// grace 0 allows one exchange only. The count is kept in the store, so the
+// bound holds across nodes.
+func (s *Tokens) ExchangeRefresh(ctx context.Context, t Token, grace time.Duration) (Exchange, error) {
+	now := s.clock.Now()
+	limit := MaxRefreshExchanges
+	if grace <= 0 {
+		limit = 1
+	}
+	n, err := s.store.CountTokenExchange(ctx, t.ID, now, now.Add(-grace), limit)
+	if err != nil {
+		return Exchange{}, err
+	}
+	if n > 0 {
+		return Exchange{Retry: n > 1}, nil
+	}
+	cur, err := s.store.GetToken(ctx, t.ID)
+	if err != nil {
+		if KindOf(err) == KindNotFound {
+			return Exchange{}, E(KindUnauthenticated, "invalid token")
+		}
+		return Exchange{}, err
+	}
+	if grace > 0 && cur.RotatedAt != nil && now.Sub(*cur.RotatedAt) <= grace {
+		return Exchange{}, E(KindReplayed, "refresh token was already exchanged "+strconv.Itoa(limit)+
+			" times; use the tokens of an earlier exchange")
+	}
+	revoked, err := s.RevokeFamily(ctx, t.FamilyID)
+	if err != nil {
+		return Exchange{}, err
+	}
+	return Exchange{Reused: true, Revoked: revoked}, E(KindReplayed, "refresh token already used; all tokens of this grant are revoked")
+}
