@@ -143,6 +143,8 @@ type Authority struct {
 
 	mu  sync.Mutex
 	mat *material
+
+	here issuedHere
 }
 
 // New builds the authority; call Init once per installation.
@@ -156,40 +158,74 @@ func New(cfg Config, deps Deps) *Authority {
 	return &Authority{cfg: cfg, deps: deps}
 }
 
-// material is the loaded CA: the root, and the issuing CA that signs
-// certificates and CRLs (the root itself when there is no intermediate).
+// The issuing CAs under the root, by name. Each issues one kind of
+// certificate only, so a relying party that trusts one of them (the mTLS
+// device listener, an M2M environment's trusted_cas) trusts nothing the
+// others issued.
+const (
+	CADevice = "device" // device certificates (profile device)
+	CAM2MTA  = "m2m-ta" // partner certificates of the TA environment (OU M2M_TA)
+	CAM2MPE  = "m2m-pe" // partner certificates of the PE environment (OU M2M)
+)
+
+// IssuingCAs lists the issuing CAs' names.
+func IssuingCAs() []string { return []string{CADevice, CAM2MTA, CAM2MPE} }
+
+// caTitle is the part of an issuing CA's common name after the organisation.
+var caTitle = map[string]string{CADevice: "Device CA", CAM2MTA: "M2M TA CA", CAM2MPE: "M2M PE CA"}
+
+// material is the loaded CA: the root, the issuing CAs, and the legacy
+// issuer (the CA that signed certificates before the issuing CAs existed:
+// the root itself, or the intermediate of `ca init --intermediate`). The
+// legacy issuer signs nothing new but its CRL; what it issued stays valid.
 type material struct {
 	root      *x509.Certificate
-	issuer    *x509.Certificate
-	issuerKey crypto.Signer
+	legacy    *x509.Certificate
+	legacyKey crypto.Signer
+	issuers   map[string]issuer
+}
+
+// issuer is one issuing CA with its key.
+type issuer struct {
+	cert *x509.Certificate
+	key  crypto.Signer
 }
 
 // authorityDoc is the stored form of the CA.
 type authorityDoc struct {
-	RootPEM       string    `json:"root_pem"`
-	RootKey       []byte    `json:"root_key_sealed"` // PKCS#8, sealed
-	IssuerPEM     string    `json:"issuer_pem,omitempty"`
-	IssuerKey     []byte    `json:"issuer_key_sealed,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	KeyAlgorithm  string    `json:"key_algorithm"`
-	HasIssuingSub bool      `json:"intermediate"`
+	RootPEM string `json:"root_pem"`
+	RootKey []byte `json:"root_key_sealed"` // PKCS#8, sealed
+	// IssuerPEM/IssuerKey are the legacy intermediate (`--intermediate`
+	// before the issuing CAs existed); absent on newer installations.
+	IssuerPEM     string               `json:"issuer_pem,omitempty"`
+	IssuerKey     []byte               `json:"issuer_key_sealed,omitempty"`
+	Issuers       map[string]issuerDoc `json:"issuers,omitempty"`
+	// PreviousRoots are root certificates replaced by migrate (same key).
+	PreviousRoots []string             `json:"previous_roots,omitempty"`
+	CreatedAt     time.Time            `json:"created_at"`
+	KeyAlgorithm  string               `json:"key_algorithm"`
+	HasIssuingSub bool                 `json:"intermediate"`
+}
+
+// issuerDoc is the stored form of one issuing CA.
+type issuerDoc struct {
+	CertPEM string `json:"cert_pem"`
+	Key     []byte `json:"key_sealed"` // PKCS#8, sealed
 }
 
 // InitOptions choose the CA's keys and names.
 type InitOptions struct {
-	Algorithm      string // "rsa" (default) or "ecdsa"
-	RSABits        int    // default 3072, at least 2048
-	Curve          string // "P-256" (default) or "P-384"
-	CommonName     string // default "authgate M2M Root CA"
-	Organisation   string // default "authgate"
-	Intermediate   bool   // also create an issuing CA under the root
-	RootValidity   time.Duration
+	Algorithm    string // "rsa" (default) or "ecdsa"
+	RSABits      int    // default 3072, at least 2048
+	Curve        string // "P-256" (default) or "P-384"
+	CommonName   string // default "authgate Root CA"
+	Organisation string // default "authgate"
+	RootValidity time.Duration
+	// IssuerValidity is the issuing CAs' lifetime (never beyond the root).
 	IssuerValidity time.Duration
 }
 
-// Init creates the CA keys and certificates and stores them. It fails
-// with KindConflict when the CA already exists.
-func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificate, error) {
+func (opt *InitOptions) defaults() {
 	if opt.Algorithm == "" {
 		opt.Algorithm = "rsa"
 	}
@@ -200,7 +236,7 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 		opt.Curve = "P-256"
 	}
 	if opt.CommonName == "" {
-		opt.CommonName = "authgate M2M Root CA"
+		opt.CommonName = "authgate Root CA"
 	}
 	if opt.Organisation == "" {
 		opt.Organisation = "authgate"
@@ -211,9 +247,15 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 	if opt.IssuerValidity == 0 {
 		opt.IssuerValidity = 5 * 365 * 24 * time.Hour
 	}
-	if opt.Intermediate && opt.IssuerValidity > opt.RootValidity {
-		return nil, core.E(core.KindInvalidInput, "the issuing CA cannot outlive the root")
+}
+
+// Init creates the root and the issuing CAs and stores them. It fails
+// with KindConflict when the CA already exists.
+func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificate, error) {
+	if opt.IssuerValidity != 0 && opt.RootValidity != 0 && opt.IssuerValidity > opt.RootValidity {
+		return nil, core.E(core.KindInvalidInput, "the issuing CAs cannot outlive the root")
 	}
+	opt.defaults() // a default issuer validity is cut to the root's (caCert)
 	if _, err := a.deps.Docs.GetDocument(ctx, collCA, idAuthority); err == nil {
 		return nil, core.E(core.KindConflict, "the certificate authority is already initialised")
 	} else if core.KindOf(err) != core.KindNotFound {
@@ -224,33 +266,17 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 	if err != nil {
 		return nil, err
 	}
-	pathLen := 0
-	if opt.Intermediate {
-		pathLen = 1
-	}
 	root, err := a.caCert(pkix.Name{CommonName: opt.CommonName, Organization: []string{opt.Organisation}},
-		rootKey, nil, nil, now, opt.RootValidity, pathLen)
+		rootKey, nil, nil, now, opt.RootValidity, 1)
 	if err != nil {
 		return nil, err
 	}
-	doc := authorityDoc{RootPEM: pemCert(root), CreatedAt: now, KeyAlgorithm: opt.Algorithm, HasIssuingSub: opt.Intermediate}
+	doc := authorityDoc{RootPEM: pemCert(root), CreatedAt: now, KeyAlgorithm: opt.Algorithm}
 	if doc.RootKey, err = a.sealKey(rootKey, root); err != nil {
 		return nil, err
 	}
-	if opt.Intermediate {
-		issKey, err := a.newKey(opt)
-		if err != nil {
-			return nil, err
-		}
-		iss, err := a.caCert(pkix.Name{CommonName: opt.CommonName + " (issuing)", Organization: []string{opt.Organisation}},
-			issKey, root, rootKey, now, opt.IssuerValidity, 0)
-		if err != nil {
-			return nil, err
-		}
-		doc.IssuerPEM = pemCert(iss)
-		if doc.IssuerKey, err = a.sealKey(issKey, iss); err != nil {
-			return nil, err
-		}
+	if err := a.addIssuers(&doc, root, rootKey, opt, now); err != nil {
+		return nil, err
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -263,10 +289,41 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 		return nil, err
 	}
 	if err := a.deps.Audit.Record(ctx, core.AuditEvent{Action: core.AuditCreate, Protocol: "ca", OrgID: core.SystemOrgID,
-		Subject: root.Subject.String(), Reason: fmt.Sprintf("CA initialised (%s, intermediate=%v)", opt.Algorithm, opt.Intermediate)}); err != nil {
+		Subject: root.Subject.String(), Reason: fmt.Sprintf("CA initialised (%s) with issuing CAs %v", opt.Algorithm, IssuingCAs())}); err != nil {
 		return nil, err
 	}
 	return root, nil
+}
+
+// addIssuers creates the issuing CAs doc lacks, signed by the root.
+func (a *Authority) addIssuers(doc *authorityDoc, root *x509.Certificate, rootKey crypto.Signer, opt InitOptions, now time.Time) error {
+	if doc.Issuers == nil {
+		doc.Issuers = map[string]issuerDoc{}
+	}
+	org := opt.Organisation
+	if len(root.Subject.Organization) > 0 {
+		org = root.Subject.Organization[0]
+	}
+	for _, name := range IssuingCAs() {
+		if _, ok := doc.Issuers[name]; ok {
+			continue
+		}
+		key, err := a.newKey(opt)
+		if err != nil {
+			return err
+		}
+		cert, err := a.caCert(pkix.Name{CommonName: org + " " + caTitle[name], Organization: []string{org}},
+			key, root, rootKey, now, opt.IssuerValidity, 0)
+		if err != nil {
+			return err
+		}
+		sealed, err := a.sealKey(key, cert)
+		if err != nil {
+			return err
+		}
+		doc.Issuers[name] = issuerDoc{CertPEM: pemCert(cert), Key: sealed}
+	}
+	return nil
 }
 
 func (a *Authority) newKey(opt InitOptions) (crypto.Signer, error) {
@@ -377,41 +434,150 @@ func parsePEMCert(s string) (*x509.Certificate, error) {
 // errNotInitialised tells the operator what to do.
 var errNotInitialised = core.E(core.KindUnavailable, "the certificate authority is not initialised: run `authgate ca init`")
 
-// load returns the CA material, reading it from the store the first time.
+// load returns the CA material, reading it from the store the first
+// time. An installation made before the issuing CAs existed gets them
+// here, once, on its first use (see migrate).
 func (a *Authority) load(ctx context.Context) (*material, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.mat != nil {
 		return a.mat, nil
 	}
-	d, err := a.deps.Docs.GetDocument(ctx, collCA, idAuthority)
-	if err != nil {
-		if core.KindOf(err) == core.KindNotFound {
-			return nil, errNotInitialised
+	for attempt := 0; ; attempt++ {
+		d, err := a.deps.Docs.GetDocument(ctx, collCA, idAuthority)
+		if err != nil {
+			if core.KindOf(err) == core.KindNotFound {
+				return nil, errNotInitialised
+			}
+			return nil, err
 		}
-		return nil, err
+		var doc authorityDoc
+		if err := json.Unmarshal(d.Data, &doc); err != nil {
+			return nil, core.Wrap(core.KindInternal, "", err)
+		}
+		if len(doc.Issuers) < len(IssuingCAs()) {
+			err := a.migrate(ctx, d, doc)
+			if core.KindOf(err) == core.KindConflict && attempt < 3 {
+				continue // another node migrated meanwhile: read its result
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		m, err := a.parse(doc)
+		if err != nil {
+			return nil, err
+		}
+		a.mat = m
+		return m, nil
 	}
-	var doc authorityDoc
-	if err := json.Unmarshal(d.Data, &doc); err != nil {
-		return nil, core.Wrap(core.KindInternal, "", err)
-	}
-	m := &material{}
+}
+
+func (a *Authority) parse(doc authorityDoc) (*material, error) {
+	m := &material{issuers: map[string]issuer{}}
+	var err error
 	if m.root, err = parsePEMCert(doc.RootPEM); err != nil {
 		return nil, core.Wrap(core.KindInternal, "", err)
 	}
-	m.issuer, m.issuerKey = m.root, nil
+	m.legacy, m.legacyKey = m.root, nil
 	sealed := doc.RootKey
 	if doc.IssuerPEM != "" {
-		if m.issuer, err = parsePEMCert(doc.IssuerPEM); err != nil {
+		if m.legacy, err = parsePEMCert(doc.IssuerPEM); err != nil {
 			return nil, core.Wrap(core.KindInternal, "", err)
 		}
 		sealed = doc.IssuerKey
 	}
-	if m.issuerKey, err = a.openKey(sealed, m.issuer); err != nil {
+	if m.legacyKey, err = a.openKey(sealed, m.legacy); err != nil {
 		return nil, err
 	}
-	a.mat = m
+	for name, id := range doc.Issuers {
+		var is issuer
+		if is.cert, err = parsePEMCert(id.CertPEM); err != nil {
+			return nil, core.Wrap(core.KindInternal, "", err)
+		}
+		if is.key, err = a.openKey(id.Key, is.cert); err != nil {
+			return nil, err
+		}
+		m.issuers[name] = is
+	}
 	return m, nil
+}
+
+// migrate adds the issuing CAs to an installation that has only a root
+// (or a root and the legacy intermediate). A root made without an
+// intermediate has path length 0, which forbids any CA below it: it is
+// re-certified with the same key, subject and validity and path length 1,
+// so what the old root certificate issued still verifies under the new
+// one (same name, same key) and the issuing CAs verify strictly. The
+// update is conditional on the stored version: of two nodes migrating at
+// once, one wins and the other reads its result.
+func (a *Authority) migrate(ctx context.Context, d core.Document, doc authorityDoc) error {
+	root, err := parsePEMCert(doc.RootPEM)
+	if err != nil {
+		return core.Wrap(core.KindInternal, "", err)
+	}
+	rootKey, err := a.openKey(doc.RootKey, root)
+	if err != nil {
+		return err
+	}
+	now := a.deps.Clock.Now()
+	if root.MaxPathLen == 0 {
+		if root, err = a.recertifyRoot(root, rootKey); err != nil {
+			return err
+		}
+		doc.PreviousRoots = append(doc.PreviousRoots, doc.RootPEM)
+		doc.RootPEM = pemCert(root)
+		if doc.RootKey, err = a.sealKey(rootKey, root); err != nil {
+			return err
+		}
+	}
+	opt := InitOptions{Algorithm: doc.KeyAlgorithm}
+	switch k := rootKey.Public().(type) {
+	case *rsa.PublicKey:
+		opt.Algorithm, opt.RSABits = "rsa", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		opt.Algorithm, opt.Curve = "ecdsa", k.Curve.Params().Name
+	}
+	opt.defaults()
+	if v := root.NotAfter.Sub(now); v < opt.IssuerValidity {
+		opt.IssuerValidity = v
+	}
+	if err := a.addIssuers(&doc, root, rootKey, opt, now); err != nil {
+		return err
+	}
+	d.Data, err = json.Marshal(doc)
+	if err != nil {
+		return core.Wrap(core.KindInternal, "", err)
+	}
+	d.UpdatedAt = now
+	if _, err := a.deps.Docs.UpdateDocument(ctx, d); err != nil {
+		return err
+	}
+	a.deps.Log.Info("certificate authority migrated: issuing CAs created under the root", slog.Any("issuing_cas", IssuingCAs()))
+	return a.deps.Audit.Record(ctx, core.AuditEvent{Action: core.AuditUpdate, Protocol: "ca", OrgID: core.SystemOrgID,
+		Subject: root.Subject.String(), Reason: fmt.Sprintf("issuing CAs %v created under the existing root", IssuingCAs())})
+}
+
+// recertifyRoot makes a new self-signed certificate for the root's key
+// with the same subject and validity and path length 1.
+func (a *Authority) recertifyRoot(old *x509.Certificate, key crypto.Signer) (*x509.Certificate, error) {
+	serial, err := a.serial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, RawSubject: old.RawSubject,
+		NotBefore: old.NotBefore, NotAfter: old.NotAfter,
+		KeyUsage:              old.KeyUsage | x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true, IsCA: true, MaxPathLen: 1,
+		SubjectKeyId: old.SubjectKeyId,
+	}
+	der, err := x509.CreateCertificate(a.deps.Rand, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, core.Wrap(core.KindInternal, "", err)
+	}
+	return x509.ParseCertificate(der)
 }
 
 // Root returns the root certificate.
@@ -423,15 +589,45 @@ func (a *Authority) Root(ctx context.Context) (*x509.Certificate, error) {
 	return m.root, nil
 }
 
-// Chain returns the certificates between an issued certificate and the
-// root, root excluded: the issuing CA, or nothing without an intermediate.
-func (a *Authority) Chain(ctx context.Context) ([]*x509.Certificate, error) {
+// IssuingCA returns one issuing CA's certificate by name (CADevice,
+// CAM2MTA, CAM2MPE).
+func (a *Authority) IssuingCA(ctx context.Context, name string) (*x509.Certificate, error) {
 	m, err := a.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if m.issuer == m.root {
-		return nil, nil
+	is, ok := m.issuers[name]
+	if !ok {
+		return nil, core.E(core.KindInvalidInput, fmt.Sprintf("unknown issuing CA %q (use %v)", name, IssuingCAs()))
 	}
-	return []*x509.Certificate{m.issuer}, nil
+	return is.cert, nil
+}
+
+// Intermediates returns every CA certificate under the root: the issuing
+// CAs and the legacy intermediate, if any.
+func (a *Authority) Intermediates(ctx context.Context) ([]*x509.Certificate, error) {
+	m, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, name := range IssuingCAs() {
+		out = append(out, m.issuers[name].cert)
+	}
+	if m.legacy != m.root {
+		out = append(out, m.legacy)
+	}
+	return out, nil
+}
+
+// DeviceIssuers returns the CAs whose certificates the device listener
+// accepts, each as a trust anchor of its own: the device CA, and the
+// legacy issuer for device certificates made before it existed. The M2M
+// issuing CAs are not among them.
+func (a *Authority) DeviceIssuers(ctx context.Context) ([]*x509.Certificate, error) {
+	m, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []*x509.Certificate{m.issuers[CADevice].cert, m.legacy}, nil
 }

@@ -149,14 +149,18 @@ func TestValidityNeverBeyondCA(t *testing.T) {
 }
 
 func TestProfilesAndDevice(t *testing.T) {
-	a, _, _ := newCA(t, InitOptions{Algorithm: "rsa", RSABits: 2048, Intermediate: true})
+	a, _, _ := newCA(t, InitOptions{Algorithm: "rsa", RSABits: 2048})
 	ctx := context.Background()
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	dev, err := a.Sign(ctx, SignRequest{CSR: makeCSR(t, ecKey, pkix.Name{Organization: []string{"Fleet"}, CommonName: "device-0042"}, nil), Profile: "device"})
+	dev, err := a.Sign(ctx, SignRequest{CSR: makeCSR(t, ecKey, pkix.Name{Organization: []string{"Fleet"}, CommonName: "device-0042"}, nil), Profile: "device",
+		Device: &DeviceSubject{DeviceID: "p0042", OrgID: "org7"}})
 	if err != nil {
 		t.Fatalf("device: %v", err)
 	}
 	c := dev.Certificate
+	if got := c.Subject.String(); got != "CN=p0042,OU=device,O=org7" || dev.Record.Subject != got || dev.Record.Issuer != CADevice {
+		t.Errorf("device subject %q (record %q, issuer %q): want authgate's, not the request's", got, dev.Record.Subject, dev.Record.Issuer)
+	}
 	if c.KeyUsage != x509.KeyUsageDigitalSignature || len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || c.IsCA || len(c.DNSNames) != 0 {
 		t.Errorf("device certificate: ku %v eku %v ca %v", c.KeyUsage, c.ExtKeyUsage, c.IsCA)
 	}
@@ -176,6 +180,10 @@ func TestProfilesAndDevice(t *testing.T) {
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(root)
 	inter.AddCert(srv.Chain[0])
+	inter.AddCert(dev.Chain[0])
+	if dev.Chain[0].Equal(srv.Chain[0]) || !strings.Contains(dev.Chain[0].Subject.CommonName, "Device CA") || !strings.Contains(srv.Chain[0].Subject.CommonName, "M2M PE CA") {
+		t.Errorf("issuers: device %q, ssl-server PE %q", dev.Chain[0].Subject, srv.Chain[0].Subject)
+	}
 	if _, err := srv.Certificate.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: "api.sample.org", CurrentTime: t0.Add(time.Hour)}); err != nil {
 		t.Errorf("server chain: %v", err)
 	}
@@ -212,7 +220,10 @@ func TestKeySealedInStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := iss.Certificate.CheckSignatureFrom(root); err != nil {
+	if err := iss.Certificate.CheckSignatureFrom(iss.Chain[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.Chain[0].CheckSignatureFrom(root); err != nil {
 		t.Fatal(err)
 	}
 	// Another master key cannot open it.
@@ -230,7 +241,7 @@ func TestKeySealedInStore(t *testing.T) {
 }
 
 func TestRevocationAndCRL(t *testing.T) {
-	a, svc, clock := newCA(t, InitOptions{Algorithm: "rsa", RSABits: 2048, Intermediate: true})
+	a, svc, clock := newCA(t, InitOptions{Algorithm: "rsa", RSABits: 2048})
 	ctx := context.Background()
 	var issued []Issued
 	for _, cn := range []string{"m2m.sample.org", "api.sample.org"} {
@@ -240,8 +251,7 @@ func TestRevocationAndCRL(t *testing.T) {
 		}
 		issued = append(issued, iss)
 	}
-	chain, _ := a.Chain(ctx)
-	issuer := chain[0]
+	issuer := issued[0].Chain[0]
 
 	crl0 := parseCRL(t, a, issuer)
 	if len(crl0.RevokedCertificateEntries) != 0 || crl0.Number.Int64() != 1 {
@@ -287,7 +297,7 @@ func TestRevocationAndCRL(t *testing.T) {
 
 	// A second node (fresh Authority, same store) serves the same CRL.
 	b := New(DefaultConfig(), DepsFrom(svc))
-	if der, _ := b.CRL(ctx); !bytes.Equal(der, crl1.Raw) {
+	if der, _ := b.CRLOf(ctx, CAM2MPE); !bytes.Equal(der, crl1.Raw) {
 		t.Error("second node serves another CRL")
 	}
 	// After the refresh interval the CRL is re-signed with a higher number.
@@ -299,7 +309,7 @@ func TestRevocationAndCRL(t *testing.T) {
 	// The real openssl reads the CRL, checks its signature and sees the
 	// revoked serial; `openssl verify -crl_check` refuses the certificate.
 	dir := t.TempDir()
-	der, _ := a.CRL(ctx)
+	der, _ := a.CRLOf(ctx, CAM2MPE)
 	root, _ := a.Root(ctx)
 	crlFile := writeFile(t, dir, "crl.pem", CRLPEM(der))
 	chainFile := writeFile(t, dir, "chain.pem", []byte(pemCert(issuer)+pemCert(root)))
@@ -342,7 +352,7 @@ func TestRevocationAndCRL(t *testing.T) {
 
 func parseCRL(t *testing.T, a *Authority, issuer *x509.Certificate) *x509.RevocationList {
 	t.Helper()
-	der, err := a.CRL(context.Background())
+	der, err := a.CRLOf(context.Background(), CAM2MPE)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ca
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -86,8 +87,11 @@ func (t TokenAuth) Authenticate(r *http.Request) (Caller, error) {
 //	GET  /ca/certificates                   admin: issued certificates
 //	GET  /ca/certificates/{serial}          admin: one record
 //	POST /ca/certificates/{serial}/revoke   admin: revoke
-//	GET  /ca/crl                            public: DER CRL (?format=pem for PEM)
-//	GET  /ca/cacert                         public: root certificate (PEM)
+//	GET  /ca/crl                            public: DER CRL (?format=pem for PEM) of the
+//	                                        legacy issuer (the root on new installations),
+//	                                        ?ca=device|m2m-ta|m2m-pe for an issuing CA's
+//	GET  /ca/cacert                         public: root certificate (PEM), ?ca=<name>
+//	                                        for an issuing CA's certificate
 //
 // The CRL and the root certificate are public on purpose: relying parties
 // (TLS clients, WS-Security verifiers, `openssl verify -crl_download`)
@@ -299,7 +303,7 @@ func (m *Module) handleRevoke(w http.ResponseWriter, r *http.Request, c Caller) 
 }
 
 func (m *Module) handleCRL(w http.ResponseWriter, r *http.Request) {
-	der, err := m.ca.CRL(r.Context())
+	der, err := m.ca.CRLOf(r.Context(), r.URL.Query().Get("ca"))
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -315,11 +319,17 @@ func (m *Module) handleCRL(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Module) handleCACert(w http.ResponseWriter, r *http.Request) {
-	root, err := m.ca.Root(r.Context())
+	var cert *x509.Certificate
+	var err error
+	if name := r.URL.Query().Get("ca"); name != "" {
+		cert, err = m.ca.IssuingCA(r.Context(), name)
+	} else {
+		cert, err = m.ca.Root(r.Context())
+	}
 	if err != nil {
 		m.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	_, _ = w.Write([]byte(pemCert(root)))
+	_, _ = w.Write([]byte(pemCert(cert)))
 }

@@ -197,7 +197,7 @@ func TestAPIFlow(t *testing.T) {
 	if resp, _ := e.do(t, "POST", "/ca/certificates/1234/revoke", e.adminToken, "", nil); resp.StatusCode != 404 {
 		t.Errorf("revoke unknown: %d", resp.StatusCode)
 	}
-	resp, body = e.do(t, "GET", "/ca/crl", "", "", nil)
+	resp, body = e.do(t, "GET", "/ca/crl?ca=m2m-ta", "", "", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
 		t.Fatalf("crl: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -217,7 +217,20 @@ func TestAPIFlow(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != pemCert(root) {
 		t.Fatalf("cacert: %d", resp.StatusCode)
 	}
-	if err := crl.CheckSignatureFrom(root); err != nil {
+	resp, body = e.do(t, "GET", "/ca/cacert?ca=m2m-ta", "", "", nil)
+	ta, _ := e.ca.IssuingCA(context.Background(), CAM2MTA)
+	if resp.StatusCode != 200 || string(body) != pemCert(ta) {
+		t.Fatalf("cacert?ca=m2m-ta: %d", resp.StatusCode)
+	}
+	if err := crl.CheckSignatureFrom(ta); err != nil {
 		t.Error(err)
+	}
+	if err := cert.CheckSignatureFrom(ta); err != nil {
+		t.Errorf("TA certificate not issued by the M2M TA CA: %v", err)
+	}
+	// The legacy CRL (the root's here) lists nothing of the issuing CAs.
+	resp, body = e.do(t, "GET", "/ca/crl", "", "", nil)
+	if rootCRL, err := x509.ParseRevocationList(body); resp.StatusCode != 200 || err != nil || rootCRL.CheckSignatureFrom(root) != nil || len(rootCRL.RevokedCertificateEntries) != 0 {
+		t.Errorf("root CRL: %d %v", resp.StatusCode, err)
 	}
 }

@@ -63,7 +63,7 @@ func TestAnnexCSRsFromRealOpenSSL(t *testing.T) {
 		csrs[f.file], _ = os.ReadFile(filepath.Join(dir, f.file+".csr"))
 	}
 	for _, shape := range []InitOptions{
-		{Algorithm: "rsa", RSABits: 2048, Intermediate: true},
+		{Algorithm: "rsa", RSABits: 2048},
 		{Algorithm: "ecdsa", Curve: "P-384"},
 	} {
 		a, _, _ := newCA(t, shape)

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net/url"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ var reasonCodes = map[string]int{
 // is built from the revoked certificates only.
 type revokedEntry struct {
 	Serial    string    `json:"serial"`
+	CA        string    `json:"ca,omitempty"` // issuing CA's name; "" for the legacy issuer
 	RevokedAt time.Time `json:"revoked_at"`
 	Reason    int       `json:"reason"`
 	NotAfter  time.Time `json:"not_after"`
@@ -114,7 +116,7 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 		return Record{}, core.E(core.KindConflict, "certificate "+rec.Serial+" is already revoked")
 	}
 	now := a.deps.Clock.Now()
-	entry, _ := json.Marshal(revokedEntry{Serial: rec.Serial, RevokedAt: now, Reason: code, NotAfter: rec.NotAfter})
+	entry, _ := json.Marshal(revokedEntry{Serial: rec.Serial, CA: rec.Issuer, RevokedAt: now, Reason: code, NotAfter: rec.NotAfter})
 	// The revocation entry is written first: it is what the CRL is built
 	// from, and its primary key makes concurrent revocations collide.
 	if err := a.deps.Docs.PutDocument(ctx, core.Document{Collection: collRevoked, ID: rec.Serial, OrgID: doc.OrgID,
@@ -130,7 +132,7 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 	if _, err := a.deps.Docs.UpdateDocument(ctx, doc); err != nil {
 		return Record{}, err
 	}
-	if err := a.markCRLStale(ctx); err != nil {
+	if err := a.markCRLStale(ctx, rec.Issuer); err != nil {
 		return Record{}, err
 	}
 	if err := a.deps.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: "ca", OrgID: req.OrgID,
@@ -141,9 +143,34 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 	return rec, nil
 }
 
-func (a *Authority) markCRLStale(ctx context.Context) error {
+// crlID is the document of one CA's CRL: "crl" for the legacy issuer
+// (the id the single CRL had before the issuing CAs), "crl.<name>" else.
+func crlID(caName string) string {
+	if caName == "" {
+		return idCRL
+	}
+	return idCRL + "." + caName
+}
+
+// crlURLFor is the distribution point of caName's CRL under base: the
+// legacy issuer's is base itself, an issuing CA's adds ?ca=<name>.
+func crlURLFor(base, caName string) string {
+	if caName == "" {
+		return base
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	q := u.Query()
+	q.Set("ca", caName)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (a *Authority) markCRLStale(ctx context.Context, caName string) error {
 	for attempt := 0; attempt < 5; attempt++ {
-		d, err := a.deps.Docs.GetDocument(ctx, collCA, idCRL)
+		d, err := a.deps.Docs.GetDocument(ctx, collCA, crlID(caName))
 		if core.KindOf(err) == core.KindNotFound {
 			return nil // no CRL yet: the first one will include everything
 		}
@@ -167,17 +194,30 @@ func (a *Authority) markCRLStale(ctx context.Context) error {
 	return core.E(core.KindUnavailable, "CRL state is contended; retry")
 }
 
-// CRL returns the current CRL (DER), signed by the issuing CA. It is
-// re-signed after a revocation and CRLRefresh after it was made; every
-// node serves the same CRL with increasing CRL numbers.
-func (a *Authority) CRL(ctx context.Context) ([]byte, error) {
+// CRL returns the legacy issuer's current CRL (DER): the root's on
+// installations made with the issuing CAs. CRLOf returns an issuing CA's.
+func (a *Authority) CRL(ctx context.Context) ([]byte, error) { return a.CRLOf(ctx, "") }
+
+// CRLOf returns the current CRL (DER) of one CA: an issuing CA by name,
+// or "" for the legacy issuer. Each CA signs its own CRL, listing the
+// certificates it issued. A CRL is re-signed after a revocation and
+// CRLRefresh after it was made; every node serves the same CRL with
+// increasing CRL numbers.
+func (a *Authority) CRLOf(ctx context.Context, caName string) ([]byte, error) {
 	m, err := a.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	signer := issuer{cert: m.legacy, key: m.legacyKey}
+	if caName != "" {
+		var ok bool
+		if signer, ok = m.issuers[caName]; !ok {
+			return nil, core.E(core.KindInvalidInput, fmt.Sprintf("unknown issuing CA %q (use %v)", caName, IssuingCAs()))
+		}
+	}
 	for attempt := 0; attempt < 5; attempt++ {
 		now := a.deps.Clock.Now()
-		d, err := a.deps.Docs.GetDocument(ctx, collCA, idCRL)
+		d, err := a.deps.Docs.GetDocument(ctx, collCA, crlID(caName))
 		exists := err == nil
 		if err != nil && core.KindOf(err) != core.KindNotFound {
 			return nil, err
@@ -191,7 +231,7 @@ func (a *Authority) CRL(ctx context.Context) ([]byte, error) {
 				return cur.DER, nil
 			}
 		}
-		der, next, err := a.makeCRL(ctx, m, cur.Number+1, now)
+		der, next, err := a.makeCRL(ctx, signer, caName, cur.Number+1, now)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +240,7 @@ func (a *Authority) CRL(ctx context.Context) ([]byte, error) {
 			d.Data, d.UpdatedAt = data, now
 			_, err = a.deps.Docs.UpdateDocument(ctx, d)
 		} else {
-			err = a.deps.Docs.PutDocument(ctx, core.Document{Collection: collCA, ID: idCRL, Data: data, CreatedAt: now, UpdatedAt: now})
+			err = a.deps.Docs.PutDocument(ctx, core.Document{Collection: collCA, ID: crlID(caName), Data: data, CreatedAt: now, UpdatedAt: now})
 		}
 		if err == nil {
 			return der, nil
@@ -213,7 +253,7 @@ func (a *Authority) CRL(ctx context.Context) ([]byte, error) {
 	return nil, core.E(core.KindUnavailable, "CRL state is contended; retry")
 }
 
-func (a *Authority) makeCRL(ctx context.Context, m *material, number int64, now time.Time) ([]byte, time.Time, error) {
+func (a *Authority) makeCRL(ctx context.Context, signer issuer, caName string, number int64, now time.Time) ([]byte, time.Time, error) {
 	var entries []x509.RevocationListEntry
 	const page = 500
 	for off := 0; ; off += page {
@@ -225,6 +265,9 @@ func (a *Authority) makeCRL(ctx context.Context, m *material, number int64, now 
 			var e revokedEntry
 			if err := json.Unmarshal(d.Data, &e); err != nil {
 				return nil, time.Time{}, core.Wrap(core.KindInternal, "", err)
+			}
+			if e.CA != caName {
+				continue // another CA's certificate: on that CA's CRL
 			}
 			if e.NotAfter.Before(now) {
 				continue // expired certificates may leave the CRL (RFC 5280 3.3)
@@ -240,12 +283,12 @@ func (a *Authority) makeCRL(ctx context.Context, m *material, number int64, now 
 		}
 	}
 	next := now.Add(a.cfg.CRLValidity)
-	if next.After(m.issuer.NotAfter) {
-		next = m.issuer.NotAfter
+	if next.After(signer.cert.NotAfter) {
+		next = signer.cert.NotAfter
 	}
 	der, err := x509.CreateRevocationList(a.deps.Rand, &x509.RevocationList{
 		Number: big.NewInt(number), ThisUpdate: now, NextUpdate: next, RevokedCertificateEntries: entries,
-	}, m.issuer, m.issuerKey)
+	}, signer.cert, signer.key)
 	if err != nil {
 		return nil, time.Time{}, core.Wrap(core.KindInternal, "", fmt.Errorf("create CRL: %w", err))
 	}

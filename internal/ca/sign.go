@@ -67,10 +67,15 @@ type Profile struct {
 	ServerNames bool
 	// Subject lists required subject attributes; nil means Config.RequiredSubject.
 	Subject []string
+	// AssignedSubject ignores the request's subject: the certificate's
+	// subject is chosen by authgate (SignRequest.Device).
+	AssignedSubject bool
 }
 
 // The profiles. signing and ssl-server are the setup document's WSS
-// signing and SSL server certificates; device is for device identities.
+// signing and SSL server certificates, issued by the environment's M2M
+// issuing CA with the partner's subject; device is for device identities,
+// issued by the device CA with a subject authgate assigns.
 var profiles = map[string]Profile{
 	"signing": {
 		Name: "signing", KeyUsage: x509.KeyUsageDigitalSignature,
@@ -82,7 +87,7 @@ var profiles = map[string]Profile{
 	},
 	"device": {
 		Name: "device", KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, Subject: []string{"O", "CN"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, AssignedSubject: true,
 	},
 }
 
@@ -104,8 +109,52 @@ type SignRequest struct {
 	// Organisation, when set, must equal the request's O: the partner
 	// the certificate is for.
 	Organisation string
+	// Device is the identity a device certificate is for; required by the
+	// device profile, whose subject it makes (see DeviceName).
+	Device *DeviceSubject
 	// Who asks (recorded and audited).
 	OrgID, PrincipalID, RemoteAddr, RequestID string
+}
+
+// DeviceSubject names the device a device certificate is issued to.
+type DeviceSubject struct {
+	DeviceID string // the device's principal id
+	OrgID    string // its organisation's id
+}
+
+// DeviceOU is the organisational unit of every device certificate.
+const DeviceOU = "device"
+
+// DeviceName is the subject of a device certificate: O = organisation id,
+// OU = device, CN = device principal id. Ids only: no name a user chose
+// reaches a certificate subject, and OU "device" is never an M2M OU.
+func DeviceName(d DeviceSubject) pkix.Name {
+	return pkix.Name{Organization: []string{d.OrgID}, OrganizationalUnit: []string{DeviceOU}, CommonName: d.DeviceID}
+}
+
+func (d *DeviceSubject) check() error {
+	for what, v := range map[string]string{"device id": d.DeviceID, "organisation id": d.OrgID} {
+		if v == "" || len(v) > 64 {
+			return refuse("device certificate: %s must be 1 to 64 characters", what)
+		}
+		for _, r := range v {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+				return refuse("device certificate: %s may hold letters, digits, '-', '_' and '.' only", what)
+			}
+		}
+	}
+	return nil
+}
+
+// issuerFor names the issuing CA of a profile and environment.
+func issuerFor(prof Profile, env Environment) string {
+	switch {
+	case prof.AssignedSubject:
+		return CADevice
+	case env == EnvPE:
+		return CAM2MPE
+	}
+	return CAM2MTA
 }
 
 // Issued is an issued certificate.
@@ -127,8 +176,10 @@ func (i Issued) PEM() []byte {
 
 // Record is the stored account of an issued certificate.
 type Record struct {
-	Serial           string     `json:"serial"` // lower-case hex
-	Profile          string     `json:"profile"`
+	Serial  string `json:"serial"` // lower-case hex
+	Profile string `json:"profile"`
+	// Issuer is the issuing CA's name; "" for the legacy issuer.
+	Issuer           string     `json:"issuer,omitempty"`
 	Environment      string     `json:"environment,omitempty"`
 	Subject          string     `json:"subject"`
 	DNSNames         []string   `json:"dns_names,omitempty"`
@@ -161,7 +212,7 @@ func (a *Authority) Sign(ctx context.Context, req SignRequest) (Issued, error) {
 		return Issued{}, err
 	}
 	ev.Subject = "serial " + iss.Record.Serial + " " + subject
-	ev.Reason = "profile " + req.Profile + " env " + string(req.Environment)
+	ev.Reason = "profile " + req.Profile + " env " + string(req.Environment) + " issuer " + iss.Record.Issuer
 	if err := a.deps.Audit.Record(ctx, ev); err != nil {
 		return Issued{}, err
 	}
@@ -204,6 +255,20 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 		return Issued{}, "", err
 	}
 	subject := csr.Subject.String()
+	rawSubject := csr.RawSubject
+	if prof.AssignedSubject {
+		if req.Device == nil {
+			return Issued{}, subject, refuse("profile %s: the subject is assigned by authgate from the device's identity; issue device certificates through POST /identities/certificates", prof.Name)
+		}
+		if err := req.Device.check(); err != nil {
+			return Issued{}, subject, err
+		}
+		name := DeviceName(*req.Device)
+		if rawSubject, err = asn1.Marshal(name.ToRDNSequence()); err != nil {
+			return Issued{}, subject, core.Wrap(core.KindInternal, "", err)
+		}
+		subject = name.String()
+	}
 	if err := csr.CheckSignature(); err != nil {
 		return Issued{}, subject, refuse("certificate request signature does not verify")
 	}
@@ -213,8 +278,12 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 	if err := checkKey(prof, csr); err != nil {
 		return Issued{}, subject, err
 	}
-	if err := a.checkSubject(prof, req, csr); err != nil {
-		return Issued{}, subject, err
+	if !prof.AssignedSubject {
+		if err := a.checkSubject(prof, req, csr); err != nil {
+			return Issued{}, subject, err
+		}
+	} else if req.Environment != "" {
+		return Issued{}, subject, refuse("profile %s takes no environment", prof.Name)
 	}
 	if err := checkRequestedExtensions(prof, csr); err != nil {
 		return Issued{}, subject, err
@@ -227,8 +296,10 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 	if err != nil {
 		return Issued{}, subject, err
 	}
+	caName := issuerFor(prof, req.Environment)
+	is := m.issuers[caName]
 	now := a.deps.Clock.Now()
-	notAfter, err := a.notAfter(req.Validity, now, m.issuer)
+	notAfter, err := a.notAfter(req.Validity, now, is.cert)
 	if err != nil {
 		return Issued{}, subject, err
 	}
@@ -242,9 +313,10 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		// The subject is copied byte for byte: attribute order and string
-		// types stay as the partner asked for them.
-		RawSubject: csr.RawSubject,
+		// A partner's subject is copied byte for byte (attribute order and
+		// string types stay as the partner asked for them); a device's is
+		// the one assigned above.
+		RawSubject: rawSubject,
 		// Backdated a minute for relying parties whose clocks run slow.
 		NotBefore: now.Add(-time.Minute), NotAfter: notAfter,
 		KeyUsage: prof.KeyUsage, ExtKeyUsage: prof.ExtKeyUsage,
@@ -253,9 +325,9 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 		DNSNames:     dns, IPAddresses: ips,
 	}
 	if a.cfg.CRLURL != "" {
-		tmpl.CRLDistributionPoints = []string{a.cfg.CRLURL}
+		tmpl.CRLDistributionPoints = []string{crlURLFor(a.cfg.CRLURL, caName)}
 	}
-	der, err := x509.CreateCertificate(a.deps.Rand, tmpl, m.issuer, csr.PublicKey, m.issuerKey)
+	der, err := x509.CreateCertificate(a.deps.Rand, tmpl, is.cert, csr.PublicKey, is.key)
 	if err != nil {
 		return Issued{}, subject, core.Wrap(core.KindInternal, "", err)
 	}
@@ -263,9 +335,9 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 	if err != nil {
 		return Issued{}, subject, core.Wrap(core.KindInternal, "", err)
 	}
-	chain, _ := a.Chain(ctx)
+	chain := []*x509.Certificate{is.cert}
 	rec := Record{
-		Serial: serial.Text(16), Profile: prof.Name, Environment: string(req.Environment), Subject: subject,
+		Serial: serial.Text(16), Profile: prof.Name, Issuer: caName, Environment: string(req.Environment), Subject: subject,
 		DNSNames: dns, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, CertificatePEM: pemCert(cert),
 		RequestedBy: req.PrincipalID, IssuedAt: now,
 	}

@@ -52,7 +52,7 @@ func newCAInitCmd(g *globalFlags) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create the CA key(s) and certificate(s); prints the root certificate",
+		Short: "Create the root and the issuing CAs (device, m2m-ta, m2m-pe); prints the root certificate",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
 			root, err := a.Init(cmd.Context(), opt)
@@ -68,11 +68,13 @@ func newCAInitCmd(g *globalFlags) *cobra.Command {
 	f.StringVar(&opt.Algorithm, "algorithm", "rsa", "key algorithm: rsa or ecdsa")
 	f.IntVar(&opt.RSABits, "bits", 3072, "RSA key size")
 	f.StringVar(&opt.Curve, "curve", "P-256", "ECDSA curve: P-256 or P-384")
-	f.StringVar(&opt.CommonName, "cn", "authgate M2M Root CA", "root CA common name")
+	f.StringVar(&opt.CommonName, "cn", "authgate Root CA", "root CA common name")
 	f.StringVar(&opt.Organisation, "org", "authgate", "CA organisation")
-	f.BoolVar(&opt.Intermediate, "intermediate", false, "also create an issuing CA under the root")
+	var intermediate bool
+	f.BoolVar(&intermediate, "intermediate", false, "ignored: the issuing CAs are always created")
+	_ = f.MarkDeprecated("intermediate", "the root always gets the device, m2m-ta and m2m-pe issuing CAs")
 	f.DurationVar(&opt.RootValidity, "root-validity", 10*365*24*time.Hour, "root certificate lifetime")
-	f.DurationVar(&opt.IssuerValidity, "issuer-validity", 5*365*24*time.Hour, "issuing CA lifetime")
+	f.DurationVar(&opt.IssuerValidity, "issuer-validity", 5*365*24*time.Hour, "issuing CAs' lifetime")
 	f.StringVar(&out, "out", "", "write the root certificate here (default stdout)")
 	return cmd
 }
@@ -81,8 +83,8 @@ func newCASignCmd(g *globalFlags) *cobra.Command {
 	var profile, env, org, out string
 	var days int
 	cmd := &cobra.Command{
-		Use:   "sign --profile signing|ssl-server|device --env TA|PE req.csr",
-		Short: "Issue a certificate from a CSR (PEM or DER); prints the certificate and its chain",
+		Use:   "sign --profile signing|ssl-server --env TA|PE req.csr",
+		Short: "Issue an M2M partner certificate from a CSR (PEM or DER) by the environment's issuing CA; prints it and its chain",
 		Args:  cobra.ExactArgs(1),
 		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
 			csr, err := readLimited(args[0], ca.MaxCSRSize)
@@ -104,7 +106,7 @@ func newCASignCmd(g *globalFlags) *cobra.Command {
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&profile, "profile", "", "signing, ssl-server or device")
+	f.StringVar(&profile, "profile", "", "signing or ssl-server (device certificates: POST /identities/certificates)")
 	f.StringVar(&env, "env", "", "environment: TA (OU M2M_TA) or PE (OU M2M)")
 	f.StringVar(&org, "expect-org", "", "refuse unless the subject O is exactly this partner organisation")
 	f.IntVar(&days, "days", 0, "validity in days (default ca.default_validity_days; at most ca.max_validity_days)")
@@ -156,13 +158,13 @@ func newCARevokeCmd(g *globalFlags) *cobra.Command {
 }
 
 func newCACRLCmd(g *globalFlags) *cobra.Command {
-	var format, out string
+	var format, out, caName string
 	cmd := &cobra.Command{
 		Use:   "crl",
 		Short: "Print the current CRL (signed by the CA)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
-			der, err := a.CRL(cmd.Context())
+			der, err := a.CRLOf(cmd.Context(), caName)
 			if err != nil {
 				return err
 			}
@@ -175,6 +177,7 @@ func newCACRLCmd(g *globalFlags) *cobra.Command {
 			return errors.New("--format must be pem or der")
 		}),
 	}
+	cmd.Flags().StringVar(&caName, "ca", "", "issuing CA whose CRL to print: device, m2m-ta or m2m-pe (default the root's, or the legacy intermediate's)")
 	cmd.Flags().StringVar(&format, "format", "pem", "pem or der")
 	cmd.Flags().StringVar(&out, "out", "", "write the CRL here (default stdout)")
 	return cmd
@@ -213,16 +216,24 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 }
 
 func newCACertCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var caName string
+	cmd := &cobra.Command{
 		Use:   "cacert",
-		Short: "Print the root certificate and the issuing CA (if any), PEM",
+		Short: "Print the root certificate and the CAs under it, PEM (--ca NAME: that issuing CA only, e.g. for m2m.ta.trusted_cas)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			if caName != "" {
+				c, err := a.IssuingCA(cmd.Context(), caName)
+				if err != nil {
+					return err
+				}
+				return writeOut(cmd, "", pemEncode("CERTIFICATE", c.Raw))
+			}
 			root, err := a.Root(cmd.Context())
 			if err != nil {
 				return err
 			}
-			chain, err := a.Chain(cmd.Context())
+			chain, err := a.Intermediates(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -233,4 +244,6 @@ func newCACertCmd(g *globalFlags) *cobra.Command {
 			return writeOut(cmd, "", out)
 		}),
 	}
+	cmd.Flags().StringVar(&caName, "ca", "", "print only this issuing CA: device, m2m-ta or m2m-pe")
+	return cmd
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +54,7 @@ func TestCACommands(t *testing.T) {
 	t.Setenv("HOME", dir) // the annex files reference $ENV::HOME
 	data := []string{"--data-dir", filepath.Join(dir, "data")}
 	root := filepath.Join(dir, "root.pem")
-	runCLI(t, append(data, "ca", "init", "--algorithm", "rsa", "--bits", "2048", "--intermediate", "--out", root)...)
+	runCLI(t, append(data, "ca", "init", "--algorithm", "rsa", "--bits", "2048", "--out", root)...)
 	if msg := runCLIErr(t, append(data, "ca", "init")...); !strings.Contains(msg, "already initialised") {
 		t.Errorf("second init: %s", msg)
 	}
@@ -122,7 +124,7 @@ func TestCACommands(t *testing.T) {
 		t.Errorf("list:\n%s", list)
 	}
 	crl := filepath.Join(dir, "crl.pem")
-	runCLI(t, append(data, "ca", "crl", "--out", crl)...)
+	runCLI(t, append(data, "ca", "crl", "--ca", "m2m-ta", "--out", crl)...)
 	out := caOpenSSL(t, dir, "crl", "-in", crl, "-noout", "-text", "-CAfile", chain)
 	if !strings.Contains(out, "verify OK") || !strings.Contains(out, serials[0]) || strings.Contains(out, serials[1]) {
 		t.Errorf("openssl crl:\n%s", out)
@@ -130,6 +132,33 @@ func TestCACommands(t *testing.T) {
 	der := runCLI(t, append(data, "ca", "crl", "--format", "der")...)
 	if len(der) == 0 || der[0] != 0x30 {
 		t.Error("DER CRL expected")
+	}
+	// A device certificate is not issued from the command line: its
+	// subject is authgate's, made when POST /identities/certificates
+	// creates the device.
+	if msg := runCLIErr(t, append(data, "ca", "sign", "--profile", "device", filepath.Join(dir, cases[0].file+".csr"))...); !strings.Contains(msg, "/identities/certificates") {
+		t.Errorf("device from the CLI: %s", msg)
+	}
+	// `ca cacert --ca m2m-ta` is what m2m.ta.trusted_cas takes: the TA
+	// partner certificate chains to it directly.
+	taCA := filepath.Join(dir, "m2m-ta.pem")
+	if err := os.WriteFile(taCA, runCLI(t, append(data, "ca", "cacert", "--ca", "m2m-ta")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := caOpenSSL(t, dir, "verify", "-partial_chain", "-CAfile", taCA, "-purpose", "sslclient", filepath.Join(dir, cases[0].file+".pem")); !strings.Contains(out, ": OK") {
+		t.Errorf("TA certificate under the TA issuing CA: %s", out)
+	}
+	pePEM, _ := os.ReadFile(filepath.Join(dir, cases[2].file+".pem"))
+	taPEM, _ := os.ReadFile(taCA)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(taPEM)
+	blk, _ := pem.Decode(pePEM)
+	peCert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peCert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+		t.Error("PE certificate verified under the TA issuing CA")
 	}
 }
 

@@ -44,6 +44,10 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		td.Access = subs
 		m.http = append(m.http, tpv.New(rt.cfg.TPV, td))
 	}
+	// One CA for every family: it issues device certificates (identities),
+	// is consulted on every M2M message about the partner certificates it
+	// issued, and serves its admin API.
+	authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
 	{
 		// Device-server access keys and the OAuth2 token endpoint (family 1).
 		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: addr, Version: Version,
@@ -54,7 +58,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		o.Bearer().SetAccessPolicy(subs)
 		m.http = append(m.http, o)
 		// Device identities (/identities: CA-issued certificates, PSKs) and the devices' mTLS listener.
-		ids, err := oauth2.NewIdentities(o, ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc)), rt.cfg.Identities)
+		ids, err := oauth2.NewIdentities(o, authority, rt.cfg.Identities)
 		if err != nil {
 			return nil, fmt.Errorf("identities: %w", err)
 		}
@@ -71,6 +75,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		// M2M Connectivity API (family 5): TA and PE on their own HTTPS listeners, with outbox workers.
 		md := m2m.DepsFrom(rt.svc, addr)
 		md.Access = subs
+		md.CA = authority
 		mm, err := m2m.Build(ctx, rt.cfg.M2M, md)
 		if err != nil {
 			return nil, err
@@ -79,7 +84,6 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	}
 	if rt.cfg.CA.Enabled {
 		// Built-in CA (family 5 certificates): admin API; CRL and root certificate public.
-		authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
 		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, addr))
 	}
 	if rt.cfg.Apstrata.Enabled {

@@ -19,7 +19,8 @@ import (
 // A certificate that passed is remembered by its fingerprint with the
 // window in which its chain holds, so a partner signing every request with
 // the same certificate pays parsing, chain building and the CA signature
-// check once; the rules that depend on the time are applied every time.
+// check once; the rules that depend on the time are applied every time,
+// and so are the policy's Checkers (revocation), after the signature.
 func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (*trustedCert, error) {
 	if tok.SelectAttrValue("ValueType", "") != ValueX509v3 {
 		return nil, fail(CodeUnsupportedSecurityToken, "BinarySecurityToken is not X509v3")
@@ -63,6 +64,9 @@ func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (
 		})
 		if err == nil {
 			tc := &trustedCert{cert: cert, key: key, from: cert.NotBefore, until: cert.NotAfter}
+			if len(chains[0]) > 1 {
+				tc.issuer = chains[0][1]
+			}
 			for _, c := range chains[0] { // the chain holds while every link is in date
 				tc.from, tc.until = latest(tc.from, c.NotBefore), earliest(tc.until, c.NotAfter)
 			}
@@ -77,6 +81,7 @@ func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (
 // a verified chain whose every link is in date between from and until.
 type trustedCert struct {
 	cert        *x509.Certificate
+	issuer      *x509.Certificate // the CA that signed cert; nil when pinned
 	key         *rsapub.Key
 	pinned      bool
 	from, until time.Time

@@ -2,6 +2,7 @@ package wssec
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -40,8 +41,23 @@ type Policy struct {
 	Pinned []*x509.Certificate
 	// MinRSABits is the smallest accepted modulus (default and floor 2048).
 	MinRSABits int
+	// Checkers are asked about the signing certificate of every message
+	// whose signature verified (revocation: the CA's records, CRL files).
+	// They run on every message, past the certificate cache, so a
+	// revocation takes effect at the next message.
+	Checkers []CertificateChecker
 	// Clock supplies now (default the system clock).
 	Clock core.Clock
+}
+
+// CertificateChecker decides on a signing certificate that passed every
+// other rule. issuer is the CA certificate that signed it, nil when the
+// certificate is pinned. A *Error is returned as it is; a core error of
+// kind Unavailable or Internal too (the check could not be made: the
+// message is refused, as a server fault); any other error refuses the
+// certificate with CodeFailedAuthentication and the error's reason.
+type CertificateChecker interface {
+	CheckCertificate(ctx context.Context, cert, issuer *x509.Certificate) error
 }
 
 // Verifier checks signed SOAP envelopes. It is safe for concurrent use.
@@ -99,6 +115,9 @@ type Verified struct {
 	// rather than through a CA chain.
 	Certificate *x509.Certificate
 	Pinned      bool
+	// Issuer is the trusted CA certificate that signed Certificate (nil
+	// when pinned).
+	Issuer *x509.Certificate
 	// Created and Expires are the signed Timestamp's.
 	Created, Expires time.Time
 	// SignatureValue identifies the message for replay caches.
@@ -123,9 +142,15 @@ type envelope struct {
 	ids                            map[string]*etree.Element
 }
 
-// Verify checks raw and returns the verified Body. The steps follow
-// DESIGN.md's checklist in order; the first failure ends verification.
+// Verify is VerifyContext without a context.
 func (v *Verifier) Verify(raw []byte) (*Verified, error) {
+	return v.VerifyContext(context.Background(), raw)
+}
+
+// VerifyContext checks raw and returns the verified Body. The steps
+// follow DESIGN.md's checklist in order; the first failure ends
+// verification. ctx is passed to the policy's Checkers.
+func (v *Verifier) VerifyContext(ctx context.Context, raw []byte) (*Verified, error) {
 	now := v.p.Clock.Now()
 	// 1. Size cap, and no DOCTYPE (nor any other markup declaration) before parsing.
 	if len(raw) > v.p.MaxBytes {
@@ -193,15 +218,34 @@ func (v *Verifier) Verify(raw []byte) (*Verified, error) {
 			bodyC14N = c
 		}
 	}
+	// 7b. Revocation and the other per-message certificate checks, only
+	//     for messages that really were signed with the certificate.
+	for _, c := range v.p.Checkers {
+		if err := c.CheckCertificate(ctx, cert, tc.issuer); err != nil {
+			return nil, checkerError(err)
+		}
+	}
 	// 8. Hand out only the Body that was digested, re-parsed from its canonical bytes.
 	bd := etree.NewDocument()
 	if err := bd.ReadFromBytes(bodyC14N); err != nil {
 		return nil, fail(CodeInvalidSecurity, "signed body cannot be parsed")
 	}
 	return &Verified{
-		Body: bd.Root(), BodyC14N: bodyC14N, Certificate: cert, Pinned: pinned,
+		Body: bd.Root(), BodyC14N: bodyC14N, Certificate: cert, Pinned: pinned, Issuer: tc.issuer,
 		Created: created, Expires: expires, SignatureValue: si.sigValue, SignatureMethod: si.method,
 	}, nil
+}
+
+// checkerError maps a CertificateChecker's error (see there).
+func checkerError(err error) error {
+	var we *Error
+	if errors.As(err, &we) {
+		return we
+	}
+	if k := core.KindOf(err); k == core.KindUnavailable || k == core.KindInternal {
+		return err
+	}
+	return fail(CodeFailedAuthentication, core.ReasonOf(err))
 }
 
 // checkNoDeclarations refuses DOCTYPE, ENTITY and every other "<!" markup

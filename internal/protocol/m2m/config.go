@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	RetryDelay time.Duration `yaml:"retry_delay"`
 	// PollInterval is how often the outbox worker looks for due jobs.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// CRLCheckInterval is how often, at most, the environments' crl_files
+	// are looked at for changes (modification time and size), on use.
+	CRLCheckInterval time.Duration `yaml:"crl_check_interval"`
 }
 
 // EnvConfig is one environment (TA or PE).
@@ -52,8 +56,14 @@ type EnvConfig struct {
 	// SigningCert/SigningKey sign every message authgate sends (items B/D).
 	SigningCert string `yaml:"signing_cert"`
 	SigningKey  string `yaml:"signing_key"`
-	// TrustedCAs are PEM files of CAs that issue partners' signing certificates.
+	// TrustedCAs are PEM files of CAs that issue partners' signing
+	// certificates; for authgate's own CA, the environment's issuing CA
+	// (`authgate ca cacert --ca m2m-ta`). Never shared with the other
+	// environment.
 	TrustedCAs []string `yaml:"trusted_cas"`
+	// CRLFiles are CRLs (PEM or DER) of the trusted CAs: a signing
+	// certificate they list is refused. Re-read when they change.
+	CRLFiles []string `yaml:"crl_files"`
 	// CallbackCAs are PEM files of CAs trusted for partners' SSL server
 	// certificates (default: the system roots).
 	CallbackCAs []string `yaml:"callback_cas"`
@@ -68,9 +78,14 @@ type PartnerConfig struct {
 	// SigningCerts are the partner's signing certificates (items 1/3),
 	// pinned: requests and acknowledgments must be signed with one of them.
 	SigningCerts []string `yaml:"signing_certs"`
-	// SigningSubjects are certificate subject CNs accepted for this partner
-	// when the certificate chains to a trusted CA instead of being pinned.
+	// SigningSubjects are whole certificate subjects accepted for this
+	// partner when the certificate chains to a trusted CA instead of being
+	// pinned, as "/C=DE/O=Org/OU=M2M_TA/CN=host" or RFC 4514
+	// "CN=host,OU=M2M_TA,O=Org,C=DE"; matched attribute for attribute.
 	SigningSubjects []string `yaml:"signing_subjects"`
+	// SigningCA is the PEM file of the CA that must have issued the
+	// certificate of a SigningSubjects match; one of the trusted_cas.
+	SigningCA string `yaml:"signing_ca"`
 	// AdmClURL and MonClURL are the partner's M2MAdmCl and M2MMonCl endpoints (items 5-8).
 	AdmClURL string `yaml:"adm_cl_url"`
 	MonClURL string `yaml:"mon_cl_url"`
@@ -85,6 +100,8 @@ func DefaultConfig() Config {
 		CallbackTimeout: 20 * time.Second,
 		RetryDelay:      60 * time.Second,
 		PollInterval:    time.Second,
+
+		CRLCheckInterval: 30 * time.Second,
 	}
 }
 
@@ -114,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Minute {
 		add("poll_interval must be between 10ms and 1m")
+	}
+	if c.CRLCheckInterval < time.Second || c.CRLCheckInterval > time.Hour {
+		add("crl_check_interval must be between 1s and 1h")
 	}
 	if !c.Enabled {
 		return errors.Join(errs...)
@@ -148,6 +168,27 @@ func (c *Config) Validate() error {
 			}
 			if len(pc.SigningSubjects) > 0 && len(e.TrustedCAs) == 0 {
 				add("%spartners[%s]: signing_subjects need %strusted_cas", p, pc.Name, p)
+			}
+			if len(pc.SigningSubjects) > 0 && pc.SigningCA == "" {
+				add("%spartners[%s]: signing_subjects need signing_ca, the CA that issues the partner's certificate", p, pc.Name)
+			}
+			if pc.SigningCA != "" && !slices.ContainsFunc(e.TrustedCAs, func(f string) bool { return filepath.Clean(f) == filepath.Clean(pc.SigningCA) }) {
+				add("%spartners[%s]: signing_ca %s must be one of %strusted_cas", p, pc.Name, pc.SigningCA, p)
+			}
+			for _, subj := range pc.SigningSubjects {
+				attrs, err := parseDN(subj)
+				if err != nil {
+					add("%spartners[%s]: signing_subjects: %v", p, pc.Name, err)
+					continue
+				}
+				if ou := values(attrs, oidOU); len(ou) != 1 || ou[0] != envOU(name) {
+					add("%spartners[%s]: signing_subjects %q: a %s subject must have exactly one OU, %s", p, pc.Name, subj, name, envOU(name))
+				}
+				for _, t := range []string{"cn", "o"} {
+					if len(values(attrs, dnTypes[t])) != 1 {
+						add("%spartners[%s]: signing_subjects %q must have exactly one %s", p, pc.Name, subj, strings.ToUpper(t))
+					}
+				}
 			}
 			for k, v := range map[string]string{"adm_cl_url": pc.AdmClURL, "mon_cl_url": pc.MonClURL} {
 				if v == "" {
@@ -191,6 +232,9 @@ func (c *Config) checkSeparation() []error {
 		put(e.TLSKey, "tls_key")
 		put(e.SigningCert, "signing_cert")
 		put(e.SigningKey, "signing_key")
+		for _, f := range e.TrustedCAs {
+			put(f, "trusted_cas")
+		}
 		for _, p := range e.Partners {
 			for _, f := range p.SigningCerts {
 				put(f, "partner signing certificate")

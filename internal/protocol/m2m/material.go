@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/authgate/authgate/internal/wssec"
 	"github.com/authgate/authgate/sdk/wss"
 )
 
@@ -21,8 +22,13 @@ type Material struct {
 	// SigningKey and SigningCert sign every message authgate sends.
 	SigningKey  *rsa.PrivateKey
 	SigningCert *x509.Certificate
-	// TrustedCAs issue partners' signing certificates (nil: pinned only).
-	TrustedCAs *x509.CertPool
+	// TrustedCAs issue partners' signing certificates (nil: pinned only);
+	// TrustedCACerts are the same certificates, listed.
+	TrustedCAs     *x509.CertPool
+	TrustedCACerts []*x509.Certificate
+	// Checkers are asked about every signing certificate (CRL files);
+	// NewEnv adds the check against authgate's CA (Deps.CA).
+	Checkers []wssec.CertificateChecker
 	// CallbackCAs verify partners' SSL servers (nil: system roots).
 	CallbackCAs *x509.CertPool
 	Partners    []Partner
@@ -33,8 +39,10 @@ type Partner struct {
 	Name            string
 	SigningCerts    []*x509.Certificate
 	SigningSubjects []string
-	AdmClURL        string
-	MonClURL        string
+	// SigningCA issued the certificates of SigningSubjects matches.
+	SigningCA *x509.Certificate
+	AdmClURL  string
+	MonClURL  string
 }
 
 // LoadMaterial reads the files of one environment.
@@ -52,7 +60,7 @@ func LoadMaterial(e EnvConfig) (Material, error) {
 		if err != nil {
 			return m, fmt.Errorf("trusted_cas: %w", err)
 		}
-		m.TrustedCAs = wss.CertPool(cas)
+		m.TrustedCAs, m.TrustedCACerts = wss.CertPool(cas), cas
 	}
 	if len(e.CallbackCAs) > 0 {
 		cas, err := wss.LoadCertificates(e.CallbackCAs...)
@@ -67,6 +75,13 @@ func LoadMaterial(e EnvConfig) (Material, error) {
 			if p.SigningCerts, err = wss.LoadCertificates(pc.SigningCerts...); err != nil {
 				return m, fmt.Errorf("partner %s: %w", pc.Name, err)
 			}
+		}
+		if pc.SigningCA != "" {
+			cas, err := wss.LoadCertificates(pc.SigningCA)
+			if err != nil || len(cas) != 1 {
+				return m, fmt.Errorf("partner %s: signing_ca must hold one certificate: %v", pc.Name, err)
+			}
+			p.SigningCA = cas[0]
 		}
 		m.Partners = append(m.Partners, p)
 	}
@@ -94,6 +109,15 @@ func CheckSeparated(ta, pe Material) error {
 	}
 	if ta.SigningKey != nil && pe.SigningKey != nil && ta.SigningKey.PublicKey.Equal(&pe.SigningKey.PublicKey) {
 		errs = append(errs, errors.New("ta and pe use the same signing key"))
+	}
+	peCAs := map[[32]byte]bool{}
+	for _, c := range pe.TrustedCACerts {
+		peCAs[fp(c)] = true
+	}
+	for _, c := range ta.TrustedCACerts {
+		if peCAs[fp(c)] {
+			errs = append(errs, fmt.Errorf("ta and pe both trust the CA %q: each environment needs its own issuing CA", c.Subject))
+		}
 	}
 	taCerts := map[[32]byte]string{}
 	for _, p := range ta.Partners {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/wssec"
@@ -49,6 +50,11 @@ type (
 		GetDocument(ctx context.Context, collection, id string) (core.Document, error)
 		UpdateDocument(ctx context.Context, d core.Document) (core.Document, error)
 	}
+	// partnerCA is authgate's own CA's word on a partner certificate
+	// (revoked, or not issued as a signing certificate of env).
+	partnerCA interface {
+		CheckPartnerCertificate(ctx context.Context, cert *x509.Certificate, env ca.Environment) error
+	}
 	// accessPolicy decides, after authentication, whether the partner may
 	// call the operation (API subscriptions; internal/subscription).
 	accessPolicy interface {
@@ -64,13 +70,15 @@ type (
 )
 
 var (
-	_ credentials    = (*core.Credentials)(nil)
-	_ provisioner    = core.Services{}
-	_ replayCache    = (*core.Replay)(nil)
-	_ auditor        = (*core.Auditor)(nil)
-	_ documents      = (core.Store)(nil)
-	_ jobs           = (core.Store)(nil)
-	_ httpapi.Module = (*Env)(nil)
+	_ credentials              = (*core.Credentials)(nil)
+	_ provisioner              = core.Services{}
+	_ replayCache              = (*core.Replay)(nil)
+	_ auditor                  = (*core.Auditor)(nil)
+	_ documents                = (core.Store)(nil)
+	_ jobs                     = (core.Store)(nil)
+	_ httpapi.Module           = (*Env)(nil)
+	_ partnerCA                = (*ca.Authority)(nil)
+	_ wssec.CertificateChecker = caChecker{}
 )
 
 // Deps are the adapter's collaborators.
@@ -85,6 +93,9 @@ type Deps struct {
 	Jobs        jobs
 	ClientAddr  httpapi.ClientAddr
 	Access      accessPolicy // nil: no subscription check
+	// CA is authgate's CA, consulted on every message about certificates
+	// it issued; nil when the node has none.
+	CA partnerCA
 }
 
 // DepsFrom takes the adapter's collaborators from the core services.
@@ -104,6 +115,7 @@ type Env struct {
 	mat      Material
 	signer   *wssec.Signer
 	verifier *wssec.Verifier
+	checkers []wssec.CertificateChecker
 	partners map[string]*partner // by principal id
 	byName   map[string]*partner
 	client   *http.Client
@@ -114,6 +126,7 @@ type partner struct {
 	Partner
 	OrgID, PrincipalID string
 	pinned             [][32]byte
+	subjects           [][]dnAttr
 	verifier           *wssec.Verifier // for its signed acknowledgments
 }
 
@@ -135,6 +148,10 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &Env{Name: name, cfg: cfg, d: d, mat: mat, partners: map[string]*partner{}, byName: map[string]*partner{}}
+	e.checkers = append(e.checkers, mat.Checkers...)
+	if d.CA != nil {
+		e.checkers = append(e.checkers, caChecker{ca: d.CA, env: ca.Environment(name)})
+	}
 	var err error
 	if e.signer, err = wssec.NewSigner(mat.SigningKey, mat.SigningCert, wssec.SignerOptions{TTL: cfg.TimestampTTL, Clock: d.Clock}); err != nil {
 		return nil, fmt.Errorf("m2m %s: %w", name, err)
@@ -160,6 +177,16 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 		for _, c := range p.SigningCerts {
 			pp.pinned = append(pp.pinned, sha256.Sum256(c.Raw))
 		}
+		for _, subj := range p.SigningSubjects {
+			attrs, err := parseDN(subj)
+			if err != nil {
+				return nil, fmt.Errorf("m2m %s: partner %s: %w", name, p.Name, err)
+			}
+			pp.subjects = append(pp.subjects, attrs)
+		}
+		if len(pp.subjects) > 0 && p.SigningCA == nil {
+			return nil, fmt.Errorf("m2m %s: partner %s: signing_subjects need signing_ca", name, p.Name)
+		}
 		if pp.verifier, err = wssec.NewVerifier(e.policy(p.SigningCerts)); err != nil {
 			return nil, fmt.Errorf("m2m %s: partner %s: %w", name, p.Name, err)
 		}
@@ -183,7 +210,18 @@ func (e *Env) policy(pinned []*x509.Certificate) wssec.Policy {
 	return wssec.Policy{
 		MaxBytes: e.cfg.MaxMessageBytes, MaxTTL: e.cfg.TimestampTTL, Skew: e.cfg.ClockSkew,
 		AllowSHA1: e.cfg.AllowRSASHA1, Roots: e.mat.TrustedCAs, Pinned: pinned, Clock: e.d.Clock,
+		Checkers: e.checkers,
 	}
+}
+
+// caChecker puts authgate's CA behind the verifier for one environment.
+type caChecker struct {
+	ca  partnerCA
+	env ca.Environment
+}
+
+func (c caChecker) CheckCertificate(ctx context.Context, cert, _ *x509.Certificate) error {
+	return c.ca.CheckPartnerCertificate(ctx, cert, c.env)
 }
 
 // TLSConfig is the listener's TLS configuration.
@@ -226,19 +264,21 @@ func ensurePartner(ctx context.Context, d Deps, name string) (partnerRecord, err
 }
 
 // certificateBelongs reports whether cert identifies p: one of its pinned
-// certificates, or (when chained to a trusted CA) one of its subjects.
-func (p *partner) certificateBelongs(cert *x509.Certificate, pinned bool) bool {
+// certificates, or (when chained to a trusted CA) a certificate issued by
+// p's signing CA whose whole subject is one of p's subjects.
+func (p *partner) certificateBelongs(cert, issuer *x509.Certificate, pinned bool) bool {
 	fp := sha256.Sum256(cert.Raw)
 	for _, f := range p.pinned {
 		if subtle.ConstantTimeCompare(fp[:], f[:]) == 1 {
 			return true
 		}
 	}
-	if !pinned {
-		for _, s := range p.SigningSubjects {
-			if s == cert.Subject.CommonName {
-				return true
-			}
+	if pinned || issuer == nil || p.SigningCA == nil || !issuer.Equal(p.SigningCA) {
+		return false
+	}
+	for _, want := range p.subjects {
+		if sameDN(cert.Subject, want) {
+			return true
 		}
 	}
 	return false

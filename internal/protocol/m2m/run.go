@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/wssec"
 )
 
 // Module is the configured environments of one authgate node.
@@ -26,6 +27,13 @@ func Build(ctx context.Context, cfg Config, d Deps) (*Module, error) {
 		mat, err := LoadMaterial(*ec)
 		if err != nil {
 			return nil, fmt.Errorf("m2m %s: %w", name, err)
+		}
+		if len(ec.CRLFiles) > 0 {
+			crls, err := wssec.NewCRLFiles(ec.CRLFiles, mat.TrustedCACerts, cfg.CRLCheckInterval, d.Clock, d.Log)
+			if err != nil {
+				return nil, fmt.Errorf("m2m %s: crl_files: %w", name, err)
+			}
+			mat.Checkers = append(mat.Checkers, crls)
 		}
 		mats[name] = mat
 	}

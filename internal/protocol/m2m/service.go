@@ -194,11 +194,22 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*c
 			Subject: subject, Reason: e.Name + ": " + reason, RemoteAddr: e.d.ClientAddr.IP(r)})
 		return err
 	}
-	v, err := e.verifier.Verify(raw)
+	v, err := e.verifier.VerifyContext(ctx, raw)
 	if err != nil {
+		if k := core.KindOf(err); k == core.KindUnavailable || k == core.KindInternal {
+			return nil, err // the revocation check could not be made
+		}
 		return nil, failure(err, "")
 	}
 	subject := v.Certificate.Subject.CommonName
+	// Under CA trust the environment is in the certificate: TA takes only
+	// OU M2M_TA, PE only OU M2M, whatever the API key says.
+	if !v.Pinned {
+		if ou := v.Certificate.Subject.OrganizationalUnit; len(ou) != 1 || ou[0] != envOU(e.Name) {
+			return nil, failure(m2mErr(m2m.ErrCertificateMismatch, core.KindForbidden,
+				"the signing certificate is not an "+e.Name+" certificate (OU "+envOU(e.Name)+")"), subject)
+		}
+	}
 	// Each signed message is accepted once, across all nodes, until its
 	// Timestamp (plus skew) has expired.
 	if err := e.d.Replay.Remember(ctx, "m2m."+e.Name, base64.RawStdEncoding.EncodeToString(v.SignatureValue), v.Expires.Add(e.cfg.ClockSkew)); err != nil {
@@ -238,7 +249,7 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*c
 		// A TA key on PE (or the reverse) is as good as no key.
 		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), lookup)
 	}
-	if !p.certificateBelongs(v.Certificate, v.Pinned) {
+	if !p.certificateBelongs(v.Certificate, v.Issuer, v.Pinned) {
 		return nil, failure(m2mErr(m2m.ErrCertificateMismatch, core.KindForbidden, "the signing certificate is not registered for this partner"), lookup)
 	}
 	return &call{partner: p, op: name.Local, payload: v.BodyC14N}, nil

@@ -255,7 +255,7 @@ func (e *Env) notify(ctx context.Context, p jobPayload) error {
 	if err != nil {
 		return fmt.Errorf("partner answer: %w", err)
 	}
-	v, err := pt.verifier.Verify(raw)
+	v, err := pt.verifier.VerifyContext(ctx, raw)
 	if err != nil {
 		_ = e.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditAuthFailure, Protocol: protocol, Outcome: core.OutcomeFailure,
 			OrgID: pt.OrgID, PrincipalID: pt.PrincipalID, Subject: p.Partner, Reason: e.Name + ": acknowledgment: " + err.Error()})
@@ -264,7 +264,7 @@ func (e *Env) notify(ctx context.Context, p jobPayload) error {
 		}
 		return fmt.Errorf("partner answer rejected: %w", err)
 	}
-	if !pt.certificateBelongs(v.Certificate, v.Pinned) {
+	if !pt.certificateBelongs(v.Certificate, v.Issuer, v.Pinned) {
 		return errors.New("partner answer signed with a certificate not registered for it")
 	}
 	if err := e.d.Replay.Remember(ctx, "m2m."+e.Name+".ack", base64.RawStdEncoding.EncodeToString(v.SignatureValue), v.Expires.Add(e.cfg.ClockSkew)); err != nil {

@@ -33,8 +33,7 @@ type deviceCA interface {
 	Sign(ctx context.Context, req ca.SignRequest) (ca.Issued, error)
 	Revoke(ctx context.Context, req ca.RevokeRequest) (ca.Record, error)
 	Get(ctx context.Context, serial string) (ca.Record, core.Document, error)
-	Root(ctx context.Context) (*x509.Certificate, error)
-	Chain(ctx context.Context) ([]*x509.Certificate, error)
+	DeviceIssuers(ctx context.Context) ([]*x509.Certificate, error)
 }
 
 var _ deviceCA = (*ca.Authority)(nil)
@@ -228,9 +227,11 @@ func (i *Identities) certItem(base string, cr core.Credential, p string) certVie
 		Links: certLinks(base, meta.Serial)}
 }
 
-// createCert serves POST /identities/certificates: signs the posted CSR
-// under the device profile, or generates an ECDSA P-256 key and signs a
-// request for it (the key is in this response only, never stored).
+// createCert serves POST /identities/certificates: the device CA signs
+// the posted CSR's key under the device profile, or generates an ECDSA
+// P-256 key and signs a request for it (the key is in this response only,
+// never stored). Either way the subject is the CA's (ca.DeviceName: the
+// device and organisation ids); the request only proves the key.
 func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 	c := caller(r)
 	ctx := r.Context()
@@ -263,7 +264,14 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if name == "" {
-			name = csr.Subject.CommonName
+			// Only the device's display name: the certificate's subject is
+			// assigned by the CA, never taken from the request.
+			if name = strings.TrimSpace(csr.Subject.CommonName); name != "" {
+				if err := validName(name); err != nil {
+					i.fail(w, r, err)
+					return
+				}
+			}
 		}
 	} else {
 		org, err := i.m.svc.Store.GetOrganisation(ctx, c.OrgID())
@@ -292,6 +300,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	iss, err := i.ca.Sign(ctx, ca.SignRequest{CSR: csrPEM, Profile: deviceProfile, Validity: i.cfg.CertificateValidity,
+		Device: &ca.DeviceSubject{DeviceID: p.ID, OrgID: c.OrgID()},
 		OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)})
 	if err != nil {
 		// The principal stays without a credential: disable it so the name is visibly spent.

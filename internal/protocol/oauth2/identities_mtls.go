@@ -50,44 +50,33 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*htt
 // refresh grants), those with one must chain to authgate's CA for client
 // authentication.
 func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tls.Config, error) {
-	root, err := i.ca.Root(ctx)
+	// Each CA that may issue device certificates is a trust anchor of its
+	// own, and nothing the client sends is used to build a chain: a
+	// certificate of the M2M issuing CAs (siblings under the same root)
+	// has no path to an anchor here.
+	issuers, err := i.ca.DeviceIssuers(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	chain, err := i.ca.Chain(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// An intermediate may be sent by the device or not: accept both.
-	inter := x509.NewCertPool()
-	for _, c := range chain {
-		inter.AddCert(c)
+	for _, c := range issuers {
+		pool.AddCert(c)
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{server},
 		ClientAuth:   tls.RequestClientCert,
-		// Chain building is done here so a missing intermediate can be
-		// supplied from the CA and the chain checked for clientAuth.
+		// Chain building is done here: the leaf must be signed directly by
+		// a device issuer, and is checked for clientAuth.
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
 				return nil
 			}
-			certs := make([]*x509.Certificate, 0, len(raw))
-			for _, b := range raw {
-				c, err := x509.ParseCertificate(b)
-				if err != nil {
-					return err
-				}
-				certs = append(certs, c)
+			leaf, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return err
 			}
-			ints := inter.Clone()
-			for _, c := range certs[1:] {
-				ints.AddCert(c)
-			}
-			_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: ints, CurrentTime: i.m.svc.Clock.Now(),
+			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: i.m.svc.Clock.Now(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 			return err
 		},

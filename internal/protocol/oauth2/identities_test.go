@@ -236,8 +236,10 @@ func TestDeviceCertificateMTLS(t *testing.T) {
 	}
 	block, _ := pem.Decode([]byte(c.Certificate))
 	cert, _ := x509.ParseCertificate(block.Bytes)
-	if cert.Subject.CommonName != "sensor-1" || cert.Subject.Organization[0] != "Acme Devices" || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
-		t.Fatalf("certificate subject %v eku %v", cert.Subject, cert.ExtKeyUsage)
+	// The subject is authgate's: the device principal's id, OU device, the organisation's id.
+	p, err := w.env.Svc.Store.GetPrincipal(context.Background(), cert.Subject.CommonName)
+	if err != nil || p.Name != "sensor-1" || cert.Subject.String() != "CN="+p.ID+",OU=device,O="+p.OrgID || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
+		t.Fatalf("certificate subject %v eku %v (principal %+v %v)", cert.Subject, cert.ExtKeyUsage, p, err)
 	}
 
 	gc := w.mtlsClient(t, c)
