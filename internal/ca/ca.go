@@ -197,14 +197,14 @@ type authorityDoc struct {
 	RootKey []byte `json:"root_key_sealed"` // PKCS#8, sealed
 	// IssuerPEM/IssuerKey are the legacy intermediate (`--intermediate`
 	// before the issuing CAs existed); absent on newer installations.
-	IssuerPEM     string               `json:"issuer_pem,omitempty"`
-	IssuerKey     []byte               `json:"issuer_key_sealed,omitempty"`
-	Issuers       map[string]issuerDoc `json:"issuers,omitempty"`
+	IssuerPEM string               `json:"issuer_pem,omitempty"`
+	IssuerKey []byte               `json:"issuer_key_sealed,omitempty"`
+	Issuers   map[string]issuerDoc `json:"issuers,omitempty"`
 	// PreviousRoots are root certificates replaced by migrate (same key).
-	PreviousRoots []string             `json:"previous_roots,omitempty"`
-	CreatedAt     time.Time            `json:"created_at"`
-	KeyAlgorithm  string               `json:"key_algorithm"`
-	HasIssuingSub bool                 `json:"intermediate"`
+	PreviousRoots []string  `json:"previous_roots,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	KeyAlgorithm  string    `json:"key_algorithm"`
+	HasIssuingSub bool      `json:"intermediate"`
 }
 
 // issuerDoc is the stored form of one issuing CA.

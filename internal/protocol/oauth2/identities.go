@@ -301,7 +301,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 	}
 	iss, err := i.ca.Sign(ctx, ca.SignRequest{CSR: csrPEM, Profile: deviceProfile, Validity: i.cfg.CertificateValidity,
 		Device: &ca.DeviceSubject{DeviceID: p.ID, OrgID: c.OrgID()},
-		OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)})
+		OrgID:  c.OrgID(), PrincipalID: c.PrincipalID(), RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)})
 	if err != nil {
 		// The principal stays without a credential: disable it so the name is visibly spent.
 		_ = i.m.svc.Store.SetPrincipalDisabled(ctx, p.ID, true)
