@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,30 @@ type world struct {
 	client   *sdk.Client
 	partner  *partnerServer
 	http     *http.Client
+	// What the environment was built from (restart rebuilds it).
+	mat     m2m.Material
+	cfg     m2m.Config
+	envName string
+	handler atomic.Pointer[http.Handler]
+}
+
+// serve puts env behind the world's listener.
+func (w *world) serve(env *m2m.Env) {
+	var h http.Handler = httpapi.NewHandler(httpapi.Options{Log: w.svc.Log, Ready: w.svc.Store}, env)
+	w.handler.Store(&h)
+}
+
+// restart builds the environment anew from mat (a node restart: fresh
+// verifier and caches, same store) and serves it on the same address.
+func (w *world) restart(t testing.TB, mat m2m.Material) *m2m.Env {
+	t.Helper()
+	env, err := m2m.NewEnv(context.Background(), w.envName, w.cfg, mat, w.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.env = env
+	w.serve(env)
+	return env
 }
 
 // partnerServer records what the partner's M2MAdmCl/M2MMonCl received.
@@ -63,6 +88,9 @@ type worldOptions struct {
 	cfg      func(*m2m.Config)
 	envName  string
 	postgres string
+	// material and deps adjust the environment before it is built.
+	material func(w *world, m *m2m.Material)
+	deps     func(w *world, d *m2m.Deps)
 	// access is the API subscription policy checked after authentication.
 	access func(svc core.Services) interface {
 		Allow(ctx context.Context, a core.Access) error
@@ -153,11 +181,19 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		Partners: []m2m.Partner{{Name: "acme", SigningCerts: []*x509.Certificate{w.pCert},
 			AdmClURL: w.partner.srv.URL + "/M2MAdmCl", MonClURL: w.partner.srv.URL + "/M2MMonCl"}},
 	}
+	if o.material != nil {
+		o.material(w, &mat)
+	}
+	if o.deps != nil {
+		o.deps(w, &w.deps)
+	}
+	w.mat, w.cfg, w.envName = mat, cfg, name
 	ctx := context.Background()
 	if w.env, err = m2m.NewEnv(ctx, name, cfg, mat, w.deps); err != nil {
 		t.Fatal(err)
 	}
-	w.srv = httptest.NewUnstartedServer(httpapi.NewHandler(httpapi.Options{Log: w.svc.Log, Ready: w.svc.Store}, w.env))
+	w.serve(w.env)
+	w.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*w.handler.Load()).ServeHTTP(rw, r) }))
 	w.srv.TLS = w.env.TLSConfig()
 	w.srv.StartTLS()
 	t.Cleanup(w.srv.Close)

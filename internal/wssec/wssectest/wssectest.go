@@ -73,6 +73,7 @@ func (ca *CA) Pool() *x509.CertPool {
 // for a year around Now.
 type Leaf struct {
 	CN, OU      string
+	O           string // default "Sample Organization S.E."
 	Bits        int
 	Slot        int // key cache slot
 	KeyUsage    x509.KeyUsage
@@ -109,11 +110,14 @@ func (ca *CA) Issue(t testing.TB, l Leaf) (*x509.Certificate, *rsa.PrivateKey) {
 	if l.CN == "" {
 		l.CN = "partner.example"
 	}
+	if l.O == "" {
+		l.O = "Sample Organization S.E."
+	}
 	key := Key(t, l.Bits, l.Slot)
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: l.CN, OrganizationalUnit: nonEmpty(l.OU), Organization: []string{"Sample Organization S.E."}, Country: []string{"DE"}},
+		Subject:      pkix.Name{CommonName: l.CN, OrganizationalUnit: nonEmpty(l.OU), Organization: []string{l.O}, Country: []string{"DE"}},
 		NotBefore:    l.NotBefore, NotAfter: l.NotAfter,
 		KeyUsage: l.KeyUsage, ExtKeyUsage: l.ExtKeyUsage, BasicConstraintsValid: true,
 		DNSNames: l.DNSNames, IPAddresses: l.IPs,
