@@ -180,6 +180,7 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 		st.Close()
 		return nil, err
 	}
+	svc.Guard = core.NewGuard(st, svc.Clock, cfg.AuthFailures.Limits())
 	return &runtime{cfg: cfg, log: log, svc: svc}, nil
 }
 
@@ -202,6 +203,7 @@ func useReplayMode(ctx context.Context, svc *core.Services, inMemory bool, maxKe
 		return fmt.Errorf("replay cache: %w", err)
 	}
 	svc.Replay, svc.Alone = r, true
+	svc.Guard.SetAlone() // every failure is counted here: no store read on a clean success
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -81,18 +82,21 @@ type nodeOptions struct {
 	clock  time.Time // zero: system clock
 	oauth2 func(*oauth2.Config)
 	taap   func(*taap.Config)
+	limits core.GuardLimits // zero: the defaults
 }
 
 // startNode runs the OAuth2, TPV, Apstrata and TAAP adapters plus okRoute
 // behind the real handler chain, on the shared database.
 func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 	t.Helper()
-	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, ManualClock: o.clock}, func(svc core.Services) []httpapi.Module {
+	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, ManualClock: o.clock, AuthLimits: o.limits}, func(svc core.Services) []httpapi.Module {
 		cfg := oauth2.DefaultConfig()
 		if o.oauth2 != nil {
 			o.oauth2(&cfg)
 		}
-		m, err := oauth2.New(svc, cfg, oauth2.Options{})
+		// The test client is a trusted proxy: X-Forwarded-For names the client's address.
+		addr := httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+		m, err := oauth2.New(svc, cfg, oauth2.Options{Addr: addr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +104,6 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 		if o.taap != nil {
 			o.taap(&tcfg)
 		}
-		addr := httpapi.ClientAddr{}
 		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
 			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)), taap.New(tcfg, taap.DepsFrom(svc, addr))}
 	})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/testutil/agtest"
@@ -23,10 +24,17 @@ import (
 // database with one master key.
 func threeNodes(t *testing.T, o nodeOptions) ([]*agtest.Env, *client) {
 	t.Helper()
+	return pgNodes(t, 3, o)
+}
+
+// pgNodes starts n in-process nodes on one fresh PostgreSQL database with
+// one master key.
+func pgNodes(t *testing.T, n int, o nodeOptions) ([]*agtest.Env, *client) {
+	t.Helper()
 	o.dsn, o.master = pgtest.DSN(t), newMasterKey(t)
 	var nodes []*agtest.Env
 	var urls []string
-	for range 3 {
+	for range n {
 		n := startNode(t, o)
 		nodes = append(nodes, n)
 		urls = append(urls, n.URL)
@@ -268,13 +276,14 @@ func TestRevocationBound(t *testing.T) {
 }
 
 // TestFailureLimitAcrossNodes proves the failed-authentication limit per
-// access key is one limit for the cluster, not one per node: wrong
-// secrets for one key sent concurrently round-robin to three nodes get
-// exactly key_failure_limit "invalid_grant" answers in total, every later
-// attempt (also with the right secret, on any node) is refused with 429.
+// access key and address is one limit for the cluster, not one per node:
+// wrong secrets for one key from one address sent concurrently
+// round-robin to three nodes get exactly auth_failures.pair_limit
+// "invalid_grant" answers in total, every later attempt from there (also
+// with the right secret, on any node) is refused with 429.
 func TestFailureLimitAcrossNodes(t *testing.T) {
 	const limit = 5
-	nodes, c := threeNodes(t, nodeOptions{oauth2: func(cfg *oauth2.Config) { cfg.KeyFailureLimit = limit }})
+	nodes, c := threeNodes(t, nodeOptions{limits: core.GuardLimits{Pair: limit, Address: 100, Credential: 100, Window: 5 * time.Minute}})
 	admTok := c.passwordGrant(t, 0, nodes[0].Admin.Key, nodes[0].Admin.Secret)
 	r := c.do(1, "POST", "/accesskeys", http.Header{"Authorization": {"Bearer " + admTok}, "Content-Type": {"application/json"}}, `{"Name":"limited"}`)
 	if r.status != 201 {
@@ -310,6 +319,60 @@ func TestFailureLimitAcrossNodes(t *testing.T) {
 	for n := range nodes {
 		if r := c.do(n, "POST", "/oauth/token", formHeader, passwordForm(key, secret)); r.status != 429 {
 			t.Fatalf("node %d, right secret over the limit: %d %s", n, r.status, r.body)
+		}
+	}
+}
+
+// TestAttack_GuessesPerKeyBoundedAcrossNodes: 30 addresses guess one
+// key's secret 8 times each, concurrently, round-robin over two nodes on
+// one PostgreSQL database. The wrong guesses answered as such stay within
+// the cluster-wide per-key limit plus one per address (the bound of
+// docs/limiter.md), and the owner still gets in on either node from an
+// address that has not failed.
+func TestAttack_GuessesPerKeyBoundedAcrossNodes(t *testing.T) {
+	limits := core.GuardLimits{Pair: 4, Address: 100, Credential: 10, Window: 5 * time.Minute}
+	nodes, c := pgNodes(t, 2, nodeOptions{limits: limits})
+	admTok := c.passwordGrant(t, 0, nodes[0].Admin.Key, nodes[0].Admin.Secret)
+	r := c.do(1, "POST", "/accesskeys", http.Header{"Authorization": {"Bearer " + admTok}, "Content-Type": {"application/json"}}, `{"Name":"victim"}`)
+	if r.status != 201 {
+		t.Fatalf("create key: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	key, secret := m["Key"].(string), m["Secret"].(string)
+	from := func(addr string) http.Header {
+		h := formHeader.Clone()
+		h.Set("X-Forwarded-For", addr)
+		return h
+	}
+
+	const addrs, each = 30, 8
+	var answered, limited atomic.Int32
+	var wg sync.WaitGroup
+	for i := range addrs * each {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.do(i%2, "POST", "/oauth/token", from("203.0.113."+strconv.Itoa(i%addrs)), passwordForm(key, "guess-"+strconv.Itoa(i)))
+			switch {
+			case r.status == 400 && jsonMap(r.body)["error"] == "invalid_grant":
+				answered.Add(1)
+			case r.status == 429 && r.header.Get("Retry-After") != "":
+				limited.Add(1)
+			default:
+				t.Errorf("unexpected answer %v %d %s", r.err, r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := answered.Load(); got > int32(limits.Credential+addrs) || got < addrs {
+		t.Fatalf("%d guesses over 2 nodes: %d answered, want between %d and %d (per-key limit + addresses)", addrs*each, got, addrs, limits.Credential+addrs)
+	}
+	for n := range nodes {
+		if r := c.do(n, "POST", "/oauth/token", from("198.51.100."+strconv.Itoa(n+1)), passwordForm(key, secret)); r.status != 200 {
+			t.Fatalf("node %d, owner from a clean address: %d %s", n, r.status, r.body)
+		}
+		if r := c.do(n, "POST", "/oauth/token", from("203.0.113.5"), passwordForm(key, secret)); r.status != 429 {
+			t.Fatalf("node %d, right secret from an attacking address: %d %s", n, r.status, r.body)
 		}
 	}
 }

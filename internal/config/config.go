@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
@@ -43,6 +44,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
 	Replay         Replay   `yaml:"replay"`
+	// AuthFailures limits failed authentications of every family (docs/limiter.md).
+	AuthFailures AuthFailures `yaml:"auth_failures"`
 	// Protocol sections are added below by each adapter.
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
@@ -75,6 +78,21 @@ type Replay struct {
 	MaxKeys int `yaml:"max_keys"`
 }
 
+// AuthFailures are the failed-authentication limits shared by every
+// protocol family: failures per credential and address, per address (IPv6
+// /64), and per credential over all addresses, each in any span of Window.
+type AuthFailures struct {
+	PairLimit       int           `yaml:"pair_limit"`
+	AddressLimit    int           `yaml:"address_limit"`
+	CredentialLimit int           `yaml:"credential_limit"`
+	Window          time.Duration `yaml:"window"`
+}
+
+// Limits converts the section for core.NewGuard.
+func (a AuthFailures) Limits() core.GuardLimits {
+	return core.GuardLimits{Pair: a.PairLimit, Address: a.AddressLimit, Credential: a.CredentialLimit, Window: a.Window}
+}
+
 // ReplayInMemory resolves Mode for the configured backend.
 func (c *Config) ReplayInMemory() bool {
 	switch c.Replay.Mode {
@@ -97,6 +115,7 @@ func Default() Config {
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
 		Replay:       Replay{Mode: "auto", MaxKeys: 1 << 20},
+		AuthFailures: authFailuresDefault(),
 		TPV:          tpv.DefaultConfig(),
 		OAuth2:       oauth2.DefaultConfig(),
 		M2M:          m2m.DefaultConfig(),
@@ -107,6 +126,11 @@ func Default() Config {
 		Subscriptions: subscription.DefaultConfig(),
 		Identities:    oauth2.DefaultIdentitiesConfig(),
 	}
+}
+
+func authFailuresDefault() AuthFailures {
+	d := core.DefaultGuardLimits()
+	return AuthFailures{PairLimit: d.Pair, AddressLimit: d.Address, CredentialLimit: d.Credential, Window: d.Window}
 }
 
 // LoadFile merges a YAML file into c. Unknown keys are an error so typos
@@ -235,6 +259,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Replay.MaxKeys < 1000 {
 		errs = append(errs, errors.New("replay.max_keys must be at least 1000"))
+	}
+	if f := c.AuthFailures; f.PairLimit < 1 || f.AddressLimit < f.PairLimit || f.CredentialLimit < f.PairLimit {
+		errs = append(errs, errors.New("auth_failures: pair_limit must be at least 1, address_limit and credential_limit at least pair_limit"))
+	}
+	if w := c.AuthFailures.Window; w < time.Second || w > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("auth_failures.window %v: must be between 1s and 24h", w))
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		errs = append(errs, errors.New("tls: cert and key must be given together"))

@@ -2,6 +2,8 @@ package core_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,34 +14,48 @@ import (
 	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
-func TestFailureLimiterNeverAnswersMoreThanLimit(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { testLimiterNodes(t, agtest.Options{}) })
-	t.Run("postgres", func(t *testing.T) { testLimiterNodes(t, agtest.Options{PostgresDSN: pgtest.DSN(t)}) })
+// Check functions standing for a wrong and a correct secret.
+var (
+	wrongSecret = func() error { return core.E(core.KindUnauthenticated, "invalid key or secret") }
+	rightSecret = func() error { return nil }
+)
+
+func attempt(lookup, addr string) core.Attempt {
+	return core.Attempt{Kind: core.CredAccessKey, Lookup: lookup, Addr: addr}
 }
 
-func testLimiterNodes(t *testing.T, opt agtest.Options) {
+func limited(err error) bool { return core.KindOf(err) == core.KindRateLimited }
+
+func TestGuardNeverAnswersMoreThanLimit(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testGuardNodes(t, agtest.Options{}) })
+	t.Run("postgres", func(t *testing.T) { testGuardNodes(t, agtest.Options{PostgresDSN: pgtest.DSN(t)}) })
+}
+
+func testGuardNodes(t *testing.T, opt agtest.Options) {
 	ctx := context.Background()
 	opt.ManualClock = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	svc, clock := agtest.NewServices(t, opt)
-	// Two limiters on one store stand for two nodes sharing a database.
-	nodeA := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
-	nodeB := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
+	limits := core.GuardLimits{Pair: 5, Address: 100, Credential: 100, Window: time.Minute}
+	// Two guards on one store stand for two nodes sharing a database.
+	nodeA := core.NewGuard(svc.Store, clock, limits)
+	nodeB := core.NewGuard(svc.Store, clock, limits)
 
-	k1 := core.Subject{Key: "key:k1", Limit: 5}
+	k1 := attempt("k1", "192.0.2.1")
 	var answered atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l := nodeA
+			g := nodeA
 			if i%2 == 1 {
-				l = nodeB
+				g = nodeB
 			}
-			if err := l.Fail(ctx, k1); err == nil {
+			switch err := g.Verify(ctx, k1, wrongSecret); {
+			case core.KindOf(err) == core.KindUnauthenticated:
 				answered.Add(1)
-			} else if core.KindOf(err) != core.KindRateLimited {
-				t.Errorf("Fail: %v", err)
+			case !limited(err):
+				t.Errorf("Verify: %v", err)
 			}
 		}()
 	}
@@ -47,67 +63,156 @@ func testLimiterNodes(t *testing.T, opt agtest.Options) {
 	if got := answered.Load(); got != 5 {
 		t.Fatalf("failures answered as such = %d, want exactly the limit 5", got)
 	}
-	// Both nodes now refuse a correct secret for k1, one from the store.
-	for _, l := range []*core.FailureLimiter{nodeA, nodeB} {
-		if err := l.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
-			t.Fatalf("Check after limit = %v, want rate limited", err)
+	// Both nodes now refuse a correct secret for the pair.
+	for _, g := range []*core.Guard{nodeA, nodeB} {
+		if err := g.Verify(ctx, k1, rightSecret); !limited(err) {
+			t.Fatalf("correct secret after the limit = %v, want rate limited", err)
 		}
 	}
-	// An unrelated subject is unaffected.
-	if err := nodeA.Check(ctx, core.Subject{Key: "key:other", Limit: 5}); err != nil {
-		t.Fatalf("Check other = %v", err)
+	// Only that pair: the same key from another address, and another key
+	// from the same address, are unaffected.
+	if err := nodeA.Verify(ctx, attempt("k1", "192.0.2.2"), rightSecret); err != nil {
+		t.Fatalf("same key, other address = %v", err)
 	}
-	// A third node that never saw a failure learns the block from the store.
-	nodeC := core.NewFailureLimiter(svc.Store, clock, "test", time.Minute)
-	if err := nodeC.Blocked(k1); err != nil {
-		t.Fatalf("fresh node's fast path must not know the block yet: %v", err)
+	if err := nodeA.Verify(ctx, attempt("other", "192.0.2.1"), rightSecret); err != nil {
+		t.Fatalf("other key, same address = %v", err)
 	}
-	if err := nodeC.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
-		t.Fatalf("fresh node Check = %v, want rate limited", err)
+	// A third node that never saw a failure learns the refusal from the store.
+	nodeC := core.NewGuard(svc.Store, clock, limits)
+	if err := nodeC.Verify(ctx, k1, rightSecret); !limited(err) {
+		t.Fatalf("fresh node = %v, want rate limited", err)
 	}
-	if err := nodeC.Blocked(k1); core.KindOf(err) != core.KindRateLimited {
-		t.Fatalf("fast path after Check = %v, want rate limited", err)
+	// From then on it refuses from memory, without running the check.
+	ran := false
+	if err := nodeC.Verify(ctx, k1, func() error { ran = true; return nil }); !limited(err) || ran {
+		t.Fatalf("fast path: err %v, check ran %v", err, ran)
 	}
 
 	// The bound is sliding: one window later the previous window still counts.
 	clock.Advance(time.Minute)
-	if err := nodeC.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
-		t.Fatalf("Check one window later = %v, want still limited (sliding bound)", err)
+	if err := nodeC.Verify(ctx, k1, rightSecret); !limited(err) {
+		t.Fatalf("one window later = %v, want still limited (sliding bound)", err)
 	}
 	// Purging ended windows must not drop the window that still counts.
 	if _, err := svc.Store.PurgeCounters(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := nodeC.Check(ctx, k1); core.KindOf(err) != core.KindRateLimited {
-		t.Fatalf("Check after purge = %v, want still limited", err)
+	if err := nodeC.Verify(ctx, k1, rightSecret); !limited(err) {
+		t.Fatalf("after purge = %v, want still limited", err)
 	}
 	clock.Advance(2 * time.Minute)
-	for _, l := range []*core.FailureLimiter{nodeA, nodeB, nodeC} {
-		if err := l.Check(ctx, k1); err != nil {
-			t.Fatalf("Check two windows later = %v, want allowed", err)
+	for _, g := range []*core.Guard{nodeA, nodeB, nodeC} {
+		if err := g.Verify(ctx, k1, rightSecret); err != nil {
+			t.Fatalf("two windows later = %v, want allowed", err)
 		}
 	}
 }
 
-func TestFailureLimiterAnySubjectLimits(t *testing.T) {
+// TestGuardHotCredentialAndAddress: past the credential-wide limit each
+// address without failures on the credential keeps exactly one attempt,
+// also when they race on two nodes; past the address limit each credential
+// without failures from the address does.
+func TestGuardHotCredentialAndAddress(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testGuardHot(t, agtest.Options{}) })
+	t.Run("postgres", func(t *testing.T) { testGuardHot(t, agtest.Options{PostgresDSN: pgtest.DSN(t)}) })
+}
+
+func testGuardHot(t *testing.T, opt agtest.Options) {
 	ctx := context.Background()
-	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
-	l := core.NewFailureLimiter(svc.Store, clock, "multi", time.Minute)
-	addr1 := core.Subject{Key: "addr:192.0.2.1", Limit: 3}
-	// Failures spread over many keys from one address trip the address limit.
-	for i, k := range []string{"key:a", "key:b", "key:c"} {
-		if err := l.Fail(ctx, core.Subject{Key: k, Limit: 10}, addr1); err != nil {
-			t.Fatalf("failure %d: %v", i, err)
+	opt.ManualClock = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, opt)
+	limits := core.GuardLimits{Pair: 3, Address: 8, Credential: 5, Window: time.Minute}
+	nodes := []*core.Guard{core.NewGuard(svc.Store, clock, limits), core.NewGuard(svc.Store, clock, limits)}
+
+	// 20 addresses each send 6 wrong guesses for one key at once.
+	const addrs, each = 20, 6
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	for i := range addrs * each {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := attempt("victim", "198.51.100."+strconv.Itoa(i%addrs))
+			if err := nodes[i%2].Verify(ctx, a, wrongSecret); core.KindOf(err) == core.KindUnauthenticated {
+				answered.Add(1)
+			} else if !limited(err) {
+				t.Errorf("Verify: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := answered.Load(); got > int64(limits.Credential+addrs) || got < addrs {
+		t.Fatalf("guesses answered = %d, want between %d and credential limit + addresses = %d", got, addrs, limits.Credential+addrs)
+	}
+	// The owner from an address that has not failed gets in; from one that did, not.
+	if err := nodes[0].Verify(ctx, attempt("victim", "203.0.113.7"), rightSecret); err != nil {
+		t.Fatalf("owner from a clean address = %v", err)
+	}
+	if err := nodes[1].Verify(ctx, attempt("victim", "198.51.100.3"), rightSecret); !limited(err) {
+		t.Fatalf("correct secret from an address that failed on the hot key = %v, want limited", err)
+	}
+	// A clean address gets one wrong guess on the hot key, then nothing.
+	clean := attempt("victim", "203.0.113.8")
+	if err := nodes[1].Verify(ctx, clean, wrongSecret); core.KindOf(err) != core.KindUnauthenticated {
+		t.Fatalf("first guess from a clean address = %v", err)
+	}
+	if err := nodes[0].Verify(ctx, clean, rightSecret); !limited(err) {
+		t.Fatalf("second attempt from that address = %v, want limited", err)
+	}
+
+	// One address fails on 8 unknown keys: it is hot, not refused.
+	nat := "192.0.2.99"
+	for i := range 8 {
+		if err := nodes[i%2].Verify(ctx, attempt("unknown"+strconv.Itoa(i), nat), wrongSecret); core.KindOf(err) != core.KindUnauthenticated {
+			t.Fatalf("failure %d from the address = %v", i, err)
 		}
 	}
-	if err := l.Fail(ctx, core.Subject{Key: "key:d", Limit: 10}, addr1); core.KindOf(err) != core.KindRateLimited {
-		t.Fatalf("4th failure from one address = %v, want rate limited", err)
+	if err := nodes[0].Verify(ctx, attempt("neighbour", nat), rightSecret); err != nil {
+		t.Fatalf("neighbour behind the hot address = %v", err)
 	}
-	if err := l.Check(ctx, core.Subject{Key: "key:e", Limit: 10}, addr1); core.KindOf(err) != core.KindRateLimited {
-		t.Fatalf("success from blocked address = %v, want rate limited", err)
+	if err := nodes[1].Verify(ctx, attempt("unknown0", nat), wrongSecret); !limited(err) {
+		t.Fatalf("second guess on a key from the hot address = %v, want limited", err)
 	}
-	if err := l.Check(ctx, core.Subject{Key: "key:e", Limit: 10}, core.Subject{Key: "addr:192.0.2.2", Limit: 3}); err != nil {
-		t.Fatalf("other address = %v", err)
+	if err := nodes[1].Verify(ctx, attempt("fresh", nat), wrongSecret); core.KindOf(err) != core.KindUnauthenticated {
+		t.Fatalf("first guess on another key from the hot address = %v", err)
+	}
+	if err := nodes[0].Verify(ctx, attempt("fresh", nat), rightSecret); !limited(err) {
+		t.Fatalf("second attempt on it = %v, want limited", err)
+	}
+	// Failures that are not guesses do not count.
+	down := core.E(core.KindUnavailable, "store down")
+	for range 10 {
+		if err := nodes[0].Verify(ctx, attempt("k-down", "192.0.2.50"), func() error { return down }); err != down {
+			t.Fatalf("non-guess error = %v, want it passed through", err)
+		}
+	}
+	if err := nodes[0].Verify(ctx, attempt("k-down", "192.0.2.50"), rightSecret); err != nil {
+		t.Fatalf("after non-guess failures = %v", err)
+	}
+}
+
+// TestAddressKey: IPv6 addresses count per /64, IPv4 (also mapped) per address.
+func TestAddressKey(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"},
+		{"192.0.2.1", "::ffff:192.0.2.1"},
+		{"fe80::1%eth0", "fe80::2"},
+	} {
+		if core.AddressKey(c.a) != core.AddressKey(c.b) {
+			t.Errorf("%s and %s count apart: %s, %s", c.a, c.b, core.AddressKey(c.a), core.AddressKey(c.b))
+		}
+	}
+	for _, c := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:3::1"},
+		{"192.0.2.1", "192.0.2.2"},
+		{"@", "@x"},
+	} {
+		if core.AddressKey(c.a) == core.AddressKey(c.b) {
+			t.Errorf("%s and %s count together", c.a, c.b)
+		}
+	}
+	if k := core.AddressKey(strings.Repeat("x", 500)); len(k) > 64 {
+		t.Errorf("long address kept as %d bytes", len(k))
 	}
 }
 
@@ -164,7 +269,7 @@ func TestTokenCacheRevocationAndBound(t *testing.T) {
 	}
 }
 
-// countingCounters counts the limiter's store reads.
+// countingCounters counts the guard's store reads.
 type countingCounters struct {
 	core.CounterStore
 	reads atomic.Int64
@@ -175,26 +280,25 @@ func (c *countingCounters) ReadCounters(ctx context.Context, keys []string, wind
 	return c.CounterStore.(core.CounterReader).ReadCounters(ctx, keys, windowEnds)
 }
 
-// TestFailureLimiterAlone: a node alone on its store reads each subject's
-// counters once, then answers Check from memory while no failure of the
-// subject counts; failures of an earlier process are found in the store.
-func TestFailureLimiterAlone(t *testing.T) {
+// TestGuardAlone: a node alone on its store reads an attempt's counters
+// once, then admits successes from memory while none of them has a
+// failure that counts; failures of an earlier process are found in the store.
+func TestGuardAlone(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
 	store := &countingCounters{CounterStore: svc.Store}
-	k1 := core.Subject{Key: "key:k1", Limit: 3}
-	k2 := core.Subject{Key: "key:k2", Limit: 3}
-	other := core.Subject{Key: "key:other", Limit: 3}
+	limits := core.GuardLimits{Pair: 3, Address: 100, Credential: 100, Window: time.Minute}
+	k1, k2, other := attempt("k1", "192.0.2.1"), attempt("k2", "192.0.2.2"), attempt("other", "192.0.2.3")
 
 	// An earlier process exhausted k1's limit, then stopped.
-	earlier := core.NewFailureLimiter(store, clock, "alone", time.Minute)
+	earlier := core.NewGuard(store, clock, limits)
 	for range 3 {
-		_ = earlier.Fail(ctx, k1)
+		_ = earlier.Verify(ctx, k1, wrongSecret)
 	}
 	clock.Advance(10 * time.Second)
-	l := core.NewFailureLimiter(store, clock, "alone", time.Minute)
-	l.SetAlone()
+	g := core.NewGuard(store, clock, limits)
+	g.SetAlone()
 	reads := func(f func()) int64 {
 		before := store.reads.Load()
 		f()
@@ -204,7 +308,7 @@ func TestFailureLimiterAlone(t *testing.T) {
 		name      string
 		advance   time.Duration
 		fails     int
-		subject   core.Subject
+		attempt   core.Attempt
 		wantLimit bool
 		wantReads int64
 	}{
@@ -222,11 +326,11 @@ func TestFailureLimiterAlone(t *testing.T) {
 	for _, s := range steps {
 		clock.Advance(s.advance)
 		for range s.fails {
-			_ = l.Fail(ctx, s.subject)
+			_ = g.Verify(ctx, s.attempt, wrongSecret)
 		}
 		var err error
-		n := reads(func() { err = l.Check(ctx, s.subject) })
-		if (core.KindOf(err) == core.KindRateLimited) != s.wantLimit || (err != nil && !s.wantLimit) {
+		n := reads(func() { err = g.Verify(ctx, s.attempt, rightSecret) })
+		if limited(err) != s.wantLimit || (err != nil && !s.wantLimit) {
 			t.Fatalf("%s: err %v, want limited=%v", s.name, err, s.wantLimit)
 		}
 		if n != s.wantReads {

@@ -464,6 +464,8 @@ type Services struct {
 	Tokens      *Tokens
 	Replay      *Replay
 	Audit       *Auditor
+	// Guard limits failed authentications for every adapter and secret.
+	Guard *Guard
 	// Alone is set when this process is the only node on its store (the
 	// replay cache in memory): services may then decide in memory what
 	// would otherwise need a store round trip to see other nodes' work.
@@ -478,5 +480,6 @@ func NewServices(st Store, keys *Keyring, clock Clock, log *slog.Logger) Service
 		Tokens:      NewTokens(st, keys, clock),
 		Replay:      NewReplay(st, clock),
 		Audit:       NewAuditor(st, clock, log),
+		Guard:       NewGuard(st, clock, DefaultGuardLimits()),
 	}
 }

@@ -19,11 +19,6 @@ type Config struct {
 	// before re-reading it, i.e. how late it sees a revocation made on
 	// another node. 0 disables the cache.
 	TokenCacheMaxAge time.Duration `yaml:"token_cache_max_age"`
-	// Failed authentications allowed per access key and per source address
-	// in any span of FailureWindow.
-	KeyFailureLimit     int           `yaml:"key_failure_limit"`
-	AddressFailureLimit int           `yaml:"address_failure_limit"`
-	FailureWindow       time.Duration `yaml:"failure_window"`
 	// DeviceServerResponse is the body served for Accept:
 	// application/vnd.imgtec.com.oauthtoken+json: "flat" or "wrapped".
 	DeviceServerResponse string `yaml:"device_server_response"`
@@ -42,9 +37,6 @@ func DefaultConfig() Config {
 		RefreshTokenTTL:      MaxRefreshTokenTTL,
 		RefreshGrace:         10 * time.Second,
 		TokenCacheMaxAge:     time.Second,
-		KeyFailureLimit:      10,
-		AddressFailureLimit:  100,
-		FailureWindow:        5 * time.Minute,
 		DeviceServerResponse: "flat",
 		MaxFormBytes:         16 << 10,
 		DefaultPageSize:      20,
@@ -66,12 +58,6 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenCacheMaxAge < 0 || c.TokenCacheMaxAge > time.Minute {
 		errs = append(errs, fmt.Errorf("token_cache_max_age %v: must be between 0 and 1m", c.TokenCacheMaxAge))
-	}
-	if c.KeyFailureLimit < 1 || c.AddressFailureLimit < 1 {
-		errs = append(errs, errors.New("key_failure_limit and address_failure_limit must be at least 1"))
-	}
-	if c.FailureWindow < time.Second {
-		errs = append(errs, errors.New("failure_window must be at least 1s"))
 	}
 	if c.DeviceServerResponse != "flat" && c.DeviceServerResponse != "wrapped" {
 		errs = append(errs, fmt.Errorf("device_server_response %q: use flat or wrapped", c.DeviceServerResponse))

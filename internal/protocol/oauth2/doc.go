@@ -27,8 +27,8 @@
 //     second valid pair, so two racing refreshes never log a device out,
 //     and further ones are refused (invalid_grant) without revoking
 //     anything (core.Tokens.ExchangeRefresh, shared with TAAP).
-//   - Failed client or resource-owner authentications are limited per key
-//     and per source address with core.FailureLimiter (shared by all nodes).
+//   - Failed client or resource-owner authentications are limited by
+//     core.Guard (shared by all families and nodes; docs/limiter.md).
 //   - Access-token lookups go through core.Tokens' cache: revocations made
 //     on this node apply at once, those made on other nodes within
 //     token_cache_max_age (default 1 s).

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
-	"github.com/authgate/authgate/internal/protocol/oauth2"
 )
 
 // TestConcurrentRefreshKeepsDeviceLoggedIn races two refreshes of one
@@ -58,15 +57,15 @@ func TestConcurrentRefreshKeepsDeviceLoggedIn(t *testing.T) {
 	}
 }
 
-// TestFailedAuthenticationRateLimit: per key, then per address; a correct
-// secret over the limit is refused like a wrong one; it is audited.
+// TestFailedAuthenticationRateLimit: per key and address, then per
+// address; a correct secret over the limit is refused like a wrong one; a
+// hot address still admits keys it has not failed on; it is audited.
 func TestFailedAuthenticationRateLimit(t *testing.T) {
 	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
 			opt := backend(t)
-			e := start(t, opt, true, func(c *oauth2.Config) {
-				c.KeyFailureLimit, c.AddressFailureLimit, c.FailureWindow = 3, 6, time.Minute
-			})
+			opt.AuthLimits = core.GuardLimits{Pair: 3, Address: 6, Credential: 6, Window: time.Minute}
+			e := start(t, opt, true, nil)
 			adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			key, secret := e.createKey(adminTok, "Limited Org")
 			key2, secret2 := e.createKey(adminTok, "Other Org")
@@ -85,7 +84,7 @@ func TestFailedAuthenticationRateLimit(t *testing.T) {
 			// The client-credentials path shares the limit.
 			checkError(t, e.do("POST", "/oauth/token", with(formHeader(), "Authorization", basic(key, secret)), "grant_type=client_credentials"),
 				429, "temporarily_unavailable", "", "")
-			// Another key from the same address still works until the address limit.
+			// Another key from the same address is not affected.
 			if r := grant(key2, secret2); r.Status != 200 {
 				t.Fatalf("other key: %d %s", r.Status, r.Body)
 			}
@@ -93,11 +92,20 @@ func TestFailedAuthenticationRateLimit(t *testing.T) {
 				checkError(t, grant("unknown-"+strconv.Itoa(i), "x"), 400, "invalid_grant", "", "")
 			}
 			// 3 counted key failures (refusals from the fast path are not
-			// counted) + 3 unknown keys = 6 from this address: limit reached.
+			// counted) + 3 unknown keys = 6 from this address: it is hot.
+			// A key it has not failed on still works (a NAT neighbour)...
+			if r := grant(key2, secret2); r.Status != 200 {
+				t.Fatalf("other key from the hot address: %d %s", r.Status, r.Body)
+			}
+			// ...and every key gets one attempt from it, not three.
+			checkError(t, grant("unknown-x", "x"), 400, "invalid_grant", "", "")
+			checkError(t, grant("unknown-x", "x"), 429, "temporarily_unavailable", "", "")
+			checkError(t, grant(key2, "wrong"), 400, "invalid_grant", "", "")
 			checkError(t, grant(key2, secret2), 429, "temporarily_unavailable", "", "")
 			// After two windows everything is allowed again.
 			e.Clock.Advance(2 * time.Minute)
 			e.passwordGrant(key, secret)
+			e.passwordGrant(key2, secret2)
 			events, err := e.Svc.Audit.List(t.Context(), core.AuditFilter{Action: core.AuditAuthFailure, Protocol: "oauth2"})
 			if err != nil {
 				t.Fatal(err)
@@ -108,7 +116,7 @@ func TestFailedAuthenticationRateLimit(t *testing.T) {
 					limited++
 				}
 			}
-			if limited < 3 || len(events) < 8 {
+			if limited < 5 || len(events) < 13 {
 				t.Fatalf("audit: %d failures, %d rate-limited", len(events), limited)
 			}
 		})

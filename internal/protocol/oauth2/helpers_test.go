@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -37,6 +38,10 @@ func backends() map[string]func(testing.TB) agtest.Options {
 	}
 }
 
+// loopbackProxy trusts X-Forwarded-For from the test client, so tests
+// can speak from any address (without the header the address is 127.0.0.1).
+var loopbackProxy = httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+
 func start(t *testing.T, base agtest.Options, manual bool, tweak func(*oauth2.Config)) *env {
 	t.Helper()
 	cfg := oauth2.DefaultConfig()
@@ -49,7 +54,7 @@ func start(t *testing.T, base agtest.Options, manual bool, tweak func(*oauth2.Co
 	}
 	e := &env{t: t}
 	e.Env = agtest.Start(t, opt, func(svc core.Services) []httpapi.Module {
-		m, err := oauth2.New(svc, cfg, oauth2.Options{Version: "test"})
+		m, err := oauth2.New(svc, cfg, oauth2.Options{Version: "test", Addr: loopbackProxy})
 		if err != nil {
 			t.Fatal(err)
 		}

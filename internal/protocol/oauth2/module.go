@@ -2,8 +2,6 @@ package oauth2
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -41,19 +39,27 @@ type Module struct {
 	opt     Options
 	log     *slog.Logger
 	bearer  *BearerAuth
-	limiter *core.FailureLimiter
+	guard   guard
 	entries entryCache
 	public  *url.URL
 }
 
-var _ httpapi.Module = (*Module)(nil)
+// guard is the core failed-authentication limiter (core.Guard).
+type guard interface {
+	Verify(ctx context.Context, a core.Attempt, check func() error) error
+}
+
+var (
+	_ httpapi.Module = (*Module)(nil)
+	_ guard          = (*core.Guard)(nil)
+)
 
 // New builds the module. cfg must have passed Validate.
 func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Module{svc: svc, cfg: cfg, opt: opt, log: svc.Log}
+	m := &Module{svc: svc, cfg: cfg, opt: opt, log: svc.Log, guard: svc.Guard}
 	if opt.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(opt.PublicURL, "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -65,10 +71,6 @@ func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
 		svc.Tokens.EnableCache(core.TokenAccess, cfg.TokenCacheMaxAge)
 	}
 	m.bearer = NewBearerAuth(svc.Tokens, svc.Audit, opt.Addr, svc.Log)
-	m.limiter = core.NewFailureLimiter(svc.Store, svc.Clock, "oauth2", cfg.FailureWindow)
-	if svc.Alone { // every failure is counted here: no store read on success
-		m.limiter.SetAlone()
-	}
 	return m, nil
 }
 
@@ -106,51 +108,31 @@ func (m *Module) baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
-// subjects are what a key authentication's failures count against: the key
-// (named without storing caller-chosen strings of any length) and the
-// source address.
-func (m *Module) subjects(r *http.Request, key string) []core.Subject {
-	name := "key:" + key
-	if len(key) > 128 {
-		sum := sha256.Sum256([]byte(key))
-		name = "key#" + hex.EncodeToString(sum[:16])
-	}
-	return []core.Subject{
-		{Key: name, Limit: m.cfg.KeyFailureLimit},
-		{Key: "addr:" + m.opt.Addr.IP(r), Limit: m.cfg.AddressFailureLimit},
-	}
-}
-
-// authenticateKey verifies an access key and secret under the failure
-// limits. purpose says what the key authenticated for (audit reason).
-// Wrong secrets, unknown keys and revoked keys all come back as core errors
-// of kind Unauthenticated/Revoked (or RateLimited once over the limit).
+// authenticateKey verifies an access key and secret under the core
+// failed-authentication limits. purpose says what the key authenticated
+// for (audit reason). Wrong secrets, unknown keys and revoked keys all
+// come back as core errors of kind Unauthenticated (or RateLimited when
+// the limits do not admit the attempt).
 func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secret, purpose string) (core.Credential, core.Principal, error) {
-	subjects := m.subjects(r, key)
 	fail := func(err error) (core.Credential, core.Principal, error) {
 		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: key, Outcome: core.OutcomeFailure,
 			Reason: purpose + ": " + reasonOr(err, "authentication failed")})
 		return core.Credential{}, core.Principal{}, err
 	}
-	if err := m.limiter.Blocked(subjects...); err != nil {
+	var cred core.Credential
+	err := m.guard.Verify(ctx, core.Attempt{Kind: core.CredAccessKey, Lookup: key, Addr: m.opt.Addr.IP(r)}, func() (err error) {
+		cred, err = m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret)
+		return err
+	})
+	switch {
+	case err == nil:
+	case core.IsGuess(err):
+		// A revoked or expired key is reported like an unknown one.
+		return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
+	case core.KindOf(err) == core.KindRateLimited:
 		return fail(err)
-	}
-	cred, err := m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret)
-	if err != nil {
-		switch core.KindOf(err) {
-		case core.KindUnauthenticated, core.KindRevoked, core.KindExpired:
-			// Count first, then answer: over the limit the caller learns
-			// only that it is limited.
-			if lerr := m.limiter.Fail(ctx, subjects...); lerr != nil {
-				return fail(lerr)
-			}
-			// A revoked or expired key is reported like an unknown one.
-			return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
-		}
+	default:
 		return core.Credential{}, core.Principal{}, err
-	}
-	if err := m.limiter.Check(ctx, subjects...); err != nil {
-		return fail(err)
 	}
 	p, err := m.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
 	if err != nil {

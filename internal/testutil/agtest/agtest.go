@@ -42,6 +42,8 @@ type Options struct {
 	Log *slog.Logger
 	// MasterKey fixes the master key (shared by several nodes on one database).
 	MasterKey []byte
+	// AuthLimits replaces the default failed-authentication limits when set.
+	AuthLimits core.GuardLimits
 }
 
 // NewServices opens a store and builds core services without a server.
@@ -84,7 +86,11 @@ func NewServices(t testing.TB, opt Options) (core.Services, *core.ManualClock) {
 			log = slog.New(slog.NewTextHandler(io.Discard, nil))
 		}
 	}
-	return core.NewServices(st, keys, clock, log), manual
+	svc := core.NewServices(st, keys, clock, log)
+	if opt.AuthLimits != (core.GuardLimits{}) {
+		svc.Guard = core.NewGuard(st, clock, opt.AuthLimits)
+	}
+	return svc, manual
 }
 
 // Start builds services, bootstraps the admin, lets build construct the
