@@ -120,26 +120,28 @@ func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secr
 		return core.Credential{}, core.Principal{}, err
 	}
 	var cred core.Credential
+	var p core.Principal
 	err := m.guard.Verify(ctx, core.Attempt{Kind: core.CredAccessKey, Lookup: key, Addr: m.opt.Addr.IP(r)}, func() (err error) {
-		cred, err = m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret)
-		return err
+		if cred, err = m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret); err != nil {
+			return err
+		}
+		if p, err = m.svc.Store.GetPrincipal(ctx, cred.PrincipalID); err != nil {
+			return err
+		}
+		if p.Disabled { // counted and answered like a wrong secret
+			return core.E(core.KindUnauthenticated, "principal disabled")
+		}
+		return nil
 	})
 	switch {
 	case err == nil:
 	case core.IsGuess(err):
-		// A revoked or expired key is reported like an unknown one.
+		// A revoked or expired key, or a disabled principal, is reported like an unknown key.
 		return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
 	case core.KindOf(err) == core.KindRateLimited:
 		return fail(err)
 	default:
 		return core.Credential{}, core.Principal{}, err
-	}
-	p, err := m.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
-	if err != nil {
-		return core.Credential{}, core.Principal{}, err
-	}
-	if p.Disabled {
-		return fail(core.E(core.KindUnauthenticated, "invalid key or secret"))
 	}
 	return cred, p, nil
 }
