@@ -1,10 +1,13 @@
-// Package ca is authgate's built-in certificate authority for the M2M
-// family: it issues partner certificates from PKCS#10 requests by profile
-// (WSS signing, SSL server, device) under the policy of the M2M setup
-// document (x509 v3, RSA >= 2048, keyUsage/extendedKeyUsage per profile,
-// partner subject, OU M2M_TA for the test-and-approval environment and M2M
-// for production, at most three years), records what it issued, revokes,
-// and publishes a signed CRL.
+// Package ca is authgate's built-in certificate authority: a root and,
+// under it, one issuing CA per kind of certificate — device certificates
+// (subject assigned by authgate), and M2M partner certificates of the TA
+// and of the PE environment (WSS signing and SSL server, under the policy
+// of the M2M setup document: x509 v3, RSA >= 2048, keyUsage and
+// extendedKeyUsage per profile, the partner's subject with OU M2M_TA or
+// M2M, at most three years). A relying party trusts the one issuing CA it
+// needs. The CA records what it issued, revokes, publishes one signed CRL
+// per CA, and answers WS-Security's per-message question about partner
+// certificates it signed (CheckPartnerCertificate).
 //
 // Key storage: the CA keys live in the database, in the core document
 // "ca"/"authority", sealed with core.Keyring (AES-256-GCM under the master

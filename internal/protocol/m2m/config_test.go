@@ -44,6 +44,28 @@ func TestConfigRefusesSharing(t *testing.T) {
 		{"missing signing key", "signing_key is required", func(c *m2m.Config) { c.TA.SigningKey = "" }},
 		{"partner without certificate", "signing_certs or signing_subjects", func(c *m2m.Config) { c.TA.Partners[0].SigningCerts = nil }},
 		{"subjects without CA", "need ta.trusted_cas", func(c *m2m.Config) { c.TA.Partners[0].SigningSubjects = []string{"x"} }},
+		{"subjects without signing CA", "need signing_ca", func(c *m2m.Config) {
+			c.TA.TrustedCAs = []string{"ta/ca.pem"}
+			c.TA.Partners[0].SigningSubjects = []string{"/C=DE/O=Acme/OU=M2M_TA/CN=ta.acme.example"}
+		}},
+		{"signing CA not trusted", "must be one of ta.trusted_cas", func(c *m2m.Config) {
+			c.TA.TrustedCAs = []string{"ta/ca.pem"}
+			c.TA.Partners[0].SigningSubjects = []string{"/C=DE/O=Acme/OU=M2M_TA/CN=ta.acme.example"}
+			c.TA.Partners[0].SigningCA = "ta/other.pem"
+		}},
+		{"subject is a CN only", "exactly one OU", func(c *m2m.Config) {
+			c.TA.TrustedCAs, c.TA.Partners[0].SigningCA = []string{"ta/ca.pem"}, "ta/ca.pem"
+			c.TA.Partners[0].SigningSubjects = []string{"CN=ta.acme.example"}
+		}},
+		{"PE subject on TA", "OU, M2M_TA", func(c *m2m.Config) {
+			c.TA.TrustedCAs, c.TA.Partners[0].SigningCA = []string{"ta/ca.pem"}, "ta/ca.pem"
+			c.TA.Partners[0].SigningSubjects = []string{"CN=m2m.acme.example,OU=M2M,O=Acme,C=DE"}
+		}},
+		{"unknown subject attribute", "unknown attribute type", func(c *m2m.Config) {
+			c.TA.TrustedCAs, c.TA.Partners[0].SigningCA = []string{"ta/ca.pem"}, "ta/ca.pem"
+			c.TA.Partners[0].SigningSubjects = []string{"/C=DE/O=Acme/OU=M2M_TA/XX=1/CN=ta.acme.example"}
+		}},
+		{"CRL check interval out of range", "crl_check_interval", func(c *m2m.Config) { c.CRLCheckInterval = 0 }},
 		{"TTL out of range", "timestamp_ttl", func(c *m2m.Config) { c.TimestampTTL = 0 }},
 		{"no environment", "neither", func(c *m2m.Config) { c.TA.Listen, c.PE.Listen = "", "" }},
 	} {

@@ -24,7 +24,8 @@ type Device struct {
 }
 
 // MTLSServer builds the mutual-TLS listener: client certificates are
-// verified against authgate's CA (the CA must be initialised), then
+// verified against authgate's device issuers (the CA must be
+// initialised; see ca.DeviceIssuers), then
 // mapped to their device by fingerprint; certificates revoked in the CA
 // are refused even if the credential was not retired. Its routes are
 // POST /oauth/token (client_credentials with tls_client_auth, other
@@ -47,7 +48,7 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*htt
 
 // TLSConfig is the mTLS listener's TLS configuration around a server
 // certificate. Clients without a certificate are served (password and
-// refresh grants), those with one must chain to authgate's CA for client
+// refresh grants), those with one must be issued by a device issuer for client
 // authentication.
 func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tls.Config, error) {
 	// Each CA that may issue device certificates is a trust anchor of its

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -332,6 +333,21 @@ func TestDeviceCSRRevokedInCA(t *testing.T) {
 	gc.CloseIdleConnections()
 	if st, out := getJSON(t, gc, w.mtlsURL+"/identities/current"); st != http.StatusUnauthorized || !strings.Contains(out["error_description"].(string), "revoked") {
 		t.Fatalf("after CA revocation: %d %v", st, out)
+	}
+	// An M2M partner certificate of the same CA (the TA issuing CA, a
+	// sibling of the device CA) has no path at the device listener.
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pder, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{Country: []string{"DE"}, Province: []string{"NRW"},
+		Locality: []string{"Bonn"}, Organization: []string{"Acme"}, OrganizationalUnit: []string{"M2M_TA"}, CommonName: "ta.acme.example"}}, rk)
+	piss, err := w.authority.Sign(context.Background(), ca.SignRequest{CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: pder}), Profile: "signing", Environment: ca.EnvTA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := x509.MarshalPKCS8PrivateKey(rk)
+	partner := issuedCert{Certificate: string(piss.PEM()), PrivateKey: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))}
+	if resp, err := w.mtlsClient(t, partner).Get(w.mtlsURL + "/identities/current"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("M2M partner certificate at the device listener: %d", resp.StatusCode)
 	}
 	// A certificate from another CA does not even authenticate.
 	w2 := newIDWorld(t)
