@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/store"
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -36,6 +37,12 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		return err
 	}
 	defer rt.Close()
+	// Claimed before anything is served or written, held until the store closes.
+	claim, err := store.Claim(ctx, rt.svc.Store, rt.cfg.DB, rt.cfg.DataDir, rt.cfg.ReplayInMemory())
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer claim.Close()
 	boot, err := rt.svc.EnsureBootstrapAdmin(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)
