@@ -73,8 +73,8 @@ func kindOf(p core.Principal) callerKind {
 	return user
 }
 
-// bearerToken decodes "Authorization: Bearer base64(authKey:id:token)".
-func bearerToken(h string) (authKey, id, token string, ok bool) {
+// ParseBearerToken decodes "Authorization: Bearer base64(authKey:id:token)".
+func ParseBearerToken(h string) (authKey, id, token string, ok bool) {
 	scheme, rest, found := strings.Cut(strings.TrimSpace(h), " ")
 	if !found || !strings.EqualFold(scheme, "bearer") {
 		return "", "", "", false
@@ -113,7 +113,7 @@ func (m *Module) authenticate(q *request) (caller, error) {
 // or anonymous when the request carries none of them.
 func (m *Module) identify(q *request) (caller, error) {
 	if h := q.r.Header.Get("Authorization"); h != "" {
-		authKey, id, token, ok := bearerToken(h)
+		authKey, id, token, ok := ParseBearerToken(h)
 		if !ok {
 			return caller{}, authFailure("Invalid credentials", "malformed Authorization header")
 		}

@@ -74,7 +74,7 @@ var errNoCredentials = &Error{Status: http.StatusUnauthorized, Code: codeInvalid
 // audited. Errors are *Error values (401 invalid_token / invalid_request)
 // or core errors of kind Unavailable/Internal.
 func (b *BearerAuth) Authenticate(r *http.Request) (Caller, error) {
-	value, present := bearerToken(r)
+	value, present := BearerToken(r)
 	if !present {
 		return Caller{}, errNoCredentials
 	}

@@ -41,9 +41,9 @@ func BenchmarkHTTP(b *testing.B) {
 			}
 			return []httpapi.Module{m, okRoutes{m.Bearer()}}
 		})
-		form := url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode()
-		b.Run("password-grant-"+name, func(b *testing.B) { loadPOST(b, e.URL+"/oauth/token", form) })
-		tok := passwordToken(b, e.URL, form)
+		Form := url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode()
+		b.Run("password-grant-"+name, func(b *testing.B) { loadPOST(b, e.URL+"/oauth/token", Form) })
+		tok := passwordToken(b, e.URL, Form)
 		// The same "ok" handler as bare, behind authgate's handler chain,
 		// without and with BearerAuth: the cost of the chain and of the check.
 		b.Run("chain-get-"+name, func(b *testing.B) { loadGET(b, e.URL+"/bench/open", "") })
@@ -87,11 +87,11 @@ func BenchmarkVersusBare(b *testing.B) {
 			}
 			return []httpapi.Module{m, okRoutes{m.Bearer()}}
 		})
-		form := url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode()
-		tok := passwordToken(b, e.URL, form)
+		Form := url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode()
+		tok := passwordToken(b, e.URL, Form)
 		schemes := map[string]func() (int, error){
 			"password-grant": func() (int, error) {
-				req, _ := http.NewRequest(http.MethodPost, e.URL+"/oauth/token", strings.NewReader(form))
+				req, _ := http.NewRequest(http.MethodPost, e.URL+"/oauth/token", strings.NewReader(Form))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				return send(req)
 			},
@@ -160,8 +160,8 @@ func benchBackends(b *testing.B) map[string]agtest.Options {
 
 var benchClient = bench.NewClient(256, nil)
 
-func passwordToken(b *testing.B, base, form string) string {
-	res, err := http.Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+func passwordToken(b *testing.B, base, Form string) string {
+	res, err := http.Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(Form))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -206,9 +206,9 @@ func loadGET(b *testing.B, u, token string) {
 	})
 }
 
-func loadPOST(b *testing.B, u, form string) {
+func loadPOST(b *testing.B, u, Form string) {
 	run(b, func() (int, error) {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u, strings.NewReader(form))
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u, strings.NewReader(Form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		return send(req)
 	})

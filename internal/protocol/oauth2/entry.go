@@ -18,7 +18,7 @@ type linksDoc struct {
 // invalid Authorization header is refused with 401, as the device server does.
 func (m *Module) entryPoint(w http.ResponseWriter, r *http.Request) {
 	role := roleAnonymous
-	if _, present := bearerToken(r); present {
+	if _, present := BearerToken(r); present {
 		c, err := m.bearer.Authenticate(r)
 		if err != nil {
 			writeError(w, r, m.log, err, ctxBearer, "Bearer")

@@ -10,18 +10,18 @@ import (
 	"strings"
 )
 
-// form is a parsed application/x-www-form-urlencoded body in which every
+// Form is a parsed application/x-www-form-urlencoded body in which every
 // parameter occurs at most once (RFC 6749 section 3.2).
-type form map[string]string
+type Form map[string]string
 
-func (f form) get(name string) string { return f[name] }
+func (f Form) get(name string) string { return f[name] }
 
-// maxParamLen bounds any single parameter; keys, secrets and tokens are far shorter.
-const maxParamLen = 4096
+// MaxParamLen bounds any single parameter; keys, secrets and tokens are far shorter.
+const MaxParamLen = 4096
 
 // readForm reads and parses the request body of a token, introspection or
 // revocation request. Errors are *Error values ready to send.
-func readForm(w http.ResponseWriter, r *http.Request, max int64) (form, *Error) {
+func readForm(w http.ResponseWriter, r *http.Request, max int64) (Form, *Error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !strings.EqualFold(mt, "application/x-www-form-urlencoded") {
 		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: codeInvalidRequest,
@@ -41,7 +41,7 @@ func readForm(w http.ResponseWriter, r *http.Request, max int64) (form, *Error) 
 		}
 		return nil, errInvalidRequest("request body could not be read")
 	}
-	f, perr := parseForm(string(body))
+	f, perr := ParseForm(string(body))
 	if perr != nil {
 		return nil, perr
 	}
@@ -50,11 +50,11 @@ func readForm(w http.ResponseWriter, r *http.Request, max int64) (form, *Error) 
 
 var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest, Description: "request body too large"}
 
-// parseForm parses a form body strictly: malformed escapes, repeated
+// ParseForm parses a form body strictly: malformed escapes, repeated
 // parameters and oversized values are invalid_request. Empty values count
 // as absent (RFC 6749 section 3.1).
-func parseForm(body string) (form, *Error) {
-	f := form{}
+func ParseForm(body string) (Form, *Error) {
+	f := Form{}
 	for body != "" {
 		var pair string
 		pair, body, _ = strings.Cut(body, "&")
@@ -70,7 +70,7 @@ func parseForm(body string) (form, *Error) {
 		if err1 != nil || err2 != nil {
 			return nil, errInvalidRequest("malformed form body")
 		}
-		if key == "" || len(key) > 64 || len(val) > maxParamLen {
+		if key == "" || len(key) > 64 || len(val) > MaxParamLen {
 			return nil, errInvalidRequest("malformed form body")
 		}
 		if _, dup := f[key]; dup {
@@ -102,18 +102,18 @@ func safeName(s string) string {
 	return s
 }
 
-// clientCreds are client credentials from HTTP Basic or the form body
+// ClientCredentials are client credentials from HTTP Basic or the form body
 // (RFC 6749 section 2.3.1).
-type clientCreds struct {
+type ClientCredentials struct {
 	ID, Secret string
 	Basic      bool // came in the Authorization header
 }
 
-// parseClientAuth extracts client credentials. ok is false when the
+// ParseClientAuth extracts client credentials. ok is false when the
 // request carries none. An empty Basic pair (what golang.org/x/oauth2 sends
 // for a client without id) counts as none. Credentials in both places are
 // refused, as RFC 6749 allows only one method per request.
-func parseClientAuth(r *http.Request, f form) (c clientCreds, ok bool, e *Error) {
+func ParseClientAuth(r *http.Request, f Form) (c ClientCredentials, ok bool, e *Error) {
 	formID, formSecret := f.get("client_id"), f.get("client_secret")
 	h := r.Header.Get("Authorization")
 	if h != "" {
@@ -130,7 +130,7 @@ func parseClientAuth(r *http.Request, f form) (c clientCreds, ok bool, e *Error)
 				if formID != "" && formID != id {
 					return c, false, errInvalidRequest("client_id does not match the Authorization header")
 				}
-				return clientCreds{ID: id, Secret: secret, Basic: true}, true, nil
+				return ClientCredentials{ID: id, Secret: secret, Basic: true}, true, nil
 			}
 		}
 	}
@@ -138,7 +138,7 @@ func parseClientAuth(r *http.Request, f form) (c clientCreds, ok bool, e *Error)
 		if formID == "" || formSecret == "" {
 			return c, false, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "client_id and client_secret are both required", Challenge: "Basic"}
 		}
-		return clientCreds{ID: formID, Secret: formSecret}, true, nil
+		return ClientCredentials{ID: formID, Secret: formSecret}, true, nil
 	}
 	return c, false, nil
 }
@@ -146,7 +146,7 @@ func parseClientAuth(r *http.Request, f form) (c clientCreds, ok bool, e *Error)
 // decodeBasic decodes RFC 7617 credentials whose parts are form-encoded
 // as RFC 6749 section 2.3.1 requires.
 func decodeBasic(token68 string) (id, secret string, err error) {
-	if len(token68) > 4*maxParamLen {
+	if len(token68) > 4*MaxParamLen {
 		return "", "", errors.New("too long")
 	}
 	raw, err := base64.StdEncoding.DecodeString(token68)
@@ -166,24 +166,24 @@ func decodeBasic(token68 string) (id, secret string, err error) {
 	return id, secret, nil
 }
 
-// bearerToken returns the token of an "Authorization: Bearer" header
+// BearerToken returns the token of an "Authorization: Bearer" header
 // (scheme case-insensitive, RFC 6750 section 2.1). present reports whether
 // the request had a Bearer header at all.
-func bearerToken(r *http.Request) (token string, present bool) {
+func BearerToken(r *http.Request) (token string, present bool) {
 	h := r.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}
 	rest = strings.TrimSpace(rest)
-	if rest == "" || len(rest) > maxParamLen || !isToken68(rest) {
+	if rest == "" || len(rest) > MaxParamLen || !IsToken68(rest) {
 		return "", true
 	}
 	return rest, true
 }
 
-// isToken68 checks the RFC 7235 token68 syntax.
-func isToken68(s string) bool {
+// IsToken68 checks the RFC 7235 token68 syntax.
+func IsToken68(s string) bool {
 	i := len(s)
 	for i > 0 && s[i-1] == '=' {
 		i--

@@ -117,7 +117,7 @@ func TestDeviceServerDocumentedExamples(t *testing.T) {
 			e := start(t, agtest.Options{}, true, func(c *oauth2.Config) { c.DeviceServerResponse = shape })
 			n := &normaliser{repl: map[string]string{e.URL: "http://localhost:8080"}, count: map[string]int{}}
 			n.name(e.Admin.Key, "ADMIN_KEY")
-			form := formHeader()
+			Form := formHeader()
 			check := func(name string, r resp) resp {
 				t.Helper()
 				if shape == "wrapped" && !strings.HasPrefix(name, "token_") {
@@ -132,11 +132,11 @@ func TestDeviceServerDocumentedExamples(t *testing.T) {
 			check("entry_anonymous", e.do("GET", "/", nil, ""))
 
 			// POST /oauth/token, grant_type=password&username={key}&password={secret} (no Accept: RFC 6749 JSON).
-			adminTok := check("token_password", e.do("POST", "/oauth/token", form,
+			adminTok := check("token_password", e.do("POST", "/oauth/token", Form,
 				url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode())).json(t)["access_token"].(string)
 
 			// The same request asking for the device server's token type.
-			check("token_password_devserver_"+shape, e.do("POST", "/oauth/token", with(form, "Accept", "application/vnd.imgtec.com.oauthtoken+json"),
+			check("token_password_devserver_"+shape, e.do("POST", "/oauth/token", with(Form, "Accept", "application/vnd.imgtec.com.oauthtoken+json"),
 				url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode()))
 
 			// POST /accesskeys {"Name":"My Organisation Name"} as the admin: a new organisation's user key.
@@ -145,7 +145,7 @@ func TestDeviceServerDocumentedExamples(t *testing.T) {
 				`{"Name":"My Organisation Name"}`)).json(t)
 			key, secret := created["Key"].(string), created["Secret"].(string)
 
-			userRes := e.do("POST", "/oauth/token", form, url.Values{"grant_type": {"password"}, "username": {key}, "password": {secret}}.Encode())
+			userRes := e.do("POST", "/oauth/token", Form, url.Values{"grant_type": {"password"}, "username": {key}, "password": {secret}}.Encode())
 			n.learn(userRes.Body)
 			user := userRes.json(t)
 			userTok, userRefresh := user["access_token"].(string), user["refresh_token"].(string)
@@ -165,7 +165,7 @@ func TestDeviceServerDocumentedExamples(t *testing.T) {
 			check("versions", e.do("GET", "/versions", nil, ""))
 
 			// POST /oauth/token grant_type=refresh_token with Accept: application/vnd.imgtec.com.oauthtoken+json
-			check("token_refresh_devserver_"+shape, e.do("POST", "/oauth/token", with(form, "Accept", "application/vnd.imgtec.com.oauthtoken+json"),
+			check("token_refresh_devserver_"+shape, e.do("POST", "/oauth/token", with(Form, "Accept", "application/vnd.imgtec.com.oauthtoken+json"),
 				url.Values{"grant_type": {"refresh_token"}, "refresh_token": {userRefresh}}.Encode()))
 		})
 	}

@@ -18,13 +18,13 @@ type endpointCaller struct {
 // authenticateEndpoint authenticates an introspection or revocation
 // request: client key/secret (Basic or form, RFC 6749 section 2.3.1) or an
 // admin's bearer access token.
-func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (form, endpointCaller, bool) {
+func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (Form, endpointCaller, bool) {
 	f, ferr := readForm(w, r, m.cfg.MaxFormBytes)
 	if ferr != nil {
 		writeError(w, r, m.log, ferr, ctxClient, "")
 		return nil, endpointCaller{}, false
 	}
-	if _, isBearer := bearerToken(r); isBearer {
+	if _, isBearer := BearerToken(r); isBearer {
 		c, err := m.bearer.Authenticate(r)
 		if err != nil {
 			writeError(w, r, m.log, err, ctxBearer, "Bearer")
@@ -37,7 +37,7 @@ func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (f
 		}
 		return f, endpointCaller{OrgID: c.OrgID(), Admin: true, Who: c.Token.ID}, true
 	}
-	client, ok, cerr := parseClientAuth(r, f)
+	client, ok, cerr := ParseClientAuth(r, f)
 	if cerr != nil {
 		writeError(w, r, m.log, cerr, ctxClient, "")
 		return nil, endpointCaller{}, false
@@ -62,7 +62,7 @@ func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (f
 // findToken returns an access or refresh token by value, read from the
 // store (not the cache) so introspection reflects the latest state.
 func (m *Module) findToken(r *http.Request, value string) (core.Token, bool, error) {
-	if value == "" || len(value) > maxParamLen {
+	if value == "" || len(value) > MaxParamLen {
 		return core.Token{}, false, nil
 	}
 	t, err := m.svc.Store.GetTokenByHash(r.Context(), m.svc.Tokens.HashToken(value))

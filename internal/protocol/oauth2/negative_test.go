@@ -18,7 +18,7 @@ func TestNegative(t *testing.T) {
 			e := start(t, opt, true, nil)
 			adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
 			key, secret := e.createKey(adminTok, "Negative Org")
-			form := func(kv ...string) string {
+			Form := func(kv ...string) string {
 				v := url.Values{}
 				for i := 0; i+1 < len(kv); i += 2 {
 					v.Set(kv[i], kv[i+1])
@@ -38,35 +38,35 @@ func TestNegative(t *testing.T) {
 				return func() (string, string, map[string]string, string) { return "POST", "/oauth/token", formHeader(), body }
 			}
 			cases := []tc{
-				{name: "wrong secret", setup: tokenReq(form("grant_type", "password", "username", key, "password", "not-the-secret")),
+				{name: "wrong secret", setup: tokenReq(Form("grant_type", "password", "username", key, "password", "not-the-secret")),
 					status: 400, code: "invalid_grant", desc: "invalid key or secret"},
-				{name: "unknown key", setup: tokenReq(form("grant_type", "password", "username", "no-such-key", "password", secret)),
+				{name: "unknown key", setup: tokenReq(Form("grant_type", "password", "username", "no-such-key", "password", secret)),
 					status: 400, code: "invalid_grant", desc: "invalid key or secret"},
 				{name: "wrong client secret (Basic)", setup: func() (string, string, map[string]string, string) {
-					return "POST", "/oauth/token", with(formHeader(), "Authorization", basic(key, "wrong")), form("grant_type", "client_credentials")
+					return "POST", "/oauth/token", with(formHeader(), "Authorization", basic(key, "wrong")), Form("grant_type", "client_credentials")
 				}, status: 401, code: "invalid_client", desc: "invalid key or secret", challenge: `Basic realm="authgate"`},
-				{name: "client credentials without client", setup: tokenReq(form("grant_type", "client_credentials")),
+				{name: "client credentials without client", setup: tokenReq(Form("grant_type", "client_credentials")),
 					status: 401, code: "invalid_client", desc: "client authentication required", challenge: "Basic"},
 				{name: "client in header and form", setup: func() (string, string, map[string]string, string) {
-					return "POST", "/oauth/token", with(formHeader(), "Authorization", basic(key, secret)), form("grant_type", "client_credentials", "client_id", key, "client_secret", secret)
+					return "POST", "/oauth/token", with(formHeader(), "Authorization", basic(key, secret)), Form("grant_type", "client_credentials", "client_id", key, "client_secret", secret)
 				}, status: 400, code: "invalid_request", desc: "one place"},
-				{name: "missing grant_type", setup: tokenReq(form("username", key)), status: 400, code: "invalid_request", desc: "grant_type is required"},
-				{name: "unsupported grant", setup: tokenReq(form("grant_type", "authorization_code", "code", "x")), status: 400, code: "unsupported_grant_type"},
+				{name: "missing grant_type", setup: tokenReq(Form("username", key)), status: 400, code: "invalid_request", desc: "grant_type is required"},
+				{name: "unsupported grant", setup: tokenReq(Form("grant_type", "authorization_code", "code", "x")), status: 400, code: "unsupported_grant_type"},
 				{name: "malformed form escape", setup: tokenReq("grant_type=password&username=%zz&password=x"), status: 400, code: "invalid_request", desc: "malformed form body"},
 				{name: "repeated parameter", setup: tokenReq("grant_type=password&grant_type=password&username=a&password=b"), status: 400, code: "invalid_request", desc: "repeated"},
-				{name: "password grant without password", setup: tokenReq(form("grant_type", "password", "username", key)), status: 400, code: "invalid_request", desc: "required"},
+				{name: "password grant without password", setup: tokenReq(Form("grant_type", "password", "username", key)), status: 400, code: "invalid_request", desc: "required"},
 				{name: "oversized body", setup: tokenReq("grant_type=password&username=" + strings.Repeat("a", 20<<10)), status: 413, code: "invalid_request", desc: "too large"},
 				{name: "wrong content type", setup: func() (string, string, map[string]string, string) {
 					return "POST", "/oauth/token", map[string]string{"Content-Type": "application/json"}, `{"grant_type":"password"}`
 				}, status: 415, code: "invalid_request", desc: "application/x-www-form-urlencoded"},
 				{name: "no content type", setup: func() (string, string, map[string]string, string) {
-					return "POST", "/oauth/token", nil, form("grant_type", "password")
+					return "POST", "/oauth/token", nil, Form("grant_type", "password")
 				}, status: 415, code: "invalid_request"},
 				{name: "non-UTF-8 charset", setup: func() (string, string, map[string]string, string) {
-					return "POST", "/oauth/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded; charset=iso-8859-1"}, form("grant_type", "password")
+					return "POST", "/oauth/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded; charset=iso-8859-1"}, Form("grant_type", "password")
 				}, status: 400, code: "invalid_request", desc: "UTF-8"},
-				{name: "unknown refresh token", setup: tokenReq(form("grant_type", "refresh_token", "refresh_token", "bogus")), status: 400, code: "invalid_grant", desc: "invalid token"},
-				{name: "access token as refresh token", setup: tokenReq(form("grant_type", "refresh_token", "refresh_token", adminTok)), status: 400, code: "invalid_grant", desc: "invalid token"},
+				{name: "unknown refresh token", setup: tokenReq(Form("grant_type", "refresh_token", "refresh_token", "bogus")), status: 400, code: "invalid_grant", desc: "invalid token"},
+				{name: "access token as refresh token", setup: tokenReq(Form("grant_type", "refresh_token", "refresh_token", adminTok)), status: 400, code: "invalid_grant", desc: "invalid token"},
 				{name: "no bearer on protected route", setup: func() (string, string, map[string]string, string) {
 					return "GET", "/accesskeys", nil, ""
 				}, status: 401, code: "invalid_request", challenge: `Bearer realm="authgate"`},
@@ -76,7 +76,7 @@ func TestNegative(t *testing.T) {
 				{name: "malformed bearer", setup: func() (string, string, map[string]string, string) {
 					return "GET", "/accesskeys", map[string]string{"Authorization": "Bearer a b"}, ""
 				}, status: 401, code: "invalid_request", challenge: "Bearer"},
-				{name: "introspect without auth", setup: tokenReqTo("/oauth/introspect", form("token", adminTok)), status: 401, code: "invalid_client", challenge: "Basic"},
+				{name: "introspect without auth", setup: tokenReqTo("/oauth/introspect", Form("token", adminTok)), status: 401, code: "invalid_client", challenge: "Basic"},
 				{name: "revoke without token", setup: func() (string, string, map[string]string, string) {
 					return "POST", "/oauth/revoke", with(formHeader(), "Authorization", basic(key, secret)), ""
 				}, status: 400, code: "invalid_request", desc: "token is required"},

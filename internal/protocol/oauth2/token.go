@@ -45,7 +45,7 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, m.log, ferr, ctxClient, "")
 		return
 	}
-	client, hasClient, cerr := parseClientAuth(r, f)
+	client, hasClient, cerr := ParseClientAuth(r, f)
 	if cerr != nil {
 		writeError(w, r, m.log, cerr, ctxClient, "")
 		return
@@ -111,7 +111,7 @@ func acceptsMedia(r *http.Request, mt string) bool {
 
 // passwordGrant: username is the access key, password its secret. Client
 // credentials, if sent, must be a valid key too.
-func (m *Module) passwordGrant(r *http.Request, f form, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
+func (m *Module) passwordGrant(r *http.Request, f Form, client ClientCredentials, hasClient bool) (tokenResponse, errContext, error) {
 	ctx := r.Context()
 	user, pass := f.get("username"), f.get("password")
 	if user == "" || pass == "" {
@@ -132,7 +132,7 @@ func (m *Module) passwordGrant(r *http.Request, f form, client clientCreds, hasC
 
 // clientCredentialsGrant: the client's key and secret get an access token
 // (no refresh token, RFC 6749 section 4.4.3).
-func (m *Module) clientCredentialsGrant(r *http.Request, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
+func (m *Module) clientCredentialsGrant(r *http.Request, client ClientCredentials, hasClient bool) (tokenResponse, errContext, error) {
 	if !hasClient {
 		return tokenResponse{}, ctxClient, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "client authentication required", Challenge: "Basic"}
 	}
@@ -193,7 +193,7 @@ func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Crede
 // refreshGrant rotates a refresh token under the core's exchange rule
 // (core.Tokens.ExchangeRefresh): at most two exchanges inside the grace
 // window, reuse after it revokes the whole family.
-func (m *Module) refreshGrant(r *http.Request, f form, client clientCreds, hasClient bool) (tokenResponse, errContext, error) {
+func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials, hasClient bool) (tokenResponse, errContext, error) {
 	ctx := r.Context()
 	value := f.get("refresh_token")
 	if value == "" {

@@ -20,6 +20,9 @@ import (
 	"github.com/authgate/authgate/internal/protocol/taap"
 )
 
+// enc is base64url without padding, as JWS parts are encoded.
+func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
 // memReplay is an in-memory replay cache with core.Replay's contract:
 // the second Remember of a key fails with KindReplayed.
 type memReplay struct {

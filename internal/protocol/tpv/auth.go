@@ -143,7 +143,7 @@ func (m *Module) authenticate(r *http.Request, route string, body []byte) (*bran
 // verifySignature checks the Signature header against the canonical
 // request (docs/tpv-signature.md) and spends it.
 func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal, sigHeader string) error {
-	sig, err := parseSignature(HeaderSignature+" header", sigHeader)
+	sig, err := ParseSignature(HeaderSignature+" header", sigHeader)
 	if err != nil {
 		return err
 	}
@@ -151,14 +151,14 @@ func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal,
 	if tsHeader == "" {
 		return core.E(core.KindInvalidInput, HeaderTimestamp+" header must be given with a Signature")
 	}
-	ts, err := parseTimestamp(HeaderTimestamp+" header", tsHeader)
+	ts, err := ParseTimestamp(HeaderTimestamp+" header", tsHeader)
 	if err != nil {
 		return err
 	}
 	if err := checkFresh(HeaderTimestamp+" header", ts, m.d.Clock.Now(), m.cfg.RequestTolerance); err != nil {
 		return err
 	}
-	cq, err := canonicalQuery(r.URL.RawQuery)
+	cq, err := CanonicalQuery(r.URL.RawQuery)
 	if err != nil {
 		return err
 	}

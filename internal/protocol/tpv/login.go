@@ -9,8 +9,8 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 )
 
-// loginParams are the three query parameters of POST /api/v1/auth.
-type loginParams struct {
+// LoginParams are the three query parameters of POST /api/v1/auth.
+type LoginParams struct {
 	Token     string
 	Timestamp string
 	Signature []byte
@@ -19,13 +19,13 @@ type loginParams struct {
 // maxAppToken bounds the application token a caller may send.
 const maxAppToken = 256
 
-// parseLoginQuery reads token, timestamp and _signature from a raw query.
+// ParseLoginQuery reads token, timestamp and _signature from a raw query.
 // Each must appear exactly once; other parameters are ignored (they are not
 // covered by the signature, so they cannot change what is authenticated).
-func parseLoginQuery(raw string) (loginParams, error) {
+func ParseLoginQuery(raw string) (LoginParams, error) {
 	pairs, err := parseQuery(raw)
 	if err != nil {
-		return loginParams{}, err
+		return LoginParams{}, err
 	}
 	got := map[string][]string{}
 	for _, p := range pairs {
@@ -34,25 +34,25 @@ func parseLoginQuery(raw string) (loginParams, error) {
 			got[p.name] = append(got[p.name], p.value)
 		}
 	}
-	var lp loginParams
+	var lp LoginParams
 	for _, name := range []string{"token", "timestamp", "_signature"} {
 		switch vs := got[name]; {
 		case len(vs) == 0 || vs[0] == "":
-			return loginParams{}, core.E(core.KindInvalidInput, name+" must be given")
+			return LoginParams{}, core.E(core.KindInvalidInput, name+" must be given")
 		case len(vs) > 1:
-			return loginParams{}, core.E(core.KindInvalidInput, name+" must be given once")
+			return LoginParams{}, core.E(core.KindInvalidInput, name+" must be given once")
 		}
 	}
 	lp.Token = got["token"][0]
 	if len(lp.Token) > maxAppToken {
-		return loginParams{}, core.E(core.KindInvalidInput, "token must be at most 256 characters")
+		return LoginParams{}, core.E(core.KindInvalidInput, "token must be at most 256 characters")
 	}
 	lp.Timestamp = got["timestamp"][0]
-	if _, err := parseTimestamp("timestamp", lp.Timestamp); err != nil {
-		return loginParams{}, err
+	if _, err := ParseTimestamp("timestamp", lp.Timestamp); err != nil {
+		return LoginParams{}, err
 	}
-	if lp.Signature, err = parseSignature("_signature", got["_signature"][0]); err != nil {
-		return loginParams{}, err
+	if lp.Signature, err = ParseSignature("_signature", got["_signature"][0]); err != nil {
+		return LoginParams{}, err
 	}
 	return lp, nil
 }
@@ -68,14 +68,14 @@ func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 		m.auditFailure(r, core.AuditAuthFailure, b, subject, err)
 		m.writeError(w, r, err)
 	}
-	lp, err := parseLoginQuery(r.URL.RawQuery)
+	lp, err := ParseLoginQuery(r.URL.RawQuery)
 	if err != nil {
 		fail(err, nil)
 		return
 	}
 	subject = printable(lp.Token)
 	now := m.d.Clock.Now()
-	ts, _ := parseTimestamp("timestamp", lp.Timestamp)
+	ts, _ := ParseTimestamp("timestamp", lp.Timestamp)
 	if err := checkFresh("timestamp", ts, now, m.cfg.LoginTolerance); err != nil {
 		fail(err, nil)
 		return

@@ -19,8 +19,8 @@ const (
 	HeaderTimestamp = "X-TPV-Timestamp"
 )
 
-// maxQueryParams bounds the work canonicalising a query costs.
-const maxQueryParams = 100
+// MaxQueryParams bounds the work canonicalising a query costs.
+const MaxQueryParams = 100
 
 // loginMessage is the string the login signature covers: the vendor builds
 // the query string "token=T&timestamp=S" and signs it as is.
@@ -35,9 +35,9 @@ func hmacSHA256(key []byte, msg string) []byte {
 	return m.Sum(nil)
 }
 
-// parseSignature decodes a hex HMAC-SHA256 (either case) into its 32 bytes.
+// ParseSignature decodes a hex HMAC-SHA256 (either case) into its 32 bytes.
 // field names the parameter or header in the error.
-func parseSignature(field, s string) ([]byte, error) {
+func ParseSignature(field, s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if len(s) != 2*sha256.Size {
 		return nil, core.E(core.KindInvalidInput, field+" must be 64 hexadecimal digits")
@@ -49,8 +49,8 @@ func parseSignature(field, s string) ([]byte, error) {
 	return b, nil
 }
 
-// parseTimestamp reads unix seconds written as plain decimal digits.
-func parseTimestamp(field, s string) (time.Time, error) {
+// ParseTimestamp reads unix seconds written as plain decimal digits.
+func ParseTimestamp(field, s string) (time.Time, error) {
 	if s == "" || len(s) > 12 {
 		return time.Time{}, core.E(core.KindInvalidInput, field+" must be a unix time in seconds")
 	}
@@ -94,8 +94,8 @@ func parseQuery(raw string) ([]queryPair, error) {
 		if part == "" {
 			continue
 		}
-		if len(out) == maxQueryParams {
-			return nil, core.E(core.KindInvalidInput, "query must have at most "+strconv.Itoa(maxQueryParams)+" parameters")
+		if len(out) == MaxQueryParams {
+			return nil, core.E(core.KindInvalidInput, "query must have at most "+strconv.Itoa(MaxQueryParams)+" parameters")
 		}
 		k, v, _ := strings.Cut(part, "=")
 		dk, err := url.QueryUnescape(k)
@@ -111,10 +111,10 @@ func parseQuery(raw string) ([]queryPair, error) {
 	return out, nil
 }
 
-// canonicalQuery is the query part of the canonical request: every pair
+// CanonicalQuery is the query part of the canonical request: every pair
 // RFC 3986-encoded, sorted by encoded name then encoded value (byte order),
 // joined with '&'. Duplicates are kept.
-func canonicalQuery(raw string) (string, error) {
+func CanonicalQuery(raw string) (string, error) {
 	pairs, err := parseQuery(raw)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package taap_test
+package fuzz
 
 import (
 	"encoding/base64"
@@ -11,10 +11,10 @@ import (
 
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
-// FuzzParseToken feeds arbitrary X-Authorization values to the PoP token
+// FuzzTAAPToken feeds arbitrary X-Authorization values to the PoP token
 // parser: it must never panic, and whatever it accepts must be internally
 // consistent (three parts, known claims, a valid ehts).
-func FuzzParseToken(f *testing.F) {
+func FuzzTAAPToken(f *testing.F) {
 	hdr := enc(`{"alg":"RS256","typ":"JWT"}`)
 	seeds := []string{
 		"", ".", "..", "a.b.c", hdr + "." + enc(`{}`) + ".c2ln",
@@ -46,9 +46,9 @@ func FuzzParseToken(f *testing.F) {
 	})
 }
 
-// FuzzEHTS feeds arbitrary ehts claims to the parser and the edts
+// FuzzTAAPEHTS feeds arbitrary ehts claims to the parser and the edts
 // computation over a fixed request.
-func FuzzEHTS(f *testing.F) {
+func FuzzTAAPEHTS(f *testing.F) {
 	for _, s := range []string{"uri;http-method;body", "Content-Type;Authorization;uri;http-method;body", "authorization; content_type; uri",
 		";", "uri;;body", "uri;URI", "a b", "X-Custom", strings.Repeat("h;", 40)} {
 		f.Add(s)
