@@ -74,7 +74,7 @@ func TestPolicyRejections(t *testing.T) {
 		req     SignRequest
 		wantErr string
 	}{
-		{"RSA 1024", SignRequest{CSR: makeCSR(t, rsa1024, ta, nil), Profile: "signing", Environment: EnvTA}, "at least 2048 bits"},
+		{"RSA 1024", SignRequest{CSR: makeCSR(t, rsa1024, ta, nil), Profile: "signing", Environment: EnvTA}, "1024 bits; 2048 to 4096 bits are accepted"},
 		{"ECDSA where RSA is required", SignRequest{CSR: makeCSR(t, ecKey, ta, nil), Profile: "signing", Environment: EnvTA}, "requires an RSA key"},
 		{"ECDSA for ssl-server", SignRequest{CSR: makeCSR(t, ecKey, ta, nil), Profile: "ssl-server", Environment: EnvTA}, "requires an RSA key"},
 		{"bad CSR signature", SignRequest{CSR: badSig, Profile: "signing", Environment: EnvTA}, "signature does not verify"},

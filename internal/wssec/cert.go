@@ -8,14 +8,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/rsapub"
 
 	"github.com/beevik/etree"
 )
 
 // certificate decodes the BinarySecurityToken and applies the certificate
-// rules: X509v3 Base64Binary token, RSA >= MinRSABits, in date, end-entity,
-// digitalSignature + clientAuth, and pinned or chaining to a configured CA.
+// rules: X509v3 Base64Binary token, RSA >= MinRSABits and within
+// core.CheckRSAKey's sizes, in date, end-entity, digitalSignature +
+// clientAuth, and pinned or chaining to a configured CA.
 // A certificate that passed is remembered by its fingerprint with the
 // window in which its chain holds, so a partner signing every request with
 // the same certificate pays parsing, chain building and the CA signature
@@ -142,6 +144,9 @@ func (v *Verifier) CheckCertificate(cert *x509.Certificate, now time.Time) error
 	}
 	if pub.N.BitLen() < v.p.MinRSABits {
 		return fail(CodeInvalidSecurityToken, "certificate RSA key is shorter than the minimum")
+	}
+	if err := core.CheckRSAKey(pub); err != nil {
+		return fail(CodeInvalidSecurityToken, "certificate "+core.ReasonOf(err))
 	}
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return fail(CodeInvalidSecurityToken, "certificate is not valid at this time")

@@ -2,6 +2,7 @@ package oauth2
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -76,6 +77,12 @@ func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tl
 			leaf, err := x509.ParseCertificate(raw[0])
 			if err != nil {
 				return err
+			}
+			// Before the handshake checks the client's signature with it.
+			if k, ok := leaf.PublicKey.(*rsa.PublicKey); ok {
+				if err := core.CheckRSAKey(k); err != nil {
+					return err
+				}
 			}
 			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: i.m.svc.Clock.Now(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})

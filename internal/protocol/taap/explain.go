@@ -35,8 +35,14 @@ type explainResponse struct {
 
 // explain is POST /taap/v1/pop/explain, behind the Verify page: it runs
 // every check but the jti replay check (it spends nothing) against the
-// given request and public key, and says which pass and which fail.
+// given request and public key, and says which pass and which fail. It is
+// unauthenticated: each address gets a small budget (explainBurst, then
+// explainPerSecond), and the key is held to core.CheckRSAKey's sizes.
 func (m *Module) explain(w http.ResponseWriter, r *http.Request) {
+	if err := m.explainLimit.Allow(m.d.ClientAddr.IP(r)); err != nil {
+		m.writeError(w, r, err, ctxOther)
+		return
+	}
 	var req explainRequest
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		m.writeError(w, r, err, ctxOther)

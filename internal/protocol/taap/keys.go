@@ -13,12 +13,9 @@ import (
 	"github.com/authgate/authgate/internal/core"
 )
 
-// MinRSABits is the smallest RSA modulus accepted for a client key.
-const MinRSABits = 2048
-
 // ParsePublicKey reads a client's RSA public key from PEM (SPKI "PUBLIC
 // KEY" or PKCS#1 "RSA PUBLIC KEY") or a JWK, the forms T-Mobile's
-// validators accept, and refuses keys under 2048 bits.
+// validators accept, and refuses keys outside core.CheckRSAKey's sizes.
 func ParsePublicKey(b []byte) (*rsa.PublicKey, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || len(b) > 16<<10 {
@@ -57,8 +54,8 @@ func ParsePublicKey(b []byte) (*rsa.PublicKey, error) {
 	if !ok {
 		return nil, core.E(core.KindInvalidInput, fmt.Sprintf("public key is %T; PoP tokens are RS256, an RSA key is required", key))
 	}
-	if rk.N.BitLen() < MinRSABits {
-		return nil, core.E(core.KindInvalidInput, fmt.Sprintf("RSA key has %d bits; at least %d are required", rk.N.BitLen(), MinRSABits))
+	if err := core.CheckRSAKey(rk); err != nil {
+		return nil, err
 	}
 	return rk, nil
 }

@@ -91,7 +91,18 @@ type Module struct {
 	verifier *Verifier
 	clients  *clientCache
 	idKeys   *keyManager
+	// explainLimit bounds what one address can make the unauthenticated
+	// explainer spend (one RSA verification and a canonicalisation each).
+	explainLimit *core.AddressBuckets
 }
+
+// The explainer's per-address budget: a person at the Verify page clicks
+// far less; a script gets one check a second.
+const (
+	explainBurst     = 10
+	explainPerSecond = 1
+	explainMaxAddrs  = 10000
+)
 
 // New builds the adapter; cfg must have passed Validate.
 func New(cfg Config, d Deps) *Module {
@@ -100,6 +111,7 @@ func New(cfg Config, d Deps) *Module {
 	}
 	m := &Module{cfg: cfg, d: d}
 	m.verifier = NewVerifier(cfg.verifierConfig(), d.Replay, d.Clock)
+	m.explainLimit = core.NewAddressBuckets(d.Clock, explainPerSecond, explainBurst, explainMaxAddrs)
 	m.clients = &clientCache{principals: d.Principals, creds: d.CredStore, clock: d.Clock, ttl: cfg.ClientCacheTTL, m: map[string]*client{}}
 	m.idKeys = &keyManager{docs: d.Docs, seal: d.Keys, clock: d.Clock, alg: cfg.IDTokenAlg, rotation: cfg.KeyRotation,
 		keep: cfg.IDTokenTTL + cfg.ClockSkew + signerReload}
