@@ -164,6 +164,15 @@ func TestProfilesAndDevice(t *testing.T) {
 	if c.KeyUsage != x509.KeyUsageDigitalSignature || len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || c.IsCA || len(c.DNSNames) != 0 {
 		t.Errorf("device certificate: ku %v eku %v ca %v", c.KeyUsage, c.ExtKeyUsage, c.IsCA)
 	}
+	// A device's names are authgate's: a request for SANs is refused, and
+	// without the device's identity nothing is issued.
+	withSAN := makeCSR(t, ecKey, pkix.Name{CommonName: "x"}, func(r *x509.CertificateRequest) { r.DNSNames = []string{"ta.sample.org"} })
+	if _, err := a.Sign(ctx, SignRequest{CSR: withSAN, Profile: "device", Device: &DeviceSubject{DeviceID: "p1", OrgID: "o1"}}); core.KindOf(err) != core.KindInvalidInput {
+		t.Errorf("device CSR with SANs: %v", err)
+	}
+	if _, err := a.Sign(ctx, SignRequest{CSR: makeCSR(t, ecKey, partnerName("M2M_TA", "ta.sample.org"), nil), Profile: "device"}); core.KindOf(err) != core.KindInvalidInput {
+		t.Errorf("device certificate without a device: %v", err)
+	}
 	// SANs of an SSL server: CN plus the requested names, deduplicated.
 	srv, err := a.Sign(ctx, SignRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M", "m2m.sample.org"), func(r *x509.CertificateRequest) {
 		r.DNSNames = []string{"M2M.sample.org", "api.sample.org"}
