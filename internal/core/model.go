@@ -109,7 +109,7 @@ type Token struct {
 	Kind           TokenKind
 	OrgID          string
 	PrincipalID    string
-	CredentialID   string // credential the token was obtained with
+	CredentialID   string // credential the token was issued on the strength of (revoked with it)
 	FamilyID       string // refresh-rotation family; equals ID for the first token
 	ParentID       string // token this one was rotated/renewed from
 	Scope          string
@@ -120,6 +120,15 @@ type Token struct {
 	RotatedAt      *time.Time // set when a refresh token was exchanged / token renewed
 	RevokedAt      *time.Time
 	Meta           json.RawMessage
+	// PrincipalKind is the holder's kind, recorded at issue so privilege
+	// checks need no principal read; "" for tokens issued before it was
+	// recorded (checks then read the principal).
+	PrincipalKind PrincipalKind
+	// CertThumbprint is the RFC 8705 confirmation (cnf "x5t#S256"): the
+	// base64url SHA-256 of the DER client certificate the token is bound
+	// to. A bound token is accepted only on a TLS connection presenting
+	// that certificate. "" for unbound tokens.
+	CertThumbprint string
 }
 
 // ExpiredAt reports whether the token has expired at now.

@@ -198,6 +198,10 @@ type TokenSpec struct {
 	RenewableFor time.Duration // 0: not renewable
 	Value        string        // "" generates 32 random bytes, base64url
 	Meta         json.RawMessage
+	// PrincipalKind is recorded with the token (see Token.PrincipalKind).
+	PrincipalKind PrincipalKind
+	// CertThumbprint binds the token to a client certificate (RFC 8705).
+	CertThumbprint string
 }
 
 const tokenPurpose = "token"
@@ -228,8 +232,8 @@ func (s *Tokens) NewToken(spec TokenSpec) (string, Token) {
 	}
 	t := Token{
 		ID: NewSortableID(now), Hash: s.HashToken(value), Kind: spec.Kind, OrgID: spec.OrgID,
-		PrincipalID: spec.PrincipalID, CredentialID: spec.CredentialID, FamilyID: spec.FamilyID,
-		ParentID: spec.ParentID, Scope: spec.Scope, Binding: spec.Binding, IssuedAt: now, Meta: spec.Meta,
+		PrincipalID: spec.PrincipalID, PrincipalKind: spec.PrincipalKind, CredentialID: spec.CredentialID, FamilyID: spec.FamilyID,
+		ParentID: spec.ParentID, Scope: spec.Scope, Binding: spec.Binding, CertThumbprint: spec.CertThumbprint, IssuedAt: now, Meta: spec.Meta,
 	}
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID
@@ -466,6 +470,9 @@ type Services struct {
 	Audit       *Auditor
 	// Guard limits failed authentications for every adapter and secret.
 	Guard *Guard
+	// Authz is the privilege check (privilege.go) every management
+	// route calls after authentication.
+	Authz *Authorizer
 	// Alone is set when this process is the only node on its store (the
 	// replay cache in memory): services may then decide in memory what
 	// would otherwise need a store round trip to see other nodes' work.
@@ -474,12 +481,14 @@ type Services struct {
 
 // NewServices builds every core service over one store.
 func NewServices(st Store, keys *Keyring, clock Clock, log *slog.Logger) Services {
+	audit := NewAuditor(st, clock, log)
 	return Services{
 		Clock: clock, Log: log, Store: st, Keys: keys,
 		Credentials: NewCredentials(st, keys, clock),
 		Tokens:      NewTokens(st, keys, clock),
 		Replay:      NewReplay(st, clock),
-		Audit:       NewAuditor(st, clock, log),
+		Audit:       audit,
+		Authz:       NewAuthorizer(audit),
 		Guard:       NewGuard(st, clock, DefaultGuardLimits()),
 	}
 }

@@ -70,6 +70,9 @@ type TokenStore interface {
 	RevokeTokenFamily(ctx context.Context, familyID string, at time.Time) (int, error)
 	// RevokePrincipalTokens revokes every token of a principal (all kinds).
 	RevokePrincipalTokens(ctx context.Context, principalID string, at time.Time) (int, error)
+	// RevokeCredentialTokens revokes every unrevoked token issued on the
+	// strength of a credential (Token.CredentialID) and returns how many.
+	RevokeCredentialTokens(ctx context.Context, credentialID string, at time.Time) (int, error)
 	// CountActiveTokens counts unrevoked, unexpired tokens of a principal and kind.
 	CountActiveTokens(ctx context.Context, principalID string, kind TokenKind, now time.Time) (int, error)
 	// ListRevokedSince lists ids and hashes of tokens revoked at or after since,

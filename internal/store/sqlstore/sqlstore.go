@@ -370,16 +370,25 @@ func (s *Store) RevokeCredential(ctx context.Context, id string, at time.Time) e
 
 // --- tokens ---
 
-const tokenCols = `id, hash, kind, org_id, principal_id, credential_id, family_id, parent_id, scope, binding, issued_at, expires_at, renewable_until, rotated_at, revoked_at, meta`
+const tokenCols = `id, hash, kind, org_id, principal_id, principal_kind, credential_id, family_id, parent_id, scope, binding, cnf_x5t_s256, issued_at, expires_at, renewable_until, rotated_at, revoked_at, meta`
+
+// tokenArgs are the values of tokenCols for t, in order.
+func tokenArgs(t core.Token) []any {
+	return []any{t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, string(t.PrincipalKind), t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
+		t.CertThumbprint, ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta)}
+}
+
+const tokenPlaceholders = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 func scanToken(sc interface{ Scan(...any) error }) (core.Token, error) {
 	var t core.Token
-	var kind string
+	var kind, pkind string
 	var issued int64
 	var exp, ren, rot, rev sql.NullInt64
 	var meta sql.NullString
-	err := sc.Scan(&t.ID, &t.Hash, &kind, &t.OrgID, &t.PrincipalID, &t.CredentialID, &t.FamilyID, &t.ParentID, &t.Scope, &t.Binding, &issued, &exp, &ren, &rot, &rev, &meta)
-	t.Kind = core.TokenKind(kind)
+	err := sc.Scan(&t.ID, &t.Hash, &kind, &t.OrgID, &t.PrincipalID, &pkind, &t.CredentialID, &t.FamilyID, &t.ParentID, &t.Scope, &t.Binding, &t.CertThumbprint,
+		&issued, &exp, &ren, &rot, &rev, &meta)
+	t.Kind, t.PrincipalKind = core.TokenKind(kind), core.PrincipalKind(pkind)
 	t.IssuedAt = fromTS(issued)
 	t.ExpiresAt, t.RenewableUntil, t.RotatedAt, t.RevokedAt = fromNullTS(exp), fromNullTS(ren), fromNullTS(rot), fromNullTS(rev)
 	if meta.Valid {
@@ -390,9 +399,7 @@ func scanToken(sc interface{ Scan(...any) error }) (core.Token, error) {
 
 // CreateToken inserts t.
 func (s *Store) CreateToken(ctx context.Context, t core.Token) error {
-	_, err := s.exec(ctx, `INSERT INTO tokens(`+tokenCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
-		ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta))
+	_, err := s.exec(ctx, `INSERT INTO tokens(`+tokenCols+`) VALUES`+tokenPlaceholders, tokenArgs(t)...)
 	return err
 }
 
@@ -450,6 +457,14 @@ func (s *Store) RevokeTokenFamily(ctx context.Context, familyID string, at time.
 // RevokePrincipalTokens revokes all live tokens of a principal.
 func (s *Store) RevokePrincipalTokens(ctx context.Context, principalID string, at time.Time) (int, error) {
 	return s.rowsAffected(s.exec(ctx, `UPDATE tokens SET revoked_at=? WHERE principal_id=? AND revoked_at IS NULL`, ts(at), principalID))
+}
+
+// RevokeCredentialTokens revokes all live tokens issued on the strength of a credential.
+func (s *Store) RevokeCredentialTokens(ctx context.Context, credentialID string, at time.Time) (int, error) {
+	if credentialID == "" {
+		return 0, core.E(core.KindInvalidInput, "credential id required")
+	}
+	return s.rowsAffected(s.exec(ctx, `UPDATE tokens SET revoked_at=? WHERE credential_id=? AND revoked_at IS NULL`, ts(at), credentialID))
 }
 
 // CountActiveTokens counts a principal's usable tokens of a kind.
@@ -829,14 +844,13 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 		chunk := tokens[start:min(start+batchRows, len(tokens))]
 		var b strings.Builder
 		b.WriteString(`INSERT INTO tokens(` + tokenCols + `) VALUES`)
-		args := make([]any, 0, len(chunk)*16)
+		args := make([]any, 0, len(chunk)*18)
 		for i, t := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-			args = append(args, t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
-				ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta))
+			b.WriteString(tokenPlaceholders)
+			args = append(args, tokenArgs(t)...)
 		}
 		stmts = append(stmts, stmt{s.rb(b.String()), args})
 	}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"TokenRotatedOnce", testTokenRotatedOnce},
 		{"TokenExchangeBounded", testTokenExchangeBounded},
 		{"TokenBatch", testTokenBatch},
+		{"TokenCredentialRevocation", testTokenCredentialRevocation},
 		{"Replay", testReplay},
 		{"ReplayConcurrent", testReplayConcurrent},
 		{"ReplayBatch", testReplayBatch},
@@ -242,6 +243,7 @@ func testTokens(t *testing.T, s core.Store) {
 	ren := t0.Add(2 * time.Hour)
 	full := newToken("t1", "f1", core.TokenRefresh, "p", t0, time.Hour)
 	full.CredentialID, full.ParentID, full.Scope, full.Binding, full.RenewableUntil, full.Meta = "c", "t0", "a b", "https://x", &ren, json.RawMessage(`{"k":"v"}`)
+	full.PrincipalKind, full.CertThumbprint = core.PrincipalDevice, "x5t-thumbprint"
 	must(t, s.CreateToken(ctx, full))
 	must(t, s.CreateToken(ctx, newToken("t2", "f1", core.TokenAccess, "p", t0, time.Hour)))
 	must(t, s.CreateToken(ctx, newToken("t3", "f3", core.TokenAccess, "p", t0, 0))) // eternal
@@ -255,7 +257,7 @@ func testTokens(t *testing.T, s core.Store) {
 	must(t, err)
 	if got.ID != "t1" || got.Kind != core.TokenRefresh || got.CredentialID != "c" || got.ParentID != "t0" || got.Scope != "a b" ||
 		got.Binding != "https://x" || !got.RenewableUntil.Equal(ren) || string(got.Meta) != `{"k":"v"}` || !got.IssuedAt.Equal(t0) ||
-		got.RotatedAt != nil || got.RevokedAt != nil {
+		got.RotatedAt != nil || got.RevokedAt != nil || got.PrincipalKind != core.PrincipalDevice || got.CertThumbprint != "x5t-thumbprint" {
 		t.Fatalf("GetTokenByHash = %+v", got)
 	}
 	got, err = s.GetToken(ctx, "t3")
@@ -338,6 +340,41 @@ func testTokens(t *testing.T, s core.Store) {
 	}
 }
 
+// testTokenCredentialRevocation: revoking by credential revokes every live
+// token issued on it (all kinds, every family) and nothing else.
+func testTokenCredentialRevocation(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	mk := func(id, family, cred string, kind core.TokenKind) {
+		tok := newToken(id, family, kind, "p", t0, time.Hour)
+		tok.CredentialID = cred
+		must(t, s.CreateToken(ctx, tok))
+	}
+	mk("c1", "fa", "cert", core.TokenAccess)
+	mk("c2", "fa", "cert", core.TokenRefresh)
+	mk("c3", "fb", "cert", core.TokenAccess)
+	mk("c4", "fc", "key", core.TokenAccess)
+	mk("c5", "fd", "", core.TokenAccess)
+	must(t, s.RevokeToken(ctx, "c3", t0.Add(time.Second)))
+	n, err := s.RevokeCredentialTokens(ctx, "cert", t0.Add(time.Minute))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("RevokeCredentialTokens = %d, want 2 (c1, c2; c3 was already revoked)", n)
+	}
+	for id, revoked := range map[string]bool{"c1": true, "c2": true, "c3": true, "c4": false, "c5": false} {
+		got, err := s.GetToken(ctx, id)
+		must(t, err)
+		if (got.RevokedAt != nil) != revoked {
+			t.Errorf("token %s revoked = %v, want %v", id, got.RevokedAt != nil, revoked)
+		}
+	}
+	if got, _ := s.GetToken(ctx, "c3"); !got.RevokedAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("an earlier revocation time was overwritten: %v", got.RevokedAt)
+	}
+	if _, err := s.RevokeCredentialTokens(ctx, "", t0); err == nil {
+		t.Error("RevokeCredentialTokens with no credential id must fail, not revoke every token without one")
+	}
+}
+
 func testTokenBatch(t *testing.T, s core.Store) {
 	bw, ok := s.(core.BatchWriter)
 	if !ok {
@@ -345,12 +382,16 @@ func testTokenBatch(t *testing.T, s core.Store) {
 	}
 	ctx := context.Background()
 	toks := []core.Token{newToken("b1", "b1", core.TokenAccess, "p", t0, time.Hour), newToken("b2", "b1", core.TokenRefresh, "p", t0, 0)}
+	toks[0].PrincipalKind, toks[0].CertThumbprint, toks[0].CredentialID = core.PrincipalDevice, "bound-b1", "cred-b1"
 	events := []core.AuditEvent{{At: t0, Action: core.AuditIssue, Protocol: "oauth2", Subject: "b1", Outcome: core.OutcomeSuccess}}
 	must(t, bw.WriteBatch(ctx, toks, events))
 	for _, id := range []string{"b1", "b2"} {
 		if _, err := s.GetToken(ctx, id); err != nil {
 			t.Fatalf("batched token %s: %v", id, err)
 		}
+	}
+	if got, _ := s.GetToken(ctx, "b1"); got.PrincipalKind != core.PrincipalDevice || got.CertThumbprint != "bound-b1" || got.CredentialID != "cred-b1" {
+		t.Fatalf("batched token fields = %+v", got)
 	}
 	list, err := s.ListAudit(ctx, core.AuditFilter{Action: core.AuditIssue})
 	must(t, err)
@@ -912,6 +953,7 @@ func testNotFound(t *testing.T, s core.Store) {
 	}{
 		{"RevokeTokenFamily", func() (int, error) { return s.RevokeTokenFamily(ctx, "missing", t0) }},
 		{"RevokePrincipalTokens", func() (int, error) { return s.RevokePrincipalTokens(ctx, "missing", t0) }},
+		{"RevokeCredentialTokens", func() (int, error) { return s.RevokeCredentialTokens(ctx, "missing", t0) }},
 		{"CountActiveTokens", func() (int, error) { return s.CountActiveTokens(ctx, "missing", core.TokenAccess, t0) }},
 		{"PurgeTokens", func() (int, error) { return s.PurgeTokens(ctx, t0) }},
 		{"PurgeReplayKeys", func() (int, error) { return s.PurgeReplayKeys(ctx, t0) }},

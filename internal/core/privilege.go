@@ -1,0 +1,229 @@
+package core
+
+import (
+	"context"
+	"sort"
+)
+
+// Action names one operation of an admin or management API (or the use
+// of a protected resource). Every route that manages something maps to
+// exactly one action, and Authorize decides it from the privilege table.
+type Action string
+
+// The actions of every admin and management route, by family.
+const (
+	// Organisations and device-server access keys (/accesskeys).
+	ActOrganisationsCreate Action = "organisations.create" // POST /accesskeys as admin: a key in a new organisation
+	ActAccessKeysRead      Action = "accesskeys.read"      // GET /accesskeys, GET /accesskeys/{key}
+	ActAccessKeysCreate    Action = "accesskeys.create"    // POST /accesskeys
+	ActAccessKeysUpdate    Action = "accesskeys.update"    // PUT /accesskeys/{key}
+	ActAccessKeysDelete    Action = "accesskeys.delete"    // DELETE /accesskeys/{key}
+
+	// Device identities (/identities).
+	ActIdentitiesRead               Action = "identities.read"                // GET /identities, /identities/psk[/{id}], /identities/certificates[/{serial}]
+	ActIdentitiesCurrentRead        Action = "identities.current.read"        // GET /identities/current (mTLS)
+	ActIdentitiesPSKCreate          Action = "identities.psk.create"          // POST /identities/psk
+	ActIdentitiesPSKDelete          Action = "identities.psk.delete"          // DELETE /identities/psk/{id}
+	ActIdentitiesCertificatesCreate Action = "identities.certificates.create" // POST /identities/certificates
+	ActIdentitiesCertificatesDelete Action = "identities.certificates.delete" // DELETE /identities/certificates/{serial}
+
+	// Tokens: RFC 7662 introspection, RFC 7009 revocation (and Apstrata
+	// DeleteToken), tokens minted for another principal (Apstrata runAs).
+	ActTokensIntrospect Action = "tokens.introspect"
+	ActTokensRevoke     Action = "tokens.revoke"
+	ActTokensIssueAs    Action = "tokens.issue_as"
+
+	// Built-in CA API (/ca/...; the CRL and root certificate are public).
+	ActCAIssue  Action = "ca.issue"  // POST /ca/sign
+	ActCARead   Action = "ca.read"   // GET /ca/certificates[/{serial}]
+	ActCARevoke Action = "ca.revoke" // POST /ca/certificates/{serial}/revoke
+
+	// API subscriptions admin API (/admin/subscriptions/...).
+	ActSubscriptionsAdmin Action = "subscriptions.admin"
+
+	// TAAP admin API (/taap/v1/clients, /taap/v1/sims).
+	ActClientsCreate    Action = "clients.create"
+	ActClientKeysCreate Action = "clients.keys.create"
+	ActSIMsCreate       Action = "sims.create"
+
+	// Protected resources (TPV API, M2M services, TAAP resources, Apstrata
+	// actions, routes behind a bearer token): the API subscription policy
+	// decides further which resource a caller may use.
+	ActResourcesUse Action = "resources.use"
+)
+
+// Reach is how far a grant extends.
+type Reach uint8
+
+// Reaches, from none to every organisation.
+const (
+	ReachNone Reach = iota // not granted
+	ReachSelf              // only objects of the acting principal itself
+	ReachOrg               // objects of the acting principal's organisation
+	ReachAll               // objects of every organisation
+)
+
+func (r Reach) String() string {
+	switch r {
+	case ReachSelf:
+		return "self"
+	case ReachOrg:
+		return "organisation"
+	case ReachAll:
+		return "all"
+	}
+	return "none"
+}
+
+// privileges is THE privilege table: per action, how far each principal
+// kind may perform it. A kind not listed for an action is refused it.
+// Devices manage nothing: they read their own identity and use the
+// resources they are subscribed to. docs/security.md prints this table.
+var privileges = map[Action]map[PrincipalKind]Reach{
+	ActOrganisationsCreate: {PrincipalAdmin: ReachAll},
+	ActAccessKeysRead:      {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActAccessKeysCreate:    {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActAccessKeysUpdate:    {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActAccessKeysDelete:    {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+
+	ActIdentitiesRead:               {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActIdentitiesCurrentRead:        {PrincipalDevice: ReachSelf},
+	ActIdentitiesPSKCreate:          {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActIdentitiesPSKDelete:          {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActIdentitiesCertificatesCreate: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActIdentitiesCertificatesDelete: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+
+	ActTokensIntrospect: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActTokensRevoke: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachSelf,
+		PrincipalDevice: ReachSelf, PrincipalApplication: ReachSelf, PrincipalPartner: ReachSelf},
+	ActTokensIssueAs: {PrincipalOwner: ReachOrg},
+
+	ActCAIssue:  {PrincipalAdmin: ReachAll},
+	ActCARead:   {PrincipalAdmin: ReachAll},
+	ActCARevoke: {PrincipalAdmin: ReachAll},
+
+	ActSubscriptionsAdmin: {PrincipalAdmin: ReachAll},
+
+	ActClientsCreate:    {PrincipalAdmin: ReachAll},
+	ActClientKeysCreate: {PrincipalAdmin: ReachAll},
+	ActSIMsCreate:       {PrincipalAdmin: ReachAll},
+
+	ActResourcesUse: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg,
+		PrincipalDevice: ReachSelf, PrincipalApplication: ReachOrg, PrincipalPartner: ReachOrg},
+}
+
+// Granted reports how far kind may perform action (ReachNone: not at all).
+func Granted(kind PrincipalKind, action Action) Reach {
+	return privileges[action][kind]
+}
+
+// Privilege is one row of the table, for documentation and tests.
+type Privilege struct {
+	Action Action
+	Grants map[PrincipalKind]Reach
+}
+
+// PrivilegeTable returns a copy of the table, sorted by action.
+func PrivilegeTable() []Privilege {
+	out := make([]Privilege, 0, len(privileges))
+	for a, g := range privileges {
+		c := make(map[PrincipalKind]Reach, len(g))
+		for k, r := range g {
+			c[k] = r
+		}
+		out = append(out, Privilege{Action: a, Grants: c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Action < out[j].Action })
+	return out
+}
+
+// Actor is the authenticated principal asking to perform an action.
+type Actor struct {
+	Kind        PrincipalKind
+	OrgID       string
+	PrincipalID string
+}
+
+// Target is the object an action is performed on. Zero fields mean "no
+// particular owner": creating or listing in the actor's own organisation.
+// OrgID is the organisation owning the object, PrincipalID the principal
+// it belongs to (a key's or certificate's principal, a token's holder).
+type Target struct {
+	OrgID       string
+	PrincipalID string
+}
+
+// Authorization is one privilege check, with what the audit record of a
+// refusal needs.
+type Authorization struct {
+	Actor  Actor
+	Action Action
+	Target Target
+	// Subject names the object for the audit log (never a secret).
+	Subject    string
+	Protocol   string // audit protocol of the adapter asking
+	RemoteAddr string
+	RequestID  string
+}
+
+// check decides a against the table without side effects.
+func (a Authorization) check() (reason string, ok bool) {
+	reach := Granted(a.Actor.Kind, a.Action)
+	act := a.Actor
+	t := a.Target
+	switch {
+	case act.Kind == "" || act.OrgID == "" || act.PrincipalID == "":
+		return "unknown actor", false
+	case reach == ReachNone:
+		return string(a.Action) + " is not granted to " + string(act.Kind) + " principals", false
+	case reach == ReachAll:
+		return "", true
+	case t.OrgID != "" && t.OrgID != act.OrgID:
+		return string(a.Action) + " on another organisation's object", false
+	case reach == ReachSelf && t.PrincipalID != act.PrincipalID:
+		// Self reach needs a target owned by the actor: a device creates
+		// and lists nothing, and never touches another device's objects.
+		return string(a.Action) + " on an object that is not the " + string(act.Kind) + "'s own (" + string(act.Kind) + " principals act on themselves only)", false
+	}
+	return "", true
+}
+
+// Allowed reports whether a is granted, without auditing (entry-point
+// links, listings that hide what the caller may not use).
+func Allowed(kind PrincipalKind, action Action) bool {
+	return Granted(kind, action) != ReachNone
+}
+
+// forbiddenRecorder is what Authorizer needs to audit refusals.
+type forbiddenRecorder interface {
+	Record(ctx context.Context, e AuditEvent) error
+}
+
+var _ forbiddenRecorder = (*Auditor)(nil)
+
+// Authorizer is the one privilege check every adapter and admin API calls
+// after authentication.
+type Authorizer struct {
+	audit forbiddenRecorder
+}
+
+// NewAuthorizer builds the check; refusals are recorded through audit.
+func NewAuthorizer(audit forbiddenRecorder) *Authorizer { return &Authorizer{audit: audit} }
+
+// AuditForbidden is the audit action of a refused privilege check.
+const AuditForbidden = "forbidden"
+
+// Authorize returns nil if a's actor may perform a's action on its
+// target, else a KindForbidden error; refusals are audited with the
+// reason. A failure to audit does not turn a refusal into a grant.
+func (z *Authorizer) Authorize(ctx context.Context, a Authorization) error {
+	reason, ok := a.check()
+	if ok {
+		return nil
+	}
+	if z != nil && z.audit != nil {
+		_ = z.audit.Record(ctx, AuditEvent{Action: AuditForbidden, Protocol: a.Protocol, OrgID: a.Actor.OrgID, PrincipalID: a.Actor.PrincipalID,
+			Subject: a.Subject, Outcome: OutcomeFailure, Reason: string(a.Action) + ": " + reason, RemoteAddr: a.RemoteAddr, RequestID: a.RequestID})
+	}
+	return E(KindForbidden, "not allowed: "+reason)
+}
