@@ -131,11 +131,24 @@ type Deps struct {
 	Log   *slog.Logger
 	// Rand is the entropy source for keys and serial numbers (crypto/rand when nil).
 	Rand interface{ Read([]byte) (int, error) }
+	// Authz is the privilege check of the HTTP API (nil: checked, refusals unaudited).
+	Authz *core.Authorizer
+	// Retire revokes what was issued on the strength of a revoked
+	// certificate: its credential and every token issued on it (nil: the
+	// CA record only).
+	Retire certificateRetirer
 }
+
+// certificateRetirer is what Revoke needs from core.Services.
+type certificateRetirer interface {
+	RevokeCertificate(ctx context.Context, fingerprint string, by core.Revocation) (found bool, tokens int, err error)
+}
+
+var _ certificateRetirer = core.Services{}
 
 // DepsFrom takes the CA's dependencies from the core services.
 func DepsFrom(svc core.Services) Deps {
-	return Deps{Docs: svc.Store, Keys: svc.Keys, Clock: svc.Clock, Audit: svc.Audit, Log: svc.Log}
+	return Deps{Docs: svc.Store, Keys: svc.Keys, Clock: svc.Clock, Audit: svc.Audit, Log: svc.Log, Authz: svc.Authz, Retire: svc}
 }
 
 // Authority is the CA. Its key material is read from the store once and

@@ -112,6 +112,15 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 	if err != nil {
 		return Record{}, err
 	}
+	// Everything issued on the strength of the certificate dies first (and
+	// again on a repeated revocation, which so repairs an interrupted one):
+	// a token must never outlive a certificate the CA lists as revoked.
+	if a.deps.Retire != nil {
+		if _, _, err := a.deps.Retire.RevokeCertificate(ctx, rec.SHA256, core.Revocation{Protocol: "ca", Reason: "certificate " + rec.Serial + " revoked (" + req.Reason + ")",
+			OrgID: req.OrgID, PrincipalID: req.PrincipalID, RemoteAddr: req.RemoteAddr, RequestID: req.RequestID}); err != nil {
+			return Record{}, err
+		}
+	}
 	if rec.RevokedAt != nil {
 		return Record{}, core.E(core.KindConflict, "certificate "+rec.Serial+" is already revoked")
 	}

@@ -38,7 +38,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m.background = append(m.background, janitor.Run)
 	// API subscriptions: every protected route below checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
-	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store, Audit: rt.svc.Audit, Addr: addr}, rt.log))
+	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store, Audit: rt.svc.Audit, Addr: addr, Authz: rt.svc.Authz}, rt.log))
 	if rt.cfg.TPV.Enabled {
 		td := tpv.DepsFrom(rt.svc, addr)
 		td.Access = subs

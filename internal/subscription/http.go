@@ -16,6 +16,8 @@ type AdminAuth struct {
 	Principals principalGetter
 	Audit      auditRecorder
 	Addr       httpapi.ClientAddr
+	// Authz is the core privilege check (nil: one auditing through Audit).
+	Authz *core.Authorizer
 }
 
 type (
@@ -48,6 +50,9 @@ func (a AdminAuth) authenticate(r *http.Request) (Actor, error) {
 		return Actor{}, err
 	}
 	t, err := a.Tokens.Lookup(r.Context(), core.TokenAccess, strings.TrimSpace(value))
+	if err == nil {
+		err = core.CheckCertBinding(t, r.TLS)
+	}
 	if err != nil {
 		switch core.KindOf(err) {
 		case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
@@ -59,8 +64,17 @@ func (a AdminAuth) authenticate(r *http.Request) (Actor, error) {
 	if err != nil {
 		return Actor{}, err
 	}
-	if p.Kind != core.PrincipalAdmin || p.Disabled {
-		return fail(t.ID, "not an admin", core.E(core.KindForbidden, "only admins manage API subscriptions"))
+	if p.Disabled {
+		return fail(t.ID, "principal disabled", core.E(core.KindUnauthenticated, "principal disabled"))
+	}
+	authz := a.Authz
+	if authz == nil {
+		authz = core.NewAuthorizer(a.Audit)
+	}
+	if err := authz.Authorize(r.Context(), core.Authorization{Actor: core.Actor{Kind: p.Kind, OrgID: p.OrgID, PrincipalID: p.ID},
+		Action: core.ActSubscriptionsAdmin, Subject: r.Method + " " + r.URL.Path, Protocol: "subscription",
+		RemoteAddr: who.RemoteAddr, RequestID: who.RequestID}); err != nil {
+		return Actor{}, err
 	}
 	who.OrgID, who.PrincipalID = t.OrgID, t.PrincipalID
 	return who, nil

@@ -141,6 +141,10 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	orgID := c.OrgID()
 	if c.Admin {
+		if err := m.bearer.authorize(r, c, core.ActOrganisationsCreate, core.Target{}, "organisation "+clip(name)); err != nil {
+			writeError(w, r, m.log, err, ctxResource, "")
+			return
+		}
 		org, err := m.svc.CreateOrganisation(ctx, name)
 		if err != nil {
 			writeError(w, r, m.log, err, ctxResource, "")
@@ -171,13 +175,29 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 		keyView{Name: cred.Name, Key: cred.Lookup, Secret: secret, Links: []Link{{Rel: "self", Href: base + "/accesskeys/" + url.PathEscape(cred.Lookup)}}})
 }
 
-// findKey returns the caller-visible active key named in the path.
-func (m *Module) findKey(w http.ResponseWriter, r *http.Request) (core.Credential, bool) {
+// authorizeObject checks that the caller may perform action on an object
+// owned by (orgID, principalID). Both kinds of refusal are audited; an
+// object of another organisation is answered as not found (its existence
+// is not the caller's business), any other refusal 403.
+func (m *Module) authorizeObject(r *http.Request, action core.Action, orgID, principalID, subject, notFound string) error {
 	c := caller(r)
+	err := m.bearer.authorize(r, c, action, core.Target{OrgID: orgID, PrincipalID: principalID}, subject)
+	if err != nil && core.KindOf(err) == core.KindForbidden && orgID != c.OrgID() {
+		return core.E(core.KindNotFound, notFound)
+	}
+	return err
+}
+
+// findKey returns the active key named in the path if the caller may
+// perform action on it.
+func (m *Module) findKey(w http.ResponseWriter, r *http.Request, action core.Action) (core.Credential, bool) {
 	key := r.PathValue("key")
 	cred, err := m.svc.Store.FindCredential(r.Context(), core.CredAccessKey, key)
-	if err == nil && (cred.RevokedAt != nil || (!c.Admin && cred.OrgID != c.OrgID())) {
+	if err == nil && cred.RevokedAt != nil {
 		err = core.E(core.KindNotFound, "")
+	}
+	if err == nil {
+		err = m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, "access key "+clip(cred.Lookup), "no such access key")
 	}
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {
@@ -191,7 +211,7 @@ func (m *Module) findKey(w http.ResponseWriter, r *http.Request) (core.Credentia
 
 // getKey serves GET /accesskeys/{key}.
 func (m *Module) getKey(w http.ResponseWriter, r *http.Request) {
-	cred, ok := m.findKey(w, r)
+	cred, ok := m.findKey(w, r, core.ActAccessKeysRead)
 	if !ok {
 		return
 	}
@@ -201,7 +221,7 @@ func (m *Module) getKey(w http.ResponseWriter, r *http.Request) {
 
 // renameKey serves PUT /accesskeys/{key} {"Name": ...}: 204.
 func (m *Module) renameKey(w http.ResponseWriter, r *http.Request) {
-	cred, ok := m.findKey(w, r)
+	cred, ok := m.findKey(w, r, core.ActAccessKeysUpdate)
 	if !ok {
 		return
 	}
@@ -226,7 +246,7 @@ func (m *Module) renameKey(w http.ResponseWriter, r *http.Request) {
 // every token obtained with it is revoked. Admin keys are managed with the
 // admin CLI, not here, so an API call cannot lock the operator out.
 func (m *Module) deleteKey(w http.ResponseWriter, r *http.Request) {
-	cred, ok := m.findKey(w, r)
+	cred, ok := m.findKey(w, r, core.ActAccessKeysDelete)
 	if !ok {
 		return
 	}

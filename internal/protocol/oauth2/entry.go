@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 )
 
@@ -17,26 +18,23 @@ type linksDoc struct {
 // the versions; an authenticated caller sees every link it may use. An
 // invalid Authorization header is refused with 401, as the device server does.
 func (m *Module) entryPoint(w http.ResponseWriter, r *http.Request) {
-	role := roleAnonymous
+	var kind core.PrincipalKind // "": anonymous
 	if _, present := BearerToken(r); present {
 		c, err := m.bearer.Authenticate(r)
 		if err != nil {
 			writeError(w, r, m.log, err, ctxBearer, "Bearer")
 			return
 		}
-		role = roleUser
-		if c.Admin {
-			role = roleAdmin
-		}
+		kind = c.Kind
 	}
 	base, mt := m.baseURL(r), negotiate(r, "entrypoint")
 	// The document depends only on these three, and the entry point is hit
 	// on every client start: serve it pre-rendered.
-	key := entryKey{base: base, role: role, mediaType: mt}
+	key := entryKey{base: base, kind: kind, mediaType: mt}
 	body, ok := m.entries.get(key)
 	if !ok {
 		var err error
-		if body, err = json.Marshal(m.entryDoc(base, role)); err != nil {
+		if body, err = json.Marshal(m.entryDoc(base, kind)); err != nil {
 			writeError(w, r, m.log, err, ctxResource, "")
 			return
 		}
@@ -50,17 +48,9 @@ func (m *Module) entryPoint(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-type role int
-
-const (
-	roleAnonymous role = iota
-	roleUser
-	roleAdmin
-)
-
 type entryKey struct {
 	base      string
-	role      role
+	kind      core.PrincipalKind
 	mediaType string
 }
 
@@ -91,23 +81,25 @@ func (c *entryCache) put(k entryKey, b []byte) {
 	}
 }
 
-// entryDoc lists the links a caller of role may use.
-func (m *Module) entryDoc(base string, r role) linksDoc {
+// entryDoc lists the links a caller of kind ("": anonymous) may use: each
+// link is shown only to kinds the privilege table grants its action.
+func (m *Module) entryDoc(base string, kind core.PrincipalKind) linksDoc {
 	authenticate := Link{Rel: "authenticate", Href: base + "/oauth/token", Type: vnd("accesskeys")}
 	versions := Link{Rel: "versions", Href: base + "/versions", Type: vnd("versions")}
 	doc := linksDoc{Links: []Link{authenticate}}
-	if r != roleAnonymous {
-		doc.Links = append(doc.Links, Link{Rel: "accesskeys", Href: base + "/accesskeys", Type: vnd("accesskeys")})
-		if r == roleAdmin {
-			doc.Links = append(doc.Links,
-				Link{Rel: "introspect", Href: base + "/oauth/introspect", Type: "application/json"},
-				Link{Rel: "revoke", Href: base + "/oauth/revoke", Type: "application/json"})
+	if kind != "" {
+		links := []Link{{Rel: "accesskeys", Href: "/accesskeys", Type: vnd("accesskeys"), Action: core.ActAccessKeysRead}}
+		if kind == core.PrincipalAdmin {
+			// A bearer token authenticates these for admins only (clients
+			// use their key and secret), so only admins see the links.
+			links = append(links,
+				Link{Rel: "introspect", Href: "/oauth/introspect", Type: "application/json", Action: core.ActTokensIntrospect},
+				Link{Rel: "revoke", Href: "/oauth/revoke", Type: "application/json", Action: core.ActTokensRevoke})
 		}
-		for _, l := range m.opt.Links {
-			if l.AdminOnly && r != roleAdmin {
-				continue
+		for _, l := range append(links, m.opt.Links...) {
+			if l.Action == "" || core.Allowed(kind, l.Action) {
+				doc.Links = append(doc.Links, Link{Rel: l.Rel, Href: base + l.Href, Type: l.Type})
 			}
-			doc.Links = append(doc.Links, Link{Rel: l.Rel, Href: base + l.Href, Type: l.Type})
 		}
 	}
 	doc.Links = append(doc.Links, versions)

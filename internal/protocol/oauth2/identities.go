@@ -62,20 +62,20 @@ func NewIdentities(m *Module, authority deviceCA, cfg IdentitiesConfig) (*Identi
 }
 
 // IdentitiesLink is the entry-point link for Options.Links.
-var IdentitiesLink = Link{Rel: "identities", Href: "/identities", Type: vnd("identities")}
+var IdentitiesLink = Link{Rel: "identities", Href: "/identities", Type: vnd("identities"), Action: core.ActIdentitiesRead}
 
 // Register adds the routes.
 func (i *Identities) Register(mux *http.ServeMux) {
-	req := func(h http.HandlerFunc) http.Handler { return i.m.bearer.Require(h) }
-	mux.Handle("GET /identities", req(i.identities))
-	mux.Handle("GET /identities/psk", req(i.listPSK))
-	mux.Handle("POST /identities/psk", req(i.createPSK))
-	mux.Handle("GET /identities/psk/{identity}", req(i.getPSK))
-	mux.Handle("DELETE /identities/psk/{identity}", req(i.deletePSK))
-	mux.Handle("GET /identities/certificates", req(i.listCerts))
-	mux.Handle("POST /identities/certificates", req(i.createCert))
-	mux.Handle("GET /identities/certificates/{serial}", req(i.getCert))
-	mux.Handle("DELETE /identities/certificates/{serial}", req(i.deleteCert))
+	req := func(a core.Action, h http.HandlerFunc) http.Handler { return i.m.bearer.RequireAction(a, h) }
+	mux.Handle("GET /identities", req(core.ActIdentitiesRead, i.identities))
+	mux.Handle("GET /identities/psk", req(core.ActIdentitiesRead, i.listPSK))
+	mux.Handle("POST /identities/psk", req(core.ActIdentitiesPSKCreate, i.createPSK))
+	mux.Handle("GET /identities/psk/{identity}", req(core.ActIdentitiesRead, i.getPSK))
+	mux.Handle("DELETE /identities/psk/{identity}", req(core.ActIdentitiesPSKDelete, i.deletePSK))
+	mux.Handle("GET /identities/certificates", req(core.ActIdentitiesRead, i.listCerts))
+	mux.Handle("POST /identities/certificates", req(core.ActIdentitiesCertificatesCreate, i.createCert))
+	mux.Handle("GET /identities/certificates/{serial}", req(core.ActIdentitiesRead, i.getCert))
+	mux.Handle("DELETE /identities/certificates/{serial}", req(core.ActIdentitiesCertificatesDelete, i.deleteCert))
 }
 
 func (i *Identities) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -163,7 +163,7 @@ func (i *Identities) listPSK(w http.ResponseWriter, r *http.Request) {
 }
 
 func (i *Identities) getPSK(w http.ResponseWriter, r *http.Request) {
-	cred, ok := i.find(w, r, core.CredPSK, r.PathValue("identity"))
+	cred, ok := i.find(w, r, core.CredPSK, r.PathValue("identity"), core.ActIdentitiesRead)
 	if !ok {
 		return
 	}
@@ -174,7 +174,7 @@ func (i *Identities) getPSK(w http.ResponseWriter, r *http.Request) {
 // deletePSK serves DELETE /identities/psk/{identity}: the key stops
 // working and the device's tokens are revoked.
 func (i *Identities) deletePSK(w http.ResponseWriter, r *http.Request) {
-	cred, ok := i.find(w, r, core.CredPSK, r.PathValue("identity"))
+	cred, ok := i.find(w, r, core.CredPSK, r.PathValue("identity"), core.ActIdentitiesPSKDelete)
 	if !ok {
 		return
 	}
@@ -363,19 +363,20 @@ func (i *Identities) listCerts(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "certificates", "certificate"), out)
 }
 
-// certBySerial finds the caller-visible certificate credential of a serial.
-func (i *Identities) certBySerial(w http.ResponseWriter, r *http.Request) (core.Credential, ca.Record, bool) {
+// certBySerial finds the certificate credential of a serial if the caller
+// may perform action on it.
+func (i *Identities) certBySerial(w http.ResponseWriter, r *http.Request, action core.Action) (core.Credential, ca.Record, bool) {
 	rec, _, err := i.ca.Get(r.Context(), r.PathValue("serial"))
 	if err != nil || rec.Profile != deviceProfile {
 		i.fail(w, r, core.E(core.KindNotFound, "no such certificate"))
 		return core.Credential{}, ca.Record{}, false
 	}
-	cred, ok := i.find(w, r, core.CredCertificate, rec.SHA256)
+	cred, ok := i.find(w, r, core.CredCertificate, rec.SHA256, action)
 	return cred, rec, ok
 }
 
 func (i *Identities) getCert(w http.ResponseWriter, r *http.Request) {
-	cred, rec, ok := i.certBySerial(w, r)
+	cred, rec, ok := i.certBySerial(w, r, core.ActIdentitiesRead)
 	if !ok {
 		return
 	}
@@ -388,7 +389,7 @@ func (i *Identities) getCert(w http.ResponseWriter, r *http.Request) {
 // certificate is revoked in the CA (so the CRL lists it), its credential
 // is revoked and the device's tokens with it.
 func (i *Identities) deleteCert(w http.ResponseWriter, r *http.Request) {
-	cred, rec, ok := i.certBySerial(w, r)
+	cred, rec, ok := i.certBySerial(w, r, core.ActIdentitiesCertificatesDelete)
 	if !ok {
 		return
 	}
@@ -432,11 +433,16 @@ func pageLinks(href string, start, size, n, total int) []Link {
 	return links
 }
 
-// find returns the caller's organisation's active credential (404 otherwise).
-func (i *Identities) find(w http.ResponseWriter, r *http.Request, kind core.CredentialKind, lookup string) (core.Credential, bool) {
+// find returns the active credential if the caller may perform action on
+// it (404 for unknown ones and those of other organisations, 403 for
+// other refusals).
+func (i *Identities) find(w http.ResponseWriter, r *http.Request, kind core.CredentialKind, lookup string, action core.Action) (core.Credential, bool) {
 	cred, err := i.m.svc.Store.FindCredential(r.Context(), kind, lookup)
-	if err == nil && (cred.RevokedAt != nil || cred.OrgID != caller(r).OrgID()) {
+	if err == nil && cred.RevokedAt != nil {
 		err = core.E(core.KindNotFound, "")
+	}
+	if err == nil {
+		err = i.m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, string(kind)+" "+clip(cred.Lookup), "no such identity")
 	}
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -156,7 +155,7 @@ func (i *Identities) AuthenticateDevice(r *http.Request) (Device, error) {
 	if p.Disabled {
 		return fail(core.E(core.KindRevoked, "the device is disabled"))
 	}
-	return Device{Principal: p, Credential: cred, Serial: rec.Serial, Thumbprint: base64.RawURLEncoding.EncodeToString(sum[:])}, nil
+	return Device{Principal: p, Credential: cred, Serial: rec.Serial, Thumbprint: core.CertThumbprint(leaf.Raw)}, nil
 }
 
 // allow applies the API subscription policy to a device request.
@@ -182,6 +181,13 @@ func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, i.m.log, err, ctxClient, "")
 		return
 	}
+	actor := core.Actor{Kind: d.Principal.Kind, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID}
+	if err := i.m.svc.Authz.Authorize(r.Context(), core.Authorization{Actor: actor, Action: core.ActIdentitiesCurrentRead,
+		Target: core.Target{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID}, Subject: "certificate " + d.Serial,
+		Protocol: "oauth2", RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil {
+		i.fail(w, r, err)
+		return
+	}
 	if err := i.allow(r, d); err != nil {
 		i.fail(w, r, err)
 		return
@@ -196,7 +202,8 @@ func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
 // a certificate is RFC 8705 tls_client_auth: the certificate is the
 // client authentication (client_id, if sent, must name the device), and
 // the access token is bound to it (cnf x5t#S256 kept as the token's
-// binding). Every other request is the main token endpoint.
+// CertThumbprint, checked by every bearer check). Every other request is
+// the main token endpoint.
 func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.Header.Get("Authorization") != "" {
 		i.m.token(w, r)
@@ -222,8 +229,9 @@ func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	now := i.m.svc.Clock.Now()
+	// CredentialID: revoking the certificate revokes the token.
 	access, at := i.m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID,
-		CredentialID: d.Credential.ID, TTL: i.m.cfg.AccessTokenTTL, Binding: "x5t#S256:" + d.Thumbprint})
+		PrincipalKind: d.Principal.Kind, CredentialID: d.Credential.ID, TTL: i.m.cfg.AccessTokenTTL, CertThumbprint: d.Thumbprint})
 	ev := i.m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Subject: at.ID,
 		Reason: "client credentials grant (tls_client_auth) for device " + d.Principal.Name + " certificate " + d.Serial})
 	if err := i.m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {

@@ -268,17 +268,24 @@ func TestDeviceCertificateMTLS(t *testing.T) {
 		t.Fatalf("tls_client_auth: %d %+v", resp.StatusCode, tr)
 	}
 	tok, err := w.env.Svc.Tokens.Lookup(context.Background(), core.TokenAccess, tr.AccessToken)
-	if err != nil || !strings.HasPrefix(tok.Binding, "x5t#S256:") {
+	if err != nil || tok.CertThumbprint != core.CertThumbprint(cert.Raw) || tok.PrincipalKind != core.PrincipalDevice {
 		t.Fatalf("device token %+v %v", tok, err)
 	}
 	code, body = w.curl(t, c, "-d", "grant_type=client_credentials", w.mtlsURL+"/oauth/token")
 	if code != http.StatusOK || !strings.Contains(body, `"access_token"`) {
 		t.Fatalf("curl tls_client_auth: %d %s", code, body)
 	}
-	// The device's token is an ordinary access token on the main listener.
-	var entry struct{ Links []struct{ Rel string } }
-	if st := idJSON(t, "GET", w.env.URL+"/", tr.AccessToken, "", &entry); st != http.StatusOK || len(entry.Links) < 3 {
-		t.Fatalf("entry point with the device token: %d %+v", st, entry)
+	// The device's token is bound to its certificate: it works on the mTLS
+	// listener with the certificate, not on the main listener without it.
+	if st := idJSON(t, "GET", w.env.URL+"/", tr.AccessToken, "", nil); st != http.StatusUnauthorized {
+		t.Fatalf("entry point with the bound device token and no certificate: %d", st)
+	}
+	req, _ := http.NewRequest("GET", w.mtlsURL+"/", nil)
+	req.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+	if resp, err := gc.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("entry point with the bound device token and its certificate: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// The list shows it; DELETE revokes it in the CA.

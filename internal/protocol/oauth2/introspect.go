@@ -90,6 +90,13 @@ type introspectionResponse struct {
 	IssuedAt  int64  `json:"iat,omitempty"`
 	ExpiresAt int64  `json:"exp,omitempty"`
 	OrgID     string `json:"org_id,omitempty"`
+	// Cnf is the RFC 8705 section 3.2 confirmation of a certificate-bound token.
+	Cnf *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is the RFC 7800 cnf member with RFC 8705's x5t#S256.
+type confirmation struct {
+	X5tS256 string `json:"x5t#S256"`
 }
 
 // introspect serves POST /oauth/introspect (RFC 7662). A token of another
@@ -121,6 +128,9 @@ func (m *Module) introspect(w http.ResponseWriter, r *http.Request) {
 		resp.IssuedAt = t.IssuedAt.Unix()
 		if t.ExpiresAt != nil {
 			resp.ExpiresAt = t.ExpiresAt.Unix()
+		}
+		if t.CertThumbprint != "" {
+			resp.Cnf = &confirmation{X5tS256: t.CertThumbprint}
 		}
 		resp.TokenType = "Bearer"
 		if t.Kind == core.TokenRefresh {

@@ -28,8 +28,9 @@ type Link struct {
 	Rel  string `json:"rel"`
 	Href string `json:"href"`
 	Type string `json:"type,omitempty"`
-	// AdminOnly hides the link from non-admin callers of the entry point.
-	AdminOnly bool `json:"-"`
+	// Action is what following the link performs; the entry point shows
+	// the link only to callers the privilege table grants it.
+	Action core.Action `json:"-"`
 }
 
 // Module is the device-server REST authentication and OAuth 2.0 adapter.
@@ -70,7 +71,7 @@ func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
 	if cfg.TokenCacheMaxAge > 0 {
 		svc.Tokens.EnableCache(core.TokenAccess, cfg.TokenCacheMaxAge)
 	}
-	m.bearer = NewBearerAuth(svc.Tokens, svc.Audit, opt.Addr, svc.Log)
+	m.bearer = NewBearerAuth(svc, opt.Addr)
 	return m, nil
 }
 
@@ -84,11 +85,11 @@ func (m *Module) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oauth/token", m.token)
 	mux.HandleFunc("POST /oauth/introspect", m.introspect)
 	mux.HandleFunc("POST /oauth/revoke", m.revoke)
-	mux.Handle("GET /accesskeys", m.bearer.Require(http.HandlerFunc(m.listKeys)))
-	mux.Handle("POST /accesskeys", m.bearer.Require(http.HandlerFunc(m.createKey)))
-	mux.Handle("GET /accesskeys/{key}", m.bearer.Require(http.HandlerFunc(m.getKey)))
-	mux.Handle("PUT /accesskeys/{key}", m.bearer.Require(http.HandlerFunc(m.renameKey)))
-	mux.Handle("DELETE /accesskeys/{key}", m.bearer.Require(http.HandlerFunc(m.deleteKey)))
+	mux.Handle("GET /accesskeys", m.bearer.RequireAction(core.ActAccessKeysRead, http.HandlerFunc(m.listKeys)))
+	mux.Handle("POST /accesskeys", m.bearer.RequireAction(core.ActAccessKeysCreate, http.HandlerFunc(m.createKey)))
+	mux.Handle("GET /accesskeys/{key}", m.bearer.RequireAction(core.ActAccessKeysRead, http.HandlerFunc(m.getKey)))
+	mux.Handle("PUT /accesskeys/{key}", m.bearer.RequireAction(core.ActAccessKeysUpdate, http.HandlerFunc(m.renameKey)))
+	mux.Handle("DELETE /accesskeys/{key}", m.bearer.RequireAction(core.ActAccessKeysDelete, http.HandlerFunc(m.deleteKey)))
 }
 
 // baseURL is the absolute base for links: the configured public URL, else

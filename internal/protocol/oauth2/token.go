@@ -126,7 +126,7 @@ func (m *Module) passwordGrant(r *http.Request, f Form, client ClientCredentials
 	if err != nil {
 		return tokenResponse{}, ctxGrant, err
 	}
-	resp, err := m.issuePair(ctx, r, cred, p, "", "", core.AuditIssue, "password grant")
+	resp, err := m.issuePair(ctx, r, cred, p, core.Token{}, core.AuditIssue, "password grant")
 	return resp, ctxGrant, err
 }
 
@@ -143,7 +143,7 @@ func (m *Module) clientCredentialsGrant(r *http.Request, client ClientCredential
 	}
 	now := m.svc.Clock.Now()
 	access, at := m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: cred.OrgID, PrincipalID: p.ID,
-		CredentialID: cred.ID, Scope: scopeOf(p), TTL: m.cfg.AccessTokenTTL})
+		PrincipalKind: p.Kind, CredentialID: cred.ID, Scope: scopeOf(p), TTL: m.cfg.AccessTokenTTL})
 	ev := m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
 		Reason: "client credentials grant for key " + cred.Lookup})
 	if err := m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
@@ -166,16 +166,19 @@ func expiresIn(t core.Token, now time.Time) int64 {
 	return int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second)
 }
 
-// issuePair issues an access and a refresh token in family (new if "")
-// and commits them with their audit record in one transaction (grouped
-// with concurrent requests) before returning: an acknowledged token is
-// committed.
-func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, family, parent, action, reason string) (tokenResponse, error) {
+// issuePair issues an access and a refresh token, rotated from parent (a
+// new family if parent is the zero token), and commits them with their
+// audit record in one transaction (grouped with concurrent requests)
+// before returning: an acknowledged token is committed. A pair rotated
+// from a certificate-bound token stays bound to the same certificate.
+func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, parent core.Token, action, reason string) (tokenResponse, error) {
 	now := m.svc.Clock.Now()
+	family := parent.FamilyID
 	if family == "" {
 		family = core.NewSortableID(now)
 	}
-	base := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: p.ID, CredentialID: cred.ID, FamilyID: family, ParentID: parent, Scope: scopeOf(p)}
+	base := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: p.ID, PrincipalKind: p.Kind, CredentialID: cred.ID, FamilyID: family, ParentID: parent.ID,
+		Scope: scopeOf(p), CertThumbprint: parent.CertThumbprint}
 	rs := base
 	rs.Kind, rs.TTL = core.TokenRefresh, m.cfg.RefreshTokenTTL
 	refresh, rt := m.svc.Tokens.NewToken(rs)
@@ -223,6 +226,9 @@ func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials,
 	if hasClient && clientCred.ID != t.CredentialID {
 		return grantFail(t, "refresh token presented by another client", core.E(core.KindUnauthenticated, "refresh token was issued to another client"))
 	}
+	if err := core.CheckCertBinding(t, r.TLS); err != nil {
+		return grantFail(t, core.ReasonOf(err), err)
+	}
 	cred, err := m.svc.Store.GetCredential(ctx, t.CredentialID)
 	if err != nil && core.KindOf(err) != core.KindNotFound {
 		return tokenResponse{}, ctxGrant, err
@@ -252,6 +258,6 @@ func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials,
 	if ex.Retry {
 		reason = "refresh grant (concurrent refresh inside the grace window)"
 	}
-	resp, err := m.issuePair(ctx, r, cred, p, t.FamilyID, t.ID, core.AuditRenew, reason)
+	resp, err := m.issuePair(ctx, r, cred, p, t, core.AuditRenew, reason)
 	return resp, ctxGrant, err
 }

@@ -79,7 +79,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store, CredStore: svc.Store,
 		Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Keys: svc.Keys, ClientAddr: addr,
-		Admin:    oauth2.NewBearerAuth(svc.Tokens, svc.Audit, addr, svc.Log),
+		Admin:    oauth2.NewBearerAuth(svc, addr),
 		Services: svc,
 	}
 }
