@@ -64,7 +64,10 @@ type idWorld struct {
 	token     string // a non-admin caller's access token
 }
 
-func newIDWorld(t *testing.T) *idWorld {
+func newIDWorld(t *testing.T) *idWorld { t.Helper(); return newIDWorldOn(t, agtest.Options{}) }
+
+// newIDWorldOn is newIDWorld on the store (and clock) base selects.
+func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 	t.Helper()
 	w := &idWorld{log: &lockedBuffer{}, dir: t.TempDir()}
 	logger := slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -73,7 +76,8 @@ func newIDWorld(t *testing.T) *idWorld {
 	cfg.MTLSListen = "127.0.0.1:0"
 	cfg.TLSCert, cfg.TLSKey = writeServerCert(t, w.dir)
 	w.serverCA = cfg.TLSCert
-	w.env = agtest.Start(t, agtest.Options{Log: logger}, func(svc core.Services) []httpapi.Module {
+	base.Log = logger
+	w.env = agtest.Start(t, base, func(svc core.Services) []httpapi.Module {
 		o, err := oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{Links: []oauth2.Link{oauth2.IdentitiesLink}})
 		if err != nil {
 			t.Fatal(err)
