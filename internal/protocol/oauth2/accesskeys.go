@@ -141,7 +141,7 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	orgID := c.OrgID()
 	if c.Admin {
-		if err := m.bearer.authorize(r, c, core.ActOrganisationsCreate, core.Target{}, "organisation "+clip(name)); err != nil {
+		if err := m.bearer.authorize(r, c, core.ActOrganisationsCreate, core.Target{}, "organisation "+name); err != nil {
 			writeError(w, r, m.log, err, ctxResource, "")
 			return
 		}
@@ -197,7 +197,7 @@ func (m *Module) findKey(w http.ResponseWriter, r *http.Request, action core.Act
 		err = core.E(core.KindNotFound, "")
 	}
 	if err == nil {
-		err = m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, "access key "+clip(cred.Lookup), "no such access key")
+		err = m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, "access key "+cred.Lookup, "no such access key")
 	}
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {

@@ -442,7 +442,7 @@ func (i *Identities) find(w http.ResponseWriter, r *http.Request, kind core.Cred
 		err = core.E(core.KindNotFound, "")
 	}
 	if err == nil {
-		err = i.m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, string(kind)+" "+clip(cred.Lookup), "no such identity")
+		err = i.m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, string(kind)+" "+cred.Lookup, "no such identity")
 	}
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {
