@@ -195,13 +195,17 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERIAL\tPROFILE\tENV\tNOT AFTER\tSTATUS\tSUBJECT")
+			fmt.Fprintln(tw, "SERIAL\tPROFILE\tENV\tISSUER\tNOT AFTER\tSTATUS\tSUBJECT")
 			for _, r := range recs {
 				status := "valid"
 				if r.RevokedAt != nil {
 					status = "revoked (" + r.RevocationReason + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Profile, r.Environment, r.NotAfter.Format(time.DateOnly), status, r.Subject)
+				issuer := r.Issuer
+				if issuer == "" {
+					issuer = "legacy"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Profile, r.Environment, issuer, r.NotAfter.Format(time.DateOnly), status, r.Subject)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
