@@ -245,52 +245,74 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
-func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, error) {
+// Checked is a request that passed its profile's policy: what the
+// certificate will say.
+type Checked struct {
+	Profile    Profile
+	CSR        *x509.CertificateRequest
+	Subject    string // the certificate's subject, as text
+	RawSubject []byte // and as DER (the partner's own bytes, or the assigned name)
+	DNSNames   []string
+	IPs        []net.IP
+}
+
+// Check applies the policy of req's profile (request signature, key,
+// subject, requested extensions, host names) without issuing anything. The
+// subject is returned also when a later check fails, for the audit record.
+// Sign issues only what Check accepts.
+func (a *Authority) Check(req SignRequest) (Checked, error) {
 	prof, ok := profiles[req.Profile]
 	if !ok {
-		return Issued{}, "", refuse("unknown profile %q (use %s)", req.Profile, strings.Join(ProfileNames(), ", "))
+		return Checked{}, refuse("unknown profile %q (use %s)", req.Profile, strings.Join(ProfileNames(), ", "))
 	}
 	csr, err := ParseCSR(req.CSR)
 	if err != nil {
-		return Issued{}, "", err
+		return Checked{}, err
 	}
-	subject := csr.Subject.String()
+	c := Checked{Profile: prof, CSR: csr, Subject: csr.Subject.String(), RawSubject: csr.RawSubject}
 	// The key is checked before its signature is: verifying with an
 	// oversized key is the cost the size bound exists to avoid.
 	if err := checkKey(prof, csr); err != nil {
-		return Issued{}, subject, err
+		return c, err
 	}
-	rawSubject := csr.RawSubject
 	if prof.AssignedSubject {
 		if req.Device == nil {
-			return Issued{}, subject, refuse("profile %s: the subject is assigned by authgate from the device's identity; issue device certificates through POST /identities/certificates", prof.Name)
+			return c, refuse("profile %s: the subject is assigned by authgate from the device's identity; issue device certificates through POST /identities/certificates", prof.Name)
 		}
 		if err := req.Device.check(); err != nil {
-			return Issued{}, subject, err
+			return c, err
 		}
 		name := DeviceName(*req.Device)
-		if rawSubject, err = asn1.Marshal(name.ToRDNSequence()); err != nil {
-			return Issued{}, subject, core.Wrap(core.KindInternal, "", err)
+		if c.RawSubject, err = asn1.Marshal(name.ToRDNSequence()); err != nil {
+			return c, core.Wrap(core.KindInternal, "", err)
 		}
-		subject = name.String()
+		c.Subject = name.String()
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return Issued{}, subject, refuse("certificate request signature does not verify")
+		return c, refuse("certificate request signature does not verify")
 	}
 	if csr.Version != 0 {
-		return Issued{}, subject, refuse("certificate request version %d is not PKCS#10 v1", csr.Version+1)
+		return c, refuse("certificate request version %d is not PKCS#10 v1", csr.Version+1)
 	}
 	if !prof.AssignedSubject {
 		if err := a.checkSubject(prof, req, csr); err != nil {
-			return Issued{}, subject, err
+			return c, err
 		}
 	} else if req.Environment != "" {
-		return Issued{}, subject, refuse("profile %s takes no environment", prof.Name)
+		return c, refuse("profile %s takes no environment", prof.Name)
 	}
 	if err := checkRequestedExtensions(prof, csr); err != nil {
-		return Issued{}, subject, err
+		return c, err
 	}
-	dns, ips, err := serverNames(prof, csr)
+	if c.DNSNames, c.IPs, err = serverNames(prof, csr); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, error) {
+	c, err := a.Check(req)
+	prof, csr, subject, rawSubject, dns, ips := c.Profile, c.CSR, c.Subject, c.RawSubject, c.DNSNames, c.IPs
 	if err != nil {
 		return Issued{}, subject, err
 	}
