@@ -33,6 +33,13 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		return nil, err
 	}
 	addr := httpapi.ClientAddr{Trusted: trusted}
+	origin, err := httpapi.NewOrigin(rt.cfg.PublicURL, rt.cfg.AllowedHosts, addr)
+	if err != nil {
+		return nil, err
+	}
+	if !origin.Public() {
+		rt.log.Warn("public_url is not set: links, discovery and token issuers name the address each request arrived on (or an allowed_hosts Host); set public_url for a stable issuer")
+	}
 	// Purges of expired replay keys, dead tokens and ended counter windows.
 	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log}
 	m.background = append(m.background, janitor.Run)
@@ -50,7 +57,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
 	{
 		// Device-server access keys and the OAuth2 token endpoint (family 1).
-		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{PublicURL: rt.cfg.PublicURL, Addr: addr, Version: Version,
+		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{Origin: origin, Addr: addr, Version: Version,
 			Links: []oauth2.Link{oauth2.IdentitiesLink}})
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: %w", err)
@@ -89,12 +96,14 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	if rt.cfg.Apstrata.Enabled {
 		// Apstrata token service (family 3) at /apsdb/rest.
 		adeps := apstrata.DepsFrom(rt.svc, addr)
+		adeps.Origin = origin
 		adeps.Access = subs
 		m.http = append(m.http, apstrata.New(rt.cfg.Apstrata, adeps))
 	}
 	if rt.cfg.TAAP.Enabled {
 		// T-Mobile TAAP (family 4): PoP-protected token endpoint, JWKS, connectivity demo, admin API, pages.
 		tdeps := taap.DepsFrom(rt.svc, addr)
+		tdeps.Origin = origin
 		tdeps.Access = subs
 		m.http = append(m.http, taap.New(rt.cfg.TAAP, tdeps))
 		if rt.cfg.TAAP.Pages {

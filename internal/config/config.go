@@ -32,7 +32,8 @@ import (
 // followed by the upper-cased path joined with '_' (e.g. AUTHGATE_TLS_CERT).
 type Config struct {
 	Listen         string   `yaml:"listen"`          // host:port of the main listener
-	PublicURL      string   `yaml:"public_url"`      // base URL used in links; default derived from the request
+	PublicURL      string   `yaml:"public_url"`      // base URL of links and issuers; default: the address a request arrived on
+	AllowedHosts   []string `yaml:"allowed_hosts"`   // Host headers believed for links when public_url is unset
 	DataDir        string   `yaml:"data_dir"`        // SQLite file, master key, CA material
 	DB             string   `yaml:"db"`              // "" (SQLite in data_dir), sqlite:PATH or postgres://...
 	MasterKeyFile  string   `yaml:"master_key_file"` // default data_dir/master.key; AUTHGATE_MASTER_KEY overrides with the key itself
@@ -274,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := httpapi.ParsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("trusted_proxies: %w", err))
+	}
+	if _, err := httpapi.NewOrigin(c.PublicURL, c.AllowedHosts, httpapi.ClientAddr{}); err != nil {
+		errs = append(errs, err)
 	}
 	// Protocol sections validate themselves.
 	v := reflect.ValueOf(c).Elem()

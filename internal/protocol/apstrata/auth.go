@@ -276,13 +276,11 @@ func (m *Module) signatureMatches(q *request, mode, sig, ts, login, key string, 
 }
 
 // serviceURLs are the service URLs a client may have signed with: the
-// configured ones and the one this request was addressed to.
+// configured ones and this server's own (httpapi.Origin: the Host header
+// only when it names this server, so a signature made for another
+// service is not accepted by sending its Host).
 func (m *Module) serviceURLs(q *request) []string {
-	scheme := "http"
-	if m.d.ClientAddr.Secure(q.r) {
-		scheme = "https"
-	}
-	own := scheme + "://" + q.r.Host + "/apsdb/rest"
+	own := m.d.Origin.Base(q.r) + "/apsdb/rest"
 	out := []string{own}
 	for _, u := range m.cfg.ServiceURLs {
 		if u = strings.TrimRight(u, "/"); u != own {

@@ -67,6 +67,9 @@ type Deps struct {
 	Replay      replayCache
 	Audit       auditor
 	ClientAddr  httpapi.ClientAddr
+	// Origin names this server in the service URL a signature may cover
+	// (never an arbitrary Host header).
+	Origin httpapi.Origin
 	// Access decides, after authentication, whether the caller may use the
 	// action (API subscriptions; internal/subscription); nil: no check.
 	Access interface {
@@ -77,7 +80,8 @@ type Deps struct {
 // DepsFrom takes the adapter's dependencies from the core services.
 func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store,
-		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, ClientAddr: addr}
+		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, ClientAddr: addr,
+		Origin: httpapi.LocalOrigin(addr)}
 }
 
 // Module serves /apsdb/rest/{authKey}/{Action}.

@@ -177,7 +177,8 @@ func (e *Env) serveWSDL(file string) http.HandlerFunc {
 			http.NotFound(w, r)
 			return
 		}
-		loc := "https://" + r.Host + "/" + def.Service
+		// The Host header only when it names this listener (httpapi.Origin).
+		loc := "https://" + httpapi.LocalOrigin(httpapi.ClientAddr{}).Host(r) + "/" + def.Service
 		if strings.HasSuffix(def.Service, "Cl") {
 			loc = "https://partner.example/" + def.Service
 		}

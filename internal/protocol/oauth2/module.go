@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -13,10 +11,10 @@ import (
 
 // Options are the server-wide settings the module needs besides its section.
 type Options struct {
-	// PublicURL is the external base URL for links; "" derives it from the
-	// request's Host and scheme (X-Forwarded-Proto from trusted proxies).
-	PublicURL string
-	Addr      httpapi.ClientAddr
+	// Origin gives the absolute base of links (public_url, allowed_hosts;
+	// the zero value: the address each request arrived on).
+	Origin  httpapi.Origin
+	Addr    httpapi.ClientAddr
 	Version   string // reported by GET /versions
 	// Links are extra entry-point links for routes other modules serve to
 	// authenticated callers (rel, path, type).
@@ -42,7 +40,6 @@ type Module struct {
 	bearer  *BearerAuth
 	guard   guard
 	entries entryCache
-	public  *url.URL
 }
 
 // guard is the core failed-authentication limiter (core.Guard).
@@ -61,13 +58,6 @@ func New(svc core.Services, cfg Config, opt Options) (*Module, error) {
 		return nil, err
 	}
 	m := &Module{svc: svc, cfg: cfg, opt: opt, log: svc.Log, guard: svc.Guard}
-	if opt.PublicURL != "" {
-		u, err := url.Parse(strings.TrimRight(opt.PublicURL, "/"))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, core.E(core.KindInvalidInput, "public_url must be an absolute http(s) URL")
-		}
-		m.public = u
-	}
 	if cfg.TokenCacheMaxAge > 0 {
 		svc.Tokens.EnableCache(core.TokenAccess, cfg.TokenCacheMaxAge)
 	}
@@ -92,22 +82,9 @@ func (m *Module) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /accesskeys/{key}", m.bearer.RequireAction(core.ActAccessKeysDelete, http.HandlerFunc(m.deleteKey)))
 }
 
-// baseURL is the absolute base for links: the configured public URL, else
-// the request's Host with the scheme it reached authgate by.
-func (m *Module) baseURL(r *http.Request) string {
-	if m.public != nil {
-		return m.public.String()
-	}
-	scheme := "http"
-	if m.opt.Addr.Secure(r) {
-		scheme = "https"
-	}
-	host := r.Host
-	if host == "" || strings.ContainsAny(host, "/\\@ \"<>") {
-		host = "localhost"
-	}
-	return scheme + "://" + host
-}
+// baseURL is the absolute base for links (see httpapi.Origin: never a
+// Host header that does not name this server).
+func (m *Module) baseURL(r *http.Request) string { return m.opt.Origin.Base(r) }
 
 // authenticateKey verifies an access key and secret under the core
 // failed-authentication limits. purpose says what the key authenticated

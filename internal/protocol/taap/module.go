@@ -62,6 +62,9 @@ type Deps struct {
 	Docs        documents
 	Keys        sealer
 	ClientAddr  httpapi.ClientAddr
+	// Origin is the issuer and discovery base when Config.Issuer is unset
+	// (never an arbitrary Host header).
+	Origin httpapi.Origin
 	// Admin authenticates the admin API (the oauth2 module's bearer
 	// authenticator); nil leaves the admin API unmounted.
 	Admin *oauth2.BearerAuth
@@ -79,6 +82,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store, CredStore: svc.Store,
 		Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Keys: svc.Keys, ClientAddr: addr,
+		Origin:   httpapi.LocalOrigin(addr),
 		Admin:    oauth2.NewBearerAuth(svc, addr),
 		Services: svc,
 	}

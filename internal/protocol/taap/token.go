@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -188,16 +187,13 @@ func (m *Module) idToken(r *http.Request, cred core.Credential, pop *Token, acce
 	return out, nil
 }
 
-// issuer is the configured issuer or the request's own origin.
+// issuer is the configured issuer, else this server's origin
+// (httpapi.Origin: public_url, an allowed Host, or the local address).
 func (m *Module) issuer(r *http.Request) string {
 	if m.cfg.Issuer != "" {
 		return m.cfg.Issuer
 	}
-	scheme := "http"
-	if m.d.ClientAddr.Secure(r) {
-		scheme = "https"
-	}
-	return scheme + "://" + strings.ToLower(r.Host)
+	return m.d.Origin.Base(r)
 }
 
 // jwks publishes the ID-token verification keys.
