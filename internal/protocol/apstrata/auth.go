@@ -202,17 +202,43 @@ func (m *Module) signatureCaller(q *request, mode string) (caller, error) {
 	if d := now.Sub(t); d > m.cfg.TimeWindow || d < -m.cfg.TimeWindow {
 		return caller{}, authFailure("Invalid signature", "apsws.time outside the allowed window")
 	}
+	login, hasUser := q.get(pUser)
+	if !hasUser {
+		login, hasUser = q.get(pID)
+	}
+	hasUser = hasUser && login != ""
+	// The owner's signing secret and each user's or device's password are
+	// guessed apart: the limits count them apart.
+	att := core.Attempt{Kind: core.CredSigningKey, Lookup: q.authKey, Addr: q.remote}
+	if hasUser {
+		att = core.Attempt{Kind: core.CredPassword, Lookup: memberLookup(q.authKey, login), Addr: q.remote}
+	}
+	var c caller
+	err := m.d.Guard.Verify(q.r.Context(), att, func() (err error) {
+		c, err = m.signer(q, mode, sig, ts, login, hasUser)
+		return err
+	})
+	if err != nil {
+		return caller{}, err
+	}
+	// Each signature is good once, for as long as its time could still pass.
+	if err := m.d.Replay.Remember(q.r.Context(), "apstrata-sig", q.authKey+":"+strings.ToLower(sig), t.Add(m.cfg.TimeWindow)); err != nil {
+		return caller{}, err
+	}
+	return c, nil
+}
+
+// signer finds the signing secret of the owner or of the user or device
+// login and checks the signature with it. Every way it can fail for a
+// wrong guess is an authFailure, which the limits count.
+func (m *Module) signer(q *request, mode, sig, ts, login string, hasUser bool) (caller, error) {
 	acct, err := m.account(q)
 	if err != nil {
 		return caller{}, err
 	}
 	c := caller{kind: owner, orgID: acct.OrgID}
-	login, hasUser := q.get(pUser)
-	if !hasUser {
-		login, hasUser = q.get(pID)
-	}
 	var key string
-	if hasUser && login != "" {
+	if hasUser {
 		cred, p, err := m.member(q, login)
 		if err != nil {
 			if k := core.KindOf(err); k == core.KindUnauthenticated || k == core.KindRevoked || k == core.KindExpired {
@@ -238,10 +264,6 @@ func (m *Module) signatureCaller(q *request, mode string) (caller, error) {
 	}
 	if !m.signatureMatches(q, mode, sig, ts, login, key, c.kind) {
 		return caller{}, authFailure("Invalid signature", "signature mismatch")
-	}
-	// Each signature is good once, for as long as its time could still pass.
-	if err := m.d.Replay.Remember(q.r.Context(), "apstrata-sig", q.authKey+":"+strings.ToLower(sig), t.Add(m.cfg.TimeWindow)); err != nil {
-		return caller{}, err
 	}
 	return c, nil
 }

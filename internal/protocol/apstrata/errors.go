@@ -27,9 +27,20 @@ type apsError struct {
 	// reason is what the audit log records when it says more than Detail
 	// (Detail must not tell an attacker which check failed).
 	reason string
+	// guess marks a failed credential check (unknown authKey, user or
+	// device, wrong signature): the failed-authentication limits count it.
+	guess bool
 }
 
 func (e *apsError) Error() string { return e.Code + ": " + e.Detail }
+
+// Unwrap makes a guess an unauthenticated core error for the limiter (core.IsGuess).
+func (e *apsError) Unwrap() error {
+	if e.guess {
+		return core.ErrUnauthenticated
+	}
+	return nil
+}
 
 func fail(code, detail string) *apsError {
 	return &apsError{Code: code, Detail: detail, Status: http.StatusBadRequest}
@@ -38,7 +49,7 @@ func fail(code, detail string) *apsError {
 // authFailure is an INVALID_SIGNATURE whose detail is the same for every
 // cause; reason goes to the audit log only.
 func authFailure(detail, reason string) *apsError {
-	return &apsError{Code: CodeInvalidSignature, Detail: detail, Status: http.StatusBadRequest, reason: reason}
+	return &apsError{Code: CodeInvalidSignature, Detail: detail, Status: http.StatusBadRequest, reason: reason, guess: true}
 }
 
 // toAPS maps any error to the protocol's shape, once, at the edge.

@@ -44,6 +44,10 @@ type (
 	auditor interface {
 		Record(ctx context.Context, e core.AuditEvent) error
 	}
+	// guard limits failed signature checks (core.Guard).
+	guard interface {
+		Verify(ctx context.Context, a core.Attempt, check func() error) error
+	}
 )
 
 var (
@@ -53,6 +57,7 @@ var (
 	_ tokenStore     = (core.Store)(nil)
 	_ replayCache    = (*core.Replay)(nil)
 	_ auditor        = (*core.Auditor)(nil)
+	_ guard          = (*core.Guard)(nil)
 	_ httpapi.Module = (*Module)(nil)
 )
 
@@ -66,6 +71,7 @@ type Deps struct {
 	TokenStore  tokenStore
 	Replay      replayCache
 	Audit       auditor
+	Guard       guard
 	ClientAddr  httpapi.ClientAddr
 	// Origin names this server in the service URL a signature may cover
 	// (never an arbitrary Host header).
@@ -80,7 +86,7 @@ type Deps struct {
 // DepsFrom takes the adapter's dependencies from the core services.
 func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store,
-		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, ClientAddr: addr,
+		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, Guard: svc.Guard, ClientAddr: addr,
 		Origin: httpapi.LocalOrigin(addr)}
 }
 
