@@ -169,13 +169,20 @@ func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal,
 	if !cred.Active(m.d.Clock.Now()) {
 		return core.Wrap(core.KindRevoked, "application token is no longer valid", errDetail("credential revoked or expired"))
 	}
-	secret, err := m.d.Credentials.Open(cred)
+	// The same secret as the login's, so counted as the same credential.
+	err = m.d.Guard.Verify(r.Context(), core.Attempt{Kind: core.CredAppToken, Lookup: cred.Lookup, Addr: m.d.ClientAddr.IP(r)}, func() error {
+		secret, err := m.d.Credentials.Open(cred)
+		if err != nil {
+			return err
+		}
+		canon := canonicalRequest(r.Method, r.URL.EscapedPath(), cq, tsHeader, body, tokVal)
+		if !core.ConstantTimeEqual(hmacSHA256(secret, canon), sig) {
+			return core.Wrap(core.KindUnauthenticated, "Signature does not match the request", errDetail("request signature mismatch"))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	canon := canonicalRequest(r.Method, r.URL.EscapedPath(), cq, tsHeader, body, tokVal)
-	if !core.ConstantTimeEqual(hmacSHA256(secret, canon), sig) {
-		return core.Wrap(core.KindUnauthenticated, "Signature does not match the request", errDetail("request signature mismatch"))
 	}
 	// Keyed on the decoded bytes, so flipping hex case is still a replay.
 	if err := m.d.Replay.Remember(r.Context(), "tpv-sig", hex.EncodeToString(sig), ts.Add(m.cfg.RequestTolerance+time.Second)); err != nil {

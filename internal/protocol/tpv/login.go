@@ -82,23 +82,29 @@ func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	msg := loginMessage(lp.Token, lp.Timestamp)
-	cred, err := m.d.Credentials.Find(ctx, core.CredAppToken, lp.Token)
-	if err != nil {
-		hmacSHA256(dummyKey, msg)
-		if k := core.KindOf(err); k == core.KindUnauthenticated || k == core.KindRevoked || k == core.KindExpired {
-			err = core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("application token: "+core.ReasonOf(err)))
+	var cred core.Credential
+	var b *brand
+	err = m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAppToken, Lookup: lp.Token, Addr: m.d.ClientAddr.IP(r)}, func() error {
+		var err error
+		if cred, err = m.d.Credentials.Find(ctx, core.CredAppToken, lp.Token); err != nil {
+			hmacSHA256(dummyKey, msg)
+			if core.IsGuess(err) {
+				err = core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("application token: "+core.ReasonOf(err)))
+			}
+			return err
 		}
-		fail(err, nil)
-		return
-	}
-	b := &brand{OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, CredentialID: cred.ID}
-	secret, err := m.d.Credentials.Open(cred)
+		b = &brand{OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, CredentialID: cred.ID}
+		secret, err := m.d.Credentials.Open(cred)
+		if err != nil {
+			return err
+		}
+		if !core.ConstantTimeEqual(hmacSHA256(secret, msg), lp.Signature) {
+			return core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("login signature mismatch"))
+		}
+		return nil
+	})
 	if err != nil {
 		fail(err, b)
-		return
-	}
-	if !core.ConstantTimeEqual(hmacSHA256(secret, msg), lp.Signature) {
-		fail(core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("login signature mismatch")), b)
 		return
 	}
 	// Single use: the same signed URL cannot log in twice. The key lives as

@@ -52,6 +52,10 @@ type (
 	accessPolicy interface {
 		Allow(ctx context.Context, a core.Access) error
 	}
+	// guard limits failed login and request signatures (core.Guard).
+	guard interface {
+		Verify(ctx context.Context, a core.Attempt, check func() error) error
+	}
 	documents interface {
 		PutDocument(ctx context.Context, d core.Document) error
 		GetDocument(ctx context.Context, collection, id string) (core.Document, error)
@@ -68,6 +72,7 @@ var (
 	_ replayCache      = (*core.Replay)(nil)
 	_ auditor          = (*core.Auditor)(nil)
 	_ documents        = (core.Store)(nil)
+	_ guard            = (*core.Guard)(nil)
 	_ httpapi.Module   = (*Module)(nil)
 )
 
@@ -82,6 +87,7 @@ type Deps struct {
 	Replay      replayCache
 	Audit       auditor
 	Docs        documents
+	Guard       guard
 	ClientAddr  httpapi.ClientAddr
 	Access      accessPolicy // nil: no subscription check
 }
@@ -91,7 +97,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, CredStore: svc.Store,
 		Principals: svc.Store, Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit,
-		Docs: svc.Store, ClientAddr: addr,
+		Docs: svc.Store, Guard: svc.Guard, ClientAddr: addr,
 	}
 }
 
