@@ -54,6 +54,7 @@ type fixtureOpts struct {
 	agtest.Options
 	cfg    *taap.Config
 	master []byte
+	addr   httpapi.ClientAddr // how client addresses are found (default: the peer)
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -69,7 +70,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		o.ManualClock = time.Now().Truncate(time.Second)
 	}
 	env := agtest.Start(t, o.Options, func(svc core.Services) []httpapi.Module {
-		return []httpapi.Module{taap.New(cfg, taap.DepsFrom(svc, httpapi.ClientAddr{}))}
+		return []httpapi.Module{taap.New(cfg, taap.DepsFrom(svc, o.addr))}
 	})
 	f := &fixture{env: env, key: testKeys()[0], cfg: cfg}
 	f.register(t, "Demo IoT client "+core.NewID()[:6])

@@ -40,12 +40,17 @@ type (
 	auditor interface {
 		Record(ctx context.Context, e core.AuditEvent) error
 	}
+	// guard limits failed client authentications (core.Guard).
+	guard interface {
+		Verify(ctx context.Context, a core.Attempt, check func() error) error
+	}
 )
 
 var (
 	_ secretVerifier = (*core.Credentials)(nil)
 	_ tokenService   = (*core.Tokens)(nil)
 	_ auditor        = (*core.Auditor)(nil)
+	_ guard          = (*core.Guard)(nil)
 	_ httpapi.Module = (*Module)(nil)
 )
 
@@ -61,6 +66,7 @@ type Deps struct {
 	Audit       auditor
 	Docs        documents
 	Keys        sealer
+	Guard       guard
 	ClientAddr  httpapi.ClientAddr
 	// Origin is the issuer and discovery base when Config.Issuer is unset
 	// (never an arbitrary Host header).
@@ -81,7 +87,7 @@ type Deps struct {
 func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store, CredStore: svc.Store,
-		Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Keys: svc.Keys, ClientAddr: addr,
+		Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Keys: svc.Keys, Guard: svc.Guard, ClientAddr: addr,
 		Origin:   httpapi.LocalOrigin(addr),
 		Admin:    oauth2.NewBearerAuth(svc, addr),
 		Services: svc,

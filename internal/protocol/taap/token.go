@@ -47,7 +47,11 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 		m.writeError(w, r, err, ctxClient)
 		return
 	}
-	cred, err := m.d.Credentials.VerifySecret(ctx, core.CredClientSecret, id, secret)
+	var cred core.Credential
+	err := m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredClientSecret, Lookup: id, Addr: m.d.ClientAddr.IP(r)}, func() (err error) {
+		cred, err = m.d.Credentials.VerifySecret(ctx, core.CredClientSecret, id, secret)
+		return err
+	})
 	if err != nil {
 		m.auditFailure(r, "", "", id, err)
 		m.writeError(w, r, err, ctxClient)
