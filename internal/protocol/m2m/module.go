@@ -55,6 +55,10 @@ type (
 	partnerCA interface {
 		CheckPartnerCertificate(ctx context.Context, cert *x509.Certificate, env ca.Environment) error
 	}
+	// guard limits failed M2MApiKey checks (core.Guard).
+	guard interface {
+		Verify(ctx context.Context, a core.Attempt, check func() error) error
+	}
 	// accessPolicy decides, after authentication, whether the partner may
 	// call the operation (API subscriptions; internal/subscription).
 	accessPolicy interface {
@@ -74,6 +78,7 @@ var (
 	_ provisioner              = core.Services{}
 	_ replayCache              = (*core.Replay)(nil)
 	_ auditor                  = (*core.Auditor)(nil)
+	_ guard                    = (*core.Guard)(nil)
 	_ documents                = (core.Store)(nil)
 	_ jobs                     = (core.Store)(nil)
 	_ httpapi.Module           = (*Env)(nil)
@@ -91,6 +96,7 @@ type Deps struct {
 	Audit       auditor
 	Docs        documents
 	Jobs        jobs
+	Guard       guard
 	ClientAddr  httpapi.ClientAddr
 	Access      accessPolicy // nil: no subscription check
 	// CA is authgate's CA, consulted on every message about certificates
@@ -102,7 +108,7 @@ type Deps struct {
 func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Provision: svc,
-		Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Jobs: svc.Store, ClientAddr: addr,
+		Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Jobs: svc.Store, Guard: svc.Guard, ClientAddr: addr,
 	}
 }
 

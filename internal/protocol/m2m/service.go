@@ -235,19 +235,29 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*c
 	if !ok {
 		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), subject)
 	}
-	cred, err := e.d.Credentials.VerifySecret(ctx, core.CredAPIKey, lookup, secret)
+	invalid := m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey")
+	var p *partner
+	err = e.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAPIKey, Lookup: lookup, Addr: e.d.ClientAddr.IP(r)}, func() error {
+		cred, err := e.d.Credentials.VerifySecret(ctx, core.CredAPIKey, lookup, secret)
+		if err != nil {
+			if core.IsGuess(err) {
+				return invalid
+			}
+			return err
+		}
+		var meta APIKeyMeta
+		_ = json.Unmarshal(cred.Meta, &meta)
+		if p = e.partners[cred.PrincipalID]; meta.Env != e.Name || p == nil {
+			// A TA key on PE (or the reverse) is as good as no key.
+			return invalid
+		}
+		return nil
+	})
 	if err != nil {
 		if k := core.KindOf(err); k == core.KindUnavailable || k == core.KindInternal {
 			return nil, err
 		}
-		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), lookup)
-	}
-	var meta APIKeyMeta
-	_ = json.Unmarshal(cred.Meta, &meta)
-	p := e.partners[cred.PrincipalID]
-	if meta.Env != e.Name || p == nil {
-		// A TA key on PE (or the reverse) is as good as no key.
-		return nil, failure(m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey"), lookup)
+		return nil, failure(err, lookup)
 	}
 	if !p.certificateBelongs(v.Certificate, v.Issuer, v.Pinned) {
 		return nil, failure(m2mErr(m2m.ErrCertificateMismatch, core.KindForbidden, "the signing certificate is not registered for this partner"), lookup)
