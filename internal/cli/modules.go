@@ -71,7 +71,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		}
 		m.http = append(m.http, ids)
 		if rt.cfg.Identities.MTLSListen != "" {
-			srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight})
+			srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits()})
 			if err != nil {
 				return nil, fmt.Errorf("identities: %w", err)
 			}
@@ -87,7 +87,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.background = append(m.background, mm.Background(httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight})...)
+		m.background = append(m.background, mm.Background(httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits()})...)
 	}
 	if rt.cfg.CA.Enabled {
 		// Built-in CA (family 5 certificates): admin API; CRL and root certificate public.

@@ -67,6 +67,7 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	}
 	handler := httpapi.NewHandler(httpapi.Options{
 		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, AccessLog: accessLog,
+		Limits: cfg.HTTPLimits(),
 	}, mods.http...)
 	var tlsCfg *tls.Config
 	switch {
@@ -84,7 +85,7 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	grp, gctx := errgroup.WithContext(ctx)
-	main := &httpapi.Server{Name: "main", Addr: cfg.Listen, Handler: handler, TLS: tlsCfg, Log: rt.log, Listening: ready}
+	main := &httpapi.Server{Name: "main", Addr: cfg.Listen, Handler: handler, TLS: tlsCfg, Log: rt.log, Listening: ready, Limits: cfg.HTTPLimits()}
 	grp.Go(func() error { return main.Run(gctx) })
 	for _, run := range mods.background {
 		grp.Go(func() error { return run(gctx) })

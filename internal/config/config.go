@@ -45,6 +45,11 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	TLS            TLS      `yaml:"tls"`
 	Replay         Replay   `yaml:"replay"`
+	// Per client address, on every listener (see httpapi.Limits).
+	MaxConnsPerAddr    int           `yaml:"max_conns_per_addr"`
+	MaxInFlightPerAddr int           `yaml:"max_in_flight_per_addr"`
+	ReadHeaderTimeout  time.Duration `yaml:"read_header_timeout"`
+	BodyReadTimeout    time.Duration `yaml:"body_read_timeout"`
 	// AuthFailures limits failed authentications of every family (docs/limiter.md).
 	AuthFailures AuthFailures `yaml:"auth_failures"`
 	// Protocol sections are added below by each adapter.
@@ -105,6 +110,14 @@ func (c *Config) ReplayInMemory() bool {
 	return !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://")
 }
 
+// HTTPLimits are the per-address limits and deadlines every listener
+// applies. Call after Validate (trusted_proxies is parsed again here).
+func (c *Config) HTTPLimits() httpapi.Limits {
+	trusted, _ := httpapi.ParsePrefixes(c.TrustedProxies)
+	return httpapi.Limits{ClientAddr: httpapi.ClientAddr{Trusted: trusted}, MaxConnsPerAddr: c.MaxConnsPerAddr,
+		MaxInFlightPerAddr: c.MaxInFlightPerAddr, ReadHeaderTimeout: c.ReadHeaderTimeout, BodyReadTimeout: c.BodyReadTimeout}
+}
+
 // Default returns the zero-configuration defaults.
 func Default() Config {
 	return Config{
@@ -115,6 +128,12 @@ func Default() Config {
 		AccessLog:    true,
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
+
+		MaxConnsPerAddr:    512,
+		MaxInFlightPerAddr: 256,
+		ReadHeaderTimeout:  5 * time.Second,
+		BodyReadTimeout:    10 * time.Second,
+
 		Replay:       Replay{Mode: "auto", MaxKeys: 1 << 20},
 		AuthFailures: authFailuresDefault(),
 		TPV:          tpv.DefaultConfig(),
@@ -252,6 +271,21 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max_body_bytes must be at least 1024"))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, errors.New("max_in_flight must be at least 1"))
+	}
+	if c.MaxConnsPerAddr < 0 {
+		errs = append(errs, errors.New("max_conns_per_addr must be 0 (off) or more"))
+	}
+	if c.MaxInFlightPerAddr < 0 || c.MaxInFlightPerAddr > c.MaxInFlight {
+		errs = append(errs, errors.New("max_in_flight_per_addr must be between 0 (off) and max_in_flight"))
+	}
+	if c.ReadHeaderTimeout < time.Second || c.ReadHeaderTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("read_header_timeout %v: must be between 1s and 1m", c.ReadHeaderTimeout))
+	}
+	if c.BodyReadTimeout < time.Second || c.BodyReadTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("body_read_timeout %v: must be between 1s and 10m", c.BodyReadTimeout))
 	}
 	switch c.Replay.Mode {
 	case "auto", "memory", "database":

@@ -35,6 +35,9 @@ type Options struct {
 	Registry    *prometheus.Registry
 	// AccessLog selects the per-request log line (default: on, at info).
 	AccessLog AccessLogMode
+	// Limits caps requests in flight per client address and bounds body
+	// reads; the Server serving this handler applies the rest of them.
+	Limits Limits
 }
 
 // AccessLogMode selects whether every request is logged.
@@ -82,6 +85,10 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	var chain http.Handler = h.mux
 	chain = limitBody(chain, opt.MaxBodyBytes)
 	chain = shed(chain, opt.MaxInFlight, h.metrics)
+	// Outside shed: one address's excess never takes a listener-wide slot.
+	chain = shedPerAddr(chain, opt.Limits.MaxInFlightPerAddr, opt.Limits.ClientAddr, h.metrics)
+	// Outside both: a refused request's unread body is bounded too.
+	chain = bodyDeadline(chain, opt.Limits.BodyReadTimeout)
 	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn)
 	chain = withRequestID(chain)
 	chain = recoverPanics(chain, opt.Log)
@@ -166,6 +173,7 @@ func shed(next http.Handler, max int, m *metrics) http.Handler {
 			next.ServeHTTP(w, r)
 		default:
 			m.shed.Inc()
+			closeIfBody(w, r)
 			w.Header().Set("Retry-After", "1")
 			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "server overloaded, retry later"})
 		}
@@ -227,6 +235,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	shed     prometheus.Counter
+	shedAddr prometheus.Counter
+	connsCut prometheus.Counter
 	// children caches the labelled series per route and status, so the hot
 	// path skips the label hashing of WithLabelValues.
 	children sync.Map // routeStatus -> *routeSeries
@@ -261,7 +271,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authgate_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "authgate_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}, []string{"route"}),
 		shed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "authgate_http_shed_total", Help: "Requests refused because too many were in flight."}),
+		shedAddr: prometheus.NewCounter(prometheus.CounterOpts{Name: "authgate_http_shed_per_address_total", Help: "Requests refused because too many were in flight from their client address."}),
+		connsCut: prometheus.NewCounter(prometheus.CounterOpts{Name: "authgate_http_connections_refused_total", Help: "Connections closed at accept because their peer address had too many open."}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.shed)
+	reg.MustRegister(m.requests, m.duration, m.shed, m.shedAddr, m.connsCut)
 	return m
 }

@@ -19,6 +19,9 @@ type Server struct {
 	TLS       *tls.Config // nil: plain HTTP
 	Log       *slog.Logger
 	DrainTime time.Duration // default 20s
+	// Limits: the connection cap per peer address and the header deadline
+	// are applied here (the handler applies the rest).
+	Limits Limits
 
 	// Listening is called with the bound address once the listener is up.
 	Listening func(addr net.Addr)
@@ -35,9 +38,13 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve serves on an existing listener until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	header := s.Limits.ReadHeaderTimeout
+	if header <= 0 {
+		header = 5 * time.Second
+	}
 	srv := &http.Server{
 		Handler:           s.Handler,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: header,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -45,6 +52,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	var refused func()
+	if h, ok := s.Handler.(*Handler); ok {
+		refused = h.metrics.connsCut.Inc
+	}
+	// Counted on the raw connection, so a TLS handshake needs a slot too.
+	ln = LimitListener(ln, s.Limits.MaxConnsPerAddr, s.Limits.ClientAddr, refused)
 	scheme := "http"
 	if s.TLS != nil {
 		srv.TLSConfig = s.TLS

@@ -59,7 +59,8 @@ func Build(ctx context.Context, cfg Config, d Deps) (*Module, error) {
 }
 
 // Background returns the loops to run: each environment's HTTPS listener
-// (behind the standard handler chain built from opts) and its outbox worker.
+// (behind the standard handler chain built from opts, with opts.Limits on
+// the listener too) and its outbox worker.
 func (m *Module) Background(opts httpapi.Options) []func(ctx context.Context) error {
 	var out []func(ctx context.Context) error
 	for _, e := range m.Envs {
@@ -67,7 +68,7 @@ func (m *Module) Background(opts httpapi.Options) []func(ctx context.Context) er
 		if opts.MaxBodyBytes == 0 || opts.MaxBodyBytes > int64(m.cfg.MaxMessageBytes)+1 {
 			opts.MaxBodyBytes = int64(m.cfg.MaxMessageBytes) + 1
 		}
-		srv := &httpapi.Server{Name: "m2m-" + e.Name, Addr: ec.Listen, Handler: httpapi.NewHandler(opts, e), TLS: e.TLSConfig(), Log: opts.Log}
+		srv := &httpapi.Server{Name: "m2m-" + e.Name, Addr: ec.Listen, Handler: httpapi.NewHandler(opts, e), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits}
 		out = append(out, srv.Run, e.RunWorker)
 	}
 	return out

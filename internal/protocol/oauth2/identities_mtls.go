@@ -43,7 +43,7 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*htt
 	if opts.Log == nil {
 		opts.Log = i.m.log
 	}
-	return &httpapi.Server{Name: "identities-mtls", Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule()), TLS: tc, Log: opts.Log}, nil
+	return &httpapi.Server{Name: "identities-mtls", Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule()), TLS: tc, Log: opts.Log, Limits: opts.Limits}, nil
 }
 
 // TLSConfig is the mTLS listener's TLS configuration around a server
