@@ -106,7 +106,13 @@ func (f taapRefresh) send(i int, req *http.Request) reply {
 }
 
 func (f taapRefresh) refresh(t *testing.T, i int, rt string) reply {
-	req, err := http.NewRequest("POST", f.c.urls[0]+taap.RouteToken, strings.NewReader("grant_type=refresh_token&refresh_token="+url.QueryEscape(rt)))
+	return f.tokenRequest(t, i, "grant_type=refresh_token&refresh_token="+url.QueryEscape(rt))
+}
+
+// tokenRequest posts a form body to the token endpoint of node i, with
+// the client's Basic credentials and a PoP token over the body.
+func (f taapRefresh) tokenRequest(t *testing.T, i int, body string) reply {
+	req, err := http.NewRequest("POST", f.c.urls[0]+taap.RouteToken, strings.NewReader(body))
 	if err != nil {
 		t.Error(err)
 		return reply{err: err}

@@ -115,6 +115,7 @@ type request struct {
 	asJSON    bool
 	remote    string
 	setCookie *http.Cookie
+	audited   bool // a failure of this request is in the audit log
 }
 
 // get returns the first value of a parameter.
@@ -153,19 +154,35 @@ func (m *Module) handle(q *request) ([]field, error) {
 		q.asJSON = true
 	}
 	if err != nil {
+		if q.action == "GenerateToken" || q.action == "RenewToken" {
+			m.auditFailure(q, "", q.authKey, err) // a refused grant all the same
+		}
 		return nil, err
 	}
 	switch q.action {
 	case "GenerateToken":
-		return m.generateToken(q)
+		return m.grant(q, m.generateToken)
 	case "RenewToken":
-		return m.renewToken(q)
+		return m.grant(q, m.renewToken)
 	case "DeleteToken":
 		return m.deleteToken(q)
 	case "VerifyCredentials":
 		return m.verifyCredentials(q)
 	}
 	return nil, fail(CodeInvalidRequest, "Unknown action ["+q.action+"]")
+}
+
+// grant runs a token-granting action and audits its refusal if the action
+// did not already (parameter checks refuse without auditing); faults of
+// authgate or its store are logged, not audited as refusals.
+func (m *Module) grant(q *request, action func(*request) ([]field, error)) ([]field, error) {
+	out, err := action(q)
+	if err != nil && !q.audited {
+		if ae := toAPS(err); ae.Status < 500 {
+			m.auditFailure(q, "", q.authKey, err)
+		}
+	}
+	return out, err
 }
 
 // readParams collects the query parameters and, for form posts, the body's.
@@ -231,4 +248,5 @@ func (m *Module) auditFailure(q *request, orgID, subject string, err error) {
 		reason = ae.Detail
 	}
 	m.audit(q, core.AuditAuthFailure, core.OutcomeFailure, orgID, "", subject, q.action+": "+ae.Code+": "+reason)
+	q.audited = true
 }

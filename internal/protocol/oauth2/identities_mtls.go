@@ -211,11 +211,11 @@ func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 	}
 	f, ferr := readForm(w, r, i.m.cfg.MaxFormBytes)
 	if ferr != nil {
-		writeError(w, r, i.m.log, ferr, ctxClient, "")
+		i.m.refuseToken(w, r, ferr, ctxClient, "", "")
 		return
 	}
 	if f.get("grant_type") != "client_credentials" || f.get("client_secret") != "" {
-		writeError(w, r, i.m.log, errInvalidRequest("with a client certificate, use grant_type=client_credentials (tls_client_auth) without client_secret"), ctxClient, "")
+		i.m.refuseToken(w, r, errInvalidRequest("with a client certificate, use grant_type=client_credentials (tls_client_auth) without client_secret"), ctxClient, "", "")
 		return
 	}
 	d, err := i.AuthenticateDevice(r)

@@ -2,6 +2,7 @@ package oauth2
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -42,12 +43,12 @@ type wrappedTokenResponse struct {
 func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 	f, ferr := readForm(w, r, m.cfg.MaxFormBytes)
 	if ferr != nil {
-		writeError(w, r, m.log, ferr, ctxClient, "")
+		m.refuseToken(w, r, ferr, ctxClient, "", "")
 		return
 	}
 	client, hasClient, cerr := ParseClientAuth(r, f)
 	if cerr != nil {
-		writeError(w, r, m.log, cerr, ctxClient, "")
+		m.refuseToken(w, r, cerr, ctxClient, "", "")
 		return
 	}
 	var (
@@ -72,10 +73,24 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 		if client.Basic {
 			challenge = "Basic"
 		}
-		writeError(w, r, m.log, err, in, challenge)
+		m.refuseToken(w, r, err, in, challenge, client.ID)
 		return
 	}
 	m.writeToken(w, r, resp)
+}
+
+// refuseToken answers a failed token request. Refusals raised here as
+// wire errors (a malformed request, an unsupported grant, missing client
+// authentication) have not been audited yet, unlike those of credential
+// and token checks, which audit where they decide: audit them now, so
+// every failed grant leaves an event.
+func (m *Module) refuseToken(w http.ResponseWriter, r *http.Request, err error, in errContext, challenge, subject string) {
+	var we *Error
+	if errors.As(err, &we) {
+		m.audit(r.Context(), r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: subject, Outcome: core.OutcomeFailure,
+			Reason: "token request refused: " + we.Code + ": " + we.Description})
+	}
+	writeError(w, r, m.log, err, in, challenge)
 }
 
 // writeToken sends a token response in the representation the client asked for.
