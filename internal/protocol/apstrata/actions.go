@@ -63,6 +63,9 @@ func (m *Module) generateToken(q *request) ([]field, error) {
 			}
 			return nil, err
 		}
+		if err := m.authorize(q, c, core.ActTokensIssueAs, core.Target{OrgID: p.OrgID, PrincipalID: p.ID}, runAs); err != nil {
+			return nil, fail(CodeInvalidParameter, "Invalid parameter apsdb.runAs")
+		}
 		target = caller{kind: kindOf(p), orgID: c.orgID, principal: p, login: runAs}
 	}
 	if id, ok := q.get(pID); ok && id != target.login {
@@ -318,7 +321,9 @@ func (m *Module) deleteToken(q *request) ([]field, error) {
 		if err != nil && core.KindOf(err) != core.KindExpired {
 			return nil, fail(CodeInvalidParameterValue, "The parameter ["+pToken+"] is not a valid token")
 		}
-		if tok.OrgID != c.orgID || (c.kind != owner && tok.PrincipalID != c.principal.ID) {
+		// Owners delete their account's tokens, users and devices their own
+		// (the privilege table); a refusal looks like an unknown token.
+		if err := m.authorize(q, c, core.ActTokensRevoke, core.Target{OrgID: tok.OrgID, PrincipalID: tok.PrincipalID}, tok.ID); err != nil {
 			return nil, fail(CodeInvalidParameterValue, "The parameter ["+pToken+"] is not a valid token")
 		}
 		target = &tok

@@ -48,6 +48,9 @@ type (
 	guard interface {
 		Verify(ctx context.Context, a core.Attempt, check func() error) error
 	}
+	authorizer interface {
+		Authorize(ctx context.Context, a core.Authorization) error
+	}
 )
 
 var (
@@ -58,6 +61,7 @@ var (
 	_ replayCache    = (*core.Replay)(nil)
 	_ auditor        = (*core.Auditor)(nil)
 	_ guard          = (*core.Guard)(nil)
+	_ authorizer     = (*core.Authorizer)(nil)
 	_ httpapi.Module = (*Module)(nil)
 )
 
@@ -76,6 +80,8 @@ type Deps struct {
 	// Origin names this server in the service URL a signature may cover
 	// (never an arbitrary Host header).
 	Origin httpapi.Origin
+	// Authz is the core privilege check (nil: one auditing through Audit).
+	Authz authorizer
 	// Access decides, after authentication, whether the caller may use the
 	// action (API subscriptions; internal/subscription); nil: no check.
 	Access interface {
@@ -87,7 +93,7 @@ type Deps struct {
 func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store,
 		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, Guard: svc.Guard, ClientAddr: addr,
-		Origin: httpapi.LocalOrigin(addr)}
+		Origin: httpapi.LocalOrigin(addr), Authz: svc.Authz}
 }
 
 // Module serves /apsdb/rest/{authKey}/{Action}.
@@ -97,7 +103,18 @@ type Module struct {
 }
 
 // New builds the adapter.
-func New(cfg Config, d Deps) *Module { return &Module{cfg: cfg, d: d} }
+func New(cfg Config, d Deps) *Module {
+	if d.Authz == nil {
+		d.Authz = core.NewAuthorizer(d.Audit)
+	}
+	return &Module{cfg: cfg, d: d}
+}
+
+// authorize runs the core privilege check for c acting on target.
+func (m *Module) authorize(q *request, c caller, action core.Action, target core.Target, subject string) error {
+	return m.d.Authz.Authorize(q.r.Context(), core.Authorization{Actor: core.Actor{Kind: c.principal.Kind, OrgID: c.orgID, PrincipalID: c.principal.ID},
+		Action: action, Target: target, Subject: subject, Protocol: protocol, RemoteAddr: q.remote, RequestID: httpapi.RequestID(q.r)})
+}
 
 // Register mounts the routes.
 func (m *Module) Register(mux *http.ServeMux) {

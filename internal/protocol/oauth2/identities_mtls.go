@@ -202,8 +202,10 @@ func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
 // a certificate is RFC 8705 tls_client_auth: the certificate is the
 // client authentication (client_id, if sent, must name the device), and
 // the access token is bound to it (cnf x5t#S256 kept as the token's
-// CertThumbprint, checked by every bearer check). Every other request is
-// the main token endpoint.
+// CertThumbprint, checked by every bearer check). A refresh_token grant
+// with a certificate, and every request without one, is the main token
+// endpoint (which refreshes a bound refresh token only over its
+// certificate, into tokens bound to it).
 func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.Header.Get("Authorization") != "" {
 		i.m.token(w, r)
@@ -212,6 +214,12 @@ func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 	f, ferr := readForm(w, r, i.m.cfg.MaxFormBytes)
 	if ferr != nil {
 		i.m.refuseToken(w, r, ferr, ctxClient, "", "")
+		return
+	}
+	if f.get("grant_type") == "refresh_token" {
+		// A refresh token bound to this certificate is refreshed here (the
+		// grant checks the binding against this connection).
+		i.m.grant(w, r, f)
 		return
 	}
 	if f.get("grant_type") != "client_credentials" || f.get("client_secret") != "" {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
@@ -408,4 +409,63 @@ func TestAttack_RevokedCertificateTokensRefused(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAttack_BoundRefreshTokenWithoutItsCert: a refresh token bound to a
+// device certificate refreshes only over a connection presenting that
+// certificate, and the pair it yields is bound to the same certificate.
+// (No grant issues bound refresh tokens today: tls_client_auth is
+// client_credentials, which has none; the rule holds for any that will.)
+func TestAttack_BoundRefreshTokenWithoutItsCert(t *testing.T) {
+	w := newIDWorld(t)
+	a, b := w.newDevice(t, "device-a"), w.newDevice(t, "device-b")
+	ctx := context.Background()
+	at, err := w.env.Svc.Tokens.Lookup(ctx, core.TokenAccess, a.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _, err := w.env.Svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenRefresh, OrgID: at.OrgID, PrincipalID: at.PrincipalID,
+		PrincipalKind: core.PrincipalDevice, CredentialID: at.CredentialID, CertThumbprint: at.CertThumbprint, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(c *http.Client, base string) resp {
+		t.Helper()
+		if c == nil {
+			c = http.DefaultClient
+		}
+		res, err := c.PostForm(base+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return resp{Status: res.StatusCode, Header: res.Header, Body: body}
+	}
+	for name, r := range map[string]resp{
+		"main listener, no certificate":  refresh(nil, w.env.URL),
+		"mTLS listener, B's certificate": refresh(b.client, w.mtlsURL),
+	} {
+		if m := r.json(t); r.Status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+			t.Fatalf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	r := refresh(a.client, w.mtlsURL)
+	var pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(r.Body, &pair); err != nil || r.Status != http.StatusOK || pair.AccessToken == "" {
+		t.Fatalf("refresh with A's certificate: %d %s", r.Status, r.Body)
+	}
+	for _, v := range []struct {
+		kind  core.TokenKind
+		value string
+	}{{core.TokenAccess, pair.AccessToken}, {core.TokenRefresh, pair.RefreshToken}} {
+		tok, err := w.env.Svc.Tokens.Lookup(ctx, v.kind, v.value)
+		if err != nil || tok.CertThumbprint != at.CertThumbprint || tok.CredentialID != at.CredentialID {
+			t.Fatalf("rotated %s token lost its binding: %+v %v", v.kind, tok, err)
+		}
+	}
+	wantInvalidToken(t, call(t, nil, "GET", w.env.URL+"/", pair.AccessToken, ""), "bound to a client certificate")
 }

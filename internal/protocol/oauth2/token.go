@@ -46,6 +46,11 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 		m.refuseToken(w, r, ferr, ctxClient, "", "")
 		return
 	}
+	m.grant(w, r, f)
+}
+
+// grant answers a token request whose form has been read.
+func (m *Module) grant(w http.ResponseWriter, r *http.Request, f Form) {
 	client, hasClient, cerr := ParseClientAuth(r, f)
 	if cerr != nil {
 		m.refuseToken(w, r, cerr, ctxClient, "", "")
