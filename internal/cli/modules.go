@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -22,12 +25,16 @@ import (
 type modules struct {
 	http       []httpapi.Module
 	background []func(ctx context.Context) error
+	// metrics is the registry every listener's request metrics go to,
+	// served on the main listener or on metrics_listen only.
+	metrics *prometheus.Registry
 }
 
 // buildModules constructs every protocol adapter from the configuration.
 // Each adapter adds itself below in its own block.
 func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
-	m := &modules{}
+	m := &modules{metrics: prometheus.NewRegistry()}
+	m.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -71,7 +78,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		}
 		m.http = append(m.http, ids)
 		if rt.cfg.Identities.MTLSListen != "" {
-			srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits()})
+			srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics})
 			if err != nil {
 				return nil, fmt.Errorf("identities: %w", err)
 			}
@@ -87,7 +94,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.background = append(m.background, mm.Background(httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits()})...)
+		m.background = append(m.background, mm.Background(httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics})...)
 	}
 	if rt.cfg.CA.Enabled {
 		// Built-in CA (family 5 certificates): admin API; CRL and root certificate public.

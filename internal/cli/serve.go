@@ -68,6 +68,7 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	handler := httpapi.NewHandler(httpapi.Options{
 		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, AccessLog: accessLog,
 		Limits: cfg.HTTPLimits(),
+		Registry: mods.metrics, Server: "main", ServeMetrics: cfg.MetricsListen == "",
 	}, mods.http...)
 	var tlsCfg *tls.Config
 	switch {
@@ -87,6 +88,11 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	grp, gctx := errgroup.WithContext(ctx)
 	main := &httpapi.Server{Name: "main", Addr: cfg.Listen, Handler: handler, TLS: tlsCfg, Log: rt.log, Listening: ready, Limits: cfg.HTTPLimits()}
 	grp.Go(func() error { return main.Run(gctx) })
+	if cfg.MetricsListen != "" {
+		// GET /metrics alone, off the listener clients reach.
+		ms := &httpapi.Server{Name: "metrics", Addr: cfg.MetricsListen, Handler: httpapi.NewMetricsHandler(mods.metrics), Log: rt.log, Limits: cfg.HTTPLimits()}
+		grp.Go(func() error { return ms.Run(gctx) })
+	}
 	for _, run := range mods.background {
 		grp.Go(func() error { return run(gctx) })
 	}

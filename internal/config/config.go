@@ -43,6 +43,7 @@ type Config struct {
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
 	MaxInFlight    int      `yaml:"max_in_flight"`
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
+	MetricsListen  string   `yaml:"metrics_listen"`  // host:port serving only GET /metrics (plain HTTP); "" serves it on the main listener
 	TLS            TLS      `yaml:"tls"`
 	Replay         Replay   `yaml:"replay"`
 	// Per client address, on every listener (see httpapi.Limits).
@@ -252,6 +253,13 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: must be host:port", c.Listen))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics_listen %q: must be host:port", c.MetricsListen))
+		} else if c.MetricsListen == c.Listen {
+			errs = append(errs, errors.New("metrics_listen must differ from listen"))
+		}
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))

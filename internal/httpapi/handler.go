@@ -32,7 +32,16 @@ type Options struct {
 	// are answered 503 with Retry-After instead of queueing without bound.
 	// 0 means 4096.
 	MaxInFlight int
-	Registry    *prometheus.Registry
+	// Registry receives this handler's request metrics; nil: a registry of
+	// its own with the Go and process collectors.
+	Registry *prometheus.Registry
+	// Server labels this handler's series (server="main") so several
+	// handlers can share one Registry; all sharers must set it.
+	Server string
+	// ServeMetrics serves GET /metrics (the Registry) on this handler.
+	// Partner- and device-facing listeners never do; the main listener does
+	// unless metrics_listen moves it to a listener of its own.
+	ServeMetrics bool
 	// AccessLog selects the per-request log line (default: on, at info).
 	AccessLog AccessLogMode
 	// Limits caps requests in flight per client address and bounds body
@@ -73,12 +82,18 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	h := &Handler{mux: http.NewServeMux(), metrics: newMetrics(reg), Registry: reg}
+	var registerer prometheus.Registerer = reg
+	if opt.Server != "" {
+		registerer = prometheus.WrapRegistererWith(prometheus.Labels{"server": opt.Server}, reg)
+	}
+	h := &Handler{mux: http.NewServeMux(), metrics: newMetrics(registerer), Registry: reg}
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	h.mux.Handle("GET /readyz", &readiness{store: opt.Ready, log: opt.Log})
-	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if opt.ServeMetrics {
+		h.mux.Handle("GET /metrics", metricsHandler(reg))
+	}
 	for _, m := range modules {
 		m.Register(h.mux)
 	}
@@ -266,7 +281,19 @@ func (m *metrics) observe(route string, status int, elapsed time.Duration) {
 	s.duration.Observe(elapsed.Seconds())
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+// NewMetricsHandler serves GET /metrics from reg and nothing else, for
+// the metrics_listen listener.
+func NewMetricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(reg))
+	return mux
+}
+
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authgate_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "authgate_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}, []string{"route"}),

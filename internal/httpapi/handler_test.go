@@ -21,7 +21,7 @@ func (p pinger) Ping(context.Context) error          { return p.err }
 func (p pinger) CheckWritable(context.Context) error { return nil }
 
 func TestHandlerChain(t *testing.T) {
-	h := NewHandler(Options{MaxBodyBytes: 16, Ready: pinger{}}, routes(func(mux *http.ServeMux) {
+	h := NewHandler(Options{MaxBodyBytes: 16, Ready: pinger{}, ServeMetrics: true}, routes(func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 		mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 			b, err := io.ReadAll(r.Body)

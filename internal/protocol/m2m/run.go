@@ -68,7 +68,11 @@ func (m *Module) Background(opts httpapi.Options) []func(ctx context.Context) er
 		if opts.MaxBodyBytes == 0 || opts.MaxBodyBytes > int64(m.cfg.MaxMessageBytes)+1 {
 			opts.MaxBodyBytes = int64(m.cfg.MaxMessageBytes) + 1
 		}
-		srv := &httpapi.Server{Name: "m2m-" + e.Name, Addr: ec.Listen, Handler: httpapi.NewHandler(opts, e), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits}
+		// Partner-facing: metrics are never served here (they go to the
+		// shared registry, labelled with this listener's name).
+		o := opts
+		o.Server, o.ServeMetrics = "m2m-"+e.Name, false
+		srv := &httpapi.Server{Name: o.Server, Addr: ec.Listen, Handler: httpapi.NewHandler(o, e), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits}
 		out = append(out, srv.Run, e.RunWorker)
 	}
 	return out

@@ -43,7 +43,10 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*htt
 	if opts.Log == nil {
 		opts.Log = i.m.log
 	}
-	return &httpapi.Server{Name: "identities-mtls", Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule()), TLS: tc, Log: opts.Log, Limits: opts.Limits}, nil
+	// Device-facing: metrics are never served here (they go to the shared
+	// registry, labelled with this listener's name).
+	opts.Server, opts.ServeMetrics = "identities-mtls", false
+	return &httpapi.Server{Name: opts.Server, Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule()), TLS: tc, Log: opts.Log, Limits: opts.Limits}, nil
 }
 
 // TLSConfig is the mTLS listener's TLS configuration around a server

@@ -15,7 +15,7 @@ type Options struct {
 	// the zero value: the address each request arrived on).
 	Origin  httpapi.Origin
 	Addr    httpapi.ClientAddr
-	Version   string // reported by GET /versions
+	Version string // reported by GET /versions
 	// Links are extra entry-point links for routes other modules serve to
 	// authenticated callers (rel, path, type).
 	Links []Link
