@@ -67,7 +67,7 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	}
 	handler := httpapi.NewHandler(httpapi.Options{
 		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, AccessLog: accessLog,
-		Limits: cfg.HTTPLimits(),
+		Limits:   cfg.HTTPLimits(),
 		Registry: mods.metrics, Server: "main", ServeMetrics: cfg.MetricsListen == "",
 	}, mods.http...)
 	var tlsCfg *tls.Config
