@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -100,7 +101,12 @@ func TestM2MCommands(t *testing.T) {
 		}
 	}()
 
-	startServer(t, "--data-dir", data, "--config", cfgPath)
+	// Small per-address limits (checked on both listeners at the end); a long
+	// header deadline, so that only the cap closes a silent connection.
+	const connCap = 6
+	t.Setenv("AUTHGATE_MAX_CONNS_PER_ADDR", fmt.Sprint(connCap))
+	t.Setenv("AUTHGATE_READ_HEADER_TIMEOUT", "1m")
+	srv := startServer(t, "--data-dir", data, "--config", cfgPath)
 	waitListening(t, taAddr)
 	waitListening(t, partnerAddr)
 
@@ -138,6 +144,41 @@ func TestM2MCommands(t *testing.T) {
 	}
 	if s := call("SIMStateGet"); s["State"] != "ACTIVE" || s["NetworkState"] != "REGISTERED" {
 		t.Fatalf("SIMStateGet %v", s)
+	}
+	for _, addr := range []string{taAddr, strings.TrimPrefix(srv.url, "http://")} {
+		checkConnCap(t, addr, connCap)
+	}
+}
+
+// checkConnCap holds max silent connections to addr from 127.0.0.1 and
+// shows that one more is closed by the server while the others stay open
+// (the header deadline is a minute).
+func checkConnCap(t *testing.T, addr string, max int) {
+	t.Helper()
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range max + 1 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	extra := held[max]
+	_ = extra.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err := extra.Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("listener %s: connection %d from one address was kept open (%v)", addr, max+1, err)
+	}
+	// ... by the cap, not by a deadline: the first connection is still open.
+	_ = held[0].SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := held[0].Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("listener %s: the connections within the cap were closed too (%v)", addr, err)
 	}
 }
 

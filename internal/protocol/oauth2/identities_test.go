@@ -92,9 +92,13 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 	if _, err := w.authority.Init(ctx, ca.InitOptions{Algorithm: "ecdsa"}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: logger, Ready: w.env.Svc.Store})
+	lim := httpapi.Limits{MaxConnsPerAddr: 256, MaxInFlightPerAddr: 64, BodyReadTimeout: time.Minute}
+	srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: logger, Ready: w.env.Svc.Store, Limits: lim})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if srv.Limits.MaxConnsPerAddr != lim.MaxConnsPerAddr || srv.Limits.BodyReadTimeout != lim.BodyReadTimeout {
+		t.Fatalf("the mTLS listener does not apply the per-address limits: %+v", srv.Limits)
 	}
 	up := make(chan net.Addr, 1)
 	srv.Listening = func(a net.Addr) { up <- a }
