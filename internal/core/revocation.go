@@ -32,8 +32,12 @@ func (s Services) RevokeCredential(ctx context.Context, c Credential, by Revocat
 	if err != nil {
 		return 0, err
 	}
+	who := by.PrincipalID
+	if who == "" {
+		who = "the operator" // authgate ca revoke and other CLI paths
+	}
 	err = s.Audit.Record(ctx, AuditEvent{Action: AuditRevoke, Protocol: by.Protocol, OrgID: c.OrgID, PrincipalID: c.PrincipalID,
-		Subject: string(c.Kind) + " " + c.Lookup, Reason: by.Reason + "; " + strconv.Itoa(n) + " tokens issued on it revoked (by " + by.PrincipalID + ")",
+		Subject: string(c.Kind) + " " + c.Lookup, Reason: by.Reason + "; " + strconv.Itoa(n) + " tokens issued on it revoked (by " + who + ")",
 		RemoteAddr: by.RemoteAddr, RequestID: by.RequestID})
 	return n, err
 }
