@@ -61,9 +61,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	scheme := "http"
 	if s.TLS != nil {
 		srv.TLSConfig = s.TLS
-		ln = tls.NewListener(ln, s.TLS)
 		scheme = "https"
 	}
+	// Request heads are checked on their raw bytes (bare LF refused); on
+	// TLS the listener does the handshake itself so it sees plaintext.
+	ln = newStrictListener(ln, s.TLS, header)
+	srv.ConnContext = connContext
+	srv.Handler = withTLSState(s.Handler)
 	s.Log.Info("listening", slog.String("server", s.Name), slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))
 	if s.Listening != nil {
 		s.Listening(ln.Addr())

@@ -1,0 +1,372 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// net/http accepts a bare LF as the end of a request line or header line.
+// A proxy in front that splits lines on CRLF only sees one request where
+// authgate sees two (or other headers), the start of request smuggling.
+// strictListener refuses such requests on the raw bytes of every HTTP/1
+// request head, before net/http parses them: net/http is given a request
+// line it answers with 400 Bad Request, and the connection is closed.
+//
+// It follows each request's body framing (Content-Length, chunked) to find
+// the next head on a kept-alive connection. When framing is something
+// net/http refuses anyway (conflicting lengths, unknown codings, an
+// upgrade), checking stops for that connection; net/http closes it.
+//
+// On TLS listeners the handshake is done here (in its own goroutine, under
+// the header deadline), so the check sits on the decrypted bytes: h2
+// connections (ALPN) are handed to net/http as the *tls.Conn they are and
+// bypass the HTTP/1 check; HTTP/1 connections are wrapped, and their TLS
+// state is put back on each request (r.TLS) by withTLSState.
+type strictListener struct {
+	net.Listener
+	tls     *tls.Config
+	timeout time.Duration // handshake deadline
+
+	once  sync.Once
+	conns chan net.Conn
+	errs  chan error
+	done  chan struct{}
+}
+
+var errBareLF = errors.New("request head line ends in a bare LF")
+
+// refusal replaces a refused head in what net/http reads: a request line
+// it rejects with 400 Bad Request and Connection: close. net/http has no
+// hook to refuse a request from below; a read error instead would close
+// a kept-alive connection without an answer once its background read
+// (run while the previous request is served) sees it.
+const refusal = "BARE-LF-REFUSED\r\n\r\n"
+
+// maxHeadScan bounds the head bytes kept to read its framing (net/http
+// refuses heads over MaxHeaderBytes itself).
+const maxHeadScan = 64<<10 + 4096
+
+func newStrictListener(ln net.Listener, cfg *tls.Config, handshake time.Duration) *strictListener {
+	return &strictListener{Listener: ln, tls: cfg, timeout: handshake,
+		conns: make(chan net.Conn), errs: make(chan error, 1), done: make(chan struct{})}
+}
+
+// Accept returns the next connection ready for net/http.
+func (l *strictListener) Accept() (net.Conn, error) {
+	if l.tls == nil {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		return &headConn{Conn: c}, nil
+	}
+	l.once.Do(func() { go l.acceptTLS() })
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting.
+func (l *strictListener) Close() error {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	return l.Listener.Close()
+}
+
+func (l *strictListener) acceptTLS() {
+	for {
+		raw, err := l.Listener.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			select {
+			case l.errs <- err:
+			case <-l.done:
+			}
+			return
+		}
+		go l.handshake(raw)
+	}
+}
+
+func (l *strictListener) handshake(raw net.Conn) {
+	tc := tls.Server(raw, l.tls)
+	_ = raw.SetDeadline(time.Now().Add(l.timeout))
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		_ = tc.Close()
+		return
+	}
+	_ = raw.SetDeadline(time.Time{})
+	var c net.Conn = tc
+	if st := tc.ConnectionState(); st.NegotiatedProtocol != "h2" {
+		c = &headConn{Conn: tc, tlsState: &st}
+	}
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+type tlsStateKey struct{}
+
+// connContext carries a wrapped TLS connection's state to its requests.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if hc, ok := c.(*headConn); ok && hc.tlsState != nil {
+		return context.WithValue(ctx, tlsStateKey{}, hc.tlsState)
+	}
+	return ctx
+}
+
+// withTLSState sets r.TLS for requests on TLS connections net/http saw
+// only through headConn.
+func withTLSState(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
+				r2 := *r
+				r2.TLS = st
+				r = &r2
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headConn checks the request heads in the bytes read from its Conn.
+type headConn struct {
+	net.Conn
+	tlsState *tls.ConnectionState
+	scan     headScanner
+	refused  int // bytes of refusal already read
+}
+
+func (c *headConn) Read(p []byte) (int, error) {
+	if c.scan.err != nil {
+		if c.refused == len(refusal) {
+			return 0, io.EOF
+		}
+		n := copy(p, refusal[c.refused:])
+		c.refused += n
+		return n, nil
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.scan.off {
+		if valid, ferr := c.scan.feed(p[:n]); ferr != nil {
+			// Requests complete before the bad head are still served,
+			// then net/http reads the refusal instead of the head.
+			if valid > 0 {
+				return valid, nil
+			}
+			return c.Read(p)
+		}
+	}
+	return n, err
+}
+
+// headScanner is a byte-at-a-time state machine over the request stream.
+type headScanner struct {
+	state   scanState
+	head    []byte // the current head, up to maxHeadScan
+	prevCR  bool
+	lineLen int   // bytes on the current line, CR excluded
+	left    int64 // body bytes (or chunk bytes) still to skip
+	start   int   // where the current head starts in the bytes being fed
+	off     bool  // framing unknown: stop checking this connection
+	err     error
+}
+
+type scanState int
+
+const (
+	inHead      scanState = iota
+	inBody                // Content-Length bytes
+	inChunkSize           // a chunk-size line
+	inChunkData           // chunk bytes, then CRLF
+	inChunkEnd            // the CRLF after chunk data
+	inTrailer             // trailer lines until an empty one
+)
+
+// feed scans b. On a bare LF in a head it returns the error and how many
+// bytes of b precede that head (complete requests, still to be served).
+func (s *headScanner) feed(b []byte) (int, error) {
+	s.start = 0
+	for i := 0; i < len(b) && !s.off; i++ {
+		c := b[i]
+		switch s.state {
+		case inHead:
+			if c == '\n' {
+				if !s.prevCR {
+					s.err = errBareLF
+					return s.start, s.err
+				}
+				if s.lineLen == 0 && len(s.head) > 1 { // CRLF CRLF: the head ends
+					s.endHead()
+					s.start = i + 1
+				} else if s.lineLen == 0 { // an empty line before the request line
+					s.head = s.head[:0]
+				} else {
+					s.lineLen = 0
+					s.keep(c)
+				}
+				s.prevCR = false
+				continue
+			}
+			if c == '\r' {
+				s.prevCR = true
+				s.keep(c)
+				continue
+			}
+			s.prevCR = false
+			s.lineLen++
+			s.keep(c)
+		case inBody:
+			skip := min(int64(len(b)-i), s.left)
+			s.left -= skip
+			i += int(skip) - 1
+			if s.left == 0 {
+				s.reset()
+				s.start = i + 1
+			}
+		case inChunkSize, inTrailer:
+			// net/http's chunked reader takes LF or CRLF here; so do we.
+			if c != '\n' {
+				s.prevCR = c == '\r'
+				if s.lineLen++; s.lineLen > 4096 {
+					s.off = true
+				} else if s.state == inChunkSize {
+					s.keep(c)
+				}
+				continue
+			}
+			if s.state == inTrailer {
+				if s.lineLen == 0 || s.lineLen == 1 && s.prevCR {
+					s.reset()
+					s.start = i + 1
+				} else {
+					s.lineLen, s.prevCR = 0, false
+				}
+				continue
+			}
+			size, ok := chunkSize(s.head)
+			s.head, s.lineLen = s.head[:0], 0
+			switch {
+			case !ok:
+				s.off = true
+			case size == 0:
+				s.state = inTrailer
+			default:
+				s.state, s.left = inChunkData, size
+			}
+		case inChunkData:
+			skip := min(int64(len(b)-i), s.left)
+			s.left -= skip
+			i += int(skip) - 1
+			if s.left == 0 {
+				s.state, s.left = inChunkEnd, 2
+			}
+		case inChunkEnd:
+			if s.left--; s.left == 0 {
+				s.state, s.lineLen = inChunkSize, 0
+			}
+		}
+	}
+	return 0, nil
+}
+
+func (s *headScanner) keep(c byte) {
+	if len(s.head) < maxHeadScan {
+		s.head = append(s.head, c)
+	}
+}
+
+func (s *headScanner) reset() {
+	s.state, s.head, s.lineLen, s.prevCR, s.left = inHead, s.head[:0], 0, false, 0
+}
+
+// endHead reads the framing of the head just completed.
+func (s *headScanner) endHead() {
+	if len(s.head) >= maxHeadScan {
+		s.off = true
+		return
+	}
+	lines := bytes.Split(s.head, []byte("\r\n"))
+	var length int64 = -1
+	chunked := false
+	for _, ln := range lines[1:] {
+		name, value, ok := bytes.Cut(ln, []byte(":"))
+		if !ok {
+			continue
+		}
+		v := strings.TrimSpace(string(value))
+		switch strings.ToLower(strings.TrimSpace(string(name))) {
+		case "content-length":
+			u, err := strconv.ParseUint(v, 10, 63)
+			n := int64(u)
+			if err != nil || length >= 0 && n != length {
+				s.off = true
+				return
+			}
+			length = n
+		case "transfer-encoding":
+			if !strings.EqualFold(v, "chunked") || chunked {
+				s.off = true
+				return
+			}
+			chunked = true
+		case "upgrade":
+			s.off = true
+			return
+		}
+	}
+	if reqLine := string(lines[0]); strings.HasPrefix(reqLine, "CONNECT ") {
+		s.off = true
+		return
+	}
+	s.head, s.lineLen, s.prevCR = s.head[:0], 0, false
+	switch {
+	case chunked: // wins over Content-Length, as in net/http
+		s.state = inChunkSize
+	case length > 0:
+		s.state, s.left = inBody, length
+	default:
+		s.state = inHead
+	}
+}
+
+// chunkSize parses a chunk-size line (hex, optional extensions, optional CR).
+func chunkSize(line []byte) (int64, bool) {
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(line), 16, 64)
+	return n, err == nil && n >= 0
+}
