@@ -97,6 +97,12 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		grp.Go(func() error { return run(gctx) })
 	}
 	grp.Go(func() error { return rt.svc.Replay.Run(gctx) })
+	grp.Go(func() error { // a lost claim that another node took stops this one
+		if err := claim.Hold(gctx); err != nil {
+			return fmt.Errorf("store claim lost: %w", err)
+		}
+		return nil
+	})
 	err = grp.Wait()
 	if ctx.Err() != nil && err == nil {
 		rt.log.Info("stopped", slog.String("reason", "signal"))

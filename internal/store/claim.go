@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/store/postgres"
@@ -23,24 +25,64 @@ import (
 // the database file itself: closing another descriptor of it would drop
 // SQLite's own POSIX locks); PostgreSQL with a session advisory lock on a
 // connection kept for the purpose.
-func Claim(ctx context.Context, st core.Store, dsn, dataDir string, exclusive bool) (io.Closer, error) {
+func Claim(ctx context.Context, st core.Store, dsn, dataDir string, exclusive bool) (Claimed, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d, ok := st.(interface{ DB() *sql.DB })
 		if !ok {
 			return nil, core.E(core.KindInternal, "postgres store without a connection pool")
 		}
-		c, ok, err := postgres.ClaimNode(ctx, d.DB(), exclusive)
-		if err == nil && !ok {
-			err = core.E(core.KindConflict, conflictMessage("this PostgreSQL database", exclusive))
+		c, err := postgres.ClaimNode(ctx, d.DB(), exclusive)
+		if err != nil {
+			return nil, pgClaimError(err, exclusive)
 		}
-		return c, err
+		return pgClaim{c: c, exclusive: exclusive}, nil
 	case strings.HasPrefix(dsn, "sqlite:"):
 		return claimFile(strings.TrimPrefix(dsn, "sqlite:")+".lock", exclusive)
 	case dsn == "":
 		return claimFile(filepath.Join(dataDir, "authgate.db")+".lock", exclusive)
 	}
 	return nil, core.E(core.KindInvalidInput, "unsupported --db value (use postgres://... or sqlite:PATH)")
+}
+
+// Claimed is a node's claim on its store.
+type Claimed interface {
+	io.Closer
+	// Hold keeps the claim until ctx ends and returns nil then; it returns
+	// an error if the claim was lost and another node holds the store now.
+	Hold(ctx context.Context) error
+}
+
+// fileClaim: an flock is never lost while the descriptor is open.
+type fileClaim struct{ io.Closer }
+
+func (fileClaim) Hold(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// pgClaimCheck is how often a PostgreSQL claim's session is checked.
+const pgClaimCheck = 5 * time.Second
+
+type pgClaim struct {
+	c         *postgres.NodeClaim
+	exclusive bool
+}
+
+func (p pgClaim) Close() error { return p.c.Close() }
+
+func (p pgClaim) Hold(ctx context.Context) error {
+	if err := p.c.Hold(ctx, pgClaimCheck); err != nil {
+		return pgClaimError(err, p.exclusive)
+	}
+	return nil
+}
+
+func pgClaimError(err error, exclusive bool) error {
+	if errors.Is(err, postgres.ErrClaimed) {
+		return core.E(core.KindConflict, conflictMessage("this PostgreSQL database", exclusive))
+	}
+	return err
 }
 
 // conflictMessage explains a refused claim.

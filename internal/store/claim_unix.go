@@ -5,7 +5,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +14,7 @@ import (
 
 // claimFile holds an flock on path, exclusive or shared, without waiting.
 // The kernel drops it when the process ends, however it ends.
-func claimFile(path string, exclusive bool) (io.Closer, error) {
+func claimFile(path string, exclusive bool) (Claimed, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store lock: %w", err)
@@ -37,5 +36,5 @@ func claimFile(path string, exclusive bool) (io.Closer, error) {
 		}
 		return nil, fmt.Errorf("store lock %s: %w", path, err)
 	}
-	return f, nil // closing the descriptor releases the lock
+	return fileClaim{f}, nil // closing the descriptor releases the lock
 }

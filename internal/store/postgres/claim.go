@@ -3,8 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"io"
+	"sync"
 	"time"
 )
 
@@ -12,37 +13,100 @@ import (
 // distinct from goose's migration lock.
 const nodeLockKey int64 = 0x617574686761 // "authga"
 
-// ClaimNode takes the session advisory lock on nodeLockKey, exclusive or
-// shared, without waiting, on a connection kept out of the pool until the
-// returned Closer is closed. ok is false when another session holds the
-// lock in a conflicting mode.
-func ClaimNode(ctx context.Context, db *sql.DB, exclusive bool) (c io.Closer, ok bool, err error) {
-	conn, err := db.Conn(ctx)
+// ErrClaimed says another session holds the node lock in a conflicting mode.
+var ErrClaimed = errors.New("the node lock is held by another session")
+
+// NodeClaim is a session advisory lock on nodeLockKey, held on a
+// connection kept out of the pool.
+type NodeClaim struct {
+	db        *sql.DB
+	exclusive bool
+	mu        sync.Mutex
+	conn      *sql.Conn
+}
+
+// ClaimNode takes the node lock, exclusive or shared, without waiting.
+// It fails with ErrClaimed when another session holds it in a conflicting
+// mode.
+func ClaimNode(ctx context.Context, db *sql.DB, exclusive bool) (*NodeClaim, error) {
+	n := &NodeClaim{db: db, exclusive: exclusive}
+	conn, err := n.take(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("store lock: %w", err)
+		return nil, err
+	}
+	n.conn = conn
+	return n, nil
+}
+
+func (n *NodeClaim) take(ctx context.Context) (*sql.Conn, error) {
+	conn, err := n.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store lock: %w", err)
 	}
 	fn := "pg_try_advisory_lock_shared"
-	if exclusive {
+	if n.exclusive {
 		fn = "pg_try_advisory_lock"
 	}
+	var ok bool
 	if err := conn.QueryRowContext(ctx, "SELECT "+fn+"($1)", nodeLockKey).Scan(&ok); err != nil || !ok {
 		conn.Close()
 		if err != nil {
-			return nil, false, fmt.Errorf("store lock: %w", err)
+			return nil, fmt.Errorf("store lock: %w", err)
 		}
-		return nil, false, nil
+		return nil, ErrClaimed
 	}
-	return &nodeClaim{conn: conn, exclusive: exclusive}, true, nil
+	return conn, nil
 }
 
-type nodeClaim struct {
-	conn      *sql.Conn
-	exclusive bool
+// Hold checks every interval that the lock's session is alive. A session
+// lost (database restarted, connection cut) released the lock on the
+// server: Hold takes it again, and returns ErrClaimed if meanwhile another
+// node took it in a conflicting mode. It returns nil when ctx ends.
+func (n *NodeClaim) Hold(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n.mu.Lock()
+		conn := n.conn
+		n.mu.Unlock()
+		if conn != nil {
+			pctx, cancel := context.WithTimeout(ctx, interval)
+			err := conn.PingContext(pctx)
+			cancel()
+			if err == nil {
+				continue
+			}
+			conn.Close()
+			n.mu.Lock()
+			n.conn = nil
+			n.mu.Unlock()
+		}
+		conn, err := n.take(ctx)
+		switch {
+		case errors.Is(err, ErrClaimed):
+			return err
+		case err != nil: // the database is unreachable: try again next time
+			continue
+		}
+		n.mu.Lock()
+		n.conn = conn
+		n.mu.Unlock()
+	}
 }
 
 // Close releases the lock and returns the connection (a lost session has
 // released it already).
-func (n *nodeClaim) Close() error {
+func (n *NodeClaim) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn == nil {
+		return nil
+	}
 	fn := "pg_advisory_unlock_shared"
 	if n.exclusive {
 		fn = "pg_advisory_unlock"
@@ -53,5 +117,6 @@ func (n *nodeClaim) Close() error {
 	if cerr := n.conn.Close(); err == nil {
 		err = cerr
 	}
+	n.conn = nil
 	return err
 }
