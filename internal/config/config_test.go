@@ -110,3 +110,38 @@ func TestReplayMode(t *testing.T) {
 		t.Error("replay.max_keys 10 accepted")
 	}
 }
+
+// TestAuthFailures: the section is read from YAML and the environment,
+// and limits that would make the rules meaningless are refused.
+func TestAuthFailures(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("auth_failures:\n  pair_limit: 5\n  window: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	if err := c.LoadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadEnv([]string{"AUTHGATE_AUTH_FAILURES_CREDENTIAL_LIMIT=7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.AuthFailures.Limits(); l.Pair != 5 || l.Address != 100 || l.Credential != 7 || l.Window != time.Minute {
+		t.Fatalf("limits %+v", l)
+	}
+	for name, f := range map[string]func(*AuthFailures){
+		"pair 0":                 func(a *AuthFailures) { a.PairLimit = 0 },
+		"address below pair":     func(a *AuthFailures) { a.AddressLimit = a.PairLimit - 1 },
+		"credential below pair":  func(a *AuthFailures) { a.CredentialLimit = a.PairLimit - 1 },
+		"window under a second":  func(a *AuthFailures) { a.Window = time.Millisecond },
+		"window longer than day": func(a *AuthFailures) { a.Window = 25 * time.Hour },
+	} {
+		c := Default()
+		f(&c.AuthFailures)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "auth_failures") {
+			t.Errorf("%s: Validate() = %v", name, err)
+		}
+	}
+}
