@@ -78,9 +78,13 @@ type Attempt struct {
 // attempt is not admitted is refused the same way, so the reply tells an
 // attacker nothing beyond "limited".
 //
-// The in-process fast path only ever refuses: a pair seen refused is
-// remembered until its current window ends and refused without a database
-// round trip or a secret check. It never admits what the store would refuse.
+// The in-process fast path refuses a pair seen refused until its current
+// window ends, without a database round trip or a secret check. On the
+// success path a node alone on its store answers from memory what it
+// knows exactly (SetAlone); a node sharing it trusts a store read that
+// admitted a pair for AdmitCacheTTL, unless it counts a failure of the
+// pair itself first. Wrong guesses are always counted in the store and
+// answered from its counts.
 type Guard struct {
 	store  CounterStore
 	clock  Clock
@@ -97,7 +101,17 @@ type Guard struct {
 	alone  bool
 	clean  map[string]struct{}
 	failed map[string]time.Time
+
+	// admitted, when not alone, holds pairs whose success a store read
+	// admitted, trusted until the time given unless this node counts a
+	// failure of the pair first (docs/limiter.md: the admit cache).
+	admitted map[string]time.Time
 }
+
+// AdmitCacheTTL is how long a node that shares its store trusts a store
+// read that admitted a pair's correct secret: failures counted by other
+// nodes meanwhile are seen by it at the latest this much later.
+const AdmitCacheTTL = time.Second
 
 // maxBlockedEntries bounds the fast-path memory; when it is full new
 // blocks are simply not cached (the store still enforces them).
@@ -111,7 +125,7 @@ const guardPrefix = "authfail:"
 func NewGuard(store CounterStore, clock Clock, limits GuardLimits) *Guard {
 	limits.Pair, limits.Address, limits.Credential = max(limits.Pair, 1), max(limits.Address, 1), max(limits.Credential, 1)
 	limits.Window = max(limits.Window, time.Second)
-	return &Guard{store: store, clock: clock, limits: limits, blocked: map[string]time.Time{}}
+	return &Guard{store: store, clock: clock, limits: limits, blocked: map[string]time.Time{}, admitted: map[string]time.Time{}}
 }
 
 // Limits returns the limits in force.
@@ -311,7 +325,7 @@ func (g *Guard) block(pair string, until time.Time) {
 func (g *Guard) admit(ctx context.Context, k guardKeys) error {
 	now := g.clock.Now()
 	keys := k.list()
-	if g.knownClean(now, keys) {
+	if g.knownClean(now, keys) || g.recentlyAdmitted(now, k.pair) {
 		return nil
 	}
 	end, cur, prev := g.windows(now)
@@ -330,7 +344,41 @@ func (g *Guard) admit(ctx context.Context, k guardKeys) error {
 		}
 	}
 	g.noteClean(clean)
+	g.noteAdmitted(now, k.pair)
 	return nil
+}
+
+// recentlyAdmitted reports whether a store read admitted the pair less
+// than AdmitCacheTTL ago with no failure of it counted here since (not
+// alone: alone, knownClean is exact).
+func (g *Guard) recentlyAdmitted(now time.Time, pair string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	until, ok := g.admitted[pair]
+	if ok && !now.Before(until) {
+		delete(g.admitted, pair)
+		return false
+	}
+	return ok
+}
+
+func (g *Guard) noteAdmitted(now time.Time, pair string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.alone {
+		return
+	}
+	if len(g.admitted) >= maxBlockedEntries && dropExpired(g.admitted, now) >= maxBlockedEntries {
+		return
+	}
+	g.admitted[pair] = now.Add(AdmitCacheTTL)
+}
+
+// forgetAdmitted drops the pair's cached admission: its failure counts from now on.
+func (g *Guard) forgetAdmitted(pair string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.admitted, pair)
 }
 
 func (g *Guard) read(ctx context.Context, keys []string, windows ...time.Time) (map[string]int64, error) {
@@ -358,6 +406,7 @@ func (g *Guard) fail(ctx context.Context, k guardKeys) error {
 	now := g.clock.Now()
 	end, cur, prev := g.windows(now)
 	keys := k.list()
+	g.forgetAdmitted(k.pair)
 	after := make(map[string]int64, len(keys))
 	for _, key := range keys {
 		// Noted before counting, so a concurrent success never misses it.

@@ -191,6 +191,66 @@ func testGuardHot(t *testing.T, opt agtest.Options) {
 	}
 }
 
+// TestGuardAdmitCache: a node sharing its store trusts a store read that
+// admitted a pair for AdmitCacheTTL, so failures counted on another node
+// reach it at the latest that much later; a failure it counts itself
+// ends the trust at once.
+func TestGuardAdmitCache(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+	store := &countingCounters{CounterStore: svc.Store}
+	limits := core.GuardLimits{Pair: 3, Address: 100, Credential: 100, Window: time.Minute}
+	nodeA, nodeB := core.NewGuard(store, clock, limits), core.NewGuard(store, clock, limits)
+	pair := attempt("k", "192.0.2.1")
+	reads := func(f func()) int64 {
+		before := store.reads.Load()
+		f()
+		return store.reads.Load() - before
+	}
+	if n := reads(func() {
+		if err := nodeA.Verify(ctx, pair, rightSecret); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Fatalf("first success: %d reads, want 1", n)
+	}
+	if n := reads(func() {
+		if err := nodeA.Verify(ctx, pair, rightSecret); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("second success: %d reads, want 0 (cached)", n)
+	}
+	for range 3 {
+		_ = nodeB.Verify(ctx, pair, wrongSecret)
+	}
+	if err := nodeB.Verify(ctx, pair, rightSecret); !limited(err) {
+		t.Fatalf("node B after the limit = %v", err)
+	}
+	// Node A has not seen node B's failures yet; within the bound it may admit.
+	if err := nodeA.Verify(ctx, pair, rightSecret); err != nil {
+		t.Fatalf("node A inside the bound = %v (expected the cached admission)", err)
+	}
+	clock.Advance(core.AdmitCacheTTL)
+	if err := nodeA.Verify(ctx, pair, rightSecret); !limited(err) {
+		t.Fatalf("node A after the bound = %v, want limited", err)
+	}
+	// A failure counted on the node itself ends its trust at once.
+	other := attempt("k2", "192.0.2.1")
+	if err := nodeA.Verify(ctx, other, rightSecret); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_ = nodeB.Verify(ctx, other, wrongSecret)
+	}
+	if err := nodeA.Verify(ctx, other, wrongSecret); core.KindOf(err) != core.KindUnauthenticated {
+		t.Fatalf("third failure = %v", err)
+	}
+	if err := nodeA.Verify(ctx, other, rightSecret); !limited(err) {
+		t.Fatalf("after its own failure node A = %v, want limited without waiting", err)
+	}
+}
+
 // TestAddressKey: IPv6 addresses count per /64, IPv4 (also mapped) per address.
 func TestAddressKey(t *testing.T) {
 	for _, c := range []struct{ a, b string }{
