@@ -53,9 +53,11 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// API subscriptions: every protected route below checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
 	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store, Audit: rt.svc.Audit, Addr: addr, Authz: rt.svc.Authz}, rt.log))
+	// The adapters' access policy: the privilege table (resources.use), then the subscriptions.
+	gate := core.AccessGate{Authz: rt.svc.Authz, Policy: subs}
 	if rt.cfg.TPV.Enabled {
 		td := tpv.DepsFrom(rt.svc, addr)
-		td.Access = subs
+		td.Access = gate
 		m.http = append(m.http, tpv.New(rt.cfg.TPV, td))
 	}
 	// One CA for every family: it issues device certificates (identities),
@@ -69,7 +71,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: %w", err)
 		}
-		o.Bearer().SetAccessPolicy(subs)
+		o.Bearer().SetAccessPolicy(gate)
 		m.http = append(m.http, o)
 		// Device identities (/identities: CA-issued certificates, PSKs) and the devices' mTLS listener.
 		ids, err := oauth2.NewIdentities(o, authority, rt.cfg.Identities)
@@ -88,7 +90,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	if rt.cfg.M2M.Enabled {
 		// M2M Connectivity API (family 5): TA and PE on their own HTTPS listeners, with outbox workers.
 		md := m2m.DepsFrom(rt.svc, addr)
-		md.Access = subs
+		md.Access = gate
 		md.CA = authority
 		mm, err := m2m.Build(ctx, rt.cfg.M2M, md)
 		if err != nil {
@@ -104,14 +106,14 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		// Apstrata token service (family 3) at /apsdb/rest.
 		adeps := apstrata.DepsFrom(rt.svc, addr)
 		adeps.Origin = origin
-		adeps.Access = subs
+		adeps.Access = gate
 		m.http = append(m.http, apstrata.New(rt.cfg.Apstrata, adeps))
 	}
 	if rt.cfg.TAAP.Enabled {
 		// T-Mobile TAAP (family 4): PoP-protected token endpoint, JWKS, connectivity demo, admin API, pages.
 		tdeps := taap.DepsFrom(rt.svc, addr)
 		tdeps.Origin = origin
-		tdeps.Access = subs
+		tdeps.Access = gate
 		m.http = append(m.http, taap.New(rt.cfg.TAAP, tdeps))
 		if rt.cfg.TAAP.Pages {
 			// The PoP builder and verifier pages (/pop/builder, /pop/verify).

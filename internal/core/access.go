@@ -1,5 +1,7 @@
 package core
 
+import "context"
+
 // Access describes one authenticated request to a protected API route, as
 // the adapter that authenticated it reports it to an access policy (API
 // subscriptions: internal/subscription). Adapters declare the one-method
@@ -20,4 +22,32 @@ type Access struct {
 	// Scope is the access token's scope, if the scheme has one; a scope
 	// naming API resources limits the request to them.
 	Scope string
+	// Kind is the caller's principal kind, for the privilege check
+	// (AccessGate); every adapter sets it.
+	Kind PrincipalKind
+}
+
+// accessPolicy is the policy an AccessGate applies after the privilege check.
+type accessPolicy interface {
+	Allow(ctx context.Context, a Access) error
+}
+
+// AccessGate is what adapters call as their access policy: first the
+// privilege table (the caller uses the resource as itself:
+// ActResourcesUse), then Policy (API subscriptions, rates, quotas).
+type AccessGate struct {
+	Authz  *Authorizer
+	Policy accessPolicy // nil: the privilege check only
+}
+
+// Allow implements the adapters' access policy.
+func (g AccessGate) Allow(ctx context.Context, a Access) error {
+	if err := g.Authz.Authorize(ctx, Authorization{Actor: Actor{Kind: a.Kind, OrgID: a.OrgID, PrincipalID: a.PrincipalID},
+		Action: ActResourcesUse, Target: Target{OrgID: a.OrgID, PrincipalID: a.PrincipalID}, Subject: a.Method + " " + a.Path, Protocol: a.Scheme}); err != nil {
+		return err
+	}
+	if g.Policy == nil {
+		return nil
+	}
+	return g.Policy.Allow(ctx, a)
 }

@@ -80,3 +80,25 @@ func TestPrivilegeTableDevices(t *testing.T) {
 		}
 	}
 }
+
+type countingPolicy struct{ calls int }
+
+func (p *countingPolicy) Allow(context.Context, Access) error { p.calls++; return nil }
+
+// TestAccessGate: every protected request passes the privilege table
+// before the subscription policy; a request whose adapter did not say
+// who the caller is, is refused (never waved through).
+func TestAccessGate(t *testing.T) {
+	var events recordedEvents
+	policy := &countingPolicy{}
+	g := AccessGate{Authz: NewAuthorizer(&events), Policy: policy}
+	ok := Access{OrgID: "a", PrincipalID: "d", Kind: PrincipalDevice, Method: "GET", Path: "/r", Scheme: "mtls"}
+	if err := g.Allow(context.Background(), ok); err != nil || policy.calls != 1 {
+		t.Fatalf("device using a resource: %v (policy called %d times)", err, policy.calls)
+	}
+	noKind := ok
+	noKind.Kind = ""
+	if err := g.Allow(context.Background(), noKind); KindOf(err) != KindForbidden || policy.calls != 1 || len(events) != 1 {
+		t.Fatalf("caller without a kind: %v (policy called %d times, %d audit events)", err, policy.calls, len(events))
+	}
+}

@@ -102,7 +102,7 @@ func (m *Module) authenticate(q *request) (caller, error) {
 	if err != nil || c.kind == anonymous || m.d.Access == nil {
 		return c, err
 	}
-	a := core.Access{OrgID: c.orgID, PrincipalID: c.principal.ID, Method: q.r.Method, Path: q.r.URL.Path, Scheme: "apstrata"}
+	a := core.Access{OrgID: c.orgID, PrincipalID: c.principal.ID, Method: q.r.Method, Path: q.r.URL.Path, Scheme: "apstrata", Kind: c.principal.Kind}
 	if err := m.d.Access.Allow(q.r.Context(), a); err != nil {
 		return caller{}, err
 	}

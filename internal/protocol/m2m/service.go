@@ -128,7 +128,8 @@ func (e *Env) handle(svc service) http.HandlerFunc {
 		}
 		if e.d.Access != nil {
 			// Resources name operations as <service path>/<operation>.
-			a := core.Access{OrgID: c.partner.OrgID, PrincipalID: c.partner.PrincipalID, Method: r.Method, Path: r.URL.Path + "/" + c.op, Scheme: "wss"}
+			a := core.Access{OrgID: c.partner.OrgID, PrincipalID: c.partner.PrincipalID, Method: r.Method, Path: r.URL.Path + "/" + c.op, Scheme: "wss",
+				Kind: core.PrincipalPartner}
 			if err := e.d.Access.Allow(ctx, a); err != nil {
 				e.fault(ctx, w, r, err, true)
 				return

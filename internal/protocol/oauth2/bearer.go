@@ -177,7 +177,7 @@ func (b *BearerAuth) RequireAction(action core.Action, next http.Handler) http.H
 			return
 		}
 		if b.policy != nil && !c.Admin {
-			a := core.Access{OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), Method: r.Method, Path: r.URL.Path, Scheme: "bearer", Scope: c.Token.Scope}
+			a := core.Access{OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), Method: r.Method, Path: r.URL.Path, Scheme: "bearer", Scope: c.Token.Scope, Kind: c.Kind}
 			if err := b.policy.Allow(r.Context(), a); err != nil {
 				writeError(w, r, b.log, err, ctxResource, "")
 				return

@@ -166,7 +166,8 @@ func (i *Identities) allow(r *http.Request, d Device) error {
 	if i.m.bearer.policy == nil {
 		return nil
 	}
-	return i.m.bearer.policy.Allow(r.Context(), core.Access{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Method: r.Method, Path: r.URL.Path, Scheme: "mtls"})
+	return i.m.bearer.policy.Allow(r.Context(), core.Access{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Method: r.Method, Path: r.URL.Path, Scheme: "mtls",
+		Kind: d.Principal.Kind})
 }
 
 type currentView struct {

@@ -12,7 +12,8 @@ import (
 func (m *Module) device(w http.ResponseWriter, r *http.Request) {
 	c, _ := CallerFrom(r.Context())
 	if m.d.Access != nil {
-		a := core.Access{OrgID: c.Token.OrgID, PrincipalID: c.Token.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "pop", Scope: c.Token.Scope}
+		a := core.Access{OrgID: c.Token.OrgID, PrincipalID: c.Token.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "pop", Scope: c.Token.Scope,
+			Kind: core.PrincipalApplication}
 		if err := m.d.Access.Allow(r.Context(), a); err != nil {
 			m.writeError(w, r, err, ctxOther)
 			return

@@ -61,7 +61,7 @@ func (m *Module) authed(route string, h handlerFunc) http.Handler {
 			return
 		}
 		if m.d.Access != nil {
-			if err := m.d.Access.Allow(r.Context(), core.Access{OrgID: b.OrgID, PrincipalID: b.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "tpv"}); err != nil {
+			if err := m.d.Access.Allow(r.Context(), core.Access{OrgID: b.OrgID, PrincipalID: b.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "tpv", Kind: core.PrincipalApplication}); err != nil {
 				m.writeError(w, r, err)
 				return
 			}
