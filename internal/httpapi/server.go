@@ -65,7 +65,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Request heads are checked on their raw bytes (bare LF refused); on
 	// TLS the listener does the handshake itself so it sees plaintext.
-	ln = newStrictListener(ln, s.TLS, header)
+	ln = newStrictListener(ln, s.TLS, header, s.Log)
 	srv.ConnContext = connContext
 	srv.Handler = withTLSState(s.Handler)
 	s.Log.Info("listening", slog.String("server", s.Name), slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -35,6 +36,7 @@ type strictListener struct {
 	net.Listener
 	tls     *tls.Config
 	timeout time.Duration // handshake deadline
+	log     *slog.Logger
 
 	once  sync.Once
 	conns chan net.Conn
@@ -55,8 +57,8 @@ const refusal = "BARE-LF-REFUSED\r\n\r\n"
 // refuses heads over MaxHeaderBytes itself).
 const maxHeadScan = 64<<10 + 4096
 
-func newStrictListener(ln net.Listener, cfg *tls.Config, handshake time.Duration) *strictListener {
-	return &strictListener{Listener: ln, tls: cfg, timeout: handshake,
+func newStrictListener(ln net.Listener, cfg *tls.Config, handshake time.Duration, log *slog.Logger) *strictListener {
+	return &strictListener{Listener: ln, tls: cfg, timeout: handshake, log: log,
 		conns: make(chan net.Conn), errs: make(chan error, 1), done: make(chan struct{})}
 }
 
@@ -116,6 +118,7 @@ func (l *strictListener) handshake(raw net.Conn) {
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
+		l.log.Debug("tls handshake failed", slog.String("remote", raw.RemoteAddr().String()), slog.Any("err", err))
 		_ = tc.Close()
 		return
 	}
