@@ -286,8 +286,8 @@ func (c *Config) Validate() error {
 	if c.MaxConnsPerAddr < 0 {
 		errs = append(errs, errors.New("max_conns_per_addr must be 0 (off) or more"))
 	}
-	if c.MaxInFlightPerAddr < 0 || c.MaxInFlightPerAddr > c.MaxInFlight {
-		errs = append(errs, errors.New("max_in_flight_per_addr must be between 0 (off) and max_in_flight"))
+	if c.MaxInFlightPerAddr < 0 {
+		errs = append(errs, errors.New("max_in_flight_per_addr must be 0 (off) or more"))
 	}
 	if c.ReadHeaderTimeout < time.Second || c.ReadHeaderTimeout > time.Minute {
 		errs = append(errs, fmt.Errorf("read_header_timeout %v: must be between 1s and 1m", c.ReadHeaderTimeout))
