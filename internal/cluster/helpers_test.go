@@ -83,6 +83,9 @@ type nodeOptions struct {
 	oauth2 func(*oauth2.Config)
 	taap   func(*taap.Config)
 	limits core.GuardLimits // zero: the defaults
+	// allowedHosts are Host headers the node believes for links and
+	// signed service URLs (allowed_hosts): the load balancer's name.
+	allowedHosts []string
 }
 
 // startNode runs the OAuth2, TPV, Apstrata and TAAP adapters plus okRoute
@@ -96,16 +99,22 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 		}
 		// The test client is a trusted proxy: X-Forwarded-For names the client's address.
 		addr := httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
-		m, err := oauth2.New(svc, cfg, oauth2.Options{Addr: addr})
+		origin, err := httpapi.NewOrigin("", o.allowedHosts, addr)
 		if err != nil {
 			t.Fatal(err)
 		}
+		m, err := oauth2.New(svc, cfg, oauth2.Options{Addr: addr, Origin: origin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adeps, tdeps := apstrata.DepsFrom(svc, addr), taap.DepsFrom(svc, addr)
+		adeps.Origin, tdeps.Origin = origin, origin
 		tcfg := taap.DefaultConfig()
 		if o.taap != nil {
 			o.taap(&tcfg)
 		}
 		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
-			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)), taap.New(tcfg, taap.DepsFrom(svc, addr))}
+			apstrata.New(apstrata.DefaultConfig(), adeps), taap.New(tcfg, tdeps)}
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,9 @@ func threeNodes(t *testing.T, o nodeOptions) ([]*agtest.Env, *client) {
 }
 
 // pgNodes starts n in-process nodes on one fresh PostgreSQL database with
-// one master key.
+// one master key. The first node's address stands for the load balancer's
+// name: the others believe it as a Host header (allowed_hosts), as every
+// node behind one public name must.
 func pgNodes(t *testing.T, n int, o nodeOptions) ([]*agtest.Env, *client) {
 	t.Helper()
 	o.dsn, o.master = pgtest.DSN(t), newMasterKey(t)
@@ -38,6 +41,7 @@ func pgNodes(t *testing.T, n int, o nodeOptions) ([]*agtest.Env, *client) {
 		n := startNode(t, o)
 		nodes = append(nodes, n)
 		urls = append(urls, n.URL)
+		o.allowedHosts = []string{strings.TrimPrefix(urls[0], "http://")}
 	}
 	return nodes, newClient(urls...)
 }
