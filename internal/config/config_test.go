@@ -145,3 +145,36 @@ func TestAuthFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPLimits: the per-address limits and deadlines are validated and
+// reach httpapi.Limits with the trusted proxies the client address needs.
+func TestHTTPLimits(t *testing.T) {
+	c := Default()
+	if err := c.LoadEnv([]string{"AUTHGATE_MAX_CONNS_PER_ADDR=8", "AUTHGATE_MAX_IN_FLIGHT_PER_ADDR=4", "AUTHGATE_BODY_READ_TIMEOUT=3s",
+		"AUTHGATE_READ_HEADER_TIMEOUT=2s", "AUTHGATE_TRUSTED_PROXIES=10.0.0.0/8"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	l := c.HTTPLimits()
+	if l.MaxConnsPerAddr != 8 || l.MaxInFlightPerAddr != 4 || l.BodyReadTimeout != 3*time.Second || l.ReadHeaderTimeout != 2*time.Second ||
+		len(l.ClientAddr.Trusted) != 1 || l.ClientAddr.Trusted[0].String() != "10.0.0.0/8" {
+		t.Fatalf("HTTPLimits = %+v", l)
+	}
+	for _, bad := range []struct {
+		set  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.MaxConnsPerAddr = -1 }, "max_conns_per_addr"},
+		{func(c *Config) { c.MaxInFlightPerAddr = -1 }, "max_in_flight_per_addr"},
+		{func(c *Config) { c.ReadHeaderTimeout = 0 }, "read_header_timeout"},
+		{func(c *Config) { c.BodyReadTimeout = time.Hour }, "body_read_timeout"},
+	} {
+		c := Default()
+		bad.set(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("want an error naming %s, got %v", bad.want, err)
+		}
+	}
+}
