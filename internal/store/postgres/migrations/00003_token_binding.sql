@@ -5,6 +5,9 @@
 ALTER TABLE tokens ADD COLUMN principal_kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN cnf_x5t_s256 TEXT NOT NULL DEFAULT '';
 CREATE INDEX tokens_credential ON tokens(credential_id) WHERE credential_id <> '';
+-- Device tokens issued before kept their binding as "x5t#S256:<thumbprint>": move it
+-- to the enforced column, so an upgrade does not turn them into plain bearer tokens.
+UPDATE tokens SET cnf_x5t_s256 = substr(binding, 10), binding = '' WHERE binding LIKE 'x5t#S256:%';
 
 -- +goose Down
 DROP INDEX tokens_credential;
