@@ -19,6 +19,7 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/store"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 	sdkpop "github.com/authgate/authgate/sdk/pop"
 )
 
@@ -157,4 +158,27 @@ func TestAttack_SecondProcessOnSameSQLiteStoreRefused(t *testing.T) {
 		a.stop(t)
 		b.stop(t)
 	})
+}
+
+// TestAttack_SecondProcessBesideMemoryModeOnPostgresRefused: the same
+// attack on PostgreSQL, where memory mode is allowed by configuration: a
+// node with replay.mode memory holds the database alone, so a second
+// `authgate serve` on it refuses to start, in either mode, until the
+// first stops; database-mode nodes then share it.
+func TestAttack_SecondProcessBesideMemoryModeOnPostgresRefused(t *testing.T) {
+	master := newMasterKey(t)
+	dsn := pgtest.DSN(t)
+	first := startChild(t, dsn, master, "AUTHGATE_REPLAY_MODE=memory")
+	key, secret := first.bootstrapAdmin(t)
+	for _, mode := range []string{"memory", "database"} {
+		out := runToExit(t, dsn, master, "AUTHGATE_REPLAY_MODE="+mode)
+		if !strings.Contains(out, "PostgreSQL database") {
+			t.Fatalf("%s-mode refusal does not say why:\n%s", mode, out)
+		}
+	}
+	newClient(first.url).passwordGrant(t, 0, key, secret)
+	first.stop(t)
+	a := startChild(t, dsn, master, "AUTHGATE_REPLAY_MODE=database")
+	b := startChild(t, dsn, master, "AUTHGATE_REPLAY_MODE=database")
+	newClient(a.url, b.url).passwordGrant(t, 1, key, secret)
 }
