@@ -128,9 +128,6 @@ func NewGuard(store CounterStore, clock Clock, limits GuardLimits) *Guard {
 	return &Guard{store: store, clock: clock, limits: limits, blocked: map[string]time.Time{}, admitted: map[string]time.Time{}}
 }
 
-// Limits returns the limits in force.
-func (g *Guard) Limits() GuardLimits { return g.limits }
-
 // SetAlone declares that this process is the only one counting failures
 // in the store from now on (a single node on SQLite). A success then
 // reads the store once per counter (failures counted by an earlier
@@ -199,7 +196,7 @@ func IsGuess(err error) bool {
 // the attempt is not admitted, whatever the secret.
 func (g *Guard) Verify(ctx context.Context, a Attempt, check func() error) error {
 	k := g.keys(a)
-	if err := g.Blocked(k.pair); err != nil {
+	if err := g.blockedPair(k.pair); err != nil {
 		return err
 	}
 	err := check()
@@ -294,9 +291,9 @@ func rateLimited(until time.Time, now time.Time) error {
 	return &Error{Kind: KindRateLimited, Reason: "too many failed authentications; retry in " + strconv.FormatInt(secs, 10) + " s", RetryAfter: d}
 }
 
-// Blocked is the fast path: a KindRateLimited error if the pair key is
-// known on this node to be refused. It never consults the store.
-func (g *Guard) Blocked(pair string) error {
+// blockedPair is the fast path: a KindRateLimited error if the pair key
+// is known on this node to be refused. It never consults the store.
+func (g *Guard) blockedPair(pair string) error {
 	now := g.clock.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
