@@ -368,6 +368,7 @@ func TestAttack_GuessesPerKeyBoundedAcrossNodes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	t.Logf("%d guesses from %d addresses over 2 nodes: %d answered invalid_grant, %d limited", addrs*each, addrs, answered.Load(), limited.Load())
 	if got := answered.Load(); got > int32(limits.Credential+addrs) || got < addrs {
 		t.Fatalf("%d guesses over 2 nodes: %d answered, want between %d and %d (per-key limit + addresses)", addrs*each, got, addrs, limits.Credential+addrs)
 	}
