@@ -136,15 +136,30 @@ func (f taapRefresh) use(t *testing.T, i int, access string) reply {
 
 func (taapRefresh) protocol() string { return "taap" }
 
+// auditedReason reports whether a failure event of protocol has a reason containing s.
+func auditedReason(t *testing.T, n *agtest.Env, protocol, s string) bool {
+	t.Helper()
+	events, err := n.Svc.Audit.List(t.Context(), core.AuditFilter{Action: core.AuditAuthFailure, Protocol: protocol, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if strings.Contains(ev.Reason, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestAttack_ParallelRefreshFanOutBounded: whoever holds one refresh token
 // sends 200 exchanges of it at once, spread over the nodes, inside the
 // grace window. Before the fix every one of them returned a distinct live
 // pair that could refresh on. Now, for OAuth2 and TAAP alike (the rule is
 // core.Tokens.ExchangeRefresh), exactly two exchanges succeed across the
 // cluster, every other one is refused with invalid_grant and audited,
-// nothing is revoked by the refusals, both pairs work and refresh on; and
-// the same token presented after the window revokes the whole family on
-// every node.
+// nothing is revoked by the refusals, both pairs work, the first of them
+// refreshed goes on and its sibling is void; and the same token presented
+// after the window revokes the whole family on every node.
 func TestAttack_ParallelRefreshFanOutBounded(t *testing.T) {
 	const parallel = 200
 	const grace = time.Minute
@@ -218,13 +233,20 @@ func TestAttack_ParallelRefreshFanOutBounded(t *testing.T) {
 						}
 					}
 				}
-				var next []string
-				for i, p := range pairs {
-					r := f.refresh(t, (i+1)%len(urls), p[1])
-					if r.status != 200 {
-						t.Fatalf("pair %d does not refresh on: %d %s", i, r.status, r.body)
-					}
-					next = append(next, r.json(t)["access_token"].(string))
+				// Either pair refreshes on; the first one used is the only
+				// line that goes on, its sibling is void from then on (refused
+				// and nothing revoked), so the family never grows past two.
+				r := f.refresh(t, 1%len(urls), pairs[1][1])
+				if r.status != 200 {
+					t.Fatalf("pair 1 does not refresh on: %d %s", r.status, r.body)
+				}
+				next := []string{r.json(t)["access_token"].(string)}
+				r = f.refresh(t, 0, pairs[0][1])
+				if r.status != 400 || jsonMap(r.body)["error"] != "invalid_grant" || !strings.Contains(string(r.body), "void") {
+					t.Fatalf("the sibling of the refresh token used: %d %s, want invalid_grant", r.status, r.body)
+				}
+				if r := f.use(t, 0, next[0]); r.status != 200 {
+					t.Fatalf("the line that went on after its void sibling was refused: %d %s", r.status, r.body)
 				}
 				events, err := nodes[0].Svc.Audit.List(t.Context(), core.AuditFilter{Action: core.AuditAuthFailure, Protocol: f.protocol(), Limit: 1000})
 				if err != nil {
@@ -238,6 +260,9 @@ func TestAttack_ParallelRefreshFanOutBounded(t *testing.T) {
 				}
 				if refused != parallel-core.MaxRefreshExchanges {
 					t.Fatalf("%d refused exchanges audited, want %d", refused, parallel-core.MaxRefreshExchanges)
+				}
+				if !auditedReason(t, nodes[0], f.protocol(), "void") {
+					t.Fatal("the void sibling's refusal is not audited")
 				}
 
 				// After the window the same token is reuse: the family dies everywhere.

@@ -33,12 +33,25 @@ type Exchange struct {
 //     refused (KindReplayed) and nothing is revoked: a racing client keeps
 //     the pairs it already got;
 //   - once the first exchange is older than grace, presenting the token is
-//     reuse: every token of its family is revoked and the exchange refused.
+//     reuse: every token of its family is revoked and the exchange refused;
+//   - of the (at most two) refresh tokens one exchange produced, the first
+//     one exchanged is the only one that goes on: its sibling is void from
+//     then on (refused, nothing revoked), so a family never has more than
+//     two live lines, however often its tokens are raced.
 //
-// grace 0 allows one exchange only. The count is kept in the store, so the
-// bound holds across nodes.
+// grace 0 allows one exchange only. The counts are kept in the store, so
+// the bounds hold across nodes.
 func (s *Tokens) ExchangeRefresh(ctx context.Context, t Token, grace time.Duration) (Exchange, error) {
 	now := s.clock.Now()
+	if t.ParentID != "" {
+		ok, err := s.store.ChooseTokenSuccessor(ctx, t.ParentID, t.ID, t.FamilyID)
+		if err != nil {
+			return Exchange{}, err
+		}
+		if !ok {
+			return Exchange{}, E(KindReplayed, "another refresh token from the same exchange was used first; this one is void")
+		}
+	}
 	limit := MaxRefreshExchanges
 	if grace <= 0 {
 		limit = 1

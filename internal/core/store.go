@@ -62,6 +62,11 @@ type TokenStore interface {
 	// It returns the count including this exchange, 0 if it was refused.
 	// Atomic across nodes.
 	CountTokenExchange(ctx context.Context, id string, at, since time.Time, max int) (int, error)
+	// ChooseTokenSuccessor records childID as the one successor of
+	// parentID (a token of familyID) and reports true, unless another child
+	// was recorded first; a parent that no longer exists refuses nothing.
+	// Atomic across nodes.
+	ChooseTokenSuccessor(ctx context.Context, parentID, childID, familyID string) (bool, error)
 	// UpdateTokenExpiry moves a token's expiry (renewal, grace periods).
 	UpdateTokenExpiry(ctx context.Context, id string, expires time.Time) error
 	RevokeToken(ctx context.Context, id string, at time.Time) error

@@ -439,6 +439,23 @@ func (s *Store) CountTokenExchange(ctx context.Context, id string, at, since tim
 	return n, s.err(err)
 }
 
+// ChooseTokenSuccessor records childID as the successor of parentID (a
+// token of the same family) unless another child was recorded first.
+func (s *Store) ChooseTokenSuccessor(ctx context.Context, parentID, childID, familyID string) (bool, error) {
+	n, err := s.rowsAffected(s.exec(ctx, `UPDATE tokens SET successor=? WHERE id=? AND family_id=? AND (successor='' OR successor=?)`,
+		childID, parentID, familyID, childID))
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	// Refused, or no such parent (purged): only a recorded sibling refuses.
+	var one int
+	err = s.queryRow(ctx, `SELECT 1 FROM tokens WHERE id=? AND family_id=?`, parentID, familyID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return false, s.err(err)
+}
+
 // UpdateTokenExpiry sets a token's expiry.
 func (s *Store) UpdateTokenExpiry(ctx context.Context, id string, expires time.Time) error {
 	return s.execOne(ctx, `UPDATE tokens SET expires_at=? WHERE id=?`, ts(expires), id)

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"TokenRotatedOnce", testTokenRotatedOnce},
 		{"TokenExchangeBounded", testTokenExchangeBounded},
+		{"TokenSuccessorOnce", testTokenSuccessorOnce},
 		{"TokenBatch", testTokenBatch},
 		{"TokenCredentialRevocation", testTokenCredentialRevocation},
 		{"Replay", testReplay},
@@ -866,6 +867,57 @@ func testTokenExchangeBounded(t *testing.T, s core.Store) {
 		if n := wins[i].Load(); n != max {
 			t.Fatalf("token c%d exchanged %d times by racing callers, want exactly %d", i, n, max)
 		}
+	}
+}
+
+// testTokenSuccessorOnce: of the children of one refresh token, the first
+// recorded is its only successor, for any number of racing callers; the
+// winner may be recorded again; other families and purged parents refuse
+// nothing.
+func testTokenSuccessorOnce(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	must(t, s.CreateToken(ctx, newToken("p1", "f", core.TokenRefresh, "p", t0, time.Hour)))
+	const children = 8
+	wins := make([]atomic.Int32, children)
+	var wg sync.WaitGroup
+	for i := range children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.ChooseTokenSuccessor(ctx, "p1", fmt.Sprintf("child%d", i), "f")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				wins[i].Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i := range wins {
+		if wins[i].Load() == 1 {
+			if winner >= 0 {
+				t.Fatalf("children %d and %d both recorded as successor", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no child recorded as successor")
+	}
+	if ok, err := s.ChooseTokenSuccessor(ctx, "p1", fmt.Sprintf("child%d", winner), "f"); err != nil || !ok {
+		t.Fatalf("the successor again = %v, %v", ok, err)
+	}
+	if ok, err := s.ChooseTokenSuccessor(ctx, "p1", "late", "f"); err != nil || ok {
+		t.Fatalf("a later sibling = %v, %v", ok, err)
+	}
+	if ok, err := s.ChooseTokenSuccessor(ctx, "p1", "x", "other-family"); err != nil || !ok {
+		t.Fatalf("a parent of another family = %v, %v", ok, err)
+	}
+	if ok, err := s.ChooseTokenSuccessor(ctx, "purged", "x", "f"); err != nil || !ok {
+		t.Fatalf("a missing parent = %v, %v", ok, err)
 	}
 }
 
