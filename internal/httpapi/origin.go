@@ -13,7 +13,8 @@ import (
 // mints. The Host header is the client's to choose, so it is believed
 // only when it names this server: the configured public URL wins; else a
 // Host listed in AllowedHosts, or equal to the address the connection
-// arrived on, is used; else the base is that local address. A request
+// arrived on (or localhost with its port, on a loopback address), is used;
+// else the base is that local address. A request
 // with Host: evil.example therefore never yields an evil.example link or
 // issuer. The zero value believes no Host but the local address.
 type Origin struct {
@@ -72,13 +73,30 @@ func (o Origin) Host(r *http.Request) string {
 	if _, ok := o.allowed[host]; ok && validHost(host) {
 		return host
 	}
-	if host != "" && host == local {
+	if host != "" && (host == local || loopbackName(host, local)) {
 		return host
 	}
 	if local == "" {
 		return "localhost"
 	}
 	return local
+}
+
+// loopbackName reports whether host is "localhost" with the port of a
+// connection that arrived on a loopback address: the name a newcomer types
+// for 127.0.0.1 or [::1], which can only reach this machine (a client that
+// signs its URL, as Apstrata's do, signs the name it typed).
+func loopbackName(host, local string) bool {
+	lh, lport, err := net.SplitHostPort(local)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(lh)
+	if ip == nil || !ip.IsLoopback() {
+		return false
+	}
+	h, port, err := net.SplitHostPort(host)
+	return err == nil && validHost(host) && port == lport && (h == "localhost" || strings.HasSuffix(h, ".localhost"))
 }
 
 // localHost is the address the request's connection arrived on, as

@@ -9,12 +9,13 @@ import (
 )
 
 func TestOrigin(t *testing.T) {
-	req := func(host string) *http.Request {
+	reqOn := func(host, ip string) *http.Request {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Host = host
-		local := &net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8080}
+		local := &net.TCPAddr{IP: net.ParseIP(ip), Port: 8080}
 		return r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.Addr(local)))
 	}
+	req := func(host string) *http.Request { return reqOn(host, "10.0.0.5") }
 	pub, err := NewOrigin("https://auth.example.com/", nil, ClientAddr{})
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +42,21 @@ func TestOrigin(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.o.Base(req(tt.host)); got != tt.want {
 			t.Errorf("Base(Host %q) = %q, want %q", tt.host, got, tt.want)
+		}
+	}
+	// "localhost" names a loopback listener, with its port only.
+	for _, tt := range []struct{ host, ip, want string }{
+		{"localhost:8080", "127.0.0.1", "http://localhost:8080"},
+		{"LOCALHOST:8080", "::1", "http://localhost:8080"},
+		{"app.localhost:8080", "127.0.0.1", "http://app.localhost:8080"},
+		{"localhost:9090", "127.0.0.1", "http://127.0.0.1:8080"},
+		{"localhost:8080", "10.0.0.5", "http://10.0.0.5:8080"},
+		{"localhost.evil.example:8080", "127.0.0.1", "http://127.0.0.1:8080"},
+		{"evil.example/x.localhost:8080", "127.0.0.1", "http://127.0.0.1:8080"},
+		{"evil.example@x.localhost:8080", "127.0.0.1", "http://127.0.0.1:8080"},
+	} {
+		if got := (Origin{}).Base(reqOn(tt.host, tt.ip)); got != tt.want {
+			t.Errorf("Base(Host %q on %s) = %q, want %q", tt.host, tt.ip, got, tt.want)
 		}
 	}
 	for _, bad := range []string{"ftp://x", "https://", "https://u:p@x.example", "https://x.example/?q=1", "not a url"} {
