@@ -295,3 +295,38 @@ func TestXMLEnvelopeMatchesDocument(t *testing.T) {
 		t.Fatalf("Content-Type %q", ct)
 	}
 }
+
+// A client that addresses the server as localhost (the name a newcomer
+// types) signs that name into the service URL; the server, listening on a
+// loopback address, accepts it as its own. A Host naming anything else is
+// not believed, so a signature made for another service does not verify.
+func TestSignatureForLocalhostServiceURL(t *testing.T) {
+	e := newEnv(t, false, nil)
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		host string
+		ok   bool
+	}{{"localhost:" + u.Port(), true}, {"auth.example.com", false}} {
+		c := e.owner(sdk.PHP)
+		c.ServiceURL = "http://" + tt.host + "/apsdb/rest"
+		params := vals("apsws.responseType", "json")
+		c.Sign(http.MethodPost, "VerifyCredentials", params)
+		req, err := c.Request(context.Background(), http.MethodPost, "VerifyCredentials", params, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Host = u.Host // sent to 127.0.0.1:port, with the Host the client signed
+		resp, err := e.Srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.StatusCode == http.StatusOK; got != tt.ok {
+			t.Errorf("Host %s: status %d %s", tt.host, resp.StatusCode, body)
+		}
+	}
+}
