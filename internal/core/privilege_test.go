@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 )
@@ -101,4 +103,61 @@ func TestAccessGate(t *testing.T) {
 	if err := g.Allow(context.Background(), noKind); KindOf(err) != KindForbidden || policy.calls != 1 || len(events) != 1 {
 		t.Fatalf("caller without a kind: %v (policy called %d times, %d audit events)", err, policy.calls, len(events))
 	}
+}
+
+// TestSecurityDocPrintsPrivilegeTable keeps the table in docs/security.md
+// equal to the one the code enforces (go test -run ThisTest -update-doc
+// rewrites it).
+func TestSecurityDocPrintsPrivilegeTable(t *testing.T) {
+	const path = "../../docs/security.md"
+	const begin, end = "<!-- privilege-table:begin -->\n", "<!-- privilege-table:end -->"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %q ... %q section", path, strings.TrimSpace(begin), end)
+	}
+	want := privilegeTableMarkdown()
+	if got := s[i+len(begin) : j]; got != want {
+		if *updateDoc {
+			if err := os.WriteFile(path, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Errorf("the privilege table in %s differs from the code's; run with -update-doc. Want:\n%s", path, want)
+	}
+}
+
+var updateDoc = flag.Bool("update-doc", false, "rewrite the privilege table in docs/security.md")
+
+// privilegeTableMarkdown renders PrivilegeTable as a Markdown table, one
+// column per principal kind.
+func privilegeTableMarkdown() string {
+	kinds := []PrincipalKind{PrincipalAdmin, PrincipalOwner, PrincipalUser, PrincipalDevice, PrincipalApplication, PrincipalPartner}
+	var b strings.Builder
+	b.WriteString("| action |")
+	for _, k := range kinds {
+		b.WriteString(" " + string(k) + " |")
+	}
+	b.WriteString("\n|---|")
+	for range kinds {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, p := range PrivilegeTable() {
+		b.WriteString("| `" + string(p.Action) + "` |")
+		for _, k := range kinds {
+			cell := "–"
+			if r := p.Grants[k]; r != ReachNone {
+				cell = r.String()
+			}
+			b.WriteString(" " + cell + " |")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
