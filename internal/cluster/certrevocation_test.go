@@ -70,23 +70,11 @@ func startIDNodes(t *testing.T, n int, t0 time.Time, cacheAge time.Duration) ([]
 		t.Fatal(err)
 	}
 	for _, nd := range nodes {
-		ctx, cancel := context.WithCancel(context.Background())
-		srv, err := nd.ids.MTLSServer(ctx, httpapi.Options{Ready: nd.env.Svc.Store})
+		srv, err := nd.ids.MTLSServer(context.Background(), httpapi.Options{Ready: nd.env.Svc.Store})
 		if err != nil {
 			t.Fatal(err)
 		}
-		up := make(chan net.Addr, 1)
-		srv.Listening = func(a net.Addr) { up <- a }
-		srv.DrainTime = time.Second
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(ctx) }()
-		select {
-		case a := <-up:
-			nd.mtlsURL = "https://" + a.String()
-		case err := <-done:
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); <-done })
+		nd.mtlsURL = "https://" + agtest.Serve(t, context.Background(), srv).String()
 	}
 	return nodes, serverRoots
 }

@@ -88,7 +88,7 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 		}
 		return []httpapi.Module{o, ids}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	if _, err := w.authority.Init(ctx, ca.InitOptions{Algorithm: "ecdsa"}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,18 +100,7 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 	if srv.Limits.MaxConnsPerAddr != lim.MaxConnsPerAddr || srv.Limits.BodyReadTimeout != lim.BodyReadTimeout {
 		t.Fatalf("the mTLS listener does not apply the per-address limits: %+v", srv.Limits)
 	}
-	up := make(chan net.Addr, 1)
-	srv.Listening = func(a net.Addr) { up <- a }
-	srv.DrainTime = time.Second
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case a := <-up:
-		w.mtlsURL = "https://" + a.String()
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	w.mtlsURL = "https://" + agtest.Serve(t, ctx, srv).String()
 
 	admin, _ := idPassword(t, w.env.URL, w.env.Admin.Key, w.env.Admin.Secret)
 	var key struct{ Key, Secret string }

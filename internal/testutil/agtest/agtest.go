@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -115,4 +116,26 @@ func Start(t testing.TB, opt Options, build func(svc core.Services) []httpapi.Mo
 	}
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL, Svc: svc, Clock: manual, Admin: boot, Srv: srv}
+}
+
+// Serve runs srv (an extra listener such as the mTLS device listener)
+// until the test ends and returns the address it listens on; a server that
+// stops before listening fails the test.
+func Serve(t testing.TB, ctx context.Context, srv *httpapi.Server) net.Addr {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	up := make(chan net.Addr, 1)
+	srv.Listening = func(a net.Addr) { up <- a }
+	srv.DrainTime = time.Second
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case a := <-up:
+		t.Cleanup(func() { cancel(); <-done })
+		return a
+	case err := <-done:
+		cancel()
+		t.Fatalf("server stopped before listening: %v", err)
+		return nil
+	}
 }
