@@ -3,6 +3,7 @@ package apstrata
 import (
 	"encoding/base64"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +126,12 @@ func (m *Module) identify(q *request) (caller, error) {
 	mode, _ := q.get(pMode)
 	if strings.EqualFold(mode, "token") {
 		id, _ := q.get(pID)
+		if id != "" {
+			var err error
+			if id, err = m.literalLogin(q, pID, id); err != nil {
+				return caller{}, err
+			}
+		}
 		token, _ := q.get(pToken)
 		fromCookie := false
 		if token == "" {
@@ -202,11 +209,19 @@ func (m *Module) signatureCaller(q *request, mode string) (caller, error) {
 	if d := now.Sub(t); d > m.cfg.TimeWindow || d < -m.cfg.TimeWindow {
 		return caller{}, authFailure("Invalid signature", "apsws.time outside the allowed window")
 	}
+	name := pUser
 	login, hasUser := q.get(pUser)
 	if !hasUser {
+		name = pID
 		login, hasUser = q.get(pID)
 	}
 	hasUser = hasUser && login != ""
+	if hasUser {
+		var err error
+		if login, err = m.literalLogin(q, name, login); err != nil {
+			return caller{}, err
+		}
+	}
 	// The owner's signing secret and each user's or device's password are
 	// guessed apart: the limits count them apart.
 	att := core.Attempt{Kind: core.CredSigningKey, Lookup: q.authKey, Addr: q.remote}
@@ -226,6 +241,31 @@ func (m *Module) signatureCaller(q *request, mode string) (caller, error) {
 		return caller{}, err
 	}
 	return c, nil
+}
+
+// literalLogin is the login the client meant. It is the decoded value of
+// the first parameter called name, unless no user or device has that login
+// and the raw value carried a literal "+" (the PHP SDK puts apsws.user into
+// the URL unencoded, so "jane+1@x" is decoded as "jane 1@x"): then it is
+// the value with "+" kept, and that parameter's value becomes it, so the
+// signature is checked over what the SDK signed. An existing decoded login
+// always wins; the Java SDK's "%2B" decodes to "+" and needs no second try.
+func (m *Module) literalLogin(q *request, name, login string) (string, error) {
+	i := slices.IndexFunc(q.params, func(p Pair) bool { return p.Name == name })
+	if i < 0 || i >= len(q.literal) || q.literal[i] == "" || q.literal[i] == login {
+		return login, nil
+	}
+	_, err := m.d.Credentials.Find(q.r.Context(), core.CredPassword, memberLookup(q.authKey, login))
+	if err == nil || core.KindOf(err) != core.KindUnauthenticated {
+		return login, nil // known (or revoked, expired, unreachable: signer says so)
+	}
+	lit := q.literal[i]
+	for j := range q.params {
+		if q.params[j].Name == name && q.params[j].Value == login {
+			q.params[j].Value = lit
+		}
+	}
+	return lit, nil
 }
 
 // signer finds the signing secret of the owner or of the user or device

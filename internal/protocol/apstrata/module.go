@@ -124,11 +124,13 @@ func (m *Module) Register(mux *http.ServeMux) {
 
 // request is one parsed call.
 type request struct {
-	r         *http.Request
-	id        string
-	authKey   string
-	action    string
-	params    []Pair
+	r       *http.Request
+	id      string
+	authKey string
+	action  string
+	params  []Pair
+	// literal[i] is params[i]'s value with its literal "+" kept, or "".
+	literal   []string
 	asJSON    bool
 	remote    string
 	setCookie *http.Cookie
@@ -165,8 +167,8 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Module) handle(q *request) ([]field, error) {
-	params, err := readParams(q.r, m.cfg.MaxBodyBytes)
-	q.params = params
+	params, literal, err := readParams(q.r, m.cfg.MaxBodyBytes)
+	q.params, q.literal = params, literal
 	if v, _ := q.get(pResponseType); strings.EqualFold(v, "json") {
 		q.asJSON = true
 	}
@@ -202,44 +204,45 @@ func (m *Module) grant(q *request, action func(*request) ([]field, error)) ([]fi
 	return out, err
 }
 
-// readParams collects the query parameters and, for form posts, the body's.
-func readParams(r *http.Request, limit int64) ([]Pair, error) {
-	params, err := ParseParams(r.URL.RawQuery)
+// readParams collects the query parameters and, for form posts, the
+// body's, with each value's literal-"+" form (parseParams).
+func readParams(r *http.Request, limit int64) ([]Pair, []string, error) {
+	params, literal, err := parseParams(r.URL.RawQuery)
 	if err != nil {
-		return nil, paramError(err)
+		return nil, nil, paramError(err)
 	}
 	if r.Method != http.MethodPost || r.Body == nil {
-		return params, nil
+		return params, literal, nil
 	}
 	switch httpapi.MediaType(r) {
 	case "application/x-www-form-urlencoded":
 	case "":
 		if r.ContentLength == 0 {
-			return params, nil
+			return params, literal, nil
 		}
 		fallthrough
 	default:
-		return params, &apsError{Code: CodeInvalidRequest, Detail: "Request bodies must be application/x-www-form-urlencoded", Status: http.StatusUnsupportedMediaType}
+		return params, literal, &apsError{Code: CodeInvalidRequest, Detail: "Request bodies must be application/x-www-form-urlencoded", Status: http.StatusUnsupportedMediaType}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return params, paramError(errTooLarge)
+			return params, literal, paramError(errTooLarge)
 		}
-		return params, fail(CodeInvalidRequest, "The request body could not be read")
+		return params, literal, fail(CodeInvalidRequest, "The request body could not be read")
 	}
 	if int64(len(body)) > limit {
-		return params, paramError(errTooLarge)
+		return params, literal, paramError(errTooLarge)
 	}
-	more, err := ParseParams(string(body))
+	more, moreLit, err := parseParams(string(body))
 	if err != nil {
-		return params, paramError(err)
+		return params, literal, paramError(err)
 	}
 	if len(params)+len(more) > maxParams {
-		return params, paramError(errTooMany)
+		return params, literal, paramError(errTooMany)
 	}
-	return append(params, more...), nil
+	return append(params, more...), append(literal, moreLit...), nil
 }
 
 func paramError(err error) *apsError {

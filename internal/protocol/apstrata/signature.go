@@ -119,10 +119,20 @@ const (
 // ParseParams reads parameters from a query string or form body in order,
 // keeping duplicates, and rejects oversized or malformed input.
 func ParseParams(raw string) ([]Pair, error) {
+	out, _, err := parseParams(raw)
+	return out, err
+}
+
+// parseParams is ParseParams that also returns, for each pair, its value
+// with every literal "+" kept ("" when the raw value had none): the PHP SDK
+// puts apsws.user into the URL unencoded, so "jane+1@x" arrives as a "+"
+// that form decoding reads as a space.
+func parseParams(raw string) ([]Pair, []string, error) {
 	if len(raw) > maxParamBytes {
-		return nil, errTooLarge
+		return nil, nil, errTooLarge
 	}
 	var out []Pair
+	var literal []string
 	for raw != "" {
 		var part string
 		part, raw, _ = strings.Cut(raw, "&")
@@ -130,20 +140,27 @@ func ParseParams(raw string) ([]Pair, error) {
 			continue
 		}
 		if len(out) == maxParams {
-			return nil, errTooMany
+			return nil, nil, errTooMany
 		}
 		k, v, _ := strings.Cut(part, "=")
 		name, err := url.QueryUnescape(k)
 		if err != nil {
-			return nil, errMalformed
+			return nil, nil, errMalformed
 		}
 		value, err := url.QueryUnescape(v)
 		if err != nil {
-			return nil, errMalformed
+			return nil, nil, errMalformed
+		}
+		lit := ""
+		if strings.Contains(v, "+") {
+			if lit, err = url.PathUnescape(v); err != nil {
+				return nil, nil, errMalformed
+			}
 		}
 		out = append(out, Pair{Name: name, Value: value})
+		literal = append(literal, lit)
 	}
-	return out, nil
+	return out, literal, nil
 }
 
 type parseError string
