@@ -30,7 +30,10 @@ func freePort(t *testing.T) string {
 // TestM2MCommands runs the family end to end through the binary: API key
 // and SIM set-up on the database, `authgate serve` with a TA listener,
 // `authgate m2m partner-serve` as the partner's M2MAdmCl/M2MMonCl, and
-// `authgate m2m call` for both chapter 7 scenarios.
+// `authgate m2m call` for both chapter 7 scenarios. The partner may send
+// 10-minute Timestamps (max_timestamp_ttl); authgate's own answers and
+// notifications keep 300 s, which `m2m call` and `partner-serve` (300 s
+// verifiers) accept.
 func TestM2MCommands(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
@@ -64,6 +67,7 @@ func TestM2MCommands(t *testing.T) {
     partners:
       - name: acme
         signing_certs: [%s]
+        max_timestamp_ttl: 10m
         adm_cl_url: https://%s/M2MAdmCl
         mon_cl_url: https://%s/M2MMonCl
 `, taAddr, files["ta-tls"][0], files["ta-tls"][1], files["ta-sign"][0], files["ta-sign"][1], caPath, files["partner-sign"][0], partnerAddr, partnerAddr)

@@ -26,8 +26,9 @@ type Config struct {
 	Enabled bool      `yaml:"enabled"`
 	TA      EnvConfig `yaml:"ta"`
 	PE      EnvConfig `yaml:"pe"`
-	// TimestampTTL is the lifetime authgate gives its own Timestamps and the
-	// longest it accepts (the document prescribes 300 s).
+	// TimestampTTL is the lifetime authgate gives its own Timestamps (the
+	// document prescribes 300 s). It is also the longest lifetime accepted
+	// where neither the partner nor its environment sets max_timestamp_ttl.
 	TimestampTTL time.Duration `yaml:"timestamp_ttl"`
 	// ClockSkew is tolerated on Created/Expires.
 	ClockSkew time.Duration `yaml:"clock_skew"`
@@ -67,6 +68,10 @@ type EnvConfig struct {
 	// CallbackCAs are PEM files of CAs trusted for partners' SSL server
 	// certificates (default: the system roots).
 	CallbackCAs []string `yaml:"callback_cas"`
+	// MaxTimestampTTL is the longest Timestamp lifetime accepted from this
+	// environment's partners that set none of their own (0: timestamp_ttl).
+	// It never changes the lifetime authgate writes.
+	MaxTimestampTTL time.Duration `yaml:"max_timestamp_ttl"`
 	// Partners of this environment.
 	Partners []PartnerConfig `yaml:"partners"`
 }
@@ -89,6 +94,10 @@ type PartnerConfig struct {
 	// AdmClURL and MonClURL are the partner's M2MAdmCl and M2MMonCl endpoints (items 5-8).
 	AdmClURL string `yaml:"adm_cl_url"`
 	MonClURL string `yaml:"mon_cl_url"`
+	// MaxTimestampTTL is the longest Timestamp lifetime accepted from this
+	// partner (0: the environment's max_timestamp_ttl). node-soap, for one,
+	// always writes 10 minutes.
+	MaxTimestampTTL time.Duration `yaml:"max_timestamp_ttl"`
 }
 
 // DefaultConfig returns the defaults: disabled, 300 s timestamps, 60 s skew.
@@ -116,6 +125,18 @@ func (c *Config) Validate() error {
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.TimestampTTL < 10*time.Second || c.TimestampTTL > time.Hour {
 		add("timestamp_ttl must be between 10s and 1h")
+	}
+	for _, name := range []string{EnvTA, EnvPE} {
+		e := c.Envs()[name]
+		p := strings.ToLower(name) + "."
+		if !acceptableTTL(e.MaxTimestampTTL) {
+			add("%smax_timestamp_ttl must be between 10s and 1h", p)
+		}
+		for i, pc := range e.Partners {
+			if !acceptableTTL(pc.MaxTimestampTTL) {
+				add("%spartners[%d].max_timestamp_ttl must be between 10s and 1h", p, i)
+			}
+		}
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > 10*time.Minute {
 		add("clock_skew must be between 0 and 10m")
@@ -208,6 +229,16 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// acceptableTTL bounds a max_timestamp_ttl (0 is unset): an hour at most,
+// so a captured message cannot be replayed elsewhere for long and the
+// replay cache stays bounded.
+func acceptableTTL(d time.Duration) bool {
+	return d == 0 || d >= 10*time.Second && d <= MaxAcceptedTTL
+}
+
+// MaxAcceptedTTL is the upper bound of every max_timestamp_ttl.
+const MaxAcceptedTTL = time.Hour
 
 // checkSeparation refuses anything TA and PE would share: listener
 // address, TLS and signing material, and partner endpoints and

@@ -3,6 +3,7 @@ package m2m_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/protocol/m2m"
 )
@@ -67,6 +68,9 @@ func TestConfigRefusesSharing(t *testing.T) {
 		}},
 		{"CRL check interval out of range", "crl_check_interval", func(c *m2m.Config) { c.CRLCheckInterval = 0 }},
 		{"TTL out of range", "timestamp_ttl", func(c *m2m.Config) { c.TimestampTTL = 0 }},
+		{"environment's accepted TTL over an hour", "ta.max_timestamp_ttl must be between 10s and 1h", func(c *m2m.Config) { c.TA.MaxTimestampTTL = 2 * time.Hour }},
+		{"partner's accepted TTL over an hour", "pe.partners[0].max_timestamp_ttl must be between 10s and 1h", func(c *m2m.Config) { c.PE.Partners[0].MaxTimestampTTL = 61 * time.Minute }},
+		{"partner's accepted TTL too short", "ta.partners[0].max_timestamp_ttl", func(c *m2m.Config) { c.TA.Partners[0].MaxTimestampTTL = time.Second }},
 		{"no environment", "neither", func(c *m2m.Config) { c.TA.Listen, c.PE.Listen = "", "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authgate/authgate/internal/wssec"
 	"github.com/authgate/authgate/sdk/wss"
@@ -31,7 +32,10 @@ type Material struct {
 	Checkers []wssec.CertificateChecker
 	// CallbackCAs verify partners' SSL servers (nil: system roots).
 	CallbackCAs *x509.CertPool
-	Partners    []Partner
+	// MaxTimestampTTL is the longest Timestamp lifetime accepted from
+	// partners that set none (0: Config.TimestampTTL).
+	MaxTimestampTTL time.Duration
+	Partners        []Partner
 }
 
 // Partner is one partner of one environment.
@@ -43,11 +47,14 @@ type Partner struct {
 	SigningCA *x509.Certificate
 	AdmClURL  string
 	MonClURL  string
+	// MaxTimestampTTL is the longest Timestamp lifetime accepted from this
+	// partner (0: Material.MaxTimestampTTL).
+	MaxTimestampTTL time.Duration
 }
 
 // LoadMaterial reads the files of one environment.
 func LoadMaterial(e EnvConfig) (Material, error) {
-	var m Material
+	m := Material{MaxTimestampTTL: e.MaxTimestampTTL}
 	var err error
 	if m.TLS, err = tls.LoadX509KeyPair(e.TLSCert, e.TLSKey); err != nil {
 		return m, fmt.Errorf("tls_cert/tls_key: %w", err)
@@ -70,7 +77,8 @@ func LoadMaterial(e EnvConfig) (Material, error) {
 		m.CallbackCAs = wss.CertPool(cas)
 	}
 	for _, pc := range e.Partners {
-		p := Partner{Name: pc.Name, SigningSubjects: pc.SigningSubjects, AdmClURL: pc.AdmClURL, MonClURL: pc.MonClURL}
+		p := Partner{Name: pc.Name, SigningSubjects: pc.SigningSubjects, AdmClURL: pc.AdmClURL, MonClURL: pc.MonClURL,
+			MaxTimestampTTL: pc.MaxTimestampTTL}
 		if len(pc.SigningCerts) > 0 {
 			if p.SigningCerts, err = wss.LoadCertificates(pc.SigningCerts...); err != nil {
 				return m, fmt.Errorf("partner %s: %w", pc.Name, err)

@@ -1,6 +1,7 @@
 package m2m
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -134,6 +135,8 @@ type partner struct {
 	pinned             [][32]byte
 	subjects           [][]dnAttr
 	verifier           *wssec.Verifier // for its signed acknowledgments
+	// maxTTL is the longest Timestamp lifetime accepted from the partner.
+	maxTTL time.Duration
 }
 
 // partnerRecord is the CollectionPartners document: a partner's core
@@ -165,13 +168,19 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 	// The verifier's own check must accept authgate's certificate rules for
 	// its signer too, or partners could not verify what it sends.
 	var pinned []*x509.Certificate
+	// The shared verifier runs before the partner is known, so it takes the
+	// longest lifetime any partner may use; each partner's own limit is
+	// checked once the message is bound to it (authenticate).
+	envTTL := cmp.Or(mat.MaxTimestampTTL, cfg.TimestampTTL)
+	widest := envTTL
 	for _, p := range mat.Partners {
 		pinned = append(pinned, p.SigningCerts...)
+		widest = max(widest, cmp.Or(p.MaxTimestampTTL, envTTL))
 	}
 	if len(pinned) == 0 && mat.TrustedCAs == nil {
 		return nil, fmt.Errorf("m2m %s: no partner certificates and no trusted CAs", name)
 	}
-	if e.verifier, err = wssec.NewVerifier(e.policy(pinned)); err != nil {
+	if e.verifier, err = wssec.NewVerifier(e.policy(pinned, widest)); err != nil {
 		return nil, err
 	}
 	for _, p := range mat.Partners {
@@ -179,7 +188,7 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 		if err != nil {
 			return nil, fmt.Errorf("m2m %s: partner %s: %w", name, p.Name, err)
 		}
-		pp := &partner{Partner: p, OrgID: rec.OrgID, PrincipalID: rec.PrincipalID}
+		pp := &partner{Partner: p, OrgID: rec.OrgID, PrincipalID: rec.PrincipalID, maxTTL: cmp.Or(p.MaxTimestampTTL, envTTL)}
 		for _, c := range p.SigningCerts {
 			pp.pinned = append(pp.pinned, sha256.Sum256(c.Raw))
 		}
@@ -193,7 +202,7 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 		if len(pp.subjects) > 0 && p.SigningCA == nil {
 			return nil, fmt.Errorf("m2m %s: partner %s: signing_subjects need signing_ca", name, p.Name)
 		}
-		if pp.verifier, err = wssec.NewVerifier(e.policy(p.SigningCerts)); err != nil {
+		if pp.verifier, err = wssec.NewVerifier(e.policy(p.SigningCerts, pp.maxTTL)); err != nil {
 			return nil, fmt.Errorf("m2m %s: partner %s: %w", name, p.Name, err)
 		}
 		e.partners[rec.PrincipalID] = pp
@@ -212,9 +221,9 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 	return e, nil
 }
 
-func (e *Env) policy(pinned []*x509.Certificate) wssec.Policy {
+func (e *Env) policy(pinned []*x509.Certificate, maxTTL time.Duration) wssec.Policy {
 	return wssec.Policy{
-		MaxBytes: e.cfg.MaxMessageBytes, MaxTTL: e.cfg.TimestampTTL, Skew: e.cfg.ClockSkew,
+		MaxBytes: e.cfg.MaxMessageBytes, MaxTTL: maxTTL, Skew: e.cfg.ClockSkew,
 		AllowSHA1: e.cfg.AllowRSASHA1, Roots: e.mat.TrustedCAs, Pinned: pinned, Clock: e.d.Clock,
 		Checkers: e.checkers,
 	}

@@ -263,6 +263,10 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*c
 	if !p.certificateBelongs(v.Certificate, v.Issuer, v.Pinned) {
 		return nil, failure(m2mErr(m2m.ErrCertificateMismatch, core.KindForbidden, "the signing certificate is not registered for this partner"), lookup)
 	}
+	if lifetime := v.Expires.Sub(v.Created); lifetime > p.maxTTL {
+		return nil, failure(&wssec.Error{Code: wssec.CodeInvalidSecurity,
+			Reason: "timestamp lifetime exceeds " + p.maxTTL.String() + ", the longest accepted from this partner"}, lookup)
+	}
 	return &call{partner: p, op: name.Local, payload: v.BodyC14N}, nil
 }
 
