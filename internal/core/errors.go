@@ -60,6 +60,9 @@ type Error struct {
 	// until a retry can succeed (0: unknown). Adapters put it in their
 	// protocol's retry hint (HTTP Retry-After).
 	RetryAfter time.Duration
+	// Reasons, for an input with several faults, lists every caller-safe
+	// reason (Reason is the first), so a client fixes them in one round.
+	Reasons []string
 }
 
 func (e *Error) Error() string {
@@ -124,6 +127,21 @@ func ReasonOf(err error) string {
 		return e.Reason
 	}
 	return ""
+}
+
+// Invalid builds a KindInvalidInput *Error listing every reason found;
+// Reason is the first. reasons must not be empty.
+func Invalid(reasons []string) *Error {
+	return &Error{Kind: KindInvalidInput, Reason: reasons[0], Reasons: reasons}
+}
+
+// ReasonsOf returns the Reasons of err (nil if it lists none).
+func ReasonsOf(err error) []string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reasons
+	}
+	return nil
 }
 
 // RetryAfterOf returns the retry hint of err (0 if it has none).

@@ -70,13 +70,20 @@ func (c *Client) uniqueTimestamp(sign func(ts string) (string, error)) (string, 
 	}
 }
 
-// Error is a non-2xx answer: the status and the server's {"error"} text.
+// Error is a non-2xx answer: the status and the server's {"error"} text,
+// and, for a refused record, every fault the server listed ("errors").
 type Error struct {
 	Status  int
 	Message string
+	Errors  []string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("tpv: %d %s", e.Status, e.Message) }
+func (e *Error) Error() string {
+	if len(e.Errors) > 1 {
+		return fmt.Sprintf("tpv: %d %s", e.Status, strings.Join(e.Errors, " "))
+	}
+	return fmt.Sprintf("tpv: %d %s", e.Status, e.Message)
+}
 
 func (c *Client) now() time.Time {
 	if c.Now != nil {
@@ -230,12 +237,13 @@ func (c *Client) roundTrip(req *http.Request, out any) error {
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
-			Error string `json:"error"`
+			Error  string   `json:"error"`
+			Errors []string `json:"errors"`
 		}
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(b))
+			e.Error, e.Errors = strings.TrimSpace(string(b)), nil
 		}
-		return &Error{Status: resp.StatusCode, Message: e.Error}
+		return &Error{Status: resp.StatusCode, Message: e.Error, Errors: e.Errors}
 	}
 	if out == nil {
 		return nil

@@ -244,12 +244,14 @@ func parseProduct(body []byte) (storedProduct, error) {
 	if err != nil {
 		return storedProduct{}, err
 	}
-	if err := unknownFields("", obj, []string{"program_code", "name"}); err != nil {
+	errs := &fieldErrors{}
+	v := validator{obj: obj, errs: errs}
+	v.unknownFields([]string{"program_code", "name"})
+	p := storedProduct{ProgramCode: v.programCode("program_code"), Name: v.text("name", maxText)}
+	if err := errs.err(); err != nil {
 		return storedProduct{}, err
 	}
-	v := validator{obj: obj}
-	p := storedProduct{ProgramCode: v.programCode("program_code"), Name: v.text("name", maxText)}
-	return p, v.err
+	return p, nil
 }
 
 // productPutter is the part of the document store putProduct needs.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,6 +141,45 @@ func (f *fixture) build(t testing.TB, s signedRequest) *http.Request {
 		req.Header.Set(sdk.HeaderSignature, sig)
 	}
 	return req
+}
+
+// TestRecordListsEveryInvalidField posts a sales record with faults in
+// four fields, nested ones included: one refusal names them all, in
+// document order, with the first as the vendor's "error".
+func TestRecordListsEveryInvalidField(t *testing.T) {
+	cfg := tpv.DefaultConfig()
+	f := start(t, cfg, agtest.Options{ManualClock: t0})
+	authTok, err := f.client(f.brand).Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(exampleRecord(t), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["channel"] = "web"
+	delete(rec, "btn")
+	rec["service_zip"] = "1000"
+	rec["products"].([]any)[0].(map[string]any)["account_numbers"].([]any)[0].(map[string]any)["account_number"] = "12/3"
+	body, _ := json.Marshal(rec)
+	req := f.build(t, signedRequest{method: "POST", path: "/api/v1/tpv", body: body, contentType: "application/json",
+		ts: f.now().Unix(), token: authTok, secret: f.brand.AppSecret})
+	st, m := f.do(t, req)
+	want := []string{
+		"channel must be defined as one of dtd, tm, or retail.",
+		"btn must be given.",
+		"service_zip must be a 5-digit ZIP code or ZIP+4.",
+		"products[0].account_numbers[0].account_number must be 1 to 64 letters, digits, spaces or '-'.",
+	}
+	if st != http.StatusBadRequest || requireErrorShape(t, m) != want[0] || !slices.Equal(errorList(t, m["errors"]), want) {
+		t.Fatalf("status %d, body %v; want 400 listing %q", st, m, want)
+	}
+	// The SDK (and so `authgate tpv submit`) reports every fault too.
+	_, err = f.client(f.brand).Submit(context.Background(), json.RawMessage(body))
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Message != want[0] || !slices.Equal(e.Errors, want) || err.Error() != "tpv: 400 "+strings.Join(want, " ") {
+		t.Fatalf("SDK error %v", err)
+	}
 }
 
 func TestSignedRequests(t *testing.T) {

@@ -68,7 +68,9 @@ func auditReason(err error) string {
 	return message(err)
 }
 
-// writeError renders err in the vendor's {"error": "..."} shape.
+// writeError renders err in the vendor's {"error": "..."} shape. A refused
+// record or product also lists every fault under "errors" (the first is
+// "error"), a key the vendor's clients, which read only "error", ignore.
 func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := status(err)
 	if st >= 500 {
@@ -81,7 +83,13 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if d := core.RetryAfterOf(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
-	httpapi.WriteJSON(w, st, map[string]string{"error": message(err)})
+	msg := message(err)
+	var te *transportError
+	if reasons := core.ReasonsOf(err); len(reasons) > 0 && !errors.As(err, &te) && reasons[0] == msg {
+		httpapi.WriteJSON(w, st, map[string]any{"error": msg, "errors": reasons})
+		return
+	}
+	httpapi.WriteJSON(w, st, map[string]string{"error": msg})
 }
 
 // audit records e with the request's address and id filled in. Failure

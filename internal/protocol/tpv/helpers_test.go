@@ -129,12 +129,36 @@ func newRequest(t testing.TB, method, url string, body []byte) *http.Request {
 	return req
 }
 
-// requireErrorShape checks the vendor's failure shape: exactly {"error": "<text>"}.
+// requireErrorShape checks the vendor's failure shape: {"error": "<text>"},
+// plus, for a refused input, "errors" listing every fault with "error"
+// first.
 func requireErrorShape(t testing.TB, m map[string]any) string {
 	t.Helper()
 	msg, ok := m["error"].(string)
-	if !ok || msg == "" || len(m) != 1 {
+	if !ok || msg == "" || len(m) > 2 || len(m) == 2 && m["errors"] == nil {
 		t.Fatalf("want {\"error\": \"...\"}, got %v", m)
 	}
+	if all, ok := m["errors"]; ok {
+		list := errorList(t, all)
+		if len(list) == 0 || list[0] != msg {
+			t.Fatalf("errors %v must start with error %q", all, msg)
+		}
+	}
 	return msg
+}
+
+// errorList is the "errors" member of a refusal as strings.
+func errorList(t testing.TB, v any) []string {
+	t.Helper()
+	arr, ok := v.([]any)
+	if !ok {
+		t.Fatalf("errors is %T, want an array", v)
+	}
+	out := make([]string, len(arr))
+	for i, x := range arr {
+		if out[i], ok = x.(string); !ok {
+			t.Fatalf("errors[%d] is %T, want a string", i, x)
+		}
+	}
+	return out
 }

@@ -86,16 +86,17 @@ func init() {
 
 // ParseSalesRecord decodes and validates a TPV submission. Every failure is
 // a KindInvalidInput *core.Error whose reason reads "<field> must ...",
-// naming the first offending field in document order.
+// naming the first offending field in document order; its Reasons list
+// every offending field (at most maxReported), so a client fixes a record
+// in one round instead of one field per attempt.
 func ParseSalesRecord(body []byte) (SalesRecord, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return SalesRecord{}, err
 	}
-	if err := unknownFields("", obj, recordFields); err != nil {
-		return SalesRecord{}, err
-	}
-	v := validator{obj: obj}
+	errs := &fieldErrors{}
+	v := validator{obj: obj, errs: errs}
+	v.unknownFields(recordFields)
 	var r SalesRecord
 	r.DigitalDelivery = v.oneOf("digital_delivery", "email or text", "email", "text")
 	r.Channel = v.oneOf("channel", "dtd, tm, or retail", "dtd", "tm", "retail")
@@ -103,7 +104,7 @@ func ParseSalesRecord(body []byte) (SalesRecord, error) {
 	r.ExternalID = v.optionalText("external_id", maxText)
 	r.Market = v.oneOf("market", "residential or commercial", "residential", "commercial")
 	r.CompanyName = v.optionalText("company_name", maxText)
-	if v.err == nil && r.Market == "commercial" && r.CompanyName == nil {
+	if _, given := v.raw("company_name"); r.Market == "commercial" && !given {
 		v.fail("company_name must be given for the commercial market.")
 	}
 	r.AuthorizingFirstName = v.text("authorizing_first_name", maxText)
@@ -123,8 +124,8 @@ func ParseSalesRecord(body []byte) (SalesRecord, error) {
 	r.Vendor = v.text("vendor", maxText)
 	r.SalesAgentID = v.text("sales_agent_id", maxText)
 	r.Products = v.products("products")
-	if v.err != nil {
-		return SalesRecord{}, v.err
+	if err := errs.err(); err != nil {
+		return SalesRecord{}, err
 	}
 	return r, nil
 }
@@ -150,20 +151,36 @@ func decodeObject(body []byte) (map[string]any, error) {
 	return obj, nil
 }
 
-// unknownFields rejects fields outside known, so a misspelt field is an
-// error rather than silently missing data.
-func unknownFields(prefix string, obj map[string]any, known []string) error {
-	var extra []string
-	for k := range obj {
-		if !slices.Contains(known, k) {
-			extra = append(extra, k)
-		}
+// maxReported bounds the reasons one refusal lists (a 4 KiB body can
+// hold hundreds of unknown fields); the last entry then says how many more
+// there were.
+const maxReported = 32
+
+// fieldErrors collects the reasons of one record's refusal, in the order
+// found.
+type fieldErrors struct {
+	msgs    []string
+	dropped int
+}
+
+func (e *fieldErrors) add(msg string) {
+	if len(e.msgs) < maxReported {
+		e.msgs = append(e.msgs, msg)
+	} else {
+		e.dropped++
 	}
-	if len(extra) == 0 {
+}
+
+// err is nil when nothing failed.
+func (e *fieldErrors) err() error {
+	if len(e.msgs) == 0 {
 		return nil
 	}
-	slices.Sort(extra)
-	return core.E(core.KindInvalidInput, prefix+printable(extra[0])+" must not be present: it is not a field of this object.")
+	msgs := e.msgs
+	if e.dropped > 0 {
+		msgs = append(slices.Clip(msgs), strconv.Itoa(e.dropped)+" more errors are not listed.")
+	}
+	return core.Invalid(msgs)
 }
 
 // printable bounds and sanitises a client-chosen name before it is echoed.
@@ -179,16 +196,29 @@ func printable(s string) string {
 	}, s)
 }
 
-// validator checks fields of one JSON object and keeps the first error.
+// validator checks the fields of one JSON object; every failure goes to
+// errs, shared with the validators of nested objects.
 type validator struct {
 	obj    map[string]any
 	prefix string // "products[0]." inside nested objects
-	err    error
+	errs   *fieldErrors
 }
 
-func (v *validator) fail(msg string) {
-	if v.err == nil {
-		v.err = core.E(core.KindInvalidInput, msg)
+func (v *validator) fail(msg string) { v.errs.add(msg) }
+
+// unknownFields refuses fields outside known (sorted, so the report is
+// deterministic), so a misspelt field is an error rather than silently
+// missing data.
+func (v *validator) unknownFields(known []string) {
+	var extra []string
+	for k := range v.obj {
+		if !slices.Contains(known, k) {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	for _, k := range extra {
+		v.fail(v.prefix + printable(k) + " must not be present: it is not a field of this object.")
 	}
 }
 
@@ -215,9 +245,6 @@ func (v *validator) str(field string) (string, bool) {
 }
 
 func (v *validator) text(field string, max int) string {
-	if v.err != nil {
-		return ""
-	}
 	s, ok := v.str(field)
 	if !ok {
 		return ""
@@ -241,9 +268,6 @@ func (v *validator) checkText(name, s string, max int) {
 
 // optionalText accepts a missing field or null as "not given".
 func (v *validator) optionalText(field string, max int) *string {
-	if v.err != nil {
-		return nil
-	}
 	x, ok := v.raw(field)
 	if !ok {
 		return nil
@@ -261,9 +285,6 @@ func (v *validator) optionalText(field string, max int) *string {
 // oneOf checks an enumerated field; the message follows the vendor's
 // "channel must be defined as one of dtd, tm, or retail." exactly.
 func (v *validator) oneOf(field, list string, allowed ...string) string {
-	if v.err != nil {
-		return ""
-	}
 	x, _ := v.raw(field)
 	s, _ := x.(string)
 	if !slices.Contains(allowed, s) {
@@ -274,9 +295,6 @@ func (v *validator) oneOf(field, list string, allowed ...string) string {
 }
 
 func (v *validator) digits(field string, min, max int) string {
-	if v.err != nil {
-		return ""
-	}
 	s, ok := v.str(field)
 	if !ok {
 		return ""
@@ -289,9 +307,6 @@ func (v *validator) digits(field string, min, max int) string {
 }
 
 func (v *validator) email(field string, required bool) *string {
-	if v.err != nil {
-		return nil
-	}
 	x, ok := v.raw(field)
 	if !ok {
 		if required {
@@ -314,9 +329,6 @@ func (v *validator) email(field string, required bool) *string {
 }
 
 func (v *validator) state(field string) string {
-	if v.err != nil {
-		return ""
-	}
 	s, ok := v.str(field)
 	if !ok {
 		return ""
@@ -329,9 +341,6 @@ func (v *validator) state(field string) string {
 }
 
 func (v *validator) zip(field string) string {
-	if v.err != nil {
-		return ""
-	}
 	s, ok := v.str(field)
 	if !ok {
 		return ""
@@ -368,54 +377,37 @@ func (v *validator) array(field string, min, max int) []any {
 	return nil
 }
 
-// object returns element i of an array as a validator of its own.
+// object returns element x of an array, named name, as a validator of its
+// own sharing v's errors; false if x is not an object.
 func (v *validator) object(name string, x any, known []string) (*validator, bool) {
 	obj, ok := x.(map[string]any)
 	if !ok {
 		v.fail(name + " must be an object.")
 		return nil, false
 	}
-	if err := unknownFields(name+".", obj, known); err != nil {
-		if v.err == nil {
-			v.err = err
-		}
-		return nil, false
-	}
-	return &validator{obj: obj, prefix: name + "."}, true
+	nv := &validator{obj: obj, prefix: name + ".", errs: v.errs}
+	nv.unknownFields(known)
+	return nv, true
 }
 
 func (v *validator) products(field string) []Product {
-	if v.err != nil {
-		return nil
-	}
 	arr := v.array(field, 1, maxProducts)
 	out := make([]Product, 0, len(arr))
 	for i, x := range arr {
 		pv, ok := v.object(field+"["+strconv.Itoa(i)+"]", x, []string{"program_code", "account_numbers"})
 		if !ok {
-			return nil
+			continue
 		}
-		var p Product
-		p.ProgramCode = pv.programCode("program_code")
-		if pv.err == nil {
-			for j, y := range pv.array("account_numbers", 1, maxAccountNumbers) {
-				av, ok := pv.object(pv.prefix+"account_numbers["+strconv.Itoa(j)+"]", y, []string{"account_number", "account_number_label"})
-				if !ok {
-					break
-				}
-				var a AccountNumber
-				a.AccountNumber = av.accountNumber("account_number")
-				a.AccountNumberLabel = av.text("account_number_label", maxText)
-				if av.err != nil {
-					pv.err = av.err
-					break
-				}
-				p.AccountNumbers = append(p.AccountNumbers, a)
+		p := Product{ProgramCode: pv.programCode("program_code")}
+		for j, y := range pv.array("account_numbers", 1, maxAccountNumbers) {
+			av, ok := pv.object(pv.prefix+"account_numbers["+strconv.Itoa(j)+"]", y, []string{"account_number", "account_number_label"})
+			if !ok {
+				continue
 			}
-		}
-		if pv.err != nil {
-			v.err = pv.err
-			return nil
+			p.AccountNumbers = append(p.AccountNumbers, AccountNumber{
+				AccountNumber:      av.accountNumber("account_number"),
+				AccountNumberLabel: av.text("account_number_label", maxText),
+			})
 		}
 		out = append(out, p)
 	}
@@ -424,9 +416,6 @@ func (v *validator) products(field string) []Product {
 
 // programCode checks the syntax of a program code (ValidProgramCode).
 func (v *validator) programCode(field string) string {
-	if v.err != nil {
-		return ""
-	}
 	s, ok := v.str(field)
 	if !ok {
 		return ""
@@ -439,9 +428,6 @@ func (v *validator) programCode(field string) string {
 }
 
 func (v *validator) accountNumber(field string) string {
-	if v.err != nil {
-		return ""
-	}
 	s, ok := v.str(field)
 	if !ok {
 		return ""

@@ -3,6 +3,8 @@ package tpv
 import (
 	"encoding/json"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,5 +158,79 @@ func TestParseSalesRecordBody(t *testing.T) {
 		if core.ReasonOf(err) != want {
 			t.Errorf("%q: got %v, want %q", body, err, want)
 		}
+	}
+}
+
+// TestParseSalesRecordListsEveryField checks that one refusal names every
+// offending field: an empty object lists each required field in document
+// order, a record with faults at every level lists exactly those.
+func TestParseSalesRecordListsEveryField(t *testing.T) {
+	reasons := func(body []byte) []string {
+		t.Helper()
+		_, err := ParseSalesRecord(body)
+		if core.KindOf(err) != core.KindInvalidInput || core.ReasonOf(err) != core.ReasonsOf(err)[0] {
+			t.Fatalf("got %v", err)
+		}
+		return core.ReasonsOf(err)
+	}
+	got := reasons([]byte(`{}`))
+	want := []string{
+		"digital_delivery must be defined as one of email or text.",
+		"channel must be defined as one of dtd, tm, or retail.",
+		"language must be defined as one of english or spanish.",
+		"market must be defined as one of residential or commercial.",
+		"authorizing_first_name must be given.", "authorizing_last_name must be given.",
+		"billing_first_name must be given.", "billing_last_name must be given.",
+		"btn must be given.",
+		"service_address must be given.", "service_city must be given.", "service_state must be given.", "service_zip must be given.",
+		"billing_address must be given.", "billing_city must be given.", "billing_state must be given.", "billing_zip must be given.",
+		"vendor must be given.", "sales_agent_id must be given.", "products must be given.",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("{}:\n got %q\nwant %q", got, want)
+	}
+
+	m := exampleMap(t)
+	m["zz_extra"] = 1
+	m["market"] = "commercial" // and no company_name
+	m["billing_state"] = "ny"
+	m["products"] = []any{
+		"555",
+		map[string]any{"program_code": "5 5", "note": "x", "account_numbers": []any{
+			map[string]any{"account_number": "1"},
+			map[string]any{"account_number": "12/3", "account_number_label": ""},
+		}},
+	}
+	b, _ := json.Marshal(m)
+	got = reasons(b)
+	want = []string{
+		"zz_extra must not be present: it is not a field of this object.",
+		"company_name must be given for the commercial market.",
+		"billing_state must be a two-letter US state code.",
+		"products[0] must be an object.",
+		"products[1].note must not be present: it is not a field of this object.",
+		"products[1].program_code must be 1 to 32 letters, digits, '-' or '_'.",
+		"products[1].account_numbers[0].account_number_label must be given.",
+		"products[1].account_numbers[1].account_number must be 1 to 64 letters, digits, spaces or '-'.",
+		"products[1].account_numbers[1].account_number_label must not be empty.",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("nested:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestParseSalesRecordReportBounded checks that a body full of unknown
+// fields yields a bounded list that says how much it left out.
+func TestParseSalesRecordReportBounded(t *testing.T) {
+	m := exampleMap(t)
+	for i := range 100 {
+		m["x"+strconv.Itoa(1000+i)] = 1
+	}
+	b, _ := json.Marshal(m)
+	_, err := ParseSalesRecord(b)
+	got := core.ReasonsOf(err)
+	if len(got) != maxReported+1 || got[0] != "x1000 must not be present: it is not a field of this object." ||
+		got[maxReported] != "68 more errors are not listed." {
+		t.Fatalf("%d reasons: first %q, last %q", len(got), got[0], got[len(got)-1])
 	}
 }
