@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -25,7 +27,11 @@ func ParsePublicKey(b []byte) (*rsa.PublicKey, error) {
 	switch {
 	case b[0] == '{':
 		var jwk jose.JSONWebKey
-		if err := json.Unmarshal(b, &jwk); err != nil {
+		nb, err := unpadJWK(b)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(nb, &jwk); err != nil {
 			return nil, core.E(core.KindInvalidInput, "public key JWK does not parse: "+err.Error())
 		}
 		if !jwk.IsPublic() {
@@ -58,6 +64,36 @@ func ParsePublicKey(b []byte) (*rsa.PublicKey, error) {
 		return nil, err
 	}
 	return rk, nil
+}
+
+// unpadJWK rewrites the RSA members n and e of a JWK from padded to
+// unpadded base64url. RFC 7518 wants them unpadded and go-jose refuses
+// padding, but T-Mobile's key validator accepts both and Java's default
+// URL encoder pads, so registrations made with it must work. Padding is
+// accepted only where it is exact (strict decoding); other members are
+// left as sent.
+func unpadJWK(b []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, core.E(core.KindInvalidInput, "public key JWK does not parse: "+err.Error())
+	}
+	changed := false
+	for _, name := range []string{"n", "e"} {
+		var v string
+		if raw, ok := m[name]; !ok || json.Unmarshal(raw, &v) != nil || !strings.HasSuffix(v, "=") {
+			continue
+		}
+		d, err := base64.URLEncoding.Strict().DecodeString(v)
+		if err != nil {
+			return nil, core.E(core.KindInvalidInput, "public key JWK member "+name+" is not base64url (padded or unpadded)")
+		}
+		m[name], _ = json.Marshal(base64.RawURLEncoding.EncodeToString(d))
+		changed = true
+	}
+	if !changed {
+		return b, nil
+	}
+	return json.Marshal(m)
 }
 
 // PublicKeyPEM returns the SPKI PEM form stored for a key.

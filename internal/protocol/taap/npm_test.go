@@ -21,6 +21,13 @@ import (
 // (tmo-poptoken-builder 1.0.0, installed by scripts/deps.sh).
 func npmBuild(t *testing.T, keyPEM []byte, requests ...[][2]string) []string {
 	t.Helper()
+	return npmBuildV(t, keyPEM, nil, requests...)
+}
+
+// npmBuildV is npmBuild with claim v set to v (nil: as the builder writes
+// it) and the token signed again by jsrsasign, the builder's signer.
+func npmBuildV(t *testing.T, keyPEM []byte, v any, requests ...[][2]string) []string {
+	t.Helper()
 	dir, _ := filepath.Abs("testdata/npm")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules/tmo-poptoken-builder/poptoken-builder-node.js")); err != nil {
 		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
@@ -28,7 +35,11 @@ func npmBuild(t *testing.T, keyPEM []byte, requests ...[][2]string) []string {
 		}
 		t.Skip("tmo-poptoken-builder not installed: npm ci --prefix internal/protocol/taap/testdata/npm")
 	}
-	in, _ := json.Marshal(map[string]any{"key": string(keyPEM), "requests": requests})
+	req := map[string]any{"key": string(keyPEM), "requests": requests}
+	if v != nil {
+		req["v"] = v
+	}
+	in, _ := json.Marshal(req)
 	cmd := exec.Command("node", "build.js")
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(string(in))

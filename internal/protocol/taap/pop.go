@@ -39,7 +39,7 @@ type Token struct {
 	Parts        []string // ehts split on ';', in order
 	EDTS         string
 	JTI          string
-	Version      string // "1" also when sent as the number 1
+	Version      string // "1", also when sent as the number 1 or as "v1"
 	SigningInput string // base64url(header) "." base64url(claims)
 	Signature    []byte
 	Key          *rsa.PublicKey // the registered key that verified the signature
@@ -159,11 +159,12 @@ func numericDate(raw json.RawMessage) (int64, error) {
 	return int64(f), nil
 }
 
-// version accepts v as the string "1" (what every reference builder
-// sends) and tolerates the number 1.
+// version reads claim v as version 1: the string "1" (what the npm and
+// Java builders send), the number 1, and the string "v1" (what other
+// T-Mobile libraries send). Anything else is another version, refused.
 func version(raw json.RawMessage) (string, error) {
 	switch strings.TrimSpace(string(raw)) {
-	case `"1"`, `1`:
+	case `"1"`, `1`, `"v1"`:
 		return "1", nil
 	case "", "null":
 		return "", fmt.Errorf(`claim v is missing (want "1")`)
