@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -157,6 +158,23 @@ func TestServeRejectsInvalidConfiguration(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("message does not mention %s:\n%s", want, out)
 		}
+	}
+}
+
+// A misspelt AUTHGATE_* variable stops the start, as a misspelt YAML key
+// does, and names every unknown variable; the ones read on purpose
+// (AUTHGATE_TEST_MAIN here, AUTHGATE_TEST_POSTGRES in CI) do not.
+func TestServeRejectsUnknownEnvironmentVariable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "AUTHGATE_TEST_MAIN=1", "AUTHGATE_MAX_INFLIGHT=10", "AUTHGATE_TPV_ENABLE=true")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("serve started despite unknown variables:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "AUTHGATE_MAX_INFLIGHT, AUTHGATE_TPV_ENABLE") {
+		t.Fatalf("want a refusal naming both variables, got %v:\n%s", err, out)
 	}
 }
 

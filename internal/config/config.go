@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,7 +170,21 @@ func (c *Config) LoadFile(path string) error {
 	return nil
 }
 
-// LoadEnv applies AUTHGATE_* variables from environ ("K=V" pairs).
+// ReadElsewhere are the AUTHGATE_* variables that are not configuration
+// keys but are read on purpose by the CLI (the config file, the master key,
+// `authgate token`'s defaults) or by tests and scripts; LoadEnv lets them
+// pass. A test keeps this list equal to what the code and scripts read.
+var ReadElsewhere = []string{
+	"AUTHGATE_CONFIG", "AUTHGATE_MASTER_KEY", // runtime: config file, master key
+	"AUTHGATE_URL", "AUTHGATE_KEY", "AUTHGATE_SECRET", // authgate token
+	"AUTHGATE_TEST_POSTGRES", "AUTHGATE_REQUIRE_POSTGRES", "AUTHGATE_PG_DIR", // test.sh, scripts/postgres.sh, pgtest
+	"AUTHGATE_TEST_LOG", "AUTHGATE_TEST_MAIN", "AUTHGATE_LONG_TESTS", // tests
+}
+
+// LoadEnv applies AUTHGATE_* variables from environ ("K=V" pairs). A
+// variable that is neither a configuration key nor in ReadElsewhere is an
+// error, as an unknown YAML key is, so a misspelt override does not pass
+// silently; every such variable is named at once.
 func (c *Config) LoadEnv(environ []string) error {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -177,9 +192,23 @@ func (c *Config) LoadEnv(environ []string) error {
 			env[k] = v
 		}
 	}
-	return applyEnv(reflect.ValueOf(c).Elem(), "AUTHGATE", env)
+	if err := applyEnv(reflect.ValueOf(c).Elem(), "AUTHGATE", env); err != nil {
+		return err
+	}
+	var unknown []string
+	for k := range env {
+		if !slices.Contains(ReadElsewhere, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return fmt.Errorf("unknown environment variables %s: not configuration keys (README, Configuration)", strings.Join(unknown, ", "))
+	}
+	return nil
 }
 
+// applyEnv sets the fields named by env and deletes the names it used.
 func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -200,6 +229,7 @@ func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 		if !ok {
 			continue
 		}
+		delete(env, name)
 		if err := setValue(fv, raw); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

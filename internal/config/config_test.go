@@ -1,9 +1,11 @@
 package config
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +177,101 @@ func TestHTTPLimits(t *testing.T) {
 		bad.set(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("want an error naming %s, got %v", bad.want, err)
+		}
+	}
+}
+
+// An AUTHGATE_* variable that is no configuration key is refused like an
+// unknown YAML key, all such variables named at once; the variables read on
+// purpose elsewhere pass.
+func TestUnknownEnvVariableIsAnError(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    []string // substrings of the error; nil: no error
+	}{
+		{"misspelt key", []string{"AUTHGATE_LISTN=127.0.0.1:1"}, []string{"AUTHGATE_LISTN"}},
+		{"every unknown named, sorted", []string{"AUTHGATE_TPV_ENABLE=true", "AUTHGATE_LISTEN=127.0.0.1:1", "AUTHGATE_A=1"}, []string{"AUTHGATE_A, AUTHGATE_TPV_ENABLE"}},
+		{"a section is not a key", []string{"AUTHGATE_TLS=on"}, []string{"AUTHGATE_TLS"}},
+		{"read on purpose", []string{"AUTHGATE_CONFIG=/x.yaml", "AUTHGATE_MASTER_KEY=k", "AUTHGATE_TEST_POSTGRES=postgres://x", "AUTHGATE_REQUIRE_POSTGRES=1",
+			"AUTHGATE_TEST_LOG=1", "AUTHGATE_TEST_MAIN=1", "AUTHGATE_LONG_TESTS=1", "AUTHGATE_PG_DIR=/tmp/p", "AUTHGATE_URL=u", "AUTHGATE_KEY=k", "AUTHGATE_SECRET=s"}, nil},
+		{"known keys and other prefixes", []string{"AUTHGATE_TPV_ENABLED=true", "AUTHGATE_REPLAY_MODE=memory", "AUTHGATEX=1", "HOME=/root"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			err := c.LoadEnv(tt.environ)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("unknown variable accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestReadElsewhereIsWhatTheRepositoryReads keeps ReadElsewhere equal to
+// the AUTHGATE_* variables the code (os.Getenv) and the shell scripts read
+// that are not configuration keys, so none of them is refused at start.
+func TestReadElsewhereIsWhatTheRepositoryReads(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRE := regexp.MustCompile(`(?:Getenv|LookupEnv)\("(AUTHGATE_[A-Z0-9_]+)"\)`)
+	shRE := regexp.MustCompile(`\b(AUTHGATE_[A-Z0-9_]+)\b`)
+	read := map[string]bool{}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		var re *regexp.Regexp
+		switch {
+		case strings.HasSuffix(path, ".go"):
+			re = goRE
+		case strings.HasSuffix(path, ".sh"):
+			re = shRE
+		default:
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			read[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"AUTHGATE_CONFIG", "AUTHGATE_TEST_POSTGRES", "AUTHGATE_REQUIRE_POSTGRES"} {
+		if !read[want] {
+			t.Fatalf("the scan did not find %s: it is broken", want)
+		}
+	}
+	for name := range read {
+		c := Default()
+		if err := c.LoadEnv([]string{name + "=1"}); err != nil && strings.Contains(err.Error(), "unknown environment") {
+			t.Errorf("%s is read by the repository but refused by LoadEnv: add it to ReadElsewhere", name)
+		}
+	}
+	for _, name := range ReadElsewhere {
+		if !read[name] {
+			t.Errorf("ReadElsewhere lists %s, which nothing reads", name)
 		}
 	}
 }
