@@ -17,10 +17,14 @@ import (
 	"time"
 )
 
+// devCertPath is where devCertificate keeps the certificate under dir;
+// clients trust it with `curl --cacert` (docs: README "Quick start").
+func devCertPath(dir string) string { return filepath.Join(dir, "cert.pem") }
+
 // devCertificate loads or creates a self-signed certificate for localhost
 // under dir, for development only. It is renewed when less than a week is left.
 func devCertificate(dir string, now time.Time) (tls.Certificate, error) {
-	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certPath, keyPath := devCertPath(dir), filepath.Join(dir, "key.pem")
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
 		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil && now.Add(7*24*time.Hour).Before(leaf.NotAfter) {
 			return c, nil

@@ -79,10 +79,17 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		}
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	case cfg.TLS.SelfSigned:
-		cert, err := devCertificate(filepath.Join(cfg.DataDir, "dev-tls"), rt.svc.Clock.Now())
+		dir := filepath.Join(cfg.DataDir, "dev-tls")
+		cert, err := devCertificate(dir, rt.svc.Clock.Now())
 		if err != nil {
 			return fmt.Errorf("self-signed certificate: %w", err)
 		}
+		// Said at start so a client can trust it (curl --cacert PATH).
+		path := devCertPath(dir)
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		rt.log.Info("self-signed development certificate", slog.String("cert", path), slog.String("names", "localhost 127.0.0.1 ::1"))
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	grp, gctx := errgroup.WithContext(ctx)

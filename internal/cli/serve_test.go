@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +34,27 @@ type server struct {
 	stdout *bytes.Buffer
 	url    string
 	done   chan error
+
+	mu     sync.Mutex
+	stderr []string // log lines so far
+}
+
+// logLine returns the first log line matching re, waiting briefly for it.
+func (s *server) logLine(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	for range 100 {
+		s.mu.Lock()
+		for _, l := range s.stderr {
+			if m := re.FindStringSubmatch(l); m != nil {
+				s.mu.Unlock()
+				return m
+			}
+		}
+		s.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no log line matches %s", re)
+	return nil
 }
 
 var listenRE = regexp.MustCompile(`msg=listening server=main addr=(\S+) scheme=(\S+)`)
@@ -54,6 +77,9 @@ func startServer(t *testing.T, args ...string) *server {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr = append(s.stderr, sc.Text())
+			s.mu.Unlock()
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[2] + "://" + m[1]
 			}
@@ -112,6 +138,26 @@ func TestServeZeroConfig(t *testing.T) {
 	}
 	if strings.Contains(s2.stdout.String(), "secret") {
 		t.Fatalf("bootstrap secret printed twice:\n%s", s2.stdout.String())
+	}
+}
+
+// TestServeSelfSignedPathLogged: with --self-signed the log names the
+// certificate's path at start, and `curl --cacert PATH` (as the quick
+// start says) trusts the server at localhost.
+func TestServeSelfSignedPathLogged(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, "--data-dir", dir, "--self-signed")
+	m := s.logLine(t, regexp.MustCompile(`msg="self-signed development certificate" cert=(\S+)`))
+	if want := filepath.Join(dir, "dev-tls", "cert.pem"); m[1] != want {
+		t.Fatalf("logged path %q, want %q", m[1], want)
+	}
+	u := strings.Replace(s.url, "127.0.0.1", "localhost", 1) + "/healthz"
+	out, err := exec.Command("curl", "-sS", "--fail", "--cacert", m[1], u).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl --cacert %s %s: %v\n%s", m[1], u, err, out)
+	}
+	if _, err := exec.Command("curl", "-sS", "--fail", u).CombinedOutput(); err == nil {
+		t.Fatal("curl without --cacert trusted the development certificate")
 	}
 }
 
