@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/sdk/oauth2client"
 	sdk "github.com/authgate/authgate/sdk/tpv"
 )
 
@@ -31,8 +33,27 @@ func newTPVCmd(g *globalFlags) *cobra.Command {
 // comes from a file or the environment, never from the command line
 // (where other users could read it in the process list).
 type tpvClientFlags struct {
-	url, token, secretFile, authToken, caFile string
-	unsigned                                  bool
+	url, token, secretFile, authToken, caFile, cachePath string
+	unsigned, noCache                                    bool
+}
+
+// tpvCache keeps TPV auth tokens in a file only the user can read (0600 in
+// a 0700 directory, the format `authgate token` uses), keyed by
+// sdk.Client.CacheKey; the application secret is never written.
+type tpvCache struct{ f oauth2client.FileCache }
+
+var _ sdk.Cache = tpvCache{}
+
+func (c tpvCache) Load(key string) (string, time.Time, error) {
+	t, err := c.f.Load(key)
+	if err != nil || t == nil {
+		return "", time.Time{}, err
+	}
+	return t.AccessToken, t.Expiry, nil
+}
+
+func (c tpvCache) Save(key, token string, expires time.Time) error {
+	return c.f.Save(key, &oauth2client.Token{AccessToken: token, Expiry: expires})
 }
 
 func (f *tpvClientFlags) register(cmd *cobra.Command) {
@@ -43,6 +64,8 @@ func (f *tpvClientFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.authToken, "auth-token", os.Getenv("TPV_AUTH_TOKEN"), "use this auth_token instead of logging in (env TPV_AUTH_TOKEN)")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust for the server")
 	fl.BoolVar(&f.unsigned, "unsigned", false, "leave the Signature header out (only for routes configured signature-optional)")
+	fl.StringVar(&f.cachePath, "cache", "", "auth token cache file (default: user cache dir/authgate/tpv-tokens.json)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the auth token cache")
 }
 
 func (f *tpvClientFlags) client() (*sdk.Client, error) {
@@ -76,6 +99,18 @@ func (f *tpvClientFlags) client() (*sdk.Client, error) {
 	if f.authToken != "" {
 		// Expiry unknown here: assume a fresh 30-minute token; the server decides.
 		c.SetAuthToken(f.authToken, time.Now().Add(29*time.Minute))
+		return c, nil
+	}
+	if !f.noCache {
+		path := f.cachePath
+		if path == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				return nil, fmt.Errorf("no cache directory (use --cache or --no-cache): %w", err)
+			}
+			path = filepath.Join(dir, "authgate", "tpv-tokens.json")
+		}
+		c.Cache = tpvCache{oauth2client.FileCache{Path: path}}
 	}
 	return c, nil
 }
@@ -90,7 +125,7 @@ func newTPVLoginCmd() *cobra.Command {
 	f := &tpvClientFlags{}
 	cmd := &cobra.Command{
 		Use:   "login",
-		Short: "Sign a login with the application secret and print the auth_token",
+		Short: "Sign a login with the application secret, print the auth_token and cache it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()

@@ -3,6 +3,9 @@ package tpv
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,11 +33,33 @@ type Client struct {
 	Now func() time.Time
 	// Unsigned leaves the Signature header out, like the vendor's PHP sample.
 	Unsigned bool
+	// Cache, if set, keeps the auth token between processes (under
+	// CacheKey), so a run does not log in while a cached token is valid.
+	Cache Cache
 
-	mu        sync.Mutex
-	authToken string
-	expires   time.Time
-	used      map[string]int64 // signatures sent, with their timestamps
+	mu         sync.Mutex
+	authToken  string
+	expires    time.Time
+	fromCache  bool             // authToken came from Cache and has not been accepted yet
+	cacheTried bool             // Cache was read once
+	used       map[string]int64 // signatures sent, with their timestamps
+}
+
+// Cache persists auth tokens between processes. Load returns "" when it
+// holds nothing for key.
+type Cache interface {
+	Load(key string) (token string, expires time.Time, err error)
+	Save(key, token string, expires time.Time) error
+}
+
+// CacheKey names this client's auth token in a Cache: an HMAC keyed with
+// the application secret over the base URL and application token, so a
+// client with another URL, token or secret never finds it, and the cache
+// reveals none of them.
+func (c *Client) CacheKey() string {
+	m := hmac.New(sha256.New, []byte(c.AppSecret))
+	m.Write([]byte("authgate tpv auth token\n" + strings.TrimRight(c.BaseURL, "/") + "\n" + c.AppToken))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // uniqueTimestamp returns the first timestamp from now on for which sign
@@ -100,11 +125,13 @@ func (c *Client) httpClient() *http.Client {
 }
 
 // Messages with which the server refuses a signature it has seen before.
-// The request was not processed, so signing it again (with a later
-// timestamp) and retrying is safe; this happens when other processes sent
-// the same request in the same second. Each retry moves one second on.
+// The request was not processed, so signing it again and retrying is safe;
+// this happens when another process sent the same request in the same
+// second (the signed strings have no nonce, only a timestamp in seconds).
+// A retry waits for the next second and signs with it, at most
+// maxReplayRetries times.
 const (
-	maxReplayRetries   = 5
+	maxReplayRetries   = 3
 	msgLoginReplayed   = "signature already used"
 	msgRequestReplayed = "Signature has already been used"
 )
@@ -114,11 +141,28 @@ func isReplay(err error, msg string) bool {
 	return errors.As(err, &e) && e.Status == http.StatusUnauthorized && e.Message == msg
 }
 
-// Login trades the application token and secret for an auth token and
-// remembers it for later calls.
+// nextSecond waits until the clock's next whole second (at most one
+// second, less if ctx ends first).
+func (c *Client) nextSecond(ctx context.Context) error {
+	now := c.now()
+	t := time.NewTimer(now.Truncate(time.Second).Add(time.Second).Sub(now))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Login trades the application token and secret for an auth token,
+// remembers it for later calls and saves it in Cache.
 func (c *Client) Login(ctx context.Context) (string, error) {
 	tok, err := c.login(ctx)
 	for i := 0; i < maxReplayRetries && isReplay(err, msgLoginReplayed); i++ {
+		if werr := c.nextSecond(ctx); werr != nil {
+			return "", err
+		}
 		tok, err = c.login(ctx)
 	}
 	return tok, err
@@ -148,9 +192,15 @@ func (c *Client) login(ctx context.Context) (string, error) {
 	if out.ExpiresIn <= 0 {
 		out.ExpiresIn = 1800 // the vendor's documented life
 	}
+	exp := now.Add(time.Duration(out.ExpiresIn) * time.Second)
 	c.mu.Lock()
-	c.authToken, c.expires = out.AuthToken, now.Add(time.Duration(out.ExpiresIn)*time.Second)
+	c.authToken, c.expires, c.fromCache = out.AuthToken, exp, false
 	c.mu.Unlock()
+	if c.Cache != nil {
+		if err := c.Cache.Save(c.CacheKey(), out.AuthToken, exp); err != nil {
+			return out.AuthToken, fmt.Errorf("tpv: logged in but the auth token was not cached: %w", err)
+		}
+	}
 	return out.AuthToken, nil
 }
 
@@ -166,7 +216,20 @@ func (c *Client) SetAuthToken(tok string, expires time.Time) {
 func (c *Client) token(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	tok, exp := c.authToken, c.expires
+	readCache := tok == "" && c.Cache != nil && !c.cacheTried
+	c.cacheTried = c.cacheTried || readCache
 	c.mu.Unlock()
+	if readCache {
+		// An unreadable cache (or one others can read) is only a cache: log in.
+		if t, e, err := c.Cache.Load(c.CacheKey()); err == nil && t != "" {
+			c.mu.Lock()
+			if c.authToken == "" {
+				c.authToken, c.expires, c.fromCache = t, e, true
+			}
+			tok, exp = c.authToken, c.expires
+			c.mu.Unlock()
+		}
+	}
 	if tok != "" && c.now().Add(time.Minute).Before(exp) {
 		return tok, nil
 	}
@@ -174,11 +237,30 @@ func (c *Client) token(ctx context.Context) (string, error) {
 }
 
 // Do sends an authenticated (and, unless Unsigned, signed) request to
-// path with query and body, and decodes a 2xx JSON answer into out.
+// path with query and body, and decodes a 2xx JSON answer into out. A
+// cached auth token the server refuses (401) is dropped and the request
+// sent once more after a login.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
 	err := c.do(ctx, method, path, query, body, out)
 	for i := 0; i < maxReplayRetries && !c.Unsigned && isReplay(err, msgRequestReplayed); i++ {
+		if werr := c.nextSecond(ctx); werr != nil {
+			return err
+		}
 		err = c.do(ctx, method, path, query, body, out)
+	}
+	var e *Error
+	c.mu.Lock()
+	stale := c.fromCache && errors.As(err, &e) && e.Status == http.StatusUnauthorized && !isReplay(err, msgRequestReplayed)
+	c.fromCache = false
+	if stale {
+		c.authToken = ""
+	}
+	c.mu.Unlock()
+	if stale {
+		if _, lerr := c.Login(ctx); lerr != nil {
+			return lerr
+		}
+		return c.Do(ctx, method, path, query, body, out)
 	}
 	return err
 }
