@@ -50,6 +50,10 @@ type Config struct {
 	// MaxBodyBytes bounds the bodies of PoP-protected requests, which the
 	// verifier must read whole to hash.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ResourceScope is the scope an access token needs for the
+	// connectivity resource (403 insufficient_scope otherwise); clients
+	// registered without a scope are granted it.
+	ResourceScope string `yaml:"resource_scope"`
 	// Pages serves the PoP builder and verifier web pages and the
 	// explanation endpoint behind the verifier page.
 	Pages bool `yaml:"pages"`
@@ -74,6 +78,7 @@ func DefaultConfig() Config {
 		ClientCacheTTL:     time.Second,
 		MaxBodyBytes:       1 << 20,
 		Pages:              true,
+		ResourceScope:      DefaultResourceScope,
 	}
 }
 
@@ -131,6 +136,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		errs = append(errs, errors.New("max_body_bytes must be between 1024 and 67108864"))
+	}
+	if !validScopeToken(c.ResourceScope) {
+		errs = append(errs, fmt.Errorf("resource_scope %q: must be one scope token (1 to 64 printable ASCII characters, no space, quote or backslash)", c.ResourceScope))
 	}
 	return errors.Join(errs...)
 }

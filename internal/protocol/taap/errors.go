@@ -21,7 +21,8 @@ type oauthError struct {
 	status int
 	code   string
 	desc   string
-	cause  error // what the audit log records; never sent
+	scope  string // insufficient_scope: the scope the route requires (challenge parameter)
+	cause  error  // what the audit log records; never sent
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.desc }
@@ -76,8 +77,11 @@ func mapError(err error, ec errContext) (int, errorBody, string) {
 	if errors.As(err, &oe) {
 		b := errorBody{Error: oe.code, Description: oe.desc}
 		ch := ""
-		if oe.status == http.StatusUnauthorized {
+		switch {
+		case oe.status == http.StatusUnauthorized:
 			ch = challenge(scheme(ec), b)
+		case oe.code == "insufficient_scope":
+			ch = challenge("Bearer", b) + `, scope="` + oe.scope + `"`
 		}
 		return oe.status, b, ch
 	}

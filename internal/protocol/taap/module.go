@@ -139,7 +139,7 @@ func (m *Module) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+RouteToken, m.token)
 	mux.HandleFunc("GET "+RouteJWKS, m.jwks)
 	mux.HandleFunc("GET "+RouteOIDC, m.discovery)
-	mux.Handle("GET "+RouteDevice, m.RequirePoP(m.cfg.ResourceParts, http.HandlerFunc(m.device)))
+	mux.Handle("GET "+RouteDevice, m.RequirePoP(m.cfg.ResourceParts, m.RequireScope(m.cfg.ResourceScope, http.HandlerFunc(m.device))))
 	if m.d.Admin != nil {
 		mux.Handle("POST "+RouteClients, m.d.Admin.Require(http.HandlerFunc(m.createClient)))
 		mux.Handle("POST "+RouteClients+"/{client_id}/keys", m.d.Admin.Require(http.HandlerFunc(m.addKey)))

@@ -108,6 +108,9 @@ func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body [
 	}
 	var meta clientMeta
 	_ = json.Unmarshal(cred.Meta, &meta)
+	if meta.Scope == "" {
+		meta.Scope = m.cfg.ResourceScope // RFC 6749 section 3.3: the pre-defined default
+	}
 	spec := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, CredentialID: cred.ID, Scope: meta.Scope, Binding: cred.Lookup}
 	action, what := core.AuditIssue, ""
 	switch gt := form.Get("grant_type"); gt {
@@ -138,7 +141,10 @@ func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body [
 			}
 			return tokenResponse{}, invalidGrant(core.ReasonOf(err), err)
 		}
-		spec.FamilyID, spec.ParentID, spec.Scope = old.FamilyID, old.ID, old.Scope
+		spec.FamilyID, spec.ParentID = old.FamilyID, old.ID
+		if old.Scope != "" { // a refresh keeps the grant's scope (granted before a default existed: the client's)
+			spec.Scope = old.Scope
+		}
 		action = core.AuditRenew
 		if ex.Retry {
 			what = " (concurrent retry inside the grace window)"

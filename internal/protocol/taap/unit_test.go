@@ -92,6 +92,10 @@ func TestConfigValidate(t *testing.T) {
 		{"lifetime", mod(func(c *taap.Config) { c.MaxLifetime = time.Hour }), "max_lifetime"},
 		{"id alg", mod(func(c *taap.Config) { c.IDTokenAlg = "HS256" }), "id_token_alg"},
 		{"rotation", mod(func(c *taap.Config) { c.KeyRotation = time.Second }), "key_rotation"},
+		{"resource scope empty", mod(func(c *taap.Config) { c.ResourceScope = "" }), "resource_scope"},
+		{"resource scope two tokens", mod(func(c *taap.Config) { c.ResourceScope = "a b" }), "resource_scope"},
+		{"resource scope with a quote", mod(func(c *taap.Config) { c.ResourceScope = `a"b` }), "resource_scope"},
+		{"resource scope custom", mod(func(c *taap.Config) { c.ResourceScope = "connectivity:read" }), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
