@@ -224,30 +224,53 @@ func (m *Module) jwks(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// discoveryDoc is the OpenID Provider Metadata of the TAAP token service,
-// so ID-token consumers find the issuer and the JWKS the standard way.
-// There is no authorization endpoint (TAAP clients use the token endpoint
-// directly), hence no response types.
+// discoveryDoc is the OpenID Provider Metadata of the TAAP token service
+// (OpenID Connect Discovery 1.0, RFC 8414 names), so ID-token consumers
+// find the issuer and the JWKS the standard way, plus what a TAAP client
+// needs to build acceptable PoP tokens (pop_* members, not standard).
+// Only what is served is listed: there is no authorization endpoint
+// (hence no response types) and TAAP tokens have no introspection or
+// revocation endpoint.
 type discoveryDoc struct {
 	Issuer           string   `json:"issuer"`
 	TokenEndpoint    string   `json:"token_endpoint"`
 	JWKSURI          string   `json:"jwks_uri"`
+	Scopes           []string `json:"scopes_supported"`
 	GrantTypes       []string `json:"grant_types_supported"`
 	ResponseTypes    []string `json:"response_types_supported"`
 	SubjectTypes     []string `json:"subject_types_supported"`
 	IDTokenAlgs      []string `json:"id_token_signing_alg_values_supported"`
+	Claims           []string `json:"claims_supported"`
 	TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
-	// PoPAlgs is not standard metadata: the PoP (X-Authorization) algorithms accepted.
+	// PoPAlgs are the PoP (X-Authorization) algorithms accepted.
 	PoPAlgs []string `json:"pop_signing_alg_values_supported"`
+	// PoPHeader is the request header that carries the PoP token.
+	PoPHeader string `json:"pop_token_header"`
+	// PoPPseudoHeaders are the ehts names that are not HTTP headers.
+	PoPPseudoHeaders []string `json:"pop_ehts_pseudo_headers_supported"`
+	// PoPRequired are, per route, the ehts parts it requires; Authorization
+	// whenever the request has one and body whenever it is not empty
+	// (PoPRequiredWhenPresent) come on top.
+	PoPRequired            map[string][]string `json:"pop_required_ehts"`
+	PoPRequiredWhenPresent []string            `json:"pop_required_ehts_when_present"`
+	// PoPMaxLifetime is the largest exp - iat accepted, in seconds.
+	PoPMaxLifetime int64 `json:"pop_max_lifetime"`
 }
+
+// idTokenClaims are the claims every ID token carries.
+var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "at_hash", "cnf"}
 
 // discovery is GET /.well-known/openid-configuration.
 func (m *Module) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := m.issuer(r)
 	httpapi.WriteJSON(w, http.StatusOK, discoveryDoc{
-		Issuer: iss, TokenEndpoint: iss + RouteToken, JWKSURI: iss + RouteJWKS,
+		Issuer: iss, TokenEndpoint: iss + RouteToken, JWKSURI: iss + RouteJWKS, Scopes: []string{m.cfg.ResourceScope},
 		GrantTypes: []string{"client_credentials", "refresh_token"}, ResponseTypes: []string{},
-		SubjectTypes: []string{"public"}, IDTokenAlgs: []string{m.cfg.IDTokenAlg},
-		TokenAuthMethods: []string{"client_secret_basic"}, PoPAlgs: m.cfg.Algorithms,
+		SubjectTypes: []string{"public"}, IDTokenAlgs: []string{m.cfg.IDTokenAlg}, Claims: idTokenClaims,
+		TokenAuthMethods: []string{"client_secret_basic"}, PoPAlgs: m.cfg.Algorithms, PoPHeader: "X-Authorization",
+		PoPPseudoHeaders:       []string{PartURI, PartMethod, PartBody},
+		PoPRequired:            map[string][]string{RouteToken: m.cfg.TokenEndpointParts, RouteDevice: m.cfg.ResourceParts},
+		PoPRequiredWhenPresent: []string{"Authorization", PartBody},
+		PoPMaxLifetime:         int64(m.cfg.MaxLifetime / time.Second),
 	})
 }
