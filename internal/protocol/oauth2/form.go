@@ -16,6 +16,11 @@ type Form map[string]string
 
 func (f Form) get(name string) string { return f[name] }
 
+// grantType is grant_type folded to lower case: RFC 6749 names are lower
+// case, but the device server accepted any case ("PASSWORD") and its
+// clients send it so.
+func (f Form) grantType() string { return strings.ToLower(f["grant_type"]) }
+
 // MaxParamLen bounds any single parameter; keys, secrets and tokens are far shorter.
 const MaxParamLen = 4096
 

@@ -220,13 +220,13 @@ func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 		i.m.refuseToken(w, r, ferr, ctxClient, "", "")
 		return
 	}
-	if f.get("grant_type") == "refresh_token" {
+	if f.grantType() == "refresh_token" {
 		// A refresh token bound to this certificate is refreshed here (the
 		// grant checks the binding against this connection).
 		i.m.grant(w, r, f)
 		return
 	}
-	if f.get("grant_type") != "client_credentials" || f.get("client_secret") != "" {
+	if f.grantType() != "client_credentials" || f.get("client_secret") != "" {
 		i.m.refuseToken(w, r, errInvalidRequest("with a client certificate, use grant_type=client_credentials (tls_client_auth) without client_secret"), ctxClient, "", "")
 		return
 	}

@@ -61,7 +61,7 @@ func (m *Module) grant(w http.ResponseWriter, r *http.Request, f Form) {
 		err  error
 		in   = ctxGrant
 	)
-	switch gt := f.get("grant_type"); gt {
+	switch gt := f.grantType(); gt {
 	case "password":
 		resp, in, err = m.passwordGrant(r, f, client, hasClient)
 	case "refresh_token":
@@ -71,7 +71,7 @@ func (m *Module) grant(w http.ResponseWriter, r *http.Request, f Form) {
 	case "":
 		err = errInvalidRequest("grant_type is required")
 	default:
-		err = &Error{Status: http.StatusBadRequest, Code: codeUnsupportedGrantType, Description: "grant_type " + safeName(gt) + " is not supported"}
+		err = &Error{Status: http.StatusBadRequest, Code: codeUnsupportedGrantType, Description: "grant_type " + safeName(f.get("grant_type")) + " is not supported"}
 	}
 	if err != nil {
 		challenge := ""
