@@ -24,6 +24,8 @@ install_test_deps() {
 	# M2M: xmlsec1 verifies authgate's WS-Security signatures; node-soap (npm) signs requests.
 	command -v xmlsec1 >/dev/null || pkgs+=(xmlsec1)
 	command -v npm >/dev/null || pkgs+=(nodejs npm)
+	# M2M: python3-zeep and python3-xmlsec sign requests with each WS-Security key reference form.
+	/usr/bin/python3 -c "import zeep, xmlsec, cryptography" 2>/dev/null || pkgs+=(python3-zeep python3-xmlsec python3-cryptography)
 	# TAAP: the PoP builder page is driven in headless Chromium (chromedp).
 	command -v chromium >/dev/null || pkgs+=(chromium)
 	command -v chromedriver >/dev/null || pkgs+=(chromium-driver)

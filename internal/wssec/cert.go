@@ -1,6 +1,8 @@
 package wssec
 
 import (
+	"bytes"
+	"context"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,16 +16,43 @@ import (
 	"github.com/beevik/etree"
 )
 
-// certificate decodes the BinarySecurityToken and applies the certificate
-// rules: X509v3 Base64Binary token, RSA >= MinRSABits and within
-// core.CheckRSAKey's sizes, in date, end-entity, digitalSignature +
-// clientAuth, and pinned or chaining to a configured CA.
-// A certificate that passed is remembered by its fingerprint with the
-// window in which its chain holds, so a partner signing every request with
-// the same certificate pays parsing, chain building and the CA signature
-// check once; the rules that depend on the time are applied every time,
-// and so are the policy's Checkers (revocation), after the signature.
-func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (*trustedCert, error) {
+// certificate finds the signing certificate the KeyInfo names and applies
+// the certificate rules. A BinarySecurityToken must be X509v3
+// Base64Binary; a key reference resolves to one registered certificate
+// (resolveReference), and a certificate the message carries as well (the
+// token, an X509Certificate in the X509Data) must be that very
+// certificate. Then: RSA >= MinRSABits and within core.CheckRSAKey's
+// sizes, in date, end-entity, digitalSignature + clientAuth, and pinned or
+// chaining to a configured CA, whichever way it was found.
+func (v *Verifier) certificate(ctx context.Context, e *envelope, ki *keyInfo, now time.Time) (*trustedCert, error) {
+	if ki.ref == nil {
+		der, err := tokenDER(ki.token)
+		if err != nil {
+			return nil, err
+		}
+		return v.trust(der, nil, now)
+	}
+	cert, err := v.resolveReference(ctx, ki.ref, now)
+	if err != nil {
+		return nil, err
+	}
+	if ki.carried != nil && !bytes.Equal(ki.carried, cert.Raw) {
+		return nil, fail(CodeSecurityTokenUnavailable, "the X509Certificate is not the certificate the "+ki.ref.Form.String()+" names")
+	}
+	if e.bst != nil {
+		der, err := tokenDER(e.bst)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(der, cert.Raw) {
+			return nil, fail(CodeSecurityTokenUnavailable, "the BinarySecurityToken is not the certificate the "+ki.ref.Form.String()+" names")
+		}
+	}
+	return v.trust(cert.Raw, cert, now)
+}
+
+// tokenDER decodes an X509v3 Base64Binary BinarySecurityToken.
+func tokenDER(tok *etree.Element) ([]byte, error) {
 	if tok.SelectAttrValue("ValueType", "") != ValueX509v3 {
 		return nil, fail(CodeUnsupportedSecurityToken, "BinarySecurityToken is not X509v3")
 	}
@@ -34,6 +63,17 @@ func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (
 	if err != nil {
 		return nil, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not base64")
 	}
+	return der, nil
+}
+
+// trust applies the certificate rules to der (parsed already when cert is
+// not nil). A certificate that passed is remembered by its fingerprint
+// with the window in which its chain holds, so a partner signing every
+// request with the same certificate pays parsing, chain building and the
+// CA signature check once; the rules that depend on the time are applied
+// every time, and so are the policy's Checkers (revocation), after the
+// signature.
+func (v *Verifier) trust(der []byte, cert *x509.Certificate, now time.Time) (*trustedCert, error) {
 	fp := sha256.Sum256(der)
 	if tc, ok := v.certs.get(fp, now); ok {
 		if err := v.CheckCertificate(tc.cert, now); err != nil {
@@ -41,9 +81,11 @@ func (v *Verifier) certificate(e *envelope, tok *etree.Element, now time.Time) (
 		}
 		return tc, nil
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not an X.509 certificate")
+	var err error
+	if cert == nil {
+		if cert, err = x509.ParseCertificate(der); err != nil {
+			return nil, fail(CodeInvalidSecurityToken, "BinarySecurityToken is not an X.509 certificate")
+		}
 	}
 	if err := v.CheckCertificate(cert, now); err != nil {
 		return nil, err

@@ -4,7 +4,11 @@
 // certificate as a wsse:BinarySecurityToken (X509v3, Base64Binary), and one
 // ds:Signature (exclusive c14n, rsa-sha256) over the soap:Body and the
 // Timestamp, referenced by wsu:Id, whose key is found through a
-// wsse:SecurityTokenReference to the token.
+// wsse:SecurityTokenReference to the token. The Verifier also accepts the
+// key references Java, .NET and Python stacks send instead of a token
+// (X509IssuerSerial, subject key identifier, SHA-1 thumbprint), resolved
+// against registered certificates only: Policy.Pinned and a
+// CertificateResolver.
 //
 // The Verifier is written against XML signature wrapping: it checks the
 // envelope's shape before it trusts any reference, resolves references

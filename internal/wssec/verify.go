@@ -41,6 +41,12 @@ type Policy struct {
 	Pinned []*x509.Certificate
 	// MinRSABits is the smallest accepted modulus (default and floor 2048).
 	MinRSABits int
+	// Resolver finds registered certificates named by a key reference
+	// (X509IssuerSerial, subject key identifier, thumbprint) besides the
+	// Pinned ones; nil: Pinned only. A message that names its certificate
+	// instead of carrying it is never checked against a certificate it
+	// carries.
+	Resolver CertificateResolver
 	// Checkers are asked about the signing certificate of every message
 	// whose signature verified (revocation: the CA's records, CRL files).
 	// They run on every message, past the certificate cache, so a
@@ -189,10 +195,10 @@ func (v *Verifier) VerifyContext(ctx context.Context, raw []byte) (*Verified, er
 	if err != nil {
 		return nil, err
 	}
-	// 6. The key: a SecurityTokenReference to this header's X509v3 token,
-	//    a certificate pinned or chaining to a configured CA, RSA >= 2048,
-	//    digitalSignature + clientAuth, in date.
-	tc, err := v.certificate(env, si.keyRef, now)
+	// 6. The key: this header's X509v3 token, or the one registered
+	//    certificate a key reference names; pinned or chaining to a
+	//    configured CA, RSA >= 2048, digitalSignature + clientAuth, in date.
+	tc, err := v.certificate(ctx, env, si.key, now)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +293,20 @@ func onlyOne(parent *etree.Element, ns, local, what string) (*etree.Element, err
 	return found, nil
 }
 
+// atMostOne is onlyOne for an optional element (nil when absent).
+func atMostOne(parent *etree.Element, ns, local, what string) (*etree.Element, error) {
+	el, err := onlyOne(parent, ns, local, what)
+	if err != nil && el == nil {
+		for _, c := range parent.ChildElements() {
+			if is(c, ns, local) {
+				return nil, err // more than one
+			}
+		}
+		return nil, nil
+	}
+	return el, err
+}
+
 func (v *Verifier) shape(doc *etree.Document) (*envelope, error) {
 	// Document level: at most the XML declaration and whitespace besides the root.
 	roots := 0
@@ -373,7 +393,9 @@ func (v *Verifier) shape(doc *etree.Document) (*envelope, error) {
 	if e.timestamp, err = onlyOne(e.security, NSWSU, "Timestamp", "wsu:Timestamp"); err != nil {
 		return nil, err
 	}
-	if e.bst, err = onlyOne(e.security, NSWSSE, "BinarySecurityToken", "wsse:BinarySecurityToken"); err != nil {
+	// The token is optional: a key reference may name a registered
+	// certificate instead.
+	if e.bst, err = atMostOne(e.security, NSWSSE, "BinarySecurityToken", "wsse:BinarySecurityToken"); err != nil {
 		return nil, err
 	}
 	if e.sign, err = onlyOne(e.security, NSDSig, "Signature", "ds:Signature"); err != nil {
@@ -458,7 +480,7 @@ type signedInfo struct {
 	hash     crypto.Hash
 	sigValue []byte
 	refs     []reference
-	keyRef   *etree.Element // the token the KeyInfo points at
+	key      *keyInfo // what the KeyInfo names
 }
 
 type reference struct {
@@ -575,26 +597,9 @@ func (v *Verifier) parseSignature(e *envelope) (*signedInfo, error) {
 	if err != nil {
 		return nil, fail(CodeInvalidSecurity, "SignedInfo cannot be canonicalized")
 	}
-	// KeyInfo: exactly one SecurityTokenReference with one Reference to the token.
-	ki := kids[2].ChildElements()
-	if len(ki) != 1 || !is(ki[0], NSWSSE, "SecurityTokenReference") {
-		return nil, fail(CodeSecurityTokenUnavailable, "KeyInfo must hold one wsse:SecurityTokenReference")
-	}
-	str := ki[0].ChildElements()
-	if len(str) != 1 || !is(str[0], NSWSSE, "Reference") {
-		return nil, fail(CodeSecurityTokenUnavailable, "SecurityTokenReference must hold one wsse:Reference")
-	}
-	if vt := str[0].SelectAttrValue("ValueType", ValueX509v3); vt != ValueX509v3 {
-		return nil, fail(CodeUnsupportedSecurityToken, "token reference is not X509v3")
-	}
-	tok, err := resolve(e, str[0].SelectAttrValue("URI", ""))
-	if err != nil {
+	if out.key, err = parseKeyInfo(e, kids[2]); err != nil {
 		return nil, err
 	}
-	if tok != e.bst {
-		return nil, fail(CodeSecurityTokenUnavailable, "token reference does not point at the BinarySecurityToken")
-	}
-	out.keyRef = tok
 	return out, nil
 }
 
@@ -621,7 +626,7 @@ func (v *Verifier) parseReference(e *envelope, r *etree.Element) (reference, err
 	// The signed elements must BE the Envelope's Body and the Security
 	// header's Timestamp (or its token); an element of the same name
 	// elsewhere is what a wrapping attack would point at.
-	if target != e.body && target != e.timestamp && target != e.bst {
+	if target != e.body && target != e.timestamp && (e.bst == nil || target != e.bst) {
 		return ref, fail(CodeFailedCheck, "reference points at an element that is neither the Body nor the Timestamp")
 	}
 	ref.target = target

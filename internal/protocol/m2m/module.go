@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,8 @@ type (
 	// (revoked, or not issued as a signing certificate of env).
 	partnerCA interface {
 		CheckPartnerCertificate(ctx context.Context, cert *x509.Certificate, env ca.Environment) error
+		// Get finds an issued certificate by serial (X509IssuerSerial references).
+		Get(ctx context.Context, serial string) (ca.Record, core.Document, error)
 	}
 	// guard limits failed M2MApiKey checks (core.Guard).
 	guard interface {
@@ -75,16 +78,17 @@ type (
 )
 
 var (
-	_ credentials              = (*core.Credentials)(nil)
-	_ provisioner              = core.Services{}
-	_ replayCache              = (*core.Replay)(nil)
-	_ auditor                  = (*core.Auditor)(nil)
-	_ guard                    = (*core.Guard)(nil)
-	_ documents                = (core.Store)(nil)
-	_ jobs                     = (core.Store)(nil)
-	_ httpapi.Module           = (*Env)(nil)
-	_ partnerCA                = (*ca.Authority)(nil)
-	_ wssec.CertificateChecker = caChecker{}
+	_ credentials               = (*core.Credentials)(nil)
+	_ provisioner               = core.Services{}
+	_ replayCache               = (*core.Replay)(nil)
+	_ auditor                   = (*core.Auditor)(nil)
+	_ guard                     = (*core.Guard)(nil)
+	_ documents                 = (core.Store)(nil)
+	_ jobs                      = (core.Store)(nil)
+	_ httpapi.Module            = (*Env)(nil)
+	_ partnerCA                 = (*ca.Authority)(nil)
+	_ wssec.CertificateChecker  = caChecker{}
+	_ wssec.CertificateResolver = caResolver{}
 )
 
 // Deps are the adapter's collaborators.
@@ -123,7 +127,8 @@ type Env struct {
 	signer   *wssec.Signer
 	verifier *wssec.Verifier
 	checkers []wssec.CertificateChecker
-	partners map[string]*partner // by principal id
+	resolver wssec.CertificateResolver // nil without authgate's CA
+	partners map[string]*partner       // by principal id
 	byName   map[string]*partner
 	client   *http.Client
 }
@@ -160,6 +165,7 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 	e.checkers = append(e.checkers, mat.Checkers...)
 	if d.CA != nil {
 		e.checkers = append(e.checkers, caChecker{ca: d.CA, env: ca.Environment(name)})
+		e.resolver = caResolver{ca: d.CA, env: ca.Environment(name)}
 	}
 	var err error
 	if e.signer, err = wssec.NewSigner(mat.SigningKey, mat.SigningCert, wssec.SignerOptions{TTL: cfg.TimestampTTL, Clock: d.Clock}); err != nil {
@@ -225,8 +231,44 @@ func (e *Env) policy(pinned []*x509.Certificate, maxTTL time.Duration) wssec.Pol
 	return wssec.Policy{
 		MaxBytes: e.cfg.MaxMessageBytes, MaxTTL: maxTTL, Skew: e.cfg.ClockSkew,
 		AllowSHA1: e.cfg.AllowRSASHA1, Roots: e.mat.TrustedCAs, Pinned: pinned, Clock: e.d.Clock,
-		Checkers: e.checkers,
+		Checkers: e.checkers, Resolver: e.resolver,
 	}
+}
+
+// caResolver finds, for key references that name a certificate instead
+// of carrying it, the signing certificates authgate's CA issued for one
+// environment. Only X509IssuerSerial can be looked up (the CA's records
+// are keyed by serial); subject key identifiers and thumbprints resolve
+// against the pinned certificates only. The verifier still checks that
+// the certificate matches the reference, chains to a trusted CA, and asks
+// caChecker whether it is revoked.
+type caResolver struct {
+	ca  partnerCA
+	env ca.Environment
+}
+
+func (r caResolver) ResolveCertificate(ctx context.Context, ref wssec.KeyReference) ([]*x509.Certificate, error) {
+	if ref.Form != wssec.KeyIssuerSerial || ref.Serial == nil {
+		return nil, nil
+	}
+	rec, _, err := r.ca.Get(ctx, ref.Serial.Text(16))
+	switch {
+	case core.KindOf(err) == core.KindNotFound || core.KindOf(err) == core.KindInvalidInput:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case rec.Profile != "signing" || rec.Environment != string(r.env):
+		return nil, nil // not a signing certificate of this environment
+	}
+	b, _ := pem.Decode([]byte(rec.CertificatePEM))
+	if b == nil {
+		return nil, core.E(core.KindInternal, "CA record "+rec.Serial+" holds no certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, core.Wrap(core.KindInternal, "CA record "+rec.Serial, err)
+	}
+	return []*x509.Certificate{c}, nil
 }
 
 // caChecker puts authgate's CA behind the verifier for one environment.

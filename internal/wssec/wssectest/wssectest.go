@@ -84,6 +84,9 @@ type Leaf struct {
 	DNSNames    []string
 	IPs         []net.IP
 	SelfSigned  bool
+	// SubjectKeyID is written as the subject key identifier extension
+	// (crypto/x509 writes none for end-entity certificates).
+	SubjectKeyID []byte
 }
 
 // Issue makes the certificate described by l (signed by ca unless SelfSigned).
@@ -120,7 +123,7 @@ func (ca *CA) Issue(t testing.TB, l Leaf) (*x509.Certificate, *rsa.PrivateKey) {
 		Subject:      pkix.Name{CommonName: l.CN, OrganizationalUnit: nonEmpty(l.OU), Organization: []string{l.O}, Country: []string{"DE"}},
 		NotBefore:    l.NotBefore, NotAfter: l.NotAfter,
 		KeyUsage: l.KeyUsage, ExtKeyUsage: l.ExtKeyUsage, BasicConstraintsValid: true,
-		DNSNames: l.DNSNames, IPAddresses: l.IPs,
+		DNSNames: l.DNSNames, IPAddresses: l.IPs, SubjectKeyId: l.SubjectKeyID,
 	}
 	parent, signer := ca.Cert, ca.Key
 	if l.SelfSigned {
