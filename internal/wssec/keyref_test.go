@@ -164,3 +164,63 @@ func TestKeyReference_ResolverCandidatesAreChecked(t *testing.T) {
 		t.Fatalf("ambiguous reference: %v", err)
 	}
 }
+
+// TestKeyReference_X509IssuerNameSpellings: the issuer name of an
+// X509IssuerSerial reference is matched as a distinguished name, in the
+// spellings Java, .NET and OpenSSL use, and a right serial number under
+// another issuer name resolves to nothing. KeyInfo is outside the
+// signature, so the name is edited in xmlsec1's signed message.
+func TestKeyReference_X509IssuerNameSpellings(t *testing.T) {
+	bin := wssectest.RequireXMLSec1(t)
+	f := newFixture(t)
+	msg := wssectest.XMLSec1Sign(t, bin, wssectest.Template(payload, `<ds:X509Data><ds:X509IssuerSerial/></ds:X509Data>`, f.now, f.now.Add(wssec.DefaultTTL)), f.cert, f.key)
+	const sent = "CN=Test M2M CA,O=authgate test"
+	if !bytes.Contains(msg, []byte(">"+sent+"<")) {
+		t.Fatalf("xmlsec1 wrote another issuer name:\n%s", msg)
+	}
+	v := f.verifier(t, wssec.Policy{Pinned: []*x509.Certificate{f.cert}})
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"CN=Test M2M CA, O=authgate test", true}, // .NET
+		{"cn=test m2m ca,o=AUTHGATE  TEST", true}, // case and spaces
+		{"O=authgate test,CN=Test M2M CA", true},  // certificate order
+		{"2.5.4.3=Test M2M CA,OID.2.5.4.10=authgate test", true},
+		{`CN=Test\20M2M CA,O=authgate test`, true}, // hex escape
+		{"CN=Test M2M CA", false},
+		{"CN=Other CA,O=authgate test", false},
+		{"CN=Test M2M CA,O=authgate test,C=DE", false},
+		{"CN=Test M2M CA,,O=authgate test", false},
+		{"XX=Test M2M CA,O=authgate test", false},
+	} {
+		m := bytes.Replace(msg, []byte(">"+sent+"<"), []byte(">"+tc.name+"<"), 1)
+		_, err := v.Verify(m)
+		if tc.ok && err != nil || !tc.ok && err == nil {
+			t.Errorf("%q: %v", tc.name, err)
+		}
+	}
+}
+
+// TestKeyReference_TokenBesideKeyIdentifier: a BinarySecurityToken in the
+// header next to a key identifier must be the certificate the identifier
+// names: a valid certificate of the trusted CA there is refused.
+func TestKeyReference_TokenBesideKeyIdentifier(t *testing.T) {
+	py := wssectest.RequireZeep(t)
+	f := newFixture(t)
+	other, _ := f.ca.Issue(t, wssectest.Leaf{Now: f.now, OU: "M2M_TA", Slot: 7})
+	msg := wssectest.PySign(t, py, "keyid-thumbprint", wssectest.Unsigned(payload, f.now, f.now.Add(wssec.DefaultTTL)), f.cert, f.key)
+	v := f.verifier(t, wssec.Policy{Roots: f.ca.Pool(), Pinned: []*x509.Certificate{f.cert}})
+	for _, tc := range []struct {
+		cert *x509.Certificate
+		ok   bool
+	}{{f.cert, true}, {other, false}} {
+		bst := `<wsse:BinarySecurityToken EncodingType="` + wssec.EncBase64 + `" ValueType="` + wssec.ValueX509v3 + `">` + base64.StdEncoding.EncodeToString(tc.cert.Raw) + `</wsse:BinarySecurityToken>`
+		i := bytes.Index(msg, []byte("<wsu:Timestamp"))
+		m := append(append(append([]byte{}, msg[:i]...), bst...), msg[i:]...)
+		_, err := v.Verify(m)
+		if tc.ok && err != nil || !tc.ok && (err == nil || !strings.Contains(err.Error(), "BinarySecurityToken is not the certificate")) {
+			t.Errorf("token %s: %v", tc.cert.Subject, err)
+		}
+	}
+}
