@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 // walkthroughDocs must each open with a "## Walkthrough" section.
-var walkthroughDocs = []string{"oauth2.md", "tpv-signature.md", "apstrata.md", "taap.md"}
+var walkthroughDocs = []string{"oauth2.md", "tpv-signature.md", "apstrata.md", "taap.md", "identities.md", "subscriptions.md"}
 
 // walkthrough is the ```sh blocks of a document's "## Walkthrough" section.
 type walkthrough struct {
