@@ -363,7 +363,7 @@ func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, t
 	if w.m2m, err = newM2MBench(ctx, svc); err != nil {
 		return nil, fmt.Errorf("m2m: %w", err)
 	}
-	if w.m2mURL, err = serveOn(ctx, httpapi.NewHandler(opts, w.m2m.env), w.m2m.env.TLSConfig(), log); err != nil {
+	if w.m2mURL, err = serveOn(ctx, w.m2m.env.Handler(opts), w.m2m.env.TLSConfig(), log); err != nil {
 		return nil, err
 	}
 	return w, nil

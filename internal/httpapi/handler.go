@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 // Module is a protocol adapter (or any group of routes) that registers
@@ -47,6 +49,24 @@ type Options struct {
 	// Limits caps requests in flight per client address and bounds body
 	// reads; the Server serving this handler applies the rest of them.
 	Limits Limits
+	// Errors answers the requests the chain refuses itself (body over the
+	// limit, no route or method, overload, panic) in the listener's own
+	// error shape; nil: JSON {"error": reason}, and unrouted requests get
+	// the mux's plain-text 404/405. A SOAP listener sets one that writes
+	// Faults.
+	Errors ErrorWriter
+}
+
+// ErrorWriter writes the chain's refusal of r. status is the HTTP status
+// the chain chose (413, 404, 405, 503, 500); err is typed (KindInvalidInput,
+// KindNotFound, KindUnavailable with RetryAfter, KindInternal) and its
+// Reason is safe to show. Headers the refusal needs (Retry-After, Allow,
+// Connection: close) are already set on w.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, err *core.Error)
+
+// writeJSONError is the default ErrorWriter.
+func writeJSONError(w http.ResponseWriter, _ *http.Request, status int, err *core.Error) {
+	WriteJSON(w, status, map[string]string{"error": err.Reason})
 }
 
 // AccessLogMode selects whether every request is logged.
@@ -77,6 +97,12 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	if opt.MaxInFlight <= 0 {
 		opt.MaxInFlight = 4096
 	}
+	// Unrouted requests keep the mux's own answers unless the listener
+	// has an error shape of its own.
+	custom := opt.Errors != nil
+	if !custom {
+		opt.Errors = writeJSONError
+	}
 	reg := opt.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -98,15 +124,18 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 		m.Register(h.mux)
 	}
 	var chain http.Handler = h.mux
-	chain = limitBody(chain, opt.MaxBodyBytes)
-	chain = shed(chain, opt.MaxInFlight, h.metrics)
+	if custom {
+		chain = unrouted(h.mux, opt.Errors)
+	}
+	chain = limitBody(chain, opt.MaxBodyBytes, opt.Errors)
+	chain = shed(chain, opt.MaxInFlight, h.metrics, opt.Errors)
 	// Outside shed: one address's excess never takes a listener-wide slot.
-	chain = shedPerAddr(chain, opt.Limits.MaxInFlightPerAddr, opt.Limits.ClientAddr, h.metrics)
+	chain = shedPerAddr(chain, opt.Limits.MaxInFlightPerAddr, opt.Limits.ClientAddr, h.metrics, opt.Errors)
 	// Outside both: a refused request's unread body is bounded too.
 	chain = bodyDeadline(chain, opt.Limits.BodyReadTimeout)
 	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn)
 	chain = withRequestID(chain)
-	chain = recoverPanics(chain, opt.Log)
+	chain = recoverPanics(chain, opt.Log, opt.Errors)
 	h.chain = chain
 	return h
 }
@@ -151,7 +180,51 @@ func printable(s string) bool {
 	return true
 }
 
-func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
+// unrouted answers requests no route takes (404, or 405 with Allow)
+// through errs; the mux's own plain-text answers are only kept for its
+// redirects (path cleaning).
+func unrouted(mux *http.ServeMux, errs ErrorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux's answer for this request, headers and status only.
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		switch probe.status {
+		case http.StatusNotFound:
+			errs(w, r, http.StatusNotFound, core.E(core.KindNotFound, "no such resource"))
+		case http.StatusMethodNotAllowed:
+			if allow := probe.header.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			errs(w, r, http.StatusMethodNotAllowed, core.E(core.KindInvalidInput, "method "+r.Method+" not allowed"))
+		default:
+			mux.ServeHTTP(w, r)
+		}
+	})
+}
+
+// headerProbe records a handler's headers and status and discards its body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header { return p.header }
+func (p *headerProbe) WriteHeader(code int) {
+	if p.status == 0 {
+		p.status = code
+	}
+}
+func (p *headerProbe) Write(b []byte) (int, error) {
+	p.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+func recoverPanics(next http.Handler, log *slog.Logger, errs ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -160,18 +233,18 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 				}
 				log.Error("panic serving request", slog.String("path", r.URL.Path), slog.Any("panic", v),
 					slog.String("request_id", RequestID(r)), slog.String("stack", string(debug.Stack())))
-				WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+				errs(w, r, http.StatusInternalServerError, core.E(core.KindInternal, "internal error"))
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
 }
 
-func limitBody(next http.Handler, max int64) http.Handler {
+func limitBody(next http.Handler, max int64, errs ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
 			w.Header().Set("Connection", "close")
-			WriteJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request body larger than " + strconv.FormatInt(max, 10) + " bytes"})
+			errs(w, r, http.StatusRequestEntityTooLarge, core.E(core.KindInvalidInput, "request body larger than "+strconv.FormatInt(max, 10)+" bytes"))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -179,7 +252,7 @@ func limitBody(next http.Handler, max int64) http.Handler {
 	})
 }
 
-func shed(next http.Handler, max int, m *metrics) http.Handler {
+func shed(next http.Handler, max int, m *metrics, errs ErrorWriter) http.Handler {
 	slots := make(chan struct{}, max)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -190,7 +263,7 @@ func shed(next http.Handler, max int, m *metrics) http.Handler {
 			m.shed.Inc()
 			closeIfBody(w, r)
 			w.Header().Set("Retry-After", "1")
-			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "server overloaded, retry later"})
+			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "server overloaded, retry later", RetryAfter: time.Second})
 		}
 	})
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 type routes func(mux *http.ServeMux)
@@ -192,4 +195,81 @@ func TestDecodeJSON(t *testing.T) {
 			t.Errorf("DecodeJSON(%q) = %v, want %q", tt.in, err, tt.wantErr)
 		}
 	}
+}
+
+// TestErrorWriter: with Options.Errors set, every refusal the chain makes
+// itself goes through it with its status and a typed error (a SOAP
+// listener writes Faults there); without, unrouted requests keep the
+// mux's plain-text answers.
+func TestErrorWriter(t *testing.T) {
+	type seen struct {
+		status int
+		kind   core.Kind
+		retry  time.Duration
+	}
+	var got []seen
+	errs := func(w http.ResponseWriter, _ *http.Request, status int, err *core.Error) {
+		got = append(got, seen{status, err.Kind, err.RetryAfter})
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "<fault>"+err.Reason+"</fault>")
+	}
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	mod := routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+		mux.HandleFunc("POST /soap", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Has("hold") {
+				close(entered)
+				<-release
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+	})
+	h := NewHandler(Options{MaxBodyBytes: 16, MaxInFlight: 1, Errors: errs}, mod)
+	for _, tc := range []struct {
+		name, method, path, body string
+		want                     seen
+		header                   string // a header the refusal must carry
+	}{
+		{"body over the limit", "POST", "/soap", strings.Repeat("x", 17), seen{413, core.KindInvalidInput, 0}, "Connection"},
+		{"unknown route", "POST", "/nope", "", seen{404, core.KindNotFound, 0}, ""},
+		{"method not allowed", "PUT", "/soap", "", seen{405, core.KindInvalidInput, 0}, "Allow"},
+		{"panic", "GET", "/panic", "", seen{500, core.KindInternal, 0}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got = nil
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			if len(got) != 1 || got[0] != tc.want || rec.Code != tc.want.status || !strings.HasPrefix(rec.Body.String(), "<fault>") {
+				t.Fatalf("got %+v, HTTP %d %q; want %+v", got, rec.Code, rec.Body, tc.want)
+			}
+			if tc.header != "" && rec.Header().Get(tc.header) == "" {
+				t.Fatalf("no %s header: %v", tc.header, rec.Header())
+			}
+		})
+	}
+	t.Run("overload", func(t *testing.T) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/soap?hold", nil))
+		}()
+		<-entered
+		got = nil
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/soap", nil))
+		close(release)
+		<-done
+		if want := (seen{503, core.KindUnavailable, time.Second}); len(got) != 1 || got[0] != want || rec.Header().Get("Retry-After") != "1" {
+			t.Fatalf("got %+v %v, want %+v with Retry-After", got, rec.Header(), want)
+		}
+	})
+	t.Run("default keeps the mux's answers", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		NewHandler(Options{}, mod).ServeHTTP(rec, httptest.NewRequest("PUT", "/soap", nil))
+		if rec.Code != 405 || !strings.Contains(rec.Body.String(), "Method Not Allowed") {
+			t.Fatalf("HTTP %d %q", rec.Code, rec.Body)
+		}
+	})
 }

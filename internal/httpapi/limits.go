@@ -120,7 +120,7 @@ func (c *countedConn) Close() error {
 
 // --- requests in flight per client address ---
 
-func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics) http.Handler {
+func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics, errs ErrorWriter) http.Handler {
 	if max <= 0 {
 		return next
 	}
@@ -134,7 +134,7 @@ func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics) http.H
 			m.shedAddr.Inc()
 			closeIfBody(w, r)
 			w.Header().Set("Retry-After", "1")
-			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many requests in flight from this address, retry later"})
+			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "too many requests in flight from this address, retry later", RetryAfter: time.Second})
 			return
 		}
 		inFlight[key]++

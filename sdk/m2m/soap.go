@@ -26,6 +26,7 @@ const (
 	ErrUnknownICCID        = "UnknownICCID"
 	ErrInvalidSIMState     = "InvalidSIMState"
 	ErrNotAuthorized       = "NotAuthorized"
+	ErrMessageTooLarge     = "MessageTooLarge"
 	ErrUnavailable         = "ServiceUnavailable"
 	ErrInternal            = "InternalError"
 )

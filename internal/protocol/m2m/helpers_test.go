@@ -53,7 +53,7 @@ type world struct {
 
 // serve puts env behind the world's listener.
 func (w *world) serve(env *m2m.Env) {
-	var h http.Handler = httpapi.NewHandler(httpapi.Options{Log: w.svc.Log, Ready: w.svc.Store}, env)
+	var h http.Handler = env.Handler(httpapi.Options{Log: w.svc.Log, Ready: w.svc.Store, MaxBodyBytes: int64(w.cfg.MaxMessageBytes)})
 	w.handler.Store(&h)
 }
 

@@ -71,6 +71,10 @@ func timestampLifetime(t *testing.T, envelope string) time.Duration {
 
 // runNodeSoap sends SIMUsageGet to w with node-soap, signed with the partner's key.
 func runNodeSoap(t *testing.T, node string, w *world) nodeResult {
+	return runNodeSoapICCID(t, node, w, iccid)
+}
+
+func runNodeSoapICCID(t *testing.T, node string, w *world, iccid string) nodeResult {
 	t.Helper()
 	dir := t.TempDir()
 	certPath, keyPath := wssectest.WriteFiles(t, dir, "partner", w.pCert, w.pKey)
@@ -147,5 +151,17 @@ func TestNodeSoapWSSecurityCert(t *testing.T) {
 				t.Fatalf("authgate answered with a %v Timestamp, want 300 s", got)
 			}
 		})
+	}
+}
+
+// TestNodeSoapReadsRefusalFaults: a request over max_message_bytes is
+// refused by the listener with HTTP 413 and a SOAP Fault, which node-soap
+// hands to its caller as a Fault (before, a JSON body it could not parse).
+func TestNodeSoapReadsRefusalFaults(t *testing.T) {
+	node := requireNodeSoap(t)
+	w := newWorld(t, worldOptions{cfg: func(c *m2m.Config) { c.MaxMessageBytes = 8192 }})
+	r := runNodeSoapICCID(t, node, w, strings.Repeat("8", 9000))
+	if r.OK || r.Fault.Faultcode != "soap:Client" || !strings.Contains(r.Fault.Faultstring, "request body larger than 8192 bytes") {
+		t.Fatalf("want a soap:Client fault about the size, got %+v", r)
 	}
 }

@@ -65,14 +65,16 @@ func (m *Module) Background(opts httpapi.Options) []func(ctx context.Context) er
 	var out []func(ctx context.Context) error
 	for _, e := range m.Envs {
 		ec := m.cfg.Envs()[e.Name]
-		if opts.MaxBodyBytes == 0 || opts.MaxBodyBytes > int64(m.cfg.MaxMessageBytes)+1 {
-			opts.MaxBodyBytes = int64(m.cfg.MaxMessageBytes) + 1
+		// The chain refuses a body over max_message_bytes with the same
+		// Fault as the handler (413).
+		if opts.MaxBodyBytes == 0 || opts.MaxBodyBytes > int64(m.cfg.MaxMessageBytes) {
+			opts.MaxBodyBytes = int64(m.cfg.MaxMessageBytes)
 		}
 		// Partner-facing: metrics are never served here (they go to the
 		// shared registry, labelled with this listener's name).
 		o := opts
 		o.Server, o.ServeMetrics = "m2m-"+e.Name, false
-		srv := &httpapi.Server{Name: o.Server, Addr: ec.Listen, Handler: httpapi.NewHandler(o, e), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits}
+		srv := &httpapi.Server{Name: o.Server, Addr: ec.Listen, Handler: e.Handler(o), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits}
 		out = append(out, srv.Run, e.RunWorker)
 	}
 	return out

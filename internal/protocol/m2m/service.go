@@ -8,11 +8,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/wssec"
 	"github.com/authgate/authgate/sdk/m2m"
 )
@@ -116,9 +118,27 @@ type call struct {
 func (e *Env) handle(svc service) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if mt := httpapi.MediaType(r); mt != "text/xml" {
+			e.refuse(w, r, http.StatusUnsupportedMediaType, core.E(core.KindInvalidInput, "Content-Type must be text/xml (SOAP 1.1)"))
+			return
+		}
 		raw, err := io.ReadAll(io.LimitReader(r.Body, int64(e.cfg.MaxMessageBytes)+1))
-		if err != nil {
-			e.fault(ctx, w, r, core.E(core.KindInvalidInput, "request body could not be read"), false)
+		var tooLarge *http.MaxBytesError
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooLarge) || err == nil && len(raw) > e.cfg.MaxMessageBytes:
+			// A body without Content-Length (chunked) that runs past the limit.
+			w.Header().Set("Connection", "close")
+			e.refuse(w, r, http.StatusRequestEntityTooLarge, core.E(core.KindInvalidInput,
+				"request body larger than "+strconv.Itoa(e.cfg.MaxMessageBytes)+" bytes"))
+			return
+		case errors.As(err, &ne) && ne.Timeout():
+			w.Header().Set("Connection", "close")
+			e.refuse(w, r, http.StatusRequestTimeout, core.E(core.KindInvalidInput, "request body not received in time"))
+			return
+		case err != nil:
+			w.Header().Set("Connection", "close")
+			e.refuse(w, r, http.StatusBadRequest, core.E(core.KindInvalidInput, "request body could not be read"))
 			return
 		}
 		c, err := e.authenticate(ctx, r, raw)
@@ -183,6 +203,42 @@ func (e *Env) fault(ctx context.Context, w http.ResponseWriter, r *http.Request,
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
 	writeSOAP(w, http.StatusInternalServerError, out)
+}
+
+// Handler is the environment's listener handler: the standard chain with
+// every refusal of the chain itself (body over the limit, unknown path or
+// method, overload, panic) answered as a SOAP Fault.
+func (e *Env) Handler(o httpapi.Options) *httpapi.Handler {
+	o.Errors = e.refuse
+	return httpapi.NewHandler(o, e)
+}
+
+// refuse answers a request refused before it was authenticated, by the
+// handler chain or by the framing checks of handle, as an unsigned SOAP 1.1
+// Fault (soap:Client for 4xx, soap:Server for 5xx) that keeps the status
+// the refusal chose (413, 404, 405, 408, 415, 503 with Retry-After, 500):
+// SOAP clients (node-soap, zeep, JAX-WS, WCF) read a Fault body on any
+// status, and the status still tells proxies and plain HTTP tools what
+// happened.
+func (e *Env) refuse(w http.ResponseWriter, r *http.Request, status int, err *core.Error) {
+	code, detail := m2m.FaultClient, m2m.ErrInvalidRequest
+	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		detail = m2m.ErrMessageTooLarge
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		detail = m2m.ErrUnknownOperation
+	case status == http.StatusServiceUnavailable:
+		code, detail = m2m.FaultServer, m2m.ErrUnavailable
+	case status >= 500:
+		code, detail = m2m.FaultServer, m2m.ErrInternal
+	}
+	if d := err.RetryAfter; d > 0 && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		e.d.Log.LogAttrs(r.Context(), slog.LevelError, "m2m request refused", slog.String("env", e.Name), slog.Int("status", status), slog.Any("err", err))
+	}
+	writeSOAP(w, status, m2m.UnsignedEnvelope(m2m.FaultPayload(code, err.Reason, detail)))
 }
 
 // authenticate runs the WS-Security verifier, the replay cache, the
