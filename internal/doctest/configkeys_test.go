@@ -1,0 +1,113 @@
+package doctest
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/config"
+)
+
+// sectionDocs names the document whose tables describe each section of
+// the configuration; top-level keys are in README.md.
+var sectionDocs = map[string]string{
+	"tpv": "docs/tpv-signature.md", "oauth2": "docs/oauth2.md", "m2m": "docs/m2m.md", "ca": "docs/ca.md",
+	"taap": "docs/taap.md", "apstrata": "docs/apstrata.md", "subscriptions": "docs/subscriptions.md",
+	"identities": "docs/identities.md",
+}
+
+// configKeys lists every yaml key of t as dotted paths (lists of
+// structs, like m2m.ta.partners, contribute their element's keys).
+func configKeys(t *testing.T, typ reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" {
+			t.Errorf("%s%s has no yaml tag: its key would be guessed", prefix, f.Name)
+			continue
+		}
+		if name == "-" {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}) {
+			keys = append(keys, configKeys(t, ft, prefix+name+".")...)
+			continue
+		}
+		keys = append(keys, prefix+name)
+	}
+	return keys
+}
+
+// TestConfigKeysDocumented: every key of every section (read by
+// reflection from internal/config and each family's Config, so a new
+// option cannot slip by) is named in a table row: top-level keys in
+// README.md (`key`, `parent.key`, or `.key` after a first one), section
+// keys in the section's document (or in README with the section named).
+func TestConfigKeysDocumented(t *testing.T) {
+	tables := map[string]string{} // document -> its table rows
+	read := func(doc string) string {
+		if s, ok := tables[doc]; ok {
+			return s
+		}
+		b, err := os.ReadFile(filepath.Join(repoRoot, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "|") {
+				rows = append(rows, l)
+			}
+		}
+		tables[doc] = strings.Join(rows, "\n")
+		return tables[doc]
+	}
+	keys := configKeys(t, reflect.TypeOf(config.Config{}), "")
+	if len(keys) < 100 {
+		t.Fatalf("found only %d configuration keys: %v", len(keys), keys)
+	}
+	for _, key := range keys {
+		parts := strings.Split(key, ".")
+		leaf := regexp.QuoteMeta(parts[len(parts)-1])
+		// A table row's `token` names the key: ending in .leaf (or being
+		// it), with its parent in it when the key is nested deeper than a
+		// section ("{ta,pe}.partners[].name", "partners[].name").
+		tok := "`([^`\\s|]*\\.)?" + leaf + "`"
+		if len(parts) > 2 {
+			tok = "`[^`\\s|]*" + regexp.QuoteMeta(parts[len(parts)-2]) + "[^`\\s|]*\\." + leaf + "`"
+		}
+		want := map[string]*regexp.Regexp{}
+		if d, ok := sectionDocs[parts[0]]; ok && len(parts) > 1 {
+			// In the section's document; in README only with its section.
+			want[d] = regexp.MustCompile(tok)
+			want["README.md"] = regexp.MustCompile("`" + regexp.QuoteMeta(parts[0]) + "\\.[^`\\s|]*" + leaf + "`")
+		} else {
+			want["README.md"] = regexp.MustCompile(tok)
+		}
+		found := false
+		var docs []string
+		for d, re := range want {
+			docs = append(docs, d)
+			if re.MatchString(read(d)) {
+				found = true
+			}
+		}
+		slices.Sort(docs)
+		if !found {
+			t.Errorf("configuration key %s is in no table of %s", key, strings.Join(docs, " or "))
+		}
+	}
+}
