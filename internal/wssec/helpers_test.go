@@ -117,3 +117,6 @@ func resign(t testing.TB, doc *etree.Document, key *rsa.PrivateKey) {
 	}
 	doc.FindElement("//SignatureValue").SetText(base64.StdEncoding.EncodeToString(sig))
 }
+
+// pinned is the fixture's certificate as the only pinned one.
+func (f *fixture) pinned() []*x509.Certificate { return []*x509.Certificate{f.cert} }

@@ -108,7 +108,9 @@ func (s *Signer) Sign(payload []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(payload)) > 0 {
 		// The payload is parsed inside a wrapper so several top-level elements are allowed.
 		doc := etree.NewDocument()
-		if err := doc.ReadFromBytes(append(append([]byte("<w>"), payload...), "</w>"...)); err != nil {
+		// Literal whitespace in attribute values means a space (XML 1.0
+		// 3.3.3), as it will to the peer: normalised before parsing.
+		if err := doc.ReadFromBytes(normalizeAttrWhitespace(append(append([]byte("<w>"), payload...), "</w>"...))); err != nil {
 			return nil, fmt.Errorf("wssec: payload is not well-formed XML: %w", err)
 		}
 		for _, c := range doc.Root().Child {

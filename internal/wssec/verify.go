@@ -174,7 +174,9 @@ func (v *Verifier) VerifyContext(ctx context.Context, raw []byte) (*Verified, er
 			return nil, errors.New("only UTF-8 is accepted")
 		},
 	}
-	if err := doc.ReadFromBytes(raw); err != nil {
+	//    Literal whitespace in attribute values is normalised first, as
+	//    every XML parser must (see normalizeAttrWhitespace).
+	if err := doc.ReadFromBytes(normalizeAttrWhitespace(raw)); err != nil {
 		return nil, fail(CodeInvalidSecurity, "message is not well-formed XML")
 	}
 	// 3. Exactly one Envelope/Header/Body, one Security with one Timestamp,
