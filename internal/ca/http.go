@@ -133,7 +133,11 @@ type apiError struct {
 func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := http.StatusInternalServerError, "server_error"
 	desc := core.ReasonOf(err)
-	switch core.KindOf(err) {
+	kind := core.KindOf(err)
+	if _, ok := httpapi.Unavailable(err); ok && kind != core.KindUnavailable {
+		kind, desc = core.KindUnavailable, "service temporarily unavailable" // beneath another error: its reason may be internal
+	}
+	switch kind {
 	case core.KindInvalidInput:
 		status, code = http.StatusBadRequest, "invalid_request"
 		if strings.HasPrefix(r.URL.Path, "/ca/sign") {
@@ -149,7 +153,9 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case core.KindConflict:
 		status, code = http.StatusConflict, "conflict"
 	case core.KindUnavailable:
-		status, code = http.StatusServiceUnavailable, "unavailable"
+		status, _ = httpapi.Unavailable(err)
+		code = "unavailable"
+		httpapi.SetRetryAfter(w, err)
 	default:
 		desc = ""
 		m.log.Error("ca request failed", slog.String("path", r.URL.Path), slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))

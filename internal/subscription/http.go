@@ -131,13 +131,18 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusNotFound, "not_found"
 	case core.KindConflict:
 		status, code = http.StatusConflict, "conflict"
-	case core.KindUnavailable:
-		status, code = http.StatusServiceUnavailable, "temporarily_unavailable"
+	}
+	if st, ok := httpapi.Unavailable(err); ok {
+		status, code = st, "temporarily_unavailable"
+		httpapi.SetRetryAfter(w, err)
 	}
 	desc := core.ReasonOf(err)
 	if status >= 500 {
 		m.log.Error("subscription admin request failed", slog.String("path", r.URL.Path), slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))
 		desc = "internal error"
+		if status == http.StatusServiceUnavailable {
+			desc = "service temporarily unavailable"
+		}
 	}
 	httpapi.WriteJSON(w, status, apiError{Code: code, Description: desc})
 }

@@ -106,7 +106,8 @@ func (c *Client) Post(ctx context.Context, path string, envelope []byte) ([]byte
 	if int64(len(raw)) > limit {
 		return nil, errors.New("m2m: answer too large")
 	}
-	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusInternalServerError {
+	// Faults come with 500 (SOAP 1.1), or 503 while the platform's database is down.
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusInternalServerError && res.StatusCode != http.StatusServiceUnavailable {
 		return nil, fmt.Errorf("m2m: HTTP %d", res.StatusCode)
 	}
 	return raw, nil

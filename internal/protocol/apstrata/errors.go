@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
 )
 
 // Error codes of the GenerateToken document.
@@ -57,9 +58,10 @@ func toAPS(err error) *apsError {
 	if e, ok := err.(*apsError); ok {
 		return e
 	}
+	if st, ok := httpapi.Unavailable(err); ok {
+		return &apsError{Code: CodeInternalError, Detail: "The service is temporarily unavailable, retry later", Status: st, reason: err.Error()}
+	}
 	switch core.KindOf(err) {
-	case core.KindUnavailable:
-		return &apsError{Code: CodeInternalError, Detail: "The service is temporarily unavailable, retry later", Status: http.StatusServiceUnavailable, reason: err.Error()}
 	case core.KindReplayed:
 		return authFailure("The signature has already been used", err.Error())
 	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -154,9 +153,7 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, q.setCookie)
 	}
 	var ae *apsError
-	if d := core.RetryAfterOf(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
-	}
+	httpapi.SetRetryAfter(w, err)
 	if err != nil {
 		ae = toAPS(err)
 		if ae.Status >= 500 {

@@ -20,9 +20,6 @@ func writeResponse(w http.ResponseWriter, asJSON bool, requestID string, result 
 	status := http.StatusOK
 	if err != nil {
 		status = err.Status
-		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
-		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

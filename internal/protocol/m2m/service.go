@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
@@ -181,7 +180,8 @@ func writeSOAP(w http.ResponseWriter, status int, body []byte) {
 }
 
 // fault answers with a SOAP Fault (HTTP 500, as SOAP 1.1 over HTTP
-// requires). Faults about the message's own security are sent unsigned:
+// requires, or 503 with Retry-After while a dependency is down, the one
+// answer of every family to that: httpapi.Unavailable). Faults about the message's own security are sent unsigned:
 // signing answers to unauthenticated senders would let anyone spend the
 // platform's signing capacity.
 func (e *Env) fault(ctx context.Context, w http.ResponseWriter, r *http.Request, err error, sign bool) {
@@ -199,10 +199,12 @@ func (e *Env) fault(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	if out == nil {
 		out = m2m.UnsignedEnvelope(payload)
 	}
-	if d := core.RetryAfterOf(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	status := http.StatusInternalServerError
+	if st, ok := httpapi.Unavailable(err); ok {
+		status = st // a soap:Server Fault all the same; 503 tells HTTP clients to come back
 	}
-	writeSOAP(w, http.StatusInternalServerError, out)
+	httpapi.SetRetryAfter(w, err)
+	writeSOAP(w, status, out)
 }
 
 // Handler is the environment's listener handler: the standard chain with

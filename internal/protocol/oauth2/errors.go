@@ -66,6 +66,9 @@ func mapError(err error, in errContext, challenge string) *Error {
 	if e, ok := err.(*Error); ok {
 		return e
 	}
+	if st, ok := httpapi.Unavailable(err); ok {
+		return &Error{Status: st, Code: codeUnavailable, Description: "service temporarily unavailable", RetryAfter: httpapi.RetryAfter(err)}
+	}
 	reason := core.ReasonOf(err)
 	switch core.KindOf(err) {
 	case core.KindInvalidInput:
@@ -92,8 +95,6 @@ func mapError(err error, in errContext, challenge string) *Error {
 		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable, Description: reason, RetryAfter: retryAfterOf(err, reason)}
 	case core.KindQuotaExceeded:
 		return &Error{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Description: reason, RetryAfter: retryAfterOf(err, reason)}
-	case core.KindUnavailable:
-		return &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Description: "service temporarily unavailable", RetryAfter: 1}
 	case core.KindLimitExceeded:
 		return &Error{Status: http.StatusForbidden, Code: codeInvalidRequest, Description: reason}
 	}

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -61,9 +59,7 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error, e
 	if challenge != "" {
 		w.Header().Set("WWW-Authenticate", challenge)
 	}
-	if d := core.RetryAfterOf(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
-	}
+	httpapi.SetRetryAfter(w, err)
 	httpapi.WriteJSON(w, st, body)
 }
 
@@ -105,8 +101,9 @@ func mapError(err error, ec errContext) (int, errorBody, string) {
 		return http.StatusTooManyRequests, errorBody{Error: "slow_down", Description: reason}, ""
 	case core.KindQuotaExceeded:
 		return http.StatusTooManyRequests, errorBody{Error: "quota_exceeded", Description: reason}, ""
-	case core.KindUnavailable:
-		return http.StatusServiceUnavailable, errorBody{Error: "temporarily_unavailable", Description: "service temporarily unavailable"}, ""
+	}
+	if st, ok := httpapi.Unavailable(err); ok {
+		return st, errorBody{Error: "temporarily_unavailable", Description: "service temporarily unavailable"}, ""
 	}
 	return http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error"}, ""
 }

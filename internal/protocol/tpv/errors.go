@@ -4,8 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -40,8 +38,9 @@ func status(err error) int {
 		return http.StatusConflict
 	case core.KindRateLimited, core.KindLimitExceeded, core.KindQuotaExceeded:
 		return http.StatusTooManyRequests
-	case core.KindUnavailable:
-		return http.StatusServiceUnavailable
+	}
+	if st, ok := httpapi.Unavailable(err); ok {
+		return st
 	}
 	return http.StatusInternalServerError
 }
@@ -80,9 +79,7 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// No scheme is standard for the vendor's bare-token header; name it anyway.
 		w.Header().Set("WWW-Authenticate", `TPV realm="authgate"`)
 	}
-	if d := core.RetryAfterOf(err); d > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
-	}
+	httpapi.SetRetryAfter(w, err)
 	msg := message(err)
 	var te *transportError
 	if reasons := core.ReasonsOf(err); len(reasons) > 0 && !errors.As(err, &te) && reasons[0] == msg {

@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/taap"
+	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/subscription"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+	sdkaps "github.com/authgate/authgate/sdk/apstrata"
+	sdktpv "github.com/authgate/authgate/sdk/tpv"
+)
+
+// familyProbe is one request of a family that needs the database, and
+// what its family's error shape looks like for an unavailable database.
+type familyProbe struct {
+	name string
+	send func() reply
+	// shape reports whether a 503 body is in the family's own error shape.
+	shape func(r reply) bool
+}
+
+// TestEveryFamilyAnswersOutageWith503 stops PostgreSQL under a node
+// serving every family on its main listener (OAuth2 and its bearer
+// routes, TPV, Apstrata, TAAP, the CA and the subscription admin API;
+// M2M's SOAP listeners are covered in internal/protocol/m2m). While it is
+// down each family answers 503 with Retry-After in its own error shape,
+// never 500; once it is back each serves again without a restart.
+func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
+	pg := startPrivatePostgres(t)
+	ctx := context.Background()
+	e := agtest.Start(t, agtest.Options{PostgresDSN: pg.dsn()}, func(svc core.Services) []httpapi.Module {
+		addr := httpapi.ClientAddr{}
+		m, err := oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{Addr: addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs := subscription.New(subscription.DefaultConfig(), svc.Store, svc.Clock, svc.Audit)
+		return []httpapi.Module{m, okRoute{m.Bearer()},
+			tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
+			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)),
+			taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, addr)),
+			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), ca.TokenAuth{Tokens: svc.Tokens, Principals: svc.Store}, addr),
+			subscription.NewModule(subs, subscription.AdminAuth{Tokens: svc.Tokens, Principals: svc.Store, Audit: svc.Audit, Addr: addr, Authz: svc.Authz}, svc.Log),
+		}
+	})
+	c := newClient(e.URL, e.URL)
+	key, secret := e.Admin.Key, e.Admin.Secret
+	admin := c.passwordGrant(t, 0, key, secret)
+	brand, err := tpv.CreateBrand(ctx, e.Svc, "", "Acme Energy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aps := newApstrataClient(t, e, c)
+	pop := newPoPClient(t, e, c)
+
+	errorIs := func(code string) func(reply) bool {
+		return func(r reply) bool { return jsonMap(r.body)["error"] == code }
+	}
+	probes := []familyProbe{
+		{"oauth2 token", func() reply { return c.do(0, "POST", "/oauth/token", formHeader, passwordForm(key, secret)) }, errorIs("temporarily_unavailable")},
+		{"oauth2 bearer route", func() reply { return c.do(0, "GET", "/accesskeys", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"tpv login", func() reply {
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			q := url.Values{"token": {brand.ApplicationToken}, "timestamp": {ts}, "_signature": {sdktpv.LoginSignature(brand.ApplicationToken, ts, brand.AppSecret)}}
+			return c.do(0, "POST", "/api/v1/auth?"+q.Encode(), nil, "")
+		}, func(r reply) bool { s, ok := jsonMap(r.body)["error"].(string); return ok && s != "" }},
+		{"apstrata", func() reply { return sendReq(c, aps.request) }, func(r reply) bool {
+			resp, err := sdkaps.Parse(r.body)
+			return err == nil && resp.Status == "failure" && resp.ErrorCode == apstrata.CodeInternalError
+		}},
+		{"taap resource", func() reply { return sendReq(c, pop.request) }, errorIs("temporarily_unavailable")},
+		{"ca admin", func() reply { return c.do(0, "GET", "/ca/certificates", bearerHeader(admin), "") }, errorIs("unavailable")},
+		{"subscription admin", func() reply { return c.do(0, "GET", "/admin/subscriptions", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+	}
+	for _, p := range probes {
+		if r := p.send(); r.err != nil || r.status != 200 {
+			t.Fatalf("%s before the outage: %v %d %s", p.name, r.err, r.status, r.body)
+		}
+	}
+
+	if err := pg.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range probes {
+		var last reply
+		waitFor(t, 30*time.Second, p.name+" answering 503", func() bool {
+			last = p.send()
+			if last.err != nil || (last.status != 200 && last.status != 503) {
+				t.Fatalf("%s during the outage: %v %d %s", p.name, last.err, last.status, last.body)
+			}
+			return last.status == 503
+		})
+		if ra := last.header.Get("Retry-After"); ra != "1" {
+			t.Errorf("%s: 503 with Retry-After %q, want 1", p.name, ra)
+		}
+		if !p.shape(last) {
+			t.Errorf("%s: 503 not in the family's error shape: %s", p.name, last.body)
+		}
+		t.Logf("%s: 503 Retry-After %s %s", p.name, last.header.Get("Retry-After"), last.body)
+	}
+
+	if err := pg.start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range probes {
+		waitFor(t, 30*time.Second, p.name+" serving again", func() bool { return p.send().status == 200 })
+	}
+}
+
+// sendReq sends a request built by an SDK through c's transport.
+func sendReq(c *client, build func() (*http.Request, error)) reply {
+	req, err := build()
+	if err != nil {
+		return reply{err: err}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return reply{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+}
