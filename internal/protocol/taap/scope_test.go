@@ -23,12 +23,15 @@ import (
 // calls are signed by T-Mobile's npm builder.
 func TestScopeBillingClientReadsConnectivity(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	f.env.Clock.Set(time.Now()) // the npm builder reads the real clock
+	// The npm builder reads the real clock: the server's follows it before
+	// each signed request, however long the test takes.
+	f.env.Clock.Set(time.Now())
 	ctx := context.Background()
 	keyPEM := pkcs8PEM(t, f.key)
 	uri := "/iot-connectivity/v1/devices/" + testICCID
 	device := func(access string) result {
 		t.Helper()
+		f.env.Clock.Set(time.Now())
 		req, _ := http.NewRequest("GET", f.env.URL+uri, nil)
 		req.Header.Set("Authorization", "Bearer "+access)
 		req.Header.Set("X-Authorization", npmBuild(t, keyPEM, [][2]string{{"Authorization", "Bearer " + access}, {"uri", uri}, {"http-method", "GET"}, {"body", ""}})[0])
@@ -50,6 +53,7 @@ func TestScopeBillingClientReadsConnectivity(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &pop.Client{BaseURL: f.env.URL, ClientID: info.ClientID, ClientSecret: info.ClientSecret, Builder: &pop.Builder{Key: f.key}}
+			f.env.Clock.Set(time.Now())
 			tr, err := c.Token(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -93,6 +97,7 @@ func TestScopeBillingClientReadsConnectivity(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(info.ClientID+":"+info.ClientSecret))
 			req.Header.Set("Authorization", basic)
+			f.env.Clock.Set(time.Now())
 			req.Header.Set("X-Authorization", npmBuild(t, keyPEM, [][2]string{{"Content-Type", "application/x-www-form-urlencoded"}, {"Authorization", basic}, {"uri", taap.RouteToken}, {"http-method", "POST"}, {"body", body}})[0])
 			rr := send(t, req)
 			if rr.status != 200 || rr.body["scope"] != tc.granted {
