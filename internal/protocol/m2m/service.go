@@ -180,11 +180,12 @@ func writeSOAP(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// fault answers with a SOAP Fault (HTTP 500, as SOAP 1.1 over HTTP
-// requires, or 503 with Retry-After while a dependency is down, the one
-// answer of every family to that: httpapi.Unavailable). Faults about the message's own security are sent unsigned:
-// signing answers to unauthenticated senders would let anyone spend the
-// platform's signing capacity.
+// fault answers with a SOAP Fault: HTTP 500, as SOAP 1.1 over HTTP
+// requires, or 503 with Retry-After while a dependency is down (the one
+// answer of every family to that: httpapi.Unavailable). Faults about the
+// message's own security are sent unsigned: signing answers to
+// unauthenticated senders would let anyone spend the platform's signing
+// capacity.
 func (e *Env) fault(ctx context.Context, w http.ResponseWriter, r *http.Request, err error, sign bool) {
 	code, reason, detail, security := faultOf(err)
 	if code == m2m.FaultServer {
