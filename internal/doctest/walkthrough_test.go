@@ -30,11 +30,22 @@ func TestMain(m *testing.M) {
 }
 
 // walkthroughDocs must each open with a "## Walkthrough" section.
-var walkthroughDocs = []string{"oauth2.md", "tpv-signature.md", "apstrata.md", "taap.md", "identities.md", "subscriptions.md"}
+var walkthroughDocs = []string{"oauth2.md", "tpv-signature.md", "apstrata.md", "taap.md", "m2m.md", "identities.md", "subscriptions.md"}
+
+// extraListener is a listener a walkthrough's configuration opens besides
+// the main one: the test moves it to a free port through env (a
+// configuration key, so it overrides the doc's YAML) and tells the
+// commands where it is in urlVar, as the doc tells the reader.
+type extraListener struct{ env, urlVar string }
+
+var extraListeners = map[string][]extraListener{
+	"m2m.md": {{env: "AUTHGATE_M2M_TA_LISTEN", urlVar: "M2M_URL"}},
+}
 
 // walkthrough is the ```sh blocks of a document's "## Walkthrough" section.
 type walkthrough struct {
-	serve  string   // the first block: the `authgate serve` command line
+	setup  []string // blocks before the server starts (files, configuration), run in one shell
+	serve  string   // the `authgate serve` command line, a block of its own
 	blocks []string // the rest, run in one shell in order
 }
 
@@ -73,22 +84,28 @@ func parseWalkthrough(md string) (walkthrough, error) {
 		}
 	}
 done:
-	if len(blocks) < 2 {
-		return w, fmt.Errorf("walkthrough has %d sh blocks, want the serve command and at least one more", len(blocks))
+	for i, b := range blocks {
+		if b = strings.TrimSpace(b); strings.HasPrefix(b, "authgate serve") {
+			if strings.Contains(b, "\n") {
+				return w, fmt.Errorf("walkthrough block %q must be the `authgate serve` command alone", b)
+			}
+			w.setup, w.serve, w.blocks = blocks[:i], b, blocks[i+1:]
+			break
+		}
 	}
-	w.serve = strings.TrimSpace(blocks[0])
-	if !strings.HasPrefix(w.serve, "authgate serve") || strings.Contains(w.serve, "\n") {
-		return w, fmt.Errorf("first walkthrough block %q must be one `authgate serve` command", w.serve)
+	if w.serve == "" || len(w.blocks) == 0 {
+		return w, fmt.Errorf("walkthrough of %d sh blocks needs an `authgate serve` block and at least one after it", len(blocks))
 	}
-	w.blocks = blocks[1:]
 	return w, nil
 }
 
-// TestWalkthroughs runs each document's walkthrough exactly as written: the
-// first block starts the server (in a fresh directory with the repository's
-// examples/ beside it, on a free loopback port), and the other blocks run in
-// order in one `bash -euo pipefail`, with AUTHGATE_URL, CACERT, ADMIN_KEY and
-// ADMIN_SECRET set as the document tells the reader to set them.
+// TestWalkthroughs runs each document's walkthrough exactly as written, in
+// a fresh directory with the repository's examples/ beside it: the blocks
+// before `authgate serve` (if any) in one `bash -euo pipefail`, then the
+// serve block (on free loopback ports), then the blocks after it in order
+// in one `bash -euo pipefail`, with AUTHGATE_URL, CACERT, ADMIN_KEY and
+// ADMIN_SECRET (and a doc's extra listener URLs) set as the document tells
+// the reader to set them.
 func TestWalkthroughs(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("the walkthroughs need curl")
@@ -120,7 +137,7 @@ func TestWalkthroughs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			runWalkthrough(t, w, bin, examples)
+			runWalkthrough(t, w, extraListeners[name], bin, examples)
 		})
 	}
 }
@@ -136,11 +153,41 @@ func opensWithWalkthrough(md string) bool {
 }
 
 var (
-	listenRE = regexp.MustCompile(`msg=listening server=main addr=(\S+) scheme=https`)
+	listenRE = regexp.MustCompile(`msg=listening server=(\S+) addr=(\S+) scheme=https`)
 	keyRE    = regexp.MustCompile(`(?m)^\s+key:\s+(\S+)\n\s+secret:\s+(\S+)`)
 )
 
-func runWalkthrough(t *testing.T, w walkthrough, bin, examples string) {
+// freePort returns a loopback port free at the time of the call.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// runScript runs blocks in one bash -euo pipefail, each announced on
+// stderr so a failure names its block.
+func runScript(ctx context.Context, t *testing.T, dir string, env, blocks []string, what string, logs *syncBuffer) {
+	t.Helper()
+	var script strings.Builder
+	for i, b := range blocks {
+		fmt.Fprintf(&script, "echo '--- %s block %d' >&2\n%s", what, i+1, b)
+	}
+	sh := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script.String())
+	sh.Dir, sh.Env = dir, env
+	var out bytes.Buffer
+	sh.Stdout, sh.Stderr = &out, &out
+	if err := sh.Run(); err != nil {
+		t.Fatalf("%s failed (%v):\n%s\n--- server log:\n%s", what, err, out.String(), logs.String())
+	}
+	t.Logf("%s output:\n%s", what, out.String())
+}
+
+func runWalkthrough(t *testing.T, w walkthrough, extra []extraListener, bin, examples string) {
 	dir := t.TempDir()
 	if err := os.Symlink(examples, filepath.Join(dir, "examples")); err != nil {
 		t.Fatal(err)
@@ -154,13 +201,25 @@ func runWalkthrough(t *testing.T, w walkthrough, bin, examples string) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	var stdout, logs syncBuffer
+	if len(w.setup) > 0 {
+		runScript(ctx, t, dir, env, w.setup, "walkthrough setup", &logs)
+	}
+	srvEnv := append(env, "AUTHGATE_LISTEN=127.0.0.1:0")
+	var clientEnv []string
+	waitFor := map[string]bool{} // extra listener addresses
+	for _, l := range extra {
+		port := freePort(t)
+		srvEnv = append(srvEnv, l.env+"=127.0.0.1:"+port)
+		clientEnv = append(clientEnv, l.urlVar+"=https://127.0.0.1:"+port)
+		waitFor["127.0.0.1:"+port] = true
+	}
 	// Port 0: the doc's default 8080 may be taken; the test reads the port
 	// from the log line the reader sees.
 	srv := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", w.serve)
 	srv.Dir = dir
-	srv.Env = append(env, "AUTHGATE_LISTEN=127.0.0.1:0")
+	srv.Env = srvEnv
 	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stdout, logs syncBuffer
 	srv.Stdout = &stdout
 	stderr, err := srv.StderrPipe()
 	if err != nil {
@@ -173,10 +232,19 @@ func runWalkthrough(t *testing.T, w walkthrough, bin, examples string) {
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		main, pending := "", len(waitFor)
 		for sc.Scan() {
 			logs.Write([]byte(sc.Text() + "\n"))
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+				if m[1] == "main" {
+					main = m[2]
+				} else if waitFor[m[2]] {
+					pending--
+				}
+				if main != "" && pending == 0 {
+					addr <- main
+					main = ""
+				}
 			}
 		}
 		done <- srv.Wait()
@@ -209,20 +277,8 @@ func runWalkthrough(t *testing.T, w walkthrough, bin, examples string) {
 		t.Fatalf("no bootstrap admin key on stdout:\n%s", stdout.String())
 	}
 
-	var script strings.Builder
-	for i, b := range w.blocks {
-		fmt.Fprintf(&script, "echo '--- walkthrough block %d' >&2\n%s", i+1, b)
-	}
-	sh := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script.String())
-	sh.Dir = dir
-	sh.Env = append(env, "AUTHGATE_URL=https://localhost:"+port, "CACERT=authgate-data/dev-tls/cert.pem",
-		"ADMIN_KEY="+m[1], "ADMIN_SECRET="+m[2])
-	var out bytes.Buffer
-	sh.Stdout, sh.Stderr = &out, &out
-	if err := sh.Run(); err != nil {
-		t.Fatalf("walkthrough failed (%v):\n%s\n--- server log:\n%s", err, out.String(), logs.String())
-	}
-	t.Logf("walkthrough output:\n%s", out.String())
+	runScript(ctx, t, dir, append(append(env, clientEnv...), "AUTHGATE_URL=https://localhost:"+port,
+		"CACERT=authgate-data/dev-tls/cert.pem", "ADMIN_KEY="+m[1], "ADMIN_SECRET="+m[2]), w.blocks, "walkthrough", &logs)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
