@@ -1,9 +1,15 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/xml"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
@@ -13,12 +19,16 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/subscription"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/wssec"
+	"github.com/authgate/authgate/internal/wssec/wssectest"
 	sdkaps "github.com/authgate/authgate/sdk/apstrata"
+	sdkm2m "github.com/authgate/authgate/sdk/m2m"
 	sdktpv "github.com/authgate/authgate/sdk/tpv"
 )
 
@@ -33,10 +43,11 @@ type familyProbe struct {
 
 // TestEveryFamilyAnswersOutageWith503 stops PostgreSQL under a node
 // serving every family on its main listener (OAuth2 and its bearer
-// routes, TPV, Apstrata, TAAP, the CA and the subscription admin API;
-// M2M's SOAP listeners are covered in internal/protocol/m2m). While it is
-// down each family answers 503 with Retry-After in its own error shape,
-// never 500; once it is back each serves again without a restart.
+// routes, TPV, Apstrata, TAAP, the CA and the subscription admin API) and
+// an M2M environment on its own HTTPS listener. While it is down each
+// family answers 503 with Retry-After in its own error shape (M2M: a
+// soap:Server Fault), never 500; once it is back each serves again
+// without a restart.
 func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 	pg := startPrivatePostgres(t)
 	ctx := context.Background()
@@ -64,6 +75,7 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 	}
 	aps := newApstrataClient(t, e, c)
 	pop := newPoPClient(t, e, c)
+	soap := startM2MEnv(t, e.Svc)
 
 	errorIs := func(code string) func(reply) bool {
 		return func(r reply) bool { return jsonMap(r.body)["error"] == code }
@@ -83,6 +95,10 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 		{"taap resource", func() reply { return sendReq(c, pop.request) }, errorIs("temporarily_unavailable")},
 		{"ca admin", func() reply { return c.do(0, "GET", "/ca/certificates", bearerHeader(admin), "") }, errorIs("unavailable")},
 		{"subscription admin", func() reply { return c.do(0, "GET", "/admin/subscriptions", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"m2m SOAP", soap.usageGet, func(r reply) bool {
+			f := sdkm2m.ParseFault(r.body)
+			return f != nil && f.Code == sdkm2m.FaultServer && f.Detail == sdkm2m.ErrUnavailable
+		}},
 	}
 	for _, p := range probes {
 		if r := p.send(); r.err != nil || r.status != 200 {
@@ -126,6 +142,78 @@ func sendReq(c *client, build func() (*http.Request, error)) reply {
 		return reply{err: err}
 	}
 	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return reply{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+}
+
+// m2mEnv is an M2M environment (TA) on its own HTTPS listener, on the
+// node's store, with a partner, its API key and a SIM.
+type m2mEnv struct {
+	t      testing.TB
+	url    string
+	http   *http.Client
+	signer *wssec.Signer
+	apiKey string
+}
+
+const m2mICCID = "8949020000000000017"
+
+func startM2MEnv(t testing.TB, svc core.Services) *m2mEnv {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	authority := wssectest.NewCA(t, "Test Telekom CA", 0, now)
+	loop := []net.IP{net.IPv4(127, 0, 0, 1)}
+	tlsCert, tlsKey := authority.Issue(t, wssectest.Leaf{CN: "m2m-ta.authgate.test", Slot: 10, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPs: loop, Now: now})
+	platCert, platKey := authority.Issue(t, wssectest.Leaf{CN: "signing.m2m-ta.authgate.test", OU: "M2M_TA", Slot: 11, Now: now})
+	pCert, pKey := authority.Issue(t, wssectest.Leaf{CN: "ta.sample.org", OU: "M2M_TA", Slot: 12, Now: now})
+	deps := m2m.DepsFrom(svc, httpapi.ClientAddr{})
+	mat := m2m.Material{
+		TLS:        tls.Certificate{Certificate: [][]byte{tlsCert.Raw}, PrivateKey: tlsKey},
+		SigningKey: platKey, SigningCert: platCert,
+		CallbackCAs: authority.Pool(), TrustedCAs: authority.Pool(),
+		Partners: []m2m.Partner{{Name: "acme", SigningCerts: []*x509.Certificate{pCert},
+			AdmClURL: "https://127.0.0.1:9/M2MAdmCl", MonClURL: "https://127.0.0.1:9/M2MMonCl"}},
+	}
+	env, err := m2m.NewEnv(ctx, m2m.EnvTA, m2m.DefaultConfig(), mat, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(env.Handler(httpapi.Options{Log: svc.Log, Ready: svc.Store}))
+	srv.TLS = env.TLSConfig()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	apiKey, err := m2m.CreateAPIKey(ctx, deps, m2m.EnvTA, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2m.AddSIM(ctx, deps, m2m.EnvTA, "acme", m2mICCID, "M2M_BASIC"); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := wssec.NewSigner(pKey, pCert, wssec.SignerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: authority.Pool()}}, Timeout: 20 * time.Second}
+	return &m2mEnv{t: t, url: srv.URL + m2m.PathMon, http: hc, signer: signer, apiKey: apiKey}
+}
+
+// usageGet posts a signed SIMUsageGet (a fresh Timestamp and ids each time).
+func (m *m2mEnv) usageGet() reply {
+	payload, err := xml.Marshal(sdkm2m.SIMUsageGet{M2MApiKey: m.apiKey, ICCID: m2mICCID})
+	if err != nil {
+		return reply{err: err}
+	}
+	body, err := m.signer.Sign(payload)
+	if err != nil {
+		return reply{err: err}
+	}
+	resp, err := m.http.Post(m.url, "text/xml; charset=utf-8", bytes.NewReader(body))
 	if err != nil {
 		return reply{err: err}
 	}
