@@ -130,6 +130,7 @@ func (f *m2mPartnerFlags) load() (*wss.Signer, *wss.Verifier, *x509.CertPool, er
 func newM2MCallCmd() *cobra.Command {
 	var f m2mPartnerFlags
 	var url, iccid, tariff, apiKeyFile string
+	var ids sdk.Identifiers
 	c := &cobra.Command{
 		Use:   "call OPERATION",
 		Short: "Send a signed M2MAdm or M2MMon request (SIMUsageGet, SIMStateGet, SIMActivation, ...)",
@@ -154,7 +155,7 @@ result arrives at your M2MAdmCl). The M2MApiKey comes from --api-key-file or M2M
 			if apiKey == "" {
 				return errors.New("the M2MApiKey is required: --api-key-file or M2M_API_KEY")
 			}
-			cl := &sdk.Client{BaseURL: url, APIKey: apiKey, Signer: signer, Verifier: verifier,
+			cl := &sdk.Client{BaseURL: url, APIKey: apiKey, Identifiers: ids, Signer: signer, Verifier: verifier,
 				HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}}}}
 			var out any
 			ctx := cmd.Context()
@@ -181,6 +182,8 @@ result arrives at your M2MAdmCl). The M2MApiKey comes from --api-key-file or M2M
 	c.Flags().StringVar(&iccid, "iccid", "", "ICCID of the SIM")
 	c.Flags().StringVar(&tariff, "tariff", "", "tariff (SIMTariffChange, optional for SIMActivation)")
 	c.Flags().StringVar(&apiKeyFile, "api-key-file", "", "file holding the M2MApiKey (default: env M2M_API_KEY)")
+	c.Flags().StringVar(&ids.SenderID, "sender-id", "", "API sender identifier (SOA-BP sender ID, item K of the partner sheet) to send, optional")
+	c.Flags().StringVar(&ids.PartnerID, "partner-id", "", "M2M partner identifier (partner sheet) to send, optional")
 	_ = c.MarkFlagRequired("iccid")
 	return c
 }

@@ -68,6 +68,8 @@ func TestM2MCommands(t *testing.T) {
       - name: acme
         signing_certs: [%s]
         max_timestamp_ttl: 10m
+        sender_id: ACME-TA-0001
+        partner_id: "4711"
         adm_cl_url: https://%s/M2MAdmCl
         mon_cl_url: https://%s/M2MMonCl
 `, taAddr, files["ta-tls"][0], files["ta-tls"][1], files["ta-sign"][0], files["ta-sign"][1], caPath, files["partner-sign"][0], partnerAddr, partnerAddr)
@@ -114,10 +116,10 @@ func TestM2MCommands(t *testing.T) {
 	waitListening(t, taAddr)
 	waitListening(t, partnerAddr)
 
+	base := []string{"m2m", "call", "--url", "https://" + taAddr, "--cert", files["partner-sign"][0], "--key", files["partner-sign"][1],
+		"--platform-cert", files["ta-sign"][0], "--ca-file", caPath, "--iccid", iccid}
+	t.Setenv("M2M_API_KEY", key["M2MApiKey"])
 	call := func(args ...string) map[string]any {
-		base := []string{"m2m", "call", "--url", "https://" + taAddr, "--cert", files["partner-sign"][0], "--key", files["partner-sign"][1],
-			"--platform-cert", files["ta-sign"][0], "--ca-file", caPath, "--iccid", iccid}
-		t.Setenv("M2M_API_KEY", key["M2MApiKey"])
 		var out map[string]any
 		if err := json.Unmarshal(runCLI(t, append(base, args...)...), &out); err != nil {
 			t.Fatal(err)
@@ -126,6 +128,13 @@ func TestM2MCommands(t *testing.T) {
 	}
 	if u := call("SIMUsageGet"); u["DataVolume"] != float64(4096) || u["SMSCount"] != float64(2) || u["State"] != "SHIPPED" {
 		t.Fatalf("SIMUsageGet %v", u)
+	}
+	// The partner's identifiers from its sheet pass; another sender id is refused.
+	if u := call("SIMUsageGet", "--sender-id", "ACME-TA-0001", "--partner-id", "4711"); u["State"] != "SHIPPED" {
+		t.Fatalf("SIMUsageGet with identifiers %v", u)
+	}
+	if msg := runCLIErr(t, append(base, "SIMUsageGet", "--sender-id", "GLOBEX-TA-0001")...); !strings.Contains(msg, "IdentifierMismatch") && !strings.Contains(msg, "SOA-BP sender ID") {
+		t.Fatalf("a wrong sender id: %s", msg)
 	}
 	mr := call("SIMActivation")
 	if mr["Status"] != "ACCEPTED" || mr["RequestID"] == "" {

@@ -19,6 +19,8 @@ type Client struct {
 	BaseURL string
 	// APIKey is the partner's M2MApiKey for this environment.
 	APIKey string
+	// Identifiers, if set, are sent in every request (checked by the platform).
+	Identifiers Identifiers
 	// Signer signs requests with the partner's signing certificate.
 	Signer *wssec.Signer
 	// Verifier checks the platform's signed answers (pin its certificate).
@@ -32,14 +34,14 @@ type Client struct {
 // SIMUsageGet asks for the current usage of a SIM (synchronous).
 func (c *Client) SIMUsageGet(ctx context.Context, iccid string) (*SIMUsageResponse, error) {
 	var out SIMUsageResponse
-	err := c.Call(ctx, "/M2MMon", SIMUsageGet{M2MApiKey: c.APIKey, ICCID: iccid}, &out)
+	err := c.Call(ctx, "/M2MMon", SIMUsageGet{M2MApiKey: c.APIKey, Identifiers: c.Identifiers, ICCID: iccid}, &out)
 	return &out, err
 }
 
 // SIMStateGet asks for the state of a SIM (synchronous).
 func (c *Client) SIMStateGet(ctx context.Context, iccid string) (*SIMStateResponse, error) {
 	var out SIMStateResponse
-	err := c.Call(ctx, "/M2MMon", SIMStateGet{M2MApiKey: c.APIKey, ICCID: iccid}, &out)
+	err := c.Call(ctx, "/M2MMon", SIMStateGet{M2MApiKey: c.APIKey, Identifiers: c.Identifiers, ICCID: iccid}, &out)
 	return &out, err
 }
 
@@ -47,7 +49,9 @@ func (c *Client) SIMStateGet(ctx context.Context, iccid string) (*SIMStateRespon
 // the request was accepted; the result arrives at M2MAdmCl.
 func (c *Client) Adm(ctx context.Context, op, iccid, tariff string) (*MessageResponse, error) {
 	var out MessageResponse
-	err := c.Call(ctx, "/M2MAdm", NewAdmRequest(op, c.APIKey, iccid, tariff), &out)
+	req := NewAdmRequest(op, c.APIKey, iccid, tariff)
+	req.Identifiers = c.Identifiers
+	err := c.Call(ctx, "/M2MAdm", req, &out)
 	return &out, err
 }
 

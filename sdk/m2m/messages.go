@@ -41,6 +41,16 @@ const (
 	NetworkNone         = "NOT_REGISTERED"
 )
 
+// Identifiers are the partner's identifiers from the setup data exchange,
+// optional in every request's signed Body: SenderID is the API sender
+// identifier (the SOA-BP sender ID, item K), PartnerID the M2M partner
+// identifier. When a request carries one, the platform refuses it unless
+// it is the partner's (Fault detail IdentifierMismatch).
+type Identifiers struct {
+	SenderID  string `xml:"SenderId,omitempty"`
+	PartnerID string `xml:"PartnerId,omitempty"`
+}
+
 // AdmRequest is the body of every M2MAdm request: SIMActivation,
 // SIMDeactivation, SIMSuspend, SIMResume and SIMTariffChange. The element
 // name (XMLName.Local) is the operation. Tariff is required by
@@ -48,8 +58,9 @@ const (
 type AdmRequest struct {
 	XMLName   xml.Name
 	M2MApiKey string `xml:"M2MApiKey"`
-	ICCID     string `xml:"ICCID"`
-	Tariff    string `xml:"Tariff,omitempty"`
+	Identifiers
+	ICCID  string `xml:"ICCID"`
+	Tariff string `xml:"Tariff,omitempty"`
 }
 
 // NewAdmRequest builds an M2MAdm request for operation op.
@@ -71,7 +82,8 @@ type MessageResponse struct {
 type SIMUsageGet struct {
 	XMLName   xml.Name `xml:"urn:authgate:m2m:v30 SIMUsageGet"`
 	M2MApiKey string   `xml:"M2MApiKey"`
-	ICCID     string   `xml:"ICCID"`
+	Identifiers
+	ICCID string `xml:"ICCID"`
 }
 
 // SIMUsageResponse is the synchronous answer to SIMUsageGet.
@@ -89,7 +101,8 @@ type SIMUsageResponse struct {
 type SIMStateGet struct {
 	XMLName   xml.Name `xml:"urn:authgate:m2m:v30 SIMStateGet"`
 	M2MApiKey string   `xml:"M2MApiKey"`
-	ICCID     string   `xml:"ICCID"`
+	Identifiers
+	ICCID string `xml:"ICCID"`
 }
 
 // SIMStateResponse is the synchronous answer to SIMStateGet.

@@ -27,6 +27,7 @@ const (
 	ErrInvalidSIMState     = "InvalidSIMState"
 	ErrNotAuthorized       = "NotAuthorized"
 	ErrMessageTooLarge     = "MessageTooLarge"
+	ErrIdentifierMismatch  = "IdentifierMismatch"
 	ErrUnavailable         = "ServiceUnavailable"
 	ErrInternal            = "InternalError"
 )

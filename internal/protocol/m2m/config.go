@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -98,6 +99,12 @@ type PartnerConfig struct {
 	// partner (0: the environment's max_timestamp_ttl). node-soap, for one,
 	// always writes 10 minutes.
 	MaxTimestampTTL time.Duration `yaml:"max_timestamp_ttl"`
+	// SenderID is the partner's API sender identifier, the SOA-BP sender
+	// ID (item K of the setup document); PartnerID its M2M partner
+	// identifier. Both are on the partner sheet; a request carrying
+	// SenderId or PartnerId must carry these.
+	SenderID  string `yaml:"sender_id"`
+	PartnerID string `yaml:"partner_id"`
 }
 
 // DefaultConfig returns the defaults: disabled, 300 s timestamps, 60 s skew.
@@ -176,7 +183,20 @@ func (c *Config) Validate() error {
 			}
 		}
 		seen := map[string]bool{}
+		ids := map[string]string{}
 		for i, pc := range e.Partners {
+			for k, v := range map[string]string{"sender_id": pc.SenderID, "partner_id": pc.PartnerID} {
+				if v == "" {
+					continue
+				}
+				if !identifierRE.MatchString(v) {
+					add("%spartners[%d].%s must be 1 to 64 letters, digits or . _ : -", p, i, k)
+				}
+				if other, ok := ids[k+"="+v]; ok {
+					add("%spartners[%d].%s %q is also partner %s's", p, i, k, v, other)
+				}
+				ids[k+"="+v] = pc.Name
+			}
 			if pc.Name == "" || len(pc.Name) > 100 {
 				add("%spartners[%d]: name must be 1 to 100 characters", p, i)
 			}
@@ -229,6 +249,9 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// identifierRE is what a sender_id or partner_id may be.
+var identifierRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // acceptableTTL bounds a max_timestamp_ttl (0 is unset): an hour at most,
 // so a captured message cannot be replayed elsewhere for long and the

@@ -50,6 +50,9 @@ type Partner struct {
 	// MaxTimestampTTL is the longest Timestamp lifetime accepted from this
 	// partner (0: Material.MaxTimestampTTL).
 	MaxTimestampTTL time.Duration
+	// SenderID and PartnerID are the partner's identifiers (config
+	// sender_id, partner_id); "" when none was given.
+	SenderID, PartnerID string
 }
 
 // LoadMaterial reads the files of one environment.
@@ -78,7 +81,7 @@ func LoadMaterial(e EnvConfig) (Material, error) {
 	}
 	for _, pc := range e.Partners {
 		p := Partner{Name: pc.Name, SigningSubjects: pc.SigningSubjects, AdmClURL: pc.AdmClURL, MonClURL: pc.MonClURL,
-			MaxTimestampTTL: pc.MaxTimestampTTL}
+			MaxTimestampTTL: pc.MaxTimestampTTL, SenderID: pc.SenderID, PartnerID: pc.PartnerID}
 		if len(pc.SigningCerts) > 0 {
 			if p.SigningCerts, err = wss.LoadCertificates(pc.SigningCerts...); err != nil {
 				return m, fmt.Errorf("partner %s: %w", pc.Name, err)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
@@ -285,6 +286,7 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*c
 	}
 	var keyed struct {
 		M2MApiKey string `xml:"M2MApiKey"`
+		m2m.Identifiers
 	}
 	if err := m2m.DecodePayload(v.BodyC14N, &keyed); err != nil {
 		return nil, failure(m2mErr(m2m.ErrInvalidRequest, core.KindInvalidInput, "malformed "+name.Local), subject)
@@ -327,7 +329,26 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*c
 		return nil, failure(&wssec.Error{Code: wssec.CodeInvalidSecurity,
 			Reason: "timestamp lifetime exceeds " + p.maxTTL.String() + ", the longest accepted from this partner"}, lookup)
 	}
+	if err := p.checkIdentifiers(keyed.Identifiers); err != nil {
+		return nil, failure(err, lookup)
+	}
 	return &call{partner: p, op: name.Local, payload: v.BodyC14N}, nil
+}
+
+// checkIdentifiers refuses a request whose SenderId or PartnerId, when it
+// carries one, is not the partner's: the identifiers in a signed Body are
+// the sender's claim of who it is, and must agree with the key and the
+// certificate. A partner with no configured identifier accepts none.
+func (p *partner) checkIdentifiers(ids m2m.Identifiers) error {
+	for _, c := range []struct{ got, want, what string }{
+		{strings.TrimSpace(ids.SenderID), p.SenderID, "SenderId is not this partner's API sender identifier (SOA-BP sender ID)"},
+		{strings.TrimSpace(ids.PartnerID), p.PartnerID, "PartnerId is not this partner's M2M partner identifier"},
+	} {
+		if c.got != "" && c.got != c.want {
+			return m2mErr(m2m.ErrIdentifierMismatch, core.KindForbidden, c.what)
+		}
+	}
+	return nil
 }
 
 func (e *Env) dispatch(ctx context.Context, svc service, c *call) (any, error) {

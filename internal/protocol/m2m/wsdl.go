@@ -18,11 +18,15 @@ const schema = `<xsd:schema targetNamespace="` + m2m.Namespace + `" xmlns:tns="`
       <xsd:simpleType name="ICCID"><xsd:restriction base="xsd:string"><xsd:pattern value="89[0-9]{17,18}"/></xsd:restriction></xsd:simpleType>
       <xsd:complexType name="AdmRequest"><xsd:sequence>
         <xsd:element name="M2MApiKey" type="xsd:string"/>
+        <xsd:element name="SenderId" type="xsd:string" minOccurs="0"/>
+        <xsd:element name="PartnerId" type="xsd:string" minOccurs="0"/>
         <xsd:element name="ICCID" type="tns:ICCID"/>
         <xsd:element name="Tariff" type="xsd:string" minOccurs="0"/>
       </xsd:sequence></xsd:complexType>
       <xsd:complexType name="SIMRequest"><xsd:sequence>
         <xsd:element name="M2MApiKey" type="xsd:string"/>
+        <xsd:element name="SenderId" type="xsd:string" minOccurs="0"/>
+        <xsd:element name="PartnerId" type="xsd:string" minOccurs="0"/>
         <xsd:element name="ICCID" type="tns:ICCID"/>
       </xsd:sequence></xsd:complexType>
       <xsd:complexType name="Acknowledgment"><xsd:sequence>
