@@ -130,8 +130,11 @@ func ReasonOf(err error) string {
 }
 
 // Invalid builds a KindInvalidInput *Error listing every reason found;
-// Reason is the first. reasons must not be empty.
+// Reason is the first.
 func Invalid(reasons []string) *Error {
+	if len(reasons) == 0 {
+		return E(KindInvalidInput, "the input is invalid")
+	}
 	return &Error{Kind: KindInvalidInput, Reason: reasons[0], Reasons: reasons}
 }
 

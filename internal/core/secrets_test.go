@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -127,6 +129,22 @@ func TestErrorKinds(t *testing.T) {
 	}
 	if KindOf(bytes.ErrTooLarge) != KindInternal || ReasonOf(bytes.ErrTooLarge) != "" {
 		t.Fatal("foreign errors must be internal with no caller-visible reason")
+	}
+}
+
+// TestInvalidReasons: an input refused for several faults keeps them all,
+// the first as Reason, also when wrapped; other errors list none.
+func TestInvalidReasons(t *testing.T) {
+	err := fmt.Errorf("submit: %w", Invalid([]string{"a must be given.", "b must be a string."}))
+	if KindOf(err) != KindInvalidInput || ReasonOf(err) != "a must be given." ||
+		!slices.Equal(ReasonsOf(err), []string{"a must be given.", "b must be a string."}) {
+		t.Fatalf("got %v, reasons %q", err, ReasonsOf(err))
+	}
+	if r := ReasonsOf(E(KindInvalidInput, "x must be set.")); r != nil {
+		t.Fatalf("a single error lists %q", r)
+	}
+	if e := Invalid(nil); e.Kind != KindInvalidInput || e.Reason == "" || e.Reasons != nil {
+		t.Fatalf("Invalid(nil) = %+v", e)
 	}
 }
 
