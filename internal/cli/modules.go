@@ -67,7 +67,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	{
 		// Device-server access keys and the OAuth2 token endpoint (family 1).
 		o, err := oauth2.New(rt.svc, rt.cfg.OAuth2, oauth2.Options{Origin: origin, Addr: addr, Version: Version,
-			Links: []oauth2.Link{oauth2.IdentitiesLink}})
+			Links: []oauth2.Link{oauth2.IdentitiesLink}, Scopes: subs})
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: %w", err)
 		}

@@ -240,15 +240,20 @@ func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	scope, named, err := i.m.grantScope(ctx, f, d.Principal)
+	if err != nil {
+		i.m.refuseToken(w, r, err, ctxClient, "", d.Principal.Name)
+		return
+	}
 	now := i.m.svc.Clock.Now()
 	// CredentialID: revoking the certificate revokes the token.
 	access, at := i.m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID,
-		PrincipalKind: d.Principal.Kind, CredentialID: d.Credential.ID, TTL: i.m.cfg.AccessTokenTTL, CertThumbprint: d.Thumbprint})
+		PrincipalKind: d.Principal.Kind, CredentialID: d.Credential.ID, TTL: i.m.cfg.AccessTokenTTL, CertThumbprint: d.Thumbprint, Scope: scope})
 	ev := i.m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Subject: at.ID,
 		Reason: "client credentials grant (tls_client_auth) for device " + d.Principal.Name + " certificate " + d.Serial})
 	if err := i.m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
 		writeError(w, r, i.m.log, err, ctxClient, "")
 		return
 	}
-	i.m.writeToken(w, r, tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)})
+	i.m.writeToken(w, r, withScope(tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)}, scope, named))
 }

@@ -19,6 +19,9 @@ type Options struct {
 	// Links are extra entry-point links for routes other modules serve to
 	// authenticated callers (rel, path, type).
 	Links []Link
+	// Scopes lists the API resources a principal may be granted as scope
+	// (subscription.Service); nil: only the default scopes.
+	Scopes scopeSource
 }
 
 // Link is a HATEOAS link. Href is absolute in responses.

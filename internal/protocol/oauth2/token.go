@@ -26,6 +26,9 @@ type tokenResponse struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	// Scope is sent when the request named a scope (RFC 6749 section
+	// 5.1: required when it differs; always then, so a client need not compare).
+	Scope string `json:"scope,omitempty"`
 }
 
 // wrappedTokenResponse is the device server's {"oAuthToken":{...}} shape,
@@ -36,6 +39,7 @@ type wrappedTokenResponse struct {
 		TokenType    string `json:"token_type"`
 		ExpiresIn    string `json:"expires_in"`
 		RefreshToken string `json:"refresh_token,omitempty"`
+		Scope        string `json:"scope,omitempty"`
 	} `json:"oAuthToken"`
 }
 
@@ -67,7 +71,7 @@ func (m *Module) grant(w http.ResponseWriter, r *http.Request, f Form) {
 	case "refresh_token":
 		resp, in, err = m.refreshGrant(r, f, client, hasClient)
 	case "client_credentials":
-		resp, in, err = m.clientCredentialsGrant(r, client, hasClient)
+		resp, in, err = m.clientCredentialsGrant(r, f, client, hasClient)
 	case "":
 		err = errInvalidRequest("grant_type is required")
 	default:
@@ -109,7 +113,7 @@ func (m *Module) writeToken(w http.ResponseWriter, r *http.Request, resp tokenRe
 		var wr wrappedTokenResponse
 		wr.OAuthToken.AccessToken, wr.OAuthToken.TokenType = resp.AccessToken, resp.TokenType
 		wr.OAuthToken.ExpiresIn = strconv.FormatInt(resp.ExpiresIn, 10)
-		wr.OAuthToken.RefreshToken = resp.RefreshToken
+		wr.OAuthToken.RefreshToken, wr.OAuthToken.Scope = resp.RefreshToken, resp.Scope
 		httpapi.WriteJSONType(w, http.StatusCreated, mediaOAuthToken, wr)
 		return
 	}
@@ -146,13 +150,17 @@ func (m *Module) passwordGrant(r *http.Request, f Form, client ClientCredentials
 	if err != nil {
 		return tokenResponse{}, ctxGrant, err
 	}
-	resp, err := m.issuePair(ctx, r, cred, p, core.Token{}, core.AuditIssue, "password grant")
-	return resp, ctxGrant, err
+	scope, named, err := m.grantScope(ctx, f, p)
+	if err != nil {
+		return tokenResponse{}, ctxGrant, err
+	}
+	resp, err := m.issuePair(ctx, r, cred, p, core.Token{}, scope, scope, core.AuditIssue, "password grant")
+	return withScope(resp, scope, named), ctxGrant, err
 }
 
 // clientCredentialsGrant: the client's key and secret get an access token
 // (no refresh token, RFC 6749 section 4.4.3).
-func (m *Module) clientCredentialsGrant(r *http.Request, client ClientCredentials, hasClient bool) (tokenResponse, errContext, error) {
+func (m *Module) clientCredentialsGrant(r *http.Request, f Form, client ClientCredentials, hasClient bool) (tokenResponse, errContext, error) {
 	if !hasClient {
 		return tokenResponse{}, ctxClient, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "client authentication required", Challenge: "Basic"}
 	}
@@ -161,17 +169,30 @@ func (m *Module) clientCredentialsGrant(r *http.Request, client ClientCredential
 	if err != nil {
 		return tokenResponse{}, ctxClient, err
 	}
+	scope, named, err := m.grantScope(ctx, f, p)
+	if err != nil {
+		return tokenResponse{}, ctxGrant, err
+	}
 	now := m.svc.Clock.Now()
 	access, at := m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: cred.OrgID, PrincipalID: p.ID,
-		PrincipalKind: p.Kind, CredentialID: cred.ID, Scope: scopeOf(p), TTL: m.cfg.AccessTokenTTL})
+		PrincipalKind: p.Kind, CredentialID: cred.ID, Scope: scope, TTL: m.cfg.AccessTokenTTL})
 	ev := m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
 		Reason: "client credentials grant for key " + cred.Lookup})
 	if err := m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
 		return tokenResponse{}, ctxClient, err
 	}
-	return tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)}, ctxClient, nil
+	return withScope(tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)}, scope, named), ctxClient, nil
 }
 
+// withScope names the granted scope in the response when the request named one.
+func withScope(resp tokenResponse, scope string, named bool) tokenResponse {
+	if named {
+		resp.Scope = scope
+	}
+	return resp
+}
+
+// scopeOf is the default scope of p's grants.
 func scopeOf(p core.Principal) string {
 	if p.Kind == core.PrincipalAdmin {
 		return scopeAdmin
@@ -191,19 +212,21 @@ func expiresIn(t core.Token, now time.Time) int64 {
 // audit record in one transaction (grouped with concurrent requests)
 // before returning: an acknowledged token is committed. A pair rotated
 // from a certificate-bound token stays bound to the same certificate.
-func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, parent core.Token, action, reason string) (tokenResponse, error) {
+// The refresh token carries the grant's scope, the access token
+// accessScope (narrower after a refresh that asked for less).
+func (m *Module) issuePair(ctx context.Context, r *http.Request, cred core.Credential, p core.Principal, parent core.Token, accessScope, grantScope, action, reason string) (tokenResponse, error) {
 	now := m.svc.Clock.Now()
 	family := parent.FamilyID
 	if family == "" {
 		family = core.NewSortableID(now)
 	}
 	base := core.TokenSpec{OrgID: cred.OrgID, PrincipalID: p.ID, PrincipalKind: p.Kind, CredentialID: cred.ID, FamilyID: family, ParentID: parent.ID,
-		Scope: scopeOf(p), CertThumbprint: parent.CertThumbprint}
+		Scope: grantScope, CertThumbprint: parent.CertThumbprint}
 	rs := base
 	rs.Kind, rs.TTL = core.TokenRefresh, m.cfg.RefreshTokenTTL
 	refresh, rt := m.svc.Tokens.NewToken(rs)
 	as := base
-	as.Kind, as.TTL, as.ParentID = core.TokenAccess, m.cfg.AccessTokenTTL, rt.ID
+	as.Kind, as.TTL, as.ParentID, as.Scope = core.TokenAccess, m.cfg.AccessTokenTTL, rt.ID, accessScope
 	access, at := m.svc.Tokens.NewToken(as)
 	ev := m.event(r, core.AuditEvent{Action: action, OrgID: cred.OrgID, PrincipalID: p.ID, Subject: at.ID,
 		Reason: reason + " for key " + cred.Lookup + "; refresh " + rt.ID})
@@ -263,6 +286,11 @@ func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials,
 	if p.Disabled {
 		return grantFail(t, "principal disabled", core.E(core.KindRevoked, "the access key of this grant is disabled"))
 	}
+	// Decided before the exchange: a refused scope leaves the refresh token usable.
+	scope, named, err := m.refreshScope(ctx, f, p, t.Scope)
+	if err != nil {
+		return tokenResponse{}, ctxGrant, err
+	}
 	ex, err := m.svc.Tokens.ExchangeRefresh(ctx, t, m.cfg.RefreshGrace)
 	switch {
 	case ex.Reused:
@@ -278,6 +306,6 @@ func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials,
 	if ex.Retry {
 		reason = "refresh grant (concurrent refresh inside the grace window)"
 	}
-	resp, err := m.issuePair(ctx, r, cred, p, t, core.AuditRenew, reason)
-	return resp, ctxGrant, err
+	resp, err := m.issuePair(ctx, r, cred, p, t, scope, t.Scope, core.AuditRenew, reason)
+	return withScope(resp, scope, named), ctxGrant, err
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 // Config is the "taap" section of authgate's configuration.
@@ -137,8 +139,8 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		errs = append(errs, errors.New("max_body_bytes must be between 1024 and 67108864"))
 	}
-	if !validScopeToken(c.ResourceScope) {
-		errs = append(errs, fmt.Errorf("resource_scope %q: must be one scope token (1 to 64 printable ASCII characters, no space, quote or backslash)", c.ResourceScope))
+	if !core.ValidScopeToken(c.ResourceScope) {
+		errs = append(errs, fmt.Errorf("resource_scope %q: must be one scope token (1 to 128 printable ASCII characters, no space, quote or backslash)", c.ResourceScope))
 	}
 	return errors.Join(errs...)
 }

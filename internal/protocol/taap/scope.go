@@ -2,7 +2,6 @@ package taap
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -12,30 +11,6 @@ import (
 // (taap.resource_scope) and the one a client registered without a scope
 // is granted (RFC 6749 section 3.3: the server's pre-defined default).
 const DefaultResourceScope = "iot-connectivity"
-
-// hasScope reports whether the space-separated scope list includes want.
-func hasScope(scope, want string) bool {
-	for _, s := range strings.Fields(scope) {
-		if s == want {
-			return true
-		}
-	}
-	return false
-}
-
-// validScopeToken reports whether s is one RFC 6749 scope-token
-// (NQCHAR: %x21 / %x23-5B / %x5D-7E), at most 64 characters.
-func validScopeToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
 
 // errInsufficientScope is RFC 6750 section 3.1's insufficient_scope: the
 // access token is valid but its scope does not include scope.
@@ -51,7 +26,7 @@ func errInsufficientScope(scope string) *oauthError {
 func (m *Module) RequireScope(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := CallerFrom(r.Context())
-		if !ok || !hasScope(c.Token.Scope, scope) {
+		if !ok || !core.HasScope(c.Token.Scope, scope) {
 			err := errInsufficientScope(scope)
 			_ = m.d.Audit.Record(r.Context(), core.AuditEvent{Action: core.AuditForbidden, Protocol: protocol, OrgID: c.Token.OrgID,
 				PrincipalID: c.Token.PrincipalID, Subject: c.Token.ID, Outcome: core.OutcomeFailure,
