@@ -102,7 +102,7 @@ func TestDiscoveryTellsAClientWhatToSign(t *testing.T) {
 				kv = append(kv, [2]string{p, req.Header.Get(p)})
 			}
 		}
-		return npmBuild(t, keyPEM, kv)[0]
+		return npmNow(t, f, keyPEM, kv)[0]
 	}
 	tokenURL, _ := url.Parse(md.TokenEndpoint)
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(f.client.ClientID+":"+f.client.ClientSecret))

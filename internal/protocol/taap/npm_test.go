@@ -54,6 +54,15 @@ func npmBuildV(t *testing.T, keyPEM []byte, v any, requests ...[][2]string) []st
 	return toks
 }
 
+// npmNow is npmBuild for a fixture on a manual clock: the clock is set to
+// the real time first, which the builder reads (a slow run must not make
+// its tokens look issued in the future).
+func npmNow(t *testing.T, f *fixture, keyPEM []byte, requests ...[][2]string) []string {
+	t.Helper()
+	f.env.Clock.Set(time.Now())
+	return npmBuild(t, keyPEM, requests...)
+}
+
 func pkcs8PEM(t *testing.T, k *rsa.PrivateKey) []byte {
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
