@@ -378,6 +378,10 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 		Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return Issued{}, subject, err
 	}
+	if prof.Name == "signing" {
+		// WS-Security senders may name it by thumbprint or key identifier.
+		a.indexKeys(ctx, cert, rec.Serial, now)
+	}
 	return Issued{Certificate: cert, Chain: chain, Record: rec}, subject, nil
 }
 

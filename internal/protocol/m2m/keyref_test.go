@@ -63,15 +63,17 @@ func TestKeyReference_FormsOverHTTPS(t *testing.T) {
 	}
 }
 
-// TestKeyReference_X509IssuerSerial_AuthgateCA: a partner trusted by
-// subject whose signing certificate authgate's own CA issued references it
-// by X509IssuerSerial (python3-xmlsec); the certificate is found in the
-// CA's records for this environment, chains to the CA and passes the
-// revocation check: after `ca revoke` the same form is refused.
-func TestKeyReference_X509IssuerSerial_AuthgateCA(t *testing.T) {
+// TestKeyReference_AuthgateCA: a partner trusted by subject whose TA
+// signing certificate authgate's own CA issued names it by
+// X509IssuerSerial, X509SubjectKeyIdentifier, X509SKI or ThumbprintSHA1
+// (python3-xmlsec); the certificate is found in the CA's records for this
+// environment (by serial, or through its key index), chains to the CA and
+// passes the revocation check. A PE certificate of the same CA and
+// subject is not found on TA, and after `ca revoke` every form is refused.
+func TestKeyReference_AuthgateCA(t *testing.T) {
 	py := wssectest.RequireZeep(t)
 	var authority *ca.Authority
-	var issued ca.Issued
+	var issued, pe ca.Issued
 	key := wssectest.Key(t, 2048, 46)
 	w := newWorld(t, worldOptions{
 		material: func(w *world, m *m2m.Material) {
@@ -80,36 +82,61 @@ func TestKeyReference_X509IssuerSerial_AuthgateCA(t *testing.T) {
 			if _, err := authority.Init(ctx, ca.InitOptions{Algorithm: "rsa", RSABits: 2048}); err != nil {
 				t.Fatal(err)
 			}
-			subj := pkix.Name{Country: []string{"DE"}, Province: []string{"North-Rhine-Westfalia"}, Locality: []string{"Bonn"}, Organization: []string{"Sample Organization S.E."}, OrganizationalUnit: []string{"M2M_TA"}, CommonName: "ta.sample.org"}
-			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subj}, key)
-			if err != nil {
+			csr := func(ou string) []byte {
+				subj := pkix.Name{Country: []string{"DE"}, Province: []string{"North-Rhine-Westfalia"}, Locality: []string{"Bonn"},
+					Organization: []string{"Sample Organization S.E."}, OrganizationalUnit: []string{ou}, CommonName: "ta.sample.org"}
+				der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subj}, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+			}
+			var err error
+			if issued, err = authority.Sign(ctx, ca.SignRequest{CSR: csr("M2M_TA"), Profile: "signing", Environment: ca.EnvTA}); err != nil {
 				t.Fatal(err)
 			}
-			if issued, err = authority.Sign(ctx, ca.SignRequest{CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), Profile: "signing", Environment: ca.EnvTA}); err != nil {
+			if pe, err = authority.Sign(ctx, ca.SignRequest{CSR: csr("M2M"), Profile: "signing", Environment: ca.EnvPE}); err != nil {
 				t.Fatal(err)
 			}
 			root, _ := authority.Root(ctx)
 			m.TrustedCAs.AddCert(root)
+			m.TrustedCAs.AddCert(issued.Chain[0])
 			m.Partners[0].SigningCerts = nil
 			m.Partners[0].SigningCA = issued.Chain[0]
 			m.Partners[0].SigningSubjects = []string{issued.Certificate.Subject.String()}
-			m.TrustedCAs.AddCert(issued.Chain[0])
 		},
 		deps: func(w *world, d *m2m.Deps) { d.CA = authority },
 	})
-	now := w.svc.Clock.Now()
-	msg := func() []byte {
-		return wssectest.PySign(t, py, "ds-issuerserial", wssectest.Unsigned(w.usageGet(t), now, now.Add(wssec.DefaultTTL)), issued.Certificate, key)
+	if len(issued.Certificate.SubjectKeyId) == 0 {
+		t.Fatal("the CA wrote no subject key identifier")
 	}
-	f, body := w.post(t, m2m.PathMon, msg())
-	if f != nil || !strings.Contains(string(body), "SIMUsageResponse") {
-		t.Fatalf("refused: %v\n%s", f, body)
+	now := w.svc.Clock.Now()
+	forms := []string{"ds-issuerserial", "str-issuerserial", "keyid-ski", "ds-ski", "keyid-thumbprint"}
+	msg := func(mode string, c *x509.Certificate) []byte {
+		return wssectest.PySign(t, py, mode, wssectest.Unsigned(w.usageGet(t), now, now.Add(wssec.DefaultTTL)), c, key)
+	}
+	for _, mode := range forms {
+		f, body := w.post(t, m2m.PathMon, msg(mode, issued.Certificate))
+		if f != nil || !strings.Contains(string(body), "SIMUsageResponse") {
+			t.Fatalf("%s refused: %v\n%s", mode, f, body)
+		}
+		if strings.HasSuffix(mode, "-ski") {
+			// One key for both: the identifier names the TA certificate,
+			// which this key may sign for. The other forms tell them apart.
+			continue
+		}
+		f, body = w.post(t, m2m.PathMon, msg(mode, pe.Certificate))
+		if f == nil || !strings.Contains(f.String, "no registered certificate matches") {
+			t.Fatalf("%s: PE certificate on TA: %v\n%s", mode, f, body)
+		}
 	}
 	if _, err := authority.Revoke(context.Background(), ca.RevokeRequest{Serial: issued.Record.Serial, Reason: "keyCompromise"}); err != nil {
 		t.Fatal(err)
 	}
-	f, body = w.post(t, m2m.PathMon, msg())
-	if f == nil || !strings.Contains(f.String, "revoked") {
-		t.Fatalf("revoked certificate by X509IssuerSerial: %v\n%s", f, body)
+	for _, mode := range forms {
+		f, body := w.post(t, m2m.PathMon, msg(mode, issued.Certificate))
+		if f == nil || !strings.Contains(f.String, "revoked") {
+			t.Fatalf("%s: revoked certificate: %v\n%s", mode, f, body)
+		}
 	}
 }

@@ -56,8 +56,11 @@ type (
 	// (revoked, or not issued as a signing certificate of env).
 	partnerCA interface {
 		CheckPartnerCertificate(ctx context.Context, cert *x509.Certificate, env ca.Environment) error
-		// Get finds an issued certificate by serial (X509IssuerSerial references).
+		// Get and FindByKeyReference find issued certificates for key
+		// references: by serial (X509IssuerSerial), by thumbprint or
+		// subject key identifier.
 		Get(ctx context.Context, serial string) (ca.Record, core.Document, error)
+		FindByKeyReference(ctx context.Context, kind string, value []byte) ([]ca.Record, error)
 	}
 	// guard limits failed M2MApiKey checks (core.Guard).
 	guard interface {
@@ -237,38 +240,60 @@ func (e *Env) policy(pinned []*x509.Certificate, maxTTL time.Duration) wssec.Pol
 
 // caResolver finds, for key references that name a certificate instead
 // of carrying it, the signing certificates authgate's CA issued for one
-// environment. Only X509IssuerSerial can be looked up (the CA's records
-// are keyed by serial); subject key identifiers and thumbprints resolve
-// against the pinned certificates only. The verifier still checks that
-// the certificate matches the reference, chains to a trusted CA, and asks
-// caChecker whether it is revoked.
+// environment: by serial for X509IssuerSerial, through the CA's key index
+// for thumbprints and subject key identifiers. The verifier still checks
+// that the certificate matches the reference, chains to a trusted CA, and
+// asks caChecker whether it is revoked.
 type caResolver struct {
 	ca  partnerCA
 	env ca.Environment
 }
 
 func (r caResolver) ResolveCertificate(ctx context.Context, ref wssec.KeyReference) ([]*x509.Certificate, error) {
-	if ref.Form != wssec.KeyIssuerSerial || ref.Serial == nil {
+	var recs []ca.Record
+	switch ref.Form {
+	case wssec.KeyIssuerSerial:
+		if ref.Serial == nil {
+			return nil, nil
+		}
+		rec, _, err := r.ca.Get(ctx, ref.Serial.Text(16))
+		if k := core.KindOf(err); k == core.KindNotFound || k == core.KindInvalidInput {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		recs = []ca.Record{rec}
+	case wssec.KeyThumbprintSHA1, wssec.KeySubjectKeyIdentifier:
+		kind := ca.KeyThumbprintSHA1
+		if ref.Form == wssec.KeySubjectKeyIdentifier {
+			kind = ca.KeySubjectKeyID
+		}
+		var err error
+		if recs, err = r.ca.FindByKeyReference(ctx, kind, ref.Value); err != nil {
+			if core.KindOf(err) == core.KindInvalidInput {
+				return nil, nil
+			}
+			return nil, err
+		}
+	default:
 		return nil, nil
 	}
-	rec, _, err := r.ca.Get(ctx, ref.Serial.Text(16))
-	switch {
-	case core.KindOf(err) == core.KindNotFound || core.KindOf(err) == core.KindInvalidInput:
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case rec.Profile != "signing" || rec.Environment != string(r.env):
-		return nil, nil // not a signing certificate of this environment
+	var out []*x509.Certificate
+	for _, rec := range recs {
+		if rec.Profile != "signing" || rec.Environment != string(r.env) {
+			continue // not a signing certificate of this environment
+		}
+		b, _ := pem.Decode([]byte(rec.CertificatePEM))
+		if b == nil {
+			return nil, core.E(core.KindInternal, "CA record "+rec.Serial+" holds no certificate")
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, core.Wrap(core.KindInternal, "CA record "+rec.Serial, err)
+		}
+		out = append(out, c)
 	}
-	b, _ := pem.Decode([]byte(rec.CertificatePEM))
-	if b == nil {
-		return nil, core.E(core.KindInternal, "CA record "+rec.Serial+" holds no certificate")
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		return nil, core.Wrap(core.KindInternal, "CA record "+rec.Serial, err)
-	}
-	return []*x509.Certificate{c}, nil
+	return out, nil
 }
 
 // caChecker puts authgate's CA behind the verifier for one environment.
