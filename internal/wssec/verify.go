@@ -179,9 +179,9 @@ func (v *Verifier) VerifyContext(ctx context.Context, raw []byte) (*Verified, er
 	if err := doc.ReadFromBytes(normalizeAttrWhitespace(raw)); err != nil {
 		return nil, fail(CodeInvalidSecurity, "message is not well-formed XML")
 	}
-	// 3. Exactly one Envelope/Header/Body, one Security with one Timestamp,
-	//    token and Signature; no comments or processing instructions; no
-	//    duplicate Ids anywhere.
+	// 3. Exactly one Envelope/Header/Body, one Security with one Timestamp
+	//    and one Signature, at most one token; no comments or processing
+	//    instructions; no duplicate Ids anywhere.
 	env, err := v.shape(doc)
 	if err != nil {
 		return nil, err
