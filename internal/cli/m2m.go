@@ -27,7 +27,7 @@ import (
 // (API keys, SIMs) and the partner side (signed calls, M2MAdmCl/M2MMonCl server).
 func newM2MCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "m2m", Short: "M2M Connectivity API: API keys, SIMs, signed calls and the partner server"}
-	cmd.AddCommand(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MCallCmd(), newM2MPartnerServeCmd())
+	cmd.AddCommand(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MPartnerCmd(g), newM2MCallCmd(), newM2MPartnerServeCmd())
 	return cmd
 }
 
@@ -49,6 +49,48 @@ func newM2MAPIKeyCmd(g *globalFlags) *cobra.Command {
 	c.Flags().StringVar(&partner, "partner", "", "partner name (as in the m2m configuration)")
 	_ = c.MarkFlagRequired("partner")
 	return c
+}
+
+func newM2MPartnerCmd(g *globalFlags) *cobra.Command {
+	partner := &cobra.Command{Use: "partner", Short: "What a partner receives from the platform"}
+	var env string
+	var newKey bool
+	sheet := &cobra.Command{
+		Use:   "sheet NAME",
+		Short: "Print a partner's data-exchange sheet for one environment (setup document items A-K)",
+		Long: `Print the data-exchange sheet of partner NAME in one environment, from the configuration:
+the platform's SSL server and signature certificates (A/C, B/D) as PEM with SHA-256
+fingerprints, the M2MAdm and M2MMon access points (E-H, from public_url or listen), the
+SOA-BP sender ID (K) and M2M partner identifier, and what is registered from the partner
+(signing certificates, M2MAdmCl/M2MMonCl). The M2MApiKey (J/9) is only shown when issued:
+--new-api-key issues one and prints it on the sheet, once.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := m2m.NewSheet(cfg.M2M, env, args[0])
+			if err != nil {
+				return err
+			}
+			if newKey {
+				rt, err := openRuntime(cmd.Context(), g, cmd)
+				if err != nil {
+					return err
+				}
+				defer rt.Close()
+				if s.APIKey, err = m2m.CreateAPIKey(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), s.Env, s.Partner); err != nil {
+					return err
+				}
+			}
+			return s.WriteText(cmd.OutOrStdout())
+		},
+	}
+	sheet.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
+	sheet.Flags().BoolVar(&newKey, "new-api-key", false, "issue a new M2MApiKey for the environment and print it on the sheet (once)")
+	partner.AddCommand(sheet)
+	return partner
 }
 
 func newM2MSIMCmd(g *globalFlags) *cobra.Command {
@@ -155,8 +197,10 @@ result arrives at your M2MAdmCl). The M2MApiKey comes from --api-key-file or M2M
 			if apiKey == "" {
 				return errors.New("the M2MApiKey is required: --api-key-file or M2M_API_KEY")
 			}
+			tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}}
+			defer tr.CloseIdleConnections() // one call per run: keep no connection open after it
 			cl := &sdk.Client{BaseURL: url, APIKey: apiKey, Identifiers: ids, Signer: signer, Verifier: verifier,
-				HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}}}}
+				HTTP: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 			var out any
 			ctx := cmd.Context()
 			switch op := args[0]; op {

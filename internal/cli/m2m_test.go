@@ -136,6 +136,7 @@ func TestM2MCommands(t *testing.T) {
 	if msg := runCLIErr(t, append(base, "SIMUsageGet", "--sender-id", "GLOBEX-TA-0001")...); !strings.Contains(msg, "IdentifierMismatch") && !strings.Contains(msg, "SOA-BP sender ID") {
 		t.Fatalf("a wrong sender id: %s", msg)
 	}
+	checkPartnerSheet(t, cfgPath, data, taAddr, files, base)
 	mr := call("SIMActivation")
 	if mr["Status"] != "ACCEPTED" || mr["RequestID"] == "" {
 		t.Fatalf("MessageResponse %v", mr)
@@ -205,4 +206,59 @@ func waitListening(t *testing.T, addr string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s is not listening", addr)
+}
+
+// checkPartnerSheet runs `authgate m2m partner sheet`: the platform's
+// certificates whole, with the fingerprints openssl computes, the
+// endpoints, sender id and partner identifier, and no API key; with
+// --new-api-key a key that `m2m call` then authenticates with, printed by
+// that run only.
+func checkPartnerSheet(t *testing.T, cfgPath, data, taAddr string, files map[string][2]string, call []string) {
+	t.Helper()
+	sheet := string(runCLI(t, "m2m", "partner", "sheet", "acme", "--env", "TA", "--config", cfgPath, "--data-dir", data))
+	for _, name := range []string{"ta-tls", "ta-sign", "partner-sign"} {
+		out, err := exec.Command("openssl", "x509", "-in", files[name][0], "-noout", "-fingerprint", "-sha256").Output()
+		if err != nil {
+			t.Fatalf("openssl: %v", err)
+		}
+		_, fp, _ := strings.Cut(strings.TrimSpace(string(out)), "=")
+		if !strings.Contains(sheet, "SHA-256:  "+fp) {
+			t.Fatalf("sheet lacks %s's fingerprint %s:\n%s", name, fp, sheet)
+		}
+	}
+	for _, name := range []string{"ta-tls", "ta-sign"} {
+		pemBytes, err := os.ReadFile(files[name][0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(pemBytes)), "\n") {
+			if !strings.Contains(sheet, "   "+l+"\n") {
+				t.Fatalf("sheet lacks line %q of %s's PEM", l, name)
+			}
+		}
+	}
+	for _, want := range []string{
+		"A  SSL server certificate (TA)", "B  Signature certificate (TA)",
+		"E  M2MAdm access point (TA):  https://" + taAddr + "/M2MAdm", "F  M2MMon access point (TA):  https://" + taAddr + "/M2MMon",
+		"J  M2MApiKey (TA):  not on this sheet", "K  SOA-BP sender ID (API sender identifier):  ACME-TA-0001",
+		"M2M partner identifier:                   4711",
+	} {
+		if !strings.Contains(sheet, want) {
+			t.Fatalf("sheet lacks %q:\n%s", want, sheet)
+		}
+	}
+	issued := string(runCLI(t, "m2m", "partner", "sheet", "acme", "--env", "TA", "--new-api-key", "--config", cfgPath, "--data-dir", data))
+	_, rest, ok := strings.Cut(issued, "J  M2MApiKey (TA):  ")
+	key, _, _ := strings.Cut(rest, "\n")
+	if !ok || !strings.Contains(key, ".") {
+		t.Fatalf("no key on the sheet:\n%s", issued)
+	}
+	t.Setenv("M2M_API_KEY", key)
+	var u map[string]any
+	if err := json.Unmarshal(runCLI(t, append(call, "SIMUsageGet")...), &u); err != nil || u["State"] != "SHIPPED" {
+		t.Fatalf("SIMUsageGet with the sheet's key: %v %v", u, err)
+	}
+	if again := string(runCLI(t, "m2m", "partner", "sheet", "acme", "--env", "TA", "--config", cfgPath, "--data-dir", data)); strings.Contains(again, key) {
+		t.Fatal("the API key is printed again")
+	}
 }

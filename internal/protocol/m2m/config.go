@@ -52,6 +52,10 @@ type Config struct {
 type EnvConfig struct {
 	// Listen is host:port of the environment's HTTPS listener ("" disables it).
 	Listen string `yaml:"listen"`
+	// PublicURL is the listener's base URL as partners reach it (items
+	// E-H of the partner sheet: PublicURL + /M2MAdm, /M2MMon); default
+	// https://<listen>.
+	PublicURL string `yaml:"public_url"`
 	// TLSCert/TLSKey are the SSL server certificate and key (items A/C of the document).
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
@@ -176,6 +180,11 @@ func (c *Config) Validate() error {
 		p := strings.ToLower(name) + "."
 		if _, _, err := net.SplitHostPort(e.Listen); err != nil {
 			add("%slisten %q: must be host:port", p, e.Listen)
+		}
+		if e.PublicURL != "" {
+			if u, err := url.Parse(e.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+				add("%spublic_url must be an https:// URL without query", p)
+			}
 		}
 		for k, v := range map[string]string{"tls_cert": e.TLSCert, "tls_key": e.TLSKey, "signing_cert": e.SigningCert, "signing_key": e.SigningKey} {
 			if v == "" {

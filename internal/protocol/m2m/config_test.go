@@ -70,6 +70,7 @@ func TestConfigRefusesSharing(t *testing.T) {
 		{"TTL out of range", "timestamp_ttl", func(c *m2m.Config) { c.TimestampTTL = 0 }},
 		{"environment's accepted TTL over an hour", "ta.max_timestamp_ttl must be between 10s and 1h", func(c *m2m.Config) { c.TA.MaxTimestampTTL = 2 * time.Hour }},
 		{"partner's accepted TTL over an hour", "pe.partners[0].max_timestamp_ttl must be between 10s and 1h", func(c *m2m.Config) { c.PE.Partners[0].MaxTimestampTTL = 61 * time.Minute }},
+		{"plain http public URL", "ta.public_url must be an https:// URL", func(c *m2m.Config) { c.TA.PublicURL = "http://m2m-ta.example" }},
 		{"sender id with a space", "ta.partners[0].sender_id must be 1 to 64", func(c *m2m.Config) { c.TA.Partners[0].SenderID = "ACME TA" }},
 		{"partner id shared by two partners", `partner_id "4711" is also partner acme's`, func(c *m2m.Config) {
 			c.TA.Partners[0].PartnerID = "4711"
