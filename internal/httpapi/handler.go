@@ -263,7 +263,7 @@ func shed(next http.Handler, max int, m *metrics, errs ErrorWriter) http.Handler
 			m.shed.Inc()
 			closeIfBody(w, r)
 			w.Header().Set("Retry-After", "1")
-			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "server overloaded, retry later", RetryAfter: time.Second})
+			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "server overloaded, retry later", RetryAfter: UnavailableRetryAfter})
 		}
 	})
 }

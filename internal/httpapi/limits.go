@@ -134,7 +134,7 @@ func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics, errs E
 			m.shedAddr.Inc()
 			closeIfBody(w, r)
 			w.Header().Set("Retry-After", "1")
-			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "too many requests in flight from this address, retry later", RetryAfter: time.Second})
+			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "too many requests in flight from this address, retry later", RetryAfter: UnavailableRetryAfter})
 			return
 		}
 		inFlight[key]++

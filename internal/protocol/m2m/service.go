@@ -237,9 +237,7 @@ func (e *Env) refuse(w http.ResponseWriter, r *http.Request, status int, err *co
 	case status >= 500:
 		code, detail = m2m.FaultServer, m2m.ErrInternal
 	}
-	if d := err.RetryAfter; d > 0 && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
-	}
+	httpapi.SetRetryAfter(w, err)
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		e.d.Log.LogAttrs(r.Context(), slog.LevelError, "m2m request refused", slog.String("env", e.Name), slog.Int("status", status), slog.Any("err", err))
 	}
