@@ -25,9 +25,14 @@ func newTokenCmd() *cobra.Command {
 		Short: "Print an access token for an access key, cached and refreshed as needed",
 		Long: `Print an OAuth2 access token for an access key and secret from authgate's
 /oauth/token (password grant). The token pair is cached in a file only the user
-can read (default: authgate/tokens.json under the user's cache directory); a
-cached token is reused until shortly before it expires, then refreshed with the
-refresh token, and a new password grant is made only when that fails.
+can read (default: authgate/tokens.json under the user's cache directory), under
+an entry keyed by a hash of the URL, key and secret: a wrong secret never finds
+the token of the right one. A cached token is first checked with the server (GET /
+with it); it is reused while the server accepts it and until shortly before it
+expires, else refreshed with the refresh token, and a new password grant is made
+only when that fails. When the server refuses the key and secret (a deleted key, a
+wrong secret) nothing is printed, the cache entry is dropped and the exit status
+is non-zero.
 
 The secret can be given with --secret, --secret-file or AUTHGATE_SECRET (flags
 are visible to other users in the process list; prefer the file or variable).`,
@@ -61,9 +66,13 @@ are visible to other users in the process list; prefer the file or variable).`,
 			if err != nil {
 				return err
 			}
-			tok, err := c.Token(cmd.Context())
+			tok, err := c.VerifiedToken(cmd.Context())
+			var oe *oauth2client.Error
+			if errors.As(err, &oe) {
+				return fmt.Errorf("the server refuses access key %s; no token printed: %w", key, err)
+			}
 			if err != nil {
-				return err
+				return fmt.Errorf("no token printed: %w", err)
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

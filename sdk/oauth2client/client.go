@@ -4,6 +4,11 @@
 // refreshes it with the refresh token before it expires, falling back to
 // the key and secret when the refresh token is no longer accepted.
 //
+// Cache entries are keyed by an HMAC under the secret of the token URL
+// and key, so a wrong secret never finds the token the right one cached.
+// VerifiedToken checks a cached token with the server before handing it
+// on (the CLI prints only tokens the server accepts).
+//
 // A Client is safe for concurrent use; concurrent callers share one
 // refresh. Across processes sharing a cache file, racing refreshes are
 // absorbed by the server's refresh grace window.
@@ -11,6 +16,9 @@ package oauth2client
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,11 +43,18 @@ func (t *Token) Valid(now time.Time, skew time.Duration) bool {
 	return t != nil && t.AccessToken != "" && now.Add(skew).Before(t.Expiry)
 }
 
-// Cache persists tokens between processes. Key identifies the server and
-// access key; implementations must keep tokens private to the user.
+// Cache persists tokens between processes. Key identifies the server,
+// access key and secret (a keyed hash, never the secret itself);
+// implementations must keep tokens private to the user.
 type Cache interface {
 	Load(key string) (*Token, error) // nil, nil when absent
 	Save(key string, t *Token) error
+}
+
+// cacheDeleter is a Cache that can drop an entry (FileCache): a token
+// pair the server refused is removed rather than kept.
+type cacheDeleter interface {
+	Delete(key string) error
 }
 
 // Error is an OAuth2 error returned by the server.
@@ -58,6 +73,7 @@ func (e *Error) Error() string {
 
 // Client gets and refreshes tokens for one access key.
 type Client struct {
+	baseURL  string
 	tokenURL string
 	key      string
 	secret   string
@@ -94,7 +110,7 @@ func New(baseURL, key, secret string, opts ...Option) (*Client, error) {
 	if key == "" || secret == "" {
 		return nil, errors.New("oauth2client: key and secret are required")
 	}
-	c := &Client{tokenURL: u.String() + "/oauth/token", key: key, secret: secret,
+	c := &Client{baseURL: u.String(), tokenURL: u.String() + "/oauth/token", key: key, secret: secret,
 		http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, skew: 30 * time.Second}
 	for _, o := range opts {
 		o(c)
@@ -102,30 +118,91 @@ func New(baseURL, key, secret string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// cacheKey names this client's entry in a shared cache.
-func (c *Client) cacheKey() string { return c.tokenURL + " " + c.key }
+// cacheKey names this client's entry in a shared cache: HMAC-SHA256
+// under the secret of the token URL and key, so the entry of one secret
+// is not the entry of another, and the secret cannot be read from it.
+func (c *Client) cacheKey() string {
+	mac := hmac.New(sha256.New, []byte(c.secret))
+	mac.Write([]byte(c.tokenURL + " " + c.key))
+	return hex.EncodeToString(mac.Sum(nil))
+}
 
 // Token returns a valid access token, from memory, the cache, a refresh,
 // or a new password grant, in that order.
 func (c *Client) Token(ctx context.Context) (*Token, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	t, _, err := c.token(ctx)
+	return t, err
+}
+
+// VerifiedToken is Token for callers that hand the token on: a token
+// taken from memory or the cache is first presented to the server (GET /
+// with it, the entry point, which answers 401 for a token it refuses: its
+// key was deleted, it was revoked). A refused one is replaced by a
+// refresh or, failing that, a new password grant; an error means no token
+// the server accepts could be had (a deleted key, a wrong secret: the
+// server's refusal is in the error).
+func (c *Client) VerifiedToken(ctx context.Context) (*Token, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, cached, err := c.token(ctx)
+	if err != nil || !cached {
+		return t, err
+	}
+	switch err := c.check(ctx, t); {
+	case err == nil:
+		return t, nil
+	case !errors.Is(err, errRefused):
+		return nil, err
+	}
+	c.tok = &Token{RefreshToken: t.RefreshToken} // keep only the refresh token
+	t, _, err = c.token(ctx)
+	return t, err
+}
+
+// errRefused is the server's 401 to a token check.
+var errRefused = errors.New("oauth2client: the server refuses the access token")
+
+// check presents t to the server's entry point.
+func (c *Client) check(ctx context.Context, t *Token) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+"/", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("oauth2client: checking the cached token: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	res.Body.Close()
+	switch {
+	case res.StatusCode == http.StatusUnauthorized:
+		return errRefused
+	case res.StatusCode != http.StatusOK:
+		return fmt.Errorf("oauth2client: checking the cached token: HTTP %d from %s/", res.StatusCode, c.baseURL)
+	}
+	return nil
+}
+
+// token is Token under c.mu; cached reports that the token did not come
+// from the server just now.
+func (c *Client) token(ctx context.Context) (_ *Token, cached bool, err error) {
 	now := c.now()
 	if c.tok.Valid(now, c.skew) {
-		return c.tok, nil
+		return c.tok, true, nil
 	}
 	if c.tok == nil && c.cache != nil {
 		if t, err := c.cache.Load(c.cacheKey()); err == nil && t != nil {
 			c.tok = t
 			if t.Valid(now, c.skew) {
-				return t, nil
+				return t, true, nil
 			}
 		}
 	}
-	var (
-		t   *Token
-		err error
-	)
+	var t *Token
 	if c.tok != nil && c.tok.RefreshToken != "" {
 		t, err = c.grant(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.tok.RefreshToken}})
 		var oe *Error
@@ -133,22 +210,30 @@ func (c *Client) Token(ctx context.Context) (*Token, error) {
 			t, err = nil, nil // refresh token expired or revoked: log in again
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if t == nil {
 		t, err = c.grant(ctx, url.Values{"grant_type": {"password"}, "username": {c.key}, "password": {c.secret}})
+		var oe *Error
+		if errors.As(err, &oe) {
+			// The server refuses the key and secret: forget what they had.
+			c.tok = nil
+			if d, ok := c.cache.(cacheDeleter); ok {
+				_ = d.Delete(c.cacheKey())
+			}
+		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	c.tok = t
 	if c.cache != nil {
 		if err := c.cache.Save(c.cacheKey(), t); err != nil {
-			return t, fmt.Errorf("oauth2client: token obtained but not cached: %w", err)
+			return t, false, fmt.Errorf("oauth2client: token obtained but not cached: %w", err)
 		}
 	}
-	return t, nil
+	return t, false, nil
 }
 
 // Invalidate forgets the in-memory access token (for example after the

@@ -12,13 +12,16 @@ import (
 )
 
 // FileCache keeps tokens in a JSON file readable only by the user (0600,
-// in a 0700 directory), one entry per server and key. The key secret is
-// never written; only the token pair and its expiry.
+// in a 0700 directory), one entry per server, key and secret. The secret
+// is never written; only the token pair and its expiry.
 type FileCache struct {
 	Path string
 }
 
-var _ Cache = FileCache{}
+var (
+	_ Cache        = FileCache{}
+	_ cacheDeleter = FileCache{}
+)
 
 // DefaultCachePath is authgate/tokens.json under the user's cache directory.
 func DefaultCachePath() (string, error) {
@@ -63,6 +66,20 @@ func (f FileCache) Load(key string) (*Token, error) {
 
 // Save stores t for key, replacing the file atomically.
 func (f FileCache) Save(key string, t *Token) error {
+	return f.update(func(m map[string]*Token) { m[entryName(key)] = t })
+}
+
+// Delete drops the entry of key, if any.
+func (f FileCache) Delete(key string) error {
+	m, err := f.read()
+	if err != nil || m[entryName(key)] == nil {
+		return err
+	}
+	return f.update(func(m map[string]*Token) { delete(m, entryName(key)) })
+}
+
+// update rewrites the file with edit applied, atomically.
+func (f FileCache) update(edit func(map[string]*Token)) error {
 	if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
 		return err
 	}
@@ -70,7 +87,7 @@ func (f FileCache) Save(key string, t *Token) error {
 	if err != nil {
 		return err
 	}
-	m[entryName(key)] = t
+	edit(m)
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
