@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,7 +33,7 @@ type PartnerHandler struct {
 func (h *PartnerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		http.Error(w, "POST a signed SOAP message", http.StatusMethodNotAllowed)
+		h.faultStatus(w, http.StatusMethodNotAllowed, "soap:Client", "POST a signed SOAP message", ErrUnknownOperation)
 		return
 	}
 	limit := h.MaxBytes
@@ -40,6 +41,11 @@ func (h *PartnerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = 256 << 10
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err == nil && int64(len(raw)) > limit {
+		w.Header().Set("Connection", "close")
+		h.faultStatus(w, http.StatusRequestEntityTooLarge, "soap:Client", "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", ErrMessageTooLarge)
+		return
+	}
 	if err != nil {
 		h.fault(w, "soap:Client", "unreadable request", "", false)
 		return
@@ -92,6 +98,14 @@ func (h *PartnerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	_, _ = w.Write(payload)
+}
+
+// faultStatus answers a refusal made before the message is read as SOAP
+// with an unsigned Fault and the refusal's own HTTP status.
+func (h *PartnerHandler) faultStatus(w http.ResponseWriter, status int, code, reason, detail string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(UnsignedEnvelope(FaultPayload(code, reason, detail)))
 }
 
 func (h *PartnerHandler) fault(w http.ResponseWriter, code, reason, detail string, sign bool) {
