@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/keytest"
 )
 
 // adminEnv is authgate with the OAuth2 module (for the admin's bearer
@@ -72,18 +73,20 @@ func TestTMobileLibrariesVersionV1AndPaddedJWK(t *testing.T) {
 	for _, tc := range []struct {
 		name, jwk string
 		ok        bool
+		reason    string // a fragment of the refusal
 	}{
-		{"n padded (Java Base64.getUrlEncoder)", jwk(padded, ePadded), true},
-		{"n unpadded (RFC 7518)", jwk(unpadded, base64.RawURLEncoding.EncodeToString(eb)), true},
-		{"n with one '=' too few", jwk(strings.TrimSuffix(padded, "="), ePadded), false},
-		{"n with one '=' too many", jwk(padded+"=", ePadded), false},
+		{"n padded (Java Base64.getUrlEncoder)", jwk(padded, ePadded), true, ""},
+		{"n unpadded (RFC 7518)", jwk(unpadded, base64.RawURLEncoding.EncodeToString(eb)), true, ""},
+		{"n with one '=' too few", jwk(strings.TrimSuffix(padded, "="), ePadded), false, "base64url"},
+		{"padded, 1024 bits (the size check still applies)", jwk(base64.URLEncoding.EncodeToString(keytest.FakeRSAKey(1024).N.Bytes()), ePadded), false, "2048 to 4096 bits"},
+		{"n with one '=' too many", jwk(padded+"=", ePadded), false, "base64url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := adminPost(t, env, admin, taap.RouteClients, map[string]any{"name": "jwk " + core.NewID()[:6], "public_keys": []string{tc.jwk}})
 			if tc.ok && r.status != 201 {
 				t.Fatalf("refused: %d %v", r.status, r.body)
 			}
-			if !tc.ok && (r.status != 400 || r.code() != "invalid_request") {
+			if !tc.ok && (r.status != 400 || r.code() != "invalid_request" || !strings.Contains(r.desc(), tc.reason)) {
 				t.Fatalf("accepted or wrong refusal: %d %v", r.status, r.body)
 			}
 		})
