@@ -176,3 +176,25 @@ func TestRequestedScopeWasDropped(t *testing.T) {
 		t.Fatalf("narrowing a default grant: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestRequestedScopeInEveryShape: the granted scope is named in each
+// token representation when a scope was requested (inside oAuthToken in
+// the wrapped device-server shape); an admin may have "admin", and
+// without a subscription source nothing else.
+func TestRequestedScopeInEveryShape(t *testing.T) {
+	const devserver = "application/vnd.imgtec.com.oauthtoken+json"
+	e := start(t, agtest.Options{}, false, func(c *oauth2.Config) { c.DeviceServerResponse = "wrapped" })
+	grant := func(accept, scope string) resp {
+		return e.do("POST", "/oauth/token", with(formHeader(), "Accept", accept),
+			url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}, "scope": {scope}}.Encode())
+	}
+	if r := grant("application/json", "tpv admin"); r.Status != 200 || r.json(t)["scope"] != "admin" {
+		t.Fatalf("RFC 6749 shape: %d %s", r.Status, r.Body)
+	}
+	r := grant(devserver, "admin")
+	inner, _ := r.json(t)["oAuthToken"].(map[string]any)
+	if r.Status != 201 || inner["scope"] != "admin" || inner["expires_in"] != "3600" {
+		t.Fatalf("wrapped device-server shape: %d %s", r.Status, r.Body)
+	}
+	checkError(t, grant("application/json", "tpv"), 400, "invalid_scope", "none of the requested scopes", "")
+}
