@@ -272,7 +272,13 @@ func runWalkthrough(t *testing.T, w walkthrough, extra []extraListener, bin, exa
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The key is printed on stdout before the listening line on stderr, but
+	// the two pipes are copied by different goroutines: wait for it.
 	m := keyRE.FindStringSubmatch(stdout.String())
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		m = keyRE.FindStringSubmatch(stdout.String())
+	}
 	if m == nil {
 		t.Fatalf("no bootstrap admin key on stdout:\n%s", stdout.String())
 	}
