@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -202,28 +201,11 @@ func (c *client) passwordGrant(t testing.TB, i int, key, secret string) string {
 type child struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *agtest.SyncBuffer
+	stderr *agtest.SyncBuffer
 	done   chan error
 }
 
-// syncBuffer collects a child's output for assertions after the fact.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var listenRE = regexp.MustCompile(`msg=listening server=main addr=(\S+) scheme=(\S+)`)
 
@@ -234,7 +216,7 @@ func startChild(t testing.TB, db string, master []byte, env ...string) *child {
 	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--db", db)
 	cmd.Env = append(os.Environ(), append([]string{"AUTHGATE_TEST_MAIN=1", "AUTHGATE_ACCESS_LOG=false",
 		"AUTHGATE_MASTER_KEY=" + hex.EncodeToString(master)}, env...)...)
-	c := &child{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	c := &child{cmd: cmd, stdout: &agtest.SyncBuffer{}, stderr: &agtest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = c.stdout
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

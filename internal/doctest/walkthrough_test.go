@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/internal/cli"
+	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
 // The test binary doubles as the authgate binary (as in internal/cli): with
@@ -171,7 +171,7 @@ func freePort(t *testing.T) string {
 
 // runScript runs blocks in one bash -euo pipefail, each announced on
 // stderr so a failure names its block.
-func runScript(ctx context.Context, t *testing.T, dir string, env, blocks []string, what string, logs *syncBuffer) {
+func runScript(ctx context.Context, t *testing.T, dir string, env, blocks []string, what string, logs *agtest.SyncBuffer) {
 	t.Helper()
 	var script strings.Builder
 	for i, b := range blocks {
@@ -201,7 +201,7 @@ func runWalkthrough(t *testing.T, w walkthrough, extra []extraListener, bin, exa
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var stdout, logs syncBuffer
+	var stdout, logs agtest.SyncBuffer
 	if len(w.setup) > 0 {
 		runScript(ctx, t, dir, env, w.setup, "walkthrough setup", &logs)
 	}
@@ -288,21 +288,3 @@ func runWalkthrough(t *testing.T, w walkthrough, extra []extraListener, bin, exa
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

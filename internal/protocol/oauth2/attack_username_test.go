@@ -1,41 +1,22 @@
 package oauth2_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
-// syncBuffer is a log sink written by the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A failed login's username is attacker input: 4 kB (the form limit) with newlines (a
 // forged log line), ANSI escapes and a bidi override must reach neither
 // the log nor the audit record as sent, but bounded and escaped.
 func TestAttack_FailedUsernameLoggedAsSent(t *testing.T) {
-	var logs syncBuffer
+	var logs agtest.SyncBuffer
 	e := start(t, agtest.Options{Log: slog.New(slog.NewTextHandler(&logs, nil))}, false, nil)
 	forged := "\nlevel=INFO msg=\"auth event\" action=issue subject=admin\n"
 	username := "victim\x1b[2J\x1b[31m" + forged + "\u202e" + strings.Repeat("A", 3900) // the form caps values at 4 kB

@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,30 +33,13 @@ import (
 	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
-// lockedBuffer collects the server's log lines from every goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // idWorld is authgate with the OAuth2 module, device identities, an
 // initialised CA and the mTLS listener, logging at debug level into log.
 type idWorld struct {
 	env       *agtest.Env
 	authority *ca.Authority
-	log       *lockedBuffer
+	log       *agtest.SyncBuffer
 	mtlsURL   string
 	serverCA  string // PEM file of the mTLS listener's certificate
 	dir       string
@@ -69,7 +51,7 @@ func newIDWorld(t *testing.T) *idWorld { t.Helper(); return newIDWorldOn(t, agte
 // newIDWorldOn is newIDWorld on the store (and clock) base selects.
 func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 	t.Helper()
-	w := &idWorld{log: &lockedBuffer{}, dir: t.TempDir()}
+	w := &idWorld{log: &agtest.SyncBuffer{}, dir: t.TempDir()}
 	logger := slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var ids *oauth2.Identities
 	cfg := oauth2.DefaultIdentitiesConfig()

@@ -5,6 +5,7 @@
 package agtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +140,23 @@ func Serve(t testing.TB, ctx context.Context, srv *httpapi.Server) net.Addr {
 		t.Fatalf("server stopped before listening: %v", err)
 		return nil
 	}
+}
+
+// SyncBuffer is a bytes.Buffer that one goroutine may write (a server's
+// log, a child process's output) while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
