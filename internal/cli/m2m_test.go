@@ -27,6 +27,21 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// writeLeaf issues l from ca at now and writes its certificate and key
+// under dir as name (paths returned in that order).
+func writeLeaf(t *testing.T, dir string, ca *wssectest.CA, now time.Time, name string, l wssectest.Leaf) [2]string {
+	l.Now = now
+	c, k := ca.Issue(t, l)
+	cp, kp := wssectest.WriteFiles(t, dir, name, c, k)
+	return [2]string{cp, kp}
+}
+
+// loopbackServer is an SSL server certificate for 127.0.0.1 in slot.
+func loopbackServer(slot int) wssectest.Leaf {
+	return wssectest.Leaf{Slot: slot, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}
+}
+
 // TestM2MCommands runs the family end to end through the binary: API key
 // and SIM set-up on the database, `authgate serve` with a TA listener,
 // `authgate m2m partner-serve` as the partner's M2MAdmCl/M2MMonCl, and
@@ -38,20 +53,12 @@ func TestM2MCommands(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	ca := wssectest.NewCA(t, "Test CA", 0, now)
-	loop := []net.IP{net.IPv4(127, 0, 0, 1)}
-	server := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	ku := x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	files := map[string][2]string{}
-	issue := func(name string, l wssectest.Leaf) {
-		l.Now = now
-		c, k := ca.Issue(t, l)
-		cp, kp := wssectest.WriteFiles(t, dir, name, c, k)
-		files[name] = [2]string{cp, kp}
-	}
-	issue("ta-tls", wssectest.Leaf{Slot: 30, KeyUsage: ku, ExtKeyUsage: server, IPs: loop})
+	issue := func(name string, l wssectest.Leaf) { files[name] = writeLeaf(t, dir, ca, now, name, l) }
+	issue("ta-tls", loopbackServer(30))
 	issue("ta-sign", wssectest.Leaf{Slot: 31, OU: "M2M_TA"})
 	issue("partner-sign", wssectest.Leaf{Slot: 32, OU: "M2M_TA", CN: "ta.sample.org"})
-	issue("partner-tls", wssectest.Leaf{Slot: 33, KeyUsage: ku, ExtKeyUsage: server, IPs: loop})
+	issue("partner-tls", loopbackServer(33))
 	caPath, _ := wssectest.WriteFiles(t, dir, "ca", ca.Cert, nil)
 	taAddr, partnerAddr := freePort(t), freePort(t)
 	cfg := fmt.Sprintf(`m2m:

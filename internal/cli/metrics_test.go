@@ -2,10 +2,8 @@ package cli
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,18 +22,10 @@ func TestAttack_MetricsOnPartnerListeners(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	ca := wssectest.NewCA(t, "Test CA", 0, now)
-	loop := []net.IP{net.IPv4(127, 0, 0, 1)}
-	server := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	ku := x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	files := map[string][2]string{}
-	issue := func(name string, l wssectest.Leaf) {
-		l.Now = now
-		c, k := ca.Issue(t, l)
-		cp, kp := wssectest.WriteFiles(t, dir, name, c, k)
-		files[name] = [2]string{cp, kp}
-	}
-	issue("ta-tls", wssectest.Leaf{Slot: 30, KeyUsage: ku, ExtKeyUsage: server, IPs: loop})
-	issue("pe-tls", wssectest.Leaf{Slot: 33, KeyUsage: ku, ExtKeyUsage: server, IPs: loop})
+	issue := func(name string, l wssectest.Leaf) { files[name] = writeLeaf(t, dir, ca, now, name, l) }
+	issue("ta-tls", loopbackServer(30))
+	issue("pe-tls", loopbackServer(33))
 	issue("ta-sign", wssectest.Leaf{Slot: 31, OU: "M2M_TA"})
 	issue("pe-sign", wssectest.Leaf{Slot: 34, OU: "M2M"})
 	issue("ta-partner", wssectest.Leaf{Slot: 32, OU: "M2M_TA", CN: "ta.sample.org"})
