@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -14,27 +13,9 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/testutil/phptest"
 	sdk "github.com/authgate/authgate/sdk/apstrata"
 )
-
-// requirePHP finds php-cli with curl, skipping only outside full CI runs.
-func requirePHP(t *testing.T) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err == nil {
-		var out []byte
-		if out, err = exec.Command(php, "-m").Output(); err == nil && !strings.Contains(strings.ToLower(string(out)), "curl") {
-			err = os.ErrNotExist
-		}
-	}
-	if err != nil {
-		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("php-cli with php-curl is required (scripts/deps.sh installs it): %v", err)
-		}
-		t.Skip("php-cli/php-curl not installed")
-	}
-	return php
-}
 
 // phpCall runs testdata/php_sdk_call.php, which signs like the PHP SDK and
 // puts apsws.user into the URL (or form body) unencoded.
@@ -79,7 +60,7 @@ func phpCall(t *testing.T, e *env, php, method, login, password string) (int, ma
 // server decodes a space, finds no such user and tries the literal "+"),
 // the Java SDK sends %2B. The decoded login wins when it exists.
 func TestLoginWithPlus(t *testing.T) {
-	php := requirePHP(t)
+	php := phptest.Require(t)
 	e := newEnv(t, true, nil)
 	ctx := context.Background()
 	const login = "jane.doe+1@example.com"

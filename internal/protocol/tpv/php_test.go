@@ -13,26 +13,8 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/phptest"
 )
-
-// requirePHP finds Debian's php-cli with curl, skipping only outside full CI runs.
-func requirePHP(t *testing.T) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err == nil {
-		var out []byte
-		if out, err = exec.Command(php, "-m").Output(); err == nil && !strings.Contains(strings.ToLower(string(out)), "curl") {
-			err = os.ErrNotExist
-		}
-	}
-	if err != nil {
-		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("php-cli with php-curl is required (scripts/deps.sh installs it): %v", err)
-		}
-		t.Skip("php-cli/php-curl not installed")
-	}
-	return php
-}
 
 // TestVendorPHPSample runs the vendor's own PHP example (testdata/
 // vendor_sample.php: the document's code with `×tamp` mended to
@@ -41,7 +23,7 @@ func requirePHP(t *testing.T) string {
 // sample sends no Signature after login, so this installation lists its two
 // routes in signature_optional.
 func TestVendorPHPSample(t *testing.T) {
-	php := requirePHP(t)
+	php := phptest.Require(t)
 	for _, tc := range []struct {
 		name string
 		tls  bool
