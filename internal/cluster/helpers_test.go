@@ -206,7 +206,6 @@ type child struct {
 	done   chan error
 }
 
-
 var listenRE = regexp.MustCompile(`msg=listening server=main addr=(\S+) scheme=(\S+)`)
 
 // startChild runs `authgate serve` on a free loopback port with the given

@@ -11,7 +11,6 @@ import (
 	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
-
 // A failed login's username is attacker input: 4 kB (the form limit) with newlines (a
 // forged log line), ANSI escapes and a bidi override must reach neither
 // the log nor the audit record as sent, but bounded and escaped.

@@ -33,7 +33,6 @@ import (
 	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
-
 // idWorld is authgate with the OAuth2 module, device identities, an
 // initialised CA and the mTLS listener, logging at debug level into log.
 type idWorld struct {
