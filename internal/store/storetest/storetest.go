@@ -764,31 +764,11 @@ func testCounters(t *testing.T, s core.Store) {
 // nodes redeeming it at once) must let exactly one caller win.
 func testTokenRotatedOnce(t *testing.T, s core.Store) {
 	ctx := context.Background()
-	const tokens, callers = 20, 4
-	for i := 0; i < tokens; i++ {
-		must(t, s.CreateToken(ctx, newToken(fmt.Sprintf("r%d", i), "f", core.TokenRefresh, "p", t0, time.Hour)))
-	}
-	wins := make([]atomic.Int32, tokens)
-	var wg sync.WaitGroup
-	for c := 0; c < callers; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < tokens; i++ {
-				won, err := s.MarkTokenRotated(ctx, fmt.Sprintf("r%d", i), t0.Add(time.Minute))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if won {
-					wins[i].Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for i := range wins {
-		if n := wins[i].Load(); n != 1 {
+	wins := raceOnTokens(t, s, "r", 20, 4, func(id string) (bool, error) {
+		return s.MarkTokenRotated(ctx, id, t0.Add(time.Minute))
+	})
+	for i, n := range wins {
+		if n != 1 {
 			t.Fatalf("token r%d rotated by %d callers, want exactly 1", i, n)
 		}
 	}
@@ -840,9 +820,26 @@ func testTokenExchangeBounded(t *testing.T, s core.Store) {
 		t.Fatalf("exchange of a missing token = %d, %v", n, err)
 	}
 
-	const tokens, callers, max = 10, 8, 2
+	const max = 2
+	wins := raceOnTokens(t, s, "c", 10, 8, func(id string) (bool, error) {
+		n, err := s.CountTokenExchange(ctx, id, first, t0, max)
+		return n > 0, err
+	})
+	for i, n := range wins {
+		if n != max {
+			t.Fatalf("token c%d exchanged %d times by racing callers, want exactly %d", i, n, max)
+		}
+	}
+}
+
+// raceOnTokens creates refresh tokens prefix0..prefixN-1, lets callers
+// goroutines each try every one of them in order, and returns per token
+// how many tries succeeded.
+func raceOnTokens(t *testing.T, s core.Store, prefix string, tokens, callers int, try func(id string) (bool, error)) []int32 {
+	t.Helper()
+	ctx := context.Background()
 	for i := 0; i < tokens; i++ {
-		must(t, s.CreateToken(ctx, newToken(fmt.Sprintf("c%d", i), "f", core.TokenRefresh, "p", t0, time.Hour)))
+		must(t, s.CreateToken(ctx, newToken(fmt.Sprintf("%s%d", prefix, i), "f", core.TokenRefresh, "p", t0, time.Hour)))
 	}
 	wins := make([]atomic.Int32, tokens)
 	var wg sync.WaitGroup
@@ -851,23 +848,23 @@ func testTokenExchangeBounded(t *testing.T, s core.Store) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < tokens; i++ {
-				n, err := s.CountTokenExchange(ctx, fmt.Sprintf("c%d", i), first, t0, max)
+				won, err := try(fmt.Sprintf("%s%d", prefix, i))
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if n > 0 {
+				if won {
 					wins[i].Add(1)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	out := make([]int32, tokens)
 	for i := range wins {
-		if n := wins[i].Load(); n != max {
-			t.Fatalf("token c%d exchanged %d times by racing callers, want exactly %d", i, n, max)
-		}
+		out[i] = wins[i].Load()
 	}
+	return out
 }
 
 // testTokenSuccessorOnce: of the children of one refresh token, the first
