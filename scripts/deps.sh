@@ -29,6 +29,11 @@ install_test_deps() {
 	# TAAP: the PoP builder page is driven in headless Chromium (chromedp).
 	command -v chromium >/dev/null || pkgs+=(chromium)
 	command -v chromedriver >/dev/null || pkgs+=(chromium-driver)
+	# Gateway forward-auth: nginx (auth_request) and Caddy (forward_auth) run in
+	# front of authgate in the tests; wrk drives bench/gateway.sh.
+	{ [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } || pkgs+=(nginx)
+	command -v caddy >/dev/null || pkgs+=(caddy)
+	command -v wrk >/dev/null || pkgs+=(wrk)
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "installing: ${pkgs[*]}"
 		apt_install "${pkgs[@]}"
