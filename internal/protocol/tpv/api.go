@@ -59,7 +59,7 @@ func requireJSON(r *http.Request) error {
 
 // reject audits a refused request and passes the error on.
 func (m *Module) reject(r *http.Request, b *brand, subject string, err error) error {
-	m.auditFailure(r, auditReject, b, subject, err)
+	m.auditFailure(r, m.d.ClientAddr.IP(r), auditReject, b, subject, err)
 	return err
 }
 

@@ -1,15 +1,18 @@
 package tpv
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // brand is the authenticated caller of a TPV route.
@@ -18,12 +21,14 @@ type brand struct {
 	PrincipalID  string
 	CredentialID string
 	Name         string
-	Signed       bool // the request carried a verified Signature
+	Signed       bool       // the request carried a verified Signature
+	TokenID      string     // the auth_token's id (never its value)
+	ExpiresAt    *time.Time // when the auth_token expires
 }
 
 // loadBrand fills in the principal and refuses disabled or non-brand principals.
-func (m *Module) loadBrand(r *http.Request, b *brand) error {
-	p, err := m.d.Principals.GetPrincipal(r.Context(), b.PrincipalID)
+func (m *Module) loadBrand(ctx context.Context, b *brand) error {
+	p, err := m.d.Principals.GetPrincipal(ctx, b.PrincipalID)
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {
 			return core.Wrap(core.KindUnauthenticated, "invalid token or signature", errDetail("brand principal missing"))
@@ -44,22 +49,25 @@ func (m *Module) loadBrand(r *http.Request, b *brand) error {
 // the whole request body (already read, since the signature covers it).
 type handlerFunc func(w http.ResponseWriter, r *http.Request, b *brand, body []byte) error
 
-// authed authenticates the auth token and, per route, the Signature, then
-// runs h. Every failure is audited and rendered as {"error": ...}.
-func (m *Module) authed(route string, h handlerFunc) http.Handler {
+// authed authenticates the request with the tpv-signature scheme (the
+// same check the gateway and forward-auth run), checks the brand's
+// subscription, then runs h. Every failure is audited and rendered as
+// {"error": ...}.
+func (m *Module) authed(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := m.readBody(r)
+		body, err := m.readBody(w, r)
 		if err != nil {
-			m.auditFailure(r, auditReject, nil, route, err)
+			m.auditFailure(r, m.d.ClientAddr.IP(r), auditReject, nil, m.sig.routeOf(r), err)
 			m.writeError(w, r, err)
 			return
 		}
-		b, err := m.authenticate(r, route, body)
+		c, err := m.sig.Authenticate(r.Context(), scheme.Request{HTTP: r, Body: body, BodyKnown: true, Addr: clientAddr(m.d.ClientAddr.IP(r))})
 		if err != nil {
-			m.auditFailure(r, core.AuditAuthFailure, b, route, err)
-			m.writeError(w, r, err)
+			m.sig.WriteRefusal(w, r, err)
 			return
 		}
+		// A Signature that is sent is always verified: present means verified.
+		b := &brand{OrgID: c.OrgID, PrincipalID: c.PrincipalID, Name: c.Subject, Signed: r.Header.Get(HeaderSignature) != ""}
 		if m.d.Access != nil {
 			if err := m.d.Access.Allow(r.Context(), core.Access{OrgID: b.OrgID, PrincipalID: b.PrincipalID, Method: r.Method, Path: r.URL.Path, Scheme: "tpv", Kind: core.PrincipalApplication}); err != nil {
 				m.writeError(w, r, err)
@@ -72,24 +80,20 @@ func (m *Module) authed(route string, h handlerFunc) http.Handler {
 	})
 }
 
-// readBody reads the whole body up to the configured limit.
-func (m *Module) readBody(r *http.Request) ([]byte, error) {
-	tooLarge := &transportError{http.StatusRequestEntityTooLarge, "request body must be at most " + strconv.FormatInt(m.cfg.MaxBodyBytes, 10) + " bytes"}
-	if r.ContentLength > m.cfg.MaxBodyBytes {
-		return nil, tooLarge
+// readBody reads the whole body up to the configured limit
+// (httpapi.ReadBody), keeping the TPV wording of the 413.
+func (m *Module) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := httpapi.ReadBody(w, r, m.cfg.MaxBodyBytes)
+	if errors.Is(err, httpapi.ErrBodyTooLarge) {
+		return nil, &transportError{http.StatusRequestEntityTooLarge, "request body must be at most " + strconv.FormatInt(m.cfg.MaxBodyBytes, 10) + " bytes"}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, m.cfg.MaxBodyBytes+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, core.Wrap(core.KindInvalidInput, "request body could not be read", err)
-	}
-	if int64(len(body)) > m.cfg.MaxBodyBytes {
-		return nil, tooLarge
-	}
-	return body, nil
+	return body, err
+}
+
+// clientAddr parses the address ClientAddr.IP returns (zero if it is none).
+func clientAddr(ip string) netip.Addr {
+	a, _ := netip.ParseAddr(ip)
+	return a
 }
 
 // authToken takes the token from "Authorization: <token>". "Bearer <token>"
@@ -102,9 +106,9 @@ func authToken(h string) string {
 	return h
 }
 
-// authenticate checks the auth token and the request signature.
-func (m *Module) authenticate(r *http.Request, route string, body []byte) (*brand, error) {
-	ctx := r.Context()
+// authenticate checks the auth token and the request signature; route is
+// the TPV route r addresses ("" for any other path: Signature required).
+func (m *Module) authenticate(ctx context.Context, r *http.Request, ip, route string, body []byte) (*brand, error) {
 	tokVal := authToken(r.Header.Get("Authorization"))
 	if tokVal == "" {
 		return nil, core.Wrap(core.KindUnauthenticated, "Authorization header must carry the auth_token", errDetail("no auth token"))
@@ -123,18 +127,18 @@ func (m *Module) authenticate(r *http.Request, route string, body []byte) (*bran
 		}
 		return nil, err
 	}
-	b := &brand{OrgID: tok.OrgID, PrincipalID: tok.PrincipalID, CredentialID: tok.CredentialID}
+	b := &brand{OrgID: tok.OrgID, PrincipalID: tok.PrincipalID, CredentialID: tok.CredentialID, TokenID: tok.ID, ExpiresAt: tok.ExpiresAt}
 	sigHeader := r.Header.Get(HeaderSignature)
 	switch {
 	case sigHeader != "":
-		if err := m.verifySignature(r, b, body, tokVal, sigHeader); err != nil {
+		if err := m.verifySignature(ctx, r, ip, b, body, tokVal, sigHeader); err != nil {
 			return b, err
 		}
 		b.Signed = true
 	case m.cfg.signatureRequired(route):
 		return b, core.Wrap(core.KindUnauthenticated, "Signature header must be given", errDetail("missing request signature"))
 	}
-	if err := m.loadBrand(r, b); err != nil {
+	if err := m.loadBrand(ctx, b); err != nil {
 		return b, err
 	}
 	return b, nil
@@ -142,7 +146,7 @@ func (m *Module) authenticate(r *http.Request, route string, body []byte) (*bran
 
 // verifySignature checks the Signature header against the canonical
 // request (docs/tpv-signature.md) and spends it.
-func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal, sigHeader string) error {
+func (m *Module) verifySignature(ctx context.Context, r *http.Request, ip string, b *brand, body []byte, tokVal, sigHeader string) error {
 	sig, err := ParseSignature(HeaderSignature+" header", sigHeader)
 	if err != nil {
 		return err
@@ -162,7 +166,7 @@ func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal,
 	if err != nil {
 		return err
 	}
-	cred, err := m.d.CredStore.GetCredential(r.Context(), b.CredentialID)
+	cred, err := m.d.CredStore.GetCredential(ctx, b.CredentialID)
 	if err != nil {
 		return err
 	}
@@ -170,7 +174,7 @@ func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal,
 		return core.Wrap(core.KindRevoked, "application token is no longer valid", errDetail("credential revoked or expired"))
 	}
 	// The same secret as the login's, so counted as the same credential.
-	err = m.d.Guard.Verify(r.Context(), core.Attempt{Kind: core.CredAppToken, Lookup: cred.Lookup, Addr: m.d.ClientAddr.IP(r)}, func() error {
+	err = m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAppToken, Lookup: cred.Lookup, Addr: ip}, func() error {
 		secret, err := m.d.Credentials.Open(cred)
 		if err != nil {
 			return err
@@ -185,7 +189,7 @@ func (m *Module) verifySignature(r *http.Request, b *brand, body []byte, tokVal,
 		return err
 	}
 	// Keyed on the decoded bytes, so flipping hex case is still a replay.
-	if err := m.d.Replay.Remember(r.Context(), "tpv-sig", hex.EncodeToString(sig), ts.Add(m.cfg.RequestTolerance+time.Second)); err != nil {
+	if err := m.d.Replay.Remember(ctx, "tpv-sig", hex.EncodeToString(sig), ts.Add(m.cfg.RequestTolerance+time.Second)); err != nil {
 		if core.KindOf(err) == core.KindReplayed {
 			return core.Wrap(core.KindReplayed, "Signature has already been used", errDetail("replayed request signature"))
 		}

@@ -25,6 +25,9 @@ func status(err error) int {
 	if errors.As(err, &te) {
 		return te.status
 	}
+	if st, ok := httpapi.BodyStatus(err); ok {
+		return st
+	}
 	switch core.KindOf(err) {
 	case core.KindInvalidInput:
 		return http.StatusBadRequest
@@ -94,14 +97,17 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // response; callers that issue something check the returned error.
 func (m *Module) audit(r *http.Request, e core.AuditEvent) error {
 	e.Protocol = protocol
-	e.RemoteAddr = m.d.ClientAddr.IP(r)
+	if e.RemoteAddr == "" {
+		e.RemoteAddr = m.d.ClientAddr.IP(r)
+	}
 	e.RequestID = httpapi.RequestID(r)
 	return m.d.Audit.Record(r.Context(), e)
 }
 
-// auditFailure records a failed authentication or a rejected request.
-func (m *Module) auditFailure(r *http.Request, action string, b *brand, subject string, err error) {
-	e := core.AuditEvent{Action: action, Outcome: core.OutcomeFailure, Subject: subject, Reason: auditReason(err)}
+// auditFailure records a failed authentication or a rejected request from
+// the client address ip.
+func (m *Module) auditFailure(r *http.Request, ip, action string, b *brand, subject string, err error) {
+	e := core.AuditEvent{Action: action, Outcome: core.OutcomeFailure, Subject: subject, Reason: auditReason(err), RemoteAddr: ip}
 	if b != nil {
 		e.OrgID, e.PrincipalID = b.OrgID, b.PrincipalID
 	}

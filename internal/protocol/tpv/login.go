@@ -65,7 +65,7 @@ var dummyKey = make([]byte, 48)
 func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 	subject := ""
 	fail := func(err error, b *brand) {
-		m.auditFailure(r, core.AuditAuthFailure, b, subject, err)
+		m.auditFailure(r, m.d.ClientAddr.IP(r), core.AuditAuthFailure, b, subject, err)
 		m.writeError(w, r, err)
 	}
 	lp, err := ParseLoginQuery(r.URL.RawQuery)
@@ -116,7 +116,7 @@ func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 		fail(err, b)
 		return
 	}
-	if err := m.loadBrand(r, b); err != nil {
+	if err := m.loadBrand(ctx, b); err != nil {
 		fail(err, b)
 		return
 	}

@@ -105,6 +105,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 type Module struct {
 	cfg Config
 	d   Deps
+	sig *signatureScheme
 }
 
 // New builds the adapter; cfg must have passed Validate.
@@ -112,19 +113,21 @@ func New(cfg Config, d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{cfg: cfg, d: d}
+	m := &Module{cfg: cfg, d: d}
+	m.sig = newSignatureScheme(m)
+	return m
 }
 
 // Register mounts the routes. The vendor documents GET for the resource
 // routes but its examples POST, so both methods are served.
 func (m *Module) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/auth", m.login)
-	mux.Handle("POST "+RouteTPV, m.authed(RouteTPV, m.submitTPV))
-	mux.Handle("GET "+RouteProducts, m.authed(RouteProducts, m.listProducts))
-	mux.Handle("POST "+RouteProducts, m.authed(RouteProducts, m.createProduct))
+	mux.Handle("POST "+RouteTPV, m.authed(m.submitTPV))
+	mux.Handle("GET "+RouteProducts, m.authed(m.listProducts))
+	mux.Handle("POST "+RouteProducts, m.authed(m.createProduct))
 	for _, method := range []string{"GET", "POST"} {
-		mux.Handle(method+" "+RouteDigitalSend, m.authed(RouteDigitalSend, m.digitalSend))
-		mux.Handle(method+" "+RouteQueueCall, m.authed(RouteQueueCall, m.queueCall))
-		mux.Handle(method+" "+RouteTestAPI, m.authed(RouteTestAPI, m.testAPI))
+		mux.Handle(method+" "+RouteDigitalSend, m.authed(m.digitalSend))
+		mux.Handle(method+" "+RouteQueueCall, m.authed(m.queueCall))
+		mux.Handle(method+" "+RouteTestAPI, m.authed(m.testAPI))
 	}
 }
