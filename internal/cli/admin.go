@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -205,18 +208,101 @@ certificate (--public-file). The secret is printed once and stored only hashed o
 }
 
 func newAdminAuditCmd(g *globalFlags) *cobra.Command {
-	var limit int
-	var action, protocol string
+	var (
+		limit        int
+		since, until string
+		f            core.AuditFilter
+	)
 	cmd := &cobra.Command{
-		Use: "audit", Short: "Show the newest audit log entries", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			return rt.svc.Audit.List(cmd.Context(), core.AuditFilter{Limit: limit, Action: action, Protocol: protocol})
-		}),
+		Use:   "audit",
+		Short: "Stream audit log entries as JSON lines, newest first",
+		Long: `Stream audit log entries as JSON lines, newest first, filtered by time range,
+organisation, principal, action, protocol and result. --since and --until take an
+RFC 3339 time or a duration back from now (24h, 90m). --limit 0 streams every match.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			var err error
+			if f.Since, err = auditTime(since, now); err != nil {
+				return usageError(fmt.Errorf("--since: %w", err))
+			}
+			if f.Until, err = auditTime(until, now); err != nil {
+				return usageError(fmt.Errorf("--until: %w", err))
+			}
+			switch f.Outcome {
+			case "", core.OutcomeSuccess, core.OutcomeFailure:
+			default:
+				return usageError(fmt.Errorf("--result %q: want success or failure", f.Outcome))
+			}
+			if limit < 0 {
+				return usageError(fmt.Errorf("--limit %d: want 0 (everything) or more", limit))
+			}
+			rt, err := openRuntime(cmd.Context(), g, cmd)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			return streamAudit(cmd.Context(), rt.svc.Audit, f, limit, cmd.OutOrStdout())
+		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 50, "number of entries")
-	cmd.Flags().StringVar(&action, "action", "", "only this action (issue, renew, revoke, auth_failure, ...)")
-	cmd.Flags().StringVar(&protocol, "protocol", "", "only this protocol")
+	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this time (RFC 3339, or a duration back from now)")
+	cmd.Flags().StringVar(&until, "until", "", "only entries before this time (RFC 3339, or a duration back from now)")
+	cmd.Flags().StringVar(&f.OrgID, "org", "", "only this organisation id")
+	cmd.Flags().StringVar(&f.PrincipalID, "principal", "", "only this principal id")
+	cmd.Flags().StringVar(&f.Action, "action", "", "only this action (issue, renew, revoke, auth_failure, create, ...)")
+	cmd.Flags().StringVar(&f.Protocol, "protocol", "", "only this protocol (oauth2, tpv, apstrata, taap, m2m, admin, ...)")
+	cmd.Flags().StringVar(&f.Outcome, "result", "", "only this result: success or failure")
+	cmd.Flags().IntVar(&limit, "limit", 50, "number of entries; 0 streams every match")
 	return cmd
+}
+
+// auditTime parses a --since/--until value: RFC 3339, or a duration back from now.
+func auditTime(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive duration", v)
+	}
+	return now.Add(-d), nil
+}
+
+// auditPage is how many entries one store query of a stream reads.
+const auditPage = 500
+
+type auditLister interface {
+	List(ctx context.Context, f core.AuditFilter) ([]core.AuditEvent, error)
+}
+
+// streamAudit writes the entries f selects as JSON lines, paging through
+// the store with the id cursor so a large log never sits in memory.
+func streamAudit(ctx context.Context, a auditLister, f core.AuditFilter, limit int, out io.Writer) error {
+	enc := json.NewEncoder(out)
+	written := 0
+	for {
+		f.Limit = auditPage
+		if limit > 0 && limit-written < auditPage {
+			f.Limit = limit - written
+		}
+		page, err := a.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		written += len(page)
+		if len(page) < f.Limit || (limit > 0 && written >= limit) {
+			return nil
+		}
+		f.BeforeID = page[len(page)-1].ID
+	}
 }
 
 func trimNewline(b []byte) []byte {

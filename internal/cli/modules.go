@@ -48,7 +48,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		rt.log.Warn("public_url is not set: links, discovery and token issuers name the address each request arrived on (or an allowed_hosts Host); set public_url for a stable issuer")
 	}
 	// Purges of expired replay keys, dead tokens and ended counter windows.
-	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log}
+	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log, AuditRetention: rt.cfg.Audit.Retention}
 	m.background = append(m.background, janitor.Run)
 	// API subscriptions: every protected route below checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)

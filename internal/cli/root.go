@@ -24,6 +24,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.As(err, &ee) {
 			return ee.code
 		}
+		var ce codedError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, "authgate:", ce.err)
+			return ce.code
+		}
 		fmt.Fprintln(stderr, "authgate:", err)
 		return 1
 	}
@@ -35,6 +40,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// codedError is a failure reported like any other, with its own exit code.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
+// exitUsage is the exit code of a command called with bad flags or arguments.
+const exitUsage = 2
+
+// usageError marks err as a usage mistake: exit code exitUsage.
+func usageError(err error) error { return codedError{code: exitUsage, err: err} }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{

@@ -54,6 +54,7 @@ type Config struct {
 	BodyReadTimeout    time.Duration `yaml:"body_read_timeout"`
 	// AuthFailures limits failed authentications of every family (docs/limiter.md).
 	AuthFailures AuthFailures `yaml:"auth_failures"`
+	Audit        Audit        `yaml:"audit"`
 	// Protocol sections are added below by each adapter.
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
@@ -94,6 +95,13 @@ type AuthFailures struct {
 	AddressLimit    int           `yaml:"address_limit"`
 	CredentialLimit int           `yaml:"credential_limit"`
 	Window          time.Duration `yaml:"window"`
+}
+
+// Audit governs the audit log.
+type Audit struct {
+	// Retention is how long audit events are kept; the janitor deletes
+	// older ones. 0 keeps them forever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Limits converts the section for core.NewGuard.
@@ -138,6 +146,7 @@ func Default() Config {
 
 		Replay:       Replay{Mode: "auto", MaxKeys: 1 << 20},
 		AuthFailures: authFailuresDefault(),
+		Audit:        Audit{Retention: 90 * 24 * time.Hour},
 		TPV:          tpv.DefaultConfig(),
 		OAuth2:       oauth2.DefaultConfig(),
 		M2M:          m2m.DefaultConfig(),
@@ -338,6 +347,9 @@ func (c *Config) Validate() error {
 	}
 	if w := c.AuthFailures.Window; w < time.Second || w > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("auth_failures.window %v: must be between 1s and 24h", w))
+	}
+	if r := c.Audit.Retention; r != 0 && r < time.Hour {
+		errs = append(errs, fmt.Errorf("audit.retention %v: must be 0 (keep forever) or at least 1h", r))
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		errs = append(errs, errors.New("tls: cert and key must be given together"))

@@ -12,18 +12,48 @@ type JanitorStore interface {
 	PurgeReplayKeys(ctx context.Context, now time.Time) (int, error)
 	PurgeTokens(ctx context.Context, before time.Time) (int, error)
 	PurgeCounters(ctx context.Context, now time.Time) (int, error)
+	PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Janitor deletes what can no longer matter: expired replay keys, counters
 // of ended windows, and tokens dead (expired past renewal, or revoked) for
 // longer than Retention, kept that long so introspection and audits can
-// still name them. Every node may run one; the deletes are idempotent.
+// still name them, and audit events older than AuditRetention. Every node
+// may run one; the deletes are idempotent.
 type Janitor struct {
 	Store     JanitorStore
 	Clock     Clock
 	Log       *slog.Logger
 	Interval  time.Duration // default 1 minute
 	Retention time.Duration // default 24 hours
+	// AuditRetention is how long audit events are kept; 0 keeps them forever.
+	AuditRetention time.Duration
+}
+
+// auditPurgeBatch bounds one audit delete statement, so a backlog (a
+// retention shortened on a large log) is removed in short transactions.
+const auditPurgeBatch = 5000
+
+// auditPurgeMaxBatches bounds one sweep's audit purge; the next sweep
+// continues where it stopped.
+const auditPurgeMaxBatches = 200
+
+// SweepAudit deletes the audit events older than AuditRetention, in
+// batches of auditPurgeBatch, and returns how many it deleted.
+func (j *Janitor) SweepAudit(ctx context.Context) (int, error) {
+	if j.AuditRetention <= 0 {
+		return 0, nil
+	}
+	before := j.Clock.Now().Add(-j.AuditRetention)
+	total := 0
+	for i := 0; i < auditPurgeMaxBatches; i++ {
+		n, err := j.Store.PurgeAudit(ctx, before, auditPurgeBatch)
+		total += n
+		if err != nil || n < auditPurgeBatch {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // Sweep runs one purge pass and returns what it removed. A failing purge
@@ -61,11 +91,13 @@ func (j *Janitor) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 		r, tk, c, err := j.Sweep(ctx)
+		a, errAudit := j.SweepAudit(ctx)
+		err = errors.Join(err, errAudit)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("janitor sweep failed", slog.Any("err", err))
-		case r+tk+c > 0:
-			log.Debug("janitor sweep", slog.Int("replay_keys", r), slog.Int("tokens", tk), slog.Int("counters", c))
+		case r+tk+c+a > 0:
+			log.Debug("janitor sweep", slog.Int("replay_keys", r), slog.Int("tokens", tk), slog.Int("counters", c), slog.Int("audit_events", a))
 		}
 	}
 }

@@ -120,3 +120,37 @@ func TestJanitorRunSweepsUntilCancelled(t *testing.T) {
 		t.Fatal("janitor did not stop after cancel")
 	}
 }
+
+func TestJanitorSweepAuditKeepsRetention(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	for i := 0; i < 3; i++ {
+		if err := svc.Store.AppendAudit(ctx, core.AuditEvent{At: start.Add(time.Duration(i) * time.Hour), Action: core.AuditIssue, Protocol: "oauth2", Outcome: core.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name      string
+		retention time.Duration
+		advance   time.Duration
+		removed   int
+		left      int
+	}{
+		{"zero retention keeps everything", 0, 10 * time.Hour, 0, 3},
+		{"nothing older than the retention yet", 24 * time.Hour, 0, 0, 3},
+		{"the oldest two fall out", 24 * time.Hour, 16 * time.Hour, 2, 1},
+		{"a second sweep finds nothing more", 24 * time.Hour, 0, 0, 1},
+	}
+	for _, tt := range tests {
+		clock.Advance(tt.advance)
+		j := &core.Janitor{Store: svc.Store, Clock: clock, Log: svc.Log, AuditRetention: tt.retention}
+		n, err := j.SweepAudit(ctx)
+		if err != nil || n != tt.removed {
+			t.Fatalf("%s: removed %d, %v; want %d", tt.name, n, err, tt.removed)
+		}
+		if left, _ := svc.Store.ListAudit(ctx, core.AuditFilter{}); len(left) != tt.left {
+			t.Fatalf("%s: %d events left, want %d", tt.name, len(left), tt.left)
+		}
+	}
+}

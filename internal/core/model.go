@@ -136,19 +136,20 @@ func (t Token) ExpiredAt(now time.Time) bool {
 	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
 }
 
-// AuditEvent is one line of the audit log.
+// AuditEvent is one line of the audit log. Its JSON form (snake_case, as
+// every admin output) is what `authgate admin audit` and GET /admin/audit print.
 type AuditEvent struct {
-	ID          int64
-	At          time.Time
-	Action      string // issue, renew, revoke, auth_failure, create, delete, ...
-	Protocol    string // oauth2, tpv, apstrata, taap, m2m, admin, core
-	OrgID       string
-	PrincipalID string
-	Subject     string // public identifier involved (key, login, jti); never a secret
-	Outcome     string // success or failure
-	Reason      string
-	RemoteAddr  string
-	RequestID   string
+	ID          int64     `json:"id"`
+	At          time.Time `json:"at"`
+	Action      string    `json:"action"`   // issue, renew, revoke, auth_failure, create, delete, ...
+	Protocol    string    `json:"protocol"` // oauth2, tpv, apstrata, taap, m2m, admin, core
+	OrgID       string    `json:"org_id,omitempty"`
+	PrincipalID string    `json:"principal_id,omitempty"`
+	Subject     string    `json:"subject,omitempty"` // public identifier involved (key, login, jti); never a secret
+	Outcome     string    `json:"result"`            // success or failure
+	Reason      string    `json:"reason,omitempty"`
+	RemoteAddr  string    `json:"remote_addr,omitempty"`
+	RequestID   string    `json:"request_id,omitempty"`
 }
 
 // Audit actions and outcomes used across adapters.
@@ -165,13 +166,19 @@ const (
 	OutcomeFailure = "failure"
 )
 
-// AuditFilter selects audit events; zero fields match everything.
+// AuditFilter selects audit events; zero fields match everything. Events
+// come newest first; BeforeID pages on: the next page of a listing is the
+// same filter with BeforeID set to the last event's ID.
 type AuditFilter struct {
-	OrgID    string
-	Action   string
-	Protocol string
-	Since    time.Time
-	Limit    int
+	OrgID       string
+	PrincipalID string
+	Action      string
+	Protocol    string
+	Outcome     string    // success or failure
+	Since       time.Time // at or after
+	Until       time.Time // strictly before
+	BeforeID    int64     // only events with a smaller ID (the paging cursor)
+	Limit       int
 }
 
 // Document is a protocol-owned record kept by the core store as JSON:

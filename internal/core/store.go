@@ -102,6 +102,9 @@ type ReplayStore interface {
 type AuditStore interface {
 	AppendAudit(ctx context.Context, events ...AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// PurgeAudit deletes up to limit events older than before, oldest
+	// first, and returns how many it deleted.
+	PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // DocumentStore keeps protocol-owned JSON records.

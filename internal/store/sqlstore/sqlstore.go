@@ -581,6 +581,16 @@ func (s *Store) AppendAudit(ctx context.Context, events ...core.AuditEvent) erro
 	return err
 }
 
+// PurgeAudit deletes up to limit events older than before, oldest first,
+// in one statement: the janitor calls it in a loop, so a long backlog is
+// removed in bounded transactions that never hold the table for long.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return s.rowsAffected(s.exec(ctx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at<? ORDER BY id LIMIT `+strconv.Itoa(limit)+`)`, ts(before)))
+}
+
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -595,14 +605,26 @@ func (s *Store) ListAudit(ctx context.Context, f core.AuditFilter) ([]core.Audit
 	if f.OrgID != "" {
 		conds, args = append(conds, "org_id=?"), append(args, f.OrgID)
 	}
+	if f.PrincipalID != "" {
+		conds, args = append(conds, "principal_id=?"), append(args, f.PrincipalID)
+	}
 	if f.Action != "" {
 		conds, args = append(conds, "action=?"), append(args, f.Action)
 	}
 	if f.Protocol != "" {
 		conds, args = append(conds, "protocol=?"), append(args, f.Protocol)
 	}
+	if f.Outcome != "" {
+		conds, args = append(conds, "outcome=?"), append(args, f.Outcome)
+	}
 	if !f.Since.IsZero() {
 		conds, args = append(conds, "at>=?"), append(args, ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		conds, args = append(conds, "at<?"), append(args, ts(f.Until))
+	}
+	if f.BeforeID > 0 {
+		conds, args = append(conds, "id<?"), append(args, f.BeforeID)
 	}
 	where := ""
 	if len(conds) > 0 {

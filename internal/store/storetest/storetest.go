@@ -598,6 +598,13 @@ func testAudit(t *testing.T, s core.Store) {
 		{"by action", core.AuditFilter{Action: core.AuditAuthFailure}, 1},
 		{"by protocol", core.AuditFilter{Protocol: "oauth2"}, 2},
 		{"since", core.AuditFilter{Since: t0.Add(time.Second)}, 2},
+		{"until", core.AuditFilter{Until: t0.Add(time.Second)}, 1},
+		{"since and until", core.AuditFilter{Since: t0.Add(time.Second), Until: t0.Add(2 * time.Second)}, 1},
+		{"by principal", core.AuditFilter{PrincipalID: "p"}, 1},
+		{"by outcome", core.AuditFilter{Outcome: core.OutcomeFailure}, 1},
+		{"org and outcome", core.AuditFilter{OrgID: "o", Outcome: core.OutcomeSuccess}, 1},
+		{"before the newest", core.AuditFilter{BeforeID: all[0].ID}, 2},
+		{"before the oldest", core.AuditFilter{BeforeID: all[2].ID}, 0},
 		{"limit", core.AuditFilter{Limit: 1}, 1},
 	}
 	for _, tt := range tests {
@@ -606,6 +613,36 @@ func testAudit(t *testing.T, s core.Store) {
 		if len(list) != tt.want {
 			t.Errorf("%s: %d events, want %d", tt.name, len(list), tt.want)
 		}
+	}
+	// Paging with the cursor visits every event once, newest first.
+	var paged []int64
+	for f := (core.AuditFilter{Limit: 2}); ; {
+		page, err := s.ListAudit(ctx, f)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			paged = append(paged, e.ID)
+		}
+		f.BeforeID = page[len(page)-1].ID
+	}
+	if len(paged) != 3 || paged[0] != all[0].ID || paged[2] != all[2].ID {
+		t.Fatalf("paged ids %v, want those of %+v", paged, all)
+	}
+	// Retention: the purge removes the old events, oldest first, bounded per call.
+	n, err := s.PurgeAudit(ctx, t0.Add(2*time.Second), 1)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("PurgeAudit with limit 1 removed %d", n)
+	}
+	if left, _ := s.ListAudit(ctx, core.AuditFilter{}); len(left) != 2 || left[1].ID != all[1].ID {
+		t.Fatalf("after purging the oldest: %+v", left)
+	}
+	n, err = s.PurgeAudit(ctx, t0.Add(2*time.Second), 100)
+	must(t, err)
+	if left, _ := s.ListAudit(ctx, core.AuditFilter{}); n != 1 || len(left) != 1 || left[0].ID != all[0].ID {
+		t.Fatalf("after purging before t0+2s (%d removed): %+v", n, left)
 	}
 }
 
@@ -1007,6 +1044,7 @@ func testNotFound(t *testing.T, s core.Store) {
 		{"PurgeTokens", func() (int, error) { return s.PurgeTokens(ctx, t0) }},
 		{"PurgeReplayKeys", func() (int, error) { return s.PurgeReplayKeys(ctx, t0) }},
 		{"PurgeCounters", func() (int, error) { return s.PurgeCounters(ctx, t0) }},
+		{"PurgeAudit", func() (int, error) { return s.PurgeAudit(ctx, t0, 100) }},
 	}
 	for _, b := range bulk {
 		if n, err := b.fn(); err != nil || n != 0 {
