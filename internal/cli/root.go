@@ -75,6 +75,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(g),
 		newMigrateCmd(g),
 		newVersionCmd(),
+		newConfigCmd(g),
 		newAdminCmd(g),
 		// Protocol client commands are added here, one line each.
 		newTokenCmd(),

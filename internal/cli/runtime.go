@@ -56,13 +56,17 @@ func (g *globalFlags) load(cmd *cobra.Command) (config.Config, error) {
 	if file == "" {
 		file = os.Getenv("AUTHGATE_CONFIG")
 	}
+	var loadErrs []error // the file's and the environment's problems, together
 	if file != "" {
 		if err := cfg.LoadFile(file); err != nil {
-			return cfg, err
+			loadErrs = append(loadErrs, err)
 		}
 	}
 	if err := cfg.LoadEnv(os.Environ()); err != nil {
-		return cfg, err
+		loadErrs = append(loadErrs, err)
+	}
+	if len(loadErrs) > 0 {
+		return cfg, errors.Join(loadErrs...)
 	}
 	f := cmd.Flags()
 	set := func(name string, dst *string, v string) {

@@ -171,8 +171,15 @@ func (c *Config) LoadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if unknown := unknownKeys(&doc, reflect.TypeOf(*c), ""); len(unknown) > 0 {
+		return fmt.Errorf("config %s:\n  %s", path, strings.Join(unknown, "\n  "))
+	}
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
+	dec.KnownFields(true) // the check above names keys better; this one stays as the backstop
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
@@ -193,7 +200,8 @@ var ReadElsewhere = []string{
 // LoadEnv applies AUTHGATE_* variables from environ ("K=V" pairs). A
 // variable that is neither a configuration key nor in ReadElsewhere is an
 // error, as an unknown YAML key is, so a misspelt override does not pass
-// silently; every such variable is named at once.
+// silently; every such variable is named at once, with the nearest known
+// name when one is close.
 func (c *Config) LoadEnv(environ []string) error {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -201,10 +209,19 @@ func (c *Config) LoadEnv(environ []string) error {
 			env[k] = v
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(c).Elem(), "AUTHGATE", env); err != nil {
-		return err
+	root := reflect.ValueOf(c).Elem()
+	for _, k := range Keys() {
+		raw, ok := env[k.Env]
+		if k.Env == "" || k.Section || !ok {
+			continue
+		}
+		delete(env, k.Env)
+		if err := setValue(fieldByPath(root, k.Path), raw); err != nil {
+			return fmt.Errorf("%s: %w", k.Env, err)
+		}
 	}
-	var unknown []string
+	var unknown, hints []string
+	known := envNames()
 	for k := range env {
 		if !slices.Contains(ReadElsewhere, k) {
 			unknown = append(unknown, k)
@@ -212,36 +229,16 @@ func (c *Config) LoadEnv(environ []string) error {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return fmt.Errorf("unknown environment variables %s: not configuration keys (README, Configuration)", strings.Join(unknown, ", "))
-	}
-	return nil
-}
-
-// applyEnv sets the fields named by env and deletes the names it used.
-func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if tag == "" || tag == "-" {
-			continue
-		}
-		name := prefix + "_" + strings.ToUpper(tag)
-		fv := v.Field(i)
-		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Duration(0)) {
-			if err := applyEnv(fv, name, env); err != nil {
-				return err
+		for _, k := range unknown {
+			if n := nearest(k, known); n != "" {
+				hints = append(hints, k+": did you mean "+n+"?")
 			}
-			continue
 		}
-		raw, ok := env[name]
-		if !ok {
-			continue
+		msg := fmt.Sprintf("unknown environment variables %s: not configuration keys (README, Configuration)", strings.Join(unknown, ", "))
+		if len(hints) > 0 {
+			msg += "; " + strings.Join(hints, "; ")
 		}
-		delete(env, name)
-		if err := setValue(fv, raw); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+		return errors.New(msg)
 	}
 	return nil
 }

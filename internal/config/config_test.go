@@ -4,17 +4,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
-
-type section struct {
-	TTL     time.Duration `yaml:"ttl"`
-	Enabled bool          `yaml:"enabled"`
-}
 
 func TestEnvOverridesFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c.yaml")
@@ -48,17 +42,18 @@ func TestUnknownYAMLKeyIsAnError(t *testing.T) {
 }
 
 func TestEnvTypes(t *testing.T) {
-	var s struct {
-		Section section `yaml:"section"`
-	}
-	if err := applyEnv(reflectValue(&s), "AUTHGATE", map[string]string{"AUTHGATE_SECTION_TTL": "90s", "AUTHGATE_SECTION_ENABLED": "true"}); err != nil {
+	c := Default()
+	if err := c.LoadEnv([]string{"AUTHGATE_TPV_LOGIN_TOLERANCE=90s", "AUTHGATE_TPV_ENABLED=false", "AUTHGATE_REPLAY_MAX_KEYS=5000"}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Section.TTL != 90*time.Second || !s.Section.Enabled {
-		t.Fatalf("got %+v", s.Section)
+	if c.TPV.LoginTolerance != 90*time.Second || c.TPV.Enabled || c.Replay.MaxKeys != 5000 {
+		t.Fatalf("got %+v %+v", c.TPV, c.Replay)
 	}
-	if err := applyEnv(reflectValue(&s), "AUTHGATE", map[string]string{"AUTHGATE_SECTION_TTL": "soon"}); err == nil || !strings.Contains(err.Error(), "AUTHGATE_SECTION_TTL") {
+	if err := c.LoadEnv([]string{"AUTHGATE_TPV_LOGIN_TOLERANCE=soon"}); err == nil || !strings.Contains(err.Error(), "AUTHGATE_TPV_LOGIN_TOLERANCE") {
 		t.Fatalf("bad duration must name the variable, got %v", err)
+	}
+	if err := c.LoadEnv([]string{"AUTHGATE_M2M_TA_PARTNERS=x"}); err == nil || !strings.Contains(err.Error(), "AUTHGATE_M2M_TA_PARTNERS") {
+		t.Fatalf("a list of sections cannot be set from the environment, got %v", err)
 	}
 }
 
@@ -79,8 +74,6 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
-
-func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
 
 func TestReplayMode(t *testing.T) {
 	tests := []struct {

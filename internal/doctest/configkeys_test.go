@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,14 +11,6 @@ import (
 
 	"github.com/authgate/authgate/internal/config"
 )
-
-// sectionDocs names the document whose tables describe each section of
-// the configuration; top-level keys are in README.md.
-var sectionDocs = map[string]string{
-	"tpv": "docs/tpv-signature.md", "oauth2": "docs/oauth2.md", "m2m": "docs/m2m.md", "ca": "docs/ca.md",
-	"taap": "docs/taap.md", "apstrata": "docs/apstrata.md", "subscriptions": "docs/subscriptions.md",
-	"identities": "docs/identities.md",
-}
 
 // configKeys lists every yaml key of t as dotted paths (lists of
 // structs, like m2m.ta.partners, contribute their element's keys).
@@ -80,23 +71,7 @@ func TestConfigKeysDocumented(t *testing.T) {
 		t.Fatalf("found only %d configuration keys: %v", len(keys), keys)
 	}
 	for _, key := range keys {
-		parts := strings.Split(key, ".")
-		leaf := regexp.QuoteMeta(parts[len(parts)-1])
-		// A table row's `token` names the key: ending in .leaf (or being
-		// it), with its parent in it when the key is nested deeper than a
-		// section ("{ta,pe}.partners[].name", "partners[].name").
-		tok := "`([^`\\s|]*\\.)?" + leaf + "`"
-		if len(parts) > 2 {
-			tok = "`[^`\\s|]*" + regexp.QuoteMeta(parts[len(parts)-2]) + "[^`\\s|]*\\." + leaf + "`"
-		}
-		want := map[string]*regexp.Regexp{}
-		if d, ok := sectionDocs[parts[0]]; ok && len(parts) > 1 {
-			// In the section's document; in README only with its section.
-			want[d] = regexp.MustCompile(tok)
-			want["README.md"] = regexp.MustCompile("`" + regexp.QuoteMeta(parts[0]) + "\\.[^`\\s|]*" + leaf + "`")
-		} else {
-			want["README.md"] = regexp.MustCompile(tok)
-		}
+		want := config.Patterns(key)
 		found := false
 		var docs []string
 		for d, re := range want {
