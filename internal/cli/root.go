@@ -77,15 +77,11 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(g),
 		newAdminCmd(g),
-		// Protocol client commands are added here, one line each.
-		newTokenCmd(),
-		newTPVCmd(g),
-		newM2MCmd(g),
-		newCACmd(g), newCSRCmd(),
+		newCACmd(g),
 		newSubscriptionCmd(g),
 		newBenchCmd(g),
-		newApstrataCmd(g),
-		newPopCmd(), newTAAPCmd(g),
 	)
+	// Each protocol family's commands come with its entry in the family list.
+	root.AddCommand(familyCommands(g)...)
 	return root
 }

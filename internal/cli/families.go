@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/family"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/m2m"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/taap"
+	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/web"
+)
+
+// member is one entry of the family list: the family as the server builds
+// it, plus what only the command line knows about it.
+type member struct {
+	family.Family
+	// commands are the family's client and admin commands.
+	commands func(g *globalFlags) []*cobra.Command
+}
+
+// members is the one list of protocol families, in build order. A new
+// family is one entry here (and its adapter package).
+func members() []member {
+	return []member{
+		{Family: family.Family{Name: "oauth2", Section: "oauth2", Enabled: always, Build: buildOAuth2},
+			commands: func(*globalFlags) []*cobra.Command { return []*cobra.Command{newTokenCmd()} }},
+		{Family: family.Family{Name: "tpv", Section: "tpv", Enabled: func(c *config.Config) bool { return c.TPV.Enabled }, Build: buildTPV},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newTPVCmd(g)} }},
+		{Family: family.Family{Name: "apstrata", Section: "apstrata", Enabled: func(c *config.Config) bool { return c.Apstrata.Enabled }, Build: buildApstrata},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newApstrataCmd(g)} }},
+		{Family: family.Family{Name: "taap", Section: "taap", Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newPopCmd(), newTAAPCmd(g)} }},
+		{Family: family.Family{Name: "m2m", Section: "m2m", Enabled: func(c *config.Config) bool { return c.M2M.Enabled }, Build: buildM2M},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newM2MCmd(g), newCSRCmd()} }},
+	}
+}
+
+// Families is the list of protocol families, for callers outside the
+// command line (the cluster test harness builds its nodes from it).
+func Families() family.List {
+	ms := members()
+	out := make(family.List, len(ms))
+	for i, m := range ms {
+		out[i] = m.Family
+	}
+	return out
+}
+
+// familyCommands are every family's commands, in list order.
+func familyCommands(g *globalFlags) []*cobra.Command {
+	var out []*cobra.Command
+	for _, m := range members() {
+		if m.commands != nil {
+			out = append(out, m.commands(g)...)
+		}
+	}
+	return out
+}
+
+var errNoCA = errors.New("needs the certificate authority (family.Deps.CA)")
+
+func always(*config.Config) bool { return true }
+
+// buildOAuth2 builds device-server access keys and the OAuth2 token
+// endpoint (family 1), and, until they leave the oauth2 package, the
+// device identities (/identities: CA-issued certificates, PSKs) and the
+// devices' mTLS listener, which authenticate with its bearer tokens.
+func buildOAuth2(ctx context.Context, d family.Deps) (family.Parts, error) {
+	var p family.Parts
+	if d.CA == nil {
+		return p, errNoCA
+	}
+	o, err := oauth2.New(d.Svc, d.Config.OAuth2, oauth2.Options{Origin: d.Origin, Addr: d.Addr, Version: d.Version,
+		Links: []oauth2.Link{oauth2.IdentitiesLink}, Scopes: d.Scopes})
+	if err != nil {
+		return p, err
+	}
+	if d.Access != nil {
+		o.Bearer().SetAccessPolicy(d.Access)
+	}
+	p.HTTP = append(p.HTTP, o)
+	ids, err := oauth2.NewIdentities(o, d.CA, d.Config.Identities)
+	if err != nil {
+		return p, fmt.Errorf("identities: %w", err)
+	}
+	p.HTTP = append(p.HTTP, ids)
+	if d.Config.Identities.MTLSListen != "" {
+		srv, err := ids.MTLSServer(ctx, d.Listener)
+		if err != nil {
+			return p, fmt.Errorf("identities: %w", err)
+		}
+		p.Background = append(p.Background, srv.Run)
+	}
+	return p, nil
+}
+
+// buildTPV builds the TPV Hub login, Signature and API (family 2).
+func buildTPV(_ context.Context, d family.Deps) (family.Parts, error) {
+	td := tpv.DepsFrom(d.Svc, d.Addr)
+	td.Access = d.Access
+	return family.Parts{HTTP: []httpapi.Module{tpv.New(d.Config.TPV, td)}}, nil
+}
+
+// buildApstrata builds the Apstrata token service at /apsdb/rest (family 3).
+func buildApstrata(_ context.Context, d family.Deps) (family.Parts, error) {
+	ad := apstrata.DepsFrom(d.Svc, d.Addr)
+	ad.Origin = d.Origin
+	ad.Access = d.Access
+	return family.Parts{HTTP: []httpapi.Module{apstrata.New(d.Config.Apstrata, ad)}}, nil
+}
+
+// buildTAAP builds T-Mobile TAAP (family 4): the PoP-protected token
+// endpoint, JWKS, the connectivity demo, its admin API and, with pages on,
+// the PoP builder and verifier pages (/pop/builder, /pop/verify).
+func buildTAAP(_ context.Context, d family.Deps) (family.Parts, error) {
+	td := taap.DepsFrom(d.Svc, d.Addr)
+	td.Origin = d.Origin
+	td.Access = d.Access
+	p := family.Parts{HTTP: []httpapi.Module{taap.New(d.Config.TAAP, td)}}
+	if d.Config.TAAP.Pages {
+		p.HTTP = append(p.HTTP, web.New())
+	}
+	return p, nil
+}
+
+// buildM2M builds the M2M Connectivity API (family 5): TA and PE on their
+// own HTTPS listeners, with their outbox workers. The CA is consulted on
+// every message about the partner certificates it issued.
+func buildM2M(ctx context.Context, d family.Deps) (family.Parts, error) {
+	if d.CA == nil {
+		return family.Parts{}, errNoCA
+	}
+	md := m2m.DepsFrom(d.Svc, d.Addr)
+	md.Access = d.Access
+	md.CA = d.CA
+	mm, err := m2m.Build(ctx, d.Config.M2M, md)
+	if err != nil {
+		return family.Parts{}, err
+	}
+	return family.Parts{Background: mm.Background(d.Listener)}, nil
+}
