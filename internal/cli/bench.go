@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -104,7 +105,7 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 	fl.DurationVar(&f.rawDuration, "raw-duration", time.Second, "time spent measuring each raw crypto operation")
 	fl.IntSliceVar(&f.levels, "concurrency", []int{1, 4, 16, 64}, "concurrency levels (concurrent closed-loop clients)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured level (load only, not the pre-signing) to DIR/<scheme>-c<N>.pprof")
-	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): bearer,password,tpv,apstrata,wss,pop,pop-device")
+	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): "+strings.Join(benchNames(), ","))
 	return cmd
 }
 
@@ -125,6 +126,12 @@ type benchScheme struct {
 func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress io.Writer) error {
 	if len(f.levels) == 0 || f.duration <= 0 {
 		return fmt.Errorf("need at least one concurrency level and a positive duration")
+	}
+	known := benchNames()
+	for _, s := range f.schemes {
+		if !slices.Contains(known, s) {
+			return fmt.Errorf("unknown scheme %q: use %s", s, strings.Join(known, ","))
+		}
 	}
 	tmp, err := os.MkdirTemp("", "authgate-bench.")
 	if err != nil {
@@ -391,8 +398,50 @@ func postForm(ctx context.Context, c *http.Client, u string, h http.Header, form
 	return m, json.Unmarshal(b, &m)
 }
 
-// schemes provisions each scheme's credentials and returns its load.
+// benchCases are a family's cases in `authgate bench`: their names, in
+// the order they run, and how they are provisioned on the bench world; or,
+// for a family without one, why.
+type benchCases struct {
+	names []string
+	build func(ctx context.Context, w *benchWorld, runner *bench.Runner, maxConc int, f *benchFlags) ([]benchScheme, error)
+	none  string
+}
+
+// benchNames are every family's bench case names, in run order.
+func benchNames() []string {
+	var out []string
+	for _, m := range members() {
+		out = append(out, m.bench.names...)
+	}
+	return out
+}
+
+// schemes provisions every family's bench cases, in the order of the
+// family list, and checks each family built the cases it declares.
 func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc int, f *benchFlags) ([]benchScheme, error) {
+	var out []benchScheme
+	for _, m := range members() {
+		if m.bench.build == nil {
+			continue
+		}
+		cases, err := m.bench.build(ctx, w, runner, maxConc, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		var names []string
+		for _, c := range cases {
+			names = append(names, c.Name)
+		}
+		if !slices.Equal(names, m.bench.names) {
+			return nil, fmt.Errorf("%s: bench cases %v, declared %v", m.Name, names, m.bench.names)
+		}
+		out = append(out, cases...)
+	}
+	return out, nil
+}
+
+// oauth2BenchCases: a bearer-protected answer and the password grant.
+func oauth2BenchCases(ctx context.Context, w *benchWorld, runner *bench.Runner, _ int, _ *benchFlags) ([]benchScheme, error) {
 	svc, hc := w.svc, runner.Client
 	admin, err := svc.EnsureBootstrapAdmin(ctx)
 	if err != nil {
@@ -434,7 +483,13 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 			}
 			return nil
 		}}})
+	return out, nil
+}
 
+// tpvBenchCases: a brand logs in once; every request carries a fresh Signature.
+func tpvBenchCases(ctx context.Context, w *benchWorld, runner *bench.Runner, _ int, _ *benchFlags) ([]benchScheme, error) {
+	svc, hc := w.svc, runner.Client
+	var out []benchScheme
 	// TPV: a brand logs in once; every request carries a fresh Signature
 	// (a sequence number in the query keeps each one unique).
 	brand, err := tpv.CreateBrand(ctx, svc, "", "Bench Brand")
@@ -466,7 +521,13 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 			return req, err
 		},
 		Raw: func() error { return macOnce(sha256.New, brand.AppSecret, sample) }}})
+	return out, nil
+}
 
+// apstrataBenchCases: the account owner signs VerifyCredentials.
+func apstrataBenchCases(ctx context.Context, w *benchWorld, _ *bench.Runner, _ int, _ *benchFlags) ([]benchScheme, error) {
+	svc := w.svc
+	var out []benchScheme
 	// Apstrata: the owner signs VerifyCredentials. apsws.time in
 	// milliseconds (the Java SDK's habit), made unique per request because
 	// each signature is accepted once.
@@ -494,7 +555,12 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 			return aps.Request(ctx, http.MethodPost, "VerifyCredentials", params, nil)
 		},
 		Raw: func() error { return macOnce(sha1.New, acct.Secret, apsSample) }}})
+	return out, nil
+}
 
+// m2mBenchCases: WS-Security SIMUsageGet on the TA listener.
+func m2mBenchCases(_ context.Context, w *benchWorld, runner *bench.Runner, maxConc int, f *benchFlags) ([]benchScheme, error) {
+	var out []benchScheme
 	// WS-Security: SIMUsageGet over HTTPS; requests are signed ahead of
 	// each level. Raw: the server's RSA work per request (verify the
 	// request, sign the answer).
@@ -523,12 +589,12 @@ func (w *benchWorld) schemes(ctx context.Context, runner *bench.Runner, maxConc 
 			},
 			Raw: mb.raw,
 		}})
+	return out, nil
+}
 
-	pop, err := w.popSchemes(ctx, hc, f)
-	if err != nil {
-		return nil, fmt.Errorf("pop: %w", err)
-	}
-	return append(out, pop...), nil
+// taapBenchCases: Bearer + PoP on the bare answer and on the device resource.
+func taapBenchCases(ctx context.Context, w *benchWorld, runner *bench.Runner, _ int, f *benchFlags) ([]benchScheme, error) {
+	return w.popSchemes(ctx, runner.Client, f)
 }
 
 // popSchemes registers a TAAP client with an RSA key, gets an access token

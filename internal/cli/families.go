@@ -24,6 +24,8 @@ type member struct {
 	family.Family
 	// commands are the family's client and admin commands.
 	commands func(g *globalFlags) []*cobra.Command
+	// bench are the family's `authgate bench` cases.
+	bench benchCases
 }
 
 // members is the one list of protocol families, in build order. A new
@@ -31,15 +33,20 @@ type member struct {
 func members() []member {
 	return []member{
 		{Family: family.Family{Name: "oauth2", Section: "oauth2", Enabled: always, Build: buildOAuth2},
-			commands: func(*globalFlags) []*cobra.Command { return []*cobra.Command{newTokenCmd()} }},
+			commands: func(*globalFlags) []*cobra.Command { return []*cobra.Command{newTokenCmd()} },
+			bench:    benchCases{names: []string{"bearer", "password"}, build: oauth2BenchCases}},
 		{Family: family.Family{Name: "tpv", Section: "tpv", Enabled: func(c *config.Config) bool { return c.TPV.Enabled }, Build: buildTPV},
-			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newTPVCmd(g)} }},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newTPVCmd(g)} },
+			bench:    benchCases{names: []string{"tpv"}, build: tpvBenchCases}},
 		{Family: family.Family{Name: "apstrata", Section: "apstrata", Enabled: func(c *config.Config) bool { return c.Apstrata.Enabled }, Build: buildApstrata},
-			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newApstrataCmd(g)} }},
-		{Family: family.Family{Name: "taap", Section: "taap", Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
-			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newPopCmd(), newTAAPCmd(g)} }},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newApstrataCmd(g)} },
+			bench:    benchCases{names: []string{"apstrata"}, build: apstrataBenchCases}},
 		{Family: family.Family{Name: "m2m", Section: "m2m", Enabled: func(c *config.Config) bool { return c.M2M.Enabled }, Build: buildM2M},
-			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newM2MCmd(g), newCSRCmd()} }},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newM2MCmd(g), newCSRCmd()} },
+			bench:    benchCases{names: []string{"wss"}, build: m2mBenchCases}},
+		{Family: family.Family{Name: "taap", Section: "taap", Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
+			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newPopCmd(), newTAAPCmd(g)} },
+			bench:    benchCases{names: []string{"pop", "pop-device"}, build: taapBenchCases}},
 	}
 }
 
