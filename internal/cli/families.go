@@ -113,7 +113,8 @@ func buildOAuth2(ctx context.Context, d family.Deps) (family.Parts, error) {
 func buildTPV(_ context.Context, d family.Deps) (family.Parts, error) {
 	td := tpv.DepsFrom(d.Svc, d.Addr)
 	td.Access = d.Access
-	return family.Parts{HTTP: []httpapi.Module{tpv.New(d.Config.TPV, td)}}, nil
+	t := tpv.New(d.Config.TPV, td)
+	return family.Parts{HTTP: []httpapi.Module{t}, Schemes: t.Schemes()}, nil
 }
 
 // buildApstrata builds the Apstrata token service at /apsdb/rest (family 3).
