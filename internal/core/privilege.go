@@ -221,9 +221,39 @@ func (z *Authorizer) Authorize(ctx context.Context, a Authorization) error {
 	if ok {
 		return nil
 	}
+	z.refused(ctx, a, reason)
+	return E(KindForbidden, "not allowed: "+reason)
+}
+
+// refused audits a refusal of a.
+func (z *Authorizer) refused(ctx context.Context, a Authorization, reason string) {
 	if z != nil && z.audit != nil {
 		_ = z.audit.Record(ctx, AuditEvent{Action: AuditForbidden, Protocol: a.Protocol, OrgID: a.Actor.OrgID, PrincipalID: a.Actor.PrincipalID,
 			Subject: a.Subject, Outcome: OutcomeFailure, Reason: string(a.Action) + ": " + reason, RemoteAddr: a.RemoteAddr, RequestID: a.RequestID})
 	}
-	return E(KindForbidden, "not allowed: "+reason)
+}
+
+// AdminFor is what "admin" means everywhere: kind may perform action on
+// the objects of every organisation (ReachAll in the table). Admin APIs
+// (CA, subscriptions, TAAP clients and SIMs) act across organisations, so
+// they require it; the OAuth2 routes use it to decide which callers see
+// every organisation's objects and which pass the subscription policy
+// unchecked.
+func AdminFor(kind PrincipalKind, action Action) bool {
+	return Granted(kind, action) == ReachAll
+}
+
+// AuthorizeAdmin is Authorize for an admin API: the actor's kind must be
+// AdminFor the action (a grant limited to one organisation or to the
+// actor itself is not enough). Refusals are audited with the reason.
+func (z *Authorizer) AuthorizeAdmin(ctx context.Context, a Authorization) error {
+	if a.Actor.Kind == "" || a.Actor.OrgID == "" || a.Actor.PrincipalID == "" || !AdminFor(a.Actor.Kind, a.Action) {
+		if err := z.Authorize(ctx, a); err != nil {
+			return err // refused by the table itself, audited there
+		}
+		reason := string(a.Action) + " acts on every organisation: granted to administrators only, not to " + string(a.Actor.Kind) + " principals"
+		z.refused(ctx, a, reason)
+		return E(KindForbidden, "not allowed: "+reason)
+	}
+	return nil
 }

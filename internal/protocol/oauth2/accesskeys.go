@@ -58,7 +58,7 @@ func (m *Module) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	filter := core.CredentialFilter{OrgID: c.OrgID(), Kind: core.CredAccessKey}
-	if c.Admin {
+	if c.AdminFor(core.ActAccessKeysRead) {
 		filter.OrgID = ""
 	}
 	creds, total, err := m.svc.Store.ListCredentials(r.Context(), filter, core.Page{Offset: start, Limit: size})
@@ -140,7 +140,7 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	orgID := c.OrgID()
-	if c.Admin {
+	if c.AdminFor(core.ActOrganisationsCreate) {
 		if err := m.bearer.authorize(r, c, core.ActOrganisationsCreate, core.Target{}, "organisation "+name); err != nil {
 			writeError(w, r, m.log, err, ctxResource, "")
 			return

@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -65,6 +66,13 @@ const (
 func mapError(err error, in errContext, challenge string) *Error {
 	if e, ok := err.(*Error); ok {
 		return e
+	}
+	switch {
+	case errors.Is(err, core.ErrBearerMissing):
+		// RFC 6750 section 3.1: no credentials at all, a bare challenge.
+		return &Error{Status: http.StatusUnauthorized, Code: codeInvalidRequest, Description: core.ReasonOf(err), Challenge: "Bearer", bare: true}
+	case errors.Is(err, core.ErrBearerMalformed):
+		return &Error{Status: http.StatusUnauthorized, Code: codeInvalidRequest, Description: core.ReasonOf(err), Challenge: "Bearer"}
 	}
 	if st, ok := httpapi.Unavailable(err); ok {
 		return &Error{Status: st, Code: codeUnavailable, Description: "service temporarily unavailable", RetryAfter: httpapi.RetryAfter(err)}

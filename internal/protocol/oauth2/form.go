@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 // Form is a parsed application/x-www-form-urlencoded body in which every
@@ -172,35 +174,11 @@ func decodeBasic(token68 string) (id, secret string, err error) {
 }
 
 // BearerToken returns the token of an "Authorization: Bearer" header
-// (scheme case-insensitive, RFC 6750 section 2.1). present reports whether
-// the request had a Bearer header at all.
+// (core.ParseBearer). present reports whether the request had a Bearer
+// header at all.
 func BearerToken(r *http.Request) (token string, present bool) {
-	h := r.Header.Get("Authorization")
-	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	rest = strings.TrimSpace(rest)
-	if rest == "" || len(rest) > MaxParamLen || !IsToken68(rest) {
-		return "", true
-	}
-	return rest, true
+	return core.ParseBearer(r.Header.Get("Authorization"))
 }
 
-// IsToken68 checks the RFC 7235 token68 syntax.
-func IsToken68(s string) bool {
-	i := len(s)
-	for i > 0 && s[i-1] == '=' {
-		i--
-	}
-	if i == 0 {
-		return false
-	}
-	for j := 0; j < i; j++ {
-		c := s[j]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
+// IsToken68 checks the RFC 7235 token68 syntax (core.IsToken68).
+func IsToken68(s string) bool { return core.IsToken68(s) }

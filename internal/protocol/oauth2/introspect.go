@@ -26,21 +26,21 @@ func (m *Module) mayUse(r *http.Request, c endpointCaller, action core.Action, t
 // authenticateEndpoint authenticates an introspection or revocation
 // request: client key/secret (Basic or form, RFC 6749 section 2.3.1) or an
 // admin's bearer access token.
-func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (Form, endpointCaller, bool) {
+func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request, action core.Action) (Form, endpointCaller, bool) {
 	f, ferr := readForm(w, r, m.cfg.MaxFormBytes)
 	if ferr != nil {
 		writeError(w, r, m.log, ferr, ctxClient, "")
 		return nil, endpointCaller{}, false
 	}
 	if _, isBearer := BearerToken(r); isBearer {
-		c, err := m.bearer.Authenticate(r)
+		// The one admin check (core.BearerAuth.Admin), refusals in this endpoint's words.
+		c, err := m.bearer.Admin(r, action)
+		if core.KindOf(err) == core.KindForbidden {
+			err = &Error{Status: http.StatusForbidden, Code: codeInsufficientScope,
+				Description: "a bearer token must belong to an admin; clients authenticate with their key and secret"}
+		}
 		if err != nil {
 			writeError(w, r, m.log, err, ctxBearer, "Bearer")
-			return nil, endpointCaller{}, false
-		}
-		if !c.Admin {
-			writeError(w, r, m.log, &Error{Status: http.StatusForbidden, Code: codeInsufficientScope,
-				Description: "a bearer token must belong to an admin; clients authenticate with their key and secret"}, ctxBearer, "Bearer")
 			return nil, endpointCaller{}, false
 		}
 		return f, endpointCaller{OrgID: c.OrgID(), Admin: true, Who: c.Token.ID, Actor: c.Actor()}, true
@@ -64,7 +64,7 @@ func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request) (F
 		writeError(w, r, m.log, err, ctxClient, challenge)
 		return nil, endpointCaller{}, false
 	}
-	return f, endpointCaller{OrgID: cred.OrgID, Admin: p.Kind == core.PrincipalAdmin, Who: cred.Lookup,
+	return f, endpointCaller{OrgID: cred.OrgID, Admin: core.AdminFor(p.Kind, action), Who: cred.Lookup,
 		Actor: core.Actor{Kind: p.Kind, OrgID: p.OrgID, PrincipalID: p.ID}}, true
 }
 
@@ -112,7 +112,7 @@ type confirmation struct {
 // organisation is reported inactive to non-admin callers, so the endpoint
 // is no oracle for scanning.
 func (m *Module) introspect(w http.ResponseWriter, r *http.Request) {
-	f, caller, ok := m.authenticateEndpoint(w, r)
+	f, caller, ok := m.authenticateEndpoint(w, r, core.ActTokensIntrospect)
 	if !ok {
 		return
 	}
@@ -159,7 +159,7 @@ func (m *Module) introspect(w http.ResponseWriter, r *http.Request) {
 // organisation for non-admin callers, are answered 200 without effect so
 // the endpoint reveals nothing; the latter are audited.
 func (m *Module) revoke(w http.ResponseWriter, r *http.Request) {
-	f, caller, ok := m.authenticateEndpoint(w, r)
+	f, caller, ok := m.authenticateEndpoint(w, r, core.ActTokensRevoke)
 	if !ok {
 		return
 	}

@@ -1,0 +1,83 @@
+package oauth2
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/authgate/authgate/internal/scheme"
+)
+
+// Scheme names of this adapter.
+const (
+	SchemeBearer = "oauth2-bearer"
+	family       = "oauth2"
+)
+
+// bearerScheme is "Authorization: Bearer <access token>" (RFC 6750) as a
+// scheme.Scheme: the module's bearer routes and the gateway check a token
+// through the same BearerAuth.authenticate.
+type bearerScheme struct{ b *BearerAuth }
+
+var _ scheme.Scheme = bearerScheme{}
+
+// Schemes returns the adapter's schemes: oauth2-bearer.
+func (m *Module) Schemes() []scheme.Scheme { return []scheme.Scheme{m.bearer.Scheme()} }
+
+// Scheme returns the oauth2-bearer scheme over this authenticator.
+func (b *BearerAuth) Scheme() scheme.Scheme { return bearerScheme{b} }
+
+func (bearerScheme) Name() string   { return SchemeBearer }
+func (bearerScheme) Family() string { return family }
+
+// Presented reports an Authorization header of the Bearer scheme without
+// an X-Authorization PoP token: a request with one is TAAP's Bearer + PoP
+// (taap-pop), whose access tokens this scheme never accepts.
+func (bearerScheme) Presented(r *http.Request) bool {
+	_, present := BearerToken(r)
+	return present && r.Header.Get("X-Authorization") == ""
+}
+
+// NeedsBody is false: a bearer token signs nothing.
+func (bearerScheme) NeedsBody(*http.Request) bool { return false }
+
+// Authenticate checks the access token: known, of kind access, unexpired,
+// unrevoked, RFC 8705 certificate binding against the connection's client
+// certificate; failures are audited. The subject is the principal id, as
+// RFC 7662 introspection reports it ("sub").
+func (s bearerScheme) Authenticate(ctx context.Context, req scheme.Request) (scheme.Caller, error) {
+	addr := ""
+	if req.Addr.IsValid() {
+		addr = req.Addr.String()
+	} else {
+		addr = s.b.addr.IP(req.HTTP)
+	}
+	c, err := s.b.authenticate(ctx, req.HTTP, addr)
+	if err != nil {
+		return scheme.Caller{}, err
+	}
+	out := scheme.Caller{Scheme: SchemeBearer, Family: family, OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), Kind: c.Kind,
+		Subject: c.PrincipalID(), Scope: c.Token.Scope, CredentialID: c.Token.ID}
+	if c.Token.ExpiresAt != nil {
+		out.ExpiresAt = *c.Token.ExpiresAt
+	}
+	return out, nil
+}
+
+// WriteRefusal writes err as RFC 6750 does: 401 with a Bearer challenge
+// (bare for a request without credentials, error="invalid_token" or
+// "invalid_request" otherwise), 403 insufficient_scope, 429 with
+// Retry-After, and the RFC 6749 JSON body.
+func (s bearerScheme) WriteRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, s.b.log, err, ctxBearer, "Bearer")
+}
+
+// StripCredentials removes the Authorization header.
+func (bearerScheme) StripCredentials(out *http.Request, body []byte) []byte {
+	out.Header.Del("Authorization")
+	return body
+}
+
+// refuse answers a refused request on a bearer route: the scheme's refusal.
+func (b *BearerAuth) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	bearerScheme{b}.WriteRefusal(w, r, err)
+}
