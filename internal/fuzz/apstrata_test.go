@@ -2,6 +2,8 @@ package fuzz
 
 import (
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -48,6 +50,39 @@ func FuzzApstrataBearerToken(f *testing.F) {
 		k, id, tok, ok := apstrata.ParseBearerToken(h)
 		if ok && (k == "" || id == "" || tok == "" || strings.Contains(k, ":") || strings.Contains(id, ":")) {
 			t.Fatalf("apstrata.ParseBearerToken(%q) accepted %q %q %q", h, k, id, tok)
+		}
+	})
+}
+
+// FuzzApstrataStripCredentials: whatever a client puts in the query or
+// form body, what the scheme forwards upstream carries no apsws.* or
+// apsdb.authToken parameter, and every other parameter is kept, in order.
+func FuzzApstrataStripCredentials(f *testing.F) {
+	for _, s := range []string{"apsws.time=1&x=a%20b&apsws.authSig=ab", "%61psws.user=j&apsdb.authToken=T&qty=2", "a&&=&apsws.=", "x=%zz&apsws.id=1"} {
+		f.Add(s)
+	}
+	sc := apstrata.New(apstrata.DefaultConfig(), apstrata.Deps{}).Schemes()[0]
+	f.Fuzz(func(t *testing.T, raw string) {
+		if len(raw) > 4096 {
+			return
+		}
+		out := httptest.NewRequest(http.MethodPost, "/a/K/Save", nil)
+		out.URL.RawQuery = raw
+		out.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		body := sc.StripCredentials(out, []byte(raw))
+		if string(body) != out.URL.RawQuery {
+			t.Fatalf("%q: query stripped to %q, body to %q", raw, out.URL.RawQuery, body)
+		}
+		var want []string
+		for part := range strings.SplitSeq(raw, "&") {
+			name, _, _ := strings.Cut(part, "=")
+			dn, err := url.QueryUnescape(name)
+			if part != "" && (err != nil || !strings.HasPrefix(dn, "apsws.") && dn != "apsdb.authToken") {
+				want = append(want, part)
+			}
+		}
+		if got := string(body); got != strings.Join(want, "&") {
+			t.Fatalf("%q stripped to %q, want %q", raw, got, strings.Join(want, "&"))
 		}
 	})
 }

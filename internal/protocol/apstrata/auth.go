@@ -340,9 +340,11 @@ func (m *Module) signatureMatches(q *request, mode, sig, ts, login, key string, 
 // serviceURLs are the service URLs a client may have signed with: the
 // configured ones and this server's own (httpapi.Origin: the Host header
 // only when it names this server, so a signature made for another
-// service is not accepted by sending its Host).
+// service is not accepted by sending its Host) with the request's path
+// up to /{authKey}/{action} (/apsdb/rest on the built-in routes; a
+// gateway route's path otherwise).
 func (m *Module) serviceURLs(q *request) []string {
-	own := m.d.Origin.Base(q.r) + "/apsdb/rest"
+	own := m.d.Origin.Base(q.r) + servicePath(q.r.URL.Path)
 	out := []string{own}
 	for _, u := range m.cfg.ServiceURLs {
 		if u = strings.TrimRight(u, "/"); u != own {
@@ -350,6 +352,35 @@ func (m *Module) serviceURLs(q *request) []string {
 		}
 	}
 	return out
+}
+
+// servicePath is path without its last two segments (/{authKey}/{action}).
+func servicePath(path string) string {
+	for range 2 {
+		if i := strings.LastIndexByte(path, '/'); i >= 0 {
+			path = path[:i]
+		}
+	}
+	return path
+}
+
+// pathTarget splits the last two segments of path, /{authKey}/{action},
+// off a request that did not come through the module's own routes.
+func pathTarget(path string) (authKey, action string, ok bool) {
+	rest, action, found := cutLast(path)
+	if !found {
+		return "", "", false
+	}
+	_, authKey, found = cutLast(rest)
+	return authKey, action, found && authKey != "" && action != ""
+}
+
+func cutLast(s string) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // refererOrigin returns scheme://host[:port] of an absolute http(s) Referer.

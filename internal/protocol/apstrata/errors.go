@@ -66,6 +66,8 @@ func toAPS(err error) *apsError {
 		return authFailure("The signature has already been used", err.Error())
 	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
 		return authFailure("Invalid credentials", err.Error())
+	case core.KindInvalidInput: // e.g. scheme.BodyUnavailable
+		return &apsError{Code: CodeInvalidRequest, Detail: core.ReasonOf(err), Status: http.StatusBadRequest, reason: err.Error()}
 	case core.KindForbidden: // e.g. not subscribed to the API resource
 		return &apsError{Code: CodeInvalidRequest, Detail: core.ReasonOf(err), Status: http.StatusForbidden, reason: err.Error()}
 	case core.KindRateLimited, core.KindQuotaExceeded:

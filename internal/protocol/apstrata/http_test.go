@@ -25,6 +25,7 @@ type env struct {
 	acct     apstrata.Account
 	userPW   string
 	devicePW string
+	mod      *apstrata.Module
 }
 
 func newEnv(t testing.TB, tls bool, mutate func(*apstrata.Config)) *env {
@@ -33,8 +34,10 @@ func newEnv(t testing.TB, tls bool, mutate func(*apstrata.Config)) *env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	var mod *apstrata.Module
 	e := agtest.Start(t, agtest.Options{ManualClock: start, TLS: tls}, func(svc core.Services) []httpapi.Module {
-		return []httpapi.Module{apstrata.New(cfg, apstrata.DepsFrom(svc, httpapi.ClientAddr{}))}
+		mod = apstrata.New(cfg, apstrata.DepsFrom(svc, httpapi.ClientAddr{}))
+		return []httpapi.Module{mod}
 	})
 	ctx := context.Background()
 	acct, err := apstrata.CreateAccount(ctx, e.Svc, "acme")
@@ -49,7 +52,7 @@ func newEnv(t testing.TB, tls bool, mutate func(*apstrata.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{Env: e, acct: acct, userPW: userPW, devicePW: devicePW}
+	return &env{Env: e, acct: acct, userPW: userPW, devicePW: devicePW, mod: mod}
 }
 
 func (e *env) client(flavor sdk.Flavor) *sdk.Client {

@@ -3,7 +3,6 @@ package apstrata
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -148,7 +147,7 @@ func (q *request) get(name string) (string, bool) {
 
 func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 	q := &request{r: r, id: uuid.NewString(), authKey: r.PathValue("authKey"), action: r.PathValue("action"), remote: m.d.ClientAddr.IP(r)}
-	result, err := m.handle(q)
+	result, err := m.handle(w, q)
 	if q.setCookie != nil && err == nil {
 		http.SetCookie(w, q.setCookie)
 	}
@@ -163,8 +162,8 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 	writeResponse(w, q.asJSON, q.id, result, ae)
 }
 
-func (m *Module) handle(q *request) ([]field, error) {
-	params, literal, err := readParams(q.r, m.cfg.MaxBodyBytes)
+func (m *Module) handle(w http.ResponseWriter, q *request) ([]field, error) {
+	params, literal, err := m.readParams(w, q.r)
 	q.params, q.literal = params, literal
 	if v, _ := q.get(pResponseType); strings.EqualFold(v, "json") {
 		q.asJSON = true
@@ -185,6 +184,14 @@ func (m *Module) handle(q *request) ([]field, error) {
 	case "VerifyCredentials":
 		return m.verifyCredentials(q)
 	}
+	// Any other action (SaveDocument, Query, ...) is authenticated like
+	// the gateway authenticates it (the apstrata scheme's check); this
+	// module serves only the token actions, so an authenticated caller
+	// learns the action is unknown here, an unauthenticated one only that
+	// it is not authenticated.
+	if _, err := m.tokenAction(q); err != nil {
+		return nil, err
+	}
 	return nil, fail(CodeInvalidRequest, "Unknown action ["+q.action+"]")
 }
 
@@ -202,35 +209,50 @@ func (m *Module) grant(q *request, action func(*request) ([]field, error)) ([]fi
 }
 
 // readParams collects the query parameters and, for form posts, the
-// body's, with each value's literal-"+" form (parseParams).
-func readParams(r *http.Request, limit int64) ([]Pair, []string, error) {
-	params, literal, err := parseParams(r.URL.RawQuery)
-	if err != nil {
-		return nil, nil, paramError(err)
+// body's (read whole, bounded by max_body_bytes), with each value's
+// literal-"+" form (parseParams).
+func (m *Module) readParams(w http.ResponseWriter, r *http.Request) ([]Pair, []string, error) {
+	hasForm, ferr := formBody(r)
+	var body []byte
+	if ferr == nil && hasForm {
+		var err error
+		if body, err = httpapi.ReadBody(w, r, m.cfg.MaxBodyBytes); err != nil {
+			params, literal, _ := parseParams(r.URL.RawQuery)
+			return params, literal, bodyError(err)
+		}
 	}
-	if r.Method != http.MethodPost || r.Body == nil {
-		return params, literal, nil
+	params, literal, err := requestParams(r.URL.RawQuery, body)
+	if err == nil {
+		err = ferr
+	}
+	return params, literal, err
+}
+
+// formBody reports whether r carries a form body whose parameters count
+// (and are signed); any other body is refused (415).
+func formBody(r *http.Request) (bool, error) {
+	if r.Method != http.MethodPost || r.Body == nil && r.ContentLength == 0 {
+		return false, nil
 	}
 	switch httpapi.MediaType(r) {
 	case "application/x-www-form-urlencoded":
+		return true, nil
 	case "":
 		if r.ContentLength == 0 {
-			return params, literal, nil
+			return false, nil
 		}
-		fallthrough
-	default:
-		return params, literal, &apsError{Code: CodeInvalidRequest, Detail: "Request bodies must be application/x-www-form-urlencoded", Status: http.StatusUnsupportedMediaType}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	return false, &apsError{Code: CodeInvalidRequest, Detail: "Request bodies must be application/x-www-form-urlencoded", Status: http.StatusUnsupportedMediaType}
+}
+
+// requestParams are the query's parameters followed by the form body's.
+func requestParams(rawQuery string, body []byte) ([]Pair, []string, error) {
+	params, literal, err := parseParams(rawQuery)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return params, literal, paramError(errTooLarge)
-		}
-		return params, literal, fail(CodeInvalidRequest, "The request body could not be read")
+		return nil, nil, paramError(err)
 	}
-	if int64(len(body)) > limit {
-		return params, literal, paramError(errTooLarge)
+	if len(body) == 0 {
+		return params, literal, nil
 	}
 	more, moreLit, err := parseParams(string(body))
 	if err != nil {
@@ -240,6 +262,18 @@ func readParams(r *http.Request, limit int64) ([]Pair, []string, error) {
 		return params, literal, paramError(errTooMany)
 	}
 	return append(params, more...), append(literal, moreLit...), nil
+}
+
+// bodyError is a refused body (httpapi.ReadBody) in the protocol's shape.
+func bodyError(err error) *apsError {
+	st, ok := httpapi.BodyStatus(err)
+	switch {
+	case st == http.StatusRequestEntityTooLarge:
+		return paramError(errTooLarge)
+	case ok:
+		return &apsError{Code: CodeInvalidRequest, Detail: "The request body could not be read", Status: st, reason: err.Error()}
+	}
+	return fail(CodeInvalidRequest, "The request body could not be read")
 }
 
 func paramError(err error) *apsError {

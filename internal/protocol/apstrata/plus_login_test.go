@@ -17,18 +17,27 @@ import (
 	sdk "github.com/authgate/authgate/sdk/apstrata"
 )
 
-// phpCall runs testdata/php_sdk_call.php, which signs like the PHP SDK and
+// phpCall runs testdata/php_sdk_action.php for GenerateToken as a user
+// (default signature), which signs like the PHP SDK and
 // puts apsws.user into the URL (or form body) unencoded.
 func phpCall(t *testing.T, e *env, php, method, login, password string) (int, map[string]any) {
 	t.Helper()
-	script, err := filepath.Abs("testdata/php_sdk_call.php")
+	ts := strconv.FormatInt(e.Clock.Now().Unix(), 10)
+	return phpRun(t, php, "testdata/php_sdk_action.php", e.URL+"/apsdb/rest", e.acct.AuthKey, "GenerateToken", "default", login, password, ts, method)
+}
+
+// phpRun runs a PHP script of testdata that prints the HTTP status and an
+// Apstrata JSON envelope, and returns the status and the result with the
+// metadata as "metadata.*" entries.
+func phpRun(t *testing.T, php, script string, args ...string) (int, map[string]any) {
+	t.Helper()
+	script, err := filepath.Abs(script)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ts := strconv.FormatInt(e.Clock.Now().Unix(), 10)
-	out, err := exec.CommandContext(ctx, php, script, e.URL+"/apsdb/rest", e.acct.AuthKey, "GenerateToken", login, password, ts, method).CombinedOutput()
+	out, err := exec.CommandContext(ctx, php, append([]string{script}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("php: %v\n%s", err, out)
 	}
