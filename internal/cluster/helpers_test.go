@@ -21,13 +21,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/cli"
+	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/family"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/taap"
-	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 	sdkaps "github.com/authgate/authgate/sdk/apstrata"
 	sdkpop "github.com/authgate/authgate/sdk/pop"
@@ -87,14 +89,18 @@ type nodeOptions struct {
 	allowedHosts []string
 }
 
-// startNode runs the OAuth2, TPV, Apstrata and TAAP adapters plus okRoute
-// behind the real handler chain, on the shared database.
+// startNode runs every family the harness's configuration enables, built
+// from the one family list as serve builds them, plus okRoute, behind the
+// real handler chain, on the shared database.
 func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 	t.Helper()
 	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, ManualClock: o.clock, AuthLimits: o.limits}, func(svc core.Services) []httpapi.Module {
-		cfg := oauth2.DefaultConfig()
+		cfg := harnessConfig()
 		if o.oauth2 != nil {
-			o.oauth2(&cfg)
+			o.oauth2(&cfg.OAuth2)
+		}
+		if o.taap != nil {
+			o.taap(&cfg.TAAP)
 		}
 		// The test client is a trusted proxy: X-Forwarded-For names the client's address.
 		addr := httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
@@ -102,19 +108,28 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := oauth2.New(svc, cfg, oauth2.Options{Addr: addr, Origin: origin})
+		built, err := cli.Families().Build(context.Background(), family.Deps{Config: &cfg, Svc: svc, Log: svc.Log,
+			Addr: addr, Origin: origin, CA: ca.New(cfg.CA, ca.DepsFrom(svc))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		adeps, tdeps := apstrata.DepsFrom(svc, addr), taap.DepsFrom(svc, addr)
-		adeps.Origin, tdeps.Origin = origin, origin
-		tcfg := taap.DefaultConfig()
-		if o.taap != nil {
-			o.taap(&tcfg)
-		}
-		return []httpapi.Module{m, okRoute{m.Bearer()}, tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
-			apstrata.New(apstrata.DefaultConfig(), adeps), taap.New(tcfg, tdeps)}
+		return append(built.HTTP, okRoute{oauth2.NewBearerAuth(svc, addr)})
 	})
+}
+
+// harnessOff are the families the cluster harness's nodes do not serve on
+// their main listener, and why. A family added to the family list is
+// served by startNode unless it is named here (TestHarnessServesEveryFamily).
+var harnessOff = map[string]string{
+	"m2m": "its TA and PE listeners need partner material; startM2MEnv serves an environment of its own on the shared store",
+}
+
+// harnessConfig is the configuration of a harness node: the defaults, with
+// the families of harnessOff turned off.
+func harnessConfig() config.Config {
+	cfg := config.Default()
+	cfg.M2M.Enabled = false
+	return cfg
 }
 
 // client is the test's own load balancer: round-robin over the nodes'
