@@ -122,7 +122,8 @@ func buildApstrata(_ context.Context, d family.Deps) (family.Parts, error) {
 	ad := apstrata.DepsFrom(d.Svc, d.Addr)
 	ad.Origin = d.Origin
 	ad.Access = d.Access
-	return family.Parts{HTTP: []httpapi.Module{apstrata.New(d.Config.Apstrata, ad)}}, nil
+	a := apstrata.New(d.Config.Apstrata, ad)
+	return family.Parts{HTTP: []httpapi.Module{a}, Schemes: a.Schemes()}, nil
 }
 
 // buildTAAP builds T-Mobile TAAP (family 4): the PoP-protected token
