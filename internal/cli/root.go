@@ -76,6 +76,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newMigrateCmd(g),
 		newVersionCmd(),
 		newConfigCmd(g),
+		newBackupCmd(g),
 		newAdminCmd(g),
 		newCACmd(g),
 		newSubscriptionCmd(g),

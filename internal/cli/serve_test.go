@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/testutil/agtest"
 	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 // server is an authgate child process.
 type server struct {
 	cmd    *exec.Cmd
-	stdout *bytes.Buffer
+	stdout *agtest.SyncBuffer // read while the child writes it
 	url    string
 	done   chan error
 
@@ -63,7 +64,7 @@ func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "AUTHGATE_TEST_MAIN=1")
-	s := &server{cmd: cmd, stdout: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stdout: &agtest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = s.stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

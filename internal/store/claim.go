@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"io"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
@@ -21,13 +19,15 @@ import (
 // with each other. A conflicting claim fails at once with KindConflict and
 // a message that says what to do.
 //
+// `authgate backup` takes no claim: it only reads, in one SQLite read
+// transaction beside the serving node.
+//
 // SQLite is claimed with flock on a lock file beside the database (never
 // the database file itself: closing another descriptor of it would drop
 // SQLite's own POSIX locks); PostgreSQL with a session advisory lock on a
 // connection kept for the purpose.
 func Claim(ctx context.Context, st core.Store, dsn, dataDir string, exclusive bool) (Claimed, error) {
-	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	if IsPostgres(dsn) {
 		d, ok := st.(interface{ DB() *sql.DB })
 		if !ok {
 			return nil, core.E(core.KindInternal, "postgres store without a connection pool")
@@ -37,10 +37,9 @@ func Claim(ctx context.Context, st core.Store, dsn, dataDir string, exclusive bo
 			return nil, pgClaimError(err, exclusive)
 		}
 		return pgClaim{c: c, exclusive: exclusive}, nil
-	case strings.HasPrefix(dsn, "sqlite:"):
-		return claimFile(strings.TrimPrefix(dsn, "sqlite:")+".lock", exclusive)
-	case dsn == "":
-		return claimFile(filepath.Join(dataDir, "authgate.db")+".lock", exclusive)
+	}
+	if path, ok := SQLitePath(dsn, dataDir); ok {
+		return claimFile(path+".lock", exclusive)
 	}
 	return nil, core.E(core.KindInvalidInput, "unsupported --db value (use postgres://... or sqlite:PATH)")
 }

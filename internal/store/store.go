@@ -14,17 +14,32 @@ import (
 	"github.com/authgate/authgate/internal/store/sqlite"
 )
 
+// IsPostgres reports whether dsn names a PostgreSQL database.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// SQLitePath is the database file dsn names ("sqlite:PATH", or "" for
+// authgate.db in dataDir); ok is false for other backends.
+func SQLitePath(dsn, dataDir string) (path string, ok bool) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return strings.TrimPrefix(dsn, "sqlite:"), true
+	case dsn == "":
+		return filepath.Join(dataDir, "authgate.db"), true
+	}
+	return "", false
+}
+
 // Open opens the backend named by dsn: "postgres://..." or
 // "postgresql://..." selects PostgreSQL; "sqlite:PATH" or "" selects SQLite
 // (the default file is authgate.db in dataDir).
 func Open(ctx context.Context, dsn, dataDir string) (core.Store, error) {
-	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	if IsPostgres(dsn) {
 		return postgres.Open(ctx, dsn, postgres.Options{})
-	case strings.HasPrefix(dsn, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), sqlite.Options{})
-	case dsn == "":
-		return sqlite.Open(ctx, filepath.Join(dataDir, "authgate.db"), sqlite.Options{})
+	}
+	if path, ok := SQLitePath(dsn, dataDir); ok {
+		return sqlite.Open(ctx, path, sqlite.Options{})
 	}
 	return nil, core.E(core.KindInvalidInput, "unsupported --db value (use postgres://... or sqlite:PATH)")
 }
