@@ -19,6 +19,7 @@ import (
 
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
@@ -67,6 +68,8 @@ type Config struct {
 	Subscriptions subscription.Config `yaml:"subscriptions"`
 	// Identities configures device identities and their mTLS listener.
 	Identities oauth2.IdentitiesConfig `yaml:"identities"`
+	// Gateway puts authgate in front of the user's own API (docs/gateway.md).
+	Gateway gateway.Config `yaml:"gateway"`
 }
 
 // TLS configures the main listener's TLS.
@@ -156,6 +159,7 @@ func Default() Config {
 
 		Subscriptions: subscription.DefaultConfig(),
 		Identities:    oauth2.DefaultIdentitiesConfig(),
+		Gateway:       gateway.DefaultConfig(),
 	}
 }
 

@@ -268,3 +268,52 @@ func TestReadElsewhereIsWhatTheRepositoryReads(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewaySection: routes load from YAML (durations as "5s"), an
+// unknown route key is an error, and route errors are reported at start.
+func TestGatewaySection(t *testing.T) {
+	load := func(y string) (Config, error) {
+		file := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := Default()
+		return c, c.LoadFile(file)
+	}
+	c, err := load(`gateway:
+  enabled: true
+  identity_ttl: 30s
+  routes:
+    - name: orders
+      hosts: [api.example.com]
+      path_prefix: /orders
+      methods: [GET, POST]
+      schemes: [oauth2-bearer, taap-pop]
+      resource: orders-api
+      scope: orders.read
+      upstreams: ["http://10.0.0.5:8080", "http://10.0.0.6:8080"]
+      strip_prefix: true
+      timeout: 5s
+      pass_credentials: false
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Gateway.Routes; len(r) != 1 || time.Duration(r[0].Timeout) != 5*time.Second || c.Gateway.IdentityTTL != 30*time.Second ||
+		len(r[0].Upstreams) != 2 || !r[0].StripPrefix || r[0].Scope != "orders.read" {
+		t.Fatalf("gateway section %+v", c.Gateway)
+	}
+	if _, err := load("gateway:\n  routes:\n    - {name: x, path_prefx: /x}\n"); err == nil || !strings.Contains(err.Error(), "path_prefx") {
+		t.Fatalf("unknown route key: %v", err)
+	}
+	c, _ = load("gateway:\n  routes:\n    - {name: x, path_prefix: /oauth/token, schemes: [basic], upstreams: ['ftp://h']}\n")
+	err = c.Validate()
+	for _, want := range []string{"gateway: routes[0] (x)", "inside /oauth", `unknown scheme "basic"`, "http or https"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}

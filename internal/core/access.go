@@ -17,7 +17,8 @@ type Access struct {
 	Method      string // HTTP method (SOAP: POST)
 	Path        string // route path; SOAP adapters append "/<operation>"
 	// Scheme names how the caller authenticated: "bearer", "tpv",
-	// "wss" (WS-Security), "apstrata", "pop" (TAAP), "mtls".
+	// "wss" (WS-Security), "apstrata", "pop" (TAAP), "mtls", or a
+	// scheme.Scheme name ("oauth2-bearer", "taap-pop", ...).
 	Scheme string
 	// Scope is the access token's scope, if the scheme has one; a scope
 	// naming API resources limits the request to them.
@@ -25,6 +26,10 @@ type Access struct {
 	// Kind is the caller's principal kind, for the privilege check
 	// (AccessGate); every adapter sets it.
 	Kind PrincipalKind
+	// Resource names the API resource directly (gateway routes, whose
+	// paths are the user's API and not authgate's); "" looks the resource
+	// up by Method and Path.
+	Resource string
 }
 
 // accessPolicy is the policy an AccessGate applies after the privilege check.

@@ -112,7 +112,15 @@ func (s *Service) Allow(ctx context.Context, a core.Access) error {
 	if !s.cfg.Enabled {
 		return nil
 	}
-	res, err := s.resourceFor(ctx, a.Method, a.Path)
+	var res *Resource
+	var err error
+	if a.Resource != "" {
+		if res, err = s.resourceNamed(ctx, a.Resource); err == nil && res == nil {
+			return s.deny(ctx, a, a.Resource, fmt.Sprintf("API resource %q does not exist", a.Resource))
+		}
+	} else {
+		res, err = s.resourceFor(ctx, a.Method, a.Path)
+	}
 	if err != nil {
 		return err
 	}
@@ -122,7 +130,7 @@ func (s *Service) Allow(ctx context.Context, a core.Access) error {
 		}
 		return nil
 	}
-	if len(res.Schemes) > 0 && !contains(res.Schemes, a.Scheme) {
+	if len(res.Schemes) > 0 && !contains(res.Schemes, accessScheme(a.Scheme)) {
 		return s.deny(ctx, a, res.Name, fmt.Sprintf("API resource %q does not accept %s authentication (use %s)", res.Name, a.Scheme, strings.Join(res.Schemes, ", ")))
 	}
 	if err := s.checkScope(ctx, a, res.Name); err != nil {
@@ -294,6 +302,35 @@ func (s *Service) allResources(ctx context.Context) ([]Resource, error) {
 	s.resources = cached[[]Resource]{v: list, at: now}
 	s.mu.Unlock()
 	return list, nil
+}
+
+// resourceNamed returns the resource called name (nil if none).
+func (s *Service) resourceNamed(ctx context.Context, name string) (*Resource, error) {
+	all, err := s.allResources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].Name == name {
+			return &all[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// schemeAliases maps scheme.Scheme names (gateway routes) to the scheme
+// names a resource lists.
+var schemeAliases = map[string]string{
+	"oauth2-bearer": "bearer", "tpv-signature": "tpv", "apstrata": "apstrata", "taap-pop": "pop",
+	"device-mtls": "mtls", "device-psk": "mtls",
+}
+
+// accessScheme is the resource scheme name of s.
+func accessScheme(s string) string {
+	if a, ok := schemeAliases[s]; ok {
+		return a
+	}
+	return s
 }
 
 // resourceFor returns the resource whose longest path prefix covers

@@ -100,7 +100,7 @@ type Module struct {
 	d        Deps
 	verifier *Verifier
 	clients  *clientCache
-	idKeys   *keyManager
+	idKeys   *core.SigningKeys
 	// explainLimit bounds what one address can make the unauthenticated
 	// explainer spend (one RSA verification and a canonicalisation each).
 	explainLimit *core.AddressBuckets
@@ -123,8 +123,7 @@ func New(cfg Config, d Deps) *Module {
 	m.verifier = NewVerifier(cfg.verifierConfig(), d.Replay, d.Clock)
 	m.explainLimit = core.NewAddressBuckets(d.Clock, explainPerSecond, explainBurst, explainMaxAddrs)
 	m.clients = &clientCache{principals: d.Principals, creds: d.CredStore, clock: d.Clock, ttl: cfg.ClientCacheTTL, m: map[string]*client{}}
-	m.idKeys = &keyManager{docs: d.Docs, seal: d.Keys, clock: d.Clock, alg: cfg.IDTokenAlg, rotation: cfg.KeyRotation,
-		keep: cfg.IDTokenTTL + cfg.ClockSkew + signerReload}
+	m.idKeys = newIDKeys(cfg, d)
 	if cfg.ClientCacheTTL > 0 {
 		d.Tokens.EnableCache(core.TokenTAAP, cfg.ClientCacheTTL)
 	}

@@ -176,7 +176,7 @@ func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body [
 
 // idToken signs the ID token with the current authgate key.
 func (m *Module) idToken(r *http.Request, cred core.Credential, pop *Token, access string, at core.Token) (string, error) {
-	s, err := m.idKeys.signer(r.Context())
+	s, err := m.idKeys.Signer(r.Context())
 	if err != nil {
 		return "", err
 	}
@@ -190,7 +190,7 @@ func (m *Module) idToken(r *http.Request, cred core.Credential, pop *Token, acce
 	if pop != nil && pop.Key != nil {
 		c.Cnf = map[string]string{"jkt": Thumbprint(pop.Key)}
 	}
-	out, err := jwt.Signed(s.sig).Claims(c).Serialize()
+	out, err := jwt.Signed(s.Signer).Claims(c).Serialize()
 	if err != nil {
 		return "", core.Wrap(core.KindInternal, "sign ID token", err)
 	}
@@ -208,7 +208,7 @@ func (m *Module) issuer(r *http.Request) string {
 
 // jwks publishes the ID-token verification keys.
 func (m *Module) jwks(w http.ResponseWriter, r *http.Request) {
-	set, err := m.idKeys.jwks(r.Context())
+	set, err := m.idKeys.JWKS(r.Context())
 	if err != nil {
 		m.writeError(w, r, err, ctxOther)
 		return
