@@ -71,3 +71,34 @@ func FuzzTAAPEHTS(f *testing.F) {
 		_ = req.Canonical(parts)
 	})
 }
+
+// FuzzTAAPSignsBody feeds arbitrary X-Authorization values to the cheap
+// ehts read the taap-pop scheme decides body buffering with: it must
+// never panic, and for every token the full parser accepts it must agree
+// with the parsed ehts on whether body is signed.
+func FuzzTAAPSignsBody(f *testing.F) {
+	hdr := enc(`{"alg":"RS256","typ":"JWT"}`)
+	for _, s := range []string{"", "..", "a.b.c", strings.Repeat("A", 9000),
+		hdr + "." + enc(`{"iat":1,"exp":121,"ehts":"uri;http-method;body","edts":"x","jti":"j","v":"1"}`) + ".c2ln",
+		hdr + "." + enc(`{"iat":1,"exp":121,"ehts":"uri;http-method","edts":"x","jti":"j","v":"1"}`) + ".c2ln",
+		hdr + "." + enc(`{"iat":1,"exp":121,"ehts":" uri ; body ","edts":"x","jti":"j","v":1}`) + ".c2ln",
+		hdr + "." + enc(`{"iat":1,"exp":121,"ehts":"uri;Body","edts":"x","jti":"j","v":1}`) + ".c2ln",
+		hdr + "." + enc(`{"ehts":"body","ehts":"uri"}`) + ".c2ln",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := taap.SignsBody(s)
+		tok, err := taap.ParseToken(s)
+		if err != nil {
+			return
+		}
+		want := false
+		for _, p := range tok.Parts {
+			want = want || p == taap.PartBody
+		}
+		if got != want {
+			t.Fatalf("SignsBody = %v, the parsed ehts %q says %v", got, tok.EHTS, want)
+		}
+	})
+}

@@ -25,6 +25,11 @@ type Config struct {
 	// body whenever the body is not empty.
 	TokenEndpointParts []string `yaml:"token_endpoint_parts"`
 	ResourceParts      []string `yaml:"resource_parts"`
+	// GatewayParts are the parts the taap-pop scheme requires on gateway
+	// and forward-auth routes (the same additions apply). body is not
+	// required by default so that a front end that does not forward
+	// bodies (nginx auth_request) can check requests without one.
+	GatewayParts []string `yaml:"gateway_parts"`
 	// DebugCanonical adds the server's canonical string (Authorization
 	// redacted) to edts mismatch answers. For development only.
 	DebugCanonical bool `yaml:"debug_canonical"`
@@ -72,6 +77,7 @@ func DefaultConfig() Config {
 		MaxLifetime:        120 * time.Second,
 		TokenEndpointParts: []string{PartURI, PartMethod},
 		ResourceParts:      []string{PartURI, PartMethod, PartBody},
+		GatewayParts:       []string{PartURI, PartMethod},
 		AccessTokenTTL:     time.Hour,
 		RefreshTokenTTL:    24 * time.Hour,
 		IDTokenTTL:         time.Hour,
@@ -115,6 +121,7 @@ func (c *Config) Validate() error {
 	}
 	check("token_endpoint_parts", c.TokenEndpointParts, PartURI, PartMethod)
 	check("resource_parts", c.ResourceParts, PartURI, PartMethod, PartBody)
+	check("gateway_parts", c.GatewayParts, PartURI, PartMethod)
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		errs = append(errs, errors.New("access_token_ttl must be between 1m and 24h"))
 	}

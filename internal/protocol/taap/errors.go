@@ -142,9 +142,14 @@ func auditReason(err error) string {
 
 // auditFailure records a rejected request.
 func (m *Module) auditFailure(r *http.Request, orgID, principalID, subject string, err error) {
+	m.auditFailureFrom(r, m.d.ClientAddr.IP(r), orgID, principalID, subject, err)
+}
+
+// auditFailureFrom records a rejected request from addr.
+func (m *Module) auditFailureFrom(r *http.Request, addr, orgID, principalID, subject string, err error) {
 	_ = m.d.Audit.Record(r.Context(), core.AuditEvent{
 		Action: core.AuditAuthFailure, Protocol: protocol, OrgID: orgID, PrincipalID: principalID,
 		Subject: subject, Outcome: core.OutcomeFailure, Reason: auditReason(err),
-		RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r),
+		RemoteAddr: addr, RequestID: httpapi.RequestID(r),
 	})
 }

@@ -202,45 +202,52 @@ func bearerToken(r *http.Request) (string, bool) {
 // access token (Bearer) and a valid PoP token signed by the key of the
 // client that token was issued to, covering at least parts. The body is
 // read here (it must be hashed) and handed to next through CallerFrom.
+// The check is authenticatePoP, the taap-pop scheme's.
 func (m *Module) RequirePoP(parts []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		value, present := bearerToken(r)
-		if !present || value == "" {
-			err := &oauthError{status: http.StatusUnauthorized, code: "invalid_request", desc: "an access token is required: Authorization: Bearer <access_token>"}
-			if present {
-				m.auditFailure(r, "", "", "", err)
-			}
-			m.writeError(w, r, err, ctxBearer)
-			return
-		}
-		t, err := m.d.Tokens.Lookup(ctx, core.TokenTAAP, value)
+		c, err := m.authenticatePoP(r.Context(), r, m.d.ClientAddr.IP(r), parts, func() ([]byte, error) { return m.readBody(r) })
 		if err != nil {
-			if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
-				m.auditFailure(r, t.OrgID, t.PrincipalID, t.ID, err)
-			}
 			m.writeError(w, r, err, ctxBearer)
 			return
 		}
-		cl, err := m.clients.get(ctx, t.PrincipalID)
-		if err == nil {
-			var body []byte
-			if body, err = m.readBody(r); err == nil {
-				s := FromRequest(r, body)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+	})
+}
+
+// authenticatePoP checks r's TAAP access token (Bearer) and its PoP
+// token (X-Authorization), which must be signed by a registered key of
+// the client the access token was issued to and cover at least parts
+// (plus Authorization, and body when the body is not empty). body is
+// called once the access token and its client are known. Failures are
+// audited with addr.
+func (m *Module) authenticatePoP(ctx context.Context, r *http.Request, addr string, parts []string, body func() ([]byte, error)) (Caller, error) {
+	value, present := bearerToken(r)
+	if !present || value == "" {
+		err := &oauthError{status: http.StatusUnauthorized, code: "invalid_request", desc: "an access token is required: Authorization: Bearer <access_token>"}
+		if present {
+			m.auditFailureFrom(r, addr, "", "", "", err)
+		}
+		return Caller{}, err
+	}
+	t, err := m.d.Tokens.Lookup(ctx, core.TokenTAAP, value)
+	if err == nil {
+		var cl *client
+		if cl, err = m.clients.get(ctx, t.PrincipalID); err == nil {
+			var b []byte
+			if b, err = body(); err == nil {
+				s := FromRequest(r, b)
 				var pop *Token
 				pop, err = m.verifier.Verify(ctx, Input{Token: r.Header.Get("X-Authorization"), Request: s, Keys: cl.keys, Required: Required(parts, s), Scope: t.PrincipalID})
 				if err == nil {
-					c := Caller{Token: t, ClientID: clientIDOf(t), PoP: pop, Body: body}
-					next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey{}, c)))
-					return
+					return Caller{Token: t, ClientID: clientIDOf(t), PoP: pop, Body: b}, nil
 				}
 			}
 		}
-		if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
-			m.auditFailure(r, t.OrgID, t.PrincipalID, t.ID, err)
-		}
-		m.writeError(w, r, err, ctxBearer)
-	})
+	}
+	if k := core.KindOf(err); k != core.KindUnavailable && k != core.KindInternal {
+		m.auditFailureFrom(r, addr, t.OrgID, t.PrincipalID, t.ID, err)
+	}
+	return Caller{}, err
 }
 
 // clientIDOf returns the client id an access token was issued to (kept in
