@@ -94,6 +94,7 @@ func buildOAuth2(ctx context.Context, d family.Deps) (family.Parts, error) {
 		o.Bearer().SetAccessPolicy(d.Access)
 	}
 	p.HTTP = append(p.HTTP, o)
+	p.Schemes = append(p.Schemes, o.Schemes()...)
 	ids, err := oauth2.NewIdentities(o, d.CA, d.Config.Identities)
 	if err != nil {
 		return p, fmt.Errorf("identities: %w", err)
@@ -133,7 +134,8 @@ func buildTAAP(_ context.Context, d family.Deps) (family.Parts, error) {
 	td := taap.DepsFrom(d.Svc, d.Addr)
 	td.Origin = d.Origin
 	td.Access = d.Access
-	p := family.Parts{HTTP: []httpapi.Module{taap.New(d.Config.TAAP, td)}}
+	t := taap.New(d.Config.TAAP, td)
+	p := family.Parts{HTTP: []httpapi.Module{t}, Schemes: t.Schemes()}
 	if d.Config.TAAP.Pages {
 		p.HTTP = append(p.HTTP, web.New())
 	}
