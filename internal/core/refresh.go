@@ -2,9 +2,26 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 )
+
+// MaxRefreshGrace bounds every family's refresh_grace: a longer window
+// would let a stolen refresh token be raced for minutes without revoking
+// its family.
+const MaxRefreshGrace = 5 * time.Minute
+
+// CheckRefreshGrace validates a family's refresh_grace setting (0 ..
+// MaxRefreshGrace). Each family chooses its default: OAuth2 10 s (device
+// server clients refresh from several threads at once), TAAP 0 (its
+// clients refresh one at a time, so any second exchange is reuse).
+func CheckRefreshGrace(grace time.Duration) error {
+	if grace < 0 || grace > MaxRefreshGrace {
+		return fmt.Errorf("refresh_grace %v: must be between 0 and 5m", grace)
+	}
+	return nil
+}
 
 // MaxRefreshExchanges bounds how often one refresh token is exchanged: once,
 // plus one concurrent retry inside the grace window (a client whose first
@@ -21,6 +38,14 @@ type Exchange struct {
 	Reused bool
 	// Revoked counts the tokens revoked with the family when Reused.
 	Revoked int
+}
+
+// ReuseEvent is the audit record of a detected reuse (Reused) of refresh
+// token t, the same for every family; the caller fills in Protocol,
+// RemoteAddr and RequestID.
+func (ex Exchange) ReuseEvent(t Token) AuditEvent {
+	return AuditEvent{Action: AuditRevoke, Outcome: OutcomeFailure, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
+		Reason: "refresh token reuse detected; revoked family " + t.FamilyID + " (" + strconv.Itoa(ex.Revoked) + " tokens)"}
 }
 
 // ExchangeRefresh decides whether refresh token t (already looked up and

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 // Config is the `oauth2` section of authgate's configuration.
@@ -12,7 +14,9 @@ type Config struct {
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"` // refresh token lifetime, at most 2 years (default 2 years, as the device server)
 	// RefreshGrace is how long after a refresh token was exchanged one more
 	// exchange of it is taken as a concurrent refresh (a second valid pair;
-	// any further one is refused) rather than a replay (family revoked).
+	// any further one is refused) rather than a replay (family revoked);
+	// the rule is core.Tokens.ExchangeRefresh's, shared with TAAP. Default
+	// 10 s: device-server clients refresh from several threads at once.
 	// 0 disables the grace window.
 	RefreshGrace time.Duration `yaml:"refresh_grace"`
 	// TokenCacheMaxAge bounds how long a node trusts a cached access token
@@ -53,8 +57,8 @@ func (c *Config) Validate() error {
 	if c.RefreshTokenTTL < c.AccessTokenTTL || c.RefreshTokenTTL > MaxRefreshTokenTTL {
 		errs = append(errs, fmt.Errorf("refresh_token_ttl %v: must be between access_token_ttl and 2 years (17520h)", c.RefreshTokenTTL))
 	}
-	if c.RefreshGrace < 0 || c.RefreshGrace > 5*time.Minute {
-		errs = append(errs, fmt.Errorf("refresh_grace %v: must be between 0 and 5m", c.RefreshGrace))
+	if err := core.CheckRefreshGrace(c.RefreshGrace); err != nil {
+		errs = append(errs, err)
 	}
 	if c.TokenCacheMaxAge < 0 || c.TokenCacheMaxAge > time.Minute {
 		errs = append(errs, fmt.Errorf("token_cache_max_age %v: must be between 0 and 1m", c.TokenCacheMaxAge))

@@ -294,8 +294,7 @@ func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials,
 	ex, err := m.svc.Tokens.ExchangeRefresh(ctx, t, m.cfg.RefreshGrace)
 	switch {
 	case ex.Reused:
-		m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Subject: t.ID,
-			Outcome: core.OutcomeFailure, Reason: "refresh token reuse detected; revoked family " + t.FamilyID + " (" + strconv.Itoa(ex.Revoked) + " tokens)"})
+		m.audit(ctx, r, ex.ReuseEvent(t))
 		return tokenResponse{}, ctxGrant, err
 	case core.KindOf(err) == core.KindReplayed, core.KindOf(err) == core.KindUnauthenticated:
 		return grantFail(t, core.ReasonOf(err), err)

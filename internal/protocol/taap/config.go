@@ -125,8 +125,8 @@ func (c *Config) Validate() error {
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		errs = append(errs, errors.New("access_token_ttl must be between 1m and 24h"))
 	}
-	if c.RefreshGrace < 0 || c.RefreshGrace > 5*time.Minute {
-		errs = append(errs, fmt.Errorf("refresh_grace %v: must be between 0 and 5m", c.RefreshGrace))
+	if err := core.CheckRefreshGrace(c.RefreshGrace); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RefreshTokenTTL < c.AccessTokenTTL || c.RefreshTokenTTL > 365*24*time.Hour {
 		errs = append(errs, errors.New("refresh_token_ttl must be between access_token_ttl and 8760h"))

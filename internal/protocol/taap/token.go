@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -130,9 +129,9 @@ func (m *Module) grant(r *http.Request, cred core.Credential, pop *Token, body [
 		}
 		ex, err := m.d.Tokens.ExchangeRefresh(ctx, old, m.cfg.RefreshGrace)
 		if ex.Reused {
-			_ = m.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: protocol, OrgID: old.OrgID, PrincipalID: old.PrincipalID,
-				Subject: old.FamilyID, Outcome: core.OutcomeFailure, Reason: "refresh token reused: token family revoked (" + strconv.Itoa(ex.Revoked) + " tokens)",
-				RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)})
+			ev := ex.ReuseEvent(old)
+			ev.Protocol, ev.RemoteAddr, ev.RequestID = protocol, m.d.ClientAddr.IP(r), httpapi.RequestID(r)
+			_ = m.d.Audit.Record(ctx, ev)
 			return tokenResponse{}, invalidGrant("refresh token was already used; its token family is revoked", err)
 		}
 		if err != nil {
