@@ -13,23 +13,6 @@ import (
 	"github.com/authgate/authgate/internal/core"
 )
 
-func newMigrateCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations and exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			rt, err := openRuntime(cmd.Context(), g, cmd) // opening migrates
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "migrations applied (%s)\n", rt.svc.Store.Dialect())
-			return nil
-		},
-	}
-}
-
 // newAdminCmd groups direct administration on the database (no server needed).
 func newAdminCmd(g *globalFlags) *cobra.Command {
 	admin := &cobra.Command{

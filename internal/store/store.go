@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/store/postgres"
 	"github.com/authgate/authgate/internal/store/sqlite"
@@ -42,4 +44,18 @@ func Open(ctx context.Context, dsn, dataDir string) (core.Store, error) {
 		return sqlite.Open(ctx, path, sqlite.Options{})
 	}
 	return nil, core.E(core.KindInvalidInput, "unsupported --db value (use postgres://... or sqlite:PATH)")
+}
+
+// MigrationStatus reports, without migrating, each migration of the
+// backend dsn names as applied or pending; backend is "sqlite" or "postgres".
+func MigrationStatus(ctx context.Context, dsn, dataDir string) (backend string, st []*goose.MigrationStatus, err error) {
+	if IsPostgres(dsn) {
+		st, err = postgres.MigrationStatus(ctx, dsn)
+		return "postgres", st, err
+	}
+	if path, ok := SQLitePath(dsn, dataDir); ok {
+		st, err = sqlite.MigrationStatus(ctx, path)
+		return "sqlite", st, err
+	}
+	return "", nil, core.E(core.KindInvalidInput, "unsupported --db value (use postgres://... or sqlite:PATH)")
 }

@@ -118,3 +118,18 @@ func isNetErr(err error) bool {
 	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
 		strings.Contains(s, "connection reset") || strings.Contains(s, "unexpected EOF") || strings.Contains(s, "conn closed")
 }
+
+// MigrationStatus reports the embedded migrations as applied or pending in
+// the database at dsn; nothing is migrated (goose creates its version
+// table in an empty database).
+func MigrationStatus(ctx context.Context, dsn string) ([]*goose.MigrationStatus, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return sqlstore.MigrationStatus(ctx, db, goose.DialectPostgres, migrations, "migrations", goose.WithSessionLocker(newLocker()))
+}

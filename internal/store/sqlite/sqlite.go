@@ -133,3 +133,17 @@ func (dialect) Classify(err error) error {
 	}
 	return core.Wrap(core.KindInternal, "", err)
 }
+
+// MigrationStatus reports the embedded migrations as applied or pending in
+// the database file at path, which must exist; nothing is migrated.
+func MigrationStatus(ctx context.Context, path string) ([]*goose.MigrationStatus, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no SQLite store: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return sqlstore.MigrationStatus(ctx, db, goose.DialectSQLite3, migrations, "migrations")
+}
