@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/authgate/authgate/internal/config"
+	"github.com/authgate/authgate/internal/family"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+)
+
+// sharedSections are the configuration sections that belong to no
+// family, and why. A section that is neither a family's nor listed here
+// fails TestFamilyListIsComplete.
+var sharedSections = map[string]string{
+	"tls":           "the main listener",
+	"replay":        "the replay cache every family shares",
+	"auth_failures": "the failed-authentication limiter every family shares",
+	"ca":            "the one CA of every family (device and M2M certificates)",
+	"subscriptions": "API resources, plans and subscriptions of every family",
+	"audit":         "the audit log every family writes to",
+	"gateway":       "the gateway and forward-auth, over every family's schemes",
+	// Served by the oauth2 family until the device identities leave the
+	// oauth2 package for a device family of their own.
+	"identities": "device identities, built by the oauth2 family",
+}
+
+// familySchemes are the schemes each family hands to the registry, by
+// the names routes, metrics and audit records use.
+var familySchemes = map[string][]string{
+	"oauth2":   {"oauth2-bearer"},
+	"tpv":      {"tpv-signature"},
+	"apstrata": {"apstrata"},
+	"taap":     {"taap-pop"},
+	"m2m":      nil, // WS-Security signs SOAP messages on its own listeners, not HTTP requests on the main one
+}
+
+// TestFamilyListIsComplete fails when a family is in one list but not in
+// another: every family has a valid entry, a configuration section with a
+// document of its own, `authgate bench` cases or the reason it has none,
+// declared schemes; every configuration section is a family's or shared.
+// (The cluster harness checks itself against the same list:
+// internal/cluster TestHarnessServesEveryFamily.)
+func TestFamilyListIsComplete(t *testing.T) {
+	for _, err := range familyListProblems(members(), configSections()) {
+		t.Error(err)
+	}
+}
+
+// TestFamilyListProblemsFound: a family in one list but not another is
+// reported, each omission once.
+func TestFamilyListProblemsFound(t *testing.T) {
+	ms := members()
+	extra := ms[1]
+	extra.Name, extra.Section = "sixth", "sixth" // a new family: no section, no declared schemes
+	extra.bench = benchCases{none: "nothing to measure"}
+	ms[0].bench = benchCases{} // oauth2 without bench cases or a reason
+	ms[2].commands = nil
+	sections := configSections()
+	sections["orphan"] = true // a section no family owns
+	got := familyListProblems(append(ms, extra), sections)
+	want := []string{
+		`family oauth2: no bench cases and no reason for none`,
+		`family apstrata: no commands`,
+		`family sixth: no configuration section "sixth"`,
+		`family sixth: section "sixth" has no document`,
+		`family sixth: its schemes are not declared`,
+		`configuration section "orphan" belongs to no family`,
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d problems, want %d: %v", len(got), len(want), got)
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(e error) bool { return strings.Contains(e.Error(), w) }) {
+			t.Errorf("not reported: %s (got %v)", w, got)
+		}
+	}
+}
+
+// configSections are the top-level sections of the configuration.
+func configSections() map[string]bool {
+	out := map[string]bool{}
+	for _, k := range config.Keys() {
+		if k.Section && k.Depth == 0 {
+			out[k.Path] = true
+		}
+	}
+	return out
+}
+
+// familyListProblems checks ms against the configuration's sections and
+// the declared schemes.
+func familyListProblems(ms []member, sections map[string]bool) []error {
+	var errs []error
+	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	list := make(family.List, len(ms))
+	for i, m := range ms {
+		list[i] = m.Family
+	}
+	if err := list.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	owned := map[string]bool{}
+	for _, m := range ms {
+		owned[m.Section] = true
+		if !sections[m.Section] {
+			fail("family %s: no configuration section %q", m.Name, m.Section)
+		}
+		if config.SectionDocs[m.Section] == "" {
+			fail("family %s: section %q has no document in config.SectionDocs", m.Name, m.Section)
+		}
+		if sharedSections[m.Section] != "" {
+			fail("family %s: section %q is also listed as shared", m.Name, m.Section)
+		}
+		switch b := m.bench; {
+		case b.build == nil && b.none == "":
+			fail("family %s: no bench cases and no reason for none", m.Name)
+		case b.build != nil && (len(b.names) == 0 || b.none != ""):
+			fail("family %s: bench cases need names, and no reason for none", m.Name)
+		}
+		if m.commands == nil {
+			fail("family %s: no commands", m.Name)
+		}
+		if _, ok := familySchemes[m.Name]; !ok {
+			fail("family %s: its schemes are not declared in familySchemes", m.Name)
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(sections)) {
+		if !owned[s] && sharedSections[s] == "" {
+			fail("configuration section %q belongs to no family: make it a family's Section (families.go) or list it in sharedSections with the reason", s)
+		}
+	}
+	for name := range familySchemes {
+		if _, ok := list.Lookup(name); !ok {
+			fail("familySchemes names %s, which is not in the family list", name)
+		}
+	}
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.bench.names...)
+	}
+	if len(names) != len(slices.Compact(slices.Sorted(slices.Values(names)))) {
+		fail("bench case names are not unique: %v", names)
+	}
+	return errs
+}
+
+// TestRootHasEveryFamilysCommands: the families' commands are the root's.
+func TestRootHasEveryFamilysCommands(t *testing.T) {
+	root := newRootCmd(strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+	for _, m := range members() {
+		for _, c := range m.commands(&globalFlags{}) {
+			if found, _, err := root.Find([]string{c.Name()}); err != nil || found.Name() != c.Name() {
+				t.Errorf("family %s: command %s not under the root (%v)", m.Name, c.Name(), err)
+			}
+		}
+	}
+}
+
+// TestBuildModulesCollectsEnabledSchemes builds the server's modules as
+// serve does: the scheme set holds exactly the enabled families' schemes,
+// each under the name its family declares; a disabled family's schemes
+// are not in it.
+func TestBuildModulesCollectsEnabledSchemes(t *testing.T) {
+	svc, _ := agtest.NewServices(t, agtest.Options{})
+	for _, tc := range []struct {
+		name string
+		set  func(*config.Config)
+	}{
+		{"defaults", func(*config.Config) {}},
+		{"tpv and apstrata off", func(c *config.Config) { c.TPV.Enabled, c.Apstrata.Enabled = false, false }},
+		{"taap off", func(c *config.Config) { c.TAAP.Enabled = false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.DataDir = t.TempDir()
+			tc.set(&cfg)
+			rt := &runtime{cfg: cfg, log: slog.New(slog.DiscardHandler), svc: svc}
+			m, err := buildModules(context.Background(), rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, f := range Families().Enabled(&cfg) {
+				want = append(want, familySchemes[f.Name]...)
+			}
+			slices.Sort(want)
+			if got := slices.Sorted(maps.Keys(m.schemes)); !slices.Equal(got, want) {
+				t.Errorf("schemes %v, want %v", got, want)
+			}
+			for name, s := range m.schemes {
+				if !slices.Contains(familySchemes[s.Family()], name) {
+					t.Errorf("scheme %s reports family %s, which does not declare it", name, s.Family())
+				}
+			}
+		})
+	}
+}
