@@ -106,6 +106,8 @@ type Guard struct {
 	// admitted, trusted until the time given unless this node counts a
 	// failure of the pair first (docs/limiter.md: the admit cache).
 	admitted map[string]time.Time
+
+	observed
 }
 
 // AdmitCacheTTL is how long a node that shares its store trusts a store
@@ -195,6 +197,14 @@ func IsGuess(err error) bool {
 // nil, check's own error, or a KindRateLimited error with RetryAfter when
 // the attempt is not admitted, whatever the secret.
 func (g *Guard) Verify(ctx context.Context, a Attempt, check func() error) error {
+	err := g.verify(ctx, a, check)
+	if KindOf(err) == KindRateLimited {
+		g.observer().AuthLimited()
+	}
+	return err
+}
+
+func (g *Guard) verify(ctx context.Context, a Attempt, check func() error) error {
 	k := g.keys(a)
 	if err := g.blockedPair(k.pair); err != nil {
 		return err

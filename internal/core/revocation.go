@@ -12,6 +12,7 @@ import (
 func (s *Tokens) RevokeCredentialTokens(ctx context.Context, credentialID string) (int, error) {
 	n, err := s.store.RevokeCredentialTokens(ctx, credentialID, s.clock.Now())
 	s.cache.invalidate()
+	s.observer().TokensRevoked(n)
 	return n, err
 }
 

@@ -173,6 +173,7 @@ type Tokens struct {
 	cache   *tokenCache
 	cacheMu sync.Mutex      // serialises EnableCache
 	group   *groupCommitter // nil when the store cannot write batches
+	observed
 }
 
 // NewTokens builds the token service.
@@ -219,6 +220,7 @@ func (s *Tokens) Issue(ctx context.Context, spec TokenSpec) (string, Token, erro
 	if _, ok := s.cache.maxAge(t.Kind); ok {
 		s.cache.put(t, t.IssuedAt, epoch)
 	}
+	s.observer().TokensIssued(t.Kind, 1)
 	return value, t, nil
 }
 
@@ -287,6 +289,7 @@ func (s *Tokens) Commit(ctx context.Context, tokens []Token, events []AuditEvent
 		if _, ok := s.cache.maxAge(t.Kind); ok {
 			s.cache.put(t, now, epoch)
 		}
+		s.observer().TokensIssued(t.Kind, 1)
 	}
 	return nil
 }
@@ -335,6 +338,9 @@ func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Toke
 func (s *Tokens) Revoke(ctx context.Context, id string) error {
 	err := s.store.RevokeToken(ctx, id, s.clock.Now())
 	s.cache.invalidate()
+	if err == nil {
+		s.observer().TokensRevoked(1)
+	}
 	return err
 }
 
@@ -342,6 +348,7 @@ func (s *Tokens) Revoke(ctx context.Context, id string) error {
 func (s *Tokens) RevokeFamily(ctx context.Context, familyID string) (int, error) {
 	n, err := s.store.RevokeTokenFamily(ctx, familyID, s.clock.Now())
 	s.cache.invalidate()
+	s.observer().TokensRevoked(n)
 	return n, err
 }
 
@@ -408,6 +415,7 @@ type Replay struct {
 	// fence: per namespace, messages expiring no later are refused, after
 	// an unclean stop of a memory-mode run; set once at start-up.
 	fence map[string]time.Time
+	observed
 }
 
 // NewReplay builds the replay cache in database mode. Stores that can batch
@@ -439,6 +447,7 @@ func (r *Replay) Remember(ctx context.Context, namespace, key string, expires ti
 		return err
 	}
 	if !fresh {
+		r.observer().ReplayRefused(namespace)
 		return E(KindReplayed, namespace+" already used")
 	}
 	return nil
@@ -477,6 +486,8 @@ type Services struct {
 	// replay cache in memory): services may then decide in memory what
 	// would otherwise need a store round trip to see other nodes' work.
 	Alone bool
+	// Observer receives what operators count (SetObserver); nil observes nothing.
+	Observer Observer
 }
 
 // NewServices builds every core service over one store.

@@ -132,6 +132,21 @@ type JobStore interface {
 	// FailJob gives up on a job for good.
 	FailJob(ctx context.Context, id string, at time.Time, lastErr string) error
 	GetJob(ctx context.Context, id string) (Job, error)
+	// CountJobs counts the unfinished jobs per queue and state
+	// (JobPending, JobFailed); queues without any are left out.
+	CountJobs(ctx context.Context) ([]JobCount, error)
+}
+
+// Job states counted by JobStore.CountJobs.
+const (
+	JobPending = "pending" // waiting for its first or next attempt
+	JobFailed  = "failed"  // given up (FailJob)
+)
+
+// JobCount is the number of jobs of one queue in one state.
+type JobCount struct {
+	Queue, State string
+	Jobs         int
 }
 
 // CounterStore keeps windowed counters shared by all nodes (rate limits, quotas).

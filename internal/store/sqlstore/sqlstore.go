@@ -37,6 +37,40 @@ type Store struct {
 	closeFn     func() error
 	// prepared statements of the hot paths (stmtcache.go)
 	readStmts, writeStmts *stmtCache
+	// latency, when set, is told how long each single statement took.
+	latency LatencyObserver
+}
+
+// LatencyObserver receives the duration of a store statement by SQL
+// operation (select, insert, update, delete, other).
+type LatencyObserver interface {
+	Observe(operation string, d time.Duration)
+}
+
+// SetLatencyObserver makes the store report the latency of its single
+// statements (lookups, inserts, updates, deletes) to o. Call it while
+// wiring, before the store is used.
+func (s *Store) SetLatencyObserver(o LatencyObserver) { s.latency = o }
+
+// timed reports the latency of the statement q that started at start.
+func (s *Store) timed(q string, start time.Time) {
+	if s.latency != nil {
+		s.latency.Observe(sqlOperation(q), time.Since(start))
+	}
+}
+
+// sqlOperation is the statement's first keyword, lower case, from a closed set.
+func sqlOperation(q string) string {
+	q = strings.TrimLeft(q, " \t\r\n(")
+	end := strings.IndexAny(q, " \t\r\n(")
+	if end < 0 {
+		end = len(q)
+	}
+	switch op := strings.ToLower(q[:end]); op {
+	case "select", "insert", "update", "delete", "with":
+		return op
+	}
+	return "other"
 }
 
 var _ core.Store = (*Store)(nil)
@@ -95,6 +129,7 @@ func (s *Store) err(err error) error {
 }
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	defer s.timed(q, time.Now())
 	r, err := s.write.ExecContext(ctx, s.rb(q), args...)
 	return r, s.err(err)
 }
@@ -648,6 +683,26 @@ func (s *Store) ListAudit(ctx context.Context, f core.AuditFilter) ([]core.Audit
 		}
 		e.At = fromTS(at)
 		out = append(out, e)
+	}
+	return out, s.err(rows.Err())
+}
+
+// CountJobs counts unfinished jobs per queue and state. Finished jobs
+// are left out, so the count reads the due index's rows and the failed ones.
+func (s *Store) CountJobs(ctx context.Context) ([]core.JobCount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT queue, CASE WHEN failed_at IS NULL THEN '`+core.JobPending+`' ELSE '`+core.JobFailed+`' END AS state, COUNT(*)
+		FROM jobs WHERE done_at IS NULL GROUP BY queue, state ORDER BY queue, state`)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.JobCount
+	for rows.Next() {
+		var c core.JobCount
+		if err := rows.Scan(&c.Queue, &c.State, &c.Jobs); err != nil {
+			return nil, s.err(err)
+		}
+		out = append(out, c)
 	}
 	return out, s.err(rows.Err())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // stmtCache keeps prepared statements for the hot queries (token, credential
@@ -42,6 +43,7 @@ func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
 
 // queryRow runs a cached single-row query on the read pool.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	defer s.timed(q, time.Now())
 	q = s.rb(q)
 	if st := s.readStmts.get(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -51,6 +53,7 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // query runs a cached query on the read pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	defer s.timed(q, time.Now())
 	q = s.rb(q)
 	if st := s.readStmts.get(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)

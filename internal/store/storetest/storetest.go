@@ -755,6 +755,15 @@ func testJobs(t *testing.T, s core.Store) {
 	_, err = s.GetJob(ctx, "missing")
 	wantErr(t, err, core.ErrNotFound)
 	wantErr(t, s.CompleteJob(ctx, "missing", now), core.ErrNotFound)
+	// The outbox depth: j0 done (not counted), j1 failed, j2 pending (leased
+	// or not), "other" and "j9" pending in their queues.
+	counts, err := s.CountJobs(ctx)
+	must(t, err)
+	want := []core.JobCount{{Queue: "lease", State: core.JobPending, Jobs: 1}, {Queue: "notify", State: core.JobFailed, Jobs: 1},
+		{Queue: "notify", State: core.JobPending, Jobs: 1}, {Queue: "other", State: core.JobPending, Jobs: 1}}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Fatalf("CountJobs = %v, want %v", counts, want)
+	}
 }
 
 func testCounters(t *testing.T, s core.Store) {
