@@ -12,6 +12,7 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/scheme"
 	"github.com/authgate/authgate/internal/subscription"
+	"github.com/authgate/authgate/internal/telemetry"
 )
 
 // modules is what a running server serves: routes on the main listener
@@ -25,6 +26,8 @@ type modules struct {
 	metrics *prometheus.Registry
 	// schemes are every enabled family's schemes by name.
 	schemes scheme.Set
+	// certs reports the expiry of every served and CA certificate.
+	certs *telemetry.CertificateExpiry
 }
 
 // buildModules settles the state the families share (client address and
@@ -36,6 +39,7 @@ type modules struct {
 func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m := &modules{metrics: prometheus.NewRegistry()}
 	m.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.certs = registerTelemetry(rt, m.metrics)
 	trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -58,6 +62,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// is consulted on every M2M message about the partner certificates it
 	// issued, and serves its admin API (CRL and root certificate public).
 	authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
+	m.certs.Add("ca", caCertificates(authority))
 	if rt.cfg.CA.Enabled {
 		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, addr))
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,7 +303,12 @@ func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) ht
 			rec.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
+		// The label is the route's pattern without its method: one series
+		// per path however many methods it serves (the code tells them apart).
 		route := r.Pattern
+		if i := strings.IndexByte(route, ' '); i >= 0 {
+			route = route[i+1:]
+		}
 		if route == "" {
 			route = "unmatched"
 		}
