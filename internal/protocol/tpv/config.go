@@ -38,10 +38,15 @@ type Config struct {
 	SignatureOptional []string `yaml:"signature_optional"`
 	// MaxBodyBytes bounds request bodies on the TPV routes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Resources serves the built-in TPV resources (Routes). Off, authgate
+	// keeps the login and the tpv-signature scheme, and the paths of Routes
+	// are free for a gateway route to the user's own TPV API.
+	Resources bool `yaml:"resources"`
 }
 
 // DefaultConfig returns the defaults: enabled, ±300 s, 30-minute tokens,
-// signatures required on every route, 64 KiB bodies.
+// signatures required on every route, 64 KiB bodies, the built-in
+// resources served.
 func DefaultConfig() Config {
 	return Config{
 		Enabled:          true,
@@ -49,6 +54,7 @@ func DefaultConfig() Config {
 		RequestTolerance: 300 * time.Second,
 		AuthTokenTTL:     30 * time.Minute,
 		MaxBodyBytes:     64 << 10,
+		Resources:        true,
 	}
 }
 

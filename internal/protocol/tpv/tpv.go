@@ -122,6 +122,9 @@ func New(cfg Config, d Deps) *Module {
 // routes but its examples POST, so both methods are served.
 func (m *Module) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/auth", m.login)
+	if !m.cfg.Resources {
+		return
+	}
 	mux.Handle("POST "+RouteTPV, m.authed(m.submitTPV))
 	mux.Handle("GET "+RouteProducts, m.authed(m.listProducts))
 	mux.Handle("POST "+RouteProducts, m.authed(m.createProduct))
