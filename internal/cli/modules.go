@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/family"
@@ -58,6 +59,8 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// API subscriptions: every protected route checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
 	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store, Audit: rt.svc.Audit, Addr: addr, Authz: rt.svc.Authz}, rt.log))
+	// The admin API of the core's records (the audit log).
+	m.http = append(m.http, adminapi.New(adminapi.Deps{Audit: rt.svc.Audit, Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr}))
 	// One CA for every family: it issues device certificates (identities),
 	// is consulted on every M2M message about the partner certificates it
 	// issued, and serves its admin API (CRL and root certificate public).

@@ -46,6 +46,9 @@ const (
 	ActClientKeysCreate Action = "clients.keys.create"
 	ActSIMsCreate       Action = "sims.create"
 
+	// The audit log (GET /admin/audit): an owner reads its organisation's.
+	ActAuditRead Action = "audit.read"
+
 	// Protected resources (TPV API, M2M services, TAAP resources, Apstrata
 	// actions, routes behind a bearer token): the API subscription policy
 	// decides further which resource a caller may use.
@@ -107,6 +110,8 @@ var privileges = map[Action]map[PrincipalKind]Reach{
 	ActClientsCreate:    {PrincipalAdmin: ReachAll},
 	ActClientKeysCreate: {PrincipalAdmin: ReachAll},
 	ActSIMsCreate:       {PrincipalAdmin: ReachAll},
+
+	ActAuditRead: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg},
 
 	ActResourcesUse: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg,
 		PrincipalDevice: ReachSelf, PrincipalApplication: ReachOrg, PrincipalPartner: ReachOrg},
