@@ -32,19 +32,20 @@ type member struct {
 // family is one entry here (and its adapter package).
 func members() []member {
 	return []member{
-		{Family: family.Family{Name: "oauth2", Section: "oauth2", Enabled: always, Build: buildOAuth2},
+		{Family: family.Family{Name: "oauth2", Section: "oauth2", Enabled: always, Schemes: []string{oauth2.SchemeBearer}, Build: buildOAuth2},
 			commands: func(*globalFlags) []*cobra.Command { return []*cobra.Command{newTokenCmd()} },
 			bench:    benchCases{names: []string{"bearer", "password"}, build: oauth2BenchCases}},
-		{Family: family.Family{Name: "tpv", Section: "tpv", Enabled: func(c *config.Config) bool { return c.TPV.Enabled }, Build: buildTPV},
+		{Family: family.Family{Name: "tpv", Section: "tpv", Schemes: []string{tpv.SchemeName}, Enabled: func(c *config.Config) bool { return c.TPV.Enabled }, Build: buildTPV},
 			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newTPVCmd(g)} },
 			bench:    benchCases{names: []string{"tpv"}, build: tpvBenchCases}},
-		{Family: family.Family{Name: "apstrata", Section: "apstrata", Enabled: func(c *config.Config) bool { return c.Apstrata.Enabled }, Build: buildApstrata},
+		{Family: family.Family{Name: "apstrata", Section: "apstrata", Schemes: []string{apstrata.SchemeName}, Enabled: func(c *config.Config) bool { return c.Apstrata.Enabled }, Build: buildApstrata},
 			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newApstrataCmd(g)} },
 			bench:    benchCases{names: []string{"apstrata"}, build: apstrataBenchCases}},
+		// No HTTP scheme: WS-Security is checked on the SOAP messages of M2M's own listeners.
 		{Family: family.Family{Name: "m2m", Section: "m2m", Enabled: func(c *config.Config) bool { return c.M2M.Enabled }, Build: buildM2M},
 			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newM2MCmd(g), newCSRCmd()} },
 			bench:    benchCases{names: []string{"wss"}, build: m2mBenchCases}},
-		{Family: family.Family{Name: "taap", Section: "taap", Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
+		{Family: family.Family{Name: "taap", Section: "taap", Schemes: []string{taap.SchemePoP}, Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
 			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newPopCmd(), newTAAPCmd(g)} },
 			bench:    benchCases{names: []string{"pop", "pop-device"}, build: taapBenchCases}},
 	}

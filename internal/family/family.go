@@ -35,6 +35,10 @@ type Family struct {
 	Section string
 	// Enabled reports whether cfg turns the family on.
 	Enabled func(cfg *config.Config) bool
+	// Schemes are the names of the schemes Build may hand over, declared
+	// so that the gateway's route validation, the docs and the tests know
+	// them without building anything. Build refuses an undeclared one.
+	Schemes []string
 	// Build constructs the family from its section in d.Config and the
 	// shared state in d. It runs only when Enabled.
 	Build func(ctx context.Context, d Deps) (Parts, error)
@@ -119,12 +123,28 @@ func (l List) Lookup(name string) (Family, bool) {
 	return l[i], true
 }
 
+// SchemeNames are every family's declared scheme names, in list order.
+func (l List) SchemeNames() []string {
+	var out []string
+	for _, f := range l {
+		out = append(out, f.Schemes...)
+	}
+	return out
+}
+
 // Check reports a malformed list: a family without a name, section,
-// Enabled or Build, or two families with one name or one section.
+// Enabled or Build, two families with one name or one section, or a scheme
+// name declared twice.
 func (l List) Check() error {
 	var errs []error
-	names, sections := map[string]bool{}, map[string]bool{}
+	names, sections, schemes := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i, f := range l {
+		for _, s := range f.Schemes {
+			if s == "" || schemes[s] {
+				errs = append(errs, fmt.Errorf("family %q: scheme name %q is empty or declared twice", f.Name, s))
+			}
+			schemes[s] = true
+		}
 		switch {
 		case f.Name == "":
 			errs = append(errs, fmt.Errorf("family %d has no name", i))
@@ -167,9 +187,10 @@ type Built struct {
 }
 
 // Build builds every family d.Config enables, in list order, and collects
-// their parts. A scheme whose Family is not the family that built it, or
-// whose name another scheme already has, is an error: names are what
-// routes, metrics and audit records refer to.
+// their parts. A scheme whose Family is not the family that built it,
+// which the family did not declare, or whose name another scheme already
+// has, is an error: names are what routes, metrics and audit records
+// refer to.
 func (l List) Build(ctx context.Context, d Deps) (*Built, error) {
 	if err := l.Check(); err != nil {
 		return nil, err
@@ -189,6 +210,9 @@ func (l List) Build(ctx context.Context, d Deps) (*Built, error) {
 		for _, s := range p.Schemes {
 			if s.Family() != f.Name {
 				return nil, fmt.Errorf("%s: scheme %q says it belongs to family %q", f.Name, s.Name(), s.Family())
+			}
+			if !slices.Contains(f.Schemes, s.Name()) {
+				return nil, fmt.Errorf("%s: scheme %q is not declared in the family's Schemes", f.Name, s.Name())
 			}
 			if _, dup := b.Set[s.Name()]; dup {
 				return nil, fmt.Errorf("%s: scheme %q is built twice", f.Name, s.Name())

@@ -30,7 +30,11 @@ func off(*config.Config) bool { return false }
 
 // fam is a family building the given schemes and recording what it saw.
 func fam(name string, enabled func(*config.Config) bool, seen *[]string, schemes ...scheme.Scheme) Family {
-	return Family{Name: name, Section: name, Enabled: enabled, Build: func(_ context.Context, d Deps) (Parts, error) {
+	var declared []string
+	for _, s := range schemes {
+		declared = append(declared, s.Name())
+	}
+	return Family{Name: name, Section: name, Enabled: enabled, Schemes: declared, Build: func(_ context.Context, d Deps) (Parts, error) {
 		for n := range d.Schemes {
 			*seen = append(*seen, name+" sees "+n)
 		}
@@ -76,6 +80,7 @@ func TestBuildRefusesMisnamedSchemes(t *testing.T) {
 	for name, l := range map[string]List{
 		"scheme of another family": {fam("a", on, &seen, fakeScheme{"x", "b"})},
 		"scheme name twice":        {fam("a", on, &seen, fakeScheme{"x", "a"}), fam("b", on, &seen, fakeScheme{"x", "b"})},
+		"undeclared scheme":        {{Name: "a", Section: "a", Enabled: on, Build: fam("a", on, &seen, fakeScheme{"x", "a"}).Build}},
 		"family twice":             {fam("a", on, &seen), fam("a", on, &seen)},
 		"no section":               {{Name: "a", Enabled: on, Build: fam("a", on, &seen).Build}},
 		"section twice":            {{Name: "a", Section: "s", Enabled: on, Build: fam("a", on, &seen).Build}, {Name: "b", Section: "s", Enabled: on, Build: fam("b", on, &seen).Build}},
@@ -93,6 +98,9 @@ func TestBuildRefusesMisnamedSchemes(t *testing.T) {
 func TestLookupAndNames(t *testing.T) {
 	var seen []string
 	l := List{fam("a", on, &seen), fam("b", off, &seen)}
+	if got := strings.Join(List{fam("a", on, &seen, fakeScheme{"a-1", "a"}), fam("b", off, &seen, fakeScheme{"b-1", "b"})}.SchemeNames(), ","); got != "a-1,b-1" {
+		t.Errorf("scheme names %s", got)
+	}
 	if got := strings.Join(l.Names(), ","); got != "a,b" {
 		t.Errorf("names %s", got)
 	}
