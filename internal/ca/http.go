@@ -3,6 +3,7 @@ package ca
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -14,76 +15,27 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 )
 
-// Caller is who an authenticated API request comes from.
+// Caller is who an authenticated API request comes from: an
+// administrator (core.BearerAuth.Admin).
 type Caller struct {
 	PrincipalID string
 	OrgID       string
 	Kind        core.PrincipalKind
-	Admin       bool
 }
 
-// Authenticator authenticates API requests. Errors are core errors:
-// KindUnauthenticated/Expired/Revoked (401), anything else is passed on.
-// TokenAuth is the default; the OAuth2 family's bearer authenticator can
-// take its place behind this interface.
-type Authenticator interface {
-	Authenticate(r *http.Request) (Caller, error)
-}
-
-// tokenLookup is what TokenAuth needs from core.Tokens.
-type tokenLookup interface {
-	Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
-}
-
-// principalGetter is what TokenAuth needs from the principal store.
-type principalGetter interface {
-	GetPrincipal(ctx context.Context, id string) (core.Principal, error)
+// AdminCheck is the core admin check the API's routes run
+// (*core.BearerAuth): the bearer access token, its holder read afresh,
+// and the action granted across every organisation. Errors are core
+// errors: Unauthenticated/Expired/Revoked (401), Forbidden (403), the rest
+// passed on.
+type AdminCheck interface {
+	Admin(ctx context.Context, req core.BearerRequest, action core.Action, subject string) (core.BearerCaller, error)
 }
 
 var (
-	_ tokenLookup     = (*core.Tokens)(nil)
-	_ principalGetter = (core.PrincipalStore)(nil)
-	_ Authenticator   = (*TokenAuth)(nil)
-	_ httpapi.Module  = (*Module)(nil)
+	_ AdminCheck     = (*core.BearerAuth)(nil)
+	_ httpapi.Module = (*Module)(nil)
 )
-
-// TokenAuth authenticates "Authorization: Bearer <access token>" against
-// core access tokens; the caller is an admin when the token's principal
-// is an enabled admin principal.
-type TokenAuth struct {
-	Tokens     tokenLookup
-	Principals principalGetter
-}
-
-// Authenticate implements Authenticator.
-func (t TokenAuth) Authenticate(r *http.Request) (Caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, value, ok := strings.Cut(h, " ")
-	if h == "" {
-		return Caller{}, core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
-	}
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
-		return Caller{}, core.E(core.KindUnauthenticated, "malformed Authorization header")
-	}
-	tok, err := t.Tokens.Lookup(r.Context(), core.TokenAccess, strings.TrimSpace(value))
-	if err == nil {
-		err = core.CheckCertBinding(tok, r.TLS)
-	}
-	if err != nil {
-		return Caller{}, err
-	}
-	p, err := t.Principals.GetPrincipal(r.Context(), tok.PrincipalID)
-	if err != nil {
-		if core.KindOf(err) == core.KindNotFound {
-			return Caller{}, core.E(core.KindUnauthenticated, "token principal no longer exists")
-		}
-		return Caller{}, err
-	}
-	if p.Disabled {
-		return Caller{}, core.E(core.KindUnauthenticated, "principal disabled")
-	}
-	return Caller{PrincipalID: p.ID, OrgID: p.OrgID, Kind: p.Kind, Admin: p.Kind == core.PrincipalAdmin}, nil
-}
 
 // Module serves the CA's HTTP API:
 //
@@ -103,13 +55,13 @@ func (t TokenAuth) Authenticate(r *http.Request) (Caller, error) {
 // are meant to be used.
 type Module struct {
 	ca   *Authority
-	auth Authenticator
+	auth AdminCheck
 	addr httpapi.ClientAddr
 	log  *slog.Logger
 }
 
 // NewModule builds the HTTP API.
-func NewModule(ca *Authority, auth Authenticator, addr httpapi.ClientAddr) *Module {
+func NewModule(ca *Authority, auth AdminCheck, addr httpapi.ClientAddr) *Module {
 	return &Module{ca: ca, auth: auth, addr: addr, log: ca.deps.Log}
 }
 
@@ -165,27 +117,20 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 type handler func(w http.ResponseWriter, r *http.Request, c Caller)
 
-// admin runs h for authenticated callers the privilege table grants
-// action (administrators), auditing refusals.
+// admin runs h for callers the core admin check admits for action
+// (administrators); the check audits its refusals.
 func (m *Module) admin(action core.Action, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := m.auth.Authenticate(r)
-		if err == nil {
-			// The check audits its own refusals.
-			err = m.ca.deps.Authz.Authorize(r.Context(), core.Authorization{Actor: core.Actor{Kind: c.Kind, OrgID: c.OrgID, PrincipalID: c.PrincipalID},
-				Action: action, Subject: r.Method + " " + r.URL.Path, Protocol: "ca", RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r)})
-		}
+		c, err := m.auth.Admin(r.Context(), core.BearerRequest{Header: r.Header.Get("Authorization"), TLS: r.TLS, Protocol: "ca",
+			RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r)}, action, r.Method+" "+r.URL.Path)
 		if err != nil {
-			switch core.KindOf(err) {
-			case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
-				_ = m.ca.deps.Audit.Record(r.Context(), core.AuditEvent{Action: core.AuditAuthFailure, Protocol: "ca",
-					OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: r.Method + " " + r.URL.Path, Outcome: core.OutcomeFailure,
-					Reason: core.ReasonOf(err), RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r)})
+			if errors.Is(err, core.ErrBearerMissing) {
+				err = core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
 			}
 			m.writeError(w, r, err)
 			return
 		}
-		h(w, r, c)
+		h(w, r, Caller{PrincipalID: c.Token.PrincipalID, OrgID: c.Token.OrgID, Kind: c.Kind})
 	})
 }
 

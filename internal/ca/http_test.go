@@ -28,7 +28,7 @@ func startAPI(t *testing.T) apiEnv {
 	var a *Authority
 	env := agtest.Start(t, agtest.Options{ManualClock: t0}, func(svc core.Services) []httpapi.Module {
 		a = New(DefaultConfig(), DepsFrom(svc))
-		return []httpapi.Module{NewModule(a, TokenAuth{Tokens: svc.Tokens, Principals: svc.Store}, httpapi.ClientAddr{})}
+		return []httpapi.Module{NewModule(a, svc.BearerAuth(), httpapi.ClientAddr{})}
 	})
 	ctx := context.Background()
 	if _, err := a.Init(ctx, InitOptions{Algorithm: "ecdsa"}); err != nil {

@@ -58,7 +58,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m.background = append(m.background, janitor.Run)
 	// API subscriptions: every protected route checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
-	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store, Audit: rt.svc.Audit, Addr: addr, Authz: rt.svc.Authz}, rt.log))
+	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Bearer: rt.svc.BearerAuth(), Addr: addr}, rt.log))
 	// The admin API of the core's records (the audit log).
 	m.http = append(m.http, adminapi.New(adminapi.Deps{Audit: rt.svc.Audit, Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr}))
 	// One CA for every family: it issues device certificates (identities),
@@ -67,7 +67,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	authority := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc))
 	m.certs.Add("ca", caCertificates(authority))
 	if rt.cfg.CA.Enabled {
-		m.http = append(m.http, ca.NewModule(authority, ca.TokenAuth{Tokens: rt.svc.Tokens, Principals: rt.svc.Store}, addr))
+		m.http = append(m.http, ca.NewModule(authority, rt.svc.BearerAuth(), addr))
 	}
 	cfg := rt.cfg
 	built, err := Families().Build(ctx, family.Deps{

@@ -62,8 +62,8 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 			tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
 			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)),
 			taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, addr)),
-			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), ca.TokenAuth{Tokens: svc.Tokens, Principals: svc.Store}, addr),
-			subscription.NewModule(subs, subscription.AdminAuth{Tokens: svc.Tokens, Principals: svc.Store, Audit: svc.Audit, Addr: addr, Authz: svc.Authz}, svc.Log),
+			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), svc.BearerAuth(), addr),
+			subscription.NewModule(subs, subscription.AdminAuth{Bearer: svc.BearerAuth(), Addr: addr}, svc.Log),
 		}
 	})
 	c := newClient(e.URL, e.URL)

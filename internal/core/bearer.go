@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strings"
 )
 
@@ -184,11 +185,16 @@ func (b *BearerAuth) holder(ctx context.Context, req BearerRequest, t Token) (Pr
 // req's token authenticates (Authenticate), its holder is read afresh
 // (it must exist and be enabled, and its kind is the store's, not the
 // token's), and the privilege table grants action to that kind across
-// every organisation (AdminFor). Refusals are audited; the error is
+// every organisation (AdminFor). Refusals, even of a request without a
+// token, are audited; the error is
 // KindUnauthenticated (see Authenticate) or KindForbidden.
 func (b *BearerAuth) Admin(ctx context.Context, req BearerRequest, action Action, subject string) (BearerCaller, error) {
 	c, err := b.Authenticate(ctx, req)
 	if err != nil {
+		if errors.Is(err, ErrBearerMissing) {
+			// On an admin API even an attempt without a token is audited.
+			b.fail(ctx, req, Token{}, "no access token")
+		}
 		return BearerCaller{}, err
 	}
 	p, err := b.holder(ctx, req, c.Token)

@@ -2,81 +2,44 @@ package subscription
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 )
 
-// AdminAuth authenticates the admin API: an admin's bearer access token.
+// AdminAuth authenticates the admin API with the core admin check: an
+// administrator's bearer access token (core.BearerAuth.Admin).
 type AdminAuth struct {
-	Tokens     tokenLookup
-	Principals principalGetter
-	Audit      auditRecorder
-	Addr       httpapi.ClientAddr
-	// Authz is the core privilege check (nil: one auditing through Audit).
-	Authz *core.Authorizer
+	Bearer adminCheck // *core.BearerAuth
+	Addr   httpapi.ClientAddr
 }
 
-type (
-	tokenLookup interface {
-		Lookup(ctx context.Context, kind core.TokenKind, value string) (core.Token, error)
-	}
-	principalGetter interface {
-		GetPrincipal(ctx context.Context, id string) (core.Principal, error)
-	}
-)
+// adminCheck is the core admin check (core.BearerAuth).
+type adminCheck interface {
+	Admin(ctx context.Context, req core.BearerRequest, action core.Action, subject string) (core.BearerCaller, error)
+}
 
-var (
-	_ tokenLookup     = (*core.Tokens)(nil)
-	_ principalGetter = (core.Store)(nil)
-)
+var _ adminCheck = (*core.BearerAuth)(nil)
 
 // authenticate returns the admin caller, or a core error (Unauthenticated
-// for a missing or bad token, Forbidden for a non-admin).
+// for a missing or bad token, Forbidden for a non-admin); the check audits
+// its refusals.
 func (a AdminAuth) authenticate(r *http.Request) (Actor, error) {
-	scheme, value, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
-		return Actor{}, core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
-	}
 	who := Actor{RemoteAddr: a.Addr.IP(r), RequestID: httpapi.RequestID(r)}
-	fail := func(subject, reason string, err error) (Actor, error) {
-		if a.Audit != nil {
-			_ = a.Audit.Record(r.Context(), core.AuditEvent{Action: core.AuditAuthFailure, Protocol: "subscription", Subject: subject,
-				Outcome: core.OutcomeFailure, Reason: "admin API: " + reason, RemoteAddr: who.RemoteAddr, RequestID: who.RequestID})
-		}
+	c, err := a.Bearer.Admin(r.Context(), core.BearerRequest{Header: r.Header.Get("Authorization"), TLS: r.TLS, Protocol: "subscription",
+		RemoteAddr: who.RemoteAddr, RequestID: who.RequestID}, core.ActSubscriptionsAdmin, r.Method+" "+r.URL.Path)
+	switch {
+	case errors.Is(err, core.ErrBearerMissing), errors.Is(err, core.ErrBearerMalformed):
+		return Actor{}, core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
+	case core.KindOf(err) == core.KindExpired || core.KindOf(err) == core.KindRevoked:
+		return Actor{}, core.E(core.KindUnauthenticated, core.ReasonOf(err)) // this API's one 401 kind
+	case err != nil:
 		return Actor{}, err
 	}
-	t, err := a.Tokens.Lookup(r.Context(), core.TokenAccess, strings.TrimSpace(value))
-	if err == nil {
-		err = core.CheckCertBinding(t, r.TLS)
-	}
-	if err != nil {
-		switch core.KindOf(err) {
-		case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
-			return fail(t.ID, core.ReasonOf(err), core.E(core.KindUnauthenticated, core.ReasonOf(err)))
-		}
-		return Actor{}, err
-	}
-	p, err := a.Principals.GetPrincipal(r.Context(), t.PrincipalID)
-	if err != nil {
-		return Actor{}, err
-	}
-	if p.Disabled {
-		return fail(t.ID, "principal disabled", core.E(core.KindUnauthenticated, "principal disabled"))
-	}
-	authz := a.Authz
-	if authz == nil {
-		authz = core.NewAuthorizer(a.Audit)
-	}
-	if err := authz.Authorize(r.Context(), core.Authorization{Actor: core.Actor{Kind: p.Kind, OrgID: p.OrgID, PrincipalID: p.ID},
-		Action: core.ActSubscriptionsAdmin, Subject: r.Method + " " + r.URL.Path, Protocol: "subscription",
-		RemoteAddr: who.RemoteAddr, RequestID: who.RequestID}); err != nil {
-		return Actor{}, err
-	}
-	who.OrgID, who.PrincipalID = t.OrgID, t.PrincipalID
+	who.OrgID, who.PrincipalID = c.Token.OrgID, c.Token.PrincipalID
 	return who, nil
 }
 

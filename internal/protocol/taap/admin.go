@@ -1,29 +1,40 @@
 package taap
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
-	"github.com/authgate/authgate/internal/protocol/oauth2"
 )
 
-// The admin API registers clients, their keys and SIM records. It is
-// protected by the oauth2 module's bearer authenticator; the privilege
-// table grants its actions to admins.
+// The admin API registers clients, their keys and SIM records. Each
+// route runs the core admin check (core.BearerAuth.Admin: an
+// administrator's OAuth2 access token, the action granted across every
+// organisation); refusals are answered in this adapter's shape.
 
-// requireAction reports whether the authenticated caller may perform
-// action, answering 403 in this adapter's shape (audited by the check)
-// when not.
-func (m *Module) requireAction(w http.ResponseWriter, r *http.Request, action core.Action) (oauth2.Caller, bool) {
-	c, _ := oauth2.CallerFrom(r.Context())
-	err := m.d.Services.Authz.Authorize(r.Context(), core.Authorization{Actor: c.Actor(), Action: action, Subject: r.Method + " " + r.URL.Path,
-		Protocol: protocol, RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)})
-	if err != nil {
-		m.writeError(w, r, err, ctxOther)
-		return c, false
-	}
-	return c, true
+// adminCheck is the core admin check (*core.BearerAuth).
+type adminCheck interface {
+	Admin(ctx context.Context, req core.BearerRequest, action core.Action, subject string) (core.BearerCaller, error)
+}
+
+var _ adminCheck = (*core.BearerAuth)(nil)
+
+// admin runs h for callers the core admin check admits for action.
+func (m *Module) admin(action core.Action, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := m.d.Admin.Admin(r.Context(), core.BearerRequest{Header: r.Header.Get("Authorization"), TLS: r.TLS, Protocol: protocol,
+			RemoteAddr: m.d.ClientAddr.IP(r), RequestID: httpapi.RequestID(r)}, action, r.Method+" "+r.URL.Path)
+		if err != nil {
+			if errors.Is(err, core.ErrBearerMissing) || errors.Is(err, core.ErrBearerMalformed) {
+				err = &oauthError{status: http.StatusUnauthorized, code: "invalid_request", desc: "an admin access token is required: Authorization: Bearer <access_token>"}
+			}
+			m.writeError(w, r, err, ctxBearer)
+			return
+		}
+		h(w, r)
+	})
 }
 
 type createClientRequest struct {
@@ -36,9 +47,6 @@ type createClientRequest struct {
 // createClient is POST /taap/v1/clients -> 201 with the client id and
 // secret (shown once).
 func (m *Module) createClient(w http.ResponseWriter, r *http.Request) {
-	if _, ok := m.requireAction(w, r, core.ActClientsCreate); !ok {
-		return
-	}
 	var req createClientRequest
 	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		m.writeError(w, r, err, ctxOther)
@@ -58,9 +66,6 @@ func (m *Module) createClient(w http.ResponseWriter, r *http.Request) {
 
 // addKey is POST /taap/v1/clients/{client_id}/keys {"public_key": ...}.
 func (m *Module) addKey(w http.ResponseWriter, r *http.Request) {
-	if _, ok := m.requireAction(w, r, core.ActClientKeysCreate); !ok {
-		return
-	}
 	var req struct {
 		PublicKey string `json:"public_key"`
 	}
@@ -78,9 +83,6 @@ func (m *Module) addKey(w http.ResponseWriter, r *http.Request) {
 
 // createSIM is POST /taap/v1/sims {"org_id", "iccid", "imsi", "msisdn", "status", "label"}.
 func (m *Module) createSIM(w http.ResponseWriter, r *http.Request) {
-	if _, ok := m.requireAction(w, r, core.ActSIMsCreate); !ok {
-		return
-	}
 	var req struct {
 		OrgID string `json:"org_id"`
 		SIM

@@ -11,7 +11,6 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
-	"github.com/authgate/authgate/internal/protocol/oauth2"
 )
 
 // Routes served by the module.
@@ -71,9 +70,10 @@ type Deps struct {
 	// Origin is the issuer and discovery base when Config.Issuer is unset
 	// (never an arbitrary Host header).
 	Origin httpapi.Origin
-	// Admin authenticates the admin API (the oauth2 module's bearer
-	// authenticator); nil leaves the admin API unmounted.
-	Admin *oauth2.BearerAuth
+	// Admin is the core admin check of the admin API (an
+	// administrator's OAuth2 access token: *core.BearerAuth); nil leaves
+	// the admin API unmounted.
+	Admin adminCheck
 	// Services is handed to the admin API's registration functions.
 	Services core.Services
 	// Access decides, after PoP authentication, whether the caller may use
@@ -89,7 +89,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store, CredStore: svc.Store,
 		Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Keys: svc.Keys, Guard: svc.Guard, ClientAddr: addr,
 		Origin:   httpapi.LocalOrigin(addr),
-		Admin:    oauth2.NewBearerAuth(svc, addr),
+		Admin:    svc.BearerAuth(),
 		Services: svc,
 	}
 }
@@ -140,9 +140,9 @@ func (m *Module) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+RouteOIDC, m.discovery)
 	mux.Handle("GET "+RouteDevice, m.RequirePoP(m.cfg.ResourceParts, m.RequireScope(m.cfg.ResourceScope, http.HandlerFunc(m.device))))
 	if m.d.Admin != nil {
-		mux.Handle("POST "+RouteClients, m.d.Admin.Require(http.HandlerFunc(m.createClient)))
-		mux.Handle("POST "+RouteClients+"/{client_id}/keys", m.d.Admin.Require(http.HandlerFunc(m.addKey)))
-		mux.Handle("POST "+RouteSIMs, m.d.Admin.Require(http.HandlerFunc(m.createSIM)))
+		mux.Handle("POST "+RouteClients, m.admin(core.ActClientsCreate, m.createClient))
+		mux.Handle("POST "+RouteClients+"/{client_id}/keys", m.admin(core.ActClientKeysCreate, m.addKey))
+		mux.Handle("POST "+RouteSIMs, m.admin(core.ActSIMsCreate, m.createSIM))
 	}
 	if m.cfg.Pages {
 		mux.HandleFunc("POST "+RouteExplain, m.explain)

@@ -177,7 +177,9 @@ func TestPoPScheme(t *testing.T) {
 		{name: "gateway, body signed", known: true, orgOf: &w.a,
 			req: func() (*http.Request, string) { return w.signed(t, "GET", w.aTok, w.aKey, "", withBody...), "" }},
 		{name: "gateway, POST body signed", known: true, orgOf: &w.a,
-			req: func() (*http.Request, string) { return w.signed(t, "POST", w.aTok, w.aKey, `{"a":1}`, withBody...), `{"a":1}` }},
+			req: func() (*http.Request, string) {
+				return w.signed(t, "POST", w.aTok, w.aKey, `{"a":1}`, withBody...), `{"a":1}`
+			}},
 		{name: "forward-auth GET, body not signed", known: false, orgOf: &w.a,
 			req: func() (*http.Request, string) { return w.signed(t, "GET", w.aTok, w.aKey, "", withoutBody...), "" }},
 		{name: "another organisation's client is itself", known: true, orgOf: &w.b,
@@ -189,13 +191,17 @@ func TestPoPScheme(t *testing.T) {
 		{name: "body not signed", known: true, status: 401, code: "invalid_pop_token", desc: "PoP check required_parts failed",
 			req: func() (*http.Request, string) { return w.signed(t, "POST", w.aTok, w.aKey, "x", withoutBody...), "x" }},
 		{name: "body swapped", known: true, status: 401, code: "invalid_pop_token", desc: "PoP check edts failed", sameRoute: true,
-			req: func() (*http.Request, string) { return w.signed(t, "GET", w.aTok, w.aKey, "signed", withBody...), "sent" }},
+			req: func() (*http.Request, string) {
+				return w.signed(t, "GET", w.aTok, w.aKey, "signed", withBody...), "sent"
+			}},
 		{name: "no access token", known: true, status: 401, code: "invalid_request", desc: "an access token is required", sameRoute: true,
 			req: func() (*http.Request, string) { return w.signed(t, "GET", "", w.aKey, "", withBody...), "" }},
 		{name: "no PoP", known: true, status: 401, code: "invalid_pop_token", desc: "PoP check present failed", sameRoute: true,
 			req: func() (*http.Request, string) { return w.signed(t, "GET", w.aTok, nil, ""), "" }},
 		{name: "wrong access token", known: true, status: 401, code: "invalid_token", desc: "invalid token", sameRoute: true,
-			req: func() (*http.Request, string) { return w.signed(t, "GET", core.RandomToken(32), w.aKey, "", withBody...), "" }},
+			req: func() (*http.Request, string) {
+				return w.signed(t, "GET", core.RandomToken(32), w.aKey, "", withBody...), ""
+			}},
 		{name: "oauth2 access token", known: true, status: 401, code: "invalid_token", desc: "invalid token", sameRoute: true,
 			req: func() (*http.Request, string) { return w.signed(t, "GET", oauth2Tok, w.aKey, "", withBody...), "" }},
 		{name: "revoked access token", known: true, status: 401, code: "invalid_token", desc: "token revoked", sameRoute: true,
