@@ -59,8 +59,9 @@ type benchFlags struct {
 	schemes     []string
 	cpuProfile  string // directory for per-level CPU profiles
 	// from the configuration, as serve resolves it
-	replayInMemory bool
-	replayMaxKeys  int
+	replayInMemory  bool
+	replayMaxKeys   int
+	readCacheMaxAge time.Duration
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -94,7 +95,7 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 			if err != nil {
 				return err
 			}
-			f.replayInMemory, f.replayMaxKeys = cfg.ReplayInMemory(), cfg.Replay.MaxKeys
+			f.replayInMemory, f.replayMaxKeys, f.readCacheMaxAge = cfg.ReplayInMemory(), cfg.Replay.MaxKeys, cfg.ReadCacheMaxAge
 			return runBench(cmd.Context(), cfg.DB, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -162,6 +163,7 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 	if err := svc.CheckKeyring(ctx); err != nil {
 		return fmt.Errorf("%w (authgate bench needs a throwaway database)", err)
 	}
+	useReadCache(st, f.readCacheMaxAge, svc.Clock)
 	if err := useReplayMode(ctx, &svc, f.replayInMemory, f.replayMaxKeys, log); err != nil {
 		return err
 	}

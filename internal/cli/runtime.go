@@ -185,7 +185,17 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 		return nil, err
 	}
 	svc.Guard = core.NewGuard(st, svc.Clock, cfg.AuthFailures.Limits())
+	useReadCache(st, cfg.ReadCacheMaxAge, svc.Clock)
 	return &runtime{cfg: cfg, log: log, svc: svc}, nil
+}
+
+// useReadCache turns on the store's read cache on PostgreSQL, where every
+// read is a network round trip shared by all nodes (read_cache_max_age).
+// SQLite reads are local and stay uncached.
+func useReadCache(st core.Store, maxAge time.Duration, clock core.Clock) {
+	if rc, ok := st.(core.ReadCacher); ok && st.Dialect() == "postgres" {
+		rc.CacheReads(maxAge, clock)
+	}
 }
 
 func (r *runtime) Close() error { return r.svc.Store.Close() }

@@ -48,6 +48,10 @@ type Config struct {
 	MetricsListen  string   `yaml:"metrics_listen"`  // host:port serving only GET /metrics (plain HTTP); "" serves it on the main listener
 	TLS            TLS      `yaml:"tls"`
 	Replay         Replay   `yaml:"replay"`
+	// ReadCacheMaxAge: on PostgreSQL, how long a node trusts a credential
+	// or principal it read (a revocation made on another node is honoured
+	// here at the latest this much later); 0 reads every time.
+	ReadCacheMaxAge time.Duration `yaml:"read_cache_max_age"`
 	// Per client address, on every listener (see httpapi.Limits).
 	MaxConnsPerAddr    int           `yaml:"max_conns_per_addr"`
 	MaxInFlightPerAddr int           `yaml:"max_in_flight_per_addr"`
@@ -147,15 +151,16 @@ func Default() Config {
 		ReadHeaderTimeout:  5 * time.Second,
 		BodyReadTimeout:    10 * time.Second,
 
-		Replay:       Replay{Mode: "auto", MaxKeys: 1 << 20},
-		AuthFailures: authFailuresDefault(),
-		Audit:        Audit{Retention: 90 * 24 * time.Hour},
-		TPV:          tpv.DefaultConfig(),
-		OAuth2:       oauth2.DefaultConfig(),
-		M2M:          m2m.DefaultConfig(),
-		CA:           ca.DefaultConfig(),
-		TAAP:         taap.DefaultConfig(),
-		Apstrata:     apstrata.DefaultConfig(),
+		Replay:          Replay{Mode: "auto", MaxKeys: 1 << 20},
+		ReadCacheMaxAge: time.Second,
+		AuthFailures:    authFailuresDefault(),
+		Audit:           Audit{Retention: 90 * 24 * time.Hour},
+		TPV:             tpv.DefaultConfig(),
+		OAuth2:          oauth2.DefaultConfig(),
+		M2M:             m2m.DefaultConfig(),
+		CA:              ca.DefaultConfig(),
+		TAAP:            taap.DefaultConfig(),
+		Apstrata:        apstrata.DefaultConfig(),
 
 		Subscriptions: subscription.DefaultConfig(),
 		Identities:    oauth2.DefaultIdentitiesConfig(),
@@ -339,6 +344,9 @@ func (c *Config) Validate() error {
 	case "auto", "memory", "database":
 	default:
 		errs = append(errs, fmt.Errorf("replay.mode %q: use auto, memory or database", c.Replay.Mode))
+	}
+	if c.ReadCacheMaxAge < 0 || c.ReadCacheMaxAge > time.Minute {
+		errs = append(errs, fmt.Errorf("read_cache_max_age %v: must be between 0 and 1m", c.ReadCacheMaxAge))
 	}
 	if c.Replay.MaxKeys < 1000 {
 		errs = append(errs, errors.New("replay.max_keys must be at least 1000"))

@@ -157,6 +157,15 @@ type CounterStore interface {
 	PurgeCounters(ctx context.Context, now time.Time) (int, error)
 }
 
+// ReadCacher is implemented by stores that can keep the credentials and
+// principals they read for at most maxAge (measured on clock), so the hot
+// lookups of every request skip the database round trip. Writes through
+// the same store make every entry stale at once; writes by other nodes are
+// seen at the latest maxAge later. maxAge <= 0 turns it off.
+type ReadCacher interface {
+	CacheReads(maxAge time.Duration, clock Clock)
+}
+
 // Store is everything a backend provides; wiring code uses it, consumers
 // should ask for the narrow interface they need.
 type Store interface {

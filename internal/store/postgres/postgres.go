@@ -86,6 +86,18 @@ func (dialect) Rebind(q string) string {
 	return b.String()
 }
 
+var _ sqlstore.ArrayReplayDialect = dialect{}
+
+// InsertReplayKeysQuery inserts a whole batch of replay keys in one
+// statement; ON CONFLICT takes over an expired entry and leaves a live one,
+// and RETURNING names the keys that were fresh.
+func (dialect) InsertReplayKeysQuery() string {
+	return `INSERT INTO replay_keys(key, expires_at)
+		SELECT k, e FROM unnest($1::text[], $2::bigint[]) AS b(k, e) ORDER BY k
+		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=$3
+		RETURNING key`
+}
+
 func (dialect) ClaimJobsQuery() string {
 	return `UPDATE jobs SET locked_until=?, attempts=attempts+1 WHERE id IN (
 		SELECT id FROM jobs WHERE queue=? AND done_at IS NULL AND failed_at IS NULL AND run_at<=?

@@ -24,6 +24,21 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestConcurrentCounters(t *testing.T) { storetest.RunConcurrentCounters(t, open(t)) }
 
+// TestReadCache: two stores on one database stand for two nodes.
+func TestReadCache(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var handles []core.Store
+	for range 2 {
+		s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		handles = append(handles, s)
+	}
+	storetest.RunReadCache(t, handles[0], handles[1])
+}
+
 func TestConcurrentMigrations(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	errc := make(chan error, 3)

@@ -24,6 +24,21 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestConcurrentCounters(t *testing.T) { storetest.RunConcurrentCounters(t, open(t)) }
 
+// TestReadCache: two handles on one file stand for two processes.
+func TestReadCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authgate.db")
+	var handles []core.Store
+	for range 2 {
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		handles = append(handles, s)
+	}
+	storetest.RunReadCache(t, handles[0], handles[1])
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "authgate.db")
 	ctx := context.Background()

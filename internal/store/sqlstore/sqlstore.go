@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
@@ -39,6 +40,8 @@ type Store struct {
 	readStmts, writeStmts *stmtCache
 	// latency, when set, is told how long each single statement took.
 	latency LatencyObserver
+	// cache of credential and principal reads (readcache.go); nil when off
+	cache atomic.Pointer[readCache]
 }
 
 // LatencyObserver receives the duration of a store statement by SQL
@@ -256,11 +259,16 @@ func scanPrincipal(sc interface{ Scan(...any) error }) (core.Principal, error) {
 func (s *Store) CreatePrincipal(ctx context.Context, p core.Principal) error {
 	_, err := s.exec(ctx, `INSERT INTO principals(`+principalCols+`) VALUES(?,?,?,?,?,?)`,
 		p.ID, p.OrgID, string(p.Kind), p.Name, p.Disabled, ts(p.CreatedAt))
+	s.invalidateReads()
 	return err
 }
 
-// GetPrincipal reads a principal by id.
+// GetPrincipal reads a principal by id (through the read cache when on).
 func (s *Store) GetPrincipal(ctx context.Context, id string) (core.Principal, error) {
+	return s.getPrincipalCached(ctx, id)
+}
+
+func (s *Store) getPrincipal(ctx context.Context, id string) (core.Principal, error) {
 	p, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE id=?`, id))
 	return p, s.err(err)
 }
@@ -301,6 +309,7 @@ func (s *Store) ListPrincipals(ctx context.Context, orgID string, kind core.Prin
 
 // SetPrincipalDisabled enables or disables a principal.
 func (s *Store) SetPrincipalDisabled(ctx context.Context, id string, disabled bool) error {
+	defer s.invalidateReads()
 	return s.execOne(ctx, `UPDATE principals SET disabled=? WHERE id=?`, disabled, id)
 }
 
@@ -337,17 +346,26 @@ func (s *Store) CreateCredential(ctx context.Context, c core.Credential) error {
 	_, err := s.exec(ctx, `INSERT INTO credentials(`+credentialCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.PrincipalID, c.OrgID, string(c.Kind), c.Lookup, c.Name, nullBytes(c.SecretHash), nullBytes(c.Sealed),
 		nullBytes(c.Public), nullText(c.Meta), ts(c.CreatedAt), tsp(c.ExpiresAt), tsp(c.RevokedAt))
+	s.invalidateReads()
 	return err
 }
 
-// GetCredential reads a credential by id.
+// GetCredential reads a credential by id (through the read cache when on).
 func (s *Store) GetCredential(ctx context.Context, id string) (core.Credential, error) {
+	return s.getCredentialCached(ctx, id)
+}
+
+func (s *Store) getCredential(ctx context.Context, id string) (core.Credential, error) {
 	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id=?`, id))
 	return c, s.err(err)
 }
 
-// FindCredential reads a credential by kind and lookup.
+// FindCredential reads a credential by kind and lookup (through the read cache when on).
 func (s *Store) FindCredential(ctx context.Context, kind core.CredentialKind, lookup string) (core.Credential, error) {
+	return s.findCredentialCached(ctx, kind, lookup)
+}
+
+func (s *Store) findCredential(ctx context.Context, kind core.CredentialKind, lookup string) (core.Credential, error) {
 	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE kind=? AND lookup=?`, string(kind), lookup))
 	return c, s.err(err)
 }
@@ -395,11 +413,13 @@ func (s *Store) ListCredentials(ctx context.Context, f core.CredentialFilter, p 
 
 // RenameCredential changes a credential's display name.
 func (s *Store) RenameCredential(ctx context.Context, id, name string) error {
+	defer s.invalidateReads()
 	return s.execOne(ctx, `UPDATE credentials SET name=? WHERE id=?`, name, id)
 }
 
 // RevokeCredential marks a credential revoked (idempotent: the first time wins).
 func (s *Store) RevokeCredential(ctx context.Context, id string, at time.Time) error {
+	defer s.invalidateReads()
 	return s.execOne(ctx, `UPDATE credentials SET revoked_at=COALESCE(revoked_at, ?) WHERE id=?`, ts(at), id)
 }
 
@@ -986,13 +1006,27 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 	return s.err(tx.Commit())
 }
 
-// InsertReplayKeys inserts many replay keys in one transaction (group
-// commit) and reports, per key, whether it was fresh; a key repeated
-// within the batch is fresh only the first time.
+// ArrayReplayDialect is implemented by dialects that insert a whole batch
+// of replay keys in one statement (PostgreSQL: unnest over two arrays).
+// The statement takes (keys text[], expires bigint[], now bigint), the keys
+// distinct and sorted, and returns the keys it inserted or took over from
+// an expired entry: exactly the fresh ones.
+type ArrayReplayDialect interface {
+	InsertReplayKeysQuery() string
+}
+
+// InsertReplayKeys inserts many replay keys at once (group commit) and
+// reports, per key, whether it was fresh; a key repeated within the batch
+// is fresh only the first time. On a dialect with array parameters the
+// batch is one statement, one round trip and one implicit transaction,
+// whatever its size; otherwise one transaction of one insert per key.
 func (s *Store) InsertReplayKeys(ctx context.Context, entries []core.ReplayEntry, now time.Time) ([]bool, error) {
 	fresh := make([]bool, len(entries))
 	if len(entries) == 0 {
 		return fresh, nil
+	}
+	if ad, ok := s.d.(ArrayReplayDialect); ok {
+		return s.insertReplayArray(ctx, ad.InsertReplayKeysQuery(), entries, now)
 	}
 	q := s.rb(`INSERT INTO replay_keys(key, expires_at) VALUES(?,?)
 		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=?`)
@@ -1027,6 +1061,45 @@ func (s *Store) InsertReplayKeys(ctx context.Context, entries []core.ReplayEntry
 		fresh[i] = n == 1
 	}
 	if err := tx.Commit(); err != nil {
+		return nil, s.err(err)
+	}
+	return fresh, nil
+}
+
+// insertReplayArray runs an ArrayReplayDialect's statement. Keys go
+// distinct (the first occurrence decides, the later ones are replays of
+// it) and sorted, so concurrent batches of other nodes take the row locks
+// in one order and cannot deadlock.
+func (s *Store) insertReplayArray(ctx context.Context, q string, entries []core.ReplayEntry, now time.Time) ([]bool, error) {
+	first := make(map[string]int, len(entries))
+	keys := make([]string, 0, len(entries))
+	for i, e := range entries {
+		if _, dup := first[e.Key]; !dup {
+			first[e.Key] = i
+			keys = append(keys, e.Key)
+		}
+	}
+	slices.Sort(keys)
+	exps := make([]int64, len(keys))
+	for i, k := range keys {
+		exps[i] = ts(entries[first[k]].Expires)
+	}
+	rows, err := s.writeQuery(ctx, q, keys, exps, ts(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	fresh := make([]bool, len(entries))
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, s.err(err)
+		}
+		if i, ok := first[k]; ok {
+			fresh[i] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, s.err(err)
 	}
 	return fresh, nil

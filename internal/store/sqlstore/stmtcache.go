@@ -60,3 +60,17 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	}
 	return s.read.QueryContext(ctx, q, args...)
 }
+
+// writeQuery runs a cached statement that returns rows on the write pool.
+func (s *Store) writeQuery(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	defer s.timed(q, time.Now())
+	q = s.rb(q)
+	var rows *sql.Rows
+	var err error
+	if st := s.writeStmts.get(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.write.QueryContext(ctx, q, args...)
+	}
+	return rows, s.err(err)
+}

@@ -1088,3 +1088,92 @@ func RunConcurrentCounters(t *testing.T, s core.Store) {
 		t.Fatalf("counter = %d after 1000 concurrent increments", v)
 	}
 }
+
+// RunReadCache checks the read cache (core.ReadCacher) of cached, given
+// other, a second handle on the same database standing for another node:
+// reads are served from memory for at most the bound; a write through
+// cached is seen at once; a write through other at the latest the bound
+// later; a credential created on other is found at once (misses are never
+// cached); a caller changing a returned credential does not change the cache.
+func RunReadCache(t *testing.T, cached, other core.Store) {
+	rc, ok := cached.(core.ReadCacher)
+	if !ok {
+		t.Fatal("backend has no read cache")
+	}
+	ctx := context.Background()
+	clock := core.NewManualClock(t0)
+	const bound = time.Second
+	rc.CacheReads(bound, clock)
+	must(t, other.CreateOrganisation(ctx, core.Organisation{ID: "rc-org", Name: "rc", CreatedAt: t0}))
+	must(t, other.CreatePrincipal(ctx, core.Principal{ID: "rc-p", OrgID: "rc-org", Kind: core.PrincipalUser, Name: "rc", CreatedAt: t0}))
+	cred := core.Credential{ID: "rc-c", PrincipalID: "rc-p", OrgID: "rc-org", Kind: core.CredAccessKey, Lookup: "rc-key", Name: "k", SecretHash: []byte{1, 2, 3}, CreatedAt: t0}
+	// Misses are not cached: created elsewhere after a miss, found at once.
+	wantErr(t, func() error { _, err := cached.FindCredential(ctx, core.CredAccessKey, "rc-key"); return err }(), core.ErrNotFound)
+	must(t, other.CreateCredential(ctx, cred))
+	byLookup, err := cached.FindCredential(ctx, core.CredAccessKey, "rc-key")
+	must(t, err)
+	byID, err := cached.GetCredential(ctx, "rc-c")
+	must(t, err)
+	p, err := cached.GetPrincipal(ctx, "rc-p")
+	must(t, err)
+	if byLookup.ID != "rc-c" || byID.Lookup != "rc-key" || p.Disabled {
+		t.Fatalf("first reads: %+v %+v %+v", byLookup, byID, p)
+	}
+	byID.SecretHash[0] = 9 // a caller's change stays its own
+
+	// Another node revokes and disables: within the bound this node still
+	// has its reads; at the bound it reads again.
+	must(t, other.RevokeCredential(ctx, "rc-c", t0))
+	must(t, other.SetPrincipalDisabled(ctx, "rc-p", true))
+	clock.Advance(bound - time.Millisecond)
+	c1, err := cached.GetCredential(ctx, "rc-c")
+	must(t, err)
+	c2, err := cached.FindCredential(ctx, core.CredAccessKey, "rc-key")
+	must(t, err)
+	p1, err := cached.GetPrincipal(ctx, "rc-p")
+	must(t, err)
+	if c1.RevokedAt != nil || c2.RevokedAt != nil || p1.Disabled {
+		t.Fatal("read cache did not serve within its bound (the test's premise)")
+	}
+	if c1.SecretHash[0] != 1 {
+		t.Fatal("a caller's change to a returned credential reached the cache")
+	}
+	clock.Advance(time.Millisecond)
+	c1, err = cached.GetCredential(ctx, "rc-c")
+	must(t, err)
+	c2, err = cached.FindCredential(ctx, core.CredAccessKey, "rc-key")
+	must(t, err)
+	p1, err = cached.GetPrincipal(ctx, "rc-p")
+	must(t, err)
+	if c1.RevokedAt == nil || c2.RevokedAt == nil || !p1.Disabled {
+		t.Fatalf("a revocation by another node not seen at the bound: %v %v %v", c1.RevokedAt, c2.RevokedAt, p1.Disabled)
+	}
+
+	// A write through this node is seen here at once.
+	must(t, other.SetPrincipalDisabled(ctx, "rc-p", false))
+	clock.Advance(bound)
+	if p1, err = cached.GetPrincipal(ctx, "rc-p"); err != nil || p1.Disabled {
+		t.Fatalf("re-enabled principal: %+v %v", p1, err)
+	}
+	must(t, cached.SetPrincipalDisabled(ctx, "rc-p", true))
+	if p1, err = cached.GetPrincipal(ctx, "rc-p"); err != nil || !p1.Disabled {
+		t.Fatalf("own disable not seen at once: %+v %v", p1, err)
+	}
+	cred2 := cred
+	cred2.ID, cred2.Lookup = "rc-c2", "rc-key2"
+	must(t, cached.CreateCredential(ctx, cred2))
+	if _, err := cached.FindCredential(ctx, core.CredAccessKey, "rc-key2"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, cached.RevokeCredential(ctx, "rc-c2", t0))
+	if c, err := cached.FindCredential(ctx, core.CredAccessKey, "rc-key2"); err != nil || c.RevokedAt == nil {
+		t.Fatalf("own revocation not seen at once: %+v %v", c, err)
+	}
+
+	// Off: every read goes to the store.
+	rc.CacheReads(0, clock)
+	must(t, other.SetPrincipalDisabled(ctx, "rc-p", false))
+	if p1, err = cached.GetPrincipal(ctx, "rc-p"); err != nil || p1.Disabled {
+		t.Fatalf("cache off: %+v %v", p1, err)
+	}
+}

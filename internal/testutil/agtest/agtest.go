@@ -47,6 +47,10 @@ type Options struct {
 	MasterKey []byte
 	// AuthLimits replaces the default failed-authentication limits when set.
 	AuthLimits core.GuardLimits
+	// ReadCacheMaxAge turns on the store's read cache (read_cache_max_age,
+	// on by default in serve on PostgreSQL); zero leaves it off, so a write
+	// through one test node is seen by the others at once.
+	ReadCacheMaxAge time.Duration
 }
 
 // NewServices opens a store and builds core services without a server.
@@ -90,6 +94,9 @@ func NewServices(t testing.TB, opt Options) (core.Services, *core.ManualClock) {
 		}
 	}
 	svc := core.NewServices(st, keys, clock, log)
+	if rc, ok := st.(core.ReadCacher); ok && opt.ReadCacheMaxAge > 0 {
+		rc.CacheReads(opt.ReadCacheMaxAge, clock)
+	}
 	if opt.AuthLimits != (core.GuardLimits{}) {
 		svc.Guard = core.NewGuard(st, clock, opt.AuthLimits)
 	}
