@@ -125,11 +125,43 @@ func OpenMemoryReplay(ctx context.Context, st ReplayStateStore, clock Clock, opt
 	if err != nil {
 		return nil, err
 	}
+	if rf, ok := st.(ReplayFencer); ok {
+		// Keys a clean stop wrote to the store may since have been lost
+		// with its replay table; this cache would not notice otherwise.
+		sf, err := rf.ReplayFence(ctx, clock.Now())
+		if err != nil {
+			return nil, Wrap(KindUnavailable, "replay fence", err)
+		}
+		fence = mergeFences(fence, sf)
+	}
 	if err := m.load(ctx); err != nil {
 		return nil, err
 	}
 	db.mem, db.fence = m, fence
 	return db, nil
+}
+
+// ReplayFencer is implemented by stores whose replay keys a database crash
+// can lose (PostgreSQL's UNLOGGED replay table, guarded by durable
+// horizons): ReplayFence returns, per namespace, the fence in force, the
+// expiry up to which messages are refused because their keys may have
+// been lost. The store applies it to its own inserts; a memory-mode cache,
+// which decides without them, asks at start.
+type ReplayFencer interface {
+	ReplayFence(ctx context.Context, now time.Time) (map[string]time.Time, error)
+}
+
+// mergeFences returns the later fence of a and b per namespace.
+func mergeFences(a, b map[string]time.Time) map[string]time.Time {
+	out := make(map[string]time.Time, len(a)+len(b))
+	for _, m := range []map[string]time.Time{a, b} {
+		for ns, t := range m {
+			if t.After(out[ns]) {
+				out[ns] = t
+			}
+		}
+	}
+	return out
 }
 
 // fenceOf returns, per namespace, the horizon that messages must expire

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
 func openMem(t *testing.T, st core.ReplayStateStore, clock core.Clock, opts core.MemoryReplayOptions) *core.Replay {
@@ -253,5 +255,35 @@ func TestDatabaseModeHonoursMemoryFence(t *testing.T) {
 	}
 	if got := remember(db2, "pop", "lost", t0.Add(2*time.Minute)); got != "fresh" {
 		t.Fatal(got)
+	}
+}
+
+// TestMemoryReplayOnPostgresHonoursStoreFence: a memory-mode run on
+// PostgreSQL stops cleanly (its keys written to the UNLOGGED replay
+// table), then the database loses that table (crash recovery empties
+// it). The next start finds a clean stop and no keys, yet refuses the
+// earlier messages: it reads the store's fence.
+func TestMemoryReplayOnPostgresHonoursStoreFence(t *testing.T) {
+	t0 := time.Now().UTC().Truncate(time.Second)
+	svc, clock := agtest.NewServices(t, agtest.Options{PostgresDSN: pgtest.DSN(t), ManualClock: t0})
+	r, stop := runMem(t, svc.Store, clock)
+	for i := range 5 {
+		if got := remember(r, "ns", fmt.Sprint(i), t0.Add(time.Minute)); got != "fresh" {
+			t.Fatal(got)
+		}
+	}
+	stop()
+	db := svc.Store.(interface{ DB() *sql.DB }).DB()
+	if _, err := db.Exec(`TRUNCATE replay_keys, replay_epoch`); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openMem(t, svc.Store, clock, core.MemoryReplayOptions{})
+	for i := range 5 {
+		if got := remember(r2, "ns", fmt.Sprint(i), t0.Add(time.Minute)); got != "replayed" {
+			t.Fatalf("key %d after the replay table was lost: %s", i, got)
+		}
+	}
+	if got := remember(r2, "ns", "later", t0.Add(time.Minute+time.Hour)); got != "fresh" {
+		t.Fatalf("message past the fence: %s", got)
 	}
 }

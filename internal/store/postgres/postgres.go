@@ -86,16 +86,37 @@ func (dialect) Rebind(q string) string {
 	return b.String()
 }
 
-var _ sqlstore.ArrayReplayDialect = dialect{}
+var _ sqlstore.FencedReplayDialect = dialect{}
 
-// InsertReplayKeysQuery inserts a whole batch of replay keys in one
-// statement; ON CONFLICT takes over an expired entry and leaves a live one,
-// and RETURNING names the keys that were fresh.
+// InsertReplayKeysQuery raises the namespaces' durable horizons, inserts a
+// whole batch of replay keys into the UNLOGGED replay table and reads the
+// epoch row, in one statement (sqlstore.FencedReplayDialect). ON CONFLICT
+// takes over an expired key and leaves a live one; RETURNING names the
+// fresh keys. A statement that raises no horizon writes no WAL, so its
+// commit does not wait for the disk.
 func (dialect) InsertReplayKeysQuery() string {
-	return `INSERT INTO replay_keys(key, expires_at)
-		SELECT k, e FROM unnest($1::text[], $2::bigint[]) AS b(k, e) ORDER BY k
+	return `WITH h AS (
+		INSERT INTO replay_horizons(namespace, horizon) SELECT n, hz FROM unnest($4::text[], $5::bigint[]) AS r(n, hz) ORDER BY n
+		ON CONFLICT (namespace) DO UPDATE SET horizon=GREATEST(replay_horizons.horizon, excluded.horizon)
+	), ins AS (
+		INSERT INTO replay_keys(key, expires_at) SELECT k, e FROM unnest($1::text[], $2::bigint[]) AS b(k, e) ORDER BY k
 		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=$3
-		RETURNING key`
+		RETURNING key
+	)
+	SELECT key, NULL::text FROM ins UNION ALL SELECT NULL::text, epoch FROM replay_epoch`
+}
+
+// replayFenceLock is the transaction advisory lock fence set-up takes.
+const replayFenceLock int64 = 0x61677266656e6365 // "agrfence"
+
+func (dialect) ReplayFenceQueries() sqlstore.ReplayFenceQueries {
+	return sqlstore.ReplayFenceQueries{
+		Lock:     "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(replayFenceLock, 10) + ")",
+		Epoch:    `SELECT epoch FROM replay_epoch`,
+		Fence:    `UPDATE replay_horizons SET fence=GREATEST(fence, horizon)`,
+		SetEpoch: `INSERT INTO replay_epoch(id, epoch) VALUES(1, $1)`,
+		Fences:   `SELECT namespace, fence FROM replay_horizons WHERE fence>$1`,
+	}
 }
 
 func (dialect) ClaimJobsQuery() string {

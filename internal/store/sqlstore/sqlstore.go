@@ -42,6 +42,8 @@ type Store struct {
 	latency LatencyObserver
 	// cache of credential and principal reads (readcache.go); nil when off
 	cache atomic.Pointer[readCache]
+	// the replay fence of a FencedReplayDialect (replayfence.go)
+	fence replayFence
 }
 
 // LatencyObserver receives the duration of a store statement by SQL
@@ -81,7 +83,8 @@ var _ core.Store = (*Store)(nil)
 // New wraps open database handles. closeFn closes them.
 func New(read, write *sql.DB, d Dialect, closeFn func() error) *Store {
 	return &Store{read: read, write: write, d: d, q: map[string]string{}, closeFn: closeFn,
-		readStmts: newStmtCache(read), writeStmts: newStmtCache(write)}
+		readStmts: newStmtCache(read), writeStmts: newStmtCache(write),
+		fence: replayFence{fences: map[string]int64{}, raised: map[string]int64{}}}
 }
 
 // Dialect names the backend.
@@ -583,6 +586,13 @@ func (s *Store) rowsAffected(r sql.Result, err error) (int, error) {
 
 // InsertReplayKey inserts key unless a live entry exists; an expired entry is taken over.
 func (s *Store) InsertReplayKey(ctx context.Context, key string, expires, now time.Time) (bool, error) {
+	if fd, ok := s.d.(FencedReplayDialect); ok {
+		fresh, err := s.insertReplayFenced(ctx, fd, []core.ReplayEntry{{Key: key, Expires: expires}}, now)
+		if err != nil {
+			return false, err
+		}
+		return fresh[0], nil
+	}
 	n, err := s.rowsAffected(s.exec(ctx, `INSERT INTO replay_keys(key, expires_at) VALUES(?,?)
 		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=?`, key, ts(expires), ts(now)))
 	return n == 1, err
@@ -1006,15 +1016,6 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 	return s.err(tx.Commit())
 }
 
-// ArrayReplayDialect is implemented by dialects that insert a whole batch
-// of replay keys in one statement (PostgreSQL: unnest over two arrays).
-// The statement takes (keys text[], expires bigint[], now bigint), the keys
-// distinct and sorted, and returns the keys it inserted or took over from
-// an expired entry: exactly the fresh ones.
-type ArrayReplayDialect interface {
-	InsertReplayKeysQuery() string
-}
-
 // InsertReplayKeys inserts many replay keys at once (group commit) and
 // reports, per key, whether it was fresh; a key repeated within the batch
 // is fresh only the first time. On a dialect with array parameters the
@@ -1025,8 +1026,8 @@ func (s *Store) InsertReplayKeys(ctx context.Context, entries []core.ReplayEntry
 	if len(entries) == 0 {
 		return fresh, nil
 	}
-	if ad, ok := s.d.(ArrayReplayDialect); ok {
-		return s.insertReplayArray(ctx, ad.InsertReplayKeysQuery(), entries, now)
+	if fd, ok := s.d.(FencedReplayDialect); ok {
+		return s.insertReplayFenced(ctx, fd, entries, now)
 	}
 	q := s.rb(`INSERT INTO replay_keys(key, expires_at) VALUES(?,?)
 		ON CONFLICT (key) DO UPDATE SET expires_at=excluded.expires_at WHERE replay_keys.expires_at<=?`)
@@ -1061,45 +1062,6 @@ func (s *Store) InsertReplayKeys(ctx context.Context, entries []core.ReplayEntry
 		fresh[i] = n == 1
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, s.err(err)
-	}
-	return fresh, nil
-}
-
-// insertReplayArray runs an ArrayReplayDialect's statement. Keys go
-// distinct (the first occurrence decides, the later ones are replays of
-// it) and sorted, so concurrent batches of other nodes take the row locks
-// in one order and cannot deadlock.
-func (s *Store) insertReplayArray(ctx context.Context, q string, entries []core.ReplayEntry, now time.Time) ([]bool, error) {
-	first := make(map[string]int, len(entries))
-	keys := make([]string, 0, len(entries))
-	for i, e := range entries {
-		if _, dup := first[e.Key]; !dup {
-			first[e.Key] = i
-			keys = append(keys, e.Key)
-		}
-	}
-	slices.Sort(keys)
-	exps := make([]int64, len(keys))
-	for i, k := range keys {
-		exps[i] = ts(entries[first[k]].Expires)
-	}
-	rows, err := s.writeQuery(ctx, q, keys, exps, ts(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	fresh := make([]bool, len(entries))
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, s.err(err)
-		}
-		if i, ok := first[k]; ok {
-			fresh[i] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.err(err)
 	}
 	return fresh, nil
