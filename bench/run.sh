@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# Produces the README "Benchmarks" table: runs `authgate bench` on SQLite
-# and on a throwaway PostgreSQL (scripts/postgres.sh, loopback, temp dir),
-# and writes table.txt, results.json and throughput.svg per backend under
-# bench/results/<backend>/, then bench/results/README-table.md (what the
-# README shows). Extra arguments go to `authgate bench`
-# (e.g. --duration 5s --concurrency 1,8,32).
-# Usage: bench/run.sh [--sqlite-only] [authgate bench flags...]
+# Produces the README "Benchmarks" tables: runs `authgate bench` on SQLite
+# and on a throwaway PostgreSQL (scripts/postgres.sh, loopback, temp dir;
+# each run gets a new database), alternating the backends run by run
+# (--repeat N times each, default 3) so that load from other processes on a
+# shared machine falls on both alike. Each run writes table.txt,
+# results.json and throughput.svg under bench/results/<backend>/run-<i>/;
+# bench/median prints the medians with PostgreSQL's share of SQLite per
+# scheme into bench/results/README-table.md (what the README shows), after
+# the last run's full tables. Extra arguments go to `authgate bench`
+# (e.g. --duration 5s --concurrency 1,8,32 --schemes tpv,pop).
+# Usage: bench/run.sh [--sqlite-only] [--repeat N] [authgate bench flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-PG=1
-if [ "${1:-}" = "--sqlite-only" ]; then PG=0; shift; fi
+PG=1 REPEAT=3
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--sqlite-only) PG=0; shift ;;
+	--repeat) REPEAT="$2"; shift 2 ;;
+	*) break ;;
+	esac
+done
+case "$REPEAT" in '' | *[!0-9]* | 0) echo "--repeat needs a positive number" >&2; exit 2 ;; esac
+[ "$REPEAT" -le 20 ] || { echo "--repeat at most 20" >&2; exit 2; }
 OUT=bench/results
+rm -rf "$OUT/sqlite" "$OUT/postgresql"
 mkdir -p "$OUT"
 BIN="$(mktemp -d /tmp/authgate-bench-bin.XXXXXX)"
 cleanup() {
@@ -20,25 +33,40 @@ cleanup() {
 }
 trap cleanup EXIT
 go build -o "$BIN/authgate" ./cmd/authgate
-
-echo "== SQLite" >&2
-"$BIN/authgate" bench --out "$OUT/sqlite" "$@"
+go build -o "$BIN/median" ./bench/median
 if [ "$PG" = 1 ]; then
 	# shellcheck source=scripts/postgres.sh
 	. scripts/postgres.sh
 	start_test_postgres >&2
-	echo "== PostgreSQL" >&2
-	"$BIN/authgate" bench --db "$AUTHGATE_TEST_POSTGRES" --out "$OUT/postgresql" "$@"
 fi
 
+for i in $(seq "$REPEAT"); do
+	echo "== SQLite, run $i of $REPEAT" >&2
+	"$BIN/authgate" bench --out "$OUT/sqlite/run-$i" "$@" >/dev/null
+	if [ "$PG" = 1 ]; then
+		echo "== PostgreSQL, run $i of $REPEAT" >&2
+		psql -q "$AUTHGATE_TEST_POSTGRES" -c "CREATE DATABASE bench_$i" >/dev/null
+		"$BIN/authgate" bench --db "${AUTHGATE_TEST_POSTGRES/\/postgres\?//bench_$i?}" --out "$OUT/postgresql/run-$i" "$@" >/dev/null
+	fi
+done
+
 {
-	echo "Produced by \`bench/run.sh\` on $(date -u +%Y-%m-%d)."
-	for b in sqlite postgresql; do
-		[ -f "$OUT/$b/table.txt" ] || continue
+	echo "Produced by \`bench/run.sh $*\` on $(date -u +%Y-%m-%d)."
+	if [ "$PG" = 1 ]; then
 		echo
 		echo '```'
-		cat "$OUT/$b/table.txt"
+		"$BIN/median" "$OUT"
+		echo '```'
+	fi
+	echo
+	echo "The last run's tables:"
+	for b in sqlite postgresql; do
+		[ -f "$OUT/$b/run-$REPEAT/table.txt" ] || continue
+		echo
+		echo '```'
+		cat "$OUT/$b/run-$REPEAT/table.txt"
 		echo '```'
 	done
 } >"$OUT/README-table.md"
+cat "$OUT/README-table.md"
 echo "wrote $OUT/README-table.md" >&2
