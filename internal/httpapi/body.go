@@ -44,11 +44,10 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	var mbe *http.MaxBytesError
-	var ne net.Error
 	switch {
 	case errors.As(err, &mbe) || err == nil && int64(len(b)) > max:
 		return nil, tooLarge()
-	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		closeConn(w)
 		return nil, core.Wrap(core.KindInvalidInput, "request body not received in time", ErrBodyTimeout)
 	case err != nil:
@@ -56,6 +55,13 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 		return nil, core.Wrap(core.KindInvalidInput, "request body could not be read", errors.Join(ErrBodyUnreadable, err))
 	}
 	return b, nil
+}
+
+// isTimeout reports whether a body read failed on the connection's read
+// deadline (the listener's body_read_timeout).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func closeConn(w http.ResponseWriter) {

@@ -80,3 +80,19 @@ func TestReadBody(t *testing.T) {
 		t.Fatal("BodyStatus of another error")
 	}
 }
+
+// TestDecodeJSONBodyCauses: DecodeJSON's refusals of a body too large or
+// too slow carry ReadBody's causes, so every family maps them alike.
+func TestDecodeJSONBodyCauses(t *testing.T) {
+	for cause, body := range map[error]io.Reader{
+		httpapi.ErrBodyTooLarge: http.MaxBytesReader(httptest.NewRecorder(), io.NopCloser(strings.NewReader(`{"a":"0123456789"}`)), 4),
+		httpapi.ErrBodyTimeout:  &errReader{data: `{"a":`, err: os.ErrDeadlineExceeded},
+	} {
+		r := httptest.NewRequest("POST", "/", body)
+		var v map[string]string
+		err := httpapi.DecodeJSON(r, &v)
+		if !errors.Is(err, cause) || core.KindOf(err) != core.KindInvalidInput {
+			t.Fatalf("%v: got %v", cause, err)
+		}
+	}
+}

@@ -42,7 +42,8 @@ func MediaType(r *http.Request) string {
 
 // DecodeJSON decodes the body into v, rejecting unknown trailing data.
 // The body size is already bounded by the chain; errors are typed
-// KindInvalidInput with a caller-safe reason.
+// KindInvalidInput with a caller-safe reason, a body too large or too
+// slow with ReadBody's causes (ErrBodyTooLarge, ErrBodyTimeout).
 func DecodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
@@ -50,7 +51,9 @@ func DecodeJSON(r *http.Request, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
-			return core.E(core.KindInvalidInput, "request body too large")
+			return core.Wrap(core.KindInvalidInput, "request body too large", ErrBodyTooLarge)
+		case isTimeout(err):
+			return core.Wrap(core.KindInvalidInput, "request body not received in time", ErrBodyTimeout)
 		case errors.As(err, &te):
 			field := te.Field
 			if field == "" {

@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -123,23 +120,12 @@ func (e *Env) handle(svc service) http.HandlerFunc {
 			e.refuse(w, r, http.StatusUnsupportedMediaType, core.E(core.KindInvalidInput, "Content-Type must be text/xml (SOAP 1.1)"))
 			return
 		}
-		raw, err := io.ReadAll(io.LimitReader(r.Body, int64(e.cfg.MaxMessageBytes)+1))
-		var tooLarge *http.MaxBytesError
-		var ne net.Error
-		switch {
-		case errors.As(err, &tooLarge) || err == nil && len(raw) > e.cfg.MaxMessageBytes:
-			// A body without Content-Length (chunked) that runs past the limit.
-			w.Header().Set("Connection", "close")
-			e.refuse(w, r, http.StatusRequestEntityTooLarge, core.E(core.KindInvalidInput,
-				"request body larger than "+strconv.Itoa(e.cfg.MaxMessageBytes)+" bytes"))
-			return
-		case errors.As(err, &ne) && ne.Timeout():
-			w.Header().Set("Connection", "close")
-			e.refuse(w, r, http.StatusRequestTimeout, core.E(core.KindInvalidInput, "request body not received in time"))
-			return
-		case err != nil:
-			w.Header().Set("Connection", "close")
-			e.refuse(w, r, http.StatusBadRequest, core.E(core.KindInvalidInput, "request body could not be read"))
+		raw, err := httpapi.ReadBody(w, r, int64(e.cfg.MaxMessageBytes))
+		if err != nil {
+			var ce *core.Error
+			errors.As(err, &ce)
+			st, _ := httpapi.BodyStatus(err)
+			e.refuse(w, r, st, ce)
 			return
 		}
 		c, err := e.authenticate(ctx, r, raw)

@@ -3,13 +3,13 @@ package oauth2
 import (
 	"encoding/base64"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
 )
 
 // Form is a parsed application/x-www-form-urlencoded body in which every
@@ -37,15 +37,13 @@ func readForm(w http.ResponseWriter, r *http.Request, max int64) (Form, *Error) 
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return nil, errInvalidRequest("form body must be UTF-8")
 	}
-	if r.ContentLength > max {
+	body, err := httpapi.ReadBody(w, r, max)
+	switch st, ok := httpapi.BodyStatus(err); {
+	case st == http.StatusRequestEntityTooLarge:
 		return nil, errBodyTooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errBodyTooLarge
-		}
+	case st == http.StatusRequestTimeout:
+		return nil, &Error{Status: st, Code: codeInvalidRequest, Description: core.ReasonOf(err)}
+	case ok:
 		return nil, errInvalidRequest("request body could not be read")
 	}
 	f, perr := ParseForm(string(body))

@@ -2,8 +2,6 @@ package taap
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -149,23 +147,17 @@ func (m *Module) Register(mux *http.ServeMux) {
 	}
 }
 
-// readBody reads the whole body (the verifier hashes it), bounded.
-func (m *Module) readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
+// readBody reads the whole body (the verifier hashes it), bounded
+// (httpapi.ReadBody), a refusal in the OAuth shape.
+func (m *Module) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := httpapi.ReadBody(w, r, m.cfg.MaxBodyBytes)
+	switch st, ok := httpapi.BodyStatus(err); {
+	case st == http.StatusRequestEntityTooLarge:
+		return nil, &oauthError{status: st, code: "invalid_request", desc: "request body too large"}
+	case ok:
+		return nil, &oauthError{status: st, code: "invalid_request", desc: core.ReasonOf(err)}
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, m.cfg.MaxBodyBytes+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "request body too large"}
-		}
-		return nil, core.E(core.KindInvalidInput, "request body could not be read")
-	}
-	if int64(len(b)) > m.cfg.MaxBodyBytes {
-		return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "request body too large"}
-	}
-	return b, nil
+	return b, err
 }
 
 // Caller is who a PoP-protected request comes from.
@@ -205,7 +197,7 @@ func bearerToken(r *http.Request) (string, bool) {
 // The check is authenticatePoP, the taap-pop scheme's.
 func (m *Module) RequirePoP(parts []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := m.authenticatePoP(r.Context(), r, m.d.ClientAddr.IP(r), parts, func() ([]byte, error) { return m.readBody(r) })
+		c, err := m.authenticatePoP(r.Context(), r, m.d.ClientAddr.IP(r), parts, func() ([]byte, error) { return m.readBody(w, r) })
 		if err != nil {
 			m.writeError(w, r, err, ctxBearer)
 			return

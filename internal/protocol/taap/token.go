@@ -60,7 +60,7 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	var pop *Token
 	if err == nil {
-		body, err = m.readBody(r)
+		body, err = m.readBody(w, r)
 	}
 	if err == nil {
 		s := FromRequest(r, body)
