@@ -36,7 +36,9 @@ func Unavailable(err error) (status int, ok bool) {
 
 // RetryAfter is the Retry-After, in whole seconds rounded up, of the
 // answer to err: the error's own hint (rate limits, quotas), else
-// UnavailableRetryAfter for a dependency fault; 0 means none.
+// UnavailableRetryAfter for a dependency fault or a rate limit or quota
+// without a hint (a 429 or 503 always says when to come back); 0 means
+// none.
 func RetryAfter(err error) int {
 	if d := core.RetryAfterOf(err); d > 0 {
 		return int((d + time.Second - 1) / time.Second)
@@ -44,11 +46,15 @@ func RetryAfter(err error) int {
 	if _, ok := Unavailable(err); ok {
 		return int(UnavailableRetryAfter / time.Second)
 	}
+	if k := core.KindOf(err); err != nil && (k == core.KindRateLimited || k == core.KindQuotaExceeded) {
+		return int(UnavailableRetryAfter / time.Second)
+	}
 	return 0
 }
 
 // SetRetryAfter sets w's Retry-After header for err (none when
-// RetryAfter(err) is 0).
+// RetryAfter(err) is 0). It is the one place every family, the listener
+// chain and the admin APIs set Retry-After.
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	if s := RetryAfter(err); s > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(s))

@@ -22,6 +22,8 @@ func TestUnavailableAndRetryAfter(t *testing.T) {
 		{"wrapped by fmt", errors.Join(errors.New("context"), down), true, "1"},
 		{"rate limited keeps its hint", &core.Error{Kind: core.KindRateLimited, RetryAfter: 2500 * time.Millisecond}, false, "3"},
 		{"quota", &core.Error{Kind: core.KindQuotaExceeded, RetryAfter: time.Hour}, false, "3600"},
+		{"rate limited without a hint", core.E(core.KindRateLimited, "slow down"), false, "1"},
+		{"quota without a hint", core.E(core.KindQuotaExceeded, "used up"), false, "1"},
 		{"bad request", core.E(core.KindInvalidInput, "x"), false, ""},
 		{"foreign error", errors.New("boom"), false, ""},
 		{"nil", nil, false, ""},

@@ -263,8 +263,9 @@ func shed(next http.Handler, max int, m *metrics, errs ErrorWriter) http.Handler
 		default:
 			m.shed.Inc()
 			closeIfBody(w, r)
-			w.Header().Set("Retry-After", "1")
-			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "server overloaded, retry later", RetryAfter: UnavailableRetryAfter})
+			err := &core.Error{Kind: core.KindUnavailable, Reason: "server overloaded, retry later", RetryAfter: UnavailableRetryAfter}
+			SetRetryAfter(w, err)
+			errs(w, r, http.StatusServiceUnavailable, err)
 		}
 	})
 }

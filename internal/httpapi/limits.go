@@ -133,8 +133,9 @@ func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics, errs E
 			mu.Unlock()
 			m.shedAddr.Inc()
 			closeIfBody(w, r)
-			w.Header().Set("Retry-After", "1")
-			errs(w, r, http.StatusServiceUnavailable, &core.Error{Kind: core.KindUnavailable, Reason: "too many requests in flight from this address, retry later", RetryAfter: UnavailableRetryAfter})
+			err := &core.Error{Kind: core.KindUnavailable, Reason: "too many requests in flight from this address, retry later", RetryAfter: UnavailableRetryAfter}
+			SetRetryAfter(w, err)
+			errs(w, r, http.StatusServiceUnavailable, err)
 			return
 		}
 		inFlight[key]++

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -20,7 +18,6 @@ type Error struct {
 	Description string `json:"error_description,omitempty"`
 	// Challenge is the WWW-Authenticate scheme sent with a 401 ("Basic" or "Bearer").
 	Challenge  string `json:"-"`
-	RetryAfter int    `json:"-"` // seconds, for 429 and 503
 	// bare sends the challenge without error attributes: RFC 6750 section
 	// 3.1 for requests that carried no credentials at all.
 	bare bool
@@ -75,7 +72,7 @@ func mapError(err error, in errContext, challenge string) *Error {
 		return &Error{Status: http.StatusUnauthorized, Code: codeInvalidRequest, Description: core.ReasonOf(err), Challenge: "Bearer"}
 	}
 	if st, ok := httpapi.Unavailable(err); ok {
-		return &Error{Status: st, Code: codeUnavailable, Description: "service temporarily unavailable", RetryAfter: httpapi.RetryAfter(err)}
+		return &Error{Status: st, Code: codeUnavailable, Description: "service temporarily unavailable"}
 	}
 	reason := core.ReasonOf(err)
 	switch core.KindOf(err) {
@@ -100,35 +97,13 @@ func mapError(err error, in errContext, challenge string) *Error {
 	case core.KindConflict:
 		return &Error{Status: http.StatusConflict, Code: codeConflict, Description: reason}
 	case core.KindRateLimited:
-		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable, Description: reason, RetryAfter: retryAfterOf(err, reason)}
+		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable, Description: reason}
 	case core.KindQuotaExceeded:
-		return &Error{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Description: reason, RetryAfter: retryAfterOf(err, reason)}
+		return &Error{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Description: reason}
 	case core.KindLimitExceeded:
 		return &Error{Status: http.StatusForbidden, Code: codeInvalidRequest, Description: reason}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: codeServerError, Description: "internal error"}
-}
-
-// retryAfterOf is the error's typed retry hint in whole seconds, else
-// what its reason says.
-func retryAfterOf(err error, reason string) int {
-	if d := core.RetryAfterOf(err); d > 0 {
-		return int((d + time.Second - 1) / time.Second)
-	}
-	return retryAfter(reason)
-}
-
-// retryAfter extracts "retry in N s" from a limiter reason.
-func retryAfter(reason string) int {
-	_, rest, ok := strings.Cut(reason, "retry in ")
-	if !ok {
-		return 1
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(rest, " s"))
-	if err != nil || n < 1 {
-		return 1
-	}
-	return n
 }
 
 // writeError renders e; internal causes are logged, never sent.
@@ -141,9 +116,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", challengeHeader(e))
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
+	httpapi.SetRetryAfter(w, err)
 	w.Header().Set("Pragma", "no-cache")
 	httpapi.WriteJSONType(w, e.Status, "application/json;charset=UTF-8", e)
 }
