@@ -143,6 +143,13 @@ func (c ClientAddr) IP(r *http.Request) string {
 	return a.String()
 }
 
+// TrustedPeer reports whether r's direct peer is a trusted proxy, whose
+// X-Forwarded-* headers are believed.
+func (c ClientAddr) TrustedPeer(r *http.Request) bool {
+	a, ok := peer(r)
+	return ok && c.trusted(a)
+}
+
 // Secure reports whether the request reached authgate over TLS, directly
 // or through a trusted proxy that says so in X-Forwarded-Proto.
 func (c ClientAddr) Secure(r *http.Request) bool {
