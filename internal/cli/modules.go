@@ -10,6 +10,7 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/family"
+	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/scheme"
 	"github.com/authgate/authgate/internal/subscription"
@@ -29,6 +30,9 @@ type modules struct {
 	schemes scheme.Set
 	// certs reports the expiry of every served and CA certificate.
 	certs *telemetry.CertificateExpiry
+	// gateway is the route table (nil unless gateway.enabled): the main
+	// listener's fallback for requests no built-in route serves.
+	gateway *gateway.Gateway
 }
 
 // buildModules settles the state the families share (client address and
@@ -83,5 +87,14 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m.http = append(m.http, built.HTTP...)
 	m.background = append(m.background, built.Background...)
 	m.schemes = built.Set
+	if rt.cfg.Gateway.Enabled {
+		gw, err := gateway.New(rt.cfg.Gateway, gateway.Deps{Schemes: built.Set, Authz: rt.svc.Authz, Policy: subs,
+			Docs: rt.svc.Store, Seal: rt.svc.Keys, Clock: rt.svc.Clock, Audit: rt.svc.Audit, Log: rt.log, Issuer: origin.Base, Addr: addr})
+		if err != nil {
+			return nil, err
+		}
+		m.http = append(m.http, gw)
+		m.gateway = gw
+	}
 	return m, ctx.Err()
 }

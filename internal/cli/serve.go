@@ -66,11 +66,20 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	if !cfg.AccessLog {
 		accessLog = httpapi.AccessLogOff
 	}
-	handler := httpapi.NewHandler(httpapi.Options{
+	opts := httpapi.Options{
 		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, AccessLog: accessLog,
 		Limits:   cfg.HTTPLimits(),
 		Registry: mods.metrics, Server: "main", ServeMetrics: cfg.MetricsListen == "",
-	}, mods.http...)
+	}
+	if mods.gateway != nil {
+		opts.Fallback = mods.gateway // requests no built-in route serves
+	}
+	handler := httpapi.NewHandler(opts, mods.http...)
+	if mods.gateway != nil {
+		if err := mods.gateway.Mount(handler.Serves); err != nil {
+			return err
+		}
+	}
 	var tlsCfg *tls.Config
 	switch {
 	case cfg.TLS.Cert != "":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -55,6 +56,12 @@ type Deps struct {
 	Log    *slog.Logger
 	// Issuer is the identity token's iss (httpapi.Origin.Base); nil: "authgate".
 	Issuer func(r *http.Request) string
+	// Addr resolves the client's address and which X-Forwarded-* headers
+	// to believe (trusted_proxies).
+	Addr httpapi.ClientAddr
+	// Transport carries requests upstream; nil: a pooled transport of the
+	// gateway's own.
+	Transport http.RoundTripper
 }
 
 // Gateway holds the route table and decides requests against it.
@@ -66,6 +73,10 @@ type Gateway struct {
 	// rebuilt from them and the stored routes.
 	configured []*route
 	table      atomic.Pointer[table]
+	proxy      *httputil.ReverseProxy
+	// builtin reports the paths authgate's own routes serve (set by the
+	// mount); nil until then.
+	builtin func(path string) bool
 }
 
 // New builds the gateway from the configuration's routes. A route naming
@@ -92,6 +103,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.table.Store(newTable(g.configured))
+	g.proxy = g.newReverseProxy()
 	return g, nil
 }
 
@@ -105,8 +117,9 @@ type Decision struct {
 	// Header holds the identity headers for the upstream (X-Authgate-*).
 	Header http.Header
 
-	rt    *route
-	allow []string // methods of the routes covering the path, when none took the method
+	rt     *route
+	allow  []string // methods of the routes covering the path, when none took the method
+	status int      // the refusal's status when no route decided (400, 404, 405)
 }
 
 // Select matches r to a route and picks the route's scheme that r
@@ -114,12 +127,15 @@ type Decision struct {
 // asks d.Scheme.NeedsBody(r) first. With no scheme presented, the route's
 // first scheme refuses (unauthenticated).
 func (g *Gateway) Select(r *http.Request) (Decision, error) {
+	if reason := pathProblem(r.URL); reason != "" {
+		return Decision{status: http.StatusBadRequest}, core.E(core.KindInvalidInput, reason)
+	}
 	rt, allow := g.table.Load().match(requestHost(r.Host), r.URL.Path, r.Method)
 	if rt == nil {
 		if len(allow) > 0 {
-			return Decision{allow: allow}, core.E(core.KindInvalidInput, "method "+r.Method+" not allowed")
+			return Decision{allow: allow, status: http.StatusMethodNotAllowed}, core.E(core.KindInvalidInput, "method "+r.Method+" not allowed")
 		}
-		return Decision{}, core.E(core.KindNotFound, "no such resource")
+		return Decision{status: http.StatusNotFound}, core.E(core.KindNotFound, "no such resource")
 	}
 	d := Decision{Route: &rt.Route, rt: rt}
 	for _, s := range rt.schemes {
@@ -139,6 +155,11 @@ func (g *Gateway) Select(r *http.Request) (Decision, error) {
 // Every refusal is audited with the route and the reason.
 func (g *Gateway) Decide(ctx context.Context, req scheme.Request) (Decision, error) {
 	d, err := g.Select(req.HTTP)
+	return g.decideSelected(ctx, req, d, err)
+}
+
+// decideSelected continues Decide after Select.
+func (g *Gateway) decideSelected(ctx context.Context, req scheme.Request, d Decision, err error) (Decision, error) {
 	if err == nil {
 		err = g.authorize(ctx, req, &d)
 	}
@@ -218,7 +239,9 @@ func (g *Gateway) deny(ctx context.Context, req scheme.Request, d Decision, err 
 const AuditDeny = "gateway_deny"
 
 // WriteRefusal answers a refused request: in the scheme's own shape when
-// a route and scheme decided, else 404 / 405 as JSON.
+// a route and scheme decided, else as JSON: 400 for a path that is not
+// canonical, 404 without a route, 405 (with Allow) when routes cover the
+// path under other methods.
 func (d Decision) WriteRefusal(w http.ResponseWriter, r *http.Request, err error) {
 	if d.Scheme != nil {
 		d.Scheme.WriteRefusal(w, r, err)
@@ -226,10 +249,12 @@ func (d Decision) WriteRefusal(w http.ResponseWriter, r *http.Request, err error
 	}
 	if len(d.allow) > 0 {
 		w.Header().Set("Allow", strings.Join(d.allow, ", "))
-		writeJSONError(w, http.StatusMethodNotAllowed, core.ReasonOf(err))
-		return
 	}
-	writeJSONError(w, http.StatusNotFound, "no such resource")
+	status := d.status
+	if status == 0 {
+		status = http.StatusNotFound
+	}
+	writeJSONError(w, status, core.ReasonOf(err))
 }
 
 func writeJSONError(w http.ResponseWriter, status int, reason string) {
@@ -250,4 +275,32 @@ func (g *Gateway) Routes() []Route {
 // Register mounts the identity JWKS.
 func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+RouteJWKS, g.serveJWKS)
+}
+
+// Mount tells the gateway which paths authgate's own routes serve
+// (httpapi.Handler.Serves) and refuses a route whose path prefix is one of
+// them: such a route could never be reached. The catch-all prefix "/" is
+// allowed (built-in routes keep precedence under it).
+func (g *Gateway) Mount(builtin func(path string) bool) error {
+	var errs []error
+	for _, rt := range g.configured {
+		if err := shadowed(rt.PathPrefix, builtin); err != nil {
+			errs = append(errs, fmt.Errorf("gateway route %s: %w", rt.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	g.builtin = builtin
+	return nil
+}
+
+func shadowed(prefix string, builtin func(string) bool) error {
+	if prefix == "/" || builtin == nil {
+		return nil
+	}
+	if builtin(prefix) || builtin(prefix+"/") {
+		return fmt.Errorf("path_prefix %s is served by authgate itself", prefix)
+	}
+	return nil
 }

@@ -93,6 +93,12 @@ func bob() scheme.Caller {
 
 func newFixture(t *testing.T, routes ...gateway.Route) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, routes...)
+}
+
+// newFixtureWith lets change adjust the gateway's dependencies.
+func newFixtureWith(t *testing.T, change func(d *gateway.Deps), routes ...gateway.Route) *fixture {
+	t.Helper()
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
 	f := &fixture{svc: svc, clock: clock}
 	ctx := context.Background()
@@ -119,8 +125,12 @@ func newFixture(t *testing.T, routes ...gateway.Route) *fixture {
 	set := scheme.Set{}
 	set.Add(f.a)
 	set.Add(f.b)
-	gw, err := gateway.New(cfg, gateway.Deps{Schemes: set, Authz: svc.Authz, Policy: f.subs, Docs: svc.Store, Seal: svc.Keys,
-		Clock: clock, Audit: svc.Audit, Log: svc.Log, Issuer: func(*http.Request) string { return "https://authgate.test" }})
+	deps := gateway.Deps{Schemes: set, Authz: svc.Authz, Policy: f.subs, Docs: svc.Store, Seal: svc.Keys,
+		Clock: clock, Audit: svc.Audit, Log: svc.Log, Issuer: func(*http.Request) string { return "https://authgate.test" }}
+	if change != nil {
+		change(&deps)
+	}
+	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

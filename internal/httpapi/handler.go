@@ -56,6 +56,11 @@ type Options struct {
 	// the mux's plain-text 404/405. A SOAP listener sets one that writes
 	// Faults.
 	Errors ErrorWriter
+	// Fallback serves the requests whose path no route serves under any
+	// method (the gateway's route table on the main listener): built-in
+	// routes always take precedence. It is outside the default body
+	// limit (it applies its own) and inside every other part of the chain.
+	Fallback http.Handler
 }
 
 // ErrorWriter writes the chain's refusal of r. status is the HTTP status
@@ -129,6 +134,9 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 		chain = unrouted(h.mux, opt.Errors)
 	}
 	chain = limitBody(chain, opt.MaxBodyBytes, opt.Errors)
+	if opt.Fallback != nil {
+		chain = fallback(h.mux, chain, opt.Fallback)
+	}
 	chain = shed(chain, opt.MaxInFlight, h.metrics, opt.Errors)
 	// Outside shed: one address's excess never takes a listener-wide slot.
 	chain = shedPerAddr(chain, opt.Limits.MaxInFlightPerAddr, opt.Limits.ClientAddr, h.metrics, opt.Errors)
@@ -206,6 +214,39 @@ func unrouted(mux *http.ServeMux, errs ErrorWriter) http.Handler {
 			mux.ServeHTTP(w, r)
 		}
 	})
+}
+
+// fallback sends the requests no route serves to fb: those for which the
+// mux has no pattern and would answer 404 (not 405: the path is a
+// built-in route's under another method; not its redirects to a cleaned
+// path, which still apply, so fb only sees clean paths).
+func fallback(mux *http.ServeMux, routed, fb http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !unservedPath(mux, r) {
+			routed.ServeHTTP(w, r)
+			return
+		}
+		fb.ServeHTTP(w, r)
+	})
+}
+
+// unservedPath reports whether mux would answer r with its 404.
+func unservedPath(mux *http.ServeMux, r *http.Request) bool {
+	h, pattern := mux.Handler(r)
+	if pattern != "" {
+		return false
+	}
+	probe := &headerProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	return probe.status == http.StatusNotFound
+}
+
+// Serves reports whether a built-in route serves path under some method
+// (a route of another method makes the mux answer 405, not 404): the
+// gateway refuses routes whose prefix is one.
+func (h *Handler) Serves(path string) bool {
+	r, err := http.NewRequest(http.MethodGet, "http://authgate.invalid"+path, nil)
+	return err != nil || !unservedPath(h.mux, r)
 }
 
 // headerProbe records a handler's headers and status and discards its body.
