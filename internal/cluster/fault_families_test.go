@@ -11,17 +11,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/cli"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
-	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/subscription"
 	"github.com/authgate/authgate/internal/testutil/agtest"
@@ -35,8 +36,9 @@ import (
 // familyProbe is one request of a family that needs the database, and
 // what its family's error shape looks like for an unavailable database.
 type familyProbe struct {
-	name string
-	send func() reply
+	family string // the family probed; "" for a service of every family
+	name   string
+	send   func() reply
 	// shape reports whether a 503 body is in the family's own error shape.
 	shape func(r reply) bool
 }
@@ -53,18 +55,12 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 	ctx := context.Background()
 	e := agtest.Start(t, agtest.Options{PostgresDSN: pg.dsn()}, func(svc core.Services) []httpapi.Module {
 		addr := httpapi.ClientAddr{}
-		m, err := oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{Addr: addr})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := harnessConfig()
 		subs := subscription.New(subscription.DefaultConfig(), svc.Store, svc.Clock, svc.Audit)
-		return []httpapi.Module{m, okRoute{m.Bearer()},
-			tpv.New(tpv.DefaultConfig(), tpv.DepsFrom(svc, addr)),
-			apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, addr)),
-			taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, addr)),
+		return append(familyModules(t, svc, &cfg, addr, httpapi.LocalOrigin(addr)), okRoute{oauth2.NewBearerAuth(svc, addr)},
 			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), svc.BearerAuth(), addr),
 			subscription.NewModule(subs, subscription.AdminAuth{Bearer: svc.BearerAuth(), Addr: addr}, svc.Log),
-		}
+		)
 	})
 	c := newClient(e.URL, e.URL)
 	key, secret := e.Admin.Key, e.Admin.Secret
@@ -81,24 +77,29 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 		return func(r reply) bool { return jsonMap(r.body)["error"] == code }
 	}
 	probes := []familyProbe{
-		{"oauth2 token", func() reply { return c.do(0, "POST", "/oauth/token", formHeader, passwordForm(key, secret)) }, errorIs("temporarily_unavailable")},
-		{"oauth2 bearer route", func() reply { return c.do(0, "GET", "/accesskeys", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
-		{"tpv login", func() reply {
+		{"oauth2", "oauth2 token", func() reply { return c.do(0, "POST", "/oauth/token", formHeader, passwordForm(key, secret)) }, errorIs("temporarily_unavailable")},
+		{"oauth2", "oauth2 bearer route", func() reply { return c.do(0, "GET", "/accesskeys", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"tpv", "tpv login", func() reply {
 			ts := strconv.FormatInt(time.Now().Unix(), 10)
 			q := url.Values{"token": {brand.ApplicationToken}, "timestamp": {ts}, "_signature": {sdktpv.LoginSignature(brand.ApplicationToken, ts, brand.AppSecret)}}
 			return c.do(0, "POST", "/api/v1/auth?"+q.Encode(), nil, "")
 		}, func(r reply) bool { s, ok := jsonMap(r.body)["error"].(string); return ok && s != "" }},
-		{"apstrata", func() reply { return sendReq(c, aps.request) }, func(r reply) bool {
+		{"apstrata", "apstrata", func() reply { return sendReq(c, aps.request) }, func(r reply) bool {
 			resp, err := sdkaps.Parse(r.body)
 			return err == nil && resp.Status == "failure" && resp.ErrorCode == apstrata.CodeInternalError
 		}},
-		{"taap resource", func() reply { return sendReq(c, pop.request) }, errorIs("temporarily_unavailable")},
-		{"ca admin", func() reply { return c.do(0, "GET", "/ca/certificates", bearerHeader(admin), "") }, errorIs("unavailable")},
-		{"subscription admin", func() reply { return c.do(0, "GET", "/admin/subscriptions", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
-		{"m2m SOAP", soap.usageGet, func(r reply) bool {
+		{"taap", "taap resource", func() reply { return sendReq(c, pop.request) }, errorIs("temporarily_unavailable")},
+		{"", "ca admin", func() reply { return c.do(0, "GET", "/ca/certificates", bearerHeader(admin), "") }, errorIs("unavailable")},
+		{"", "subscription admin", func() reply { return c.do(0, "GET", "/admin/subscriptions", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"m2m", "m2m SOAP", soap.usageGet, func(r reply) bool {
 			f := sdkm2m.ParseFault(r.body)
 			return f != nil && f.Code == sdkm2m.FaultServer && f.Detail == sdkm2m.ErrUnavailable
 		}},
+	}
+	for _, f := range cli.Families() { // a new family needs its probe here
+		if !slices.ContainsFunc(probes, func(p familyProbe) bool { return p.family == f.Name }) {
+			t.Errorf("family %s has no probe", f.Name)
+		}
 	}
 	for _, p := range probes {
 		if r := p.send(); r.err != nil || r.status != 200 {

@@ -108,13 +108,24 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		built, err := cli.Families().Build(context.Background(), family.Deps{Config: &cfg, Svc: svc, Log: svc.Log,
-			Addr: addr, Origin: origin, CA: ca.New(cfg.CA, ca.DepsFrom(svc))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return append(built.HTTP, okRoute{oauth2.NewBearerAuth(svc, addr)})
+		return append(familyModules(t, svc, &cfg, addr, origin), okRoute{oauth2.NewBearerAuth(svc, addr)})
 	})
+}
+
+// familyModules builds the main-listener modules of every family cfg
+// enables from the one family list, as serve does, with the CA as shared
+// state and no access policy after authentication.
+func familyModules(t testing.TB, svc core.Services, cfg *config.Config, addr httpapi.ClientAddr, origin httpapi.Origin) []httpapi.Module {
+	t.Helper()
+	built, err := cli.Families().Build(context.Background(), family.Deps{Config: cfg, Svc: svc, Log: svc.Log,
+		Addr: addr, Origin: origin, CA: ca.New(cfg.CA, ca.DepsFrom(svc))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built.Background) > 0 {
+		t.Fatalf("families %v start background loops the harness does not run", built.Families)
+	}
+	return built.HTTP
 }
 
 // harnessOff are the families the cluster harness's nodes do not serve on

@@ -112,17 +112,31 @@ func (t mtlsModule) Register(mux *http.ServeMux) {
 // expired ones are KindUnauthenticated / KindRevoked / KindExpired
 // errors, and audited.
 func (i *Identities) AuthenticateDevice(r *http.Request) (Device, error) {
+	return i.authenticateDevice(r.Context(), r, i.m.opt.Addr.IP(r))
+}
+
+// authenticateDevice is AuthenticateDevice with the client's address
+// (audit), the one check of the device-mtls scheme, GET
+// /identities/current and tls_client_auth.
+func (i *Identities) authenticateDevice(ctx context.Context, r *http.Request, addr string) (Device, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return Device{}, core.E(core.KindUnauthenticated, "a client certificate is required")
 	}
-	ctx := r.Context()
 	leaf := r.TLS.PeerCertificates[0]
 	sum := sha256.Sum256(leaf.Raw)
 	fp := hex.EncodeToString(sum[:])
 	fail := func(err error) (Device, error) {
-		_ = i.m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: "certificate " + leaf.SerialNumber.Text(16),
+		ev := i.m.event(r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: "certificate " + leaf.SerialNumber.Text(16),
 			Outcome: core.OutcomeFailure, Reason: "mtls: " + reasonOr(err, "authentication failed")})
+		ev.RemoteAddr = addr
+		_ = i.m.svc.Audit.Record(ctx, ev)
 		return Device{}, err
+	}
+	// The leaf is the credential's exact certificate (looked up by its
+	// fingerprint below); its own validity is checked too, whatever the
+	// listener checked.
+	if now := i.m.svc.Clock.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return fail(core.E(core.KindExpired, "the client certificate is not valid at this time"))
 	}
 	cred, err := i.m.svc.Credentials.Find(ctx, core.CredCertificate, fp)
 	if err != nil {
@@ -180,9 +194,9 @@ type currentView struct {
 // current serves GET /identities/current on the mTLS listener: who the
 // client certificate authenticates.
 func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
-	d, err := i.AuthenticateDevice(r)
+	d, err := i.authenticateDevice(r.Context(), r, i.m.opt.Addr.IP(r))
 	if err != nil {
-		writeError(w, r, i.m.log, err, ctxClient, "")
+		i.refuseDevice(w, r, err)
 		return
 	}
 	actor := core.Actor{Kind: d.Principal.Kind, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID}

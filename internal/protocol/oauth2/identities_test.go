@@ -43,6 +43,7 @@ type idWorld struct {
 	serverCA  string // PEM file of the mTLS listener's certificate
 	dir       string
 	token     string // a non-admin caller's access token
+	ids       *oauth2.Identities
 }
 
 func newIDWorld(t *testing.T) *idWorld { t.Helper(); return newIDWorldOn(t, agtest.Options{}) }
@@ -82,6 +83,7 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 		t.Fatalf("the mTLS listener does not apply the per-address limits: %+v", srv.Limits)
 	}
 	w.mtlsURL = "https://" + agtest.Serve(t, ctx, srv).String()
+	w.ids = ids
 
 	admin, _ := idPassword(t, w.env.URL, w.env.Admin.Key, w.env.Admin.Secret)
 	var key struct{ Key, Secret string }

@@ -298,3 +298,33 @@ func freeAddr(t testing.TB) string {
 	defer l.Close()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
+
+// Snippet returns the fenced code block that follows the line
+// "<!-- fronttest:NAME -->" in the Markdown file doc: the configuration
+// the documentation shows is the one the tests run, so the two cannot
+// drift apart.
+func Snippet(t testing.TB, doc, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := "<!-- fronttest:" + name + " -->"
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != marker {
+			continue
+		}
+		if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "```") {
+			t.Fatalf("%s: %s is not followed by a fenced code block", doc, marker)
+		}
+		for j := i + 2; j < len(lines); j++ {
+			if strings.HasPrefix(lines[j], "```") {
+				return strings.Join(lines[i+2:j], "\n") + "\n"
+			}
+		}
+		t.Fatalf("%s: the code block after %s is not closed", doc, marker)
+	}
+	t.Fatalf("%s has no %s", doc, marker)
+	return ""
+}

@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func checkReq(target string, hdr ...string) *http.Request {
+	r := httptest.NewRequest("GET", target, nil)
+	r.Host = "authgate.internal:8080"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			r.Host = hdr[i+1]
+			continue
+		}
+		r.Header.Add(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+// TestDescribeOriginal: each front end's description rebuilds the same
+// original request; what a scheme must not see is gone.
+func TestDescribeOriginal(t *testing.T) {
+	tests := []struct {
+		name        string
+		req         *http.Request
+		front       Front
+		method, uri string
+		host        string
+		https       bool
+		body        bool
+	}{
+		{"nginx auth_request", checkReq("/gateway/check", "X-Original-URI", "/api/v1/x?b=2&a=1", "X-Original-Method", "POST", "Host", "api.example"),
+			FrontOriginal, "POST", "/api/v1/x?b=2&a=1", "api.example", false, false},
+		{"caddy forward_auth (query appended to the check path)", checkReq("/gateway/check?b=2&a=1", "X-Forwarded-Uri", "/api/v1/x?b=2&a=1", "X-Forwarded-Method", "PUT",
+			"X-Forwarded-Host", "api.example", "X-Forwarded-Proto", "https"),
+			FrontForwarded, "PUT", "/api/v1/x?b=2&a=1", "api.example", true, false},
+		{"traefik forwardAuth", checkReq("/gateway/check", "X-Forwarded-Uri", "/", "X-Forwarded-Method", "GET", "X-Forwarded-Host", "API.example:8443", "X-Forwarded-Proto", "http"),
+			FrontForwarded, "GET", "/", "API.example:8443", false, false},
+		{"both styles agreeing", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Forwarded-Uri", "/a", "X-Original-Method", "GET", "X-Forwarded-Method", "GET"),
+			FrontOriginal, "GET", "/a", "authgate.internal:8080", false, false},
+		{"envoy path prefix", checkReq("/gateway/check/api/v1/x?a=%20", "Host", "api.example"),
+			FrontPathPrefix, "GET", "/api/v1/x?a=%20", "api.example", false, false},
+		{"envoy with the whole body", checkReq("/gateway/check/api", "X-Envoy-Auth-Partial-Body", "false"),
+			FrontPathPrefix, "GET", "/api", "authgate.internal:8080", false, true},
+		{"envoy with a cut body", checkReq("/gateway/check/api", "X-Envoy-Auth-Partial-Body", "true"),
+			FrontPathPrefix, "GET", "/api", "authgate.internal:8080", false, false},
+		{"case-sensitive method kept as signed", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "post"),
+			FrontOriginal, "post", "/a", "authgate.internal:8080", false, false},
+		{"trailing slash kept", checkReq("/gateway/check", "X-Original-URI", "/a/b/", "X-Original-Method", "GET"),
+			FrontOriginal, "GET", "/a/b/", "authgate.internal:8080", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Header.Set("Authorization", "Bearer x")
+			tc.req.Header.Set("Connection", "keep-alive, X-Hop")
+			tc.req.Header.Set("X-Hop", "1")
+			tc.req.Header.Set("Content-Length", "0")
+			tc.req.Header.Set("X-Envoy-Expected-Rq-Timeout-Ms", "200")
+			d, err := DescribeOriginal(tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := d.Request
+			if d.Front != tc.front || o.Method != tc.method || o.RequestURI != tc.uri || o.URL.RequestURI() != tc.uri || o.Host != tc.host || o.URL.Host != tc.host {
+				t.Fatalf("got %s %s %s %s (url %s)", d.Front, o.Method, o.RequestURI, o.Host, o.URL)
+			}
+			if (o.TLS != nil) != tc.https || (o.URL.Scheme == "https") != tc.https || d.BodyForwarded != tc.body {
+				t.Fatalf("tls %v scheme %s body %v", o.TLS != nil, o.URL.Scheme, d.BodyForwarded)
+			}
+			if o.Header.Get("Authorization") != "Bearer x" {
+				t.Fatal("the original's credentials were dropped")
+			}
+			for _, name := range append([]string{"X-Hop", "Connection", "Content-Length", "X-Envoy-Expected-Rq-Timeout-Ms", "X-Envoy-Auth-Partial-Body"}, describing...) {
+				if o.Header.Get(name) != "" {
+					t.Fatalf("%s kept in the original's headers", name)
+				}
+			}
+			if o.ContentLength != -1 {
+				t.Fatalf("content length %d, want unknown", o.ContentLength)
+			}
+		})
+	}
+}
+
+// TestAttack_DescribeOriginal: descriptions that could make the check
+// decide for another request than the one the front end passes on.
+func TestAttack_DescribeOriginal(t *testing.T) {
+	tests := []struct {
+		name string
+		req  *http.Request
+		want string
+	}{
+		{"spoofed identity header", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "GET", "X-Authgate-Subject", "admin"), "X-Authgate-*"},
+		{"spoofed identity header, odd case", checkReq("/gateway/check/a", "x-authgate-anything", "1"), "X-Authgate-*"},
+		{"no description", checkReq("/gateway/check"), "describes no original request"},
+		{"uri without method", checkReq("/gateway/check", "X-Original-URI", "/a"), "without X-Original-Method"},
+		{"header uri on a prefixed path", checkReq("/gateway/check/b", "X-Original-URI", "/a", "X-Original-Method", "GET"), "must go to"},
+		{"two uris", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-URI", "/admin", "X-Original-Method", "GET"), "more than once"},
+		{"styles disagree", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Forwarded-Uri", "/admin", "X-Original-Method", "GET"), "disagree"},
+		{"methods disagree", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "GET", "X-Forwarded-Method", "DELETE"), "disagree"},
+		{"two hosts", checkReq("/gateway/check", "X-Forwarded-Uri", "/a", "X-Forwarded-Method", "GET", "X-Forwarded-Host", "a", "X-Forwarded-Host", "b"), "more than once"},
+		{"dot segments", checkReq("/gateway/check", "X-Original-URI", "/public/../admin", "X-Original-Method", "GET"), "not canonical"},
+		{"encoded dot segments", checkReq("/gateway/check", "X-Original-URI", "/public/%2e%2e/admin", "X-Original-Method", "GET"), "not canonical"},
+		{"empty segment", checkReq("/gateway/check", "X-Original-URI", "/public//admin", "X-Original-Method", "GET"), "not canonical"},
+		{"encoded slash", checkReq("/gateway/check", "X-Original-URI", "/public%2F..%2Fadmin", "X-Original-Method", "GET"), "encoded"},
+		{"backslash", checkReq("/gateway/check", "X-Original-URI", "/public\\..\\admin", "X-Original-Method", "GET"), "'\\'"},
+		{"absolute uri", checkReq("/gateway/check", "X-Original-URI", "http://evil/a", "X-Original-Method", "GET"), "origin-form"},
+		{"scheme-relative uri", checkReq("/gateway/check", "X-Original-URI", "//evil/a", "X-Original-Method", "GET"), "origin-form"},
+		{"fragment", checkReq("/gateway/check", "X-Original-URI", "/a#b", "X-Original-Method", "GET"), "'#'"},
+		{"huge uri", checkReq("/gateway/check", "X-Original-URI", "/"+strings.Repeat("a", maxDescribedURI), "X-Original-Method", "GET"), "too long"},
+		{"method with a space", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "GET /admin"), "method token"},
+		{"huge method", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", strings.Repeat("A", 64)), "method token"},
+		{"host with user info", checkReq("/gateway/check", "X-Forwarded-Uri", "/a", "X-Forwarded-Method", "GET", "X-Forwarded-Host", "user@evil"), "host[:port]"},
+		{"odd proto", checkReq("/gateway/check", "X-Forwarded-Uri", "/a", "X-Forwarded-Method", "GET", "X-Forwarded-Proto", "gopher"), "neither http nor https"},
+		{"envoy dot segments", checkReq("/gateway/check/public/../admin"), "not canonical"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DescribeOriginal(tc.req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
