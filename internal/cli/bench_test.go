@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,10 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"bearer", "password", "tpv", "apstrata", "wss", "pop", "pop-device"}
+	want := benchNames() // every family's cases, in list order
+	if len(want) < 7 {
+		t.Fatalf("bench cases %v: fewer than the five families' seven", want)
+	}
 	if len(rep.Results) != len(want) {
 		t.Fatalf("schemes %v, want %v", rep.Results, want)
 	}
@@ -50,7 +54,21 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "vs raw") || !strings.Contains(progress.String(), "[7/7] pop-device") {
+	if !strings.Contains(stdout.String(), "vs raw") || !strings.Contains(progress.String(), fmt.Sprintf("[%d/%d] %s", len(want), len(want), want[len(want)-1])) {
 		t.Errorf("table or progress missing:\n%s\n%s", stdout.String(), progress.String())
+	}
+}
+
+// TestBenchRefusesUnknownScheme: a --schemes name that no family's bench
+// cases have is refused before anything is started, naming the known ones.
+func TestBenchRefusesUnknownScheme(t *testing.T) {
+	f := &benchFlags{out: t.TempDir(), duration: time.Millisecond, levels: []int{1}, schemes: []string{"bearer", "bogus"}}
+	var stdout, progress bytes.Buffer
+	err := runBench(context.Background(), "", f, &stdout, &progress)
+	if err == nil || !strings.Contains(err.Error(), `unknown scheme "bogus"`) || !strings.Contains(err.Error(), strings.Join(benchNames(), ",")) {
+		t.Fatalf("err %v", err)
+	}
+	if progress.Len() != 0 {
+		t.Errorf("started anyway: %s", progress.String())
 	}
 }

@@ -80,10 +80,6 @@ type Deps struct {
 	Listener httpapi.Options
 	// Version is authgate's version (GET /versions).
 	Version string
-	// Enabled are the names of the families the configuration turns on,
-	// so a family can offer what only exists alongside another (an
-	// entry-point link).
-	Enabled []string
 	// Schemes are the schemes of the families built before this one, in
 	// list order: a family whose management API authenticates with
 	// another family's scheme finds it here. Read it, never add to it.
@@ -199,8 +195,7 @@ func (l List) Build(ctx context.Context, d Deps) (*Built, error) {
 		return nil, errors.New("family: no configuration")
 	}
 	on := l.Enabled(d.Config)
-	d.Enabled = on.Names()
-	b := &Built{Set: scheme.Set{}, Families: d.Enabled}
+	b := &Built{Set: scheme.Set{}, Families: on.Names()}
 	for _, f := range on {
 		d.Schemes = maps.Clone(b.Set) // a family cannot change what later ones see
 		p, err := f.Build(ctx, d)
