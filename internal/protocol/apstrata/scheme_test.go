@@ -354,3 +354,48 @@ func TestSchemePresented(t *testing.T) {
 		})
 	}
 }
+
+// TestAttack_ApstrataSchemeGuessingLimited: password guesses signing any
+// action through the scheme count against the same failed-authentication
+// limit as the token actions: the limit is answered INVALID_SIGNATURE,
+// then 429 with Retry-After in the envelope, also for the right password.
+func TestAttack_ApstrataSchemeGuessingLimited(t *testing.T) {
+	e := newEnv(t, true, nil)
+	s := newSchemeServer(t, e)
+	ctx := context.Background()
+	limit := core.DefaultGuardLimits().Pair
+	call := func(password string) (*sdk.Response, error) {
+		c := e.user(sdk.PHP)
+		c.ServiceURL, c.HTTP, c.Password = s.service(), s.Client(), password
+		return c.Call(ctx, http.MethodPost, "SaveDocument", vals("apsws.responseType", "json"))
+	}
+	answered := 0
+	for i := range 3 * limit {
+		r, err := call("guess-" + strconv.Itoa(i))
+		if err == nil {
+			t.Fatalf("guess %d accepted", i)
+		}
+		switch {
+		case r.StatusCode == 400 && r.ErrorCode == "INVALID_SIGNATURE":
+			answered++
+		case r.StatusCode == 429 && strings.Contains(r.ErrorDetail, "too many failed authentications"):
+		default:
+			t.Fatalf("guess %d: %d %s %q", i, r.StatusCode, r.ErrorCode, r.ErrorDetail)
+		}
+	}
+	if answered != limit {
+		t.Fatalf("%d guesses answered, want the limit %d", answered, limit)
+	}
+	req := httptest.NewRequest(http.MethodGet, s.service()+"/"+e.acct.AuthKey+"/Query?apsws.responseType=json", nil)
+	c := e.user(sdk.PHP)
+	c.ServiceURL = s.service()
+	params := vals("apsws.responseType", "json")
+	c.Sign(http.MethodGet, "Query", params)
+	req.URL.RawQuery = params.Encode()
+	_, err := s.sc.Authenticate(ctx, scheme.Request{HTTP: req, BodyKnown: true, Addr: netip.MustParseAddr("127.0.0.1")})
+	w := httptest.NewRecorder()
+	s.sc.WriteRefusal(w, req, err)
+	if w.Code != 429 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("right password from the guessing address: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}
