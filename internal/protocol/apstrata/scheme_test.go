@@ -399,3 +399,25 @@ func TestAttack_ApstrataSchemeGuessingLimited(t *testing.T) {
 		t.Fatalf("right password from the guessing address: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
 }
+
+// BenchmarkSchemeAuthenticate is the cost of one apstrata default-signature
+// check of a user's SaveDocument as the gateway runs it (no HTTP).
+func BenchmarkSchemeAuthenticate(b *testing.B) {
+	e := newEnv(b, false, func(c *apstrata.Config) { c.ServiceURLs = []string{"https://gw.example/api/data"} })
+	sc := e.mod.Schemes()[0]
+	c := e.user(sdk.PHP)
+	c.ServiceURL = "https://gw.example/api/data"
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		params := vals("apsdb.store", "DefaultStore", "n", strconv.Itoa(i))
+		c.Sign(http.MethodGet, "SaveDocument", params)
+		reqs[i] = httptest.NewRequest(http.MethodGet, "https://gw.example/api/data/"+e.acct.AuthKey+"/SaveDocument?"+params.Encode(), nil)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := sc.Authenticate(ctx, scheme.Request{HTTP: reqs[i], BodyKnown: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
