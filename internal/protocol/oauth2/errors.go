@@ -17,7 +17,7 @@ type Error struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	// Challenge is the WWW-Authenticate scheme sent with a 401 ("Basic" or "Bearer").
-	Challenge  string `json:"-"`
+	Challenge string `json:"-"`
 	// bare sends the challenge without error attributes: RFC 6750 section
 	// 3.1 for requests that carried no credentials at all.
 	bare bool
