@@ -153,6 +153,7 @@ func buildM2M(ctx context.Context, d family.Deps) (family.Parts, error) {
 	md := m2m.DepsFrom(d.Svc, d.Addr)
 	md.Access = d.Access
 	md.CA = d.CA
+	md.Outgoing = d.Outgoing
 	mm, err := m2m.Build(ctx, d.Config.M2M, md)
 	if err != nil {
 		return family.Parts{}, err

@@ -33,6 +33,9 @@ type modules struct {
 	// gateway is the route table (nil unless gateway.enabled): the main
 	// listener's fallback for requests no built-in route serves.
 	gateway *gateway.Gateway
+	// tracing is the tracer provider of every listener and outgoing client
+	// (a no-op unless tracing.enabled); serve shuts it down last.
+	tracing *telemetry.Tracing
 }
 
 // buildModules settles the state the families share (client address and
@@ -45,6 +48,10 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m := &modules{metrics: prometheus.NewRegistry()}
 	m.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.certs = registerTelemetry(rt, m.metrics)
+	var err error
+	if m.tracing, err = startTracing(ctx, rt); err != nil {
+		return nil, err
+	}
 	trusted, err := httpapi.ParsePrefixes(rt.cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -78,8 +85,8 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		Config: &cfg, Svc: rt.svc, Log: rt.log, Addr: addr, Origin: origin,
 		// The families' access policy: the privilege table (resources.use), then the subscriptions.
 		Access: core.AccessGate{Authz: rt.svc.Authz, Policy: subs},
-		Scopes: subs, CA: authority, Version: Version,
-		Listener: httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics},
+		Scopes: subs, CA: authority, Version: Version, Outgoing: m.tracing.Transport,
+		Listener: httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics, Tracing: m.tracing},
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -61,6 +62,13 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	if err != nil {
 		return err
 	}
+	defer func() { // flush the spans still buffered, bounded
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := mods.tracing.Shutdown(sctx); err != nil {
+			rt.log.Warn("tracing shutdown", slog.Any("err", err))
+		}
+	}()
 	cfg := rt.cfg
 	accessLog := httpapi.AccessLogOn
 	if !cfg.AccessLog {
@@ -69,7 +77,7 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	opts := httpapi.Options{
 		Log: rt.log, Ready: rt.svc.Store, MaxBodyBytes: cfg.MaxBodyBytes, MaxInFlight: cfg.MaxInFlight, AccessLog: accessLog,
 		Limits:   cfg.HTTPLimits(),
-		Registry: mods.metrics, Server: "main", ServeMetrics: cfg.MetricsListen == "",
+		Registry: mods.metrics, Server: "main", ServeMetrics: cfg.MetricsListen == "", Tracing: mods.tracing,
 	}
 	if mods.gateway != nil {
 		opts.Fallback = mods.gateway // requests no built-in route serves

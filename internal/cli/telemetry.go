@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/store/sqlstore"
@@ -32,6 +35,26 @@ func registerTelemetry(rt *runtime, reg prometheus.Registerer) *telemetry.Certif
 	}
 	telemetry.NewOutbox(reg, rt.svc.Store, rt.svc.Clock)
 	return telemetry.NewCertificateExpiry(reg)
+}
+
+// startTracing builds the tracer provider from the tracing section and
+// hands its tracer to the services and the store, before any family is
+// built (families copy the services).
+func startTracing(ctx context.Context, rt *runtime) (*telemetry.Tracing, error) {
+	c := rt.cfg.Tracing
+	t, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{Enabled: c.Enabled, Endpoint: c.Endpoint,
+		ServiceName: c.ServiceName, SampleRatio: c.SampleRatio, Version: Version})
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if c.Enabled {
+		rt.svc.Tracer = t.Tracer()
+		if s, ok := rt.svc.Store.(interface{ SetTracer(trace.Tracer) }); ok {
+			s.SetTracer(t.Tracer())
+		}
+		rt.log.Info("tracing", slog.String("endpoint", c.Endpoint), slog.Float64("sample_ratio", c.SampleRatio))
+	}
+	return t, nil
 }
 
 // caCertificates is the CA's certificates (root and issuing CAs) as a

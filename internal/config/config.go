@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -60,6 +61,7 @@ type Config struct {
 	// AuthFailures limits failed authentications of every family (docs/limiter.md).
 	AuthFailures AuthFailures `yaml:"auth_failures"`
 	Audit        Audit        `yaml:"audit"`
+	Tracing      Tracing      `yaml:"tracing"`
 	// Protocol sections are added below by each adapter.
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
@@ -102,6 +104,19 @@ type AuthFailures struct {
 	AddressLimit    int           `yaml:"address_limit"`
 	CredentialLimit int           `yaml:"credential_limit"`
 	Window          time.Duration `yaml:"window"`
+}
+
+// Tracing exports OpenTelemetry traces over OTLP/HTTP; off by default.
+type Tracing struct {
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector's OTLP/HTTP traces URL
+	// (e.g. http://127.0.0.1:4318/v1/traces).
+	Endpoint string `yaml:"endpoint"`
+	// ServiceName is the service.name resource attribute.
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the share of new traces sampled (0..1); a request
+	// whose traceparent is sampled is always traced.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Audit governs the audit log.
@@ -155,6 +170,7 @@ func Default() Config {
 		ReadCacheMaxAge: time.Second,
 		AuthFailures:    authFailuresDefault(),
 		Audit:           Audit{Retention: 90 * 24 * time.Hour},
+		Tracing:         Tracing{ServiceName: "authgate", SampleRatio: 1},
 		TPV:             tpv.DefaultConfig(),
 		OAuth2:          oauth2.DefaultConfig(),
 		M2M:             m2m.DefaultConfig(),
@@ -274,6 +290,12 @@ func setValue(fv reflect.Value, raw string) error {
 			return err
 		}
 		fv.SetInt(n)
+	case fv.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetFloat(f)
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
 		var parts []string
 		for _, p := range strings.Split(raw, ",") {
@@ -356,6 +378,17 @@ func (c *Config) Validate() error {
 	}
 	if w := c.AuthFailures.Window; w < time.Second || w > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("auth_failures.window %v: must be between 1s and 24h", w))
+	}
+	if t := c.Tracing; t.Enabled {
+		if u, err := url.Parse(t.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("tracing.endpoint %q: must be an http(s) URL of an OTLP/HTTP traces receiver", t.Endpoint))
+		}
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		errs = append(errs, fmt.Errorf("tracing.sample_ratio %v: must be between 0 and 1", r))
+	}
+	if c.Tracing.ServiceName == "" {
+		errs = append(errs, errors.New("tracing.service_name must not be empty"))
 	}
 	if r := c.Audit.Retention; r != 0 && r < time.Hour {
 		errs = append(errs, fmt.Errorf("audit.retention %v: must be 0 (keep forever) or at least 1h", r))

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Credentials creates and verifies credentials, applying the secret
@@ -488,6 +491,9 @@ type Services struct {
 	Alone bool
 	// Observer receives what operators count (SetObserver); nil observes nothing.
 	Observer Observer
+	// Tracer starts the spans of signature checks and other work worth a
+	// span; a no-op unless tracing is configured.
+	Tracer trace.Tracer
 }
 
 // NewServices builds every core service over one store.
@@ -501,5 +507,6 @@ func NewServices(st Store, keys *Keyring, clock Clock, log *slog.Logger) Service
 		Audit:       audit,
 		Authz:       NewAuthorizer(audit),
 		Guard:       NewGuard(st, clock, DefaultGuardLimits()),
+		Tracer:      noop.NewTracerProvider().Tracer(""),
 	}
 }

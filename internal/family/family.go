@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 
 	"github.com/authgate/authgate/internal/ca"
@@ -80,6 +81,10 @@ type Deps struct {
 	Listener httpapi.Options
 	// Version is authgate's version (GET /versions).
 	Version string
+	// Outgoing wraps the transport of a family's outgoing clients (M2M
+	// callbacks, gateway upstreams): W3C trace context propagation when
+	// tracing is on. nil: transports as they are.
+	Outgoing func(http.RoundTripper) http.RoundTripper
 	// Schemes are the schemes of the families built before this one, in
 	// list order: a family whose management API authenticates with
 	// another family's scheme finds it here. Read it, never add to it.

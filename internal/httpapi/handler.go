@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authgate/authgate/internal/core"
 )
@@ -61,6 +63,9 @@ type Options struct {
 	// routes always take precedence. It is outside the default body
 	// limit (it applies its own) and inside every other part of the chain.
 	Fallback http.Handler
+	// Tracing, when set, makes a server span of every request, its parent
+	// taken from the request's W3C traceparent (telemetry.Tracing).
+	Tracing HandlerTracing
 }
 
 // ErrorWriter writes the chain's refusal of r. status is the HTTP status
@@ -90,6 +95,11 @@ type Handler struct {
 	chain    http.Handler
 	metrics  *metrics
 	Registry *prometheus.Registry
+}
+
+// HandlerTracing wraps a listener's handler in a server span per request.
+type HandlerTracing interface {
+	Handler(server string, h http.Handler) http.Handler
 }
 
 // NewHandler builds the router with every module and the middleware chain.
@@ -145,6 +155,13 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn)
 	chain = withRequestID(chain)
 	chain = recoverPanics(chain, opt.Log, opt.Errors)
+	if opt.Tracing != nil {
+		server := opt.Server
+		if server == "" {
+			server = "authgate"
+		}
+		chain = opt.Tracing.Handler(server, chain)
+	}
 	h.chain = chain
 	return h
 }
@@ -353,6 +370,11 @@ func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) ht
 		}
 		if route == "" {
 			route = "unmatched"
+		}
+		// The server span (Options.Tracing) is named after the route, known only now.
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetName(r.Method + " " + route)
+			span.SetAttributes(attribute.String("http.route", route))
 		}
 		m.observe(route, rec.status, elapsed)
 		if !accessLog {

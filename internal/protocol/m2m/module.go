@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -110,6 +112,18 @@ type Deps struct {
 	// CA is authgate's CA, consulted on every message about certificates
 	// it issued; nil when the node has none.
 	CA partnerCA
+	// Tracer makes a span of every message's WS-Security check; nil: none.
+	Tracer trace.Tracer
+	// Observer counts authentication outcomes; nil: none.
+	Observer outcomeObserver
+	// Outgoing wraps the callback client's transport (trace context
+	// propagation to the partner); nil: the transport as is.
+	Outgoing func(http.RoundTripper) http.RoundTripper
+}
+
+// outcomeObserver is what the adapter reports outcomes to (core.Observer).
+type outcomeObserver interface {
+	AuthOutcome(family, scheme string, err error)
 }
 
 // DepsFrom takes the adapter's collaborators from the core services.
@@ -117,6 +131,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Provision: svc,
 		Replay: svc.Replay, Audit: svc.Audit, Docs: svc.Store, Jobs: svc.Store, Guard: svc.Guard, ClientAddr: addr,
+		Tracer: svc.Tracer, Observer: svc.Observer,
 	}
 }
 
@@ -217,13 +232,17 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 		e.partners[rec.PrincipalID] = pp
 		e.byName[p.Name] = pp
 	}
+	var transport http.RoundTripper = &http.Transport{
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: mat.CallbackCAs},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if d.Outgoing != nil {
+		transport = d.Outgoing(transport)
+	}
 	e.client = &http.Client{
-		Timeout: cfg.CallbackTimeout,
-		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: mat.CallbackCAs},
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-		},
+		Timeout:   cfg.CallbackTimeout,
+		Transport: transport,
 		// Callbacks go to the registered endpoint only.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/wssec"
@@ -233,7 +237,20 @@ func (e *Env) refuse(w http.ResponseWriter, r *http.Request, status int, err *co
 // authenticate runs the WS-Security verifier, the replay cache, the
 // M2MApiKey check and the partner-certificate binding, auditing every
 // failure with its reason.
-func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (*call, error) {
+func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (_ *call, err error) {
+	if e.d.Tracer != nil {
+		var span trace.Span
+		ctx, span = e.d.Tracer.Start(ctx, "authenticate wss", trace.WithAttributes(attribute.String("authgate.environment", e.Name)))
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, core.KindOf(err).String())
+			}
+			span.End()
+		}()
+	}
+	if e.d.Observer != nil {
+		defer func() { e.d.Observer.AuthOutcome(protocol, "wss", err) }()
+	}
 	failure := func(err error, subject string) error {
 		_, reason, _, _ := faultOf(err)
 		_ = e.d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditAuthFailure, Protocol: protocol, Outcome: core.OutcomeFailure,

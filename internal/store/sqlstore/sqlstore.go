@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/internal/core"
 )
 
@@ -44,6 +47,8 @@ type Store struct {
 	cache atomic.Pointer[readCache]
 	// the replay fence of a FencedReplayDialect (replayfence.go)
 	fence replayFence
+	// tracer, when set, makes a span of each single statement.
+	tracer trace.Tracer
 }
 
 // LatencyObserver receives the duration of a store statement by SQL
@@ -57,10 +62,29 @@ type LatencyObserver interface {
 // wiring, before the store is used.
 func (s *Store) SetLatencyObserver(o LatencyObserver) { s.latency = o }
 
-// timed reports the latency of the statement q that started at start.
-func (s *Store) timed(q string, start time.Time) {
-	if s.latency != nil {
-		s.latency.Observe(sqlOperation(q), time.Since(start))
+// SetTracer makes the store trace its single statements as client spans
+// (the statement's operation, never its arguments). Call it while wiring.
+func (s *Store) SetTracer(t trace.Tracer) { s.tracer = t }
+
+// statement starts observing the statement q: a span when tracing, its
+// latency when observed. The returned function ends both.
+func (s *Store) statement(ctx context.Context, q string) (context.Context, func()) {
+	if s.latency == nil && s.tracer == nil {
+		return ctx, func() {}
+	}
+	op, start := sqlOperation(q), time.Now()
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = s.tracer.Start(ctx, "store "+op, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("db.system.name", s.d.Name()), attribute.String("db.operation.name", op)))
+	}
+	return ctx, func() {
+		if s.latency != nil {
+			s.latency.Observe(op, time.Since(start))
+		}
+		if span != nil {
+			span.End()
+		}
 	}
 }
 
@@ -135,7 +159,8 @@ func (s *Store) err(err error) error {
 }
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	defer s.timed(q, time.Now())
+	ctx, done := s.statement(ctx, q)
+	defer done()
 	r, err := s.write.ExecContext(ctx, s.rb(q), args...)
 	return r, s.err(err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"sync"
-	"time"
 )
 
 // stmtCache keeps prepared statements for the hot queries (token, credential
@@ -43,7 +42,8 @@ func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
 
 // queryRow runs a cached single-row query on the read pool.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	defer s.timed(q, time.Now())
+	ctx, done := s.statement(ctx, q)
+	defer done()
 	q = s.rb(q)
 	if st := s.readStmts.get(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -53,7 +53,8 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // query runs a cached query on the read pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	defer s.timed(q, time.Now())
+	ctx, done := s.statement(ctx, q)
+	defer done()
 	q = s.rb(q)
 	if st := s.readStmts.get(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -63,7 +64,8 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 // writeQuery runs a cached statement that returns rows on the write pool.
 func (s *Store) writeQuery(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	defer s.timed(q, time.Now())
+	ctx, done := s.statement(ctx, q)
+	defer done()
 	q = s.rb(q)
 	var rows *sql.Rows
 	var err error
