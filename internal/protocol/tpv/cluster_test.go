@@ -4,36 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 	sdk "github.com/authgate/authgate/sdk/tpv"
 )
-
-// postgresDSN returns the test database test.sh starts, skipping only
-// outside full CI runs.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("AUTHGATE_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
-			t.Fatal("AUTHGATE_TEST_POSTGRES must be set in a full run")
-		}
-		t.Skip("AUTHGATE_TEST_POSTGRES not set")
-	}
-	return dsn
-}
 
 // TestClusterPostgres runs two authgate nodes on one PostgreSQL database:
 // a token issued by one works on the other, a request signature spent on
 // one is refused by the other, and a record made through one is visible
 // through the other.
 func TestClusterPostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t) // its own database: the shared one may hold any branch's schema
 	master := make([]byte, core.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		t.Fatal(err)
