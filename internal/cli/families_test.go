@@ -25,6 +25,7 @@ var sharedSections = map[string]string{
 	"ca":            "the one CA of every family (device and M2M certificates)",
 	"subscriptions": "API resources, plans and subscriptions of every family",
 	"audit":         "the audit log every family writes to",
+	"tracing":       "OpenTelemetry spans of every listener, store call and scheme",
 	"gateway":       "the gateway and forward-auth, over every family's schemes",
 	// Served by the oauth2 family until the device identities leave the
 	// oauth2 package for a device family of their own.

@@ -145,3 +145,51 @@ func names(spans []*tracepb.Span) []string {
 	}
 	return out
 }
+
+// TestTracingPropagatesToGatewayUpstreams: a request through the gateway
+// with a traceparent reaches the upstream with a traceparent of the same
+// trace whose parent is authgate's own client span, not the caller's
+// span (the upstream joins the trace below authgate).
+func TestTracingPropagatesToGatewayUpstreams(t *testing.T) {
+	col := &otlpCollector{}
+	ts := httptest.NewServer(col)
+	defer ts.Close()
+	var mu sync.Mutex
+	var seen []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("traceparent"))
+		mu.Unlock()
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "authgate.yaml")
+	yaml := "tracing:\n  enabled: true\n  endpoint: " + ts.URL + "/v1/traces\n" +
+		"gateway:\n  enabled: true\n  routes:\n    - name: orders\n      path_prefix: /orders\n      schemes: [oauth2-bearer]\n      upstreams: [\"" + up.URL + "\"]\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--data-dir", filepath.Join(dir, "data"), "--config", cfg)
+	key, secret := bootstrapCredentials(t, s)
+	tok, err := passwordToken(s.url, key, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const parentTrace, parentSpan = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	req, _ := http.NewRequest("GET", s.url+"/orders/7", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("traceparent", "00-"+parentTrace+"-"+parentSpan+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("through the gateway: %d", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || len(seen[0]) != 55 || seen[0][3:35] != parentTrace || seen[0][36:52] == parentSpan {
+		t.Fatalf("upstream traceparent %q: want trace %s below authgate's span", seen, parentTrace)
+	}
+}

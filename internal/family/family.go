@@ -207,7 +207,11 @@ func (l List) Build(ctx context.Context, d Deps) (*Built, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		for _, s := range p.Schemes {
+		for i, s := range p.Schemes {
+			// One span and one counted outcome per check (a no-op for a
+			// scheme its adapter instrumented already).
+			s = scheme.Instrumented(s, d.Svc.Observer, d.Svc.Tracer)
+			p.Schemes[i] = s
 			if s.Family() != f.Name {
 				return nil, fmt.Errorf("%s: scheme %q says it belongs to family %q", f.Name, s.Name(), s.Family())
 			}

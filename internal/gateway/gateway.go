@@ -62,6 +62,9 @@ type Deps struct {
 	// Transport carries requests upstream; nil: a pooled transport of the
 	// gateway's own.
 	Transport http.RoundTripper
+	// Outgoing wraps that transport (W3C trace context sent upstream when
+	// tracing is on); nil: the transport as is.
+	Outgoing func(http.RoundTripper) http.RoundTripper
 }
 
 // Gateway holds the route table and decides requests against it.

@@ -193,6 +193,9 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 			ExpectContinueTimeout: time.Second,
 		}
 	}
+	if g.d.Outgoing != nil {
+		tr = g.d.Outgoing(tr)
+	}
 	return &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
 		Transport:      tr,
