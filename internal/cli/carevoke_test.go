@@ -15,6 +15,7 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 	"github.com/authgate/authgate/internal/testutil/pgtest"
@@ -38,7 +39,7 @@ func TestAttack_CARevokeCommandLeavesNoLiveTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		authority = ca.New(ca.DefaultConfig(), ca.DepsFrom(svc))
-		ids, err := oauth2.NewIdentities(o, authority, oauth2.DefaultIdentitiesConfig())
+		ids, err := device.New(svc, authority, device.DefaultConfig(), device.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/authgate/authgate/internal/family"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/taap"
@@ -48,6 +48,10 @@ func members() []member {
 		{Family: family.Family{Name: "taap", Section: "taap", Schemes: []string{taap.SchemePoP}, Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
 			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newPopCmd(), newTAAPCmd(g)} },
 			bench:    benchCases{names: []string{"pop", "pop-device"}, build: taapBenchCases}},
+		// The device-server API's device identities (/identities) and the devices' mTLS listener.
+		{Family: family.Family{Name: device.Family, Section: "identities", Enabled: always, Schemes: []string{device.SchemeMTLS}, Build: buildDevice},
+			commands: func(*globalFlags) []*cobra.Command { return nil },
+			bench:    benchCases{none: "a device certificate is checked once per TLS connection; its requests then cost what the bearer case measures"}},
 	}
 }
 
@@ -78,33 +82,52 @@ var errNoCA = errors.New("needs the certificate authority (family.Deps.CA)")
 func always(*config.Config) bool { return true }
 
 // buildOAuth2 builds device-server access keys and the OAuth2 token
-// endpoint (family 1), and, until they leave the oauth2 package, the
-// device identities (/identities: CA-issued certificates, PSKs) and the
-// devices' mTLS listener, which authenticate with its bearer tokens.
-func buildOAuth2(ctx context.Context, d family.Deps) (family.Parts, error) {
-	var p family.Parts
-	if d.CA == nil {
-		return p, errNoCA
+// endpoint (family 1).
+func buildOAuth2(_ context.Context, d family.Deps) (family.Parts, error) {
+	o, err := newOAuth2(d)
+	if err != nil {
+		return family.Parts{}, err
 	}
+	return family.Parts{HTTP: []httpapi.Module{o}, Schemes: o.Schemes()}, nil
+}
+
+// newOAuth2 is the oauth2 module of d.
+func newOAuth2(d family.Deps) (*oauth2.Module, error) {
 	o, err := oauth2.New(d.Svc, d.Config.OAuth2, oauth2.Options{Origin: d.Origin, Addr: d.Addr, Version: d.Version,
 		Links: []oauth2.Link{oauth2.IdentitiesLink}, Scopes: d.Scopes})
 	if err != nil {
-		return p, err
+		return nil, err
 	}
 	if d.Access != nil {
 		o.Bearer().SetAccessPolicy(d.Access)
 	}
-	p.HTTP = append(p.HTTP, o)
-	p.Schemes = append(p.Schemes, o.Schemes()...)
-	ids, err := oauth2.NewIdentities(o, d.CA, d.Config.Identities)
-	if err != nil {
-		return p, fmt.Errorf("identities: %w", err)
+	return o, nil
+}
+
+// buildDevice builds the device identities (/identities: CA-issued
+// certificates, PSKs) and, with identities.mtls_listen, the devices' mTLS
+// listener, which also serves the device-server API's oauth2 routes and
+// the token endpoint's tls_client_auth (an oauth2 module of its own,
+// handed the device-mtls scheme).
+func buildDevice(ctx context.Context, d family.Deps) (family.Parts, error) {
+	var p family.Parts
+	if d.CA == nil {
+		return p, errNoCA
 	}
-	p.HTTP = append(p.HTTP, ids)
+	ids, err := device.New(d.Svc, d.CA, d.Config.Identities, device.Options{Origin: d.Origin, Addr: d.Addr,
+		DefaultPageSize: d.Config.OAuth2.DefaultPageSize, MaxPageSize: d.Config.OAuth2.MaxPageSize, Access: d.Access})
+	if err != nil {
+		return p, err
+	}
+	p.HTTP, p.Schemes = []httpapi.Module{ids}, ids.Schemes()
 	if d.Config.Identities.MTLSListen != "" {
-		srv, err := ids.MTLSServer(ctx, d.Listener)
+		o, err := newOAuth2(d)
 		if err != nil {
-			return p, fmt.Errorf("identities: %w", err)
+			return p, err
+		}
+		srv, err := ids.MTLSServer(ctx, d.Listener, o, o.TLSClientAuth(ids.Schemes()[0]))
+		if err != nil {
+			return p, err
 		}
 		p.Background = append(p.Background, srv.Run)
 	}

@@ -27,16 +27,12 @@ var sharedSections = map[string]string{
 	"audit":         "the audit log every family writes to",
 	"tracing":       "OpenTelemetry spans of every listener, store call and scheme",
 	"gateway":       "the gateway and forward-auth, over every family's schemes",
-	// Served by the oauth2 family until the device identities leave the
-	// oauth2 package for a device family of their own.
-	"identities": "device identities, built by the oauth2 family",
 }
 
 // pendingSchemes are scheme names the gateway accepts in routes
 // (gateway.KnownSchemes) that no family declares yet, and why.
 var pendingSchemes = map[string]string{
-	"device-mtls": "the device family (identities) is still built inside the oauth2 family",
-	"device-psk":  "the device family (identities) is still built inside the oauth2 family",
+	"device-psk": "no HTTP request presents a PSK (DTLS keys; Go's TLS has no PSK suites): the gateway should drop the name",
 }
 
 // TestFamilyListIsComplete fails when a family is in one list but not in

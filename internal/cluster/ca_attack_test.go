@@ -21,6 +21,7 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
@@ -63,7 +64,7 @@ func startCANode(t *testing.T, opt agtest.Options, trust func(context.Context, *
 			t.Fatal(err)
 		}
 		n.authority = ca.New(ca.DefaultConfig(), ca.DepsFrom(svc))
-		ids, err := oauth2.NewIdentities(o, n.authority, oauth2.DefaultIdentitiesConfig())
+		ids, err := device.New(svc, n.authority, device.DefaultConfig(), device.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 	"github.com/authgate/authgate/internal/testutil/pgtest"
@@ -34,7 +35,8 @@ import (
 type idNode struct {
 	env       *agtest.Env
 	authority *ca.Authority
-	ids       *oauth2.Identities
+	ids       *device.Identities
+	oauth     *oauth2.Module
 	mtlsURL   string
 }
 
@@ -46,7 +48,7 @@ func startIDNodes(t *testing.T, n int, t0 time.Time, cacheAge time.Duration) ([]
 	dsn, master := pgtest.DSN(t), newMasterKey(t)
 	dir := t.TempDir()
 	certFile, keyFile, serverRoots := serverCert(t, dir)
-	cfg := oauth2.DefaultIdentitiesConfig()
+	cfg := device.DefaultConfig()
 	cfg.MTLSListen, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", certFile, keyFile
 	var nodes []*idNode
 	for range n {
@@ -59,7 +61,8 @@ func startIDNodes(t *testing.T, n int, t0 time.Time, cacheAge time.Duration) ([]
 				t.Fatal(err)
 			}
 			nd.authority = ca.New(ca.DefaultConfig(), ca.DepsFrom(svc))
-			if nd.ids, err = oauth2.NewIdentities(o, nd.authority, cfg); err != nil {
+			nd.oauth = o
+			if nd.ids, err = device.New(svc, nd.authority, cfg, device.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			return []httpapi.Module{o, nd.ids}
@@ -70,7 +73,7 @@ func startIDNodes(t *testing.T, n int, t0 time.Time, cacheAge time.Duration) ([]
 		t.Fatal(err)
 	}
 	for _, nd := range nodes {
-		srv, err := nd.ids.MTLSServer(context.Background(), httpapi.Options{Ready: nd.env.Svc.Store})
+		srv, err := nd.ids.MTLSServer(context.Background(), httpapi.Options{Ready: nd.env.Svc.Store}, nd.oauth, nd.oauth.TLSClientAuth(nd.ids.Schemes()[0]))
 		if err != nil {
 			t.Fatal(err)
 		}

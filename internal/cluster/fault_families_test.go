@@ -79,6 +79,7 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 	probes := []familyProbe{
 		{"oauth2", "oauth2 token", func() reply { return c.do(0, "POST", "/oauth/token", formHeader, passwordForm(key, secret)) }, errorIs("temporarily_unavailable")},
 		{"oauth2", "oauth2 bearer route", func() reply { return c.do(0, "GET", "/accesskeys", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"device", "device identities", func() reply { return c.do(0, "GET", "/identities/psk", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
 		{"tpv", "tpv login", func() reply {
 			ts := strconv.FormatInt(time.Now().Unix(), 10)
 			q := url.Values{"token": {brand.ApplicationToken}, "timestamp": {ts}, "_signature": {sdktpv.LoginSignature(brand.ApplicationToken, ts, brand.AppSecret)}}

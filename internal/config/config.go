@@ -23,6 +23,7 @@ import (
 	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/protocol/taap"
@@ -73,7 +74,7 @@ type Config struct {
 	// Subscriptions governs API resources, plans and subscriptions.
 	Subscriptions subscription.Config `yaml:"subscriptions"`
 	// Identities configures device identities and their mTLS listener.
-	Identities oauth2.IdentitiesConfig `yaml:"identities"`
+	Identities device.Config `yaml:"identities"`
 	// Gateway puts authgate in front of the user's own API (docs/gateway.md).
 	Gateway gateway.Config `yaml:"gateway"`
 }
@@ -179,7 +180,7 @@ func Default() Config {
 		Apstrata:        apstrata.DefaultConfig(),
 
 		Subscriptions: subscription.DefaultConfig(),
-		Identities:    oauth2.DefaultIdentitiesConfig(),
+		Identities:    device.DefaultConfig(),
 		Gateway:       gateway.DefaultConfig(),
 	}
 }

@@ -130,3 +130,7 @@ func (m *Module) versions(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "versions"), doc)
 }
+
+// IdentitiesLink is the entry-point link to the device identities (the
+// device adapter's /identities), for Options.Links.
+var IdentitiesLink = Link{Rel: "identities", Href: "/identities", Type: vnd("identities"), Action: core.ActIdentitiesRead}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
-	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/scheme"
 )
 
@@ -24,7 +24,7 @@ import (
 func deviceScheme(t *testing.T, w *idWorld) scheme.Scheme {
 	t.Helper()
 	for _, s := range w.ids.Schemes() {
-		if s.Name() == oauth2.SchemeDeviceMTLS && s.Family() == "device" {
+		if s.Name() == device.SchemeMTLS && s.Family() == "device" {
 			return s
 		}
 	}

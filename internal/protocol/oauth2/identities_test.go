@@ -29,6 +29,7 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 )
@@ -43,7 +44,7 @@ type idWorld struct {
 	serverCA  string // PEM file of the mTLS listener's certificate
 	dir       string
 	token     string // a non-admin caller's access token
-	ids       *oauth2.Identities
+	ids       *device.Identities
 }
 
 func newIDWorld(t *testing.T) *idWorld { t.Helper(); return newIDWorldOn(t, agtest.Options{}) }
@@ -53,8 +54,9 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 	t.Helper()
 	w := &idWorld{log: &agtest.SyncBuffer{}, dir: t.TempDir()}
 	logger := slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var ids *oauth2.Identities
-	cfg := oauth2.DefaultIdentitiesConfig()
+	var ids *device.Identities
+	var mod *oauth2.Module
+	cfg := device.DefaultConfig()
 	cfg.MTLSListen = "127.0.0.1:0"
 	cfg.TLSCert, cfg.TLSKey = writeServerCert(t, w.dir)
 	w.serverCA = cfg.TLSCert
@@ -65,7 +67,8 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 			t.Fatal(err)
 		}
 		w.authority = ca.New(ca.DefaultConfig(), ca.DepsFrom(svc))
-		if ids, err = oauth2.NewIdentities(o, w.authority, cfg); err != nil {
+		mod = o
+		if ids, err = device.New(svc, w.authority, cfg, device.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		return []httpapi.Module{o, ids}
@@ -75,7 +78,7 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 		t.Fatal(err)
 	}
 	lim := httpapi.Limits{MaxConnsPerAddr: 256, MaxInFlightPerAddr: 64, BodyReadTimeout: time.Minute}
-	srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: logger, Ready: w.env.Svc.Store, Limits: lim})
+	srv, err := ids.MTLSServer(ctx, httpapi.Options{Log: logger, Ready: w.env.Svc.Store, Limits: lim}, mod, mod.TLSClientAuth(ids.Schemes()[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,9 @@ import (
 // for management, a certificate-bound token replayed without (or with
 // another) certificate, and tokens outliving their certificate.
 
-// device is an issued device certificate with its HTTP client (presenting
+// testDevice is an issued device certificate with its HTTP client (presenting
 // the certificate on the mTLS listener) and its tls_client_auth token.
-type device struct {
+type testDevice struct {
 	cert   issuedCert
 	client *http.Client
 	token  string
@@ -30,13 +30,13 @@ type device struct {
 
 // newDevice issues a device certificate through the organisation user's
 // API and gets the device's token with tls_client_auth.
-func (w *idWorld) newDevice(t *testing.T, name string) device {
+func (w *idWorld) newDevice(t *testing.T, name string) testDevice {
 	t.Helper()
 	var c issuedCert
 	if st := idJSON(t, "POST", w.env.URL+"/identities/certificates", w.token, `{"Name":"`+name+`"}`, &c); st != http.StatusCreated {
 		t.Fatalf("issue %s: %d", name, st)
 	}
-	d := device{cert: c, client: w.mtlsClient(t, c)}
+	d := testDevice{cert: c, client: w.mtlsClient(t, c)}
 	resp, err := d.client.PostForm(w.mtlsURL+"/oauth/token", url.Values{"grant_type": {"client_credentials"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package oauth2
+package device
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,28 +46,19 @@ const deviceProfile = "device"
 // manage their organisation's identities) and, with Config.MTLSListen,
 // the mutual-TLS listener devices authenticate on.
 type Identities struct {
-	m   *Module
-	ca  deviceCA
-	cfg IdentitiesConfig
+	svc    core.Services
+	ca     deviceCA
+	cfg    Config
+	opt    Options
+	log    *slog.Logger
+	bearer *core.BearerAuth
 }
 
 var _ httpapi.Module = (*Identities)(nil)
 
-// NewIdentities builds the identities API on top of the OAuth2 module
-// (its bearer authentication, links and error shape).
-func NewIdentities(m *Module, authority deviceCA, cfg IdentitiesConfig) (*Identities, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &Identities{m: m, ca: authority, cfg: cfg}, nil
-}
-
-// IdentitiesLink is the entry-point link for Options.Links.
-var IdentitiesLink = Link{Rel: "identities", Href: "/identities", Type: vnd("identities"), Action: core.ActIdentitiesRead}
-
 // Register adds the routes.
 func (i *Identities) Register(mux *http.ServeMux) {
-	req := func(a core.Action, h http.HandlerFunc) http.Handler { return i.m.bearer.RequireAction(a, h) }
+	req := i.requireAction
 	mux.Handle("GET /identities", req(core.ActIdentitiesRead, i.identities))
 	mux.Handle("GET /identities/psk", req(core.ActIdentitiesRead, i.listPSK))
 	mux.Handle("POST /identities/psk", req(core.ActIdentitiesPSKCreate, i.createPSK))
@@ -79,12 +71,12 @@ func (i *Identities) Register(mux *http.ServeMux) {
 }
 
 func (i *Identities) fail(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, i.m.log, err, ctxResource, "")
+	writeError(w, r, i.log, err, ctxBearer)
 }
 
 // identities serves GET /identities: links to the two kinds.
 func (i *Identities) identities(w http.ResponseWriter, r *http.Request) {
-	base := i.m.baseURL(r)
+	base := i.baseURL(r)
 	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "identities"), linksDoc{Links: []Link{
 		{Rel: "psk", Href: base + "/identities/psk", Type: vnd("pskidentities")},
 		{Rel: "certificate", Href: base + "/identities/certificates", Type: vnd("certificates")},
@@ -119,7 +111,7 @@ func (i *Identities) createPSK(w http.ResponseWriter, r *http.Request) {
 	c := caller(r)
 	ctx := r.Context()
 	identity := core.RandomToken(18)
-	p, err := i.m.svc.CreatePrincipal(ctx, c.OrgID(), core.PrincipalDevice, "psk-"+identity)
+	p, err := i.svc.CreatePrincipal(ctx, c.OrgID(), core.PrincipalDevice, "psk-"+identity)
 	if err != nil {
 		i.fail(w, r, err)
 		return
@@ -129,18 +121,18 @@ func (i *Identities) createPSK(w http.ResponseWriter, r *http.Request) {
 		i.fail(w, r, core.Wrap(core.KindInternal, "", err))
 		return
 	}
-	cred, secret, err := i.m.svc.Credentials.Create(ctx, core.CredentialSpec{OrgID: c.OrgID(), PrincipalID: p.ID, Kind: core.CredPSK,
+	cred, secret, err := i.svc.Credentials.Create(ctx, core.CredentialSpec{OrgID: c.OrgID(), PrincipalID: p.ID, Kind: core.CredPSK,
 		Lookup: identity, Name: "psk " + identity, Secret: hex.EncodeToString(key)})
 	if err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	if err := i.m.audit(ctx, r, core.AuditEvent{Action: core.AuditCreate, OrgID: c.OrgID(), PrincipalID: p.ID, Subject: "psk " + cred.Lookup,
+	if err := i.audit(ctx, r, core.AuditEvent{Action: core.AuditCreate, OrgID: c.OrgID(), PrincipalID: p.ID, Subject: "psk " + cred.Lookup,
 		Reason: "PSK identity created by " + c.PrincipalID()}); err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	base := i.m.baseURL(r)
+	base := i.baseURL(r)
 	w.Header().Set("Location", base+"/identities/psk/"+url.PathEscape(identity))
 	w.Header().Set("Cache-Control", "no-store")
 	httpapi.WriteJSONType(w, http.StatusCreated, negotiate(r, "pskidentity", "pskidentities"),
@@ -153,7 +145,7 @@ func (i *Identities) listPSK(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	base := i.m.baseURL(r)
+	base := i.baseURL(r)
 	out := pskList{PageInfo: pageInfo{TotalCount: total, ItemsCount: len(creds), StartIndex: start}, Items: make([]pskView, 0, len(creds))}
 	for _, cr := range creds {
 		out.Items = append(out.Items, pskView{Identity: cr.Lookup, Links: pskLinks(base, cr.Lookup)})
@@ -168,7 +160,7 @@ func (i *Identities) getPSK(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "pskidentity", "pskidentities"),
-		pskView{Identity: cred.Lookup, Links: pskLinks(i.m.baseURL(r), cred.Lookup)})
+		pskView{Identity: cred.Lookup, Links: pskLinks(i.baseURL(r), cred.Lookup)})
 }
 
 // deletePSK serves DELETE /identities/psk/{identity}: the key stops
@@ -238,7 +230,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 	var body certRequestBody
 	if r.ContentLength != 0 {
 		if !acceptableBody(r, "certificate", "certificates") {
-			i.fail(w, r, &Error{Status: http.StatusUnsupportedMediaType, Code: codeUnsupportedMediaType,
+			i.fail(w, r, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 				Description: "Content-Type must be application/vnd.imgtec.certificate+json or application/json"})
 			return
 		}
@@ -274,7 +266,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	} else {
-		org, err := i.m.svc.Store.GetOrganisation(ctx, c.OrgID())
+		org, err := i.svc.Store.GetOrganisation(ctx, c.OrgID())
 		if err != nil {
 			i.fail(w, r, err)
 			return
@@ -291,7 +283,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 		i.fail(w, r, errInvalidRequest("the device needs a Name or a CN in its certificate request"))
 		return
 	}
-	p, err := i.m.svc.CreatePrincipal(ctx, c.OrgID(), core.PrincipalDevice, name)
+	p, err := i.svc.CreatePrincipal(ctx, c.OrgID(), core.PrincipalDevice, name)
 	if err != nil {
 		if core.KindOf(err) == core.KindConflict {
 			err = core.E(core.KindConflict, "a device named "+name+" exists in this organisation")
@@ -301,27 +293,27 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 	}
 	iss, err := i.ca.Sign(ctx, ca.SignRequest{CSR: csrPEM, Profile: deviceProfile, Validity: i.cfg.CertificateValidity,
 		Device: &ca.DeviceSubject{DeviceID: p.ID, OrgID: c.OrgID()},
-		OrgID:  c.OrgID(), PrincipalID: c.PrincipalID(), RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)})
+		OrgID:  c.OrgID(), PrincipalID: c.PrincipalID(), RemoteAddr: i.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)})
 	if err != nil {
 		// The principal stays without a credential: disable it so the name is visibly spent.
-		_ = i.m.svc.Store.SetPrincipalDisabled(ctx, p.ID, true)
+		_ = i.svc.Store.SetPrincipalDisabled(ctx, p.ID, true)
 		i.fail(w, r, err)
 		return
 	}
 	meta, _ := json.Marshal(certMeta{Serial: iss.Record.Serial, Subject: iss.Record.Subject, NotAfter: iss.Record.NotAfter})
 	exp := iss.Certificate.NotAfter
-	cred, _, err := i.m.svc.Credentials.Create(ctx, core.CredentialSpec{OrgID: c.OrgID(), PrincipalID: p.ID, Kind: core.CredCertificate,
+	cred, _, err := i.svc.Credentials.Create(ctx, core.CredentialSpec{OrgID: c.OrgID(), PrincipalID: p.ID, Kind: core.CredCertificate,
 		Lookup: iss.Record.SHA256, Name: name, Public: iss.Certificate.Raw, Meta: meta, ExpiresAt: &exp})
 	if err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	if err := i.m.audit(ctx, r, core.AuditEvent{Action: core.AuditCreate, OrgID: c.OrgID(), PrincipalID: p.ID, Subject: "certificate " + iss.Record.Serial,
+	if err := i.audit(ctx, r, core.AuditEvent{Action: core.AuditCreate, OrgID: c.OrgID(), PrincipalID: p.ID, Subject: "certificate " + iss.Record.Serial,
 		Reason: "device certificate for " + name + " issued to " + c.PrincipalID()}); err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	base := i.m.baseURL(r)
+	base := i.baseURL(r)
 	out := i.certItem(base, cred, name)
 	out.Certificate, out.PrivateKey = string(iss.PEM()), keyPEM
 	w.Header().Set("Location", base+"/identities/certificates/"+url.PathEscape(iss.Record.Serial))
@@ -354,7 +346,7 @@ func (i *Identities) listCerts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	base := i.m.baseURL(r)
+	base := i.baseURL(r)
 	out := certList{PageInfo: pageInfo{TotalCount: total, ItemsCount: len(creds), StartIndex: start}, Items: make([]certView, 0, len(creds))}
 	for _, cr := range creds {
 		out.Items = append(out.Items, i.certItem(base, cr, cr.Name))
@@ -380,7 +372,7 @@ func (i *Identities) getCert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out := i.certItem(i.m.baseURL(r), cred, cred.Name)
+	out := i.certItem(i.baseURL(r), cred, cred.Name)
 	out.Certificate = rec.CertificatePEM
 	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "certificate", "certificates"), out)
 }
@@ -395,7 +387,7 @@ func (i *Identities) deleteCert(w http.ResponseWriter, r *http.Request) {
 	}
 	c := caller(r)
 	if _, err := i.ca.Revoke(r.Context(), ca.RevokeRequest{Serial: rec.Serial, Reason: "cessationOfOperation", OrgID: c.OrgID(),
-		PrincipalID: c.PrincipalID(), RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil && core.KindOf(err) != core.KindConflict {
+		PrincipalID: c.PrincipalID(), RemoteAddr: i.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil && core.KindOf(err) != core.KindConflict {
 		i.fail(w, r, err)
 		return
 	}
@@ -406,12 +398,12 @@ func (i *Identities) deleteCert(w http.ResponseWriter, r *http.Request) {
 
 // list pages the caller's organisation's active credentials of kind.
 func (i *Identities) list(w http.ResponseWriter, r *http.Request, kind core.CredentialKind) ([]core.Credential, int, int, int, bool) {
-	start, size, err := i.m.paging(r)
+	start, size, err := i.paging(r)
 	if err != nil {
 		i.fail(w, r, err)
 		return nil, 0, 0, 0, false
 	}
-	creds, total, err := i.m.svc.Store.ListCredentials(r.Context(), core.CredentialFilter{OrgID: caller(r).OrgID(), Kind: kind}, core.Page{Offset: start, Limit: size})
+	creds, total, err := i.svc.Store.ListCredentials(r.Context(), core.CredentialFilter{OrgID: caller(r).OrgID(), Kind: kind}, core.Page{Offset: start, Limit: size})
 	if err != nil {
 		i.fail(w, r, err)
 		return nil, 0, 0, 0, false
@@ -437,12 +429,12 @@ func pageLinks(href string, start, size, n, total int) []Link {
 // it (404 for unknown ones and those of other organisations, 403 for
 // other refusals).
 func (i *Identities) find(w http.ResponseWriter, r *http.Request, kind core.CredentialKind, lookup string, action core.Action) (core.Credential, bool) {
-	cred, err := i.m.svc.Store.FindCredential(r.Context(), kind, lookup)
+	cred, err := i.svc.Store.FindCredential(r.Context(), kind, lookup)
 	if err == nil && cred.RevokedAt != nil {
 		err = core.E(core.KindNotFound, "")
 	}
 	if err == nil {
-		err = i.m.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, string(kind)+" "+cred.Lookup, "no such identity")
+		err = i.authorizeObject(r, action, cred.OrgID, cred.PrincipalID, string(kind)+" "+cred.Lookup, "no such identity")
 	}
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {
@@ -458,20 +450,20 @@ func (i *Identities) find(w http.ResponseWriter, r *http.Request, kind core.Cred
 // its tokens: 204.
 func (i *Identities) retire(w http.ResponseWriter, r *http.Request, cred core.Credential, what string) {
 	ctx := r.Context()
-	if err := i.m.svc.Store.RevokeCredential(ctx, cred.ID, i.m.svc.Clock.Now()); err != nil {
+	if err := i.svc.Store.RevokeCredential(ctx, cred.ID, i.svc.Clock.Now()); err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	if err := i.m.svc.Store.SetPrincipalDisabled(ctx, cred.PrincipalID, true); err != nil {
+	if err := i.svc.Store.SetPrincipalDisabled(ctx, cred.PrincipalID, true); err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	n, err := i.m.svc.Tokens.RevokePrincipal(ctx, cred.PrincipalID)
+	n, err := i.svc.Tokens.RevokePrincipal(ctx, cred.PrincipalID)
 	if err != nil {
 		i.fail(w, r, err)
 		return
 	}
-	if err := i.m.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, Subject: what,
+	if err := i.audit(ctx, r, core.AuditEvent{Action: core.AuditRevoke, OrgID: cred.OrgID, PrincipalID: cred.PrincipalID, Subject: what,
 		Reason: "device identity deleted by " + caller(r).PrincipalID() + "; " + strconv.Itoa(n) + " tokens revoked"}); err != nil {
 		i.fail(w, r, err)
 		return

@@ -1,4 +1,4 @@
-package oauth2
+package device
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 	"github.com/authgate/authgate/internal/scheme"
 )
 
-// SchemeDeviceMTLS is the scheme name of device identities presenting
+// SchemeMTLS is the scheme name of device identities presenting
 // their CA-issued client certificate. The identities' PSKs are DTLS
 // keys: no HTTP request can present one (Go's TLS has no PSK suites),
 // so there is no PSK scheme.
-const SchemeDeviceMTLS = "device-mtls"
+const SchemeMTLS = "device-mtls"
 
-// deviceFamily is the family the device identities belong to.
-const deviceFamily = "device"
+// Family is the family the device identities belong to.
+const Family = "device"
 
 // deviceScheme is a device's client certificate as a scheme.Scheme: GET
 // /identities/current, tls_client_auth at the token endpoint and the
@@ -26,8 +26,8 @@ var _ scheme.Scheme = deviceScheme{}
 // Schemes returns the identities' schemes: device-mtls.
 func (i *Identities) Schemes() []scheme.Scheme { return []scheme.Scheme{deviceScheme{i}} }
 
-func (deviceScheme) Name() string   { return SchemeDeviceMTLS }
-func (deviceScheme) Family() string { return deviceFamily }
+func (deviceScheme) Name() string   { return SchemeMTLS }
+func (deviceScheme) Family() string { return Family }
 
 // Presented reports a TLS connection on which the client presented a
 // certificate (the listener must request one: the identities' mTLS
@@ -51,13 +51,13 @@ func (s deviceScheme) Authenticate(ctx context.Context, req scheme.Request) (sch
 	if req.Addr.IsValid() {
 		addr = req.Addr.String()
 	} else {
-		addr = s.i.m.opt.Addr.IP(req.HTTP)
+		addr = s.i.opt.Addr.IP(req.HTTP)
 	}
 	d, err := s.i.authenticateDevice(ctx, req.HTTP, addr)
 	if err != nil {
 		return scheme.Caller{}, err
 	}
-	c := scheme.Caller{Scheme: SchemeDeviceMTLS, Family: deviceFamily, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID,
+	c := scheme.Caller{Scheme: SchemeMTLS, Family: Family, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID,
 		Kind: d.Principal.Kind, Subject: d.Principal.Name, CredentialID: d.Credential.ID}
 	if d.Credential.ExpiresAt != nil {
 		c.ExpiresAt = *d.Credential.ExpiresAt
@@ -69,7 +69,7 @@ func (s deviceScheme) Authenticate(ctx context.Context, req scheme.Request) (sch
 // JSON body, 401 invalid_client for a certificate that does not
 // authenticate, 403/429 for the access checks after it.
 func (s deviceScheme) WriteRefusal(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, s.i.m.log, err, ctxClient, "")
+	writeError(w, r, s.i.log, err, ctxCertificate)
 }
 
 // StripCredentials has nothing to remove: the certificate belongs to the

@@ -1,14 +1,14 @@
-package oauth2
+package device
 
 import (
 	"errors"
 	"time"
 )
 
-// IdentitiesConfig is the `identities` section of authgate's
+// Config is the `identities` section of authgate's
 // configuration: device identities (certificates from the built-in CA
 // and pre-shared keys) and the mutual-TLS listener devices use.
-type IdentitiesConfig struct {
+type Config struct {
 	// MTLSListen is host:port of the mutual-TLS listener ("" for none).
 	// Devices presenting a certificate from authgate's CA (device
 	// profile) are authenticated as themselves there, and may use
@@ -24,13 +24,13 @@ type IdentitiesConfig struct {
 	CertificateValidity time.Duration `yaml:"certificate_validity"`
 }
 
-// DefaultIdentitiesConfig returns the defaults (no mTLS listener).
-func DefaultIdentitiesConfig() IdentitiesConfig {
-	return IdentitiesConfig{CertificateValidity: 365 * 24 * time.Hour}
+// DefaultConfig returns the defaults (no mTLS listener).
+func DefaultConfig() Config {
+	return Config{CertificateValidity: 365 * 24 * time.Hour}
 }
 
 // Validate checks the section.
-func (c IdentitiesConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.MTLSListen != "" && (c.TLSCert == "" || c.TLSKey == "") {
 		errs = append(errs, errors.New("identities.mtls_listen needs identities.tls_cert and identities.tls_key"))

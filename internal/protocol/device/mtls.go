@@ -1,4 +1,4 @@
-package oauth2
+package device
 
 import (
 	"context"
@@ -31,7 +31,12 @@ type Device struct {
 // POST /oauth/token (client_credentials with tls_client_auth, other
 // grants as on the main listener), GET /identities/current, and the main
 // listener's bearer routes.
-func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*httpapi.Server, error) {
+//
+// routes are the device-server API's other routes served there too (the
+// oauth2 module: entry point, token endpoint, access keys), token the
+// token endpoint's tls_client_auth variant (oauth2's TLSClientAuth, handed
+// this package's device-mtls scheme).
+func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options, routes httpapi.Module, token http.Handler) (*httpapi.Server, error) {
 	cert, err := tls.LoadX509KeyPair(i.cfg.TLSCert, i.cfg.TLSKey)
 	if err != nil {
 		return nil, core.Wrap(core.KindInvalidInput, "identities.tls_cert/tls_key", err)
@@ -41,12 +46,12 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options) (*htt
 		return nil, err
 	}
 	if opts.Log == nil {
-		opts.Log = i.m.log
+		opts.Log = i.log
 	}
 	// Device-facing: metrics are never served here (they go to the shared
 	// registry, labelled with this listener's name).
 	opts.Server, opts.ServeMetrics = "identities-mtls", false
-	return &httpapi.Server{Name: opts.Server, Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule()), TLS: tc, Log: opts.Log, Limits: opts.Limits}, nil
+	return &httpapi.Server{Name: opts.Server, Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule(routes, token)), TLS: tc, Log: opts.Log, Limits: opts.Limits}, nil
 }
 
 // TLSConfig is the mTLS listener's TLS configuration around a server
@@ -86,24 +91,36 @@ func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tl
 					return err
 				}
 			}
-			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: i.m.svc.Clock.Now(),
+			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: i.svc.Clock.Now(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 			return err
 		},
 	}, nil
 }
 
-// MTLSModule is the route set of the mutual-TLS listener.
-func (i *Identities) MTLSModule() httpapi.Module { return mtlsModule{i} }
+// MTLSModule is the route set of the mutual-TLS listener: routes and the
+// identities' routes, POST /oauth/token answered by token, and GET
+// /identities/current.
+func (i *Identities) MTLSModule(routes httpapi.Module, token http.Handler) httpapi.Module {
+	return mtlsModule{i: i, routes: routes, token: token}
+}
 
-type mtlsModule struct{ i *Identities }
+type mtlsModule struct {
+	i      *Identities
+	routes httpapi.Module
+	token  http.Handler
+}
 
 func (t mtlsModule) Register(mux *http.ServeMux) {
 	inner := http.NewServeMux()
-	t.i.m.Register(inner)
+	if t.routes != nil {
+		t.routes.Register(inner)
+	}
 	t.i.Register(inner)
 	mux.Handle("/", inner)
-	mux.HandleFunc("POST /oauth/token", t.i.mtlsToken)
+	if t.token != nil {
+		mux.Handle("POST /oauth/token", t.token)
+	}
 	mux.HandleFunc("GET /identities/current", t.i.current)
 }
 
@@ -112,7 +129,7 @@ func (t mtlsModule) Register(mux *http.ServeMux) {
 // expired ones are KindUnauthenticated / KindRevoked / KindExpired
 // errors, and audited.
 func (i *Identities) AuthenticateDevice(r *http.Request) (Device, error) {
-	return i.authenticateDevice(r.Context(), r, i.m.opt.Addr.IP(r))
+	return i.authenticateDevice(r.Context(), r, i.opt.Addr.IP(r))
 }
 
 // authenticateDevice is AuthenticateDevice with the client's address
@@ -126,19 +143,19 @@ func (i *Identities) authenticateDevice(ctx context.Context, r *http.Request, ad
 	sum := sha256.Sum256(leaf.Raw)
 	fp := hex.EncodeToString(sum[:])
 	fail := func(err error) (Device, error) {
-		ev := i.m.event(r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: "certificate " + leaf.SerialNumber.Text(16),
+		ev := i.event(r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: "certificate " + leaf.SerialNumber.Text(16),
 			Outcome: core.OutcomeFailure, Reason: "mtls: " + reasonOr(err, "authentication failed")})
 		ev.RemoteAddr = addr
-		_ = i.m.svc.Audit.Record(ctx, ev)
+		_ = i.svc.Audit.Record(ctx, ev)
 		return Device{}, err
 	}
 	// The leaf is the credential's exact certificate (looked up by its
 	// fingerprint below); its own validity is checked too, whatever the
 	// listener checked.
-	if now := i.m.svc.Clock.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+	if now := i.svc.Clock.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return fail(core.E(core.KindExpired, "the client certificate is not valid at this time"))
 	}
-	cred, err := i.m.svc.Credentials.Find(ctx, core.CredCertificate, fp)
+	cred, err := i.svc.Credentials.Find(ctx, core.CredCertificate, fp)
 	if err != nil {
 		switch core.KindOf(err) {
 		case core.KindUnauthenticated:
@@ -165,7 +182,7 @@ func (i *Identities) authenticateDevice(ctx context.Context, r *http.Request, ad
 	if rec.SHA256 != fp || rec.Profile != deviceProfile {
 		return fail(core.E(core.KindUnauthenticated, "the client certificate is not a device certificate"))
 	}
-	p, err := i.m.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
+	p, err := i.svc.Store.GetPrincipal(ctx, cred.PrincipalID)
 	if err != nil {
 		return Device{}, err
 	}
@@ -177,10 +194,10 @@ func (i *Identities) authenticateDevice(ctx context.Context, r *http.Request, ad
 
 // allow applies the API subscription policy to a device request.
 func (i *Identities) allow(r *http.Request, d Device) error {
-	if i.m.bearer.policy == nil {
+	if i.opt.Access == nil {
 		return nil
 	}
-	return i.m.bearer.policy.Allow(r.Context(), core.Access{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Method: r.Method, Path: r.URL.Path, Scheme: "mtls",
+	return i.opt.Access.Allow(r.Context(), core.Access{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Method: r.Method, Path: r.URL.Path, Scheme: "mtls",
 		Kind: d.Principal.Kind})
 }
 
@@ -194,15 +211,15 @@ type currentView struct {
 // current serves GET /identities/current on the mTLS listener: who the
 // client certificate authenticates.
 func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
-	d, err := i.authenticateDevice(r.Context(), r, i.m.opt.Addr.IP(r))
+	d, err := i.authenticateDevice(r.Context(), r, i.opt.Addr.IP(r))
 	if err != nil {
 		i.refuseDevice(w, r, err)
 		return
 	}
 	actor := core.Actor{Kind: d.Principal.Kind, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID}
-	if err := i.m.svc.Authz.Authorize(r.Context(), core.Authorization{Actor: actor, Action: core.ActIdentitiesCurrentRead,
+	if err := i.svc.Authz.Authorize(r.Context(), core.Authorization{Actor: actor, Action: core.ActIdentitiesCurrentRead,
 		Target: core.Target{OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID}, Subject: "certificate " + d.Serial,
-		Protocol: "oauth2", RemoteAddr: i.m.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil {
+		Protocol: auditProtocol, RemoteAddr: i.opt.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil {
 		i.fail(w, r, err)
 		return
 	}
@@ -210,64 +227,7 @@ func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
 		i.fail(w, r, err)
 		return
 	}
-	base := i.m.baseURL(r)
+	base := i.baseURL(r)
 	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "identity"), currentView{Identity: d.Principal.Name, Organisation: d.Principal.OrgID,
 		SerialNumber: d.Serial, Links: certLinks(base, d.Serial)[:1]})
-}
-
-// mtlsToken serves POST /oauth/token on the mTLS listener. A
-// client_credentials request without a client secret from a client with
-// a certificate is RFC 8705 tls_client_auth: the certificate is the
-// client authentication (client_id, if sent, must name the device), and
-// the access token is bound to it (cnf x5t#S256 kept as the token's
-// CertThumbprint, checked by every bearer check). A refresh_token grant
-// with a certificate, and every request without one, is the main token
-// endpoint (which refreshes a bound refresh token only over its
-// certificate, into tokens bound to it).
-func (i *Identities) mtlsToken(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.Header.Get("Authorization") != "" {
-		i.m.token(w, r)
-		return
-	}
-	f, ferr := readForm(w, r, i.m.cfg.MaxFormBytes)
-	if ferr != nil {
-		i.m.refuseToken(w, r, ferr, ctxClient, "", "")
-		return
-	}
-	if f.grantType() == "refresh_token" {
-		// A refresh token bound to this certificate is refreshed here (the
-		// grant checks the binding against this connection).
-		i.m.grant(w, r, f)
-		return
-	}
-	if f.grantType() != "client_credentials" || f.get("client_secret") != "" {
-		i.m.refuseToken(w, r, errInvalidRequest("with a client certificate, use grant_type=client_credentials (tls_client_auth) without client_secret"), ctxClient, "", "")
-		return
-	}
-	d, err := i.AuthenticateDevice(r)
-	if err != nil {
-		writeError(w, r, i.m.log, err, ctxClient, "")
-		return
-	}
-	if id := f.get("client_id"); id != "" && id != d.Principal.Name {
-		writeError(w, r, i.m.log, core.E(core.KindUnauthenticated, "client_id does not match the client certificate"), ctxClient, "")
-		return
-	}
-	ctx := r.Context()
-	scope, named, err := i.m.grantScope(ctx, f, d.Principal)
-	if err != nil {
-		i.m.refuseToken(w, r, err, ctxClient, "", d.Principal.Name)
-		return
-	}
-	now := i.m.svc.Clock.Now()
-	// CredentialID: revoking the certificate revokes the token.
-	access, at := i.m.svc.Tokens.NewToken(core.TokenSpec{Kind: core.TokenAccess, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID,
-		PrincipalKind: d.Principal.Kind, CredentialID: d.Credential.ID, TTL: i.m.cfg.AccessTokenTTL, CertThumbprint: d.Thumbprint, Scope: scope})
-	ev := i.m.event(r, core.AuditEvent{Action: core.AuditIssue, OrgID: d.Principal.OrgID, PrincipalID: d.Principal.ID, Subject: at.ID,
-		Reason: "client credentials grant (tls_client_auth) for device " + d.Principal.Name + " certificate " + d.Serial})
-	if err := i.m.svc.Tokens.Commit(ctx, []core.Token{at}, []core.AuditEvent{ev}); err != nil {
-		writeError(w, r, i.m.log, err, ctxClient, "")
-		return
-	}
-	i.m.writeToken(w, r, withScope(tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expiresIn(at, now)}, scope, named))
 }

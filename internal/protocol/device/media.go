@@ -1,0 +1,74 @@
+package device
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// The device server names its representations application/vnd.imgtec.<type>+json;
+// its documentation also shows application/vnd.imgtec.com.<type>+json.
+// Both spellings and plain application/json are accepted on requests, and
+// responses use the spelling the client asked for in Accept.
+const vndPrefix = "application/vnd.imgtec."
+
+func vnd(typ string) string { return vndPrefix + typ + "+json" }
+
+// vndType returns <type> of a device-server media type ("" if mt is not one).
+func vndType(mt string) string {
+	mt = strings.ToLower(mt)
+	if !strings.HasPrefix(mt, vndPrefix) || !strings.HasSuffix(mt, "+json") {
+		return ""
+	}
+	t := strings.TrimSuffix(strings.TrimPrefix(mt, vndPrefix), "+json")
+	return strings.TrimPrefix(t, "com.")
+}
+
+// negotiate picks the response media type among the device-server types
+// (first is the default): the vnd type the client asked for in Accept (in
+// its spelling), else application/json if the client asked for that and
+// no vnd type, else the default vnd type.
+func negotiate(r *http.Request, types ...string) string {
+	wantJSON := false
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || params["q"] == "0" {
+				continue
+			}
+			if t := vndType(mt); t != "" {
+				for _, offered := range types {
+					if t == offered {
+						return strings.ToLower(mt)
+					}
+				}
+			}
+			if strings.EqualFold(mt, "application/json") {
+				wantJSON = true
+			}
+		}
+	}
+	if wantJSON {
+		return "application/json"
+	}
+	return vnd(types[0])
+}
+
+// acceptableBody reports whether the request body's Content-Type is JSON
+// in one of the accepted spellings.
+func acceptableBody(r *http.Request, types ...string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(mt, "application/json") {
+		return true
+	}
+	t := vndType(mt)
+	for _, offered := range types {
+		if t != "" && t == offered {
+			return true
+		}
+	}
+	return false
+}
