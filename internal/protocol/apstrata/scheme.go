@@ -61,9 +61,10 @@ func (s *apsScheme) Presented(r *http.Request) bool {
 
 // NeedsBody: the parameters of a POST form body are signed (and may carry
 // the signature or token), so every POST needs its body unless a bearer
-// header authenticates it.
+// header authenticates it; a bearer POST with a form body needs it too,
+// so that StripCredentials can take apsws.* parameters out of it.
 func (s *apsScheme) NeedsBody(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.Header.Get("Authorization") == ""
+	return r.Method == http.MethodPost && (r.Header.Get("Authorization") == "" || httpapi.MediaType(r) == "application/x-www-form-urlencoded")
 }
 
 // Authenticate checks the request's default or simple signature (owner,
