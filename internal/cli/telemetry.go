@@ -34,6 +34,12 @@ func registerTelemetry(rt *runtime, reg prometheus.Registerer) *telemetry.Certif
 		telemetry.RegisterPools(reg, map[string]*sql.DB{"store": s.DB()})
 	}
 	telemetry.NewOutbox(reg, rt.svc.Store, rt.svc.Clock)
+	// The replay mode is chosen before modules are built (useReplayMode).
+	if replay := rt.svc.Replay; replay.InMemory() {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "authgate_replay_cache_keys",
+			Help: "Replay keys held in memory (replay.mode memory; bounded by replay.max_keys)."},
+			func() float64 { n, _ := replay.MemoryKeys(); return float64(n) }))
+	}
 	return telemetry.NewCertificateExpiry(reg)
 }
 

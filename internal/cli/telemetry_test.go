@@ -55,6 +55,7 @@ func TestMetricsFollowConventions(t *testing.T) {
 		`authgate_http_requests_total{code="200",route="/oauth/token",server="main"} 1`,
 		`authgate_tokens_revoked_total 0`,
 		`authgate_auth_limiter_refused_total 0`,
+		"authgate_replay_cache_keys ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s", want)

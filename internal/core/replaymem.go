@@ -494,5 +494,14 @@ func (r *Replay) Close(ctx context.Context) error {
 	return r.mem.close(ctx)
 }
 
+// MemoryKeys is the number of keys held in memory, and false in database
+// mode (where the store's replay table is the cache).
+func (r *Replay) MemoryKeys() (int, bool) {
+	if r.mem == nil {
+		return 0, false
+	}
+	return int(r.mem.count.Load()), true
+}
+
 // InMemory reports whether keys are decided in process memory.
 func (r *Replay) InMemory() bool { return r.mem != nil }
