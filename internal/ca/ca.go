@@ -110,6 +110,7 @@ func (c Config) Validate() error {
 type sealer interface {
 	Seal(plaintext []byte, aad string) ([]byte, error)
 	Open(sealed []byte, aad string) ([]byte, error)
+	ActiveKeyID() string
 }
 
 // auditRecorder is what the CA needs from core.Auditor.

@@ -20,6 +20,7 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 		Short: "Administer organisations, principals and credentials directly in the database",
 	}
 	admin.AddCommand(newAdminOrgCmd(g), newAdminPrincipalCmd(g), newAdminCredentialCmd(g), newAdminAuditCmd(g))
+	admin.AddCommand(newRotateMasterKeyCmd(g), newMasterKeyCmd(g))
 	return admin
 }
 

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -67,6 +69,11 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// Purges of expired replay keys, dead tokens and ended counter windows.
 	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log, AuditRetention: rt.cfg.Audit.Retention}
 	m.background = append(m.background, janitor.Run)
+	// The database's active master key, followed so a rotation run anywhere switches this node too.
+	node := nodeName()
+	m.background = append(m.background, func(ctx context.Context) error {
+		return rt.svc.WatchKeyring(ctx, node, rt.cfg.MasterKeyRefresh)
+	})
 	// API subscriptions: every protected route checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
 	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Bearer: rt.svc.BearerAuth(), Addr: addr}, rt.log))
@@ -104,4 +111,11 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		m.gateway = gw
 	}
 	return m, ctx.Err()
+}
+
+// nodeName names this process in the keyring's list of running nodes:
+// host name, process id and a random suffix (a restarted node is another).
+func nodeName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), core.NewID()[:8])
 }

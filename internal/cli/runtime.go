@@ -26,6 +26,7 @@ type globalFlags struct {
 	dataDir       string
 	db            string
 	masterKeyFile string
+	previousKeys  []string
 	logLevel      string
 	logFormat     string
 	tlsCert       string
@@ -41,6 +42,7 @@ func (g *globalFlags) register(root *cobra.Command) {
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory for SQLite, master key and CA (default ./authgate-data)")
 	f.StringVar(&g.db, "db", "", "database: postgres://... or sqlite:PATH (default SQLite in the data directory)")
 	f.StringVar(&g.masterKeyFile, "master-key-file", "", "file with the 32-byte master key (default DATA_DIR/master.key; env AUTHGATE_MASTER_KEY holds the key itself)")
+	f.StringSliceVar(&g.previousKeys, "previous-master-key-file", nil, "file with a previous master key still accepted during a rotation (repeatable; see docs/operations.md)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error")
 	f.StringVar(&g.logFormat, "log-format", "", "text or json")
 	f.StringVar(&g.tlsCert, "tls-cert", "", "TLS certificate (PEM) for the main listener")
@@ -78,6 +80,9 @@ func (g *globalFlags) load(cmd *cobra.Command) (config.Config, error) {
 	set("data-dir", &cfg.DataDir, g.dataDir)
 	set("db", &cfg.DB, g.db)
 	set("master-key-file", &cfg.MasterKeyFile, g.masterKeyFile)
+	if f.Changed("previous-master-key-file") {
+		cfg.PreviousMasterKeyFiles = g.previousKeys
+	}
 	set("log-level", &cfg.LogLevel, g.logLevel)
 	set("log-format", &cfg.LogFormat, g.logFormat)
 	set("tls-cert", &cfg.TLS.Cert, g.tlsCert)
@@ -112,13 +117,10 @@ func loadMasterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "master.key")
 	}
-	b, err := os.ReadFile(path)
+	key, err := readKeyFile(path)
 	switch {
 	case err == nil:
-		if st, serr := os.Stat(path); serr == nil && st.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("master key file %s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
-		}
-		return core.ParseMasterKey(string(b))
+		return key, nil
 	case errors.Is(err, fs.ErrNotExist) && cfg.MasterKeyFile == "":
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
@@ -149,6 +151,41 @@ func loadMasterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	}
 }
 
+// readKeyFile reads a master key file, which only its owner may read.
+// Errors name the file, never its content.
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, serr := os.Stat(path); serr == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("master key file %s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
+	}
+	key, err := core.ParseMasterKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("master key file %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// loadKeyring builds the node's keyring: its master key and the previous
+// master keys it still knows.
+func loadKeyring(cfg config.Config, log *slog.Logger) (*core.Keyring, error) {
+	master, err := loadMasterKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	var previous [][]byte
+	for _, path := range cfg.PreviousMasterKeyFiles {
+		k, err := readKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("previous master key: %w", err)
+		}
+		previous = append(previous, k)
+	}
+	return core.NewKeyring(master, previous...)
+}
+
 // runtime is what server-side commands share: configuration, logger, the
 // open store and the core services.
 type runtime struct {
@@ -166,11 +203,7 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	master, err := loadMasterKey(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := core.NewKeyring(master)
+	keys, err := loadKeyring(cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,12 @@ type Config struct {
 	AuthFailures AuthFailures `yaml:"auth_failures"`
 	Audit        Audit        `yaml:"audit"`
 	Tracing      Tracing      `yaml:"tracing"`
+	// PreviousMasterKeyFiles are master keys this node still opens and
+	// verifies with during a rotation (docs/operations.md, Rotate).
+	PreviousMasterKeyFiles []string `yaml:"previous_master_key_files"`
+	// MasterKeyRefresh is how often a node follows the database's active
+	// master key (a rotation switches every node within it).
+	MasterKeyRefresh time.Duration `yaml:"master_key_refresh"`
 	// Protocol sections are added below by each adapter.
 	TPV    tpv.Config    `yaml:"tpv"`
 	OAuth2 oauth2.Config `yaml:"oauth2"`
@@ -161,6 +167,8 @@ func Default() Config {
 		AccessLog:    true,
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
+
+		MasterKeyRefresh: 10 * time.Second,
 
 		MaxConnsPerAddr:    512,
 		MaxInFlightPerAddr: 256,
@@ -344,6 +352,14 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: use text or json", c.LogFormat))
+	}
+	if c.MasterKeyRefresh < 100*time.Millisecond || c.MasterKeyRefresh > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("master_key_refresh %v: must be between 100ms and 10m", c.MasterKeyRefresh))
+	}
+	for _, f := range c.PreviousMasterKeyFiles {
+		if f == "" {
+			errs = append(errs, errors.New("previous_master_key_files: empty file name"))
+		}
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max_body_bytes must be at least 1024"))

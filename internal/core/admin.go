@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 )
 
 // CreateOrganisation creates an organisation named name.
@@ -75,35 +74,4 @@ func (s Services) EnsureBootstrapAdmin(ctx context.Context) (BootstrapResult, er
 		return BootstrapResult{}, err
 	}
 	return BootstrapResult{Created: true, OrgID: org.ID, Key: c.Lookup, Secret: secret}, nil
-}
-
-// keyringCheckID names the document holding the master key's check value.
-const keyringCheckID = "keyring-check"
-
-// CheckKeyring makes sure every node on a database uses the same master
-// key. The first start stores a keyed hash of a constant; later starts
-// compare against it and refuse a different key, which would otherwise make
-// every stored secret unverifiable and every sealed secret unreadable.
-func (s Services) CheckKeyring(ctx context.Context) error {
-	want := s.Keys.Hash("keyring-check", "authgate")
-	data, err := json.Marshal(map[string][]byte{"check": want})
-	if err != nil {
-		return err
-	}
-	err = s.Store.PutDocument(ctx, Document{Collection: "system", ID: keyringCheckID, Data: data, CreatedAt: s.Clock.Now()})
-	if err == nil || KindOf(err) != KindConflict {
-		return err
-	}
-	d, err := s.Store.GetDocument(ctx, "system", keyringCheckID)
-	if err != nil {
-		return err
-	}
-	var got struct{ Check []byte }
-	if err := json.Unmarshal(d.Data, &got); err != nil {
-		return Wrap(KindInternal, "unreadable keyring check", err)
-	}
-	if !ConstantTimeEqual(got.Check, want) {
-		return E(KindInvalidInput, "the master key differs from the one this database was created with; every node must use the same master key (AUTHGATE_MASTER_KEY or --master-key-file)")
-	}
-	return nil
 }

@@ -74,11 +74,14 @@ type Credential struct {
 	Name        string
 	SecretHash  []byte // keyed hash of a bearer-only secret
 	Sealed      []byte // AES-256-GCM sealed secret that verifiers must recompute with
-	Public      []byte // public key, JWK or certificate (not secret)
-	Meta        json.RawMessage
-	CreatedAt   time.Time
-	ExpiresAt   *time.Time
-	RevokedAt   *time.Time
+	// KeyID names the master key SecretHash or Sealed was made under; ""
+	// for values stored before key ids existed (the original key).
+	KeyID     string
+	Public    []byte // public key, JWK or certificate (not secret)
+	Meta      json.RawMessage
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
 }
 
 // Active reports whether the credential may be used at now.
@@ -129,6 +132,8 @@ type Token struct {
 	// to. A bound token is accepted only on a TLS connection presenting
 	// that certificate. "" for unbound tokens.
 	CertThumbprint string
+	// KeyID names the master key Hash was made under ("": the original key).
+	KeyID string
 }
 
 // ExpiredAt reports whether the token has expired at now.

@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -25,19 +27,51 @@ import (
 // MasterKeySize is the length of the master key in bytes.
 const MasterKeySize = 32
 
-// Keyring holds the keys derived from the master key: one for sealing
-// recomputable secrets, one for keyed hashing of bearer secrets and tokens.
-// The master key itself is not kept.
+// KeyIDSize is the length of a master key's id in bytes (hex-encoded in
+// the store and in reports).
+const KeyIDSize = 8
+
+// Keyring holds the keys derived from every master key a node knows: per
+// master key one key for sealing recomputable secrets and one for keyed
+// hashing of bearer secrets and tokens. The master keys themselves are
+// not kept.
+//
+// One of them is active: new values are sealed and hashed under it. The
+// others open and verify what was stored under them until they are
+// retired (see docs/operations.md, Rotate). Which key is active is
+// decided by the database (KeyringState), so every node of a cluster
+// switches together; values carry the id of the key they were made with.
 type Keyring struct {
-	seal cipher.AEAD
-	hash []byte
+	byID    map[string]*masterKey
+	ids     []string // configured order; ids[0] is the node's own master_key_file
+	active  atomic.Pointer[masterKey]
+	mu      sync.RWMutex
+	retired map[string]bool
+	// original is the key of values stored without a key id (before key
+	// ids existed): the key the database was created with.
+	original string
+}
+
+// masterKey is one master key's derived keys.
+type masterKey struct {
+	id    string
+	rawID []byte
+	seal  cipher.AEAD
+	hash  []byte
 	// macs pools keyed HMAC states: hmac.New re-derives the pads on every
 	// call, which dominated bearer-token checks.
 	macs sync.Pool
 }
 
-// NewKeyring derives authgate's working keys from a 32-byte master key.
-func NewKeyring(master []byte) (*Keyring, error) {
+// KeyID names a master key without revealing it: 16 hex digits of a keyed
+// hash of a constant under the key.
+func KeyID(master []byte) string {
+	m := hmac.New(sha256.New, master)
+	io.WriteString(m, "authgate master key id v1")
+	return hex.EncodeToString(m.Sum(nil)[:KeyIDSize])
+}
+
+func deriveKey(master []byte) (*masterKey, error) {
 	if len(master) != MasterKeySize {
 		return nil, fmt.Errorf("master key must be %d bytes, got %d", MasterKeySize, len(master))
 	}
@@ -57,9 +91,108 @@ func NewKeyring(master []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{seal: aead, hash: hashKey}
+	id := KeyID(master)
+	raw, _ := hex.DecodeString(id)
+	k := &masterKey{id: id, rawID: raw, seal: aead, hash: hashKey}
 	k.macs.New = func() any { return hmac.New(sha256.New, k.hash) }
 	return k, nil
+}
+
+// NewKeyring derives authgate's working keys from the node's 32-byte
+// master key and any previous master keys it still knows. The node's own
+// key is active until ApplyState says otherwise.
+func NewKeyring(master []byte, previous ...[]byte) (*Keyring, error) {
+	k := &Keyring{byID: map[string]*masterKey{}, retired: map[string]bool{}}
+	for i, m := range append([][]byte{master}, previous...) {
+		mk, err := deriveKey(m)
+		if err != nil {
+			if i > 0 {
+				return nil, fmt.Errorf("previous master key %d: %w", i, err)
+			}
+			return nil, err
+		}
+		if _, dup := k.byID[mk.id]; dup {
+			continue
+		}
+		k.byID[mk.id] = mk
+		k.ids = append(k.ids, mk.id)
+	}
+	k.active.Store(k.byID[k.ids[0]])
+	k.original = k.ids[0]
+	return k, nil
+}
+
+// PrimaryKeyID is the id of the node's own master key (master_key_file):
+// the key `authgate admin rotate-master-key` makes active.
+func (k *Keyring) PrimaryKeyID() string { return k.ids[0] }
+
+// ActiveKeyID is the id of the key new values are sealed and hashed under.
+func (k *Keyring) ActiveKeyID() string { return k.active.Load().id }
+
+// KeyIDs lists the ids of every master key this node knows, its own first.
+func (k *Keyring) KeyIDs() []string { return slices.Clone(k.ids) }
+
+// Has reports whether the node knows the master key id.
+func (k *Keyring) Has(id string) bool { _, ok := k.byID[id]; return ok }
+
+// resolve maps a stored key id to the key it names: "" (stored before key
+// ids existed) is the original key. Unknown and retired ids give nil.
+func (k *Keyring) resolve(id string) *masterKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if id == "" {
+		id = k.original
+	}
+	if k.retired[id] {
+		return nil
+	}
+	return k.byID[id]
+}
+
+// Resolve returns the id a stored key id stands for ("" is the original key).
+func (k *Keyring) Resolve(id string) string {
+	if id != "" {
+		return id
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.original
+}
+
+// Fallbacks lists the known, unretired keys other than the active one:
+// those a lookup by keyed hash must also try during a rotation. Usually
+// empty.
+func (k *Keyring) Fallbacks() []string {
+	active := k.ActiveKeyID()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var out []string
+	for _, id := range k.ids {
+		if id != active && !k.retired[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// apply makes the database's keyring state this node's. It fails when the
+// node does not know the active key.
+func (k *Keyring) apply(st KeyringState) error {
+	mk, ok := k.byID[st.Active]
+	if !ok {
+		return E(KindInvalidInput, "the database's active master key is "+st.Active+
+			", which this node does not have (it knows "+strings.Join(k.ids, ", ")+
+			"): add its file to master_key_file or previous_master_key_files")
+	}
+	retired := map[string]bool{}
+	for _, id := range st.Retired {
+		retired[id] = true
+	}
+	k.mu.Lock()
+	k.retired, k.original = retired, st.Original
+	k.mu.Unlock()
+	k.active.Store(mk)
+	return nil
 }
 
 // ParseMasterKey decodes a master key given as 64 hex digits or base64.
@@ -76,13 +209,17 @@ func ParseMasterKey(s string) ([]byte, error) {
 	return nil, errors.New("master key must be 32 bytes as 64 hex digits or base64")
 }
 
-// Sealed blobs come in two formats. The legacy one (written before padding)
-// is nonce || AES-GCM(plaintext). The padded one is sealPadded || nonce ||
-// AES-GCM(len32 || plaintext || zeros) with the plaintext padded to a multiple
-// of sealBucket bytes, so the stored size does not reveal a secret's length,
-// and with its own AAD domain so neither format opens as the other.
+// Sealed blobs come in three formats. The legacy one (written before
+// padding) is nonce || AES-GCM(plaintext). The padded one is sealPadded ||
+// nonce || AES-GCM(len32 || plaintext || zeros) with the plaintext padded
+// to a multiple of sealBucket bytes, so the stored size does not reveal a
+// secret's length, and with its own AAD domain so neither format opens as
+// the other. The current one is sealKeyed || key id || the padded form
+// (its own AAD domain again, binding the key id): the id says which master
+// key opens it. Blobs without an id open with the keys the node knows.
 const (
 	sealPadded = 0x02
+	sealKeyed  = 0x03
 	sealBucket = 64
 	// sealMax bounds what may be sealed (CA and TAAP private keys are the
 	// largest values sealed, a few kilobytes).
@@ -91,66 +228,162 @@ const (
 
 func paddedAAD(aad string) []byte { return []byte("authgate pad v2\x00" + aad) }
 
-// Seal encrypts plaintext with AES-256-GCM, padded to a multiple of 64
-// bytes. aad binds the ciphertext to its context (use the credential
-// lookup) so sealed blobs cannot be swapped.
+func keyedAAD(rawID []byte, aad string) []byte {
+	return append(append([]byte("authgate seal v3\x00"), rawID...), append([]byte{0}, aad...)...)
+}
+
+// SealedKeyID returns the id of the master key a blob was sealed under, ""
+// for blobs sealed before key ids existed (the original key).
+func SealedKeyID(sealed []byte) string {
+	if len(sealed) > 1+KeyIDSize && sealed[0] == sealKeyed {
+		return hex.EncodeToString(sealed[1 : 1+KeyIDSize])
+	}
+	return ""
+}
+
+// Seal encrypts plaintext with AES-256-GCM under the active master key,
+// padded to a multiple of 64 bytes, with the key's id in front. aad binds
+// the ciphertext to its context (use the credential lookup) so sealed
+// blobs cannot be swapped.
 func (k *Keyring) Seal(plaintext []byte, aad string) ([]byte, error) {
+	return k.sealWith(k.active.Load(), plaintext, aad)
+}
+
+func (k *Keyring) sealWith(mk *masterKey, plaintext []byte, aad string) ([]byte, error) {
 	if len(plaintext) > sealMax {
 		return nil, errors.New("secret too large to seal")
 	}
-	n := k.seal.NonceSize()
+	n := mk.seal.NonceSize()
 	padded := (4 + len(plaintext) + sealBucket - 1) / sealBucket * sealBucket
 	buf := make([]byte, padded)
 	binary.BigEndian.PutUint32(buf, uint32(len(plaintext)))
 	copy(buf[4:], plaintext)
-	out := make([]byte, 1+n, 1+n+padded+k.seal.Overhead())
-	out[0] = sealPadded
-	if _, err := rand.Read(out[1:]); err != nil {
+	head := 1 + KeyIDSize + n
+	out := make([]byte, head, head+padded+mk.seal.Overhead())
+	out[0] = sealKeyed
+	copy(out[1:], mk.rawID)
+	if _, err := rand.Read(out[1+KeyIDSize:]); err != nil {
 		return nil, err
 	}
-	return k.seal.Seal(out, out[1:], buf, paddedAAD(aad)), nil
+	return mk.seal.Seal(out, out[1+KeyIDSize:], buf, keyedAAD(mk.rawID, aad)), nil
 }
 
-// Open decrypts a blob made by Seal with the same aad. Blobs sealed before
-// padding was introduced still open.
+// Open decrypts a blob made by Seal with the same aad, under the master
+// key its id names; that key must be known and not retired. Blobs sealed
+// before key ids (or before padding) existed open with any key known.
 func (k *Keyring) Open(sealed []byte, aad string) ([]byte, error) {
-	n := k.seal.NonceSize()
-	if len(sealed) > 0 && sealed[0] == sealPadded && len(sealed) >= 1+n+4+k.seal.Overhead() {
-		if pt, err := k.seal.Open(nil, sealed[1:1+n], sealed[1+n:], paddedAAD(aad)); err == nil {
-			if l := binary.BigEndian.Uint32(pt); uint64(l) <= uint64(len(pt)-4) {
-				return pt[4 : 4+l], nil
+	if id := SealedKeyID(sealed); id != "" {
+		mk := k.resolve(id)
+		if mk == nil {
+			if k.Has(id) {
+				return nil, errors.New("sealed under retired master key " + id)
 			}
-			return nil, errors.New("sealed secret has a bad length prefix")
+			return nil, errors.New("sealed under master key " + id + ", which this node does not have")
+		}
+		n := mk.seal.NonceSize()
+		body := sealed[1+KeyIDSize:]
+		if len(body) < n+4+mk.seal.Overhead() {
+			return nil, errors.New("sealed secret too short")
+		}
+		pt, err := mk.seal.Open(nil, body[:n], body[n:], keyedAAD(mk.rawID, aad))
+		if err != nil {
+			return nil, errors.New("sealed secret does not open with master key " + id)
+		}
+		return unpad(pt)
+	}
+	// No id: the original key made it; try it first, then the others.
+	if orig := k.resolve(""); orig != nil {
+		if pt, err := openUnkeyed(orig, sealed, aad); err == nil {
+			return pt, nil
+		}
+	}
+	for _, id := range k.ids {
+		if mk := k.resolve(id); mk != nil {
+			if pt, err := openUnkeyed(mk, sealed, aad); err == nil {
+				return pt, nil
+			}
+		}
+	}
+	return nil, errors.New("sealed secret does not open with this master key")
+}
+
+func unpad(pt []byte) ([]byte, error) {
+	if l := binary.BigEndian.Uint32(pt); uint64(l) <= uint64(len(pt)-4) {
+		return pt[4 : 4+l], nil
+	}
+	return nil, errors.New("sealed secret has a bad length prefix")
+}
+
+// openUnkeyed opens the two formats without a key id.
+func openUnkeyed(mk *masterKey, sealed []byte, aad string) ([]byte, error) {
+	n := mk.seal.NonceSize()
+	if len(sealed) > 0 && sealed[0] == sealPadded && len(sealed) >= 1+n+4+mk.seal.Overhead() {
+		if pt, err := mk.seal.Open(nil, sealed[1:1+n], sealed[1+n:], paddedAAD(aad)); err == nil {
+			return unpad(pt)
 		}
 		// A legacy blob whose random nonce happens to start with the marker.
 	}
-	if len(sealed) < n+k.seal.Overhead() {
+	if len(sealed) < n+mk.seal.Overhead() {
 		return nil, errors.New("sealed secret too short")
 	}
-	pt, err := k.seal.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	pt, err := mk.seal.Open(nil, sealed[:n], sealed[n:], []byte(aad))
 	if err != nil {
 		return nil, errors.New("sealed secret does not open with this master key")
 	}
 	return pt, nil
 }
 
-// Hash is a keyed fast hash (HMAC-SHA256) for high-entropy bearer secrets
-// and tokens. purpose separates domains so a hash of one kind never
-// matches another.
+// Hash is a keyed fast hash (HMAC-SHA256) under the active master key for
+// high-entropy bearer secrets and tokens. purpose separates domains so a
+// hash of one kind never matches another.
 func (k *Keyring) Hash(purpose, value string) []byte {
-	m := k.macs.Get().(hash.Hash)
+	return k.active.Load().sum(purpose, value)
+}
+
+// HashKeyed is Hash that also returns the id of the key it used, to be
+// stored beside the hash.
+func (k *Keyring) HashKeyed(purpose, value string) ([]byte, string) {
+	mk := k.active.Load()
+	return mk.sum(purpose, value), mk.id
+}
+
+// HashUnder computes the keyed hash under the master key id names ("" is
+// the original key); false when the key is unknown or retired.
+func (k *Keyring) HashUnder(id, purpose, value string) ([]byte, bool) {
+	mk := k.resolve(id)
+	if mk == nil {
+		return nil, false
+	}
+	return mk.sum(purpose, value), true
+}
+
+func (mk *masterKey) sum(purpose, value string) []byte {
+	m := mk.macs.Get().(hash.Hash)
 	m.Reset()
 	io.WriteString(m, purpose)
 	m.Write([]byte{0})
 	io.WriteString(m, value)
 	sum := m.Sum(make([]byte, 0, sha256.Size))
-	k.macs.Put(m)
+	mk.macs.Put(m)
 	return sum
 }
 
-// VerifyHash compares value's keyed hash with want in constant time.
+// VerifyHash compares value's keyed hash under the active key with want
+// in constant time.
 func (k *Keyring) VerifyHash(purpose, value string, want []byte) bool {
 	return subtle.ConstantTimeCompare(k.Hash(purpose, value), want) == 1
+}
+
+// VerifyHashUnder compares value's keyed hash under the master key id
+// names with want in constant time; an unknown or retired key verifies
+// nothing (after spending the same work).
+func (k *Keyring) VerifyHashUnder(id, purpose, value string, want []byte) bool {
+	got, ok := k.HashUnder(id, purpose, value)
+	if !ok {
+		k.Hash(purpose, value)
+		return false
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
 // RandomToken returns n bytes from crypto/rand as unpadded base64url, the

@@ -89,9 +89,9 @@ func (s *Credentials) Create(ctx context.Context, spec CredentialSpec) (Credenti
 			if err != nil {
 				return Credential{}, "", Wrap(KindInternal, "", err)
 			}
-			c.Sealed = b
+			c.Sealed, c.KeyID = b, SealedKeyID(b)
 		} else {
-			c.SecretHash = s.keys.Hash(secretPurpose(c.Kind), secret)
+			c.SecretHash, c.KeyID = s.keys.HashKeyed(secretPurpose(c.Kind), secret)
 		}
 	case spec.Kind == CredPublicKey || spec.Kind == CredCertificate:
 		if len(spec.Public) == 0 {
@@ -140,7 +140,10 @@ func (s *Credentials) VerifySecret(ctx context.Context, kind CredentialKind, loo
 	ok := false
 	switch {
 	case len(c.SecretHash) > 0:
-		ok = s.keys.VerifyHash(secretPurpose(kind), secret, c.SecretHash)
+		ok = s.keys.VerifyHashUnder(c.KeyID, secretPurpose(kind), secret, c.SecretHash)
+		if ok {
+			s.rehash(ctx, c, secret)
+		}
 	case len(c.Sealed) > 0:
 		plain, err := s.Open(c)
 		if err != nil {
@@ -152,6 +155,40 @@ func (s *Credentials) VerifySecret(ctx context.Context, kind CredentialKind, loo
 		return Credential{}, E(KindUnauthenticated, "invalid key or secret")
 	}
 	return c, nil
+}
+
+// rehash moves a verified secret's keyed hash to the active master key
+// when it was made under another one: a keyed hash cannot be recomputed
+// without the secret, so this happens on the secret's next successful use.
+// The update is conditional on the old key id (of two nodes, one writes);
+// a failure leaves the old hash, which still verifies, for the next use.
+func (s *Credentials) rehash(ctx context.Context, c Credential, secret string) {
+	active := s.keys.ActiveKeyID()
+	if s.keys.Resolve(c.KeyID) == active {
+		return
+	}
+	h, id := s.keys.HashKeyed(secretPurpose(c.Kind), secret)
+	if id != active {
+		return // the active key changed meanwhile: the next use moves it
+	}
+	_, _ = s.store.UpdateCredentialSecret(ctx, c.ID, c.KeyID, h, nil, id)
+}
+
+// Reseal seals c's secret again under the active master key, if it was
+// sealed under another; it reports whether it changed the credential.
+func (s *Credentials) Reseal(ctx context.Context, c Credential) (bool, error) {
+	if len(c.Sealed) == 0 || SealedKeyID(c.Sealed) == s.keys.ActiveKeyID() {
+		return false, nil
+	}
+	plain, err := s.Open(c)
+	if err != nil {
+		return false, err
+	}
+	b, err := s.keys.Seal(plain, sealAAD(c.Kind, c.Lookup))
+	if err != nil {
+		return false, Wrap(KindInternal, "", err)
+	}
+	return s.store.UpdateCredentialSecret(ctx, c.ID, c.KeyID, nil, b, SealedKeyID(b))
 }
 
 // Open returns the sealed secret of c in clear, for HMAC verification.
@@ -210,8 +247,42 @@ type TokenSpec struct {
 
 const tokenPurpose = "token"
 
-// HashToken returns the stored form of a token value.
+// HashToken returns the stored form of a token value (under the active
+// master key).
 func (s *Tokens) HashToken(value string) []byte { return s.keys.Hash(tokenPurpose, value) }
+
+// Find returns the stored token with the given value, whatever its kind
+// and state. During a master-key rotation a token hashed under a previous
+// key is found too, and its hash is moved to the active key (the value is
+// needed to recompute it, so this happens on the token's next use).
+func (s *Tokens) Find(ctx context.Context, value string) (Token, error) {
+	hash, active := s.keys.HashKeyed(tokenPurpose, value)
+	t, err := s.store.GetTokenByHash(ctx, hash)
+	if err == nil || KindOf(err) != KindNotFound {
+		return t, err
+	}
+	for _, id := range s.keys.Fallbacks() {
+		old, ok := s.keys.HashUnder(id, tokenPurpose, value)
+		if !ok {
+			continue
+		}
+		t, err := s.store.GetTokenByHash(ctx, old)
+		if KindOf(err) == KindNotFound {
+			continue
+		}
+		if err != nil {
+			return Token{}, err
+		}
+		if s.keys.Resolve(t.KeyID) != id {
+			continue // a hash under one key never stands for a token stored under another
+		}
+		if moved, err := s.store.RehashToken(ctx, t.ID, old, hash, active); err == nil && moved {
+			t.Hash, t.KeyID = hash, active
+		}
+		return t, nil
+	}
+	return Token{}, err
+}
 
 // Issue creates a token and returns its value in clear (shown once).
 func (s *Tokens) Issue(ctx context.Context, spec TokenSpec) (string, Token, error) {
@@ -236,10 +307,11 @@ func (s *Tokens) NewToken(spec TokenSpec) (string, Token) {
 		value = RandomToken(32)
 	}
 	t := Token{
-		ID: NewSortableID(now), Hash: s.HashToken(value), Kind: spec.Kind, OrgID: spec.OrgID,
+		ID: NewSortableID(now), Kind: spec.Kind, OrgID: spec.OrgID,
 		PrincipalID: spec.PrincipalID, PrincipalKind: spec.PrincipalKind, CredentialID: spec.CredentialID, FamilyID: spec.FamilyID,
 		ParentID: spec.ParentID, Scope: spec.Scope, Binding: spec.Binding, CertThumbprint: spec.CertThumbprint, IssuedAt: now, Meta: spec.Meta,
 	}
+	t.Hash, t.KeyID = s.keys.HashKeyed(tokenPurpose, value)
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID
 	}
@@ -314,7 +386,7 @@ func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Toke
 	if !hit {
 		epoch := s.cache.epoch.Load()
 		var err error
-		t, err = s.store.GetTokenByHash(ctx, hash)
+		t, err = s.Find(ctx, value)
 		if err != nil {
 			if KindOf(err) == KindNotFound {
 				return Token{}, E(KindUnauthenticated, "invalid token")

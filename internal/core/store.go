@@ -46,12 +46,19 @@ type CredentialStore interface {
 	ListCredentials(ctx context.Context, f CredentialFilter, p Page) ([]Credential, int, error)
 	RenameCredential(ctx context.Context, id, name string) error
 	RevokeCredential(ctx context.Context, id string, at time.Time) error
+	// UpdateCredentialSecret replaces the secret hash (when secretHash is
+	// set) or the sealed secret (when sealed is set) and the key id, if the
+	// stored key id is still fromKeyID; it reports whether it did.
+	UpdateCredentialSecret(ctx context.Context, id, fromKeyID string, secretHash, sealed []byte, keyID string) (bool, error)
 }
 
 // TokenStore keeps issued tokens by keyed hash.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t Token) error
 	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// RehashToken replaces the token's hash and key id if its hash is still
+	// oldHash, and reports whether it did.
+	RehashToken(ctx context.Context, id string, oldHash, newHash []byte, keyID string) (bool, error)
 	GetToken(ctx context.Context, id string) (Token, error)
 	// MarkTokenRotated sets RotatedAt if it is unset and reports whether
 	// this call did it (true exactly once per token across all nodes).
@@ -166,6 +173,30 @@ type ReadCacher interface {
 	CacheReads(maxAge time.Duration, clock Clock)
 }
 
+// KeyUse counts, for one master key id, the stored values that need it.
+type KeyUse struct {
+	KeyID string `json:"key_id"` // "" for values stored before key ids existed
+	// SealedCredentials are credentials whose secret is sealed under the
+	// key (revoked ones included: rotation re-seals them all).
+	SealedCredentials int `json:"sealed_credentials"`
+	// HashedCredentials are live credentials whose secret's keyed hash was
+	// made under the key; they move on their next successful use.
+	HashedCredentials int `json:"hashed_credentials"`
+	// Tokens are live (unrevoked, unexpired) tokens hashed under the key;
+	// they move on their next use.
+	Tokens int `json:"tokens"`
+}
+
+// KeyUseStore answers what a master-key rotation needs to know.
+type KeyUseStore interface {
+	// CountKeyUse counts, per key id, sealed credentials and the live keyed
+	// hashes of credentials and tokens at now.
+	CountKeyUse(ctx context.Context, now time.Time) ([]KeyUse, error)
+	// ListSealedCredentials lists credentials with a sealed secret whose key
+	// id is not keyID, ordered by id, after afterID, at most limit.
+	ListSealedCredentials(ctx context.Context, notKeyID, afterID string, limit int) ([]Credential, error)
+}
+
 // Store is everything a backend provides; wiring code uses it, consumers
 // should ask for the narrow interface they need.
 type Store interface {
@@ -178,6 +209,7 @@ type Store interface {
 	DocumentStore
 	JobStore
 	CounterStore
+	KeyUseStore
 	Ping(ctx context.Context) error
 	// CheckWritable performs one small real write (a health counter), so
 	// readiness fails when the store answers reads but cannot write.

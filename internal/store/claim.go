@@ -93,3 +93,34 @@ func conflictMessage(what string, exclusive bool) string {
 	return "an authgate serve with its replay cache in memory holds " + what + " alone " +
 		"(stop it, or run every node with replay.mode: database)"
 }
+
+// rotationLockKey is the advisory lock of master-key rotations on
+// PostgreSQL, distinct from the node and migration locks.
+const rotationLockKey int64 = 0x6167726f74 // "agrot"
+
+// LockRotation takes the store's rotation lock without waiting, so one
+// master-key rotation or retirement runs at a time across every process
+// on the store; a held lock fails at once with KindConflict. Close
+// releases it (the kernel or the server does when the process ends).
+func LockRotation(ctx context.Context, st core.Store, dsn, dataDir string) (io.Closer, error) {
+	busy := core.E(core.KindConflict, "another master-key rotation is running on this store: wait for it to finish")
+	if IsPostgres(dsn) {
+		d, ok := st.(interface{ DB() *sql.DB })
+		if !ok {
+			return nil, core.E(core.KindInternal, "postgres store without a connection pool")
+		}
+		c, err := postgres.TryLock(ctx, d.DB(), rotationLockKey)
+		if errors.Is(err, postgres.ErrClaimed) {
+			return nil, busy
+		}
+		return c, err
+	}
+	if path, ok := SQLitePath(dsn, dataDir); ok {
+		c, err := claimFile(path+".rotate.lock", true)
+		if core.KindOf(err) == core.KindConflict {
+			return nil, busy
+		}
+		return c, err
+	}
+	return nil, core.E(core.KindInvalidInput, "unsupported --db value (use postgres://... or sqlite:PATH)")
+}

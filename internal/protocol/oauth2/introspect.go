@@ -74,7 +74,7 @@ func (m *Module) findToken(r *http.Request, value string) (core.Token, bool, err
 	if value == "" || len(value) > MaxParamLen {
 		return core.Token{}, false, nil
 	}
-	t, err := m.svc.Store.GetTokenByHash(r.Context(), m.svc.Tokens.HashToken(value))
+	t, err := m.svc.Tokens.Find(r.Context(), value)
 	if err != nil {
 		if core.KindOf(err) == core.KindNotFound {
 			return core.Token{}, false, nil

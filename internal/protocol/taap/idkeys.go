@@ -38,3 +38,9 @@ func newIDKeys(cfg Config, d Deps) *core.SigningKeys {
 		Collection: collectionSystem, ID: signingKeysID, Purpose: "taap.id-token-key", Alg: cfg.IDTokenAlg,
 		Rotation: cfg.KeyRotation, Keep: cfg.IDTokenTTL + cfg.ClockSkew + core.SignerReload})
 }
+
+// SealedIDKeys is the ID-token signing keys as sealed values, for
+// master-key rotation (core.RotateMasterKey).
+func SealedIDKeys(docs core.DocumentStore, keys *core.Keyring) core.SealedSet {
+	return newIDKeys(DefaultConfig(), Deps{Docs: docs, Keys: keys}).Sealed("taap_id_token_keys", keys)
+}

@@ -16,10 +16,11 @@ const nodeLockKey int64 = 0x617574686761 // "authga"
 // ErrClaimed says another session holds the node lock in a conflicting mode.
 var ErrClaimed = errors.New("the node lock is held by another session")
 
-// NodeClaim is a session advisory lock on nodeLockKey, held on a
+// NodeClaim is a session advisory lock (nodeLockKey, or TryLock's key), held on a
 // connection kept out of the pool.
 type NodeClaim struct {
 	db        *sql.DB
+	key       int64
 	exclusive bool
 	mu        sync.Mutex
 	conn      *sql.Conn
@@ -29,7 +30,17 @@ type NodeClaim struct {
 // It fails with ErrClaimed when another session holds it in a conflicting
 // mode.
 func ClaimNode(ctx context.Context, db *sql.DB, exclusive bool) (*NodeClaim, error) {
-	n := &NodeClaim{db: db, exclusive: exclusive}
+	return takeLock(ctx, db, nodeLockKey, exclusive)
+}
+
+// TryLock takes the exclusive session advisory lock key without waiting
+// (ErrClaimed when another session holds it); Close releases it.
+func TryLock(ctx context.Context, db *sql.DB, key int64) (*NodeClaim, error) {
+	return takeLock(ctx, db, key, true)
+}
+
+func takeLock(ctx context.Context, db *sql.DB, key int64, exclusive bool) (*NodeClaim, error) {
+	n := &NodeClaim{db: db, key: key, exclusive: exclusive}
 	conn, err := n.take(ctx)
 	if err != nil {
 		return nil, err
@@ -48,7 +59,7 @@ func (n *NodeClaim) take(ctx context.Context) (*sql.Conn, error) {
 		fn = "pg_try_advisory_lock"
 	}
 	var ok bool
-	if err := conn.QueryRowContext(ctx, "SELECT "+fn+"($1)", nodeLockKey).Scan(&ok); err != nil || !ok {
+	if err := conn.QueryRowContext(ctx, "SELECT "+fn+"($1)", n.key).Scan(&ok); err != nil || !ok {
 		conn.Close()
 		if err != nil {
 			return nil, fmt.Errorf("store lock: %w", err)
@@ -113,7 +124,7 @@ func (n *NodeClaim) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := n.conn.ExecContext(ctx, "SELECT "+fn+"($1)", nodeLockKey)
+	_, err := n.conn.ExecContext(ctx, "SELECT "+fn+"($1)", n.key)
 	if cerr := n.conn.Close(); err == nil {
 		err = cerr
 	}

@@ -350,7 +350,7 @@ func (s *Store) CountPrincipals(ctx context.Context, kind core.PrincipalKind) (i
 
 // --- credentials ---
 
-const credentialCols = `id, principal_id, org_id, kind, lookup, name, secret_hash, sealed, public, meta, created_at, expires_at, revoked_at`
+const credentialCols = `id, principal_id, org_id, kind, lookup, name, secret_hash, sealed, key_id, public, meta, created_at, expires_at, revoked_at`
 
 func scanCredential(sc interface{ Scan(...any) error }) (core.Credential, error) {
 	var c core.Credential
@@ -358,7 +358,7 @@ func scanCredential(sc interface{ Scan(...any) error }) (core.Credential, error)
 	var meta sql.NullString
 	var created int64
 	var exp, rev sql.NullInt64
-	err := sc.Scan(&c.ID, &c.PrincipalID, &c.OrgID, &kind, &c.Lookup, &c.Name, &c.SecretHash, &c.Sealed, &c.Public, &meta, &created, &exp, &rev)
+	err := sc.Scan(&c.ID, &c.PrincipalID, &c.OrgID, &kind, &c.Lookup, &c.Name, &c.SecretHash, &c.Sealed, &c.KeyID, &c.Public, &meta, &created, &exp, &rev)
 	c.Kind = core.CredentialKind(kind)
 	if meta.Valid {
 		c.Meta = []byte(meta.String)
@@ -371,8 +371,8 @@ func scanCredential(sc interface{ Scan(...any) error }) (core.Credential, error)
 
 // CreateCredential inserts c.
 func (s *Store) CreateCredential(ctx context.Context, c core.Credential) error {
-	_, err := s.exec(ctx, `INSERT INTO credentials(`+credentialCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.PrincipalID, c.OrgID, string(c.Kind), c.Lookup, c.Name, nullBytes(c.SecretHash), nullBytes(c.Sealed),
+	_, err := s.exec(ctx, `INSERT INTO credentials(`+credentialCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.PrincipalID, c.OrgID, string(c.Kind), c.Lookup, c.Name, nullBytes(c.SecretHash), nullBytes(c.Sealed), c.KeyID,
 		nullBytes(c.Public), nullText(c.Meta), ts(c.CreatedAt), tsp(c.ExpiresAt), tsp(c.RevokedAt))
 	s.invalidateReads()
 	return err
@@ -451,17 +451,102 @@ func (s *Store) RevokeCredential(ctx context.Context, id string, at time.Time) e
 	return s.execOne(ctx, `UPDATE credentials SET revoked_at=COALESCE(revoked_at, ?) WHERE id=?`, ts(at), id)
 }
 
+// UpdateCredentialSecret moves a credential's secret to another master
+// key, if it is still under fromKeyID.
+func (s *Store) UpdateCredentialSecret(ctx context.Context, id, fromKeyID string, secretHash, sealed []byte, keyID string) (bool, error) {
+	col, val := "secret_hash", secretHash
+	if len(sealed) > 0 {
+		col, val = "sealed", sealed
+	}
+	if len(val) == 0 {
+		return false, core.E(core.KindInvalidInput, "no secret to store")
+	}
+	n, err := s.rowsAffected(s.exec(ctx, `UPDATE credentials SET `+col+`=?, key_id=? WHERE id=? AND key_id=? AND `+col+` IS NOT NULL`, val, keyID, id, fromKeyID))
+	return n == 1, err
+}
+
+// ListSealedCredentials lists credentials with a sealed secret not under notKeyID.
+func (s *Store) ListSealedCredentials(ctx context.Context, notKeyID, afterID string, limit int) ([]core.Credential, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.write.QueryContext(ctx, s.rb(`SELECT `+credentialCols+` FROM credentials WHERE sealed IS NOT NULL AND key_id<>? AND id>? ORDER BY id LIMIT ?`), notKeyID, afterID, limit)
+	if err != nil {
+		return nil, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, s.err(err)
+		}
+		out = append(out, c)
+	}
+	return out, s.err(rows.Err())
+}
+
+// CountKeyUse counts, per key id, sealed credentials and live keyed hashes.
+func (s *Store) CountKeyUse(ctx context.Context, now time.Time) ([]core.KeyUse, error) {
+	byID := map[string]*core.KeyUse{}
+	get := func(id string) *core.KeyUse {
+		u, ok := byID[id]
+		if !ok {
+			u = &core.KeyUse{KeyID: id}
+			byID[id] = u
+		}
+		return u
+	}
+	queries := []struct {
+		q    string
+		args []any
+		add  func(u *core.KeyUse, n int)
+	}{
+		{`SELECT key_id, COUNT(*) FROM credentials WHERE sealed IS NOT NULL GROUP BY key_id`, nil,
+			func(u *core.KeyUse, n int) { u.SealedCredentials += n }},
+		{`SELECT key_id, COUNT(*) FROM credentials WHERE secret_hash IS NOT NULL AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at>?) GROUP BY key_id`, []any{ts(now)},
+			func(u *core.KeyUse, n int) { u.HashedCredentials += n }},
+		{`SELECT key_id, COUNT(*) FROM tokens WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at>?) GROUP BY key_id`, []any{ts(now)},
+			func(u *core.KeyUse, n int) { u.Tokens += n }},
+	}
+	for _, q := range queries {
+		rows, err := s.write.QueryContext(ctx, s.rb(q.q), q.args...)
+		if err != nil {
+			return nil, s.err(err)
+		}
+		for rows.Next() {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return nil, s.err(err)
+			}
+			q.add(get(id), n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, s.err(err)
+		}
+	}
+	out := make([]core.KeyUse, 0, len(byID))
+	for _, u := range byID {
+		out = append(out, *u)
+	}
+	slices.SortFunc(out, func(a, b core.KeyUse) int { return strings.Compare(a.KeyID, b.KeyID) })
+	return out, nil
+}
+
 // --- tokens ---
 
-const tokenCols = `id, hash, kind, org_id, principal_id, principal_kind, credential_id, family_id, parent_id, scope, binding, cnf_x5t_s256, issued_at, expires_at, renewable_until, rotated_at, revoked_at, meta`
+const tokenCols = `id, hash, kind, org_id, principal_id, principal_kind, credential_id, family_id, parent_id, scope, binding, cnf_x5t_s256, issued_at, expires_at, renewable_until, rotated_at, revoked_at, meta, key_id`
 
 // tokenArgs are the values of tokenCols for t, in order.
 func tokenArgs(t core.Token) []any {
 	return []any{t.ID, t.Hash, string(t.Kind), t.OrgID, t.PrincipalID, string(t.PrincipalKind), t.CredentialID, t.FamilyID, t.ParentID, t.Scope, t.Binding,
-		t.CertThumbprint, ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta)}
+		t.CertThumbprint, ts(t.IssuedAt), tsp(t.ExpiresAt), tsp(t.RenewableUntil), tsp(t.RotatedAt), tsp(t.RevokedAt), nullText(t.Meta), t.KeyID}
 }
 
-const tokenPlaceholders = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+const tokenPlaceholders = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 func scanToken(sc interface{ Scan(...any) error }) (core.Token, error) {
 	var t core.Token
@@ -470,7 +555,7 @@ func scanToken(sc interface{ Scan(...any) error }) (core.Token, error) {
 	var exp, ren, rot, rev sql.NullInt64
 	var meta sql.NullString
 	err := sc.Scan(&t.ID, &t.Hash, &kind, &t.OrgID, &t.PrincipalID, &pkind, &t.CredentialID, &t.FamilyID, &t.ParentID, &t.Scope, &t.Binding, &t.CertThumbprint,
-		&issued, &exp, &ren, &rot, &rev, &meta)
+		&issued, &exp, &ren, &rot, &rev, &meta, &t.KeyID)
 	t.Kind, t.PrincipalKind = core.TokenKind(kind), core.PrincipalKind(pkind)
 	t.IssuedAt = fromTS(issued)
 	t.ExpiresAt, t.RenewableUntil, t.RotatedAt, t.RevokedAt = fromNullTS(exp), fromNullTS(ren), fromNullTS(rot), fromNullTS(rev)
@@ -490,6 +575,12 @@ func (s *Store) CreateToken(ctx context.Context, t core.Token) error {
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (core.Token, error) {
 	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash=?`, hash))
 	return t, s.err(err)
+}
+
+// RehashToken moves a token's hash to another master key, if its hash is still oldHash.
+func (s *Store) RehashToken(ctx context.Context, id string, oldHash, newHash []byte, keyID string) (bool, error) {
+	n, err := s.rowsAffected(s.exec(ctx, `UPDATE tokens SET hash=?, key_id=? WHERE id=? AND hash=?`, newHash, keyID, id, oldHash))
+	return n == 1, err
 }
 
 // GetToken reads a token by id.
@@ -993,7 +1084,7 @@ func (s *Store) WriteBatch(ctx context.Context, tokens []core.Token, events []co
 		chunk := tokens[start:min(start+batchRows, len(tokens))]
 		var b strings.Builder
 		b.WriteString(`INSERT INTO tokens(` + tokenCols + `) VALUES`)
-		args := make([]any, 0, len(chunk)*18)
+		args := make([]any, 0, len(chunk)*19)
 		for i, t := range chunk {
 			if i > 0 {
 				b.WriteByte(',')

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"JobsClaimedOnce", testJobsClaimedOnce},
 		{"NotFound", testNotFound},
 		{"Counters", testCounters},
+		{"KeyIDs", testKeyIDs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
