@@ -87,6 +87,8 @@ type nodeOptions struct {
 	// allowedHosts are Host headers the node believes for links and
 	// signed service URLs (allowed_hosts): the load balancer's name.
 	allowedHosts []string
+	// previous are further master keys the node knows (a rotation).
+	previous [][]byte
 }
 
 // startNode runs every family the harness's configuration enables, built
@@ -94,7 +96,7 @@ type nodeOptions struct {
 // real handler chain, on the shared database.
 func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 	t.Helper()
-	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, ManualClock: o.clock, AuthLimits: o.limits}, func(svc core.Services) []httpapi.Module {
+	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, PreviousMasterKeys: o.previous, ManualClock: o.clock, AuthLimits: o.limits}, func(svc core.Services) []httpapi.Module {
 		cfg := harnessConfig()
 		if o.oauth2 != nil {
 			o.oauth2(&cfg.OAuth2)

@@ -201,3 +201,110 @@ func TestSealOpensLegacyFormat(t *testing.T) {
 		t.Fatal("padded blob without its format byte opened")
 	}
 }
+
+func TestKeyringSeveralMasterKeys(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, MasterKeySize), bytes.Repeat([]byte{2}, MasterKeySize)
+	old, err := NewKeyring(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := NewKeyring(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.ActiveKeyID() != KeyID(newKey) || both.PrimaryKeyID() != KeyID(newKey) || !slices.Equal(both.KeyIDs(), []string{KeyID(newKey), KeyID(oldKey)}) {
+		t.Fatalf("keyring ids: active %s, known %v", both.ActiveKeyID(), both.KeyIDs())
+	}
+	if len(KeyID(oldKey)) != 2*KeyIDSize || KeyID(oldKey) == KeyID(newKey) || strings.Contains(hex.EncodeToString(oldKey), KeyID(oldKey)) {
+		t.Fatalf("key ids %s %s", KeyID(oldKey), KeyID(newKey))
+	}
+	sealedOld, err := old.Seal([]byte("secret"), "aad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if SealedKeyID(sealedOld) != KeyID(oldKey) {
+		t.Fatalf("SealedKeyID = %s", SealedKeyID(sealedOld))
+	}
+	if got, err := both.Open(sealedOld, "aad"); err != nil || string(got) != "secret" {
+		t.Fatalf("old blob under both keys: %q %v", got, err)
+	}
+	sealedNew, _ := both.Seal([]byte("secret"), "aad")
+	if SealedKeyID(sealedNew) != KeyID(newKey) {
+		t.Fatal("new blobs are not sealed under the active key")
+	}
+	if _, err := old.Open(sealedNew, "aad"); err == nil || !strings.Contains(err.Error(), "does not have") {
+		t.Fatalf("old-only keyring opened a blob of an unknown key: %v", err)
+	}
+	// A blob whose id was changed to another known key's does not open.
+	swapped := slices.Clone(sealedOld)
+	copy(swapped[1:], sealedNew[1:1+KeyIDSize])
+	if _, err := both.Open(swapped, "aad"); err == nil {
+		t.Fatal("a blob opened under a key id it was not sealed under")
+	}
+	// Keyed hashes verify under the key they were made with.
+	h, id := old.HashKeyed("token", "v")
+	if !both.VerifyHashUnder(id, "token", "v", h) || both.VerifyHashUnder(KeyID(newKey), "token", "v", h) || both.VerifyHash("token", "v", h) {
+		t.Fatal("keyed hash not verified under its own key only")
+	}
+	if both.VerifyHashUnder("00000000deadbeef", "token", "v", h) {
+		t.Fatal("unknown key id verified a hash")
+	}
+	if got := both.Fallbacks(); !slices.Equal(got, []string{KeyID(oldKey)}) {
+		t.Fatalf("Fallbacks = %v", got)
+	}
+
+	// Blobs written before key ids existed (padded format) open under the original key.
+	legacy := legacyBlob(both.byID[KeyID(oldKey)], "legacy", "aad")
+	if SealedKeyID(legacy) != "" {
+		t.Fatal("legacy blob has a key id")
+	}
+	if got, err := both.Open(legacy, "aad"); err != nil || string(got) != "legacy" {
+		t.Fatalf("legacy blob: %q %v", got, err)
+	}
+}
+
+// TestAttack_SealedUnderRetiredKey: once retired, a key opens and verifies
+// nothing, even on a node that still has it configured: a value sealed
+// under it (a stale backup restored, a row written by a forgotten node) is
+// refused, and its hashes verify nothing.
+func TestAttack_SealedUnderRetiredKey(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, MasterKeySize), bytes.Repeat([]byte{2}, MasterKeySize)
+	old, _ := NewKeyring(oldKey)
+	both, _ := NewKeyring(newKey, oldKey)
+	sealed, _ := old.Seal([]byte("secret"), "aad")
+	h, id := old.HashKeyed("secret:access_key", "s")
+	legacy := legacyBlob(old.byID[KeyID(oldKey)], "x", "aad")
+	if _, err := both.Open(legacy, "aad"); err != nil {
+		t.Fatalf("legacy blob before the retirement: %v", err)
+	}
+	if err := both.apply(KeyringState{Active: KeyID(newKey), Original: KeyID(oldKey), Retired: []string{KeyID(oldKey)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := both.Open(sealed, "aad"); err == nil || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("blob under a retired key: %v", err)
+	}
+	if _, err := both.Open(legacy, "aad"); err == nil {
+		t.Fatal("an id-less blob opened after the original key was retired")
+	}
+	if both.VerifyHashUnder(id, "secret:access_key", "s", h) || both.VerifyHashUnder("", "secret:access_key", "s", h) {
+		t.Fatal("a hash verified under a retired key")
+	}
+	if len(both.Fallbacks()) != 0 {
+		t.Fatalf("retired key still a lookup fallback: %v", both.Fallbacks())
+	}
+	// A state naming an active key the node lacks is refused.
+	if err := old.apply(KeyringState{Active: KeyID(newKey), Original: KeyID(oldKey)}); err == nil || !strings.Contains(err.Error(), "does not have") {
+		t.Fatalf("unknown active key: %v", err)
+	}
+}
+
+// legacyBlob seals pt in the padded format without a key id (written
+// before key ids existed).
+func legacyBlob(mk *masterKey, pt, aad string) []byte {
+	n := mk.seal.NonceSize()
+	buf := make([]byte, sealBucket)
+	buf[3] = byte(len(pt))
+	copy(buf[4:], pt)
+	out := append([]byte{sealPadded}, bytes.Repeat([]byte{7}, n)...)
+	return mk.seal.Seal(out, out[1:], buf, paddedAAD(aad))
+}

@@ -45,6 +45,13 @@ type Options struct {
 	Log *slog.Logger
 	// MasterKey fixes the master key (shared by several nodes on one database).
 	MasterKey []byte
+	// PreviousMasterKeys are further master keys the node knows (a
+	// rotation); with them the node follows the database's keyring state
+	// (core.Services.CheckKeyring) before serving.
+	PreviousMasterKeys [][]byte
+	// SQLitePath opens this SQLite file instead of a fresh one (several
+	// services on one SQLite store).
+	SQLitePath string
 	// AuthLimits replaces the default failed-authentication limits when set.
 	AuthLimits core.GuardLimits
 	// ReadCacheMaxAge turns on the store's read cache (read_cache_max_age,
@@ -62,7 +69,11 @@ func NewServices(t testing.TB, opt Options) (core.Services, *core.ManualClock) {
 	if opt.PostgresDSN != "" {
 		st, err = postgres.Open(ctx, opt.PostgresDSN, postgres.Options{})
 	} else {
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "authgate.db"), sqlite.Options{})
+		path := opt.SQLitePath
+		if path == "" {
+			path = filepath.Join(t.TempDir(), "authgate.db")
+		}
+		st, err = sqlite.Open(ctx, path, sqlite.Options{})
 	}
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -75,7 +86,7 @@ func NewServices(t testing.TB, opt Options) (core.Services, *core.ManualClock) {
 			t.Fatal(err)
 		}
 	}
-	keys, err := core.NewKeyring(master)
+	keys, err := core.NewKeyring(master, opt.PreviousMasterKeys...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +110,11 @@ func NewServices(t testing.TB, opt Options) (core.Services, *core.ManualClock) {
 	}
 	if opt.AuthLimits != (core.GuardLimits{}) {
 		svc.Guard = core.NewGuard(st, clock, opt.AuthLimits)
+	}
+	if len(opt.PreviousMasterKeys) > 0 {
+		if err := svc.CheckKeyring(ctx); err != nil {
+			t.Fatalf("keyring: %v", err)
+		}
 	}
 	return svc, manual
 }
