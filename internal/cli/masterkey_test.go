@@ -133,7 +133,7 @@ func TestMasterKeyRotationCommands(t *testing.T) {
 			t.Errorf("%s new key file: %d %s", tc.name, code, msg)
 		}
 	}
-	if code, _, msg := runCLIBoth("admin", "rotate-master-key", "--data-dir", data, "--master-key-file", newFile); code == 0 || !strings.Contains(msg, "does not have") {
+	if code, _, msg := runCLIBoth("admin", "rotate-master-key", "--data-dir", data, "--master-key-file", newFile); code == 0 || !strings.Contains(msg, "differs from the database's active master key") {
 		t.Errorf("rotation without the old key: %d %s", code, msg)
 	}
 	lock, err := store.LockRotation(context.Background(), nil, "", data)
@@ -189,7 +189,7 @@ func TestMasterKeyRotationCommands(t *testing.T) {
 	if bearerGet(t, s2.url, token) != 200 {
 		t.Fatal("token refused after the retirement")
 	}
-	if code, _, msg := runCLIBoth(append([]string{"migrate"}, oldOnly...)...); code == 0 || !strings.Contains(msg, "does not have") {
+	if code, _, msg := runCLIBoth(append([]string{"migrate"}, oldOnly...)...); code == 0 || !strings.Contains(msg, "differs from the database's active master key") {
 		t.Fatalf("node with only the retired key: %d %s", code, msg)
 	}
 	// The CA's keys open without the retired key (they were re-sealed).

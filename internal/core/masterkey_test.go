@@ -144,7 +144,7 @@ func TestMasterKeyRotation(t *testing.T) {
 	h.use(t, b)
 
 	// The old-only node cannot follow, and does not start any more.
-	if err := a.RefreshKeyring(ctx); err == nil || !strings.Contains(err.Error(), "does not have") {
+	if err := a.RefreshKeyring(ctx); err == nil || !strings.Contains(err.Error(), "differs from the database's active master key") {
 		t.Fatalf("old-only node followed the new key: %v", err)
 	}
 	c, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey})

@@ -180,9 +180,9 @@ func (k *Keyring) Fallbacks() []string {
 func (k *Keyring) apply(st KeyringState) error {
 	mk, ok := k.byID[st.Active]
 	if !ok {
-		return E(KindInvalidInput, "the database's active master key is "+st.Active+
-			", which this node does not have (it knows "+strings.Join(k.ids, ", ")+
-			"): add its file to master_key_file or previous_master_key_files")
+		return E(KindInvalidInput, "this node's master key differs from the database's active master key "+st.Active+
+			" (the node has "+strings.Join(k.ids, ", ")+"): every node must know the active key; add its file to "+
+			"master_key_file or previous_master_key_files (AUTHGATE_MASTER_KEY or --master-key-file)")
 	}
 	retired := map[string]bool{}
 	for _, id := range st.Retired {

@@ -293,7 +293,7 @@ func TestAttack_SealedUnderRetiredKey(t *testing.T) {
 		t.Fatalf("retired key still a lookup fallback: %v", both.Fallbacks())
 	}
 	// A state naming an active key the node lacks is refused.
-	if err := old.apply(KeyringState{Active: KeyID(newKey), Original: KeyID(oldKey)}); err == nil || !strings.Contains(err.Error(), "does not have") {
+	if err := old.apply(KeyringState{Active: KeyID(newKey), Original: KeyID(oldKey)}); err == nil || !strings.Contains(err.Error(), "differs from the database's active master key") {
 		t.Fatalf("unknown active key: %v", err)
 	}
 }

@@ -281,6 +281,12 @@ func (s *Tokens) Find(ctx context.Context, value string) (Token, error) {
 		}
 		return t, nil
 	}
+	if len(s.keys.Fallbacks()) > 0 {
+		// Missed under every key: another node may have moved the token
+		// between the first lookup and the previous keys' (a move is one
+		// atomic update), so the active key's hash is asked once more.
+		return s.store.GetTokenByHash(ctx, hash)
+	}
 	return Token{}, err
 }
 
