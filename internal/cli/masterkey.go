@@ -106,7 +106,7 @@ func newMasterKeyCmd(g *globalFlags) *cobra.Command {
 					return nil, err
 				}
 				defer lock.Close()
-				return rt.svc.RetireMasterKey(cmd.Context(), args[0], sealedSets(rt))
+				return rt.svc.RetireMasterKey(cmd.Context(), args[0], sealedSets(rt), rt.cfg.ReadCacheMaxAge)
 			})(cmd, args)
 		},
 	}

@@ -456,8 +456,26 @@ func (s Services) MasterKeyStatus(ctx context.Context, sets []SealedSet) (KeySta
 // RetireMasterKey retires a master key nothing needs any more: from then
 // on it opens and verifies nothing on any node, and may be removed from
 // every node's configuration. It refuses the active key and a key that
-// stored values still need (see MasterKeyStatus).
-func (s Services) RetireMasterKey(ctx context.Context, id string, sets []SealedSet) (KeyStatus, error) {
+// stored values still need (see MasterKeyStatus). settle (the nodes' read
+// cache bound) is waited between a first count of zero and the second
+// one that decides, so no node still holds a cached credential from
+// before its move.
+func (s Services) RetireMasterKey(ctx context.Context, id string, sets []SealedSet, settle time.Duration) (KeyStatus, error) {
+	status, err := s.retirable(ctx, id, sets)
+	if err != nil || settle <= 0 || slices.Contains(status.Retired, id) {
+		return s.retire(ctx, id, sets, status, err)
+	}
+	select {
+	case <-ctx.Done():
+		return status, ctx.Err()
+	case <-time.After(settle):
+	}
+	status, err = s.retirable(ctx, id, sets)
+	return s.retire(ctx, id, sets, status, err)
+}
+
+// retirable checks that nothing needs the key.
+func (s Services) retirable(ctx context.Context, id string, sets []SealedSet) (KeyStatus, error) {
 	status, err := s.MasterKeyStatus(ctx, sets)
 	if err != nil {
 		return status, err
@@ -465,14 +483,19 @@ func (s Services) RetireMasterKey(ctx context.Context, id string, sets []SealedS
 	if id == status.Active {
 		return status, E(KindConflict, "master key "+id+" is the active key: rotate to a new key first")
 	}
-	if slices.Contains(status.Retired, id) {
-		return status, nil
-	}
 	for _, r := range status.Keys {
-		if r.KeyID == id && r.Total > 0 {
+		if r.KeyID == id && r.Total > 0 && !slices.Contains(status.Retired, id) {
 			return status, E(KindConflict, fmt.Sprintf("master key %s is still needed by %d values (sealed credentials %d, credential hashes %d, tokens %d, other sealed %d): run `authgate admin rotate-master-key` to re-seal; hashes move on their next use (or revoke them)",
 				id, r.Total, r.SealedCredentials, r.HashedCredentials, r.Tokens, r.Total-r.SealedCredentials-r.HashedCredentials-r.Tokens))
 		}
+	}
+	return status, nil
+}
+
+// retire records the retirement once retirable said yes.
+func (s Services) retire(ctx context.Context, id string, sets []SealedSet, status KeyStatus, err error) (KeyStatus, error) {
+	if err != nil || slices.Contains(status.Retired, id) {
+		return status, err
 	}
 	st, d, err := s.loadKeyringState(ctx)
 	if err != nil {

@@ -118,10 +118,10 @@ func TestMasterKeyRotation(t *testing.T) {
 	if r := keyUse(res.Status, oldID); r.SealedCredentials != 0 || r.HashedCredentials != 1 || r.Tokens != 1 || res.Status.NeedPrevious != 2 {
 		t.Fatalf("status after the rotation: %+v", res.Status)
 	}
-	if _, err := b.RetireMasterKey(ctx, oldID, nil); core.KindOf(err) != core.KindConflict || !strings.Contains(err.Error(), "still needed by 2 values") {
+	if _, err := b.RetireMasterKey(ctx, oldID, nil, 0); core.KindOf(err) != core.KindConflict || !strings.Contains(err.Error(), "still needed by 2 values") {
 		t.Fatalf("retire while needed: %v", err)
 	}
-	if _, err := b.RetireMasterKey(ctx, newID, nil); core.KindOf(err) != core.KindConflict || !strings.Contains(err.Error(), "active key") {
+	if _, err := b.RetireMasterKey(ctx, newID, nil, 0); core.KindOf(err) != core.KindConflict || !strings.Contains(err.Error(), "active key") {
 		t.Fatalf("retire the active key: %v", err)
 	}
 	// Rotating again is a no-op that finishes an interrupted run.
@@ -138,7 +138,7 @@ func TestMasterKeyRotation(t *testing.T) {
 	if st.NeedPrevious != 0 || keyUse(st, newID).Total != 3 {
 		t.Fatalf("status after use: %+v", st)
 	}
-	if st, err = b.RetireMasterKey(ctx, oldID, nil); err != nil || !slices.Contains(st.Retired, oldID) {
+	if st, err = b.RetireMasterKey(ctx, oldID, nil, 0); err != nil || !slices.Contains(st.Retired, oldID) {
 		t.Fatalf("retire: %+v %v", st, err)
 	}
 	h.use(t, b)
@@ -268,7 +268,7 @@ func TestAttack_RotateRefusals(t *testing.T) {
 	if _, err := b.RotateMasterKey(ctx, core.RotateOptions{NodeMaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.RetireMasterKey(ctx, core.KeyID(oldKey), nil); err != nil {
+	if _, err := b.RetireMasterKey(ctx, core.KeyID(oldKey), nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	swapped, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey, PreviousMasterKeys: [][]byte{newKey}})

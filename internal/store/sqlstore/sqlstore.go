@@ -454,6 +454,7 @@ func (s *Store) RevokeCredential(ctx context.Context, id string, at time.Time) e
 // UpdateCredentialSecret moves a credential's secret to another master
 // key, if it is still under fromKeyID.
 func (s *Store) UpdateCredentialSecret(ctx context.Context, id, fromKeyID string, secretHash, sealed []byte, keyID string) (bool, error) {
+	defer s.invalidateReads()
 	col, val := "secret_hash", secretHash
 	if len(sealed) > 0 {
 		col, val = "sealed", sealed
