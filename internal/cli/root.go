@@ -19,20 +19,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			return ee.code
-		}
-		var ce codedError
-		if errors.As(err, &ce) {
-			fmt.Fprintln(stderr, "authgate:", ce.err)
-			return ce.code
-		}
-		fmt.Fprintln(stderr, "authgate:", err)
-		return 1
+	refuseUnknownSubcommands(root)
+	var ran bool
+	markRun(root, &ran)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
 	}
-	return 0
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "authgate:", redactURL(err))
+	return exitCode(err, ran)
 }
 
 // exitError ends the process with a specific code after the command has
@@ -49,9 +48,6 @@ type codedError struct {
 
 func (e codedError) Error() string { return e.err.Error() }
 func (e codedError) Unwrap() error { return e.err }
-
-// exitUsage is the exit code of a command called with bad flags or arguments.
-const exitUsage = 2
 
 // usageError marks err as a usage mistake: exit code exitUsage.
 func usageError(err error) error { return codedError{code: exitUsage, err: err} }

@@ -62,6 +62,9 @@ type Response struct {
 // Error is a failure response.
 type Error struct{ Response *Response }
 
+// HTTPStatus is the status code of the answer.
+func (e *Error) HTTPStatus() int { return e.Response.StatusCode }
+
 func (e *Error) Error() string {
 	return fmt.Sprintf("apstrata: %s: %s (HTTP %d)", e.Response.ErrorCode, e.Response.ErrorDetail, e.Response.StatusCode)
 }

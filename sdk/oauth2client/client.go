@@ -64,6 +64,9 @@ type Error struct {
 	Description string `json:"error_description"`
 }
 
+// HTTPStatus is the status code of the answer.
+func (e *Error) HTTPStatus() int { return e.Status }
+
 func (e *Error) Error() string {
 	if e.Description != "" {
 		return fmt.Sprintf("oauth2: %s (HTTP %d): %s", e.Code, e.Status, e.Description)

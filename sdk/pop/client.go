@@ -37,6 +37,9 @@ type Error struct {
 	Description string `json:"error_description"`
 }
 
+// HTTPStatus is the status code of the answer.
+func (e *Error) HTTPStatus() int { return e.Status }
+
 func (e *Error) Error() string {
 	return fmt.Sprintf("taap: %d %s: %s", e.Status, e.Code, e.Description)
 }

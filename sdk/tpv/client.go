@@ -103,6 +103,9 @@ type Error struct {
 	Errors  []string
 }
 
+// HTTPStatus is the status code of the answer.
+func (e *Error) HTTPStatus() int { return e.Status }
+
 func (e *Error) Error() string {
 	if len(e.Errors) > 1 {
 		return fmt.Sprintf("tpv: %d %s", e.Status, strings.Join(e.Errors, " "))
