@@ -38,6 +38,10 @@ func newM2MAPIKeyCmd(g *globalFlags) *cobra.Command {
 		Short: "Create a partner's M2MApiKey for one environment (printed once)",
 		Args:  cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			// Only a configured partner: never provision an organisation for a typo.
+			if _, err := rt.cfg.M2M.Partner(env, partner); err != nil {
+				return nil, err
+			}
 			k, err := m2m.CreateAPIKey(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), partner)
 			if err != nil {
 				return nil, err
@@ -100,6 +104,9 @@ func newM2MSIMCmd(g *globalFlags) *cobra.Command {
 	add := &cobra.Command{
 		Use: "add", Short: "Provision a shipped SIM for a partner", Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			if _, err := rt.cfg.M2M.Partner(env, partner); err != nil {
+				return nil, err
+			}
 			return m2m.AddSIM(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), partner, iccid, tariff)
 		}),
 	}

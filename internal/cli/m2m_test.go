@@ -269,3 +269,33 @@ func checkPartnerSheet(t *testing.T, cfgPath, data, taAddr string, files map[str
 		t.Fatal("the API key is printed again")
 	}
 }
+
+// TestAttack_M2MSetupUnknownPartner: `m2m apikey` and `m2m sim add` for a
+// partner the environment does not list refuse with exit 3 (not found) and
+// provision nothing: no organisation, no principal, no key.
+func TestAttack_M2MSetupUnknownPartner(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "authgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte("m2m:\n  ta:\n    partners:\n      - name: acme\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--data-dir", filepath.Join(dir, "data"), "--config", cfgPath}
+	for _, args := range [][]string{
+		{"m2m", "apikey", "--partner", "NOSUCH"},
+		{"m2m", "apikey", "--partner", "acme", "--env", "PE"}, // acme is a TA partner only
+		{"m2m", "apikey", "--partner", "ACME"},                // names are exact
+		{"m2m", "apikey", "--partner", strings.Repeat("x", 100000)},
+		{"m2m", "sim", "add", "--partner", "NOSUCH", "--iccid", "8949020000000000025"},
+	} {
+		code, stdout, stderr := runCLIExit(t, append(args, base...)...)
+		if code != exitNotFound || stdout != "" || !strings.Contains(stderr, "not_found") {
+			t.Fatalf("authgate %.80v: exit %d, stdout %q, stderr %.200q", args, code, stdout, stderr)
+		}
+	}
+	var orgs struct{ Total int }
+	if err := json.Unmarshal(runCLI(t, append([]string{"admin", "org", "list"}, base...)...), &orgs); err != nil || orgs.Total != 0 {
+		t.Fatalf("organisations after refused set-up: %+v (%v)", orgs, err)
+	}
+	// The configured partner still works.
+	runCLI(t, append([]string{"m2m", "apikey", "--partner", "acme"}, base...)...)
+}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 // Environment names. TA is test-and-approval, PE production.
@@ -128,6 +130,22 @@ func DefaultConfig() Config {
 // Envs returns the configured environments by name.
 func (c *Config) Envs() map[string]*EnvConfig {
 	return map[string]*EnvConfig{EnvTA: &c.TA, EnvPE: &c.PE}
+}
+
+// Partner is the configuration of partner name in environment env (TA or
+// PE): not_found when the environment lists no such partner, so that
+// set-up commands never provision one the listeners would not serve.
+func (c *Config) Partner(env, name string) (PartnerConfig, error) {
+	ec, ok := c.Envs()[strings.ToUpper(env)]
+	if !ok {
+		return PartnerConfig{}, core.E(core.KindInvalidInput, "environment must be TA or PE")
+	}
+	for _, p := range ec.Partners {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return PartnerConfig{}, core.E(core.KindNotFound, fmt.Sprintf("no partner %q in m2m.%s.partners", name, strings.ToLower(env)))
 }
 
 // Validate reports every problem of the section.
