@@ -276,3 +276,41 @@ func TestAttack_RotateRefusals(t *testing.T) {
 		t.Fatalf("rotation to a retired key: %v", err)
 	}
 }
+
+// TestMasterKeyRotationResealsSigningKeys: JWT signing keys (TAAP ID tokens, gateway
+// identities) sealed under the old key are re-sealed by the rotation, so
+// a node started after the old key's retirement still signs with them.
+func TestMasterKeyRotationResealsSigningKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "authgate.db")
+	oldKey, newKey := masterKey(t), masterKey(t)
+	a, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey})
+	if err := a.CheckKeyring(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(svc core.Services) core.SigningKeysConfig {
+		return core.SigningKeysConfig{Docs: svc.Store, Seal: svc.Keys, Clock: svc.Clock, Collection: "test.system", ID: "keys",
+			Purpose: "test.key", Alg: "ES256", Rotation: 24 * time.Hour, Keep: time.Hour}
+	}
+	before, err := core.NewSigningKeys(cfg(a)).Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
+	set := core.NewSigningKeys(cfg(b)).Sealed("test_keys", b.Keys)
+	if counts, err := set.CountSealed(ctx); err != nil || counts[core.KeyID(oldKey)] != 1 {
+		t.Fatalf("sealed before: %v %v", counts, err)
+	}
+	res, err := b.RotateMasterKey(ctx, core.RotateOptions{Sets: []core.SealedSet{set}})
+	if err != nil || res.Resealed["test_keys"] != 1 || keyUse(res.Status, core.KeyID(oldKey)).Total != 0 {
+		t.Fatalf("rotation: %+v %v", res, err)
+	}
+	if _, err := b.RetireMasterKey(ctx, core.KeyID(oldKey), []core.SealedSet{set}, 0); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
+	after, err := core.NewSigningKeys(cfg(c)).Signer(ctx)
+	if err != nil || after.Kid != before.Kid {
+		t.Fatalf("signing key after the retirement: %v %v", after, err)
+	}
+}
