@@ -163,7 +163,7 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 	if err := svc.CheckKeyring(ctx); err != nil {
 		return fmt.Errorf("%w (authgate bench needs a throwaway database)", err)
 	}
-	useReadCache(st, f.readCacheMaxAge, svc.Clock)
+	useReadCache(svc, f.readCacheMaxAge)
 	if err := useReplayMode(ctx, &svc, f.replayInMemory, f.replayMaxKeys, log); err != nil {
 		return err
 	}
@@ -686,18 +686,25 @@ type presigned[T any] struct {
 	rate     float64      // req/s at which the last pool ran out
 }
 
+// maxFill bounds the signing before a level: PoP tokens live 120 s, and
+// on a loaded machine signing the whole pool could take longer than that
+// (the level would then send expired tokens). A pool cut short runs out
+// and the level is repeated with what the rate allows.
+const maxFill = 45 * time.Second
+
 func (p *presigned[T]) fill(n int) error {
-	items := make([]T, n)
 	procs := goruntime.GOMAXPROCS(0)
+	parts := make([][]T, procs)
+	deadline := time.Now().Add(maxFill)
 	var g errgroup.Group
 	for w := range procs {
 		g.Go(func() error {
-			for i := w; i < n; i += procs {
+			for i := w; i < n && time.Now().Before(deadline); i += procs {
 				v, err := p.sign()
 				if err != nil {
 					return err
 				}
-				items[i] = v
+				parts[w] = append(parts[w], v)
 			}
 			return nil
 		})
@@ -705,9 +712,15 @@ func (p *presigned[T]) fill(n int) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	p.pool, p.size = make(chan T, n), n
-	for _, v := range items {
-		p.pool <- v
+	size := 0
+	for _, part := range parts {
+		size += len(part)
+	}
+	p.pool, p.size = make(chan T, size), size
+	for _, part := range parts {
+		for _, v := range part {
+			p.pool <- v
+		}
 	}
 	p.ranOutAt.Store(0)
 	p.ready = time.Now()

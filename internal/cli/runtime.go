@@ -218,17 +218,23 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 		return nil, err
 	}
 	svc.Guard = core.NewGuard(st, svc.Clock, cfg.AuthFailures.Limits())
-	useReadCache(st, cfg.ReadCacheMaxAge, svc.Clock)
+	useReadCache(svc, cfg.ReadCacheMaxAge)
 	return &runtime{cfg: cfg, log: log, svc: svc}, nil
 }
 
-// useReadCache turns on the store's read cache on PostgreSQL, where every
-// read is a network round trip shared by all nodes (read_cache_max_age).
-// SQLite reads are local and stay uncached.
-func useReadCache(st core.Store, maxAge time.Duration, clock core.Clock) {
-	if rc, ok := st.(core.ReadCacher); ok && st.Dialect() == "postgres" {
-		rc.CacheReads(maxAge, clock)
+// useReadCache turns on, on PostgreSQL, where every read is a network
+// round trip shared by all nodes, the store's read cache of credentials
+// and principals and the token cache for TPV auth tokens (issued for 30
+// minutes, changed in the store only by revocation), both bounded by
+// read_cache_max_age. SQLite reads are local and stay uncached.
+func useReadCache(svc core.Services, maxAge time.Duration) {
+	if svc.Store.Dialect() != "postgres" {
+		return
 	}
+	if rc, ok := svc.Store.(core.ReadCacher); ok {
+		rc.CacheReads(maxAge, svc.Clock)
+	}
+	svc.Tokens.EnableCache(core.TokenTPVAuth, maxAge)
 }
 
 func (r *runtime) Close() error { return r.svc.Store.Close() }

@@ -54,9 +54,10 @@ type Options struct {
 	SQLitePath string
 	// AuthLimits replaces the default failed-authentication limits when set.
 	AuthLimits core.GuardLimits
-	// ReadCacheMaxAge turns on the store's read cache (read_cache_max_age,
-	// on by default in serve on PostgreSQL); zero leaves it off, so a write
-	// through one test node is seen by the others at once.
+	// ReadCacheMaxAge turns on the store's read cache and the TPV auth
+	// token cache (read_cache_max_age, on by default in serve on
+	// PostgreSQL); zero leaves them off, so a write through one test node
+	// is seen by the others at once.
 	ReadCacheMaxAge time.Duration
 }
 
@@ -107,6 +108,7 @@ func NewServices(t testing.TB, opt Options) (core.Services, *core.ManualClock) {
 	svc := core.NewServices(st, keys, clock, log)
 	if rc, ok := st.(core.ReadCacher); ok && opt.ReadCacheMaxAge > 0 {
 		rc.CacheReads(opt.ReadCacheMaxAge, clock)
+		svc.Tokens.EnableCache(core.TokenTPVAuth, opt.ReadCacheMaxAge)
 	}
 	if opt.AuthLimits != (core.GuardLimits{}) {
 		svc.Guard = core.NewGuard(st, clock, opt.AuthLimits)
