@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,5 +287,42 @@ func TestMemoryReplayOnPostgresHonoursStoreFence(t *testing.T) {
 	}
 	if got := remember(r2, "ns", "later", t0.Add(time.Minute+time.Hour)); got != "fresh" {
 		t.Fatalf("message past the fence: %s", got)
+	}
+}
+
+// BenchmarkMemoryReplayMap reports the heap a memory-mode replay cache
+// holds per key and in all, filled to a typical count and to the default
+// (and, with the configuration, maximum in memory) replay.max_keys: the
+// sharded map of key hashes plus the list kept for the clean stop. Run
+// with -benchtime=1x; the bytes are the figures, not the time.
+func BenchmarkMemoryReplayMap(b *testing.B) {
+	for _, n := range []int{100_000, 1 << 20} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			for range b.N {
+				svc, clock := agtest.NewServices(b, agtest.Options{ManualClock: t0})
+				r, err := core.OpenMemoryReplay(context.Background(), svc.Store, clock, core.MemoryReplayOptions{MaxKeys: n})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					if err := r.Remember(context.Background(), "taap.pop", strconv.Itoa(i), t0.Add(2*time.Minute)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				// What the cache holds: the live heap with it, less the
+				// live heap once it is unreachable.
+				var full, freed runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&full)
+				runtime.KeepAlive(r)
+				r = nil
+				runtime.GC()
+				runtime.ReadMemStats(&freed)
+				held := float64(full.HeapAlloc) - float64(freed.HeapAlloc)
+				b.ReportMetric(held/float64(n), "bytes/key")
+				b.ReportMetric(held/(1<<20), "MiB")
+			}
+		})
 	}
 }
