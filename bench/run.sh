@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-PG=1 REPEAT=3
+PG=1 REPEAT=3 ARGS="$*"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--sqlite-only) PG=0; shift ;;
@@ -51,7 +51,7 @@ for i in $(seq "$REPEAT"); do
 done
 
 {
-	echo "Produced by \`bench/run.sh $*\` on $(date -u +%Y-%m-%d)."
+	echo "Produced by \`bench/run.sh $ARGS\` on $(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 	if [ "$PG" = 1 ]; then
 		echo
 		echo '```'
