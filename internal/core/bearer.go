@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net/netip"
 	"strings"
 )
 
@@ -70,7 +71,18 @@ type BearerRequest struct {
 	TLS        *tls.ConnectionState // the connection, for RFC 8705 certificate binding
 	Protocol   string               // audit protocol of the adapter asking
 	RemoteAddr string
-	RequestID  string
+	// Addr is the client's address when RemoteAddr is "": formatted only
+	// for the audit record of a failure, off the hot path.
+	Addr      netip.Addr
+	RequestID string
+}
+
+// remoteAddr is the client's address for the audit log.
+func (req BearerRequest) remoteAddr() string {
+	if req.RemoteAddr == "" && req.Addr.IsValid() {
+		return req.Addr.String()
+	}
+	return req.RemoteAddr
 }
 
 // BearerCaller is who an access token authenticates.
@@ -203,7 +215,7 @@ func (b *BearerAuth) Admin(ctx context.Context, req BearerRequest, action Action
 	}
 	c.Kind = p.Kind
 	err = b.authz.AuthorizeAdmin(ctx, Authorization{Actor: c.Actor(), Action: action, Subject: subject,
-		Protocol: req.Protocol, RemoteAddr: req.RemoteAddr, RequestID: req.RequestID})
+		Protocol: req.Protocol, RemoteAddr: req.remoteAddr(), RequestID: req.RequestID})
 	if err != nil {
 		return BearerCaller{}, err
 	}
@@ -215,5 +227,5 @@ func (b *BearerAuth) fail(ctx context.Context, req BearerRequest, t Token, reaso
 		return
 	}
 	_ = b.audit.Record(ctx, AuditEvent{Action: AuditAuthFailure, Protocol: req.Protocol, OrgID: t.OrgID, PrincipalID: t.PrincipalID,
-		Subject: t.ID, Outcome: OutcomeFailure, Reason: "bearer: " + reason, RemoteAddr: req.RemoteAddr, RequestID: req.RequestID})
+		Subject: t.ID, Outcome: OutcomeFailure, Reason: "bearer: " + reason, RemoteAddr: req.remoteAddr(), RequestID: req.RequestID})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -86,6 +87,17 @@ func (b *BearerAuth) Authenticate(r *http.Request) (Caller, error) {
 // its scheme: core.BearerAuth with this adapter's audit details.
 func (b *BearerAuth) authenticate(ctx context.Context, r *http.Request, addr string) (Caller, error) {
 	c, err := b.core.Authenticate(ctx, b.request(r, addr))
+	return Caller{Token: c.Token, Kind: c.Kind}, err
+}
+
+// authenticateFrom is authenticate for the scheme, whose request carries
+// the client's address already resolved (formatted only on failure).
+func (b *BearerAuth) authenticateFrom(ctx context.Context, r *http.Request, addr netip.Addr) (Caller, error) {
+	req := b.request(r, "")
+	if req.Addr = addr; !addr.IsValid() {
+		req.RemoteAddr = b.addr.IP(r)
+	}
+	c, err := b.core.Authenticate(ctx, req)
 	return Caller{Token: c.Token, Kind: c.Kind}, err
 }
 

@@ -45,13 +45,7 @@ func (bearerScheme) NeedsBody(*http.Request) bool { return false }
 // certificate; failures are audited. The subject is the principal id, as
 // RFC 7662 introspection reports it ("sub").
 func (s bearerScheme) Authenticate(ctx context.Context, req scheme.Request) (scheme.Caller, error) {
-	addr := ""
-	if req.Addr.IsValid() {
-		addr = req.Addr.String()
-	} else {
-		addr = s.b.addr.IP(req.HTTP)
-	}
-	c, err := s.b.authenticate(ctx, req.HTTP, addr)
+	c, err := s.b.authenticateFrom(ctx, req.HTTP, req.Addr)
 	if err != nil {
 		return scheme.Caller{}, err
 	}

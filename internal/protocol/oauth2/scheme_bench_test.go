@@ -1,0 +1,52 @@
+package oauth2_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"testing"
+
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
+	"github.com/authgate/authgate/internal/scheme"
+	"github.com/authgate/authgate/internal/testutil/agtest"
+)
+
+// BenchmarkBearerAuthenticate is the in-process cost of one bearer check
+// through the module's routes' path and through the oauth2-bearer scheme
+// (the same core.BearerAuth), with the access-token cache as configured
+// by default.
+func BenchmarkBearerAuthenticate(b *testing.B) {
+	var m *oauth2.Module
+	e := agtest.Start(b, agtest.Options{}, func(svc core.Services) []httpapi.Module {
+		var err error
+		if m, err = oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		return []httpapi.Module{m}
+	})
+	tok := passwordToken(b, e.URL, url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode())
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	ba := m.Bearer()
+	b.Run("route", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := ba.Authenticate(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	sc := m.Schemes()[0]
+	req := scheme.Request{HTTP: r, Addr: netip.MustParseAddr("192.0.2.1")}
+	b.Run("scheme", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := sc.Authenticate(r.Context(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
