@@ -107,7 +107,8 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.http = append(m.http, gw)
+		// The forward-auth endpoint decides from the same table.
+		m.http = append(m.http, gw, gateway.NewForwardAuth(gw))
 		m.gateway = gw
 	}
 	return m, ctx.Err()

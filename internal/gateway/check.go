@@ -29,12 +29,12 @@ type ForwardAuth struct {
 	max  int64
 }
 
-// NewForwardAuth builds the endpoint over g's route table. addr holds the
-// trusted proxies: only they are asked about, because only they describe
-// requests (anyone else would mint identity tokens for requests they never
-// make through a front end).
-func NewForwardAuth(g *Gateway, addr httpapi.ClientAddr) *ForwardAuth {
-	return &ForwardAuth{g: g, addr: addr, max: g.cfg.MaxBodyBytes}
+// NewForwardAuth builds the endpoint over g's route table. Only the
+// trusted proxies of g's client address (trusted_proxies) are answered:
+// only they describe requests, and anyone else could collect identity
+// tokens for requests it never sends through a front end.
+func NewForwardAuth(g *Gateway) *ForwardAuth {
+	return &ForwardAuth{g: g, addr: g.d.Addr, max: g.cfg.MaxBodyBytes}
 }
 
 var _ httpapi.Module = (*ForwardAuth)(nil)

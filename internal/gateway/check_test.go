@@ -16,8 +16,12 @@ import (
 // frontEnd is the address the checks come from in these tests.
 const frontEnd = "192.0.2.10"
 
-func forwardAuth(f *fixture) *gateway.ForwardAuth {
-	return gateway.NewForwardAuth(f.gw, httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix(frontEnd + "/32")}})
+// forwardAuth is the endpoint over a fixture whose trusted proxy is frontEnd.
+func forwardAuth(t *testing.T, routes ...gateway.Route) (*fixture, *gateway.ForwardAuth) {
+	f := newFixtureWith(t, func(d *gateway.Deps) {
+		d.Addr = httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix(frontEnd + "/32")}}
+	}, routes...)
+	return f, gateway.NewForwardAuth(f.gw)
 }
 
 // check sends one check request to fa from peer and returns the answer.
@@ -48,8 +52,7 @@ func check(fa http.Handler, peer, method, target, body string, hdr ...string) *h
 func TestForwardAuth(t *testing.T) {
 	api := route("api", "/api", "tpv-signature", "oauth2-bearer")
 	api.Hosts = []string{"api.example"}
-	f := newFixture(t, api)
-	fa := forwardAuth(f)
+	f, fa := forwardAuth(t, api)
 	nginx := func(method, uri string, hdr ...string) []string {
 		return append([]string{"Host", "api.example", "X-Original-URI", uri, "X-Original-Method", method}, hdr...)
 	}
@@ -120,9 +123,8 @@ func TestAttack_ForwardAuth(t *testing.T) {
 	public := route("public", "/public")
 	admin := route("private", "/private")
 	admin.Scope = "private"
-	f := newFixture(t, public, admin)
+	f, fa := forwardAuth(t, public, admin)
 	cfg := gateway.DefaultConfig()
-	fa := forwardAuth(f)
 	ctx := context.Background()
 	desc := func(uri string, hdr ...string) []string {
 		return append([]string{"X-Original-URI", uri, "X-Original-Method", "GET", "X-Test-Bearer", "alice"}, hdr...)

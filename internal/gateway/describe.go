@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/authgate/authgate/internal/core"
@@ -35,8 +36,8 @@ const (
 type Described struct {
 	// Request is the original request rebuilt: method, URL (path, raw
 	// query, scheme, host), Host, headers without the front end's
-	// describing and hop-by-hop headers; Body is empty and ContentLength
-	// -1 (unknown) until the caller attaches a forwarded body.
+	// describing and hop-by-hop headers, ContentLength as described; Body
+	// is empty (the caller attaches a forwarded body).
 	Request *http.Request
 	Front   Front
 	// BodyForwarded is true when the check request's body IS the whole
@@ -57,7 +58,14 @@ const envoyPartialBody = "X-Envoy-Auth-Partial-Body"
 // describing are the headers front ends add to describe the original
 // request; they were not part of it, so no scheme sees them.
 var describing = []string{"X-Original-Uri", "X-Original-Method", "X-Forwarded-Method", "X-Forwarded-Uri",
-	"X-Forwarded-Host", "X-Forwarded-Proto"}
+	"X-Forwarded-Host", "X-Forwarded-Proto", HeaderOriginalLength}
+
+// HeaderOriginalLength is how a front end states the original request's
+// body length, which the check request's own framing cannot carry: a
+// decimal length, or "unknown" (a chunked body, or HTTP/2 without
+// Content-Length). The schemes decide from it whether a request may have
+// a body they would have to check.
+const HeaderOriginalLength = "X-Original-Content-Length"
 
 // hopByHop are the connection's headers (RFC 9110 section 7.6.1), not the
 // original request's.
@@ -154,6 +162,10 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		return Described{}, errDescribe("X-Forwarded-Proto is neither http nor https")
 	}
 	u.Scheme, u.Host = proto, host
+	length, err := originalLength(h, d.Front)
+	if err != nil {
+		return Described{}, err
+	}
 
 	out := &http.Request{
 		Method:        method,
@@ -163,7 +175,7 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		ProtoMinor:    r.ProtoMinor,
 		Header:        h.Clone(),
 		Body:          http.NoBody,
-		ContentLength: -1,
+		ContentLength: length,
 		Host:          host,
 		RemoteAddr:    r.RemoteAddr,
 		RequestURI:    uri,
@@ -196,6 +208,31 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 	out.Header.Del("Content-Length")
 	d.Request = out.WithContext(r.Context())
 	return d, nil
+}
+
+// originalLength is the original body's length as the front end states
+// it in HeaderOriginalLength (-1: unknown). Without that header, the
+// header-style front ends (nginx, Traefik, Caddy) declared no body: a
+// body-carrying method (POST, PUT, PATCH) still needs its body for the
+// schemes that sign it, whatever the length says. Envoy's check request
+// carries the body, or nothing, so there it is unknown.
+func originalLength(h http.Header, front Front) (int64, error) {
+	v, err := one(h, HeaderOriginalLength)
+	switch {
+	case err != nil:
+		return 0, err
+	case v == "" && front == FrontPathPrefix:
+		return -1, nil
+	case v == "":
+		return 0, nil
+	case v == "unknown":
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || v[0] == '+' {
+		return 0, errDescribe(HeaderOriginalLength + " is neither a length nor \"unknown\"")
+	}
+	return n, nil
 }
 
 // one returns the only value of header name ("" when absent); several

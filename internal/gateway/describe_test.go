@@ -78,10 +78,40 @@ func TestDescribeOriginal(t *testing.T) {
 					t.Fatalf("%s kept in the original's headers", name)
 				}
 			}
-			if o.ContentLength != -1 {
-				t.Fatalf("content length %d, want unknown", o.ContentLength)
+			want := int64(0) // header front ends: no body declared
+			if tc.front == FrontPathPrefix {
+				want = -1
+			}
+			if o.ContentLength != want {
+				t.Fatalf("content length %d, want %d", o.ContentLength, want)
 			}
 		})
+	}
+}
+
+// TestDescribeOriginalLength: the front end's statement of the body's
+// length becomes the original's ContentLength.
+func TestDescribeOriginalLength(t *testing.T) {
+	for _, tc := range []struct {
+		target string
+		hdr    []string
+		want   int64
+	}{
+		{"/gateway/check", []string{"X-Original-Content-Length", "0"}, 0},
+		{"/gateway/check", []string{"X-Original-Content-Length", "17"}, 17},
+		{"/gateway/check", []string{"X-Original-Content-Length", "unknown"}, -1},
+		{"/gateway/check", nil, 0},
+		{"/gateway/check/a", nil, -1},
+		{"/gateway/check/a", []string{"X-Original-Content-Length", "5"}, 5},
+	} {
+		hdr := tc.hdr
+		if tc.target == "/gateway/check" {
+			hdr = append(hdr, "X-Original-URI", "/a", "X-Original-Method", "GET")
+		}
+		d, err := DescribeOriginal(checkReq(tc.target, hdr...))
+		if err != nil || d.Request.ContentLength != tc.want || d.Request.Header.Get(HeaderOriginalLength) != "" {
+			t.Errorf("%s %v: %v length %d, want %d", tc.target, tc.hdr, err, d.Request.ContentLength, tc.want)
+		}
 	}
 }
 
@@ -116,6 +146,9 @@ func TestAttack_DescribeOriginal(t *testing.T) {
 		{"host with user info", checkReq("/gateway/check", "X-Forwarded-Uri", "/a", "X-Forwarded-Method", "GET", "X-Forwarded-Host", "user@evil"), "host[:port]"},
 		{"odd proto", checkReq("/gateway/check", "X-Forwarded-Uri", "/a", "X-Forwarded-Method", "GET", "X-Forwarded-Proto", "gopher"), "neither http nor https"},
 		{"envoy dot segments", checkReq("/gateway/check/public/../admin"), "not canonical"},
+		{"negative length", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "GET", "X-Original-Content-Length", "-1"), "neither a length"},
+		{"signed length", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "GET", "X-Original-Content-Length", "+5"), "neither a length"},
+		{"two lengths", checkReq("/gateway/check", "X-Original-URI", "/a", "X-Original-Method", "GET", "X-Original-Content-Length", "0", "X-Original-Content-Length", "9"), "more than once"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
