@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,5 +313,53 @@ func TestMasterKeyRotationResealsSigningKeys(t *testing.T) {
 	after, err := core.NewSigningKeys(cfg(c)).Signer(ctx)
 	if err != nil || after.Kid != before.Kid {
 		t.Fatalf("signing key after the retirement: %v %v", after, err)
+	}
+}
+
+// movingStore moves the token to the active key's hash (as another node
+// would) right after the first lookup by hash misses.
+type movingStore struct {
+	core.Store
+	once  sync.Once
+	move  func()
+	calls int
+}
+
+func (m *movingStore) GetTokenByHash(ctx context.Context, hash []byte) (core.Token, error) {
+	m.calls++
+	t, err := m.Store.GetTokenByHash(ctx, hash)
+	if core.KindOf(err) == core.KindNotFound {
+		m.once.Do(m.move)
+	}
+	return t, err
+}
+
+// TestTokenMovedByAnotherNodeMeanwhile: a token whose hash another node
+// moves to the new key between this node's lookup under the new key and
+// its lookup under the old one is still found.
+func TestTokenMovedByAnotherNodeMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "authgate.db")
+	oldKey, newKey := masterKey(t), masterKey(t)
+	a, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey})
+	if err := a.CheckKeyring(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := newHolder(t, a, "acme")
+	b, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
+	if _, err := b.RotateMasterKey(ctx, core.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
+	ms := &movingStore{Store: b.Store}
+	ms.move = func() {
+		if _, err := other.Tokens.Find(ctx, h.token); err != nil {
+			t.Errorf("the other node: %v", err)
+		}
+	}
+	tokens := core.NewTokens(ms, b.Keys, b.Clock)
+	tok, err := tokens.Find(ctx, h.token)
+	if err != nil || tok.KeyID != core.KeyID(newKey) || ms.calls != 3 {
+		t.Fatalf("Find = %+v, %v after %d lookups", tok, err, ms.calls)
 	}
 }
