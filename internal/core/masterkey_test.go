@@ -363,3 +363,30 @@ func TestTokenMovedByAnotherNodeMeanwhile(t *testing.T) {
 		t.Fatalf("Find = %+v, %v after %d lookups", tok, err, ms.calls)
 	}
 }
+
+// BenchmarkRotateMasterKey measures re-sealing: b.N sealed credentials
+// made under the old key, re-sealed by one rotation (SQLite).
+func BenchmarkRotateMasterKey(b *testing.B) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "authgate.db")
+	oldKey, newKey := make([]byte, core.MasterKeySize), make([]byte, core.MasterKeySize)
+	_, _ = rand.Read(oldKey)
+	_, _ = rand.Read(newKey)
+	a, _ := agtest.NewServices(b, agtest.Options{SQLitePath: path, MasterKey: oldKey})
+	if err := a.CheckKeyring(ctx); err != nil {
+		b.Fatal(err)
+	}
+	org, _ := a.CreateOrganisation(ctx, "bench")
+	p, _ := a.CreatePrincipal(ctx, org.ID, core.PrincipalApplication, "app")
+	for i := 0; i < b.N; i++ {
+		if _, _, err := a.Credentials.Create(ctx, core.CredentialSpec{OrgID: org.ID, PrincipalID: p.ID, Kind: core.CredAppToken}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, _ := agtest.NewServices(b, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
+	b.ResetTimer()
+	res, err := s.RotateMasterKey(ctx, core.RotateOptions{})
+	if err != nil || res.ResealedCredentials != b.N {
+		b.Fatalf("%+v %v", res, err)
+	}
+}
