@@ -100,6 +100,87 @@ func TestServeGateway(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("upstream called %d times", n)
 	}
+
+	// Stored routes: the admin API (administrators only) and `authgate route`.
+	spec := `{"name":"shop","path_prefix":"/shop","schemes":["oauth2-bearer"],"upstreams":["` + up.URL + `"]}`
+	if st, _ := adminCall(t, "POST", s.url+gateway.RouteAdminPath, "", spec); st != 401 {
+		t.Fatalf("admin API without a token: %d", st)
+	}
+	owner := ownerToken(t, s.url, tok)
+	if st, _ := adminCall(t, "POST", s.url+gateway.RouteAdminPath, owner, spec); st != 403 {
+		t.Fatalf("admin API with an owner's token: %d", st)
+	}
+	if st, body := adminCall(t, "POST", s.url+gateway.RouteAdminPath, tok, `{"name":"typo","path_prefx":"/t"}`); st != 400 || !strings.Contains(body, "unknown field") {
+		t.Fatalf("unknown field: %d %s", st, body)
+	}
+	if st, body := adminCall(t, "POST", s.url+gateway.RouteAdminPath, tok, spec); st != 201 {
+		t.Fatalf("create through the admin API: %d %s", st, body)
+	}
+	if st := getStatus(t, s.url+"/shop/1", tok); st != 200 {
+		t.Fatalf("route created through the admin API: %d", st)
+	}
+	out := string(runCLI(t, "route", "list", "--data-dir", dir, "--config", cfg))
+	if !strings.Contains(out, `"name": "orders"`) || !strings.Contains(out, `"name": "shop"`) || !strings.Contains(out, `"source": "config"`) {
+		t.Fatalf("route list:\n%s", out)
+	}
+	runCLI(t, "route", "create", "made-by-cli", "--path-prefix", "/cli", "--scheme", "oauth2-bearer", "--upstream", up.URL, "--strip-prefix",
+		"--data-dir", dir, "--config", cfg)
+	waitUntil(t, "the server serves the route the CLI created", func() bool { return getStatus(t, s.url+"/cli/x", tok) == 200 })
+	runCLI(t, "route", "delete", "shop", "--data-dir", dir, "--config", cfg)
+	waitUntil(t, "the server drops the route the CLI deleted", func() bool { return getStatus(t, s.url+"/shop/1", tok) == 404 })
+	if out := string(runCLI(t, "route", "get", "made-by-cli", "--data-dir", dir, "--config", cfg)); !strings.Contains(out, `"created_by": "cli"`) {
+		t.Fatalf("route get:\n%s", out)
+	}
+}
+
+func adminCall(t *testing.T, method, url, tok, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func getStatus(t *testing.T, url, tok string) int {
+	t.Helper()
+	st, _ := adminCall(t, "GET", url, tok, "")
+	return st
+}
+
+// ownerToken creates an organisation (an admin's POST /accesskeys) and
+// returns an access token of its owner.
+func ownerToken(t *testing.T, base, admin string) string {
+	t.Helper()
+	st, body := adminCall(t, "POST", base+"/accesskeys", admin, `{"Name":"customer"}`)
+	var k struct{ Key, Secret string }
+	if st != 201 || json.Unmarshal([]byte(body), &k) != nil {
+		t.Fatalf("create organisation: %d %s", st, body)
+	}
+	tok, err := passwordToken(base, k.Key, k.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// waitUntil polls ok (a server's change seen within gateway.route_poll).
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestServeGatewayRefusesBadRoutes: route errors stop the start, all named.

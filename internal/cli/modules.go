@@ -103,12 +103,15 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m.schemes = built.Set
 	if rt.cfg.Gateway.Enabled {
 		gw, err := gateway.New(rt.cfg.Gateway, gateway.Deps{Schemes: built.Set, Authz: rt.svc.Authz, Policy: subs,
-			Docs: rt.svc.Store, Seal: rt.svc.Keys, Clock: rt.svc.Clock, Audit: rt.svc.Audit, Log: rt.log, Issuer: origin.Base, Addr: addr, Outgoing: m.tracing.Transport})
+			Docs: rt.svc.Store, Seal: rt.svc.Keys, Clock: rt.svc.Clock, Audit: rt.svc.Audit, Log: rt.log, Issuer: origin.Base, Addr: addr,
+			Outgoing: m.tracing.Transport, Routes: rt.svc.Store})
 		if err != nil {
 			return nil, err
 		}
-		// The forward-auth endpoint decides from the same table.
-		m.http = append(m.http, gw, gateway.NewForwardAuth(gw))
+		// The JWKS, the forward-auth endpoint (the same table), the stored
+		// routes' admin API, and the poll that serves their changes.
+		m.http = append(m.http, gw, gateway.NewForwardAuth(gw), gateway.NewAdminModule(gw.Admin(), rt.svc.BearerAuth(), addr, rt.log))
+		m.background = append(m.background, gw.Run)
 		m.gateway = gw
 	}
 	return m, ctx.Err()

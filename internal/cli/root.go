@@ -76,6 +76,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newAdminCmd(g),
 		newCACmd(g),
 		newSubscriptionCmd(g),
+		newRouteCmd(g),
 		newBenchCmd(g),
 	)
 	// Each protocol family's commands come with its entry in the family list.

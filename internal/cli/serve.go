@@ -87,6 +87,9 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		if err := mods.gateway.Mount(handler.Serves); err != nil {
 			return err
 		}
+		if err := mods.gateway.Reload(ctx); err != nil { // the stored routes, before the first request
+			return fmt.Errorf("gateway routes: %w", err)
+		}
 	}
 	var tlsCfg *tls.Config
 	switch {

@@ -41,6 +41,11 @@ const (
 	// API subscriptions admin API (/admin/subscriptions/...).
 	ActSubscriptionsAdmin Action = "subscriptions.admin"
 
+	// Gateway routes stored in the database (/admin/gateway/routes, authgate route).
+	ActGatewayRoutesRead   Action = "gateway.routes.read"   // GET /admin/gateway/routes[/{name}]
+	ActGatewayRoutesCreate Action = "gateway.routes.create" // POST /admin/gateway/routes
+	ActGatewayRoutesDelete Action = "gateway.routes.delete" // DELETE /admin/gateway/routes/{name}
+
 	// TAAP admin API (/taap/v1/clients, /taap/v1/sims).
 	ActClientsCreate    Action = "clients.create"
 	ActClientKeysCreate Action = "clients.keys.create"
@@ -106,6 +111,10 @@ var privileges = map[Action]map[PrincipalKind]Reach{
 	ActCARevoke: {PrincipalAdmin: ReachAll},
 
 	ActSubscriptionsAdmin: {PrincipalAdmin: ReachAll},
+
+	ActGatewayRoutesRead:   {PrincipalAdmin: ReachAll},
+	ActGatewayRoutesCreate: {PrincipalAdmin: ReachAll},
+	ActGatewayRoutesDelete: {PrincipalAdmin: ReachAll},
 
 	ActClientsCreate:    {PrincipalAdmin: ReachAll},
 	ActClientKeysCreate: {PrincipalAdmin: ReachAll},

@@ -127,6 +127,30 @@ type DocumentStore interface {
 	DeleteDocument(ctx context.Context, collection, id string) error
 }
 
+// GatewayRouteStore keeps the gateway routes created through the admin
+// API and CLI (internal/gateway reads and validates their Spec).
+type GatewayRouteStore interface {
+	// CreateGatewayRoute inserts r; KindConflict if its name exists.
+	CreateGatewayRoute(ctx context.Context, r GatewayRoute) error
+	GetGatewayRoute(ctx context.Context, name string) (GatewayRoute, error)
+	// ListGatewayRoutes lists every route by name, with the version of
+	// the set it read (one consistent snapshot).
+	ListGatewayRoutes(ctx context.Context) ([]GatewayRoute, int64, error)
+	// DeleteGatewayRoute deletes the route; KindNotFound if there is none.
+	DeleteGatewayRoute(ctx context.Context, name string) error
+	// GatewayRoutesVersion is raised by every create and delete, so nodes
+	// poll one row to learn that the set changed.
+	GatewayRoutesVersion(ctx context.Context) (int64, error)
+}
+
+// GatewayRoute is one stored gateway route.
+type GatewayRoute struct {
+	Name      string
+	Spec      []byte // the route's JSON
+	CreatedAt time.Time
+	CreatedBy string // the admin principal, or "cli"
+}
+
 // JobStore is a durable outbox of background work.
 type JobStore interface {
 	EnqueueJob(ctx context.Context, j Job) error
@@ -207,6 +231,7 @@ type Store interface {
 	ReplayStore
 	AuditStore
 	DocumentStore
+	GatewayRouteStore
 	JobStore
 	CounterStore
 	KeyUseStore

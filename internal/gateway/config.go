@@ -24,6 +24,9 @@ type Config struct {
 	IdentityTTL time.Duration `yaml:"identity_ttl"`
 	// KeyRotation is how long one identity signing key signs.
 	KeyRotation time.Duration `yaml:"key_rotation"`
+	// RoutePoll is how often a node checks whether the stored routes
+	// changed: every node serves a change within it.
+	RoutePoll time.Duration `yaml:"route_poll"`
 	// Routes are the configured routes; routes stored in the database
 	// (authgate route create) are added to them.
 	Routes []Route `yaml:"routes"`
@@ -31,7 +34,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults: off, 1 MiB bodies, 60 s identities.
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 1 << 20, IdentityTTL: time.Minute, KeyRotation: 24 * time.Hour}
+	return Config{MaxBodyBytes: 1 << 20, IdentityTTL: time.Minute, KeyRotation: 24 * time.Hour, RoutePoll: 2 * time.Second}
 }
 
 // Limits of a route definition.
@@ -55,6 +58,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeyRotation < time.Hour || c.KeyRotation > 90*24*time.Hour {
 		errs = append(errs, fmt.Errorf("key_rotation %v: must be between 1h and 2160h", c.KeyRotation))
+	}
+	if c.RoutePoll < 100*time.Millisecond || c.RoutePoll > time.Minute {
+		errs = append(errs, fmt.Errorf("route_poll %v: must be between 100ms and 1m", c.RoutePoll))
 	}
 	if len(c.Routes) > MaxRoutes {
 		errs = append(errs, fmt.Errorf("routes: at most %d", MaxRoutes))

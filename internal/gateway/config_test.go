@@ -52,8 +52,19 @@ func TestConfigValidate(t *testing.T) {
 		{"duplicate names", []gateway.Route{ok(), func() gateway.Route { r := ok(); r.PathPrefix = "/other"; return r }()}, `name "api" is used twice`},
 		{"identical matches", []gateway.Route{ok(), func() gateway.Route { r := ok(); r.Name = "api2"; return r }()}, "match the same requests"},
 		{"identical after normalising case", []gateway.Route{
-			func() gateway.Route { r := ok(); r.Hosts = []string{"a.example"}; r.Methods = []string{"get"}; return r }(),
-			func() gateway.Route { r := ok(); r.Name = "api2"; r.Hosts = []string{"A.example"}; r.Methods = []string{"GET", "POST"}; return r }(),
+			func() gateway.Route {
+				r := ok()
+				r.Hosts = []string{"a.example"}
+				r.Methods = []string{"get"}
+				return r
+			}(),
+			func() gateway.Route {
+				r := ok()
+				r.Name = "api2"
+				r.Hosts = []string{"A.example"}
+				r.Methods = []string{"GET", "POST"}
+				return r
+			}(),
 		}, "match the same requests"},
 		{"every method overlaps one", []gateway.Route{ok(), func() gateway.Route { r := ok(); r.Name = "api2"; r.Methods = []string{"POST"}; return r }()}, "match the same requests"},
 		{"disjoint methods", []gateway.Route{

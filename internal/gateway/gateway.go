@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/authgate/authgate/internal/core"
@@ -65,6 +66,9 @@ type Deps struct {
 	// Outgoing wraps that transport (W3C trace context sent upstream when
 	// tracing is on); nil: the transport as is.
 	Outgoing func(http.RoundTripper) http.RoundTripper
+	// Routes are the stored routes (admin API, authgate route); nil: the
+	// configured routes only.
+	Routes routeStore
 }
 
 // Gateway holds the route table and decides requests against it.
@@ -77,9 +81,12 @@ type Gateway struct {
 	configured []*route
 	table      atomic.Pointer[table]
 	proxy      *httputil.ReverseProxy
+
+	mu sync.Mutex
 	// builtin reports the paths authgate's own routes serve (set by the
 	// mount); nil until then.
 	builtin func(path string) bool
+	version int64 // of the stored routes in the table
 }
 
 // New builds the gateway from the configuration's routes. A route naming
@@ -294,7 +301,9 @@ func (g *Gateway) Mount(builtin func(path string) bool) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	g.mu.Lock()
 	g.builtin = builtin
+	g.mu.Unlock()
 	return nil
 }
 

@@ -126,7 +126,7 @@ func newFixtureWith(t *testing.T, change func(d *gateway.Deps), routes ...gatewa
 	set.Add(f.a)
 	set.Add(f.b)
 	deps := gateway.Deps{Schemes: set, Authz: svc.Authz, Policy: f.subs, Docs: svc.Store, Seal: svc.Keys,
-		Clock: clock, Audit: svc.Audit, Log: svc.Log, Issuer: func(*http.Request) string { return "https://authgate.test" }}
+		Clock: clock, Audit: svc.Audit, Log: svc.Log, Issuer: func(*http.Request) string { return "https://authgate.test" }, Routes: svc.Store}
 	if change != nil {
 		change(&deps)
 	}

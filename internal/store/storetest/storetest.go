@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReplayBatchConcurrent", testReplayBatchConcurrent},
 		{"Audit", testAudit},
 		{"Documents", testDocuments},
+		{"GatewayRoutes", testGatewayRoutes},
 		{"Jobs", testJobs},
 		{"JobsClaimedOnce", testJobsClaimedOnce},
 		{"NotFound", testNotFound},
@@ -1176,5 +1177,46 @@ func RunReadCache(t *testing.T, cached, other core.Store) {
 	must(t, other.SetPrincipalDisabled(ctx, "rc-p", false))
 	if p1, err = cached.GetPrincipal(ctx, "rc-p"); err != nil || p1.Disabled {
 		t.Fatalf("cache off: %+v %v", p1, err)
+	}
+}
+
+// testGatewayRoutes: routes by unique name, listed by name with the set's
+// version, which every create and delete raises (and nothing else does).
+func testGatewayRoutes(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	v0, err := s.GatewayRoutesVersion(ctx)
+	must(t, err)
+	list, lv, err := s.ListGatewayRoutes(ctx)
+	must(t, err)
+	if len(list) != 0 || lv != v0 {
+		t.Fatalf("empty store lists %v at version %d (version %d)", list, lv, v0)
+	}
+	b := core.GatewayRoute{Name: "orders", Spec: []byte(`{"name":"orders"}`), CreatedAt: t0, CreatedBy: "admin-1"}
+	a := core.GatewayRoute{Name: "accounts", Spec: []byte(`{"name":"accounts"}`), CreatedAt: t0.Add(time.Second), CreatedBy: "cli"}
+	must(t, s.CreateGatewayRoute(ctx, b))
+	must(t, s.CreateGatewayRoute(ctx, a))
+	wantErr(t, s.CreateGatewayRoute(ctx, core.GatewayRoute{Name: "orders", Spec: []byte(`{}`), CreatedAt: t0}), core.ErrConflict)
+	wantErr(t, s.CreateGatewayRoute(ctx, core.GatewayRoute{Name: "empty", CreatedAt: t0}), core.ErrInvalidInput)
+	got, err := s.GetGatewayRoute(ctx, "orders")
+	must(t, err)
+	if got.Name != b.Name || string(got.Spec) != string(b.Spec) || !got.CreatedAt.Equal(b.CreatedAt) || got.CreatedBy != "admin-1" {
+		t.Fatalf("got %+v, want %+v", got, b)
+	}
+	v2, err := s.GatewayRoutesVersion(ctx)
+	must(t, err)
+	if v2 != v0+2 {
+		t.Fatalf("version %d after two creates from %d (a refused create must not raise it)", v2, v0)
+	}
+	list, lv, err = s.ListGatewayRoutes(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Name != "accounts" || list[1].Name != "orders" || lv != v2 {
+		t.Fatalf("list %v at version %d, want accounts, orders at %d", list, lv, v2)
+	}
+	must(t, s.DeleteGatewayRoute(ctx, "orders"))
+	wantErr(t, s.DeleteGatewayRoute(ctx, "orders"), core.ErrNotFound)
+	_, err = s.GetGatewayRoute(ctx, "orders")
+	wantErr(t, err, core.ErrNotFound)
+	if v3, err := s.GatewayRoutesVersion(ctx); err != nil || v3 != v2+1 {
+		t.Fatalf("version %d after a delete and a refused delete from %d (%v)", v3, v2, err)
 	}
 }
