@@ -60,3 +60,49 @@ func TestClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestAttack_ConcurrentRotation: two processes' master-key rotations on
+// one store (each with its own connection pool): the second is refused
+// while the first holds the rotation lock, which is independent of the
+// serving nodes' claims, and free again once released.
+func TestAttack_ConcurrentRotation(t *testing.T) {
+	backends := map[string]func(t *testing.T) (dsn, dir string){
+		"sqlite":   func(t *testing.T) (string, string) { return "", t.TempDir() },
+		"postgres": func(t *testing.T) (string, string) { return pgtest.DSN(t), "" },
+	}
+	for name, backend := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn, dir := backend(t)
+			open := func() core.Store {
+				st, err := store.Open(ctx, dsn, dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			}
+			a, b := open(), open()
+			serving, err := store.Claim(ctx, a, dsn, dir, true) // a node serving alone does not block rotations
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer serving.Close()
+			first, err := store.LockRotation(ctx, a, dsn, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.LockRotation(ctx, b, dsn, dir); core.KindOf(err) != core.KindConflict {
+				t.Fatalf("second rotation while the first runs: %v", err)
+			}
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			second, err := store.LockRotation(ctx, b, dsn, dir)
+			if err != nil {
+				t.Fatalf("rotation after the first ended: %v", err)
+			}
+			second.Close()
+		})
+	}
+}
