@@ -34,6 +34,8 @@ install_test_deps() {
 	{ [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } || pkgs+=(nginx)
 	command -v caddy >/dev/null || pkgs+=(caddy)
 	command -v wrk >/dev/null || pkgs+=(wrk)
+	# Packaging: systemd-analyze verifies deploy/authgate.service (internal/packaging).
+	command -v systemd-analyze >/dev/null || pkgs+=(systemd)
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "installing: ${pkgs[*]}"
 		apt_install "${pkgs[@]}"

@@ -130,6 +130,7 @@ func buildDevice(ctx context.Context, d family.Deps) (family.Parts, error) {
 			return p, err
 		}
 		p.Background = append(p.Background, srv.Run)
+		p.Reload = append(p.Reload, httpapi.Reloadable{Name: "identities tls_cert/tls_key and device issuers", Reload: ids.ReloadMTLS})
 	}
 	return p, nil
 }
@@ -181,5 +182,5 @@ func buildM2M(ctx context.Context, d family.Deps) (family.Parts, error) {
 	if err != nil {
 		return family.Parts{}, err
 	}
-	return family.Parts{Background: mm.Background(d.Listener)}, nil
+	return family.Parts{Background: mm.Background(d.Listener), Reload: mm.Reloadables()}, nil
 }

@@ -38,6 +38,8 @@ type modules struct {
 	// tracing is the tracer provider of every listener and outgoing client
 	// (a no-op unless tracing.enabled); serve shuts it down last.
 	tracing *telemetry.Tracing
+	// reload are what SIGHUP re-reads.
+	reload []httpapi.Reloadable
 }
 
 // buildModules settles the state the families share (client address and
@@ -100,6 +102,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	}
 	m.http = append(m.http, built.HTTP...)
 	m.background = append(m.background, built.Background...)
+	m.reload = append(m.reload, built.Reload...)
 	m.schemes = built.Set
 	if rt.cfg.Gateway.Enabled {
 		gw, err := gateway.New(rt.cfg.Gateway, gateway.Deps{Schemes: built.Set, Authz: rt.svc.Authz, Policy: subs,

@@ -97,14 +97,22 @@ func (g *globalFlags) load(cmd *cobra.Command) (config.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(cfg config.Config, w *os.File) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
+// newLogger writes slog lines to w at the level of level, which a
+// reload may change (log_level).
+func newLogger(cfg config.Config, w *os.File, level *slog.LevelVar) *slog.Logger {
+	level.Set(parseLevel(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseLevel reads a validated log_level.
+func parseLevel(s string) slog.Level {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(s))
+	return lvl
 }
 
 // loadMasterKey reads the master key from AUTHGATE_MASTER_KEY or its file,
@@ -189,9 +197,10 @@ func loadKeyring(cfg config.Config, log *slog.Logger) (*core.Keyring, error) {
 // runtime is what server-side commands share: configuration, logger, the
 // open store and the core services.
 type runtime struct {
-	cfg config.Config
-	log *slog.Logger
-	svc core.Services
+	cfg   config.Config
+	log   *slog.Logger
+	level *slog.LevelVar // the logger's level (log_level, reloadable)
+	svc   core.Services
 }
 
 func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runtime, error) {
@@ -199,7 +208,8 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 	if err != nil {
 		return nil, err
 	}
-	log := newLogger(cfg, os.Stderr)
+	level := new(slog.LevelVar)
+	log := newLogger(cfg, os.Stderr, level)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -219,7 +229,7 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 	}
 	svc.Guard = core.NewGuard(st, svc.Clock, cfg.AuthFailures.Limits())
 	useReadCache(svc, cfg.ReadCacheMaxAge)
-	return &runtime{cfg: cfg, log: log, svc: svc}, nil
+	return &runtime{cfg: cfg, log: log, level: level, svc: svc}, nil
 }
 
 // useReadCache turns on, on PostgreSQL, where every read is a network

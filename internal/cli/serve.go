@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +37,11 @@ secret printed once on the first start.`,
 // serve runs until ctx is cancelled. ready, if set, is called with the main
 // listener's address (tests use it).
 func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(net.Addr)) error {
+	// SIGHUP reloads (see reload.go); caught from the start so an early
+	// one does not end the process, handled once everything is served.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	rt, err := openRuntime(ctx, g, cmd)
 	if err != nil {
 		return err
@@ -94,11 +102,13 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 	var tlsCfg *tls.Config
 	switch {
 	case cfg.TLS.Cert != "":
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		// Served through GetCertificate: a reload swaps the pair for new handshakes.
+		certs, err := httpapi.LoadCertFiles(cfg.TLS.Cert, cfg.TLS.Key, rt.svc.Clock.Now)
 		if err != nil {
 			return fmt.Errorf("tls: %w", err)
 		}
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tlsCfg = certs.TLSConfig()
+		mods.reload = append([]httpapi.Reloadable{{Name: "tls.cert/tls.key (main listener)", Reload: certs.Reload}}, mods.reload...)
 	case cfg.TLS.SelfSigned:
 		dir := filepath.Join(cfg.DataDir, "dev-tls")
 		cert, err := devCertificate(dir, rt.svc.Clock.Now())
@@ -128,6 +138,17 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		grp.Go(func() error { return run(gctx) })
 	}
 	grp.Go(func() error { return rt.svc.Replay.Run(gctx) })
+	rl := &reloader{g: g, cmd: cmd, log: rt.log, level: rt.level, cfg: rt.cfg, items: mods.reload}
+	grp.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				rl.reload()
+			}
+		}
+	})
 	grp.Go(func() error { // a lost claim that another node took stops this one
 		if err := claim.Hold(gctx); err != nil {
 			return fmt.Errorf("store claim lost: %w", err)

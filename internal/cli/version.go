@@ -12,6 +12,11 @@ import (
 // When it is left at "dev", the module version recorded by the Go toolchain is shown instead.
 var Version = "dev"
 
+// Commit and BuildDate may be set the same way by builds without the
+// repository's history (the Dockerfile builds with -buildvcs=false); the
+// toolchain's vcs.revision and vcs.time win when present.
+var Commit, BuildDate string
+
 // buildInfo is what `authgate version` reports: the version, and the
 // commit, commit time and dirty flag the Go toolchain stamps into a binary
 // built from a checkout (go build -buildvcs, the default).
@@ -25,7 +30,14 @@ type buildInfo struct {
 
 func readBuildInfo() buildInfo {
 	bi, _ := debug.ReadBuildInfo()
-	return buildInfoFrom(Version, bi)
+	b := buildInfoFrom(Version, bi)
+	if b.Commit == "" {
+		b.Commit = Commit
+	}
+	if b.BuildDate == "" {
+		b.BuildDate = BuildDate
+	}
+	return b
 }
 
 // buildInfoFrom combines the -ldflags version with the toolchain's record;

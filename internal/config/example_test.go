@@ -6,10 +6,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate"
+	"github.com/authgate/authgate/internal/protocol/m2m"
 )
 
 func exampleDocs(t *testing.T) *KeyDocs {
@@ -172,5 +174,22 @@ func TestUnknownKeysNamedWithTheNearest(t *testing.T) {
 	err = c.LoadEnv([]string{"AUTHGATE_TLS_CRT=x", "AUTHGATE_QQQQQQQQQQQQ=1"})
 	if err == nil || !strings.Contains(err.Error(), "AUTHGATE_TLS_CRT: did you mean AUTHGATE_TLS_CERT?") || strings.Contains(err.Error(), "AUTHGATE_QQQQQQQQQQQQ: did") {
 		t.Fatalf("env suggestion: %v", err)
+	}
+}
+
+// TestChanged names exactly the keys that differ, a list of sections as
+// one key, nil and empty lists as equal.
+func TestChanged(t *testing.T) {
+	a, b := Default(), Default()
+	b.LogLevel = "debug"
+	b.TAAP.ClockSkew = 3 * time.Second
+	b.M2M.TA.Partners = []m2m.PartnerConfig{{Name: "acme"}}
+	a.TrustedProxies, b.TrustedProxies = nil, []string{}
+	got := strings.Join(Changed(a, b), " ")
+	if want := "log_level m2m.ta.partners taap.clock_skew"; got != want {
+		t.Fatalf("Changed = %q, want %q", got, want)
+	}
+	if c := Changed(a, a); len(c) != 0 {
+		t.Fatalf("Changed(a, a) = %v", c)
 	}
 }

@@ -143,3 +143,24 @@ func envNames() []string {
 	}
 	return slices.Concat(names, ReadElsewhere)
 }
+
+// Changed lists the keys whose values differ between a and b, in Keys()
+// order; a list of sections (M2M partners) is one key, compared whole.
+func Changed(a, b Config) []string {
+	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem()
+	var out []string
+	keys := Keys()
+	for i, k := range keys {
+		if k.Section || inList(keys, i) {
+			continue
+		}
+		x, y := fieldByPath(va, k.Path), fieldByPath(vb, k.Path)
+		if x.Kind() == reflect.Slice && x.Len() == 0 && y.Len() == 0 {
+			continue // nil and empty are the same setting
+		}
+		if !reflect.DeepEqual(x.Interface(), y.Interface()) {
+			out = append(out, k.Path)
+		}
+	}
+	return out
+}

@@ -98,6 +98,9 @@ type Parts struct {
 	// Background are loops (own listeners, outbox workers) that run until
 	// their context is cancelled.
 	Background []func(ctx context.Context) error
+	// Reload are what the family re-reads on SIGHUP (its listeners'
+	// certificates and keys, CRL files), without a restart.
+	Reload []httpapi.Reloadable
 	// Schemes are the ways the family authenticates HTTP requests, for
 	// the demo resources, the gateway and forward-auth.
 	Schemes []scheme.Scheme
@@ -225,6 +228,7 @@ func (l List) Build(ctx context.Context, d Deps) (*Built, error) {
 		}
 		b.HTTP = append(b.HTTP, p.HTTP...)
 		b.Background = append(b.Background, p.Background...)
+		b.Reload = append(b.Reload, p.Reload...)
 		b.Schemes = append(b.Schemes, p.Schemes...)
 		if err := ctx.Err(); err != nil {
 			return nil, err

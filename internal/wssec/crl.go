@@ -169,6 +169,25 @@ func (c *CRLFiles) refresh(now time.Time) {
 	}
 }
 
+// Reload re-reads every file now, changed or not (SIGHUP). A file that
+// does not read or verify keeps the CRLs it had; the error names it.
+func (c *CRLFiles) Reload() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, p := range c.paths {
+		f, err := c.read(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w (its previous CRLs stay in force)", err))
+			continue
+		}
+		c.files[p] = f
+		delete(c.stale, p)
+	}
+	c.checked = c.clock.Now()
+	return errors.Join(errs...)
+}
+
 // CheckCertificate implements CertificateChecker.
 func (c *CRLFiles) CheckCertificate(_ context.Context, cert, _ *x509.Certificate) error {
 	now := c.clock.Now()

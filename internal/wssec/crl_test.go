@@ -68,6 +68,25 @@ func TestCRLFilesReload(t *testing.T) {
 	if !revoked(c1) || !revoked(c2) {
 		t.Fatal("a broken CRL file un-revoked certificates")
 	}
+	// Reload (SIGHUP) reads at once, before the interval, even a rewrite
+	// that kept the modification time; a broken file keeps its CRLs.
+	write(append(crl(ca1), crl(ca2, c2.SerialNumber)...))
+	if err := f.Reload(); err != nil || revoked(c1) || !revoked(c2) {
+		t.Fatalf("Reload: %v; c1 revoked %v, c2 revoked %v", err, revoked(c1), revoked(c2))
+	}
+	same := append(crl(ca1, c1.SerialNumber), crl(ca2, c2.SerialNumber)...)
+	st, _ := os.Stat(path)
+	if err := os.WriteFile(path, same, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chtimes(path, st.ModTime(), st.ModTime())
+	if err := f.Reload(); err != nil || !revoked(c1) {
+		t.Fatalf("Reload of a same-time rewrite: %v; c1 revoked %v", err, revoked(c1))
+	}
+	write([]byte("not a crl"))
+	if err := f.Reload(); err == nil || !revoked(c1) || !revoked(c2) {
+		t.Fatalf("Reload of a broken file: %v; c1 revoked %v, c2 revoked %v", err, revoked(c1), revoked(c2))
+	}
 	// A CRL of an issuer it was not built with is refused at start.
 	if _, err := wssec.NewCRLFiles([]string{path}, nil, time.Second, clock, nil); err == nil {
 		t.Fatal("broken or untrusted CRL file accepted at start")

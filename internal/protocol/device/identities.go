@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authgate/authgate/internal/ca"
@@ -52,6 +53,12 @@ type Identities struct {
 	opt    Options
 	log    *slog.Logger
 	bearer *core.BearerAuth
+	// issuers are the trust anchors of device certificates on the mTLS
+	// listener, read when it is built and again on reload (a new device
+	// issuing CA is trusted without a restart).
+	issuers atomic.Pointer[x509.CertPool]
+	// mtlsCerts is the mTLS listener's own pair, once it is built.
+	mtlsCerts *httpapi.CertFiles
 }
 
 var _ httpapi.Module = (*Identities)(nil)

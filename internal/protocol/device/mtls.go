@@ -8,7 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -37,14 +40,15 @@ type Device struct {
 // token endpoint's tls_client_auth variant (oauth2's TLSClientAuth, handed
 // this package's device-mtls scheme).
 func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options, routes httpapi.Module, token http.Handler) (*httpapi.Server, error) {
-	cert, err := tls.LoadX509KeyPair(i.cfg.TLSCert, i.cfg.TLSKey)
+	certs, err := httpapi.LoadCertFiles(i.cfg.TLSCert, i.cfg.TLSKey, i.svc.Clock.Now)
 	if err != nil {
 		return nil, core.Wrap(core.KindInvalidInput, "identities.tls_cert/tls_key", err)
 	}
-	tc, err := i.TLSConfig(ctx, cert)
+	tc, err := i.tlsConfig(ctx, certs.GetCertificate)
 	if err != nil {
 		return nil, err
 	}
+	i.mtlsCerts = certs
 	if opts.Log == nil {
 		opts.Log = i.log
 	}
@@ -59,22 +63,52 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options, route
 // refresh grants), those with one must be issued by a device issuer for client
 // authentication.
 func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tls.Config, error) {
+	return i.tlsConfig(ctx, func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &server, nil })
+}
+
+// loadIssuers reads the device issuers into the pool the listener checks
+// client certificates against.
+func (i *Identities) loadIssuers(ctx context.Context) error {
 	// Each CA that may issue device certificates is a trust anchor of its
 	// own, and nothing the client sends is used to build a chain: a
 	// certificate of the M2M issuing CAs (siblings under the same root)
 	// has no path to an anchor here.
 	issuers, err := i.ca.DeviceIssuers(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pool := x509.NewCertPool()
 	for _, c := range issuers {
 		pool.AddCert(c)
 	}
+	i.issuers.Store(pool)
+	return nil
+}
+
+// ReloadMTLS re-reads the mTLS listener's certificate and key and the
+// device issuers (SIGHUP); each keeps its previous value when the new one
+// does not load. Handshakes after it see the new ones.
+func (i *Identities) ReloadMTLS() error {
+	if i.mtlsCerts == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := i.mtlsCerts.Reload()
+	if ierr := i.loadIssuers(ctx); ierr != nil {
+		err = errors.Join(err, fmt.Errorf("device issuers: %w (the previous ones stay)", ierr))
+	}
+	return err
+}
+
+func (i *Identities) tlsConfig(ctx context.Context, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (*tls.Config, error) {
+	if err := i.loadIssuers(ctx); err != nil {
+		return nil, err
+	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{server},
-		ClientAuth:   tls.RequestClientCert,
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: getCert,
+		ClientAuth:     tls.RequestClientCert,
 		// Chain building is done here: the leaf must be signed directly by
 		// a device issuer, and is checked for clientAuth.
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
@@ -91,7 +125,7 @@ func (i *Identities) TLSConfig(ctx context.Context, server tls.Certificate) (*tl
 					return err
 				}
 			}
-			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: i.svc.Clock.Now(),
+			_, err = leaf.Verify(x509.VerifyOptions{Roots: i.issuers.Load(), CurrentTime: i.svc.Clock.Now(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 			return err
 		},

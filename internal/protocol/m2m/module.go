@@ -149,6 +149,8 @@ type Env struct {
 	partners map[string]*partner       // by principal id
 	byName   map[string]*partner
 	client   *http.Client
+	// certs serves the listener's TLS pair, re-read on reload.
+	certs *httpapi.CertFiles
 }
 
 // partner is a configured partner bound to its core principal.
@@ -180,6 +182,12 @@ func NewEnv(ctx context.Context, name string, cfg Config, mat Material, d Deps) 
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &Env{Name: name, cfg: cfg, d: d, mat: mat, partners: map[string]*partner{}, byName: map[string]*partner{}}
+	var now func() time.Time
+	if d.Clock != nil {
+		now = d.Clock.Now
+	}
+	ec := cfg.Envs()[name]
+	e.certs = httpapi.NewCertFiles(ec.TLSCert, ec.TLSKey, mat.TLS, now)
 	e.checkers = append(e.checkers, mat.Checkers...)
 	if d.CA != nil {
 		e.checkers = append(e.checkers, caChecker{ca: d.CA, env: ca.Environment(name)})
@@ -325,10 +333,9 @@ func (c caChecker) CheckCertificate(ctx context.Context, cert, _ *x509.Certifica
 	return c.ca.CheckPartnerCertificate(ctx, cert, c.env)
 }
 
-// TLSConfig is the listener's TLS configuration.
-func (e *Env) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{e.mat.TLS}}
-}
+// TLSConfig is the listener's TLS configuration: the pair tls_cert /
+// tls_key name, re-read by the environment's reload.
+func (e *Env) TLSConfig() *tls.Config { return e.certs.TLSConfig() }
 
 // SigningCertificate is the certificate partners pin to verify authgate.
 func (e *Env) SigningCertificate() *x509.Certificate { return e.mat.SigningCert }
