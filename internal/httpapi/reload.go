@@ -62,7 +62,19 @@ func (c *CertFiles) Current() *tls.Certificate { return c.cur.Load() }
 
 // TLSConfig is a listener configuration serving the pair.
 func (c *CertFiles) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate}
+	return HandshakeAsBuilt(&tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate})
+}
+
+// HandshakeAsBuilt makes every handshake use cfg as it is now, through
+// GetConfigForClient: crypto/tls prefers Certificates over GetCertificate
+// when the client sends no SNI (any IP-address client), so a copy of cfg
+// given Certificates later (httptest.Server.StartTLS adds its own) would
+// otherwise never call GetCertificate again, and a reload would not be
+// seen. cfg must not change once it serves.
+func HandshakeAsBuilt(cfg *tls.Config) *tls.Config {
+	built := cfg.Clone()
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return built, nil }
+	return cfg
 }
 
 // Reload reads the files again. A pair that does not load, whose key

@@ -105,7 +105,7 @@ func (i *Identities) tlsConfig(ctx context.Context, getCert func(*tls.ClientHell
 	if err := i.loadIssuers(ctx); err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	return httpapi.HandshakeAsBuilt(&tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: getCert,
 		ClientAuth:     tls.RequestClientCert,
@@ -129,7 +129,7 @@ func (i *Identities) tlsConfig(ctx context.Context, getCert func(*tls.ClientHell
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 			return err
 		},
-	}, nil
+	}), nil
 }
 
 // MTLSModule is the route set of the mutual-TLS listener: routes and the
