@@ -101,6 +101,20 @@ func TestServeGateway(t *testing.T) {
 		t.Fatalf("upstream called %d times", n)
 	}
 
+	// The route's series are in the server's one registry.
+	mr, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mr.Body)
+	mr.Body.Close()
+	for _, want := range []string{`authgate_gateway_requests_total{route="orders"} 2`, `authgate_gateway_upstream_responses_total{code="200",route="orders"} 1`,
+		`authgate_gateway_denials_total{reason="unauthenticated",route="orders",scheme="oauth2-bearer"} 1`} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// Stored routes: the admin API (administrators only) and `authgate route`.
 	spec := `{"name":"shop","path_prefix":"/shop","schemes":["oauth2-bearer"],"upstreams":["` + up.URL + `"]}`
 	if st, _ := adminCall(t, "POST", s.url+gateway.RouteAdminPath, "", spec); st != 401 {

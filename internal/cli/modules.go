@@ -107,7 +107,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	if rt.cfg.Gateway.Enabled {
 		gw, err := gateway.New(rt.cfg.Gateway, gateway.Deps{Schemes: built.Set, Authz: rt.svc.Authz, Policy: subs,
 			Docs: rt.svc.Store, Seal: rt.svc.Keys, Clock: rt.svc.Clock, Audit: rt.svc.Audit, Log: rt.log, Issuer: origin.Base, Addr: addr,
-			Outgoing: m.tracing.Transport, Routes: rt.svc.Store})
+			Outgoing: m.tracing.Transport, Routes: rt.svc.Store, Metrics: m.metrics})
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/scheme"
@@ -69,6 +71,9 @@ type Deps struct {
 	// Routes are the stored routes (admin API, authgate route); nil: the
 	// configured routes only.
 	Routes routeStore
+	// Metrics receives the per-route series (the server's one registry);
+	// nil: a registry of the gateway's own, not served.
+	Metrics prometheus.Registerer
 }
 
 // Gateway holds the route table and decides requests against it.
@@ -81,6 +86,7 @@ type Gateway struct {
 	configured []*route
 	table      atomic.Pointer[table]
 	proxy      *httputil.ReverseProxy
+	metrics    *metrics
 
 	mu sync.Mutex
 	// builtin reports the paths authgate's own routes serve (set by the
@@ -98,15 +104,19 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if d.Clock == nil {
 		d.Clock = core.SystemClock{}
 	}
-	g := &Gateway{cfg: cfg, d: d}
+	if d.Metrics == nil {
+		d.Metrics = prometheus.NewRegistry()
+	}
+	g := &Gateway{cfg: cfg, d: d, metrics: newMetrics(d.Metrics)}
 	g.keys = newIdentityKeys(cfg, d)
 	var errs []error
 	for _, r := range cfg.Routes {
-		rt, err := compile(r, d.Schemes, "config")
+		rt, err := compile(r, d.Schemes, SourceConfig)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gateway route %s: %w", r.Name, err))
 			continue
 		}
+		rt.series = g.metrics.forRoute(rt.Name)
 		g.configured = append(g.configured, rt)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -170,6 +180,9 @@ func (g *Gateway) Decide(ctx context.Context, req scheme.Request) (Decision, err
 
 // decideSelected continues Decide after Select.
 func (g *Gateway) decideSelected(ctx context.Context, req scheme.Request, d Decision, err error) (Decision, error) {
+	if d.rt != nil {
+		d.rt.series.requests.Inc()
+	}
 	if err == nil {
 		err = g.authorize(ctx, req, &d)
 	}
@@ -219,15 +232,16 @@ func (g *Gateway) authorize(ctx context.Context, req scheme.Request, d *Decision
 
 // deny audits a refusal with the route and the reason.
 func (g *Gateway) deny(ctx context.Context, req scheme.Request, d Decision, err error) {
-	if g.d.Audit == nil {
-		return
-	}
 	route, sch := "", ""
 	if d.Route != nil {
 		route = d.Route.Name
 	}
 	if d.Scheme != nil {
 		sch = d.Scheme.Name()
+	}
+	g.metrics.denied(route, sch, err)
+	if g.d.Audit == nil {
+		return
 	}
 	reason := core.KindOf(err).String()
 	if r := core.ReasonOf(err); r != "" {

@@ -75,7 +75,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.WriteRefusal(w, r, err)
 		return
 	}
-	st := &proxyState{d: d, body: req.Body, buffered: req.BodyKnown, start: g.d.Clock.Now()}
+	st := &proxyState{d: d, body: req.Body, buffered: req.BodyKnown, start: time.Now()} // metrics: real time
 	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), stateKey{}, st))
 	defer cancel()
 	st.timer = time.AfterFunc(d.rt.timeout(), func() { st.timedOut.Store(true); cancel() })
@@ -281,6 +281,7 @@ func joinPath(base, p string) string {
 func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if st := stateOf(resp.Request); st != nil {
 		st.timer.Stop()
+		g.metrics.answered(st.d.rt, resp.StatusCode, time.Since(st.start))
 	}
 	return nil
 }
@@ -291,15 +292,17 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateOf(r)
 	var mbe *http.MaxBytesError
-	status, reason := http.StatusBadGateway, "the upstream could not be reached or failed"
+	status, reason, label := http.StatusBadGateway, "the upstream could not be reached or failed", "unreachable"
 	switch {
 	case st.timedOut.Load():
-		status, reason = http.StatusGatewayTimeout, "the upstream did not answer in time"
+		status, reason, label = http.StatusGatewayTimeout, "the upstream did not answer in time", "timeout"
 	case errors.As(err, &mbe):
-		status, reason = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", g.cfg.MaxBodyBytes)
+		status, reason, label = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", g.cfg.MaxBodyBytes), "body_too_large"
 	case r.Context().Err() != nil:
+		g.metrics.upstreamErrors.WithLabelValues(st.d.rt.Name, "client_gone").Inc()
 		return // the client went away
 	}
+	g.metrics.upstreamErrors.WithLabelValues(st.d.rt.Name, label).Inc()
 	g.d.Log.Warn("gateway upstream failed", slog.String("route", st.d.Route.Name), slog.Int("status", status),
 		slog.String("err", err.Error()), slog.String("request_id", httpapi.RequestID(r)))
 	w.Header().Set("Connection", "close")

@@ -276,6 +276,7 @@ func (g *Gateway) Reload(ctx context.Context) error {
 			g.d.Log.Warn("gateway route not served", slog.String("route", s.Name), slog.String("problem", err.Error()))
 			continue
 		}
+		rt.series = g.metrics.forRoute(rt.Name)
 		routes = append(routes, rt)
 		accepted = append(accepted, s.Route)
 	}

@@ -19,6 +19,7 @@ type route struct {
 	upstreams []*url.URL
 	next      atomic.Uint64 // round-robin position
 	source    string        // "config" or "database"
+	series    routeSeries
 }
 
 // pick returns the upstream of this request, round-robin.
