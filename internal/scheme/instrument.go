@@ -40,29 +40,37 @@ var _ Scheme = instrumented{}
 
 // Authenticate implements Scheme.
 func (i instrumented) Authenticate(ctx context.Context, req Request) (Caller, error) {
-	if i.tracer != nil {
-		var span trace.Span
-		ctx, span = i.tracer.Start(ctx, "authenticate "+i.Name(), trace.WithAttributes(
-			attribute.String("authgate.family", i.Family()), attribute.String("authgate.scheme", i.Name())))
-		defer span.End()
-		c, err := i.Scheme.Authenticate(ctx, req)
-		i.observe(err)
-		if err != nil {
-			// The kind, never the reason: a reason may quote what the client sent.
-			span.SetStatus(codes.Error, core.KindOf(err).String())
-		} else {
-			span.SetAttributes(attribute.String("authgate.organisation", c.OrgID))
-		}
-		return c, err
-	}
+	ctx, done := Observe(ctx, i.obs, i.tracer, i.Family(), i.Name())
 	c, err := i.Scheme.Authenticate(ctx, req)
-	i.observe(err)
+	done(c.OrgID, err)
 	return c, err
 }
 
-func (i instrumented) observe(err error) {
-	if i.obs != nil {
-		i.obs.AuthOutcome(i.Family(), i.Name(), err)
+// Observe starts observing one authentication by scheme name of family:
+// a span when tracer is set (its children are the checks' store calls)
+// and, when the returned function is called, one counted outcome. An
+// adapter whose own routes check credentials outside a Scheme value calls
+// it around that check, so every path is observed the same way.
+func Observe(ctx context.Context, obs outcomeObserver, tracer trace.Tracer, family, name string) (context.Context, func(org string, err error)) {
+	var span trace.Span
+	if tracer != nil {
+		ctx, span = tracer.Start(ctx, "authenticate "+name, trace.WithAttributes(
+			attribute.String("authgate.family", family), attribute.String("authgate.scheme", name)))
+	}
+	return ctx, func(org string, err error) {
+		if obs != nil {
+			obs.AuthOutcome(family, name, err)
+		}
+		if span == nil {
+			return
+		}
+		if err != nil {
+			// The kind, never the reason: a reason may quote what the client sent.
+			span.SetStatus(codes.Error, core.KindOf(err).String())
+		} else if org != "" {
+			span.SetAttributes(attribute.String("authgate.organisation", org))
+		}
+		span.End()
 	}
 }
 

@@ -1,6 +1,7 @@
 package apstrata
 
 import (
+	"context"
 	"encoding/base64"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // callerKind is who authenticated.
@@ -99,7 +101,16 @@ const tokenCookieName = "apsdb.authToken"
 // authenticate resolves the caller and, for an authenticated one, checks
 // its API subscription (Deps.Access) for the action.
 func (m *Module) authenticate(q *request) (caller, error) {
+	// Observed as the registry observes the scheme for the gateway; a
+	// request that presents no credentials is not an authentication.
+	done := func(string, error) {}
+	if (&apsScheme{m: m}).Presented(q.r) {
+		var ctx context.Context
+		ctx, done = scheme.Observe(q.r.Context(), m.d.Observer, m.d.Tracer, Family, SchemeName)
+		q.r = q.r.WithContext(ctx)
+	}
 	c, err := m.identify(q)
+	done(c.orgID, err)
 	if err != nil || c.kind == anonymous || m.d.Access == nil {
 		return c, err
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 )
@@ -85,13 +87,17 @@ type Deps struct {
 	Access interface {
 		Allow(ctx context.Context, a core.Access) error
 	}
+	// Observer counts authentication outcomes and Tracer makes a span of
+	// each check; nil: neither.
+	Observer core.Observer
+	Tracer   trace.Tracer
 }
 
 // DepsFrom takes the adapter's dependencies from the core services.
 func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, Principals: svc.Store,
 		Tokens: svc.Tokens, TokenStore: svc.Store, Replay: svc.Replay, Audit: svc.Audit, Guard: svc.Guard, ClientAddr: addr,
-		Origin: httpapi.LocalOrigin(addr), Authz: svc.Authz}
+		Origin: httpapi.LocalOrigin(addr), Authz: svc.Authz, Observer: svc.Observer, Tracer: svc.Tracer}
 }
 
 // Module serves /apsdb/rest/{authKey}/{Action}.

@@ -61,7 +61,7 @@ func (m *Module) authed(h handlerFunc) http.Handler {
 			m.writeError(w, r, err)
 			return
 		}
-		c, err := m.sig.Authenticate(r.Context(), scheme.Request{HTTP: r, Body: body, BodyKnown: true, Addr: clientAddr(m.d.ClientAddr.IP(r))})
+		c, err := m.checked.Authenticate(r.Context(), scheme.Request{HTTP: r, Body: body, BodyKnown: true, Addr: clientAddr(m.d.ClientAddr.IP(r))})
 		if err != nil {
 			m.sig.WriteRefusal(w, r, err)
 			return

@@ -12,8 +12,11 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // Document collections owned by this package.
@@ -90,6 +93,10 @@ type Deps struct {
 	Guard       guard
 	ClientAddr  httpapi.ClientAddr
 	Access      accessPolicy // nil: no subscription check
+	// Observer counts authentication outcomes and Tracer makes a span of
+	// each check; nil: neither.
+	Observer core.Observer
+	Tracer   trace.Tracer
 }
 
 // DepsFrom takes the adapter's collaborators from the core services.
@@ -97,7 +104,7 @@ func DepsFrom(svc core.Services, addr httpapi.ClientAddr) Deps {
 	return Deps{
 		Clock: svc.Clock, Log: svc.Log, Credentials: svc.Credentials, CredStore: svc.Store,
 		Principals: svc.Store, Tokens: svc.Tokens, Replay: svc.Replay, Audit: svc.Audit,
-		Docs: svc.Store, Guard: svc.Guard, ClientAddr: addr,
+		Docs: svc.Store, Guard: svc.Guard, ClientAddr: addr, Observer: svc.Observer, Tracer: svc.Tracer,
 	}
 }
 
@@ -106,6 +113,9 @@ type Module struct {
 	cfg Config
 	d   Deps
 	sig *signatureScheme
+	// checked is sig as the TPV routes run it: observed (a span, a counted
+	// outcome) as the registry observes it for the gateway.
+	checked scheme.Scheme
 }
 
 // New builds the adapter; cfg must have passed Validate.
@@ -115,6 +125,7 @@ func New(cfg Config, d Deps) *Module {
 	}
 	m := &Module{cfg: cfg, d: d}
 	m.sig = newSignatureScheme(m)
+	m.checked = scheme.Instrumented(m.sig, d.Observer, d.Tracer)
 	return m
 }
 
