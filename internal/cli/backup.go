@@ -27,9 +27,9 @@ backed up with pg_dump; this command says how and refuses.`,
 				return err
 			}
 			if store.IsPostgres(cfg.DB) {
-				return errors.New("authgate backup copies SQLite stores only; back up PostgreSQL with its own tools, e.g.\n" +
+				return usageError(errors.New("authgate backup copies SQLite stores only; back up PostgreSQL with its own tools, e.g.\n" +
 					"  pg_dump --format=custom --file=authgate.dump '" + redactDSN(cfg.DB) + "'\n" +
-					"and restore with pg_restore --clean --if-exists --dbname=... authgate.dump (docs/operations.md); keep the master key apart")
+					"and restore with pg_restore --clean --if-exists --dbname=... authgate.dump (docs/operations.md); keep the master key apart"))
 			}
 			path, ok := store.SQLitePath(cfg.DB, cfg.DataDir)
 			if !ok {

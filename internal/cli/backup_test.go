@@ -126,7 +126,7 @@ func TestBackupDuringWritesRestores(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "integrity_check ok") {
 		t.Fatalf("backup: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if code, _, stderr := runCLIExit(t, "backup", "--data-dir", dir, "--out", out); code == 0 || !strings.Contains(stderr, "exists") {
+	if code, _, stderr := runCLIExit(t, "backup", "--data-dir", dir, "--out", out); code != exitConflict || !strings.Contains(stderr, "exists") {
 		t.Fatalf("second backup to the same file: exit %d %s", code, stderr)
 	}
 	after, err := passwordToken(s.url, key, secret)
@@ -184,14 +184,18 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // TestBackupRefusesPostgres: on PostgreSQL the command writes nothing and
-// says what to run instead, the password hidden.
+// says what to run instead, the password hidden (exit 2); without a store
+// it says so (exit 3).
 func TestBackupRefusesPostgres(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "b.db")
 	code, _, stderr := runCLIExit(t, "backup", "--db", "postgres://authgate:s3cret@db.example/authgate", "--data-dir", t.TempDir(), "--out", out)
-	if code == 0 || !strings.Contains(stderr, "pg_dump --format=custom") || strings.Contains(stderr, "s3cret") || !strings.Contains(stderr, "authgate:***@db.example") {
+	if code != exitUsage || !strings.Contains(stderr, "pg_dump --format=custom") || strings.Contains(stderr, "s3cret") || !strings.Contains(stderr, "authgate:***@db.example") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatal("a file was written")
+	}
+	if code, _, stderr := runCLIExit(t, "backup", "--data-dir", filepath.Join(t.TempDir(), "none"), "--out", out); code != exitNotFound || !strings.Contains(stderr, "no SQLite store") {
+		t.Fatalf("backup without a store: exit %d: %s", code, stderr)
 	}
 }

@@ -39,7 +39,7 @@ when it is not. Files the configuration names (certificates, keys) are not opene
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := g.load(cmd); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
-				return exitError{code: 2}
+				return exitError{code: exitUsage}
 			}
 			file := g.configFile
 			if file == "" {

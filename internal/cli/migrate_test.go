@@ -79,7 +79,7 @@ func TestMigrateStatus(t *testing.T) {
 func TestMigrateStatusNoStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "empty")
 	code, _, stderr := runCLIExit(t, "migrate", "status", "--data-dir", dir)
-	if code == 0 || !strings.Contains(stderr, "no SQLite store") {
+	if code != exitNotFound || !strings.Contains(stderr, "no SQLite store") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 // BackupResult describes a finished backup.
@@ -27,10 +29,10 @@ type BackupResult struct {
 // serves as it is.
 func Backup(ctx context.Context, path, out string) (BackupResult, error) {
 	if _, err := os.Stat(path); err != nil {
-		return BackupResult{}, fmt.Errorf("no SQLite store to back up: %w", err)
+		return BackupResult{}, core.Wrap(core.KindNotFound, "no SQLite store to back up at "+path, err)
 	}
 	if _, err := os.Lstat(out); err == nil {
-		return BackupResult{}, fmt.Errorf("%s exists: a backup does not overwrite a file", out)
+		return BackupResult{}, core.E(core.KindConflict, out+" exists: a backup does not overwrite a file")
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return BackupResult{}, err
 	}

@@ -138,7 +138,7 @@ func (dialect) Classify(err error) error {
 // the database file at path, which must exist; nothing is migrated.
 func MigrationStatus(ctx context.Context, path string) ([]*goose.MigrationStatus, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no SQLite store: %w", err)
+		return nil, core.Wrap(core.KindNotFound, "no SQLite store at "+path, err)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
