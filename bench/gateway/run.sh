@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Benchmarks authgate's gateway and forward-auth modes with wrk on loopback,
+# every proxy in front of the same small upstream (bench/oauth2/bare, "ok"):
+#   upstream        the upstream itself (no proxy)
+#   bare-proxy      a bare httputil.ReverseProxy (bench/gateway/proxy)
+#   caddy-plain     Caddy's reverse_proxy, no authentication
+#   gateway-bearer  authgate's gateway, OAuth2 bearer route
+#   gateway-pop     authgate's gateway, TAAP Bearer + PoP route (a fresh
+#                   RS256 PoP token per request, signed beforehand)
+#   nginx-plain     nginx proxy_pass, no authentication
+#   nginx-fwdauth   nginx auth_request + authgate /gateway/check (bearer),
+#                   configured with docs/gateway.md's nginx snippet as it stands
+# then, at half of gateway-bearer's peak rate (hey, fixed rate), the p99
+# latency of the upstream, Caddy and the gateway: the gateway's p99 minus
+# the upstream's is the latency it adds.
+#
+# Usage: bench/gateway/run.sh [--duration 5s] [--connections 64] [--reps 3] [--no-pin]
+# On 2+ cores the proxy under test (and authgate beside nginx in
+# nginx-fwdauth) runs on CPU 0 with GOMAXPROCS=1 / one nginx worker, and
+# wrk and the upstream on CPU 1, so every proxy gets the same single core.
+# Every scenario runs --reps times, interleaved; the table shows medians and
+# the ratios are medians of the per-repetition ratios, so load from other
+# processes on a shared machine cancels out as far as possible.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="/usr/local/go/bin:/usr/sbin:$PATH"
+DURATION=5s POP_SECS=2 CONNS=64 REPS=3 PIN=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration) DURATION="$2"; shift 2 ;;
+	--connections) CONNS="$2"; shift 2 ;;
+	--reps) REPS="$2"; shift 2 ;;
+	--no-pin) PIN=0; shift ;;
+	*) echo "unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ "$(nproc)" -ge 2 ] || PIN=0
+. scripts/deps.sh
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v hey >/dev/null || need+=(hey)
+command -v caddy >/dev/null || need+=(caddy)
+command -v nginx >/dev/null || need+=(nginx)
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+
+WORK="$(mktemp -d /tmp/authgate-gwbench.XXXXXX)"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+go build -o "$WORK/authgate" ./cmd/authgate
+go build -o "$WORK/bare" ./bench/oauth2/bare
+go build -o "$WORK/proxy" ./bench/gateway/proxy
+go build -o "$WORK/poptokens" ./bench/gateway/poptokens
+
+sut() { if [ "$PIN" = 1 ]; then GOMAXPROCS=1 taskset -c 0 "$@"; else "$@"; fi; }
+load() { if [ "$PIN" = 1 ]; then taskset -c 1 "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() { # url
+	for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
+	echo "not answering: $1" >&2
+	exit 1
+}
+
+UP="127.0.0.1:$(free_port)"
+load "$WORK/bare" -listen "$UP" &
+PIDS+=($!)
+PROXY="127.0.0.1:$(free_port)"
+sut "$WORK/proxy" -listen "$PROXY" -upstream "http://$UP" &
+PIDS+=($!)
+
+CADDY="127.0.0.1:$(free_port)"
+cat >"$WORK/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+	default_bind 127.0.0.1
+	storage file_system $WORK/caddy
+	log {
+		output discard
+	}
+}
+http://:${CADDY#127.0.0.1:} {
+	reverse_proxy $UP
+}
+EOF
+HOME="$WORK" XDG_DATA_HOME="$WORK/caddy" XDG_CONFIG_HOME="$WORK/caddy" sut caddy run --adapter caddyfile --config "$WORK/Caddyfile" >"$WORK/caddy.log" 2>&1 &
+PIDS+=($!)
+
+# authgate: the gateway routes and forward-auth for nginx on this host.
+AG="127.0.0.1:$(free_port)"
+cat >"$WORK/authgate.yaml" <<EOF
+trusted_proxies: [127.0.0.1/32]
+access_log: false
+log_level: warn
+taap:
+  enabled: true
+gateway:
+  enabled: true
+  routes:
+    - name: bench
+      path_prefix: /bench
+      schemes: [oauth2-bearer]
+      upstreams: [http://$UP]
+    - name: orders
+      path_prefix: /orders
+      schemes: [taap-pop]
+      upstreams: [http://$UP]
+EOF
+agcli() { "$WORK/authgate" "$@" --config "$WORK/authgate.yaml" --data-dir "$WORK/ag"; }
+sut "$WORK/authgate" serve --config "$WORK/authgate.yaml" --data-dir "$WORK/ag" --listen "$AG" >"$WORK/ag.out" 2>"$WORK/ag.err" &
+PIDS+=($!)
+wait_http "http://$AG/healthz"
+for _ in $(seq 100); do grep -q "secret:" "$WORK/ag.out" && break; sleep 0.05; done
+json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+ADMIN_KEY="$(awk '/key:/ {print $2}' "$WORK/ag.out")"
+ADMIN_SECRET="$(awk '/secret:/ {print $2}' "$WORK/ag.out")"
+ADMIN_TOKEN="$(curl -sf -d "grant_type=password&username=$ADMIN_KEY&password=$ADMIN_SECRET" "http://$AG/oauth/token" | json access_token)"
+KEYJSON="$(curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"Name":"bench"}' "http://$AG/accesskeys")"
+TOKEN="$(curl -sf -d "grant_type=password&username=$(json Key <<<"$KEYJSON")&password=$(json Secret <<<"$KEYJSON")" "http://$AG/oauth/token" | json access_token)"
+# A TAAP client and its access token (the token request carries a PoP too).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/pop.key" 2>/dev/null
+openssl pkey -in "$WORK/pop.key" -pubout -out "$WORK/pop.pub"
+CLIENT="$(agcli taap client create --name bench --public-key "$WORK/pop.pub")"
+BASIC="Basic $(printf '%s:%s' "$(json client_id <<<"$CLIENT")" "$(json client_secret <<<"$CLIENT")" | base64 -w0)"
+TPOP="$(agcli pop --key "$WORK/pop.key" --method POST --uri /oauth2/v6/tokens --header "Authorization: $BASIC")"
+POP_AT="$(curl -sf -X POST -H "Authorization: $BASIC" -H "X-Authorization: $TPOP" "http://$AG/oauth2/v6/tokens" | json access_token)"
+
+# nginx, plain and with docs/gateway.md's forward-auth snippet.
+nginx_start() { # name, server blocks
+	local dir="$WORK/$1"
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log error;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $dir/cb;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
+$2
+}
+EOF
+	sut nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
+	PIDS+=($!)
+}
+NGINX_PLAIN="127.0.0.1:$(free_port)"
+nginx_start nginx-plain "upstream api { server $UP; keepalive 16; }
+server {
+	listen $NGINX_PLAIN;
+	location / {
+		proxy_pass http://api;
+		proxy_http_version 1.1;
+		proxy_set_header Connection \"\";
+	}
+}"
+NGINX_FWD="127.0.0.1:$(free_port)"
+SNIPPET="$(awk '/<!-- fronttest:nginx -->/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started' docs/gateway.md)"
+[ -n "$SNIPPET" ] || { echo "no nginx snippet in docs/gateway.md" >&2; exit 1; }
+SNIPPET="${SNIPPET//127.0.0.1:8080/$AG}"
+SNIPPET="${SNIPPET//127.0.0.1:9000/$UP}"
+SNIPPET="${SNIPPET//listen 80;/listen $NGINX_FWD;}"
+nginx_start nginx-fwdauth "$SNIPPET"
+for u in "http://$UP/" "http://$PROXY/" "http://$CADDY/" "http://$NGINX_PLAIN/"; do wait_http "$u"; done
+wait_http "http://$NGINX_FWD/"
+curl -sf -H "Authorization: Bearer $TOKEN" "http://$AG/bench/" >/dev/null || { echo "the gateway refuses the bearer" >&2; cat "$WORK/ag.err" >&2; exit 1; }
+curl -sf -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/" >/dev/null || { echo "nginx forward-auth refuses the bearer" >&2; exit 1; }
+
+RESULTS="$WORK/results"
+: >"$RESULTS"
+run() { # label, duration, wrk args...: appends "label rep rps p99"
+	local label="$1" dur="$2" out rps non
+	shift 2
+	out="$(load wrk -t1 -c"$CONNS" -d"$dur" --latency "$@")"
+	rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+	non="$(awk '/Non-2xx/ {print $4}' <<<"$out")"
+	if [ -n "$non" ]; then
+		echo "$label: $non non-2xx answers" >&2
+		echo "$out" >&2
+		exit 1
+	fi
+	echo "$label $rep $rps $(awk '/ 99%/ {print $2}' <<<"$out")" >>"$RESULTS"
+}
+for rep in $(seq "$REPS"); do
+	run upstream "$DURATION" "http://$UP/bench/"
+	run bare-proxy "$DURATION" "http://$PROXY/bench/"
+	run caddy-plain "$DURATION" "http://$CADDY/bench/"
+	run gateway-bearer "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$AG/bench/"
+	# Enough single-use PoP tokens for the run at the bare proxy's rate.
+	n="$(awk -v r="$rep" -v s="$POP_SECS" '$1 == "bare-proxy" && $2 == r {printf "%d", $3 * s * 1.2 + 1000}' "$RESULTS")"
+	"$WORK/poptokens" -key "$WORK/pop.key" -n "$n" -authorization "Bearer $POP_AT" -uri /orders/ -method GET >"$WORK/pop.tokens"
+	run gateway-pop "${POP_SECS}s" -s bench/gateway/pop.lua -H "Authorization: Bearer $POP_AT" "http://$AG/orders/" -- "$WORK/pop.tokens" 1
+	run nginx-plain "$DURATION" "http://$NGINX_PLAIN/bench/"
+	run nginx-fwdauth "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/"
+done
+
+# Latency at half of the gateway's peak, fixed rate (hey -q per worker).
+PEAK="$(awk '$1 == "gateway-bearer" {print $3}' "$RESULTS" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+WORKERS=16
+QPS="$(awk -v p="$PEAK" -v w="$WORKERS" 'BEGIN {printf "%d", p / 2 / w}')"
+lat() { # label, hey args...: appends "label p99-ms"
+	local label="$1" out
+	shift
+	out="$(load hey -z "$DURATION" -c "$WORKERS" -q "$QPS" "$@")"
+	echo "$label $(awk '/ 99% in / {print $3 * 1000}' <<<"$out") $(awk '/Requests\/sec/ {print $2}' <<<"$out")" >>"$WORK/latency"
+}
+: >"$WORK/latency"
+for _ in $(seq "$REPS"); do
+	lat upstream "http://$UP/bench/"
+	lat caddy-plain "http://$CADDY/bench/"
+	lat gateway-bearer -H "Authorization: Bearer $TOKEN" "http://$AG/bench/"
+done
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1 -c$CONNS -d$DURATION (PoP ${POP_SECS}s), $REPS repetitions; pinned: $([ "$PIN" = 1 ] && echo "proxy under test on CPU 0 (GOMAXPROCS=1, 1 nginx worker), wrk + upstream on CPU 1" || echo no)"
+python3 - "$RESULTS" "$WORK/latency" "$PEAK" "$((QPS * WORKERS))" <<'PY'
+import statistics, sys
+rows, reps = {}, {}
+for line in open(sys.argv[1]):
+    label, rep, rps, p99 = line.split()
+    rows.setdefault(label, []).append(float(rps))
+    reps.setdefault(rep, {})[label] = float(rps)
+print(f"{'scenario':<16} {'req/s (median)':>15}")
+for label, rs in rows.items():
+    print(f"{label:<16} {statistics.median(rs):>15.0f}")
+def ratio(a, b):
+    return statistics.median(100 * r[a] / r[b] for r in reps.values())
+print()
+print("| ratio | median | target |")
+print("|---|---|---|")
+print(f"| gateway-bearer / caddy-plain | {ratio('gateway-bearer', 'caddy-plain'):.0f}% | >= 90% |")
+print(f"| gateway-bearer / bare-proxy | {ratio('gateway-bearer', 'bare-proxy'):.0f}% | |")
+print(f"| gateway-pop / caddy-plain | {ratio('gateway-pop', 'caddy-plain'):.0f}% | |")
+print(f"| nginx-fwdauth / nginx-plain | {ratio('nginx-fwdauth', 'nginx-plain'):.0f}% | >= 60% |")
+lat = {}
+for line in open(sys.argv[2]):
+    label, p99, _ = line.split()
+    lat.setdefault(label, []).append(float(p99))
+med = {k: statistics.median(v) for k, v in lat.items()}
+print(f"| p99 at {sys.argv[4]} req/s (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ms, caddy-plain {med['caddy-plain']:.2f} ms, gateway-bearer {med['gateway-bearer']:.2f} ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms | < 1 ms |")
+PY
