@@ -110,10 +110,18 @@ func TestDecide(t *testing.T) {
 	if exp := claims.Expiry.Time(); !exp.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("exp %v", exp)
 	}
+	// The same credential on the same route is handed the same token while
+	// half its life is left, then a new one (new jti, new expiry).
 	d2, _ := f.decide(t, request("GET", "/api/x", "X-Test-Bearer", "alice"))
-	if c2 := verifyIdentity(t, f, d2.Header.Get(gateway.HeaderIdentity), "api"); c2.ID == claims.ID {
-		t.Fatal("jti repeated")
+	if d2.Header.Get(gateway.HeaderIdentity) != d.Header.Get(gateway.HeaderIdentity) {
+		t.Fatal("the identity token was signed again within half its life")
 	}
+	f.clock.Advance(30 * time.Second)
+	d2, _ = f.decide(t, request("GET", "/api/x", "X-Test-Bearer", "alice"))
+	if c2 := verifyIdentity(t, f, d2.Header.Get(gateway.HeaderIdentity), "api"); c2.ID == claims.ID || !c2.Expiry.Time().Equal(t0.Add(90*time.Second)) {
+		t.Fatalf("after half its life: jti %s (first %s), exp %v", c2.ID, claims.ID, c2.Expiry.Time())
+	}
+	f.clock.Set(t0)
 
 	// Nothing presented: the route's first scheme refuses, unauthenticated.
 	r := request("GET", "/api/x")

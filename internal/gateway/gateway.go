@@ -81,6 +81,8 @@ type Gateway struct {
 	cfg  Config
 	d    Deps
 	keys *core.SigningKeys
+	// identities reuses a credential's identity token on a route (identitycache.go).
+	identities *identityCache
 	// configured are the routes of the configuration file; the table is
 	// rebuilt from them and the stored routes.
 	configured []*route
@@ -109,6 +111,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, d: d, metrics: newMetrics(d.Metrics)}
 	g.keys = newIdentityKeys(cfg, d)
+	g.identities = newIdentityCache()
 	var errs []error
 	for _, r := range cfg.Routes {
 		rt, err := compile(r, d.Schemes, SourceConfig)

@@ -55,24 +55,42 @@ func newIdentityKeys(cfg Config, d Deps) *core.SigningKeys {
 
 // identityToken signs the caller's identity for route rt: audience the
 // route's name, life IdentityTTL but never beyond the credential's own.
+// The token signed for a credential on a route is handed out again while
+// half its life is left (identityCache): its jti names the token, not the
+// request.
 func (g *Gateway) identityToken(ctx context.Context, r *http.Request, rt *route, c scheme.Caller) (string, error) {
 	s, err := g.keys.Signer(ctx)
 	if err != nil {
 		return "", err
 	}
 	now := g.d.Clock.Now()
+	issuer := g.issuer(r)
+	var key identityKey
+	if c.CredentialID != "" {
+		key = identityKey{kid: s.Kid, issuer: issuer, route: rt.Name, credential: c.CredentialID, subject: c.Subject,
+			org: c.OrgID, scheme: c.Scheme, kind: string(c.Kind), scope: c.Scope}
+		if !c.ExpiresAt.IsZero() {
+			key.credentialExpiry = c.ExpiresAt.UnixNano()
+		}
+		if tok, ok := g.identities.get(key, now); ok {
+			return tok, nil
+		}
+	}
 	exp := now.Add(g.cfg.IdentityTTL)
 	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(exp) {
 		exp = c.ExpiresAt
 	}
 	claims := IdentityClaims{
-		Claims: jwt.Claims{Issuer: g.issuer(r), Subject: c.Subject, Audience: jwt.Audience{rt.Name}, ID: core.NewID(),
+		Claims: jwt.Claims{Issuer: issuer, Subject: c.Subject, Audience: jwt.Audience{rt.Name}, ID: core.NewID(),
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp)},
 		Org: c.OrgID, Scheme: c.Scheme, Kind: string(c.Kind), Scope: c.Scope,
 	}
 	out, err := jwt.Signed(s.Signer).Claims(claims).Serialize()
 	if err != nil {
 		return "", core.Wrap(core.KindInternal, "sign identity token", err)
+	}
+	if c.CredentialID != "" {
+		g.identities.put(key, out, now, exp)
 	}
 	return out, nil
 }
