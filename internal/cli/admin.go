@@ -24,7 +24,7 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 	return admin
 }
 
-// withRuntime runs fn with the store open and prints its result as JSON.
+// withRuntime runs fn with the store open and prints its result (-o).
 func withRuntime(g *globalFlags, fn func(cmd *cobra.Command, rt *runtime) (any, error)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
 		rt, err := openRuntime(cmd.Context(), g, cmd)
@@ -36,9 +36,7 @@ func withRuntime(g *globalFlags, fn func(cmd *cobra.Command, rt *runtime) (any, 
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printOut(cmd, out)
 	}
 }
 
@@ -226,6 +224,9 @@ RFC 3339 time or a duration back from now (24h, 90m). --limit 0 streams every ma
 				return err
 			}
 			defer rt.Close()
+			if outputOf(cmd) == outputTable {
+				return auditTable(cmd, rt.svc.Audit, f, limit)
+			}
 			return streamAudit(cmd.Context(), rt.svc.Audit, f, limit, cmd.OutOrStdout())
 		},
 	}
@@ -266,6 +267,11 @@ type auditLister interface {
 // the store with the id cursor so a large log never sits in memory.
 func streamAudit(ctx context.Context, a auditLister, f core.AuditFilter, limit int, out io.Writer) error {
 	enc := json.NewEncoder(out)
+	return streamAuditTo(ctx, a, f, limit, func(e core.AuditEvent) error { return enc.Encode(e) })
+}
+
+// streamAuditTo calls emit with each entry f selects, paging with the id cursor.
+func streamAuditTo(ctx context.Context, a auditLister, f core.AuditFilter, limit int, emit func(core.AuditEvent) error) error {
 	written := 0
 	for {
 		f.Limit = auditPage
@@ -277,7 +283,7 @@ func streamAudit(ctx context.Context, a auditLister, f core.AuditFilter, limit i
 			return err
 		}
 		for _, e := range page {
-			if err := enc.Encode(e); err != nil {
+			if err := emit(e); err != nil {
 				return err
 			}
 		}
@@ -287,6 +293,30 @@ func streamAudit(ctx context.Context, a auditLister, f core.AuditFilter, limit i
 		}
 		f.BeforeID = page[len(page)-1].ID
 	}
+}
+
+// auditTable prints the entries as a table, one page of the stream at a
+// time (columns are aligned within a page).
+func auditTable(cmd *cobra.Command, a auditLister, f core.AuditFilter, limit int) error {
+	var page []core.AuditEvent
+	flush := func() error {
+		if len(page) == 0 {
+			return nil
+		}
+		err := printOutTable(cmd, page)
+		page = page[:0]
+		return err
+	}
+	err := streamAuditTo(cmd.Context(), a, f, limit, func(e core.AuditEvent) error {
+		if page = append(page, e); len(page) == auditPage {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 func trimNewline(b []byte) []byte {

@@ -20,7 +20,8 @@ import (
 // newApstrataCmd groups account administration and the signed client.
 func newApstrataCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "apstrata", Short: "Apstrata token service: accounts, users, devices and signed calls"}
-	cmd.AddCommand(newApstrataAccountCmd(g), newApstrataMemberCmd(g), newApstrataCallCmd())
+	cmd.AddCommand(g.server(newApstrataAccountCmd(g), newApstrataMemberCmd(g))...)
+	cmd.AddCommand(newApstrataCallCmd())
 	return cmd
 }
 

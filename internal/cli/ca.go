@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -194,8 +193,7 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERIAL\tPROFILE\tENV\tISSUER\tNOT AFTER\tSTATUS\tSUBJECT")
+			items := make([]map[string]any, 0, len(recs))
 			for _, r := range recs {
 				status := "valid"
 				if r.RevokedAt != nil {
@@ -205,9 +203,10 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 				if issuer == "" {
 					issuer = "legacy"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Profile, r.Environment, issuer, r.NotAfter.Format(time.DateOnly), status, r.Subject)
+				items = append(items, map[string]any{"serial": r.Serial, "profile": r.Profile, "env": r.Environment, "issuer": issuer,
+					"not_after": r.NotAfter.Format(time.DateOnly), "status": status, "subject": r.Subject})
 			}
-			if err := tw.Flush(); err != nil {
+			if err := printOutTable(cmd, map[string]any{"total": total, "items": items}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d\n", len(recs), total)

@@ -27,7 +27,8 @@ import (
 // (API keys, SIMs) and the partner side (signed calls, M2MAdmCl/M2MMonCl server).
 func newM2MCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "m2m", Short: "M2M Connectivity API: API keys, SIMs, signed calls and the partner server"}
-	cmd.AddCommand(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MPartnerCmd(g), newM2MCallCmd(), newM2MPartnerServeCmd())
+	cmd.AddCommand(g.server(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MPartnerCmd(g))...)
+	cmd.AddCommand(newM2MCallCmd(), newM2MPartnerServeCmd())
 	return cmd
 }
 
@@ -46,7 +47,7 @@ func newM2MAPIKeyCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return map[string]string{"env": strings.ToUpper(env), "partner": partner, "M2MApiKey": k}, nil
+			return map[string]string{"env": strings.ToUpper(env), "partner": partner, "m2m_api_key": k}, nil
 		}),
 	}
 	c.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
@@ -223,9 +224,7 @@ result arrives at your M2MAdmCl). The M2MApiKey comes from --api-key-file or M2M
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return printOut(cmd, out)
 		},
 	}
 	f.register(c)
@@ -283,7 +282,11 @@ signed M2MAdmResponseMessage / M2MMonResponseMessage (StateCode 0).`,
 // printing it as a JSON line.
 func newPartnerHandler(signer *wss.Signer, verifier *wss.Verifier, out io.Writer) *sdk.PartnerHandler {
 	emit := func(kind string, v any) {
-		b, _ := json.Marshal(map[string]any{"received": kind, "message": v})
+		doc, err := normalise(map[string]any{"received": kind, "message": v})
+		if err != nil {
+			return
+		}
+		b, _ := json.Marshal(doc)
 		_, _ = out.Write(append(b, '\n'))
 	}
 	return &sdk.PartnerHandler{Signer: signer, Verifier: verifier,

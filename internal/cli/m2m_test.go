@@ -125,7 +125,7 @@ func TestM2MCommands(t *testing.T) {
 
 	base := []string{"m2m", "call", "--url", "https://" + taAddr, "--cert", files["partner-sign"][0], "--key", files["partner-sign"][1],
 		"--platform-cert", files["ta-sign"][0], "--ca-file", caPath, "--iccid", iccid}
-	t.Setenv("M2M_API_KEY", key["M2MApiKey"])
+	t.Setenv("M2M_API_KEY", key["m2m_api_key"])
 	call := func(args ...string) map[string]any {
 		var out map[string]any
 		if err := json.Unmarshal(runCLI(t, append(base, args...)...), &out); err != nil {
@@ -133,11 +133,11 @@ func TestM2MCommands(t *testing.T) {
 		}
 		return out
 	}
-	if u := call("SIMUsageGet"); u["DataVolume"] != float64(4096) || u["SMSCount"] != float64(2) || u["State"] != "SHIPPED" {
+	if u := call("SIMUsageGet"); u["data_volume"] != float64(4096) || u["sms_count"] != float64(2) || u["state"] != "SHIPPED" {
 		t.Fatalf("SIMUsageGet %v", u)
 	}
 	// The partner's identifiers from its sheet pass; another sender id is refused.
-	if u := call("SIMUsageGet", "--sender-id", "ACME-TA-0001", "--partner-id", "4711"); u["State"] != "SHIPPED" {
+	if u := call("SIMUsageGet", "--sender-id", "ACME-TA-0001", "--partner-id", "4711"); u["state"] != "SHIPPED" {
 		t.Fatalf("SIMUsageGet with identifiers %v", u)
 	}
 	if msg := runCLIErr(t, append(base, "SIMUsageGet", "--sender-id", "GLOBEX-TA-0001")...); !strings.Contains(msg, "IdentifierMismatch") && !strings.Contains(msg, "SOA-BP sender ID") {
@@ -145,7 +145,7 @@ func TestM2MCommands(t *testing.T) {
 	}
 	checkPartnerSheet(t, cfgPath, data, taAddr, files, base)
 	mr := call("SIMActivation")
-	if mr["Status"] != "ACCEPTED" || mr["RequestID"] == "" {
+	if mr["status"] != "ACCEPTED" || mr["request_id"] == "" {
 		t.Fatalf("MessageResponse %v", mr)
 	}
 	got := map[string]bool{}
@@ -153,7 +153,7 @@ func TestM2MCommands(t *testing.T) {
 	for len(got) < 2 {
 		select {
 		case l := <-lines:
-			if strings.Contains(l, `"received":"M2MAdmResponse"`) && strings.Contains(l, mr["RequestID"].(string)) && strings.Contains(l, `"State":"ACTIVE"`) {
+			if strings.Contains(l, `"received":"M2MAdmResponse"`) && strings.Contains(l, mr["request_id"].(string)) && strings.Contains(l, `"state":"ACTIVE"`) {
 				got["adm"] = true
 			}
 			if strings.Contains(l, `"received":"SIMNetworkStateChange"`) && strings.Contains(l, "REGISTERED") {
@@ -163,7 +163,7 @@ func TestM2MCommands(t *testing.T) {
 			t.Fatalf("partner received %v", got)
 		}
 	}
-	if s := call("SIMStateGet"); s["State"] != "ACTIVE" || s["NetworkState"] != "REGISTERED" {
+	if s := call("SIMStateGet"); s["state"] != "ACTIVE" || s["network_state"] != "REGISTERED" {
 		t.Fatalf("SIMStateGet %v", s)
 	}
 	for _, addr := range []string{taAddr, strings.TrimPrefix(srv.url, "http://")} {
@@ -262,7 +262,7 @@ func checkPartnerSheet(t *testing.T, cfgPath, data, taAddr string, files map[str
 	}
 	t.Setenv("M2M_API_KEY", key)
 	var u map[string]any
-	if err := json.Unmarshal(runCLI(t, append(call, "SIMUsageGet")...), &u); err != nil || u["State"] != "SHIPPED" {
+	if err := json.Unmarshal(runCLI(t, append(call, "SIMUsageGet")...), &u); err != nil || u["state"] != "SHIPPED" {
 		t.Fatalf("SIMUsageGet with the sheet's key: %v %v", u, err)
 	}
 	if again := string(runCLI(t, "m2m", "partner", "sheet", "acme", "--env", "TA", "--config", cfgPath, "--data-dir", data)); strings.Contains(again, key) {

@@ -86,7 +86,7 @@ func newMasterKeyCmd(g *globalFlags) *cobra.Command {
 			if err := f.Close(); err != nil {
 				return err
 			}
-			return printJSON(cmd, map[string]string{"file": out, "key_id": core.KeyID(key)})
+			return printOut(cmd, map[string]string{"file": out, "key_id": core.KeyID(key)})
 		},
 	}
 	gen.Flags().StringVar(&out, "out", "", "file to create")

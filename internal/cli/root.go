@@ -65,12 +65,16 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	out := &outputFlag{}
+	out.register(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return out.check() }
+	// The server's flags (--config, --data-dir, --db, ...) are on the
+	// commands that open the store or read the configuration only: client
+	// commands talk to a server and have none of them.
 	g := &globalFlags{}
-	g.register(root)
-	root.AddCommand(
+	root.AddCommand(g.server(
 		newServeCmd(g),
 		newMigrateCmd(g),
-		newVersionCmd(),
 		newConfigCmd(g),
 		newBackupCmd(g),
 		newAdminCmd(g),
@@ -78,7 +82,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newSubscriptionCmd(g),
 		newRouteCmd(g),
 		newBenchCmd(g),
-	)
+	)...)
+	root.AddCommand(newVersionCmd())
 	// Each protocol family's commands come with its entry in the family list.
 	root.AddCommand(familyCommands(g)...)
 	return root

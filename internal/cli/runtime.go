@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -33,10 +34,21 @@ type globalFlags struct {
 	tlsKey        string
 	selfSigned    bool
 	publicURL     string
+	// serverLogs is set by serve: its log lines go out at the configured
+	// level; every other command logs warnings and errors only.
+	serverLogs bool
 }
 
-func (g *globalFlags) register(root *cobra.Command) {
-	f := root.PersistentFlags()
+// server registers the server's flags on cmds and every command under them.
+func (g *globalFlags) server(cmds ...*cobra.Command) []*cobra.Command {
+	for _, c := range cmds {
+		g.register(c)
+	}
+	return cmds
+}
+
+func (g *globalFlags) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
 	f.StringVar(&g.configFile, "config", "", "YAML configuration file (env AUTHGATE_CONFIG)")
 	f.StringVar(&g.listen, "listen", "", "address of the main listener (default 127.0.0.1:8080)")
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory for SQLite, master key and CA (default ./authgate-data)")
@@ -99,7 +111,7 @@ func (g *globalFlags) load(cmd *cobra.Command) (config.Config, error) {
 
 // newLogger writes slog lines to w at the level of level, which a
 // reload may change (log_level).
-func newLogger(cfg config.Config, w *os.File, level *slog.LevelVar) *slog.Logger {
+func newLogger(cfg config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	level.Set(parseLevel(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
@@ -208,8 +220,13 @@ func openRuntime(ctx context.Context, g *globalFlags, cmd *cobra.Command) (*runt
 	if err != nil {
 		return nil, err
 	}
+	// Only the server logs progress: a successful administration command
+	// prints its data and nothing on stderr, unless --log-level asks.
+	if !g.serverLogs && !cmd.Flags().Changed("log-level") {
+		cfg.LogLevel = "warn"
+	}
 	level := new(slog.LevelVar)
-	log := newLogger(cfg, os.Stderr, level)
+	log := newLogger(cfg, cmd.ErrOrStderr(), level)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}

@@ -29,6 +29,7 @@ generated there on first start, HTTP on 127.0.0.1:8080, and a bootstrap admin ke
 secret printed once on the first start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			g.serverLogs = true
 			return serve(cmd.Context(), g, cmd, nil)
 		},
 	}

@@ -57,7 +57,7 @@ func subList(g *globalFlags, use, short string, fn func(*cobra.Command, *subscri
 		if err != nil {
 			return err
 		}
-		return printJSON(cmd, v)
+		return printOut(cmd, v)
 	})}
 }
 
@@ -77,7 +77,7 @@ func subResourceAdd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd, out)
+			return printOut(cmd, out)
 		})}
 	f := cmd.Flags()
 	f.StringVar(&r.Description, "description", "", "what the resource is")
@@ -97,7 +97,7 @@ func subPlanAdd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd, out)
+			return printOut(cmd, out)
 		})}
 	f := cmd.Flags()
 	f.StringVar(&p.Description, "description", "", "what the plan is")
@@ -118,7 +118,7 @@ func subSubscribe(g *globalFlags) *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "subscribed; running nodes apply it within subscriptions.cache_max_age")
-			return printJSON(cmd, out)
+			return printOut(cmd, out)
 		})}
 	f := cmd.Flags()
 	f.StringVar(&sub.OrgID, "org", "", "organisation id (required)")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -74,10 +73,8 @@ are visible to other users in the process list; prefer the file or variable).`,
 			if err != nil {
 				return fmt.Errorf("no token printed: %w", err)
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+			if asJSON || outputOf(cmd) != "" {
+				return printOut(cmd, struct {
 					AccessToken string    `json:"access_token"`
 					TokenType   string    `json:"token_type"`
 					Expiry      time.Time `json:"expiry"`
@@ -95,5 +92,6 @@ are visible to other users in the process list; prefer the file or variable).`,
 	f.StringVar(&cachePath, "cache", "", "token cache file (default: user cache dir/authgate/tokens.json)")
 	f.BoolVar(&noCache, "no-cache", false, "do not read or write the token cache")
 	f.BoolVar(&asJSON, "json", false, "print access_token, token_type and expiry as JSON")
+	_ = f.MarkDeprecated("json", "use -o json (or -o table)")
 	return cmd
 }

@@ -25,7 +25,7 @@ func newTPVCmd(g *globalFlags) *cobra.Command {
 		Use:   "tpv",
 		Short: "TPV Hub API: brand set-up, login and submissions",
 	}
-	cmd.AddCommand(newTPVBrandCmd(g), newTPVLoginCmd(), newTPVSubmitCmd(), newTPVProductCmd())
+	cmd.AddCommand(g.server(newTPVBrandCmd(g))[0], newTPVLoginCmd(), newTPVSubmitCmd(), newTPVProductCmd())
 	return cmd
 }
 
@@ -115,12 +115,6 @@ func (f *tpvClientFlags) client() (*sdk.Client, error) {
 	return c, nil
 }
 
-func printJSON(cmd *cobra.Command, v any) error {
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newTPVLoginCmd() *cobra.Command {
 	f := &tpvClientFlags{}
 	cmd := &cobra.Command{
@@ -136,7 +130,7 @@ func newTPVLoginCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd, map[string]string{"auth_token": tok})
+			return printOut(cmd, map[string]string{"auth_token": tok})
 		},
 	}
 	f.register(cmd)
@@ -178,7 +172,7 @@ func newTPVSubmitCmd() *cobra.Command {
 					return err
 				}
 			}
-			return printJSON(cmd, out)
+			return printOut(cmd, out)
 		},
 	}
 	f.register(cmd)
@@ -201,7 +195,7 @@ func newTPVProductCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd, map[string]any{"success": ps})
+			return printOut(cmd, map[string]any{"success": ps})
 		},
 	}
 	lf.register(list)
@@ -218,7 +212,7 @@ func newTPVProductCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd, map[string]any{"success": p})
+			return printOut(cmd, map[string]any{"success": p})
 		},
 	}
 	af.register(add)
