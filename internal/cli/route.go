@@ -23,7 +23,7 @@ func newRouteCmd(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printJSON(cmd, l)
+				return printOut(cmd, l)
 			})},
 		&cobra.Command{Use: "get NAME", Short: "Show one route", Args: cobra.ExactArgs(1),
 			RunE: withRoutes(g, func(cmd *cobra.Command, a *gateway.RouteAdmin, args []string) error {
@@ -31,7 +31,7 @@ func newRouteCmd(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printJSON(cmd, r)
+				return printOut(cmd, r)
 			})},
 		&cobra.Command{Use: "delete NAME", Short: "Delete a stored route", Args: cobra.ExactArgs(1),
 			RunE: withRoutes(g, func(cmd *cobra.Command, a *gateway.RouteAdmin, args []string) error {
@@ -67,7 +67,7 @@ func routeCreateCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "created; running nodes serve it within gateway.route_poll")
-			return printJSON(cmd, out)
+			return printOut(cmd, out)
 		})}
 	f := cmd.Flags()
 	f.StringSliceVar(&r.Hosts, "host", nil, "host name it serves (repeatable; default any host)")
