@@ -46,8 +46,10 @@ func members() []member {
 			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newM2MCmd(g), newCSRCmd()} },
 			bench:    benchCases{names: []string{"wss"}, build: m2mBenchCases}},
 		{Family: family.Family{Name: "taap", Section: "taap", Schemes: []string{taap.SchemePoP}, Enabled: func(c *config.Config) bool { return c.TAAP.Enabled }, Build: buildTAAP},
-			commands: func(g *globalFlags) []*cobra.Command { return []*cobra.Command{newPopCmd(), g.server(newTAAPCmd(g))[0]} },
-			bench:    benchCases{names: []string{"pop", "pop-device"}, build: taapBenchCases}},
+			commands: func(g *globalFlags) []*cobra.Command {
+				return []*cobra.Command{newPopCmd(), g.server(newTAAPCmd(g))[0]}
+			},
+			bench: benchCases{names: []string{"pop", "pop-device"}, build: taapBenchCases}},
 		// The device-server API's device identities (/identities) and the devices' mTLS listener.
 		{Family: family.Family{Name: device.Family, Section: "identities", Enabled: always, Schemes: []string{device.SchemeMTLS}, Build: buildDevice},
 			commands: func(*globalFlags) []*cobra.Command { return nil },
