@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,6 +41,29 @@ func TestMetricsFollowConventions(t *testing.T) {
 	if st := grant("wrong"); st == http.StatusOK {
 		t.Fatal("wrong secret accepted")
 	}
+	// One bearer check on a built-in route that passes, one that fails.
+	tr, err := client.PostForm(s.url+"/oauth/token", url.Values{"grant_type": {"password"}, "username": {m[1]}, "password": {m[2]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(tr.Body).Decode(&issued)
+	tr.Body.Close()
+	if err != nil || issued.AccessToken == "" {
+		t.Fatalf("token: %v", err)
+	}
+	tok := issued.AccessToken
+	for _, bearer := range []string{tok, "not-a-token"} {
+		req, _ := http.NewRequest("GET", s.url+"/accesskeys", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 	resp, err := client.Get(s.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -48,11 +72,13 @@ func TestMetricsFollowConventions(t *testing.T) {
 	resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{
-		`authgate_tokens_issued_total{kind="access"} 1`,
+		`authgate_tokens_issued_total{kind="access"} 2`,
+		`authgate_auth_total{family="oauth2",reason="ok",result="success",scheme="oauth2-bearer"} 1`,
+		`authgate_auth_total{family="oauth2",reason="unauthenticated",result="failure",scheme="oauth2-bearer"} 1`,
 		`authgate_store_query_duration_seconds_bucket{operation="select"`,
 		`go_sql_open_connections{db_name="store"}`,
 		`authgate_certificate_expiry_timestamp_seconds{serial=`,
-		`authgate_http_requests_total{code="200",route="/oauth/token",server="main"} 1`,
+		`authgate_http_requests_total{code="200",route="/oauth/token",server="main"} 2`,
 		`authgate_tokens_revoked_total 0`,
 		`authgate_auth_limiter_refused_total 0`,
 		"authgate_replay_cache_keys ",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // Device authenticates on the mutual-TLS listener: the principal and
@@ -163,7 +164,17 @@ func (t mtlsModule) Register(mux *http.ServeMux) {
 // expired ones are KindUnauthenticated / KindRevoked / KindExpired
 // errors, and audited.
 func (i *Identities) AuthenticateDevice(r *http.Request) (Device, error) {
-	return i.authenticateDevice(r.Context(), r, i.opt.Addr.IP(r))
+	return i.observedDevice(r)
+}
+
+// observedDevice is authenticateDevice for this adapter's own routes and
+// tls_client_auth, observed as the registry observes the device-mtls
+// scheme for the gateway.
+func (i *Identities) observedDevice(r *http.Request) (Device, error) {
+	ctx, done := scheme.Observe(r.Context(), i.svc.Observer, i.svc.Tracer, Family, SchemeMTLS)
+	d, err := i.authenticateDevice(ctx, r, i.opt.Addr.IP(r))
+	done(d.Principal.OrgID, err)
+	return d, err
 }
 
 // authenticateDevice is AuthenticateDevice with the client's address
@@ -245,7 +256,7 @@ type currentView struct {
 // current serves GET /identities/current on the mTLS listener: who the
 // client certificate authenticates.
 func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
-	d, err := i.authenticateDevice(r.Context(), r, i.opt.Addr.IP(r))
+	d, err := i.observedDevice(r)
 	if err != nil {
 		i.refuseDevice(w, r, err)
 		return

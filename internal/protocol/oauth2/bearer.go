@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/netip"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // Caller is who a bearer access token authenticates.
@@ -49,6 +52,10 @@ type BearerAuth struct {
 	addr   httpapi.ClientAddr
 	log    *slog.Logger
 	policy accessPolicy // nil: no API subscription check
+	// obs and tracer observe the module's own bearer checks (the
+	// registry observes the scheme for the gateway).
+	obs    core.Observer
+	tracer trace.Tracer
 }
 
 // accessPolicy decides, after authentication, whether the caller may use
@@ -72,7 +79,8 @@ func NewBearerAuth(svc core.Services, addr httpapi.ClientAddr) *BearerAuth {
 	if authz == nil {
 		authz = core.NewAuthorizer(svc.Audit)
 	}
-	return &BearerAuth{core: core.NewBearerAuth(svc.Tokens, svc.Store, svc.Audit, authz), authz: authz, addr: addr, log: log}
+	return &BearerAuth{core: core.NewBearerAuth(svc.Tokens, svc.Store, svc.Audit, authz), authz: authz, addr: addr, log: log,
+		obs: svc.Observer, tracer: svc.Tracer}
 }
 
 // Authenticate returns the caller of r. Failed attempts with a token are
@@ -80,7 +88,13 @@ func NewBearerAuth(svc core.Services, addr httpapi.ClientAddr) *BearerAuth {
 // core.ErrBearerMalformed, Unauthenticated/Expired/Revoked for a bad
 // token, Unavailable/Internal.
 func (b *BearerAuth) Authenticate(r *http.Request) (Caller, error) {
-	return b.authenticate(r.Context(), r, b.addr.IP(r))
+	if r.Header.Get("Authorization") == "" { // nothing presented: no authentication to observe
+		return b.authenticate(r.Context(), r, b.addr.IP(r))
+	}
+	ctx, done := scheme.Observe(r.Context(), b.obs, b.tracer, family, SchemeBearer)
+	c, err := b.authenticate(ctx, r, b.addr.IP(r))
+	done(c.Token.OrgID, err)
+	return c, err
 }
 
 // authenticate is the one bearer check of this module's routes and of

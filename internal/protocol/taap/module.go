@@ -9,6 +9,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	authn "github.com/authgate/authgate/internal/scheme"
 )
 
 // Routes served by the module.
@@ -197,7 +198,10 @@ func bearerToken(r *http.Request) (string, bool) {
 // The check is authenticatePoP, the taap-pop scheme's.
 func (m *Module) RequirePoP(parts []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := m.authenticatePoP(r.Context(), r, m.d.ClientAddr.IP(r), parts, func() ([]byte, error) { return m.readBody(w, r) })
+		// Observed as the registry observes the taap-pop scheme for the gateway.
+		ctx, done := authn.Observe(r.Context(), m.d.Services.Observer, m.d.Services.Tracer, family, SchemePoP)
+		c, err := m.authenticatePoP(ctx, r, m.d.ClientAddr.IP(r), parts, func() ([]byte, error) { return m.readBody(w, r) })
+		done(c.Token.OrgID, err)
 		if err != nil {
 			m.writeError(w, r, err, ctxBearer)
 			return
