@@ -32,7 +32,7 @@ func TestMetrics(t *testing.T) {
 	base := f.serve(t, httpapi.Limits{})
 	call(t, "GET", base+"/api/ok", nil, "X-Test-Bearer", "alice")
 	call(t, "GET", base+"/api/busy", nil, "X-Test-Bearer", "alice")
-	call(t, "GET", base+"/api/x", nil)                           // no credential
+	call(t, "GET", base+"/api/x", nil)                            // no credential
 	call(t, "GET", base+"/api/x", nil, "X-Test-Bearer", "nobody") // unknown credential
 	call(t, "GET", base+"/api/x", nil, "X-Test-Bearer", "nokind") // refused by the privilege table
 	call(t, "GET", base+"/nowhere", nil, "X-Test-Bearer", "alice")
