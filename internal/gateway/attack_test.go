@@ -41,7 +41,14 @@ func TestAttack_SpoofedIdentityHeaders(t *testing.T) {
 		got.Header.Get("X-Authgate-Extra") != "" || len(got.Header.Values(gateway.HeaderIdentity)) != 1 {
 		t.Fatalf("upstream saw %v", got.Header)
 	}
-	verifyIdentity(t, f, got.Header.Get(gateway.HeaderIdentity), "api")
+	if c := verifyIdentity(t, f, got.Header.Get(gateway.HeaderIdentity), "api"); c.Subject != "bob" || c.Org != "org-b" {
+		t.Fatalf("identity token of %s/%s", c.Org, c.Subject)
+	}
+	// Another caller right after gets a token of its own (tokens are reused per credential only).
+	call(t, "GET", base+"/api", nil, "X-Test-Bearer", "alice")
+	if c := verifyIdentity(t, f, up.last(t).Header.Get(gateway.HeaderIdentity), "api"); c.Subject != "alice" || c.Org != "org-a" {
+		t.Fatalf("alice's request carried the identity of %s/%s", c.Org, c.Subject)
+	}
 	// A header named hop-by-hop by the client cannot remove the gateway's.
 	call(t, "GET", base+"/api", nil, "X-Test-Bearer", "bob", "Connection", "X-Authgate-Subject, X-Authgate-Identity")
 	if got := up.last(t); got.Header.Get(gateway.HeaderSubject) != "bob" || got.Header.Get(gateway.HeaderIdentity) == "" {
