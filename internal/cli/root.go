@@ -86,5 +86,6 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newVersionCmd())
 	// Each protocol family's commands come with its entry in the family list.
 	root.AddCommand(familyCommands(g)...)
+	registerCompletions(root, g)
 	return root
 }

@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/gateway"
+	"github.com/authgate/authgate/internal/subscription"
+	sdk "github.com/authgate/authgate/sdk/m2m"
+)
+
+// completer lists the candidates of one argument or flag ("value\tdescription").
+type completer func(cmd *cobra.Command, g *globalFlags) ([]string, error)
+
+// completions are the dynamic completions of `authgate completion
+// bash|zsh|fish|powershell` (cobra's), by command path: ids read from the
+// store for administration commands, partner names from the
+// configuration, M2M operations and bench schemes from their lists.
+var (
+	argCompletions = map[string]completer{
+		"subscription unsubscribe": storeCompleter(subscriptionIDs),
+		"ca revoke":                storeCompleter(certificateSerials),
+		"route get":                storeCompleter(routeNames),
+		"route delete":             storeCompleter(routeNames),
+		"m2m call":                 fixed(sdk.OpSIMUsageGet, sdk.OpSIMStateGet, sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange),
+	}
+	flagCompletions = map[string]map[string]completer{
+		"admin principal create": {"org": storeCompleter(orgIDs)},
+		"admin principal list":   {"org": storeCompleter(orgIDs)},
+		"admin audit":            {"org": storeCompleter(orgIDs)},
+		"subscription subscribe": {"org": storeCompleter(orgIDs)},
+		"subscription list":      {"org": storeCompleter(orgIDs)},
+		"tpv brand create":       {"org": storeCompleter(orgIDs)},
+		"taap client create":     {"org": storeCompleter(orgIDs)},
+		"taap sim add":           {"org": storeCompleter(orgIDs)},
+		"m2m apikey":             {"partner": partnerNames},
+		"m2m sim add":            {"partner": partnerNames},
+		"bench":                  {"schemes": func(*cobra.Command, *globalFlags) ([]string, error) { return benchNames(), nil }},
+	}
+)
+
+// registerCompletions attaches the completions to the commands under root.
+func registerCompletions(root *cobra.Command, g *globalFlags) {
+	walkCommands(root, func(c *cobra.Command) {
+		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
+		if fn, ok := argCompletions[path]; ok {
+			c.ValidArgsFunction = func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+				if len(args) > 0 {
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				return complete(cmd, g, fn)
+			}
+		}
+		for name, fn := range flagCompletions[path] {
+			_ = c.RegisterFlagCompletionFunc(name, func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+				return complete(cmd, g, fn)
+			})
+		}
+	})
+}
+
+func walkCommands(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walkCommands(sub, fn)
+	}
+}
+
+func complete(cmd *cobra.Command, g *globalFlags, fn completer) ([]string, cobra.ShellCompDirective) {
+	out, err := fn(cmd, g)
+	if err != nil {
+		cobra.CompDebugln("authgate: "+err.Error(), true)
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+func fixed(values ...string) completer {
+	return func(*cobra.Command, *globalFlags) ([]string, error) { return values, nil }
+}
+
+// completionLimit bounds what one completion reads from the store.
+const completionLimit = 200
+
+// storeCompleter opens the store the command's flags name, read-only in
+// effect: a completion never creates a data directory, a master key or a
+// SQLite database that is not there yet.
+func storeCompleter(fn func(ctx context.Context, rt *runtime) ([]string, error)) completer {
+	return func(cmd *cobra.Command, g *globalFlags) ([]string, error) {
+		cfg, err := g.load(cmd)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.DB == "" {
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, "authgate.db")); errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
+		}
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		rt, err := openRuntime(ctx, g, cmd)
+		if err != nil {
+			return nil, err
+		}
+		defer rt.Close()
+		return fn(ctx, rt)
+	}
+}
+
+func orgIDs(ctx context.Context, rt *runtime) ([]string, error) {
+	orgs, _, err := rt.svc.Store.ListOrganisations(ctx, core.Page{Limit: completionLimit})
+	out := make([]string, 0, len(orgs))
+	for _, o := range orgs {
+		out = append(out, o.ID+"\t"+o.Name)
+	}
+	return out, err
+}
+
+func subscriptionIDs(ctx context.Context, rt *runtime) ([]string, error) {
+	subs, err := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit).ListSubscriptions(ctx, "")
+	var out []string
+	for i, s := range subs {
+		if i == completionLimit {
+			break
+		}
+		out = append(out, s.ID+"\t"+s.Resource+" for "+s.OrgID)
+	}
+	return out, err
+}
+
+func certificateSerials(ctx context.Context, rt *runtime) ([]string, error) {
+	recs, _, err := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc)).List(ctx, "", core.Page{Limit: completionLimit})
+	var out []string
+	for _, r := range recs {
+		if r.RevokedAt == nil {
+			out = append(out, r.Serial+"\t"+r.Subject)
+		}
+	}
+	return out, err
+}
+
+func routeNames(ctx context.Context, rt *runtime) ([]string, error) {
+	routes, err := gateway.NewRouteAdmin(rt.cfg.Gateway, rt.svc.Store, rt.svc.Audit, rt.svc.Clock).List(ctx)
+	var out []string
+	for _, r := range routes {
+		out = append(out, r.Name+"\t"+r.Source+" "+r.PathPrefix)
+	}
+	return out, err
+}
+
+// partnerNames are the partners the configuration lists in --env.
+func partnerNames(cmd *cobra.Command, g *globalFlags) ([]string, error) {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return nil, err
+	}
+	env := "TA"
+	if f := cmd.Flags().Lookup("env"); f != nil {
+		env = strings.ToUpper(f.Value.String())
+	}
+	ec, ok := cfg.M2M.Envs()[env]
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range ec.Partners {
+		out = append(out, p.Name)
+	}
+	return out, nil
+}

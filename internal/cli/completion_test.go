@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// complete runs cobra's hidden __complete command in process and returns
+// the candidates (without descriptions) and the directive line.
+func completeCLI(t *testing.T, args ...string) ([]string, string) {
+	t.Helper()
+	code, stdout, stderr := runCLIExit(t, append([]string{cobra.ShellCompRequestCmd}, args...)...)
+	if code != 0 {
+		t.Fatalf("__complete %v: exit %d\n%s", args, code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var out []string
+	for _, l := range lines[:len(lines)-1] {
+		out = append(out, strings.SplitN(l, "\t", 2)[0])
+	}
+	return out, lines[len(lines)-1]
+}
+
+// TestCompletion: `authgate completion` scripts exist for each shell, and
+// the dynamic completions answer with what exists: organisation ids from
+// the store, partner names from the configuration, M2M operations, bench
+// schemes; a data directory that does not exist is not created.
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		if code, stdout, _ := runCLIExit(t, "completion", sh); code != 0 || !strings.Contains(stdout, "authgate") {
+			t.Fatalf("completion %s: exit %d", sh, code)
+		}
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	var org map[string]string
+	if err := json.Unmarshal(runCLI(t, "admin", "org", "create", "--name", "acme", "--data-dir", data), &org); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "authgate.yaml")
+	if err := os.WriteFile(cfg, []byte("m2m:\n  ta:\n    partners:\n      - name: acme\n  pe:\n    partners:\n      - name: globex\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	has := func(got []string, want ...string) bool {
+		for _, w := range want {
+			found := false
+			for _, g := range got {
+				found = found || g == w
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"admin", "principal", "list", "--data-dir", data, "--org", ""}, []string{org["id"]}},
+		{[]string{"subscription", "subscribe", "--data-dir", data, "--org", ""}, []string{org["id"]}},
+		{[]string{"m2m", "apikey", "--config", cfg, "--partner", ""}, []string{"acme"}},
+		{[]string{"m2m", "apikey", "--config", cfg, "--env", "PE", "--partner", ""}, []string{"globex"}},
+		{[]string{"m2m", "call", ""}, []string{"SIMUsageGet", "SIMStateGet", "SIMActivation"}},
+		{[]string{"bench", "--schemes", ""}, benchNames()},
+		{[]string{"admin", ""}, []string{"org", "principal", "credential", "audit"}},
+	} {
+		got, directive := completeCLI(t, c.args...)
+		if !has(got, c.want...) || directive != ":4" {
+			t.Errorf("__complete %v: %v %s, want %v and :4 (no files)", c.args, got, directive, c.want)
+		}
+	}
+	if got, _ := completeCLI(t, "m2m", "apikey", "--config", cfg, "--env", "PE", "--partner", ""); has(got, "acme") {
+		t.Errorf("PE partners %v include the TA partner", got)
+	}
+	missing := filepath.Join(dir, "none")
+	if got, _ := completeCLI(t, "admin", "principal", "list", "--data-dir", missing, "--org", ""); len(got) != 0 {
+		t.Errorf("completion on a missing data directory: %v", got)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("completion created %s: %v", missing, err)
+	}
+}
+
+// TestCompletionTableNamesCommands: every command path and flag the
+// completion tables name exists, so a renamed command cannot silently
+// lose its completion.
+func TestCompletionTableNamesCommands(t *testing.T) {
+	root := newRootCmd(strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+	found := map[string]*cobra.Command{}
+	walkCommands(root, func(c *cobra.Command) { found[strings.TrimPrefix(c.CommandPath(), "authgate ")] = c })
+	for path := range argCompletions {
+		if c := found[path]; c == nil || c.ValidArgsFunction == nil {
+			t.Errorf("argument completion for %q: no such command", path)
+		}
+	}
+	for path, flags := range flagCompletions {
+		c := found[path]
+		if c == nil {
+			t.Errorf("flag completion for %q: no such command", path)
+			continue
+		}
+		for name := range flags {
+			if _, ok := c.GetFlagCompletionFunc(name); !ok {
+				t.Errorf("%s --%s: completion not registered (no such flag?)", path, name)
+			}
+		}
+	}
+}
