@@ -87,6 +87,21 @@ func TestAttack_MetricsOnPartnerListeners(t *testing.T) {
 			if got := get(t, s.url+"/metrics"); got != tc.mainWant {
 				t.Errorf("main listener: GET /metrics = %d, want %d", got, tc.mainWant)
 			}
+			if tc.extra == "" {
+				// The partner listeners' served certificates are reported
+				// (their expiry), on the listener that serves metrics.
+				resp, err := insecure.Get(s.url + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				for _, src := range []string{"listener:m2m-TA", "listener:m2m-PE"} {
+					if !strings.Contains(string(b), `source="`+src+`"`) {
+						t.Errorf("no certificate expiry series of %s in\n%s", src, grepLines(string(b), "certificate_expiry"))
+					}
+				}
+			}
 			if tc.extra != "" {
 				waitListening(t, metricsAddr)
 				if got := get(t, "http://"+metricsAddr+"/metrics"); got != 200 {
@@ -100,4 +115,14 @@ func TestAttack_MetricsOnPartnerListeners(t *testing.T) {
 			<-s.done
 		})
 	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

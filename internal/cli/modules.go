@@ -95,7 +95,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		// The families' access policy: the privilege table (resources.use), then the subscriptions.
 		Access: core.AccessGate{Authz: rt.svc.Authz, Policy: subs},
 		Scopes: subs, CA: authority, Version: Version, Outgoing: m.tracing.Transport,
-		Listener: httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics, Tracing: m.tracing},
+		Listener: httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics, Tracing: m.tracing, Certificates: m.certs},
 	})
 	if err != nil {
 		return nil, err

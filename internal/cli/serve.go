@@ -17,7 +17,6 @@ import (
 
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/store"
-	"github.com/authgate/authgate/internal/telemetry"
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -124,11 +123,8 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		rt.log.Info("self-signed development certificate", slog.String("cert", path), slog.String("names", "localhost 127.0.0.1 ::1"))
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
-	if tlsCfg != nil {
-		mods.certs.Add("listener:main", telemetry.TLSConfigSource(tlsCfg))
-	}
 	grp, gctx := errgroup.WithContext(ctx)
-	main := &httpapi.Server{Name: "main", Addr: cfg.Listen, Handler: handler, TLS: tlsCfg, Log: rt.log, Listening: ready, Limits: cfg.HTTPLimits()}
+	main := &httpapi.Server{Name: "main", Addr: cfg.Listen, Handler: handler, TLS: tlsCfg, Log: rt.log, Listening: ready, Limits: cfg.HTTPLimits(), Certificates: mods.certs}
 	grp.Go(func() error { return main.Run(gctx) })
 	if cfg.MetricsListen != "" {
 		// GET /metrics alone, off the listener clients reach.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -21,10 +20,8 @@ import (
 // promlint finds nothing wrong with any authgate_ metric.
 func TestMetricsFollowConventions(t *testing.T) {
 	s := startServer(t, "--data-dir", t.TempDir(), "--self-signed")
-	m := regexp.MustCompile(`key:\s+(\S+)[\s\S]*secret:\s+(\S+)`).FindStringSubmatch(s.stdout.String())
-	if m == nil {
-		t.Fatalf("bootstrap credentials not printed:\n%s", s.stdout.String())
-	}
+	key, secret := bootstrapCredentials(t, s) // waits for the line
+	m := []string{"", key, secret}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test only: the self-signed development certificate
 	grant := func(secret string) int {
 		resp, err := client.PostForm(s.url+"/oauth/token", url.Values{"grant_type": {"password"}, "username": {m[1]}, "password": {secret}})

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,10 +58,8 @@ func TestTracingOneTracePerRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, "--data-dir", filepath.Join(dir, "data"), "--config", cfg)
-	m := regexp.MustCompile(`key:\s+(\S+)[\s\S]*secret:\s+(\S+)`).FindStringSubmatch(s.stdout.String())
-	if m == nil {
-		t.Fatalf("bootstrap credentials not printed:\n%s", s.stdout.String())
-	}
+	key, secret := bootstrapCredentials(t, s) // waits for the line
+	m := []string{"", key, secret}
 	const parentTrace, parentSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	grant := func(traceparent string) {
 		req, _ := http.NewRequest("POST", s.url+"/oauth/token", strings.NewReader(url.Values{"grant_type": {"password"}, "username": {m[1]}, "password": {m[2]}}.Encode()))

@@ -66,6 +66,9 @@ type Options struct {
 	// Tracing, when set, makes a server span of every request, its parent
 	// taken from the request's W3C traceparent (telemetry.Tracing).
 	Tracing HandlerTracing
+	// Certificates is handed to the Server of a listener built from these
+	// options (Server.Certificates): the expiry of what it serves.
+	Certificates CertificateSink
 }
 
 // ErrorWriter writes the chain's refusal of r. status is the HTTP status

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -25,6 +26,45 @@ type Server struct {
 
 	// Listening is called with the bound address once the listener is up.
 	Listening func(addr net.Addr)
+	// Certificates, when set, is told of the listener's served
+	// certificates when it starts (their expiry is a metric).
+	Certificates CertificateSink
+}
+
+// CertificateSink collects the certificates listeners serve, read again
+// at every use so a reload is seen (telemetry.CertificateExpiry).
+type CertificateSink interface {
+	Add(name string, src func() []*x509.Certificate)
+}
+
+// ServedCertificates reads the chain cfg serves now: from GetCertificate
+// (a reloading listener) or its first certificate; nil cfg serves none.
+func ServedCertificates(cfg *tls.Config) func() []*x509.Certificate {
+	return func() []*x509.Certificate {
+		if cfg == nil {
+			return nil
+		}
+		var cert *tls.Certificate
+		switch {
+		case cfg.GetCertificate != nil:
+			c, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
+			if err != nil {
+				return nil
+			}
+			cert = c
+		case len(cfg.Certificates) > 0:
+			cert = &cfg.Certificates[0]
+		default:
+			return nil
+		}
+		var out []*x509.Certificate
+		for _, der := range cert.Certificate {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
 }
 
 // Run listens and serves until ctx is cancelled, then shuts down gracefully.
@@ -38,6 +78,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve serves on an existing listener until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.Certificates != nil && s.TLS != nil {
+		s.Certificates.Add("listener:"+s.Name, ServedCertificates(s.TLS))
+	}
 	header := s.Limits.ReadHeaderTimeout
 	if header <= 0 {
 		header = 5 * time.Second

@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"sync"
@@ -37,7 +36,7 @@ func NewCertificateExpiry(reg prometheus.Registerer) *CertificateExpiry {
 }
 
 // Add registers a source under name, replacing one of the same name.
-func (c *CertificateExpiry) Add(name string, src CertificateSource) {
+func (c *CertificateExpiry) Add(name string, src func() []*x509.Certificate) {
 	if c == nil || src == nil {
 		return
 	}
@@ -72,36 +71,5 @@ func (c *CertificateExpiry) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(cert.NotAfter.Unix()),
 				name, cert.Subject.String(), serial)
 		}
-	}
-}
-
-// TLSConfigSource reports the certificate chain a TLS configuration serves
-// now: from GetCertificate when set (a reloading listener), else its
-// first certificate.
-func TLSConfigSource(cfg *tls.Config) CertificateSource {
-	return func() []*x509.Certificate {
-		if cfg == nil {
-			return nil
-		}
-		var cert *tls.Certificate
-		switch {
-		case cfg.GetCertificate != nil:
-			c, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
-			if err != nil {
-				return nil
-			}
-			cert = c
-		case len(cfg.Certificates) > 0:
-			cert = &cfg.Certificates[0]
-		default:
-			return nil
-		}
-		var out []*x509.Certificate
-		for _, der := range cert.Certificate {
-			if c, err := x509.ParseCertificate(der); err == nil {
-				out = append(out, c)
-			}
-		}
-		return out
 	}
 }

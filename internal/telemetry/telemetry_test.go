@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/httpapi"
 )
 
 // TestAuthOutcomeLabels: the reason label is the error's kind (a closed
@@ -82,9 +83,9 @@ func TestCertificateExpiryFollowsReloads(t *testing.T) {
 	first, second := time.Unix(1_900_000_000, 0), time.Unix(2_000_000_000, 0)
 	current := selfSigned(t, "first", first)
 	cfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &current, nil }}
-	c.Add("listener:main", TLSConfigSource(cfg))
-	c.Add("static", TLSConfigSource(&tls.Config{Certificates: []tls.Certificate{selfSigned(t, "static", first)}}))
-	c.Add("empty", TLSConfigSource(nil))
+	c.Add("listener:main", httpapi.ServedCertificates(cfg))
+	c.Add("static", httpapi.ServedCertificates(&tls.Config{Certificates: []tls.Certificate{selfSigned(t, "static", first)}}))
+	c.Add("empty", httpapi.ServedCertificates(nil))
 	scrape := func() string {
 		var b strings.Builder
 		if err := testutil.GatherAndCompare(reg, strings.NewReader("")); err != nil {

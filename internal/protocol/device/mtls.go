@@ -56,7 +56,7 @@ func (i *Identities) MTLSServer(ctx context.Context, opts httpapi.Options, route
 	// Device-facing: metrics are never served here (they go to the shared
 	// registry, labelled with this listener's name).
 	opts.Server, opts.ServeMetrics = "identities-mtls", false
-	return &httpapi.Server{Name: opts.Server, Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule(routes, token)), TLS: tc, Log: opts.Log, Limits: opts.Limits}, nil
+	return &httpapi.Server{Name: opts.Server, Addr: i.cfg.MTLSListen, Handler: httpapi.NewHandler(opts, i.MTLSModule(routes, token)), TLS: tc, Log: opts.Log, Limits: opts.Limits, Certificates: opts.Certificates}, nil
 }
 
 // TLSConfig is the mTLS listener's TLS configuration around a server

@@ -116,7 +116,7 @@ func (m *Module) Background(opts httpapi.Options) []func(ctx context.Context) er
 		// shared registry, labelled with this listener's name).
 		o := opts
 		o.Server, o.ServeMetrics = "m2m-"+e.Name, false
-		srv := &httpapi.Server{Name: o.Server, Addr: ec.Listen, Handler: e.Handler(o), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits}
+		srv := &httpapi.Server{Name: o.Server, Addr: ec.Listen, Handler: e.Handler(o), TLS: e.TLSConfig(), Log: opts.Log, Limits: opts.Limits, Certificates: opts.Certificates}
 		out = append(out, srv.Run, e.RunWorker)
 	}
 	return out
