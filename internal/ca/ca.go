@@ -33,6 +33,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,14 +154,18 @@ func DepsFrom(svc core.Services) Deps {
 	return Deps{Docs: svc.Store, Keys: svc.Keys, Clock: svc.Clock, Audit: svc.Audit, Log: svc.Log, Authz: svc.Authz, Retire: svc}
 }
 
-// Authority is the CA. Its key material is read from the store once and
-// kept; it changes only through Init.
+// Authority is the CA. Its key material is read from the store and kept;
+// it is checked against the stored document's version at most every
+// refreshEvery, so a rollover made on another node (or by the CLI) is
+// seen by every node within that bound.
 type Authority struct {
 	cfg  Config
 	deps Deps
 
-	mu  sync.Mutex
-	mat *material
+	mu      sync.Mutex
+	mat     *material
+	version int64     // stored version mat was parsed from
+	checked time.Time // when version was last compared with the store
 
 	here issuedHere
 }
@@ -195,11 +201,37 @@ var caTitle = map[string]string{CADevice: "Device CA", CAM2MTA: "M2M TA CA", CAM
 // issuer (the CA that signed certificates before the issuing CAs existed:
 // the root itself, or the intermediate of `ca init --intermediate`). The
 // legacy issuer signs nothing new but its CRL; what it issued stays valid.
+//
+// A CA rollover makes a new generation (root and issuing CAs); the one
+// before it stays as prev, validate-only: it signs its CRLs but no
+// certificate, until `ca retire-previous` drops it.
 type material struct {
+	gen       int // generation, 1 for the CA as first initialised
 	root      *x509.Certificate
 	legacy    *x509.Certificate
 	legacyKey crypto.Signer
 	issuers   map[string]issuer
+	prev      *material // the previous generation, nil when none
+}
+
+// generation returns m's generation g (0: the current one), nil if the
+// CA holds no such generation.
+func (m *material) generation(g int) *material {
+	switch {
+	case g == 0 || g == m.gen:
+		return m
+	case m.prev != nil && m.prev.gen == g:
+		return m.prev
+	}
+	return nil
+}
+
+// generations is the current generation followed by the previous one.
+func (m *material) generations() []*material {
+	if m.prev == nil {
+		return []*material{m}
+	}
+	return []*material{m, m.prev}
 }
 
 // issuer is one issuing CA with its key.
@@ -222,6 +254,19 @@ type authorityDoc struct {
 	CreatedAt     time.Time `json:"created_at"`
 	KeyAlgorithm  string    `json:"key_algorithm"`
 	HasIssuingSub bool      `json:"intermediate"`
+	// Generation counts rollovers (0 or 1: the CA as first initialised).
+	Generation int `json:"generation,omitempty"`
+	// Previous is the generation before the last rollover (validate-only),
+	// with its own sealed keys; it holds no Previous of its own.
+	Previous *authorityDoc `json:"previous,omitempty"`
+}
+
+// genOf is a stored generation number, 0 (absent) meaning 1.
+func genOf(g int) int {
+	if g < 1 {
+		return 1
+	}
+	return g
 }
 
 // issuerDoc is the stored form of one issuing CA.
@@ -274,7 +319,7 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 	}
 	opt.defaults() // a default issuer validity is cut to the root's (caCert)
 	if _, err := a.deps.Docs.GetDocument(ctx, collCA, idAuthority); err == nil {
-		return nil, core.E(core.KindConflict, "the certificate authority is already initialised")
+		return nil, errInitialised
 	} else if core.KindOf(err) != core.KindNotFound {
 		return nil, err
 	}
@@ -292,7 +337,7 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 	if doc.RootKey, err = a.sealKey(rootKey, root); err != nil {
 		return nil, err
 	}
-	if err := a.addIssuers(&doc, root, rootKey, opt, now); err != nil {
+	if err := a.addIssuers(&doc, root, rootKey, opt, now, 1); err != nil {
 		return nil, err
 	}
 	data, err := json.Marshal(doc)
@@ -301,7 +346,7 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 	}
 	if err := a.deps.Docs.PutDocument(ctx, core.Document{Collection: collCA, ID: idAuthority, Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
 		if core.KindOf(err) == core.KindConflict {
-			return nil, core.E(core.KindConflict, "the certificate authority is already initialised")
+			return nil, errInitialised
 		}
 		return nil, err
 	}
@@ -312,8 +357,20 @@ func (a *Authority) Init(ctx context.Context, opt InitOptions) (*x509.Certificat
 	return root, nil
 }
 
+// errInitialised is Init's answer on an initialised CA.
+var errInitialised = core.E(core.KindConflict,
+	"the certificate authority is already initialised: to replace its root and issuing CAs while the current ones keep validating what they issued, run `authgate ca rollover`")
+
+// genSuffix tells generations apart in CA names: "" for the first, " G<n>" after.
+func genSuffix(gen int) string {
+	if gen <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" G%d", gen)
+}
+
 // addIssuers creates the issuing CAs doc lacks, signed by the root.
-func (a *Authority) addIssuers(doc *authorityDoc, root *x509.Certificate, rootKey crypto.Signer, opt InitOptions, now time.Time) error {
+func (a *Authority) addIssuers(doc *authorityDoc, root *x509.Certificate, rootKey crypto.Signer, opt InitOptions, now time.Time, gen int) error {
 	if doc.Issuers == nil {
 		doc.Issuers = map[string]issuerDoc{}
 	}
@@ -329,7 +386,7 @@ func (a *Authority) addIssuers(doc *authorityDoc, root *x509.Certificate, rootKe
 		if err != nil {
 			return err
 		}
-		cert, err := a.caCert(pkix.Name{CommonName: org + " " + caTitle[name], Organization: []string{org}},
+		cert, err := a.caCert(pkix.Name{CommonName: org + " " + caTitle[name] + genSuffix(gen), Organization: []string{org}},
 			key, root, rootKey, now, opt.IssuerValidity, 0)
 		if err != nil {
 			return err
@@ -451,13 +508,20 @@ func parsePEMCert(s string) (*x509.Certificate, error) {
 // errNotInitialised tells the operator what to do.
 var errNotInitialised = core.E(core.KindUnavailable, "the certificate authority is not initialised: run `authgate ca init`")
 
+// refreshEvery bounds how long a node keeps CA material without
+// comparing it with the stored document: a rollover or retirement made
+// elsewhere is used by every node at most this long after it.
+const refreshEvery = 5 * time.Second
+
 // load returns the CA material, reading it from the store the first
-// time. An installation made before the issuing CAs existed gets them
-// here, once, on its first use (see migrate).
+// time and again when the stored version changed (checked at most every
+// refreshEvery). An installation made before the issuing CAs existed gets
+// them here, once, on its first use (see migrate).
 func (a *Authority) load(ctx context.Context) (*material, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.mat != nil {
+	now := a.deps.Clock.Now()
+	if a.mat != nil && now.Sub(a.checked) < refreshEvery && !now.Before(a.checked) {
 		return a.mat, nil
 	}
 	for attempt := 0; ; attempt++ {
@@ -466,7 +530,14 @@ func (a *Authority) load(ctx context.Context) (*material, error) {
 			if core.KindOf(err) == core.KindNotFound {
 				return nil, errNotInitialised
 			}
+			if a.mat != nil && core.KindOf(err) == core.KindUnavailable {
+				return a.mat, nil // keep serving what was loaded; checked again next call
+			}
 			return nil, err
+		}
+		if a.mat != nil && d.Version == a.version {
+			a.checked = now
+			return a.mat, nil
 		}
 		var doc authorityDoc
 		if err := json.Unmarshal(d.Data, &doc); err != nil {
@@ -486,13 +557,25 @@ func (a *Authority) load(ctx context.Context) (*material, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.mat = m
+		if doc.Previous != nil {
+			if m.prev, err = a.parse(*doc.Previous); err != nil {
+				return nil, err
+			}
+		}
+		a.mat, a.version, a.checked = m, d.Version, now
 		return m, nil
 	}
 }
 
+// invalidate makes the next load read the store (after this node changed it).
+func (a *Authority) invalidate() {
+	a.mu.Lock()
+	a.mat = nil
+	a.mu.Unlock()
+}
+
 func (a *Authority) parse(doc authorityDoc) (*material, error) {
-	m := &material{issuers: map[string]issuer{}}
+	m := &material{gen: genOf(doc.Generation), issuers: map[string]issuer{}}
 	var err error
 	if m.root, err = parsePEMCert(doc.RootPEM); err != nil {
 		return nil, core.Wrap(core.KindInternal, "", err)
@@ -560,7 +643,7 @@ func (a *Authority) migrate(ctx context.Context, d core.Document, doc authorityD
 	if v := root.NotAfter.Sub(now); v < opt.IssuerValidity {
 		opt.IssuerValidity = v
 	}
-	if err := a.addIssuers(&doc, root, rootKey, opt, now); err != nil {
+	if err := a.addIssuers(&doc, root, rootKey, opt, now, genOf(doc.Generation)); err != nil {
 		return err
 	}
 	d.Data, err = json.Marshal(doc)
@@ -597,7 +680,7 @@ func (a *Authority) recertifyRoot(old *x509.Certificate, key crypto.Signer) (*x5
 	return x509.ParseCertificate(der)
 }
 
-// Root returns the root certificate.
+// Root returns the current generation's root certificate.
 func (a *Authority) Root(ctx context.Context) (*x509.Certificate, error) {
 	m, err := a.load(ctx)
 	if err != nil {
@@ -606,27 +689,101 @@ func (a *Authority) Root(ctx context.Context) (*x509.Certificate, error) {
 	return m.root, nil
 }
 
+// Roots returns the current root and, while it is kept after a rollover,
+// the previous generation's: what a relying party should trust during
+// the overlap.
+func (a *Authority) Roots(ctx context.Context) ([]*x509.Certificate, error) {
+	m, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, g := range m.generations() {
+		out = append(out, g.root)
+	}
+	return out, nil
+}
+
+// ParseCAName splits a CA name as the CRL and CA certificate endpoints
+// take it: "device", "m2m-ta", "m2m-pe" (or "" for the legacy issuer)
+// name the current generation's CA; "<name>@<n>" names generation n's,
+// with "legacy@<n>" for generation n's legacy issuer (its root, or the
+// intermediate of `ca init --intermediate`). gen 0 is the current one.
+func ParseCAName(s string) (name string, gen int, err error) {
+	name = s
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		name = s[:at]
+		n, perr := strconv.Atoi(s[at+1:])
+		if perr != nil || n < 1 || n > 1<<20 {
+			return "", 0, core.E(core.KindInvalidInput, fmt.Sprintf("CA name %q: the generation after '@' must be a positive number", s))
+		}
+		gen = n
+		if name == "legacy" {
+			name = ""
+		}
+	}
+	if name != "" && caTitle[name] == "" {
+		return "", 0, core.E(core.KindInvalidInput, fmt.Sprintf("unknown issuing CA %q (use %v, optionally with @<generation>)", s, IssuingCAs()))
+	}
+	return name, gen, nil
+}
+
+// qualifiedName is the name of CA name of generation gen as ParseCAName
+// reads it; generation 1 keeps the plain names it always had.
+func qualifiedName(name string, gen int) string {
+	if gen <= 1 {
+		return name
+	}
+	if name == "" {
+		name = "legacy"
+	}
+	return fmt.Sprintf("%s@%d", name, gen)
+}
+
+// resolve finds the generation and issuer a CA name (ParseCAName) names.
+func (m *material) resolve(s string) (*material, string, issuer, error) {
+	name, gen, err := ParseCAName(s)
+	if err != nil {
+		return nil, "", issuer{}, err
+	}
+	g := m.generation(gen)
+	if g == nil {
+		return nil, "", issuer{}, core.E(core.KindNotFound, fmt.Sprintf("the CA holds no generation %d (current: %d)", gen, m.gen))
+	}
+	if name == "" {
+		return g, name, issuer{cert: g.legacy, key: g.legacyKey}, nil
+	}
+	return g, name, g.issuers[name], nil
+}
+
 // IssuingCA returns one issuing CA's certificate by name (CADevice,
-// CAM2MTA, CAM2MPE).
+// CAM2MTA, CAM2MPE; "<name>@<generation>" for a given generation).
 func (a *Authority) IssuingCA(ctx context.Context, name string) (*x509.Certificate, error) {
 	m, err := a.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	is, ok := m.issuers[name]
-	if !ok {
-		return nil, core.E(core.KindInvalidInput, fmt.Sprintf("unknown issuing CA %q (use %v)", name, IssuingCAs()))
+	if name == "" {
+		return nil, core.E(core.KindInvalidInput, fmt.Sprintf("name an issuing CA (%v)", IssuingCAs()))
+	}
+	_, _, is, err := m.resolve(name)
+	if err != nil {
+		return nil, err
 	}
 	return is.cert, nil
 }
 
-// Intermediates returns every CA certificate under the root: the issuing
-// CAs and the legacy intermediate, if any.
+// Intermediates returns every CA certificate under the current root: the
+// issuing CAs and the legacy intermediate, if any.
 func (a *Authority) Intermediates(ctx context.Context) ([]*x509.Certificate, error) {
 	m, err := a.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return m.intermediates(), nil
+}
+
+func (m *material) intermediates() []*x509.Certificate {
 	var out []*x509.Certificate
 	for _, name := range IssuingCAs() {
 		out = append(out, m.issuers[name].cert)
@@ -634,17 +791,36 @@ func (a *Authority) Intermediates(ctx context.Context) ([]*x509.Certificate, err
 	if m.legacy != m.root {
 		out = append(out, m.legacy)
 	}
+	return out
+}
+
+// Certificates returns every CA certificate the CA holds: the current
+// root and the CAs under it, then the previous generation's, if kept.
+func (a *Authority) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
+	m, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, g := range m.generations() {
+		out = append(append(out, g.root), g.intermediates()...)
+	}
 	return out, nil
 }
 
 // DeviceIssuers returns the CAs whose certificates the device listener
 // accepts, each as a trust anchor of its own: the device CA, and the
-// legacy issuer for device certificates made before it existed. The M2M
+// legacy issuer for device certificates made before it existed, of the
+// current generation and of the previous one while it is kept. The M2M
 // issuing CAs are not among them.
 func (a *Authority) DeviceIssuers(ctx context.Context) ([]*x509.Certificate, error) {
 	m, err := a.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return []*x509.Certificate{m.issuers[CADevice].cert, m.legacy}, nil
+	var out []*x509.Certificate
+	for _, g := range m.generations() {
+		out = append(out, g.issuers[CADevice].cert, g.legacy)
+	}
+	return out, nil
 }

@@ -276,18 +276,25 @@ func (m *Module) handleCRL(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(der)
 }
 
+// handleCACert serves one issuing CA (?ca=NAME, see ParseCAName) or the
+// roots: the current one first, then the previous generation's while a
+// rollover keeps it.
 func (m *Module) handleCACert(w http.ResponseWriter, r *http.Request) {
-	var cert *x509.Certificate
+	var certs []*x509.Certificate
 	var err error
 	if name := r.URL.Query().Get("ca"); name != "" {
-		cert, err = m.ca.IssuingCA(r.Context(), name)
+		var c *x509.Certificate
+		c, err = m.ca.IssuingCA(r.Context(), name)
+		certs = []*x509.Certificate{c}
 	} else {
-		cert, err = m.ca.Root(r.Context())
+		certs, err = m.ca.Roots(r.Context())
 	}
 	if err != nil {
 		m.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	_, _ = w.Write([]byte(pemCert(cert)))
+	for _, c := range certs {
+		_, _ = w.Write([]byte(pemCert(c)))
+	}
 }

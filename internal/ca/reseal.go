@@ -25,6 +25,9 @@ func (doc *authorityDoc) eachSealed(fn func(blob *[]byte, certPEM string) error)
 		}
 		doc.Issuers[name] = is
 	}
+	if doc.Previous != nil {
+		return doc.Previous.eachSealed(fn)
+	}
 	return nil
 }
 

@@ -28,11 +28,13 @@ var reasonCodes = map[string]int{
 // revokedEntry is one line of the CRL; kept in its own collection so a CRL
 // is built from the revoked certificates only.
 type revokedEntry struct {
-	Serial    string    `json:"serial"`
-	CA        string    `json:"ca,omitempty"` // issuing CA's name; "" for the legacy issuer
-	RevokedAt time.Time `json:"revoked_at"`
-	Reason    int       `json:"reason"`
-	NotAfter  time.Time `json:"not_after"`
+	Serial string `json:"serial"`
+	CA     string `json:"ca,omitempty"` // issuing CA's name; "" for the legacy issuer
+	// Generation is the issuing CA's generation (absent: the first).
+	Generation int       `json:"generation,omitempty"`
+	RevokedAt  time.Time `json:"revoked_at"`
+	Reason     int       `json:"reason"`
+	NotAfter   time.Time `json:"not_after"`
 }
 
 // crlDoc is the current CRL, shared by all nodes.
@@ -125,7 +127,7 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 		return Record{}, core.E(core.KindConflict, "certificate "+rec.Serial+" is already revoked")
 	}
 	now := a.deps.Clock.Now()
-	entry, _ := json.Marshal(revokedEntry{Serial: rec.Serial, CA: rec.Issuer, RevokedAt: now, Reason: code, NotAfter: rec.NotAfter})
+	entry, _ := json.Marshal(revokedEntry{Serial: rec.Serial, CA: rec.Issuer, Generation: rec.Generation, RevokedAt: now, Reason: code, NotAfter: rec.NotAfter})
 	// The revocation entry is written first: it is what the CRL is built
 	// from, and its primary key makes concurrent revocations collide.
 	if err := a.deps.Docs.PutDocument(ctx, core.Document{Collection: collRevoked, ID: rec.Serial, OrgID: doc.OrgID,
@@ -141,7 +143,7 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 	if _, err := a.deps.Docs.UpdateDocument(ctx, doc); err != nil {
 		return Record{}, err
 	}
-	if err := a.markCRLStale(ctx, rec.Issuer); err != nil {
+	if err := a.markCRLStale(ctx, rec.Issuer, genOf(rec.Generation)); err != nil {
 		return Record{}, err
 	}
 	if err := a.deps.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: "ca", OrgID: req.OrgID,
@@ -153,12 +155,17 @@ func (a *Authority) Revoke(ctx context.Context, req RevokeRequest) (Record, erro
 }
 
 // crlID is the document of one CA's CRL: "crl" for the legacy issuer
-// (the id the single CRL had before the issuing CAs), "crl.<name>" else.
-func crlID(caName string) string {
-	if caName == "" {
-		return idCRL
+// (the id the single CRL had before the issuing CAs), "crl.<name>" else,
+// with "@<generation>" after the first generation.
+func crlID(caName string, gen int) string {
+	id := idCRL
+	if caName != "" {
+		id += "." + caName
 	}
-	return idCRL + "." + caName
+	if gen > 1 {
+		id += fmt.Sprintf("@%d", gen)
+	}
+	return id
 }
 
 // crlURLFor is the distribution point of caName's CRL under base: the
@@ -177,9 +184,9 @@ func crlURLFor(base, caName string) string {
 	return u.String()
 }
 
-func (a *Authority) markCRLStale(ctx context.Context, caName string) error {
+func (a *Authority) markCRLStale(ctx context.Context, caName string, gen int) error {
 	for attempt := 0; attempt < 5; attempt++ {
-		d, err := a.deps.Docs.GetDocument(ctx, collCA, crlID(caName))
+		d, err := a.deps.Docs.GetDocument(ctx, collCA, crlID(caName, gen))
 		if core.KindOf(err) == core.KindNotFound {
 			return nil // no CRL yet: the first one will include everything
 		}
@@ -208,7 +215,9 @@ func (a *Authority) markCRLStale(ctx context.Context, caName string) error {
 func (a *Authority) CRL(ctx context.Context) ([]byte, error) { return a.CRLOf(ctx, "") }
 
 // CRLOf returns the current CRL (DER) of one CA: an issuing CA by name,
-// or "" for the legacy issuer. Each CA signs its own CRL, listing the
+// or "" for the legacy issuer, of the current generation; a previous
+// generation's as "<name>@<generation>" ("legacy@<generation>"; see
+// ParseCAName). Each CA signs its own CRL, listing the
 // certificates it issued. A CRL is re-signed after a revocation and
 // CRLRefresh after it was made; every node serves the same CRL with
 // increasing CRL numbers.
@@ -217,16 +226,14 @@ func (a *Authority) CRLOf(ctx context.Context, caName string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer := issuer{cert: m.legacy, key: m.legacyKey}
-	if caName != "" {
-		var ok bool
-		if signer, ok = m.issuers[caName]; !ok {
-			return nil, core.E(core.KindInvalidInput, fmt.Sprintf("unknown issuing CA %q (use %v)", caName, IssuingCAs()))
-		}
+	g, caName, signer, err := m.resolve(caName)
+	if err != nil {
+		return nil, err
 	}
+	id := crlID(caName, g.gen)
 	for attempt := 0; attempt < 5; attempt++ {
 		now := a.deps.Clock.Now()
-		d, err := a.deps.Docs.GetDocument(ctx, collCA, crlID(caName))
+		d, err := a.deps.Docs.GetDocument(ctx, collCA, id)
 		exists := err == nil
 		if err != nil && core.KindOf(err) != core.KindNotFound {
 			return nil, err
@@ -240,7 +247,7 @@ func (a *Authority) CRLOf(ctx context.Context, caName string) ([]byte, error) {
 				return cur.DER, nil
 			}
 		}
-		der, next, err := a.makeCRL(ctx, signer, caName, cur.Number+1, now)
+		der, next, err := a.makeCRL(ctx, signer, caName, g.gen, cur.Number+1, now)
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +256,7 @@ func (a *Authority) CRLOf(ctx context.Context, caName string) ([]byte, error) {
 			d.Data, d.UpdatedAt = data, now
 			_, err = a.deps.Docs.UpdateDocument(ctx, d)
 		} else {
-			err = a.deps.Docs.PutDocument(ctx, core.Document{Collection: collCA, ID: crlID(caName), Data: data, CreatedAt: now, UpdatedAt: now})
+			err = a.deps.Docs.PutDocument(ctx, core.Document{Collection: collCA, ID: id, Data: data, CreatedAt: now, UpdatedAt: now})
 		}
 		if err == nil {
 			return der, nil
@@ -262,7 +269,7 @@ func (a *Authority) CRLOf(ctx context.Context, caName string) ([]byte, error) {
 	return nil, core.E(core.KindUnavailable, "CRL state is contended; retry")
 }
 
-func (a *Authority) makeCRL(ctx context.Context, signer issuer, caName string, number int64, now time.Time) ([]byte, time.Time, error) {
+func (a *Authority) makeCRL(ctx context.Context, signer issuer, caName string, gen int, number int64, now time.Time) ([]byte, time.Time, error) {
 	var entries []x509.RevocationListEntry
 	const page = 500
 	for off := 0; ; off += page {
@@ -275,7 +282,7 @@ func (a *Authority) makeCRL(ctx context.Context, signer issuer, caName string, n
 			if err := json.Unmarshal(d.Data, &e); err != nil {
 				return nil, time.Time{}, core.Wrap(core.KindInternal, "", err)
 			}
-			if e.CA != caName {
+			if e.CA != caName || genOf(e.Generation) != gen {
 				continue // another CA's certificate: on that CA's CRL
 			}
 			if e.NotAfter.Before(now) {

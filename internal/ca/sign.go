@@ -179,7 +179,9 @@ type Record struct {
 	Serial  string `json:"serial"` // lower-case hex
 	Profile string `json:"profile"`
 	// Issuer is the issuing CA's name; "" for the legacy issuer.
-	Issuer           string     `json:"issuer,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
+	// Generation is the CA generation that issued it (absent: the first).
+	Generation       int        `json:"generation,omitempty"`
 	Environment      string     `json:"environment,omitempty"`
 	Subject          string     `json:"subject"`
 	DNSNames         []string   `json:"dns_names,omitempty"`
@@ -349,7 +351,7 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 		DNSNames:     dns, IPAddresses: ips,
 	}
 	if a.cfg.CRLURL != "" {
-		tmpl.CRLDistributionPoints = []string{crlURLFor(a.cfg.CRLURL, caName)}
+		tmpl.CRLDistributionPoints = []string{crlURLFor(a.cfg.CRLURL, qualifiedName(caName, m.gen))}
 	}
 	der, err := x509.CreateCertificate(a.deps.Rand, tmpl, is.cert, csr.PublicKey, is.key)
 	if err != nil {
@@ -364,6 +366,9 @@ func (a *Authority) sign(ctx context.Context, req SignRequest) (Issued, string, 
 		Serial: serial.Text(16), Profile: prof.Name, Issuer: caName, Environment: string(req.Environment), Subject: subject,
 		DNSNames: dns, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, CertificatePEM: pemCert(cert),
 		RequestedBy: req.PrincipalID, IssuedAt: now,
+	}
+	if m.gen > 1 {
+		rec.Generation = m.gen
 	}
 	for _, ip := range ips {
 		rec.IPAddresses = append(rec.IPAddresses, ip.String())

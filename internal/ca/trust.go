@@ -15,24 +15,33 @@ import (
 // CA's certificates signed it: a fixed fact, so the signature check runs
 // once per certificate. Bounded; it starts over when full.
 type issuedHere struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]bool
+	mu  sync.Mutex
+	mat *material // the CA material m was computed against
+	m   map[[sha256.Size]byte]bool
 }
 
 const maxIssuedHere = 4096
 
 // ours reports whether cert was signed by one of m's CA certificates (the
-// root, the legacy intermediate or an issuing CA).
+// root, the legacy intermediate or an issuing CA, of the current
+// generation or the previous one). The memo is keyed by the CA material
+// too: a retired generation's certificates stop being ours.
 func (a *Authority) ours(m *material, cert *x509.Certificate, fp [sha256.Size]byte) bool {
 	a.here.mu.Lock()
+	if a.here.mat != m {
+		a.here.m, a.here.mat = nil, m
+	}
 	v, ok := a.here.m[fp]
 	a.here.mu.Unlock()
 	if ok {
 		return v
 	}
-	cas := []*x509.Certificate{m.root, m.legacy}
-	for _, is := range m.issuers {
-		cas = append(cas, is.cert)
+	var cas []*x509.Certificate
+	for _, g := range m.generations() {
+		cas = append(cas, g.root, g.legacy)
+		for _, is := range g.issuers {
+			cas = append(cas, is.cert)
+		}
 	}
 	for _, c := range cas {
 		if bytes.Equal(c.RawSubject, cert.RawIssuer) && cert.CheckSignatureFrom(c) == nil {
@@ -41,6 +50,10 @@ func (a *Authority) ours(m *material, cert *x509.Certificate, fp [sha256.Size]by
 		}
 	}
 	a.here.mu.Lock()
+	if a.here.mat != m {
+		a.here.mu.Unlock()
+		return v // the material changed meanwhile: not memoised against the new one
+	}
 	if a.here.m == nil || len(a.here.m) >= maxIssuedHere {
 		a.here.m = map[[sha256.Size]byte]bool{}
 	}

@@ -20,7 +20,8 @@ func newCACmd(g *globalFlags) *cobra.Command {
 		Use:   "ca",
 		Short: "Built-in certificate authority: init, sign CSRs by profile, revoke, CRL",
 	}
-	c.AddCommand(newCAInitCmd(g), newCASignCmd(g), newCARevokeCmd(g), newCACRLCmd(g), newCAListCmd(g), newCACertCmd(g))
+	c.AddCommand(newCAInitCmd(g), newCASignCmd(g), newCARevokeCmd(g), newCACRLCmd(g), newCAListCmd(g), newCACertCmd(g),
+		newCARolloverCmd(g), newCARetirePreviousCmd(g))
 	return c
 }
 
@@ -75,6 +76,63 @@ func newCAInitCmd(g *globalFlags) *cobra.Command {
 	f.DurationVar(&opt.RootValidity, "root-validity", 10*365*24*time.Hour, "root certificate lifetime")
 	f.DurationVar(&opt.IssuerValidity, "issuer-validity", 5*365*24*time.Hour, "issuing CAs' lifetime")
 	f.StringVar(&out, "out", "", "write the root certificate here (default stdout)")
+	return cmd
+}
+
+func newCARolloverCmd(g *globalFlags) *cobra.Command {
+	var opt ca.InitOptions
+	var out string
+	cmd := &cobra.Command{
+		Use:   "rollover",
+		Short: "Make a new root and issuing CAs; the current ones become the previous generation (validate-only); prints the new root",
+		Long: `Make a new generation of the CA: a new root and new device, m2m-ta and
+m2m-pe issuing CAs, which sign everything from now on. The current
+generation is kept as the previous one: it signs no certificate again, but
+what it issued keeps authenticating (device listener, M2M partner trust)
+and can still be revoked; its CRLs stay served (--ca NAME@GENERATION).
+Every node uses the new generation within about 10 seconds. Retire the
+previous generation with ` + "`authgate ca retire-previous`" + ` once its certificates
+are re-issued. Flags left unset keep the current root's algorithm, key
+size and organisation; the name gets the generation (" G2").`,
+		Args: cobra.NoArgs,
+		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			root, err := a.Rollover(cmd.Context(), opt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "CA rolled over: new root %s, valid until %s; the previous generation validates what it issued until `authgate ca retire-previous`\n",
+				root.Subject, root.NotAfter.Format(time.DateOnly))
+			return writeOut(cmd, out, pemEncode("CERTIFICATE", root.Raw))
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&opt.Algorithm, "algorithm", "", "key algorithm: rsa or ecdsa (default the current root's)")
+	f.IntVar(&opt.RSABits, "bits", 0, "RSA key size (default the current root's)")
+	f.StringVar(&opt.Curve, "curve", "", "ECDSA curve: P-256 or P-384 (default the current root's)")
+	f.StringVar(&opt.CommonName, "cn", "", "new root CA common name (default the current one with the generation)")
+	f.StringVar(&opt.Organisation, "org", "", "CA organisation (default the current root's)")
+	f.DurationVar(&opt.RootValidity, "root-validity", 10*365*24*time.Hour, "new root certificate lifetime")
+	f.DurationVar(&opt.IssuerValidity, "issuer-validity", 5*365*24*time.Hour, "new issuing CAs' lifetime")
+	f.StringVar(&out, "out", "", "write the new root certificate here (default stdout)")
+	return cmd
+}
+
+func newCARetirePreviousCmd(g *globalFlags) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "retire-previous",
+		Short: "Drop the generation kept by the last rollover (refused while its certificates are unexpired and unrevoked, unless --force)",
+		Args:  cobra.NoArgs,
+		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
+			n, err := a.RetirePrevious(cmd.Context(), force)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "previous CA generation retired (%d unexpired certificates of it stop validating)\n", n)
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "retire even though unexpired, unrevoked certificates of the previous generation exist: they stop validating")
 	return cmd
 }
 
@@ -176,7 +234,7 @@ func newCACRLCmd(g *globalFlags) *cobra.Command {
 			return errors.New("--format must be pem or der")
 		}),
 	}
-	cmd.Flags().StringVar(&caName, "ca", "", "issuing CA whose CRL to print: device, m2m-ta or m2m-pe (default the root's, or the legacy intermediate's)")
+	cmd.Flags().StringVar(&caName, "ca", "", "issuing CA whose CRL to print: device, m2m-ta or m2m-pe (default the root's, or the legacy intermediate's); NAME@GENERATION (legacy@GENERATION) for a previous generation's")
 	cmd.Flags().StringVar(&format, "format", "pem", "pem or der")
 	cmd.Flags().StringVar(&out, "out", "", "write the CRL here (default stdout)")
 	return cmd
@@ -203,6 +261,9 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 				if issuer == "" {
 					issuer = "legacy"
 				}
+				if r.Generation > 1 {
+					issuer = fmt.Sprintf("%s@%d", issuer, r.Generation)
+				}
 				items = append(items, map[string]any{"serial": r.Serial, "profile": r.Profile, "env": r.Environment, "issuer": issuer,
 					"not_after": r.NotAfter.Format(time.DateOnly), "status": status, "subject": r.Subject})
 			}
@@ -222,7 +283,7 @@ func newCACertCmd(g *globalFlags) *cobra.Command {
 	var caName string
 	cmd := &cobra.Command{
 		Use:   "cacert",
-		Short: "Print the root certificate and the CAs under it, PEM (--ca NAME: that issuing CA only, e.g. for m2m.ta.trusted_cas)",
+		Short: "Print the root certificate and the CAs under it, then the previous generation's, PEM (--ca NAME[@GENERATION]: that issuing CA only, e.g. for m2m.ta.trusted_cas)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
 			if caName != "" {
@@ -232,21 +293,17 @@ func newCACertCmd(g *globalFlags) *cobra.Command {
 				}
 				return writeOut(cmd, "", pemEncode("CERTIFICATE", c.Raw))
 			}
-			root, err := a.Root(cmd.Context())
+			certs, err := a.Certificates(cmd.Context())
 			if err != nil {
 				return err
 			}
-			chain, err := a.Intermediates(cmd.Context())
-			if err != nil {
-				return err
-			}
-			out := pemEncode("CERTIFICATE", root.Raw)
-			for _, c := range chain {
+			var out []byte
+			for _, c := range certs {
 				out = append(out, pemEncode("CERTIFICATE", c.Raw)...)
 			}
 			return writeOut(cmd, "", out)
 		}),
 	}
-	cmd.Flags().StringVar(&caName, "ca", "", "print only this issuing CA: device, m2m-ta or m2m-pe")
+	cmd.Flags().StringVar(&caName, "ca", "", "print only this issuing CA: device, m2m-ta or m2m-pe (NAME@GENERATION: of that generation)")
 	return cmd
 }

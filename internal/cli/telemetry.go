@@ -63,20 +63,17 @@ func startTracing(ctx context.Context, rt *runtime) (*telemetry.Tracing, error) 
 	return t, nil
 }
 
-// caCertificates is the CA's certificates (root and issuing CAs) as a
+// caCertificates is the CA's certificates (roots and issuing CAs of the
+// current generation and of the previous one while kept) as a
 // metrics source; an uninitialised CA has none.
 func caCertificates(a *ca.Authority) telemetry.CertificateSource {
 	return func() []*x509.Certificate {
 		ctx, cancel := context.WithTimeout(context.Background(), caScrapeTimeout)
 		defer cancel()
-		root, err := a.Root(ctx)
+		certs, err := a.Certificates(ctx)
 		if err != nil {
 			return nil
 		}
-		inter, err := a.Intermediates(ctx)
-		if err != nil {
-			return []*x509.Certificate{root}
-		}
-		return append([]*x509.Certificate{root}, inter...)
+		return certs
 	}
 }

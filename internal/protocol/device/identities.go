@@ -57,6 +57,10 @@ type Identities struct {
 	// listener, read when it is built and again on reload (a new device
 	// issuing CA is trusted without a restart).
 	issuers atomic.Pointer[x509.CertPool]
+	// issuersAt is when issuers was last read (unix nanoseconds of the
+	// clock): handshakes re-read it after issuerRefresh, so a CA rollover
+	// or retirement reaches every node without a reload.
+	issuersAt atomic.Int64
 	// mtlsCerts is the mTLS listener's own pair, once it is built.
 	mtlsCerts *httpapi.CertFiles
 }

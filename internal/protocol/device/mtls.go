@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -83,7 +84,28 @@ func (i *Identities) loadIssuers(ctx context.Context) error {
 		pool.AddCert(c)
 	}
 	i.issuers.Store(pool)
+	i.issuersAt.Store(i.svc.Clock.Now().UnixNano())
 	return nil
+}
+
+// issuerRefresh is how long a handshake uses the device issuers read
+// before; the CA itself re-reads its stored material at most every 5s, so
+// a rollover made elsewhere is trusted here within about 10 seconds.
+const issuerRefresh = 5 * time.Second
+
+// currentIssuers returns the device issuers, re-read when older than
+// issuerRefresh; a failed read keeps the previous pool.
+func (i *Identities) currentIssuers() *x509.CertPool {
+	now := i.svc.Clock.Now().UnixNano()
+	if at := i.issuersAt.Load(); now-at >= int64(issuerRefresh) || now < at {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := i.loadIssuers(ctx); err != nil {
+			i.log.Warn("device issuers not re-read; the previous ones stay", slog.Any("err", err))
+			i.issuersAt.Store(now) // retried after issuerRefresh, not on every handshake
+		}
+	}
+	return i.issuers.Load()
 }
 
 // ReloadMTLS re-reads the mTLS listener's certificate and key and the
@@ -126,7 +148,7 @@ func (i *Identities) tlsConfig(ctx context.Context, getCert func(*tls.ClientHell
 					return err
 				}
 			}
-			_, err = leaf.Verify(x509.VerifyOptions{Roots: i.issuers.Load(), CurrentTime: i.svc.Clock.Now(),
+			_, err = leaf.Verify(x509.VerifyOptions{Roots: i.currentIssuers(), CurrentTime: i.svc.Clock.Now(),
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 			return err
 		},
