@@ -126,7 +126,7 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/pop.key
 openssl pkey -in "$WORK/pop.key" -pubout -out "$WORK/pop.pub"
 CLIENT="$(agcli taap client create --name bench --public-key "$WORK/pop.pub")"
 BASIC="Basic $(printf '%s:%s' "$(json client_id <<<"$CLIENT")" "$(json client_secret <<<"$CLIENT")" | base64 -w0)"
-TPOP="$(agcli pop --key "$WORK/pop.key" --method POST --uri /oauth2/v6/tokens --header "Authorization: $BASIC")"
+TPOP="$("$WORK/authgate" pop --key "$WORK/pop.key" --method POST --uri /oauth2/v6/tokens --header "Authorization: $BASIC")"
 POP_AT="$(curl -sf -X POST -H "Authorization: $BASIC" -H "X-Authorization: $TPOP" "http://$AG/oauth2/v6/tokens" | json access_token)"
 
 # nginx, plain and with docs/gateway.md's forward-auth snippet.
