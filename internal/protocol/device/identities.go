@@ -88,9 +88,9 @@ func (i *Identities) fail(w http.ResponseWriter, r *http.Request, err error) {
 // identities serves GET /identities: links to the two kinds.
 func (i *Identities) identities(w http.ResponseWriter, r *http.Request) {
 	base := i.baseURL(r)
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "identities"), linksDoc{Links: []Link{
-		{Rel: "psk", Href: base + "/identities/psk", Type: vnd("pskidentities")},
-		{Rel: "certificate", Href: base + "/identities/certificates", Type: vnd("certificates")},
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "identities"), linksDoc{Links: []Link{
+		{Rel: "psk", Href: base + "/identities/psk", Type: httpapi.Vnd("pskidentities")},
+		{Rel: "certificate", Href: base + "/identities/certificates", Type: httpapi.Vnd("certificates")},
 	}})
 }
 
@@ -146,7 +146,7 @@ func (i *Identities) createPSK(w http.ResponseWriter, r *http.Request) {
 	base := i.baseURL(r)
 	w.Header().Set("Location", base+"/identities/psk/"+url.PathEscape(identity))
 	w.Header().Set("Cache-Control", "no-store")
-	httpapi.WriteJSONType(w, http.StatusCreated, negotiate(r, "pskidentity", "pskidentities"),
+	httpapi.WriteJSONType(w, http.StatusCreated, httpapi.NegotiateVnd(r, "pskidentity", "pskidentities"),
 		pskView{Identity: identity, Secret: secret, Links: pskLinks(base, identity)})
 }
 
@@ -162,7 +162,7 @@ func (i *Identities) listPSK(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, pskView{Identity: cr.Lookup, Links: pskLinks(base, cr.Lookup)})
 	}
 	out.Links = pageLinks(base+"/identities/psk", start, size, len(creds), total)
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "pskidentities", "pskidentity"), out)
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "pskidentities", "pskidentity"), out)
 }
 
 func (i *Identities) getPSK(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +170,7 @@ func (i *Identities) getPSK(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "pskidentity", "pskidentities"),
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "pskidentity", "pskidentities"),
 		pskView{Identity: cred.Lookup, Links: pskLinks(i.baseURL(r), cred.Lookup)})
 }
 
@@ -240,7 +240,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var body certRequestBody
 	if r.ContentLength != 0 {
-		if !acceptableBody(r, "certificate", "certificates") {
+		if !httpapi.AcceptsVndBody(r, "certificate", "certificates") {
 			i.fail(w, r, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 				Description: "Content-Type must be application/vnd.imgtec.certificate+json or application/json"})
 			return
@@ -329,7 +329,7 @@ func (i *Identities) createCert(w http.ResponseWriter, r *http.Request) {
 	out.Certificate, out.PrivateKey = string(iss.PEM()), keyPEM
 	w.Header().Set("Location", base+"/identities/certificates/"+url.PathEscape(iss.Record.Serial))
 	w.Header().Set("Cache-Control", "no-store")
-	httpapi.WriteJSONType(w, http.StatusCreated, negotiate(r, "certificate", "certificates"), out)
+	httpapi.WriteJSONType(w, http.StatusCreated, httpapi.NegotiateVnd(r, "certificate", "certificates"), out)
 }
 
 // newDeviceKey makes a P-256 key and a CSR for it (O = organisation, CN =
@@ -363,7 +363,7 @@ func (i *Identities) listCerts(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, i.certItem(base, cr, cr.Name))
 	}
 	out.Links = pageLinks(base+"/identities/certificates", start, size, len(creds), total)
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "certificates", "certificate"), out)
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "certificates", "certificate"), out)
 }
 
 // certBySerial finds the certificate credential of a serial if the caller
@@ -385,7 +385,7 @@ func (i *Identities) getCert(w http.ResponseWriter, r *http.Request) {
 	}
 	out := i.certItem(i.baseURL(r), cred, cred.Name)
 	out.Certificate = rec.CertificatePEM
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "certificate", "certificates"), out)
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "certificate", "certificates"), out)
 }
 
 // deleteCert serves DELETE /identities/certificates/{serial}: the

@@ -295,6 +295,6 @@ func (i *Identities) current(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := i.baseURL(r)
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "identity"), currentView{Identity: d.Principal.Name, Organisation: d.Principal.OrgID,
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "identity"), currentView{Identity: d.Principal.Name, Organisation: d.Principal.OrgID,
 		SerialNumber: d.Serial, Links: certLinks(base, d.Serial)[:1]})
 }

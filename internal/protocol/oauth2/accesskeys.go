@@ -81,7 +81,7 @@ func (m *Module) listKeys(w http.ResponseWriter, r *http.Request) {
 	if start+len(creds) < total {
 		out.Links = append(out.Links, page("next", start+len(creds)))
 	}
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "accesskeys", "accesskey"), out)
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "accesskeys", "accesskey"), out)
 }
 
 func (m *Module) paging(r *http.Request) (start, size int, err error) {
@@ -112,7 +112,7 @@ func validName(n string) error {
 }
 
 func (m *Module) readName(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if !acceptableBody(r, "accesskey", "accesskeys") {
+	if !httpapi.AcceptsVndBody(r, "accesskey", "accesskeys") {
 		writeError(w, r, m.log, &Error{Status: http.StatusUnsupportedMediaType, Code: codeUnsupportedMediaType,
 			Description: "Content-Type must be application/vnd.imgtec.accesskey+json or application/json"}, ctxResource, "")
 		return "", false
@@ -171,7 +171,7 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	base := m.baseURL(r)
 	w.Header().Set("Location", base+"/accesskeys/"+url.PathEscape(cred.Lookup))
-	httpapi.WriteJSONType(w, http.StatusCreated, negotiate(r, "accesskey", "accesskeys"),
+	httpapi.WriteJSONType(w, http.StatusCreated, httpapi.NegotiateVnd(r, "accesskey", "accesskeys"),
 		keyView{Name: cred.Name, Key: cred.Lookup, Secret: secret, Links: []Link{{Rel: "self", Href: base + "/accesskeys/" + url.PathEscape(cred.Lookup)}}})
 }
 
@@ -215,7 +215,7 @@ func (m *Module) getKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "accesskey", "accesskeys"),
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "accesskey", "accesskeys"),
 		keyView{Name: cred.Name, Key: cred.Lookup, Links: m.keyLinks(m.baseURL(r), cred.Lookup)})
 }
 

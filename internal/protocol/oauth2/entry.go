@@ -27,7 +27,7 @@ func (m *Module) entryPoint(w http.ResponseWriter, r *http.Request) {
 		}
 		kind = c.Kind
 	}
-	base, mt := m.baseURL(r), negotiate(r, "entrypoint")
+	base, mt := m.baseURL(r), httpapi.NegotiateVnd(r, "entrypoint")
 	// The document depends only on these three, and the entry point is hit
 	// on every client start: serve it pre-rendered.
 	key := entryKey{base: base, kind: kind, mediaType: mt}
@@ -84,11 +84,11 @@ func (c *entryCache) put(k entryKey, b []byte) {
 // entryDoc lists the links a caller of kind ("": anonymous) may use: each
 // link is shown only to kinds the privilege table grants its action.
 func (m *Module) entryDoc(base string, kind core.PrincipalKind) linksDoc {
-	authenticate := Link{Rel: "authenticate", Href: base + "/oauth/token", Type: vnd("accesskeys")}
-	versions := Link{Rel: "versions", Href: base + "/versions", Type: vnd("versions")}
+	authenticate := Link{Rel: "authenticate", Href: base + "/oauth/token", Type: httpapi.Vnd("accesskeys")}
+	versions := Link{Rel: "versions", Href: base + "/versions", Type: httpapi.Vnd("versions")}
 	doc := linksDoc{Links: []Link{authenticate}}
 	if kind != "" {
-		links := []Link{{Rel: "accesskeys", Href: "/accesskeys", Type: vnd("accesskeys"), Action: core.ActAccessKeysRead}}
+		links := []Link{{Rel: "accesskeys", Href: "/accesskeys", Type: httpapi.Vnd("accesskeys"), Action: core.ActAccessKeysRead}}
 		if kind == core.PrincipalAdmin {
 			// A bearer token authenticates these for admins only (clients
 			// use their key and secret), so only admins see the links.
@@ -128,9 +128,9 @@ func (m *Module) versions(w http.ResponseWriter, r *http.Request) {
 		Items: []versionItem{{Name: "authgate", Version: v}, {Name: "api", Version: "1"}},
 		Links: []Link{{Rel: "self", Href: m.baseURL(r) + "/versions"}},
 	}
-	httpapi.WriteJSONType(w, http.StatusOK, negotiate(r, "versions"), doc)
+	httpapi.WriteJSONType(w, http.StatusOK, httpapi.NegotiateVnd(r, "versions"), doc)
 }
 
 // IdentitiesLink is the entry-point link to the device identities (the
 // device adapter's /identities), for Options.Links.
-var IdentitiesLink = Link{Rel: "identities", Href: "/identities", Type: vnd("identities"), Action: core.ActIdentitiesRead}
+var IdentitiesLink = Link{Rel: "identities", Href: "/identities", Type: httpapi.Vnd("identities"), Action: core.ActIdentitiesRead}

@@ -1,4 +1,4 @@
-package device
+package httpapi
 
 import (
 	"mime"
@@ -6,13 +6,16 @@ import (
 	"strings"
 )
 
-// The device server names its representations application/vnd.imgtec.<type>+json;
-// its documentation also shows application/vnd.imgtec.com.<type>+json.
-// Both spellings and plain application/json are accepted on requests, and
-// responses use the spelling the client asked for in Accept.
+// The device server (the OAuth2 access keys and the device identities of
+// family 1, two adapters) names its representations
+// application/vnd.imgtec.<type>+json; its documentation also shows
+// application/vnd.imgtec.com.<type>+json. Both spellings and plain
+// application/json are accepted on requests, and responses use the
+// spelling the client asked for in Accept. One rule for both adapters.
 const vndPrefix = "application/vnd.imgtec."
 
-func vnd(typ string) string { return vndPrefix + typ + "+json" }
+// Vnd is the device-server media type of <type>.
+func Vnd(typ string) string { return vndPrefix + typ + "+json" }
 
 // vndType returns <type> of a device-server media type ("" if mt is not one).
 func vndType(mt string) string {
@@ -24,11 +27,11 @@ func vndType(mt string) string {
 	return strings.TrimPrefix(t, "com.")
 }
 
-// negotiate picks the response media type among the device-server types
+// NegotiateVnd picks the response media type among the device-server types
 // (first is the default): the vnd type the client asked for in Accept (in
 // its spelling), else application/json if the client asked for that and
 // no vnd type, else the default vnd type.
-func negotiate(r *http.Request, types ...string) string {
+func NegotiateVnd(r *http.Request, types ...string) string {
 	wantJSON := false
 	for _, v := range r.Header.Values("Accept") {
 		for _, part := range strings.Split(v, ",") {
@@ -51,12 +54,12 @@ func negotiate(r *http.Request, types ...string) string {
 	if wantJSON {
 		return "application/json"
 	}
-	return vnd(types[0])
+	return Vnd(types[0])
 }
 
-// acceptableBody reports whether the request body's Content-Type is JSON
+// AcceptsVndBody reports whether the request body's Content-Type is JSON
 // in one of the accepted spellings.
-func acceptableBody(r *http.Request, types ...string) bool {
+func AcceptsVndBody(r *http.Request, types ...string) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return false
