@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,7 +70,7 @@ func newAdminOrgCmd(g *globalFlags) *cobra.Command {
 			return map[string]any{"total": total, "items": items}, nil
 		}),
 	}
-	org.AddCommand(create, list)
+	org.AddCommand(create, list, newAdminOrgGetCmd(g))
 	return org
 }
 
@@ -109,7 +110,7 @@ func newAdminPrincipalCmd(g *globalFlags) *cobra.Command {
 	}
 	list.Flags().StringVar(&listOrg, "org", "", "organisation id")
 	_ = list.MarkFlagRequired("org")
-	pr.AddCommand(create, list)
+	pr.AddCommand(create, list, newAdminPrincipalGetCmd(g), newAdminPrincipalDisableCmd(g))
 	return pr
 }
 
@@ -164,9 +165,17 @@ certificate (--public-file). The secret is printed once and stored only hashed o
 	_ = create.MarkFlagRequired("principal")
 	var revokeID string
 	revoke := &cobra.Command{
-		Use: "revoke", Short: "Revoke a credential and every token issued to its principal", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+		Use: "revoke ID", Short: "Revoke a credential and every token issued to its principal", Args: cobra.MaximumNArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
 			ctx := cmd.Context()
+			switch {
+			case len(args) == 1 && revokeID != "" && args[0] != revokeID:
+				return nil, usageError(errors.New("give the credential id once: as the argument (--id is deprecated)"))
+			case len(args) == 1:
+				revokeID = args[0]
+			case revokeID == "":
+				return nil, usageError(errors.New("give the credential id: authgate admin credential revoke ID"))
+			}
 			c, err := rt.svc.Store.GetCredential(ctx, revokeID)
 			if err != nil {
 				return nil, err
@@ -184,8 +193,8 @@ certificate (--public-file). The secret is printed once and stored only hashed o
 		}),
 	}
 	revoke.Flags().StringVar(&revokeID, "id", "", "credential id")
-	_ = revoke.MarkFlagRequired("id")
-	cr.AddCommand(create, revoke)
+	_ = revoke.Flags().MarkDeprecated("id", "give the credential id as the argument")
+	cr.AddCommand(create, revoke, newAdminCredentialListCmd(g), newAdminCredentialGetCmd(g))
 	return cr
 }
 

@@ -30,6 +30,7 @@ var (
 		"ca revoke":                storeCompleter(certificateSerials),
 		"route get":                storeCompleter(routeNames),
 		"route delete":             storeCompleter(routeNames),
+		"admin org get":            storeCompleter(orgIDs),
 		"m2m call":                 fixed(sdk.OpSIMUsageGet, sdk.OpSIMStateGet, sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange),
 	}
 	flagCompletions = map[string]map[string]completer{

@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/authgate/authgate/internal/core"
 )
@@ -139,4 +140,35 @@ func redactURL(err error) error {
 		}
 	}
 	return err
+}
+
+// deprecatedNote is the flag annotation holding a deprecated flag's advice.
+const deprecatedNote = "authgate/deprecated"
+
+// moveDeprecations takes over cobra's flag deprecation notices: cobra
+// prints them on the command's output, which is stdout here, in the
+// middle of the JSON or PEM a command prints. The flags stay usable and
+// hidden; warnDeprecated says so on stderr.
+func moveDeprecations(root *cobra.Command) {
+	walkCommands(root, func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Deprecated == "" {
+				return
+			}
+			if f.Annotations == nil {
+				f.Annotations = map[string][]string{}
+			}
+			f.Annotations[deprecatedNote] = []string{f.Deprecated}
+			f.Deprecated, f.Hidden = "", true
+		})
+	})
+}
+
+// warnDeprecated writes one stderr line per deprecated flag the user set.
+func warnDeprecated(cmd *cobra.Command) {
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if note := f.Annotations[deprecatedNote]; len(note) == 1 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "authgate: --%s is deprecated: %s\n", f.Name, note[0])
+		}
+	})
 }

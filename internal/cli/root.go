@@ -67,7 +67,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	out := &outputFlag{}
 	out.register(root)
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return out.check() }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		warnDeprecated(cmd)
+		return out.check()
+	}
 	// The server's flags (--config, --data-dir, --db, ...) are on the
 	// commands that open the store or read the configuration only: client
 	// commands talk to a server and have none of them.
@@ -87,5 +90,6 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	// Each protocol family's commands come with its entry in the family list.
 	root.AddCommand(familyCommands(g)...)
 	registerCompletions(root, g)
+	moveDeprecations(root)
 	return root
 }
