@@ -3,6 +3,7 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -46,6 +47,7 @@ type Deps struct {
 	Bearer bearer
 	Authz  authorizer
 	Addr   httpapi.ClientAddr
+	Log    *slog.Logger // internal failures; nil: not logged
 }
 
 // Module serves the admin API.
@@ -76,12 +78,12 @@ func (m *Module) listAudit(w http.ResponseWriter, r *http.Request) {
 	caller, err := m.d.Bearer.Authenticate(ctx, core.BearerRequest{Header: r.Header.Get("Authorization"), TLS: r.TLS,
 		Protocol: "admin", RemoteAddr: m.d.Addr.IP(r), RequestID: httpapi.RequestID(r)})
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
 		return
 	}
 	f, limit, err := auditQuery(r.URL.Query())
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
 		return
 	}
 	act := caller.Actor()
@@ -90,14 +92,14 @@ func (m *Module) listAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := m.d.Authz.Authorize(ctx, core.Authorization{Actor: act, Action: core.ActAuditRead, Target: core.Target{OrgID: f.OrgID},
 		Subject: "GET " + RouteAudit, Protocol: "admin", RemoteAddr: m.d.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil {
-		writeError(w, err)
+		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
 		return
 	}
 	// One more than the page tells whether another page follows.
 	f.Limit = limit + 1
 	events, err := m.d.Audit.List(ctx, f)
 	if err != nil {
-		writeError(w, err)
+		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
 		return
 	}
 	page := auditPage{Events: events}
@@ -159,36 +161,4 @@ func auditQuery(q url.Values) (core.AuditFilter, int, error) {
 		}
 	}
 	return f, limit, nil
-}
-
-// apiError is the admin API's JSON error, as /admin/subscriptions writes it.
-type apiError struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
-
-// writeError maps a core error to the admin API's JSON error, once.
-func writeError(w http.ResponseWriter, err error) {
-	status, code := http.StatusInternalServerError, "server_error"
-	switch core.KindOf(err) {
-	case core.KindInvalidInput:
-		status, code = http.StatusBadRequest, "invalid_request"
-	case core.KindUnauthenticated, core.KindExpired, core.KindRevoked:
-		status, code = http.StatusUnauthorized, "invalid_token"
-		w.Header().Set("WWW-Authenticate", `Bearer realm="authgate"`)
-	case core.KindForbidden:
-		status, code = http.StatusForbidden, "insufficient_scope"
-	}
-	if st, ok := httpapi.Unavailable(err); ok {
-		status, code = st, "temporarily_unavailable"
-		httpapi.SetRetryAfter(w, err)
-	}
-	desc := core.ReasonOf(err)
-	if status == http.StatusInternalServerError {
-		desc = ""
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(apiError{Code: code, Description: desc})
 }

@@ -80,7 +80,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
 	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Bearer: rt.svc.BearerAuth(), Addr: addr}, rt.log))
 	// The admin API of the core's records (the audit log).
-	m.http = append(m.http, adminapi.New(adminapi.Deps{Audit: rt.svc.Audit, Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr}))
+	m.http = append(m.http, adminapi.New(adminapi.Deps{Audit: rt.svc.Audit, Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log}))
 	// One CA for every family: it issues device certificates (identities),
 	// is consulted on every M2M message about the partner certificates it
 	// issued, and serves its admin API (CRL and root certificate public).

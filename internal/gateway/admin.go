@@ -78,40 +78,9 @@ func (m *AdminModule) handle(action core.Action, h adminHandler) http.Handler {
 	})
 }
 
-type adminError struct {
-	Code        string   `json:"error"`
-	Description string   `json:"error_description,omitempty"`
-	Reasons     []string `json:"reasons,omitempty"`
-}
-
+// writeError maps a core error to the admin API's JSON error, once.
 func (m *AdminModule) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code := http.StatusInternalServerError, "server_error"
-	switch core.KindOf(err) {
-	case core.KindInvalidInput:
-		status, code = http.StatusBadRequest, "invalid_request"
-	case core.KindUnauthenticated:
-		status, code = http.StatusUnauthorized, "invalid_token"
-		w.Header().Set("WWW-Authenticate", `Bearer realm="authgate"`)
-	case core.KindForbidden:
-		status, code = http.StatusForbidden, "insufficient_scope"
-	case core.KindNotFound:
-		status, code = http.StatusNotFound, "not_found"
-	case core.KindConflict:
-		status, code = http.StatusConflict, "conflict"
-	}
-	if st, ok := httpapi.Unavailable(err); ok {
-		status, code = st, "temporarily_unavailable"
-		httpapi.SetRetryAfter(w, err)
-	}
-	out := adminError{Code: code, Description: core.ReasonOf(err), Reasons: core.ReasonsOf(err)}
-	if status >= 500 {
-		m.log.Error("gateway route admin request failed", slog.String("path", r.URL.Path), slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))
-		out = adminError{Code: code, Description: "internal error"}
-		if status == http.StatusServiceUnavailable {
-			out.Description = "service temporarily unavailable"
-		}
-	}
-	httpapi.WriteJSON(w, status, out)
+	httpapi.WriteAdminError(w, r, m.log, "gateway route admin", err)
 }
 
 func (m *AdminModule) list(w http.ResponseWriter, r *http.Request, _ Actor) error {

@@ -74,40 +74,9 @@ func (m *Module) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE "+base+"/{id}", m.admin(m.unsubscribe))
 }
 
-type apiError struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
-
 // writeError maps a core error to the admin API's JSON error, once.
 func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code := http.StatusInternalServerError, "server_error"
-	switch core.KindOf(err) {
-	case core.KindInvalidInput:
-		status, code = http.StatusBadRequest, "invalid_request"
-	case core.KindUnauthenticated:
-		status, code = http.StatusUnauthorized, "invalid_token"
-		w.Header().Set("WWW-Authenticate", `Bearer realm="authgate"`)
-	case core.KindForbidden:
-		status, code = http.StatusForbidden, "insufficient_scope"
-	case core.KindNotFound:
-		status, code = http.StatusNotFound, "not_found"
-	case core.KindConflict:
-		status, code = http.StatusConflict, "conflict"
-	}
-	if st, ok := httpapi.Unavailable(err); ok {
-		status, code = st, "temporarily_unavailable"
-		httpapi.SetRetryAfter(w, err)
-	}
-	desc := core.ReasonOf(err)
-	if status >= 500 {
-		m.log.Error("subscription admin request failed", slog.String("path", r.URL.Path), slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))
-		desc = "internal error"
-		if status == http.StatusServiceUnavailable {
-			desc = "service temporarily unavailable"
-		}
-	}
-	httpapi.WriteJSON(w, status, apiError{Code: code, Description: desc})
+	httpapi.WriteAdminError(w, r, m.log, "subscription admin", err)
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, who Actor) error
