@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -47,8 +48,13 @@ func TestRollover(t *testing.T) {
 		t.Fatalf("second rollover with a previous generation kept: %v", err)
 	}
 
-	// New issuance chains to the new root only.
+	// New issuance chains to the new root only, and names its CA's CRL by generation.
+	a.cfg.CRLURL = "https://ca.example/ca/crl"
 	fresh := signPE("pe3.sample.org")
+	a.cfg.CRLURL = ""
+	if dp := fresh.Certificate.CRLDistributionPoints; len(dp) != 1 || dp[0] != "https://ca.example/ca/crl?ca=m2m-pe%402" {
+		t.Errorf("distribution point of a second-generation certificate: %v", dp)
+	}
 	if fresh.Record.Generation != 2 || fresh.Chain[0].Subject.CommonName != "authgate M2M PE CA G2" {
 		t.Fatalf("new certificate: generation %d chain %v", fresh.Record.Generation, fresh.Chain[0].Subject)
 	}
@@ -133,9 +139,6 @@ func TestRollover(t *testing.T) {
 			t.Errorf("CRL %q: no error", bad)
 		}
 	}
-	if fresh.Certificate.CRLDistributionPoints != nil {
-		t.Errorf("no crl_url configured, yet a distribution point: %v", fresh.Certificate.CRLDistributionPoints)
-	}
 
 	// Both generations' keys are sealed sets of the master-key rotation.
 	counts, err := a.SealedKeys().CountSealed(ctx)
@@ -191,4 +194,38 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// TestAttack_CANameQuery: the public CRL and CA certificate endpoints
+// take generation-qualified names; malformed, unknown and huge ones are
+// refused without effect, and the roots bundle holds both generations.
+func TestAttack_CANameQuery(t *testing.T) {
+	e := startAPI(t)
+	if _, err := e.ca.Rollover(context.Background(), InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"m2m-pe@1", http.StatusOK}, {"m2m-pe@2", http.StatusOK}, {"m2m-pe", http.StatusOK}, {"legacy@1", http.StatusOK}, {"@1", http.StatusOK},
+		{"m2m-pe@3", http.StatusNotFound}, {"m2m-pe@-1", http.StatusBadRequest}, {"m2m-pe@0", http.StatusBadRequest},
+		{"m2m-pe@99999999999999999999", http.StatusBadRequest}, {"m2m-pe@1@1", http.StatusBadRequest}, {"m2m-pe@", http.StatusBadRequest},
+		{"legacy", http.StatusBadRequest}, {"root@1", http.StatusBadRequest}, {"m2m-pe@%201", http.StatusBadRequest},
+		{strings.Repeat("device@", 2000) + "1", http.StatusBadRequest},
+	} {
+		if resp, _ := e.do(t, "GET", "/ca/crl?ca="+tc.name, "", "", nil); resp.StatusCode != tc.want {
+			t.Errorf("crl ?ca=%.40s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	if resp, _ := e.do(t, "GET", "/ca/cacert?ca=device@1", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("cacert ?ca=device@1: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "GET", "/ca/cacert?ca=legacy@1", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("cacert ?ca=legacy@1: %d", resp.StatusCode)
+	}
+	resp, body := e.do(t, "GET", "/ca/cacert", "", "", nil)
+	if resp.StatusCode != http.StatusOK || strings.Count(string(body), "BEGIN CERTIFICATE") != 2 {
+		t.Fatalf("roots bundle: %d %s", resp.StatusCode, body)
+	}
 }

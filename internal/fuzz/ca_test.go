@@ -127,3 +127,24 @@ func fuzzKeys(f *testing.F) []crypto.Signer {
 	}
 	return append(keys, ec)
 }
+
+// FuzzCAName feeds the public ?ca= name (CRL, CA certificate) to its
+// parser: no panics, refusals are invalid input, and what passes names a
+// known issuing CA (or the legacy issuer) and a non-negative generation.
+func FuzzCAName(f *testing.F) {
+	for _, s := range []string{"", "device", "m2m-pe@1", "legacy@2", "@1", "device@0", "device@-1", "x@1@2", "m2m-ta@99999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		name, gen, err := ca.ParseCAName(s)
+		if err != nil {
+			if core.KindOf(err) != core.KindInvalidInput {
+				t.Fatalf("error of kind %v: %v", core.KindOf(err), err)
+			}
+			return
+		}
+		if gen < 0 || name != "" && name != ca.CADevice && name != ca.CAM2MTA && name != ca.CAM2MPE {
+			t.Fatalf("%q parsed as %q generation %d", s, name, gen)
+		}
+	})
+}
