@@ -20,7 +20,9 @@ import (
 func TestBenchSmoke(t *testing.T) {
 	out := t.TempDir()
 	var stdout, progress bytes.Buffer
-	f := &benchFlags{out: out, duration: 150 * time.Millisecond, rawDuration: 20 * time.Millisecond, levels: []int{1, 2}}
+	// Windows long enough for one request of the slowest case (a signed
+	// SOAP message) on a loaded 2-core machine: a smoke test, not a measurement.
+	f := &benchFlags{out: out, duration: 300 * time.Millisecond, rawDuration: 40 * time.Millisecond, levels: []int{1, 2}}
 	if err := runBench(context.Background(), "", f, &stdout, &progress); err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
