@@ -3,6 +3,8 @@ package httpapi
 import (
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -74,4 +76,26 @@ func AcceptsVndBody(r *http.Request, types ...string) bool {
 		}
 	}
 	return false
+}
+
+// Paging reads the device server's paging parameters, startIndex (0 or
+// more, default 0) and pageSize (1..max, default def); reason says what is
+// wrong with them, "" when they are fine.
+func Paging(q url.Values, def, max int) (start, size int, reason string) {
+	start, size = 0, def
+	if v := q.Get("startIndex"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, "startIndex must be a non-negative integer"
+		}
+		start = n
+	}
+	if v := q.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max {
+			return 0, 0, "pageSize must be between 1 and " + strconv.Itoa(max)
+		}
+		size = n
+	}
+	return start, size, ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -125,21 +124,9 @@ func (i *Identities) event(r *http.Request, e core.AuditEvent) core.AuditEvent {
 }
 
 func (i *Identities) paging(r *http.Request) (start, size int, err error) {
-	q := r.URL.Query()
-	start, size = 0, i.opt.DefaultPageSize
-	if v := q.Get("startIndex"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, errInvalidRequest("startIndex must be a non-negative integer")
-		}
-		start = n
-	}
-	if v := q.Get("pageSize"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > i.opt.MaxPageSize {
-			return 0, 0, errInvalidRequest("pageSize must be between 1 and " + strconv.Itoa(i.opt.MaxPageSize))
-		}
-		size = n
+	start, size, reason := httpapi.Paging(r.URL.Query(), i.opt.DefaultPageSize, i.opt.MaxPageSize)
+	if reason != "" {
+		return 0, 0, errInvalidRequest(reason)
 	}
 	return start, size, nil
 }

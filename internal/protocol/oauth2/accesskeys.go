@@ -85,21 +85,9 @@ func (m *Module) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Module) paging(r *http.Request) (start, size int, err error) {
-	q := r.URL.Query()
-	start, size = 0, m.cfg.DefaultPageSize
-	if v := q.Get("startIndex"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, errInvalidRequest("startIndex must be a non-negative integer")
-		}
-		start = n
-	}
-	if v := q.Get("pageSize"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > m.cfg.MaxPageSize {
-			return 0, 0, errInvalidRequest("pageSize must be between 1 and " + strconv.Itoa(m.cfg.MaxPageSize))
-		}
-		size = n
+	start, size, reason := httpapi.Paging(r.URL.Query(), m.cfg.DefaultPageSize, m.cfg.MaxPageSize)
+	if reason != "" {
+		return 0, 0, errInvalidRequest(reason)
 	}
 	return start, size, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -114,38 +113,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			slog.String("request_id", httpapi.RequestID(r)), slog.Any("err", err))
 	}
 	if e.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", challengeHeader(e))
+		w.Header().Set("WWW-Authenticate", httpapi.Challenge(e.Challenge, e.Code, e.Description, e.bare))
 	}
 	httpapi.SetRetryAfter(w, err)
 	w.Header().Set("Pragma", "no-cache")
 	httpapi.WriteJSONType(w, e.Status, "application/json;charset=UTF-8", e)
-}
-
-// challengeHeader builds the WWW-Authenticate value (RFC 6750 section 3 for Bearer).
-func challengeHeader(e *Error) string {
-	scheme := e.Challenge
-	if scheme == "" {
-		scheme = "Bearer"
-	}
-	v := scheme + ` realm="authgate"`
-	if scheme == "Bearer" && !e.bare {
-		v += `, error="` + e.Code + `"`
-		if e.Description != "" {
-			v += `, error_description="` + quoteSafe(e.Description) + `"`
-		}
-	}
-	return v
-}
-
-// quoteSafe keeps a description inside a quoted-string (RFC 6750 limits it
-// to printable ASCII without '"' and '\').
-func quoteSafe(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
