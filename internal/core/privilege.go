@@ -54,6 +54,25 @@ const (
 	// The audit log (GET /admin/audit): an owner reads its organisation's.
 	ActAuditRead Action = "audit.read"
 
+	// Apstrata accounts and their users and devices (/admin/apstrata/accounts/...).
+	ActApstrataAccountsCreate Action = "apstrata.accounts.create" // POST /admin/apstrata/accounts
+	ActApstrataAccountsRead   Action = "apstrata.accounts.read"   // GET /admin/apstrata/accounts[/{id}]
+	ActApstrataAccountsDelete Action = "apstrata.accounts.delete" // DELETE /admin/apstrata/accounts/{id}
+	ActApstrataMembersCreate  Action = "apstrata.members.create"  // POST /admin/apstrata/accounts/{id}/members
+	ActApstrataMembersRead    Action = "apstrata.members.read"    // GET /admin/apstrata/accounts/{id}/members[/{name}]
+	ActApstrataMembersDelete  Action = "apstrata.members.delete"  // DELETE /admin/apstrata/accounts/{id}/members/{name}
+
+	// M2M partners, M2MApiKeys, SIMs and the callback outbox (/admin/m2m/...).
+	ActM2MPartnersRead  Action = "m2m.partners.read"  // GET /admin/m2m/partners[/{id}]
+	ActM2MAPIKeysCreate Action = "m2m.apikeys.create" // POST /admin/m2m/apikeys
+	ActM2MAPIKeysRead   Action = "m2m.apikeys.read"   // GET /admin/m2m/apikeys[/{id}]
+	ActM2MAPIKeysRevoke Action = "m2m.apikeys.revoke" // POST /admin/m2m/apikeys/{id}/revoke
+	ActM2MSIMsCreate    Action = "m2m.sims.create"    // POST /admin/m2m/sims
+	ActM2MSIMsRead      Action = "m2m.sims.read"      // GET /admin/m2m/sims[/{id}]
+	ActM2MSIMsDelete    Action = "m2m.sims.delete"    // DELETE /admin/m2m/sims/{id}
+	ActM2MOutboxRead    Action = "m2m.outbox.read"    // GET /admin/m2m/outbox
+	ActM2MOutboxRequeue Action = "m2m.outbox.requeue" // POST /admin/m2m/outbox/{id}/requeue
+
 	// Protected resources (TPV API, M2M services, TAAP resources, Apstrata
 	// actions, routes behind a bearer token): the API subscription policy
 	// decides further which resource a caller may use.
@@ -121,6 +140,25 @@ var privileges = map[Action]map[PrincipalKind]Reach{
 	ActSIMsCreate:       {PrincipalAdmin: ReachAll},
 
 	ActAuditRead: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg},
+
+	// Owners and users read their own organisation's family objects (the
+	// console's read-only view); every change is an administrator's.
+	ActApstrataAccountsCreate: {PrincipalAdmin: ReachAll},
+	ActApstrataAccountsRead:   {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActApstrataAccountsDelete: {PrincipalAdmin: ReachAll},
+	ActApstrataMembersCreate:  {PrincipalAdmin: ReachAll},
+	ActApstrataMembersRead:    {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActApstrataMembersDelete:  {PrincipalAdmin: ReachAll},
+
+	ActM2MPartnersRead:  {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActM2MAPIKeysCreate: {PrincipalAdmin: ReachAll},
+	ActM2MAPIKeysRead:   {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActM2MAPIKeysRevoke: {PrincipalAdmin: ReachAll},
+	ActM2MSIMsCreate:    {PrincipalAdmin: ReachAll},
+	ActM2MSIMsRead:      {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActM2MSIMsDelete:    {PrincipalAdmin: ReachAll},
+	ActM2MOutboxRead:    {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActM2MOutboxRequeue: {PrincipalAdmin: ReachAll},
 
 	ActResourcesUse: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg,
 		PrincipalDevice: ReachSelf, PrincipalApplication: ReachOrg, PrincipalPartner: ReachOrg},

@@ -35,6 +35,9 @@ type CredentialFilter struct {
 	PrincipalID    string
 	Kind           CredentialKind
 	IncludeRevoked bool
+	// LookupPrefix matches lookups starting with it (an Apstrata
+	// account's members are "<authKey>/<id>").
+	LookupPrefix string
 }
 
 // CredentialStore keeps credentials.
@@ -166,12 +169,26 @@ type JobStore interface {
 	// CountJobs counts the unfinished jobs per queue and state
 	// (JobPending, JobFailed); queues without any are left out.
 	CountJobs(ctx context.Context) ([]JobCount, error)
+	// ListJobs lists the jobs f selects, newest first, with their total.
+	ListJobs(ctx context.Context, f JobFilter, p Page) ([]Job, int, error)
+	// RequeueJob makes a failed job due again at runAt (its attempts and
+	// last error kept); KindNotFound if there is no such job, KindConflict
+	// if it has not failed.
+	RequeueJob(ctx context.Context, id string, runAt time.Time) error
+}
+
+// JobFilter selects jobs; zero fields match everything.
+type JobFilter struct {
+	Queues []string
+	// State is JobPending (not finished, not failed), JobFailed or JobDone.
+	State string
 }
 
 // Job states counted by JobStore.CountJobs.
 const (
 	JobPending = "pending" // waiting for its first or next attempt
 	JobFailed  = "failed"  // given up (FailJob)
+	JobDone    = "done"    // completed (CompleteJob)
 )
 
 // JobCount is the number of jobs of one queue in one state.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -413,6 +414,10 @@ func (s *Store) ListCredentials(ctx context.Context, f core.CredentialFilter, p 
 	}
 	if !f.IncludeRevoked {
 		conds = append(conds, "revoked_at IS NULL")
+	}
+	if f.LookupPrefix != "" {
+		// substr, not LIKE: SQLite's LIKE ignores case and both treat % and _ specially.
+		conds, args = append(conds, "substr(lookup, 1, ?)=?"), append(args, utf8.RuneCountInString(f.LookupPrefix), f.LookupPrefix)
 	}
 	where := ""
 	if len(conds) > 0 {
@@ -1007,6 +1012,64 @@ func (s *Store) RetryJob(ctx context.Context, id string, runAt time.Time, lastEr
 // FailJob gives up on a job.
 func (s *Store) FailJob(ctx context.Context, id string, at time.Time, lastErr string) error {
 	return s.execOne(ctx, `UPDATE jobs SET failed_at=?, locked_until=NULL, last_error=? WHERE id=?`, ts(at), clip(lastErr, 2048), id)
+}
+
+// ListJobs lists jobs newest first.
+func (s *Store) ListJobs(ctx context.Context, f core.JobFilter, p core.Page) ([]core.Job, int, error) {
+	var conds []string
+	var args []any
+	if len(f.Queues) > 0 {
+		conds = append(conds, "queue IN ("+placeholders(len(f.Queues))+")")
+		for _, q := range f.Queues {
+			args = append(args, q)
+		}
+	}
+	switch f.State {
+	case "":
+	case core.JobPending:
+		conds = append(conds, "done_at IS NULL AND failed_at IS NULL")
+	case core.JobFailed:
+		conds = append(conds, "done_at IS NULL AND failed_at IS NOT NULL")
+	case core.JobDone:
+		conds = append(conds, "done_at IS NOT NULL")
+	default:
+		return nil, 0, core.E(core.KindInvalidInput, "job state must be pending, failed or done")
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM jobs `+where), args...).Scan(&total); err != nil {
+		return nil, 0, s.err(err)
+	}
+	off, lim := limitOf(p)
+	rows, err := s.read.QueryContext(ctx, s.rb(`SELECT `+jobCols+` FROM jobs `+where+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`), append(args, lim, off)...)
+	if err != nil {
+		return nil, 0, s.err(err)
+	}
+	defer rows.Close()
+	var out []core.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, 0, s.err(err)
+		}
+		out = append(out, j)
+	}
+	return out, total, s.err(rows.Err())
+}
+
+// RequeueJob makes a failed job due again.
+func (s *Store) RequeueJob(ctx context.Context, id string, runAt time.Time) error {
+	n, err := s.rowsAffected(s.exec(ctx, `UPDATE jobs SET failed_at=NULL, locked_until=NULL, run_at=? WHERE id=? AND failed_at IS NOT NULL AND done_at IS NULL`, ts(runAt), id))
+	if err != nil || n == 1 {
+		return err
+	}
+	if _, err := s.GetJob(ctx, id); err != nil {
+		return err
+	}
+	return core.E(core.KindConflict, "the job has not failed")
 }
 
 // GetJob reads one job.

@@ -212,6 +212,10 @@ func testCredentials(t *testing.T, s core.Store) {
 		{"by principal", core.CredentialFilter{PrincipalID: q.ID}, core.Page{}, []string{"c3"}, 1},
 		{"by kind", core.CredentialFilter{Kind: core.CredAppToken, IncludeRevoked: true}, core.Page{}, []string{"c2"}, 1},
 		{"paged", core.CredentialFilter{IncludeRevoked: true}, core.Page{Offset: 1, Limit: 1}, []string{"c2"}, 3},
+		{"lookup prefix", core.CredentialFilter{LookupPrefix: "K", IncludeRevoked: true}, core.Page{}, []string{"c1", "c2"}, 2},
+		{"lookup prefix is exact", core.CredentialFilter{LookupPrefix: "k"}, core.Page{}, nil, 0},
+		{"lookup prefix is no pattern", core.CredentialFilter{LookupPrefix: "%"}, core.Page{}, nil, 0},
+		{"whole lookup as prefix", core.CredentialFilter{LookupPrefix: "pk"}, core.Page{}, []string{"c3"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -765,6 +769,46 @@ func testJobs(t *testing.T, s core.Store) {
 		{Queue: "notify", State: core.JobPending, Jobs: 1}, {Queue: "other", State: core.JobPending, Jobs: 1}}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Fatalf("CountJobs = %v, want %v", counts, want)
+	}
+	for _, tt := range []struct {
+		f       core.JobFilter
+		page    core.Page
+		wantIDs string
+		total   int
+	}{
+		{core.JobFilter{}, core.Page{}, "[other j9 j2 j1 j0]", 5},
+		{core.JobFilter{Queues: []string{"notify"}}, core.Page{}, "[j2 j1 j0]", 3},
+		{core.JobFilter{Queues: []string{"notify", "lease"}, State: core.JobPending}, core.Page{}, "[j9 j2]", 2},
+		{core.JobFilter{State: core.JobFailed}, core.Page{}, "[j1]", 1},
+		{core.JobFilter{State: core.JobDone}, core.Page{}, "[j0]", 1},
+		{core.JobFilter{Queues: []string{"none"}}, core.Page{}, "[]", 0},
+		{core.JobFilter{}, core.Page{Offset: 1, Limit: 2}, "[j9 j2]", 5},
+	} {
+		js, total, err := s.ListJobs(ctx, tt.f, tt.page)
+		must(t, err)
+		ids := []string{}
+		for _, j := range js {
+			ids = append(ids, j.ID)
+		}
+		if fmt.Sprint(ids) != tt.wantIDs || total != tt.total {
+			t.Fatalf("ListJobs(%+v, %+v) = %v (total %d), want %s (total %d)", tt.f, tt.page, ids, total, tt.wantIDs, tt.total)
+		}
+	}
+	_, _, err = s.ListJobs(ctx, core.JobFilter{State: "stuck"}, core.Page{})
+	wantErr(t, err, core.ErrInvalidInput)
+	// Only a failed job is requeued; it keeps its attempts and last error.
+	wantErr(t, s.RequeueJob(ctx, "j0", now), core.ErrConflict) // done
+	wantErr(t, s.RequeueJob(ctx, "j2", now), core.ErrConflict) // pending
+	wantErr(t, s.RequeueJob(ctx, "missing", now), core.ErrNotFound)
+	rerun := t0.Add(72 * time.Hour)
+	must(t, s.RequeueJob(ctx, "j1", rerun))
+	wantErr(t, s.RequeueJob(ctx, "j1", rerun), core.ErrConflict) // pending again
+	j1, _ = s.GetJob(ctx, "j1")
+	if j1.FailedAt != nil || j1.LockedUntil != nil || !j1.RunAt.Equal(rerun) || j1.Attempts != 2 || j1.LastError != "gave up" {
+		t.Fatalf("requeued job = %+v", j1)
+	}
+	if due, err := s.ClaimJobs(ctx, "notify", rerun, time.Minute, 10); err != nil || len(due) != 2 || due[1].ID != "j1" || due[1].Attempts != 3 {
+		t.Fatalf("claim after requeue = %+v, %v", due, err)
 	}
 }
 
