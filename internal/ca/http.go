@@ -117,6 +117,12 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 type handler func(w http.ResponseWriter, r *http.Request, c Caller)
 
+// acting is c performing an operation through request r.
+func (c Caller) acting(addr httpapi.ClientAddr, r *http.Request) Acting {
+	return Acting{Actor: core.Actor{Kind: c.Kind, OrgID: c.OrgID, PrincipalID: c.PrincipalID}, Protocol: "ca",
+		RemoteAddr: addr.IP(r), RequestID: httpapi.RequestID(r)}
+}
+
 // admin runs h for callers the core admin check admits for action
 // (administrators); the check audits its refusals.
 func (m *Module) admin(action core.Action, h handler) http.Handler {
@@ -161,19 +167,8 @@ func (m *Module) handleSign(w http.ResponseWriter, r *http.Request, c Caller) {
 		m.writeError(w, r, err)
 		return
 	}
-	env, err := ParseEnvironment(b.Environment)
-	if err != nil {
-		m.writeError(w, r, err)
-		return
-	}
-	if b.ValidityDays < 0 || b.ValidityDays > 100000 {
-		m.writeError(w, r, core.E(core.KindInvalidInput, "validity_days out of range"))
-		return
-	}
-	iss, err := m.ca.Sign(r.Context(), SignRequest{
-		CSR: []byte(b.CSR), Profile: b.Profile, Environment: env, Organisation: b.Organisation,
-		Validity: time.Duration(b.ValidityDays) * 24 * time.Hour,
-		OrgID:    c.OrgID, PrincipalID: c.PrincipalID, RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r),
+	iss, err := m.ca.IssueCertificate(r.Context(), c.acting(m.addr, r), IssueRequest{
+		CSR: []byte(b.CSR), Profile: b.Profile, Environment: b.Environment, Organisation: b.Organisation, ValidityDays: b.ValidityDays,
 	})
 	if err != nil {
 		m.writeError(w, r, err)
@@ -209,7 +204,7 @@ type listResponse struct {
 	Total int      `json:"total"`
 }
 
-func (m *Module) handleList(w http.ResponseWriter, r *http.Request, _ Caller) {
+func (m *Module) handleList(w http.ResponseWriter, r *http.Request, c Caller) {
 	q := r.URL.Query()
 	p := core.Page{Limit: 100}
 	for name, dst := range map[string]*int{"offset": &p.Offset, "limit": &p.Limit} {
@@ -222,7 +217,7 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request, _ Caller) {
 			*dst = n
 		}
 	}
-	items, total, err := m.ca.List(r.Context(), q.Get("org"), p)
+	items, total, err := m.ca.ListCertificates(r.Context(), c.acting(m.addr, r), q.Get("org"), p)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -230,8 +225,8 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request, _ Caller) {
 	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Total: total})
 }
 
-func (m *Module) handleGet(w http.ResponseWriter, r *http.Request, _ Caller) {
-	rec, _, err := m.ca.Get(r.Context(), r.PathValue("serial"))
+func (m *Module) handleGet(w http.ResponseWriter, r *http.Request, c Caller) {
+	rec, err := m.ca.Certificate(r.Context(), c.acting(m.addr, r), r.PathValue("serial"))
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -251,8 +246,7 @@ func (m *Module) handleRevoke(w http.ResponseWriter, r *http.Request, c Caller) 
 			return
 		}
 	}
-	rec, err := m.ca.Revoke(r.Context(), RevokeRequest{Serial: r.PathValue("serial"), Reason: b.Reason,
-		OrgID: c.OrgID, PrincipalID: c.PrincipalID, RemoteAddr: m.addr.IP(r), RequestID: httpapi.RequestID(r)})
+	rec, err := m.ca.RevokeCertificate(r.Context(), c.acting(m.addr, r), r.PathValue("serial"), b.Reason)
 	if err != nil {
 		m.writeError(w, r, err)
 		return

@@ -18,9 +18,9 @@ import (
 func newCACmd(g *globalFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "ca",
-		Short: "Built-in certificate authority: init, sign CSRs by profile, revoke, CRL",
+		Short: "Built-in certificate authority: init, sign CSRs by profile, list, get, revoke, CRL, rollover",
 	}
-	c.AddCommand(newCAInitCmd(g), newCASignCmd(g), newCARevokeCmd(g), newCACRLCmd(g), newCAListCmd(g), newCACertCmd(g),
+	c.AddCommand(newCAInitCmd(g), newCASignCmd(g), newCARevokeCmd(g), newCACRLCmd(g), newCAListCmd(g), newCAGetCmd(g), newCACertCmd(g),
 		newCARolloverCmd(g), newCARetirePreviousCmd(g))
 	return c
 }
@@ -148,12 +148,8 @@ func newCASignCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := ca.ParseEnvironment(env)
-			if err != nil {
-				return err
-			}
-			iss, err := a.Sign(cmd.Context(), ca.SignRequest{CSR: csr, Profile: profile, Environment: e, Organisation: org,
-				Validity: time.Duration(days) * 24 * time.Hour, OrgID: core.SystemOrgID, RemoteAddr: "cli"})
+			iss, err := a.IssueCertificate(cmd.Context(), ca.Operator(), ca.IssueRequest{CSR: csr, Profile: profile, Environment: env,
+				Organisation: org, ValidityDays: days})
 			if err != nil {
 				return err
 			}
@@ -199,18 +195,43 @@ func newCARevokeCmd(g *globalFlags) *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
 		Use:   "revoke SERIAL",
-		Short: "Revoke an issued certificate (serial in hex, as openssl prints it)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Revoke an issued certificate of any generation (serial in hex, as openssl prints it); prints its record",
+		Long: `Revoke an issued certificate (serial in hex, as openssl prints it, colons
+allowed), of the current CA generation or of the previous one: its CA's next
+CRL lists it, and its credential and every token issued on it are revoked.
+An unknown serial exits 3; a certificate revoked before exits 5 (its tokens
+are revoked again first, which repairs an interrupted revocation).`,
+		Args: cobra.ExactArgs(1),
 		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
-			rec, err := a.Revoke(cmd.Context(), ca.RevokeRequest{Serial: args[0], Reason: reason, OrgID: core.SystemOrgID, RemoteAddr: "cli"})
+			rec, err := a.RevokeCertificate(cmd.Context(), ca.Operator(), args[0], reason)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s): %s\n", rec.Serial, rec.RevocationReason, rec.Subject)
-			return nil
+			return printOut(cmd, ca.ViewOf(rec, a.Now(), false))
 		}),
 	}
 	cmd.Flags().StringVar(&reason, "reason", "unspecified", "unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn")
+	return cmd
+}
+
+func newCAGetCmd(g *globalFlags) *cobra.Command {
+	var pemOnly bool
+	cmd := &cobra.Command{
+		Use:   "get SERIAL",
+		Short: "Show one issued certificate: its record and its PEM (--pem: the PEM certificate only)",
+		Args:  cobra.ExactArgs(1),
+		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
+			rec, err := a.Certificate(cmd.Context(), ca.Operator(), args[0])
+			if err != nil {
+				return err
+			}
+			if pemOnly {
+				return writeOut(cmd, "", []byte(rec.CertificatePEM))
+			}
+			return printOut(cmd, ca.ViewOf(rec, a.Now(), true))
+		}),
+	}
+	cmd.Flags().BoolVar(&pemOnly, "pem", false, "print the PEM certificate only")
 	return cmd
 }
 
@@ -221,7 +242,7 @@ func newCACRLCmd(g *globalFlags) *cobra.Command {
 		Short: "Print the current CRL (signed by the CA)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
-			der, err := a.CRLOf(cmd.Context(), caName)
+			der, err := a.CRLFor(cmd.Context(), ca.Operator(), caName)
 			if err != nil {
 				return err
 			}
@@ -244,39 +265,47 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 	var limit, offset int
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List issued certificates, newest first",
+		Short: "List issued certificates, newest first (issuer generation, days to expiry, revocation)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
-			recs, total, err := a.List(cmd.Context(), "", core.Page{Offset: offset, Limit: limit})
+			recs, total, err := a.ListCertificates(cmd.Context(), ca.Operator(), "", core.Page{Offset: offset, Limit: limit})
 			if err != nil {
 				return err
 			}
-			items := make([]map[string]any, 0, len(recs))
+			now := a.Now()
+			items := make([]caListItem, 0, len(recs))
 			for _, r := range recs {
-				status := "valid"
-				if r.RevokedAt != nil {
-					status = "revoked (" + r.RevocationReason + ")"
+				v := ca.ViewOf(r, now, false)
+				status := v.Status
+				if v.Status == ca.StatusRevoked {
+					status += " (" + v.RevocationReason + ")"
 				}
-				issuer := r.Issuer
-				if issuer == "" {
-					issuer = "legacy"
-				}
-				if r.Generation > 1 {
-					issuer = fmt.Sprintf("%s@%d", issuer, r.Generation)
-				}
-				items = append(items, map[string]any{"serial": r.Serial, "profile": r.Profile, "env": r.Environment, "issuer": issuer,
-					"not_after": r.NotAfter.Format(time.DateOnly), "status": status, "subject": r.Subject})
+				items = append(items, caListItem{Serial: v.Serial, Profile: v.Profile, Env: v.Environment, Issuer: v.IssuerRef,
+					NotAfter: v.NotAfter.Format(time.DateOnly), ExpiresInDays: v.ExpiresInDays, Status: status, Subject: v.Subject})
 			}
-			if err := printOutTable(cmd, map[string]any{"total": total, "items": items}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d\n", len(recs), total)
-			return nil
+			return printOutTable(cmd, caList{Total: total, Items: items})
 		}),
 	}
-	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	cmd.Flags().IntVar(&limit, "limit", ca.DefaultListLimit, "at most this many (1 to 1000)")
 	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many")
 	return cmd
+}
+
+// caList is `ca list`'s output; the columns in table order.
+type caList struct {
+	Items []caListItem `json:"items"`
+	Total int          `json:"total"`
+}
+
+type caListItem struct {
+	Serial        string `json:"serial"`
+	Profile       string `json:"profile"`
+	Env           string `json:"env"`
+	Issuer        string `json:"issuer"`
+	NotAfter      string `json:"not_after"`
+	ExpiresInDays int    `json:"expires_in_days"`
+	Status        string `json:"status"`
+	Subject       string `json:"subject"`
 }
 
 func newCACertCmd(g *globalFlags) *cobra.Command {

@@ -120,7 +120,7 @@ func TestCACommands(t *testing.T) {
 
 	runCLI(t, append(data, "ca", "revoke", serials[0], "--reason", "keyCompromise")...)
 	list := string(runCLI(t, append(data, "ca", "list")...))
-	if strings.Count(list, "revoked (keyCompromise)") != 1 || strings.Count(list, "valid") != 3 || strings.Count(list, " m2m-ta ") != 2 || strings.Count(list, " m2m-pe ") != 2 {
+	if strings.Count(list, "revoked (keyCompromise)") != 1 || strings.Count(list, "valid") != 3 || strings.Count(list, " m2m-ta@1 ") != 2 || strings.Count(list, " m2m-pe@1 ") != 2 {
 		t.Errorf("list:\n%s", list)
 	}
 	crl := filepath.Join(dir, "crl.pem")

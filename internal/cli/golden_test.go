@@ -2,7 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -22,6 +27,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 type goldenStep struct {
 	args []string
 	save map[string]string // name -> output key to remember
+	// after reads what the step wrote into the variables (a file's contents).
+	after func(t *testing.T, vars map[string]string)
 }
 
 var goldenSteps = []goldenStep{
@@ -47,7 +54,55 @@ var goldenSteps = []goldenStep{
 	{args: []string{"subscription", "plan", "add", "basic", "--rate", "10", "--quota", "1000"}},
 	{args: []string{"subscription", "subscribe", "--org", "{org}", "--resource", "connectivity", "--plan", "basic"}},
 	{args: []string{"subscription", "list"}},
+	{args: []string{"ca", "init", "--algorithm", "ecdsa", "--out", "{dir}/root.pem"}},
+	{args: []string{"ca", "sign", "--profile", "signing", "--env", "TA", "--out", "{dir}/ta-sign.pem", "{csr}"}, after: savePEMSerial("{dir}/ta-sign.pem", "serial")},
 	{args: []string{"ca", "list"}},
+	{args: []string{"ca", "get", "{serial}"}},
+	{args: []string{"ca", "revoke", "{serial}", "--reason", "superseded"}},
+}
+
+// savePEMSerial saves the serial of the first certificate of the PEM
+// file path (with variables) as name.
+func savePEMSerial(path, name string) func(*testing.T, map[string]string) {
+	return func(t *testing.T, vars map[string]string) {
+		t.Helper()
+		b, err := os.ReadFile(expandVars(path, vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatalf("%s: no PEM", path)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars[name] = c.SerialNumber.Text(16)
+	}
+}
+
+// expandVars replaces {name} by vars[name].
+func expandVars(s string, vars map[string]string) string {
+	return os.Expand(strings.NewReplacer("{", "${").Replace(s), func(k string) string { return vars[k] })
+}
+
+// goldenCSR writes a partner signing request of the TA environment.
+func goldenCSR(t *testing.T, path string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{Country: []string{"DE"},
+		Province: []string{"NRW"}, Locality: []string{"Bonn"}, Organization: []string{"Acme"}, OrganizationalUnit: []string{"M2M_TA"},
+		CommonName: "ta.acme.example"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestGoldenOutputs runs the real CLI for a representative command of
@@ -62,13 +117,14 @@ func TestGoldenOutputs(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte("m2m:\n  ta:\n    partners:\n      - name: acme\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			vars := map[string]string{"config": cfg}
+			vars := map[string]string{"config": cfg, "dir": dir, "csr": filepath.Join(dir, "req.csr")}
+			goldenCSR(t, vars["csr"])
 			n := newGoldenNormaliser()
 			var out strings.Builder
 			for _, s := range goldenSteps {
 				args := make([]string, len(s.args))
 				for i, a := range s.args {
-					args[i] = os.Expand(strings.NewReplacer("{", "${").Replace(a), func(k string) string { return vars[k] })
+					args[i] = expandVars(a, vars)
 				}
 				quoted := make([]string, len(s.args))
 				for i, a := range s.args {
@@ -83,8 +139,11 @@ func TestGoldenOutputs(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("authgate %s: exit %d\n%s", shown, code, stderr)
 				}
-				if format == outputJSON {
+				if format == outputJSON && stdout != "" { // "": the data went to --out
 					checkSnakeKeys(t, shown, stdout)
+				}
+				if s.after != nil {
+					s.after(t, vars)
 				}
 				for name, key := range s.save {
 					if vars[name] = outputValue(format, stdout, key); vars[name] == "" {
@@ -158,6 +217,8 @@ func newGoldenNormaliser() *goldenNormaliser {
 }
 
 var (
+	// pemRE is a PEM block, as printed or inside a JSON string or table cell (newlines escaped).
+	pemRE    = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----(\\n|\n)[A-Za-z0-9+/=\\\n]*?-----END ([A-Z0-9 ]+)-----`)
 	timeRE   = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 	dateRE   = regexp.MustCompile(`\b\d{4}-\d\d-\d\d\b`)
 	hexIDRE  = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
@@ -178,6 +239,7 @@ func (n *goldenNormaliser) name(kind, v string) string {
 // apply normalises one output; a table's column padding, which follows
 // the width of the values replaced, is reduced to two spaces.
 func (n *goldenNormaliser) apply(s string, table bool) string {
+	s = pemRE.ReplaceAllString(s, "<pem $1>")
 	s = timeRE.ReplaceAllString(s, "<time>")
 	s = dateRE.ReplaceAllString(s, "<date>")
 	s = hexIDRE.ReplaceAllStringFunc(s, func(v string) string { return n.name("id", v) })
