@@ -27,7 +27,8 @@ type completer func(cmd *cobra.Command, g *globalFlags) ([]string, error)
 var (
 	argCompletions = map[string]completer{
 		"subscription unsubscribe": storeCompleter(subscriptionIDs),
-		"ca revoke":                storeCompleter(certificateSerials),
+		"ca revoke":                storeCompleter(certificateSerials(false)),
+		"ca get":                   storeCompleter(certificateSerials(true)),
 		"route get":                storeCompleter(routeNames),
 		"route delete":             storeCompleter(routeNames),
 		"admin org get":            storeCompleter(orgIDs),
@@ -139,15 +140,19 @@ func subscriptionIDs(ctx context.Context, rt *runtime) ([]string, error) {
 	return out, err
 }
 
-func certificateSerials(ctx context.Context, rt *runtime) ([]string, error) {
-	recs, _, err := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc)).List(ctx, "", core.Page{Limit: completionLimit})
-	var out []string
-	for _, r := range recs {
-		if r.RevokedAt == nil {
-			out = append(out, r.Serial+"\t"+r.Subject)
+// certificateSerials lists the serials of issued certificates, the
+// revoked ones too when withRevoked.
+func certificateSerials(withRevoked bool) func(ctx context.Context, rt *runtime) ([]string, error) {
+	return func(ctx context.Context, rt *runtime) ([]string, error) {
+		recs, _, err := ca.New(rt.cfg.CA, ca.DepsFrom(rt.svc)).List(ctx, "", core.Page{Limit: completionLimit})
+		var out []string
+		for _, r := range recs {
+			if withRevoked || r.RevokedAt == nil {
+				out = append(out, r.Serial+"\t"+r.Subject)
+			}
 		}
+		return out, err
 	}
-	return out, err
 }
 
 func routeNames(ctx context.Context, rt *runtime) ([]string, error) {

@@ -112,3 +112,34 @@ func TestCompletionTableNamesCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionCASerials: `ca revoke` completes the serials of
+// unrevoked certificates, `ca get` every serial.
+func TestCompletionCASerials(t *testing.T) {
+	dir := t.TempDir()
+	data := []string{"--data-dir", filepath.Join(dir, "data")}
+	runCLI(t, append(data, "ca", "init", "--algorithm", "ecdsa", "--out", filepath.Join(dir, "root.pem"))...)
+	csr := filepath.Join(dir, "req.csr")
+	goldenCSR(t, csr)
+	vars := map[string]string{}
+	for _, name := range []string{"a", "b"} {
+		out := filepath.Join(dir, name+".pem")
+		runCLI(t, append(data, "ca", "sign", "--profile", "signing", "--env", "TA", "--out", out, csr)...)
+		savePEMSerial(out, name)(t, vars)
+	}
+	runCLI(t, append(data, "ca", "revoke", vars["a"])...)
+	serials := func(args ...string) map[string]bool {
+		got, _ := completeCLI(t, append(append(args, data...), "")...)
+		m := map[string]bool{}
+		for _, g := range got {
+			m[strings.SplitN(g, "\t", 2)[0]] = true
+		}
+		return m
+	}
+	if got := serials("ca", "revoke"); got[vars["a"]] || !got[vars["b"]] {
+		t.Errorf("ca revoke completes %v (revoked %s, valid %s)", got, vars["a"], vars["b"])
+	}
+	if got := serials("ca", "get"); !got[vars["a"]] || !got[vars["b"]] {
+		t.Errorf("ca get completes %v, want %s and %s", got, vars["a"], vars["b"])
+	}
+}
