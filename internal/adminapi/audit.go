@@ -2,15 +2,12 @@ package adminapi
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/authgate/authgate/internal/core"
-	"github.com/authgate/authgate/internal/httpapi"
 )
 
 // RouteAudit is the audit log's listing.
@@ -22,87 +19,60 @@ const (
 	maxAuditLimit     = 1000
 )
 
-// The services the module needs, as small interfaces.
-type (
-	auditLister interface {
-		List(ctx context.Context, f core.AuditFilter) ([]core.AuditEvent, error)
-	}
-	bearer interface {
-		Authenticate(ctx context.Context, req core.BearerRequest) (core.BearerCaller, error)
-	}
-	authorizer interface {
-		Authorize(ctx context.Context, a core.Authorization) error
-	}
-)
-
-var (
-	_ auditLister = (*core.Auditor)(nil)
-	_ bearer      = (*core.BearerAuth)(nil)
-	_ authorizer  = (*core.Authorizer)(nil)
-)
-
-// Deps are the module's dependencies.
-type Deps struct {
-	Audit  auditLister
-	Bearer bearer
-	Authz  authorizer
-	Addr   httpapi.ClientAddr
-	Log    *slog.Logger // internal failures; nil: not logged
+// auditLister is the audit log (core.Auditor).
+type auditLister interface {
+	List(ctx context.Context, f core.AuditFilter) ([]core.AuditEvent, error)
 }
 
-// Module serves the admin API.
-type Module struct{ d Deps }
+var _ auditLister = (*core.Auditor)(nil)
 
-var _ httpapi.Module = (*Module)(nil)
+// Audit is the audit log's group of routes.
+type Audit struct{ Log auditLister }
 
-// New builds the module.
-func New(d Deps) *Module { return &Module{d: d} }
+var _ Group = Audit{}
 
-// Register mounts the routes.
-func (m *Module) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+RouteAudit, m.listAudit)
-}
-
-// auditPage is the answer of GET /admin/audit.
-type auditPage struct {
+// AuditPage is the answer of GET /admin/audit.
+type AuditPage struct {
 	Events []core.AuditEvent `json:"events"`
 	// NextCursor continues the listing (the cursor parameter); absent on the last page.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// listAudit pages the audit log newest first. An owner's listing is its
+// AdminRoutes are the audit log's routes.
+func (a Audit) AdminRoutes() []Route {
+	return []Route{{Method: http.MethodGet, Path: RouteAudit, Tag: "Audit", Summary: "Page the audit log, newest first",
+		Action: core.ActAuditRead, Result: AuditPage{}, Handle: a.list,
+		Query: []Param{
+			{"since", "events at or after this RFC 3339 time", "string"},
+			{"until", "events before this RFC 3339 time", "string"},
+			{"org", "one organisation's events (an owner's are its own)", "string"},
+			{"principal", "one principal's events", "string"},
+			{"action", "one action (e.g. token.issue, forbidden)", "string"},
+			{"protocol", "one protocol (oauth2, tpv, admin, ...)", "string"},
+			{"result", "success or failure", "string"},
+			{"limit", "page size, 1 to " + strconv.Itoa(maxAuditLimit) + " (default " + strconv.Itoa(defaultAuditLimit) + ")", "integer"},
+			{"cursor", "the next_cursor of the previous page", "string"},
+		}}}
+}
+
+// list pages the audit log newest first. An owner's listing is its
 // organisation's whatever org it asks for; asking for another
 // organisation's is refused (and audited).
-func (m *Module) listAudit(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	caller, err := m.d.Bearer.Authenticate(ctx, core.BearerRequest{Header: r.Header.Get("Authorization"), TLS: r.TLS,
-		Protocol: "admin", RemoteAddr: m.d.Addr.IP(r), RequestID: httpapi.RequestID(r)})
+func (a Audit) list(ctx context.Context, req *Request) (any, error) {
+	f, limit, err := auditQuery(req.HTTP.URL.Query())
 	if err != nil {
-		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
-		return
+		return nil, err
 	}
-	f, limit, err := auditQuery(r.URL.Query())
-	if err != nil {
-		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
-		return
-	}
-	act := caller.Actor()
-	if core.Granted(act.Kind, core.ActAuditRead) != core.ReachAll && f.OrgID == "" {
-		f.OrgID = act.OrgID // an organisation-wide grant lists its own organisation
-	}
-	if err := m.d.Authz.Authorize(ctx, core.Authorization{Actor: act, Action: core.ActAuditRead, Target: core.Target{OrgID: f.OrgID},
-		Subject: "GET " + RouteAudit, Protocol: "admin", RemoteAddr: m.d.Addr.IP(r), RequestID: httpapi.RequestID(r)}); err != nil {
-		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
-		return
+	if f.OrgID, err = req.OrgScope(ctx, core.ActAuditRead, f.OrgID); err != nil {
+		return nil, err
 	}
 	// One more than the page tells whether another page follows.
 	f.Limit = limit + 1
-	events, err := m.d.Audit.List(ctx, f)
+	events, err := a.Log.List(ctx, f)
 	if err != nil {
-		httpapi.WriteAdminError(w, r, m.d.Log, "audit", err)
-		return
+		return nil, err
 	}
-	page := auditPage{Events: events}
+	page := AuditPage{Events: events}
 	if len(events) > limit {
 		page.Events = events[:limit]
 		page.NextCursor = strconv.FormatInt(page.Events[limit-1].ID, 10)
@@ -110,9 +80,7 @@ func (m *Module) listAudit(w http.ResponseWriter, r *http.Request) {
 	if page.Events == nil {
 		page.Events = []core.AuditEvent{}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(page)
+	return page, nil
 }
 
 // auditQuery reads the filter parameters: since, until (RFC 3339), org,

@@ -24,7 +24,7 @@ type page struct {
 func setup(t *testing.T) (*agtest.Env, map[core.PrincipalKind]string, string) {
 	t.Helper()
 	env := agtest.Start(t, agtest.Options{}, func(svc core.Services) []httpapi.Module {
-		return []httpapi.Module{adminapi.New(adminapi.Deps{Audit: svc.Audit, Bearer: svc.BearerAuth(), Authz: svc.Authz})}
+		return []httpapi.Module{mustAPI(t, adminapi.Deps{Bearer: svc.BearerAuth(), Authz: svc.Authz}, adminapi.Audit{Log: svc.Audit}.AdminRoutes())}
 	})
 	ctx := context.Background()
 	orgA, err := env.Svc.CreateOrganisation(ctx, "org-a")

@@ -40,6 +40,9 @@ type modules struct {
 	tracing *telemetry.Tracing
 	// reload are what SIGHUP re-reads.
 	reload []httpapi.Reloadable
+	// admin is the one admin API under /admin: the core's routes and
+	// every module's and family's, on one mount.
+	admin *adminapi.API
 }
 
 // buildModules settles the state the families share (client address and
@@ -79,8 +82,6 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// API subscriptions: every protected route checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
 	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Bearer: rt.svc.BearerAuth(), Addr: addr}, rt.log))
-	// The admin API of the core's records (the audit log).
-	m.http = append(m.http, adminapi.New(adminapi.Deps{Audit: rt.svc.Audit, Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log}))
 	// One CA for every family: it issues device certificates (identities),
 	// is consulted on every M2M message about the partner certificates it
 	// issued, and serves its admin API (CRL and root certificate public).
@@ -117,6 +118,13 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		m.background = append(m.background, gw.Run)
 		m.gateway = gw
 	}
+	// The one admin API: the core's records, then every family's routes.
+	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log},
+		adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), built.Admin)
+	if err != nil {
+		return nil, err
+	}
+	m.http = append(m.http, m.admin)
 	return m, ctx.Err()
 }
 

@@ -192,15 +192,12 @@ func (b *BearerAuth) holder(ctx context.Context, req BearerRequest, t Token) (Pr
 	return p, nil
 }
 
-// Admin is the one admin check of every admin API (CA, subscriptions,
-// TAAP clients and SIMs, OAuth2 introspection and revocation by bearer):
-// req's token authenticates (Authenticate), its holder is read afresh
-// (it must exist and be enabled, and its kind is the store's, not the
-// token's), and the privilege table grants action to that kind across
-// every organisation (AdminFor). Refusals, even of a request without a
-// token, are audited; the error is
-// KindUnauthenticated (see Authenticate) or KindForbidden.
-func (b *BearerAuth) Admin(ctx context.Context, req BearerRequest, action Action, subject string) (BearerCaller, error) {
+// AdminCaller is the authentication of an admin API request without the
+// privilege check (the admin API's routes authorize per object): req's
+// token authenticates (Authenticate) and its holder is read afresh (it
+// must exist and be enabled; its kind is the store's, not the token's).
+// Even a request without a token is audited.
+func (b *BearerAuth) AdminCaller(ctx context.Context, req BearerRequest) (BearerCaller, error) {
 	c, err := b.Authenticate(ctx, req)
 	if err != nil {
 		if errors.Is(err, ErrBearerMissing) {
@@ -214,6 +211,22 @@ func (b *BearerAuth) Admin(ctx context.Context, req BearerRequest, action Action
 		return BearerCaller{}, err
 	}
 	c.Kind = p.Kind
+	return c, nil
+}
+
+// Admin is the one admin check of every admin API (CA, subscriptions,
+// TAAP clients and SIMs, OAuth2 introspection and revocation by bearer):
+// req's token authenticates (Authenticate), its holder is read afresh
+// (it must exist and be enabled, and its kind is the store's, not the
+// token's), and the privilege table grants action to that kind across
+// every organisation (AdminFor). Refusals, even of a request without a
+// token, are audited; the error is
+// KindUnauthenticated (see Authenticate) or KindForbidden.
+func (b *BearerAuth) Admin(ctx context.Context, req BearerRequest, action Action, subject string) (BearerCaller, error) {
+	c, err := b.AdminCaller(ctx, req)
+	if err != nil {
+		return BearerCaller{}, err
+	}
 	err = b.authz.AuthorizeAdmin(ctx, Authorization{Actor: c.Actor(), Action: action, Subject: subject,
 		Protocol: req.Protocol, RemoteAddr: req.remoteAddr(), RequestID: req.RequestID})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/core"
@@ -104,6 +105,10 @@ type Parts struct {
 	// Schemes are the ways the family authenticates HTTP requests, for
 	// the demo resources, the gateway and forward-auth.
 	Schemes []scheme.Scheme
+	// Admin are the family's routes of the one admin API under /admin
+	// (its objects' operations, as the CLI calls them): the composition
+	// root mounts every family's with the core's on one adminapi.API.
+	Admin []adminapi.Route
 }
 
 // List is the ordered list of families. Families are built in list order.
@@ -230,6 +235,7 @@ func (l List) Build(ctx context.Context, d Deps) (*Built, error) {
 		b.Background = append(b.Background, p.Background...)
 		b.Reload = append(b.Reload, p.Reload...)
 		b.Schemes = append(b.Schemes, p.Schemes...)
+		b.Admin = append(b.Admin, p.Admin...)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

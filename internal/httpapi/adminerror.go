@@ -7,8 +7,8 @@ import (
 	"github.com/authgate/authgate/internal/core"
 )
 
-// AdminError is the JSON error of authgate's own admin APIs
-// (/admin/audit, /admin/subscriptions, /admin/gateway/routes): the OAuth2
+// AdminError is the JSON error of authgate's own admin API (every route
+// under /admin, internal/adminapi's mount): the OAuth2
 // error shape (error, error_description) plus the reasons of an invalid
 // input, one per problem.
 type AdminError struct {
@@ -19,7 +19,8 @@ type AdminError struct {
 
 // WriteAdminError maps a core error to an admin API's status and
 // AdminError, once for every admin API. A bad, expired or revoked token is
-// 401 with a Bearer challenge; internal causes are logged (what names the
+// 401 with a Bearer challenge; a body refused by ReadBody is 413, 408 or
+// 400 (BodyStatus); internal causes are logged (what names the
 // API in the log line), never sent.
 func WriteAdminError(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
 	status, code := http.StatusInternalServerError, "server_error"
@@ -38,6 +39,9 @@ func WriteAdminError(w http.ResponseWriter, r *http.Request, log *slog.Logger, w
 	case core.KindRateLimited, core.KindQuotaExceeded:
 		status, code = http.StatusTooManyRequests, "rate_limited"
 		SetRetryAfter(w, err)
+	}
+	if st, ok := BodyStatus(err); ok {
+		status = st // 413 for a body too large, 408 for one too slow
 	}
 	if st, ok := Unavailable(err); ok {
 		status, code = st, "temporarily_unavailable"
