@@ -117,10 +117,10 @@ func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 type handler func(w http.ResponseWriter, r *http.Request, c Caller)
 
-// acting is c performing an operation through request r.
-func (c Caller) acting(addr httpapi.ClientAddr, r *http.Request) Acting {
-	return Acting{Actor: core.Actor{Kind: c.Kind, OrgID: c.OrgID, PrincipalID: c.PrincipalID}, Protocol: "ca",
-		RemoteAddr: addr.IP(r), RequestID: httpapi.RequestID(r)}
+// gate is c's gate for the operations it asks for with request r.
+func (m *Module) gate(c Caller, r *http.Request) core.Gate {
+	return authzGate{actor: core.Actor{Kind: c.Kind, OrgID: c.OrgID, PrincipalID: c.PrincipalID}, authz: m.ca.deps.Authz,
+		remoteAddr: m.addr.IP(r), reqID: httpapi.RequestID(r)}
 }
 
 // admin runs h for callers the core admin check admits for action
@@ -167,7 +167,7 @@ func (m *Module) handleSign(w http.ResponseWriter, r *http.Request, c Caller) {
 		m.writeError(w, r, err)
 		return
 	}
-	iss, err := m.ca.IssueCertificate(r.Context(), c.acting(m.addr, r), IssueRequest{
+	iss, err := m.ca.IssueCertificate(r.Context(), m.gate(c, r), IssueRequest{
 		CSR: []byte(b.CSR), Profile: b.Profile, Environment: b.Environment, Organisation: b.Organisation, ValidityDays: b.ValidityDays,
 	})
 	if err != nil {
@@ -217,7 +217,7 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request, c Caller) {
 			*dst = n
 		}
 	}
-	items, total, err := m.ca.ListCertificates(r.Context(), c.acting(m.addr, r), q.Get("org"), p)
+	items, total, err := m.ca.ListCertificates(r.Context(), m.gate(c, r), q.Get("org"), p)
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -226,7 +226,7 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request, c Caller) {
 }
 
 func (m *Module) handleGet(w http.ResponseWriter, r *http.Request, c Caller) {
-	rec, err := m.ca.Certificate(r.Context(), c.acting(m.addr, r), r.PathValue("serial"))
+	rec, err := m.ca.Certificate(r.Context(), m.gate(c, r), r.PathValue("serial"))
 	if err != nil {
 		m.writeError(w, r, err)
 		return
@@ -246,7 +246,7 @@ func (m *Module) handleRevoke(w http.ResponseWriter, r *http.Request, c Caller) 
 			return
 		}
 	}
-	rec, err := m.ca.RevokeCertificate(r.Context(), c.acting(m.addr, r), r.PathValue("serial"), b.Reason)
+	rec, err := m.ca.RevokeCertificate(r.Context(), m.gate(c, r), r.PathValue("serial"), b.Reason)
 	if err != nil {
 		m.writeError(w, r, err)
 		return

@@ -10,46 +10,64 @@ import (
 	"github.com/authgate/authgate/internal/core"
 )
 
-// Acting is who performs a CA operation: the actor the privilege table
-// decides on and, for the audit record, where the request came from.
-type Acting struct {
-	core.Actor
-	Protocol   string // audit protocol: "admin" for the admin API, "ca" for the /ca API and the CLI
-	RemoteAddr string
-	RequestID  string
+// Every operation below takes the caller's core.Gate: the admin API's
+// request, the /ca API's authenticated caller (authzGate), or the CLI's
+// core.Operator. The gate decides with the privilege table and audits its
+// refusals; the CA's actions are administrators' only.
+
+// origin is what a gate may tell the CA's audit records about the
+// request it came with (the admin API's and the /ca API's gates do).
+type origin interface {
+	AuditOrigin() (remoteAddr, requestID string)
 }
 
-// OperatorPrincipal is the principal id the CLI acts as: the operator
-// holding the master key and the store, not a principal of the store.
-const OperatorPrincipal = "operator"
+// requester is who the CA's own records and audit events name: the
+// actor's organisation and principal (the system organisation and no
+// principal for the operator) and the request's origin ("cli" without one).
+type requester struct{ orgID, principalID, remoteAddr, requestID string }
 
-// Operator is the CLI's actor: an administrator of the system
-// organisation (the command line runs with the master key and the store
-// already, so it may do everything an administrator may).
-func Operator() Acting {
-	return Acting{Actor: core.Actor{Kind: core.PrincipalAdmin, OrgID: core.SystemOrgID, PrincipalID: OperatorPrincipal},
-		Protocol: "ca", RemoteAddr: "cli"}
-}
-
-// authorize checks that by may perform action on every organisation's
-// certificates (the CA's actions are admin-only); refusals are audited.
-func (a *Authority) authorize(ctx context.Context, by Acting, action core.Action, subject string) error {
-	protocol := by.Protocol
-	if protocol == "" {
-		protocol = "ca"
+func requesterOf(g core.Gate) requester {
+	act := g.Actor()
+	r := requester{orgID: act.OrgID, principalID: act.PrincipalID, remoteAddr: "cli"}
+	if r.orgID == "" {
+		r.orgID = core.SystemOrgID
 	}
-	return a.deps.Authz.AuthorizeAdmin(ctx, core.Authorization{Actor: by.Actor, Action: action, Subject: subject,
-		Protocol: protocol, RemoteAddr: by.RemoteAddr, RequestID: by.RequestID})
+	if o, ok := g.(origin); ok {
+		r.remoteAddr, r.requestID = o.AuditOrigin()
+	}
+	return r
 }
 
-// requester is the principal recorded as having asked: the operator's
-// requests name no stored principal.
-func (by Acting) requester() string {
-	if by.PrincipalID == OperatorPrincipal {
-		return ""
+// authorize checks that g may perform action (on every organisation's
+// certificates: the CA's actions are granted to administrators only).
+func authorize(ctx context.Context, g core.Gate, action core.Action, subject string) error {
+	if g == nil {
+		return core.E(core.KindForbidden, "not allowed: no caller")
 	}
-	return by.PrincipalID
+	return g.Authorize(ctx, action, core.Target{}, subject)
 }
+
+// authzGate is the gate of the /ca API: its authenticated caller, decided
+// by the privilege table (refusals audited with the request's origin).
+type authzGate struct {
+	actor             core.Actor
+	authz             *core.Authorizer
+	remoteAddr, reqID string
+}
+
+var (
+	_ core.Gate = authzGate{}
+	_ origin    = authzGate{}
+)
+
+func (g authzGate) Actor() core.Actor { return g.actor }
+
+func (g authzGate) Authorize(ctx context.Context, action core.Action, target core.Target, subject string) error {
+	return g.authz.AuthorizeAdmin(ctx, core.Authorization{Actor: g.actor, Action: action, Target: target, Subject: subject,
+		Protocol: "ca", RemoteAddr: g.remoteAddr, RequestID: g.reqID})
+}
+
+func (g authzGate) AuditOrigin() (string, string) { return g.remoteAddr, g.reqID }
 
 // Page sizes of ListCertificates.
 const (
@@ -60,8 +78,8 @@ const (
 // ListCertificates returns issued certificates, newest first, and how
 // many there are, for an actor granted ca.read; orgID "" lists every
 // organisation's (the one that asked for them).
-func (a *Authority) ListCertificates(ctx context.Context, by Acting, orgID string, p core.Page) ([]Record, int, error) {
-	if err := a.authorize(ctx, by, core.ActCARead, "certificates"); err != nil {
+func (a *Authority) ListCertificates(ctx context.Context, g core.Gate, orgID string, p core.Page) ([]Record, int, error) {
+	if err := authorize(ctx, g, core.ActCARead, "certificates"); err != nil {
 		return nil, 0, err
 	}
 	if p.Limit == 0 {
@@ -75,8 +93,8 @@ func (a *Authority) ListCertificates(ctx context.Context, by Acting, orgID strin
 
 // Certificate returns one issued certificate's record (with its PEM),
 // for an actor granted ca.read.
-func (a *Authority) Certificate(ctx context.Context, by Acting, serial string) (Record, error) {
-	if err := a.authorize(ctx, by, core.ActCARead, "certificate "+trimSubject(serial)); err != nil {
+func (a *Authority) Certificate(ctx context.Context, g core.Gate, serial string) (Record, error) {
+	if err := authorize(ctx, g, core.ActCARead, "certificate "+trimSubject(serial)); err != nil {
 		return Record{}, err
 	}
 	rec, _, err := a.Get(ctx, serial)
@@ -97,8 +115,8 @@ type IssueRequest struct {
 // IssueCertificate checks req against its profile's policy (the
 // request's signature among it) and issues the certificate, for an actor
 // granted ca.issue. Refusals and issues are audited.
-func (a *Authority) IssueCertificate(ctx context.Context, by Acting, req IssueRequest) (Issued, error) {
-	if err := a.authorize(ctx, by, core.ActCAIssue, "certificate request, profile "+trimSubject(req.Profile)); err != nil {
+func (a *Authority) IssueCertificate(ctx context.Context, g core.Gate, req IssueRequest) (Issued, error) {
+	if err := authorize(ctx, g, core.ActCAIssue, "certificate request, profile "+trimSubject(req.Profile)); err != nil {
 		return Issued{}, err
 	}
 	env, err := ParseEnvironment(req.Environment)
@@ -108,21 +126,23 @@ func (a *Authority) IssueCertificate(ctx context.Context, by Acting, req IssueRe
 	if req.ValidityDays < 0 || req.ValidityDays > 100000 {
 		return Issued{}, core.E(core.KindInvalidInput, "validity_days must be 0 (the default) to ca.max_validity_days")
 	}
+	who := requesterOf(g)
 	return a.Sign(ctx, SignRequest{CSR: req.CSR, Profile: req.Profile, Environment: env, Organisation: req.Organisation,
 		Validity: time.Duration(req.ValidityDays) * 24 * time.Hour,
-		OrgID:    by.OrgID, PrincipalID: by.requester(), RemoteAddr: by.RemoteAddr, RequestID: by.RequestID})
+		OrgID:    who.orgID, PrincipalID: who.principalID, RemoteAddr: who.remoteAddr, RequestID: who.requestID})
 }
 
 // RevokeCertificate revokes an issued certificate, of any generation the
 // CA issued it from, for an actor granted ca.revoke. An unknown serial is
 // KindNotFound; a certificate revoked before is KindConflict (after its
 // tokens are revoked again, which repairs an interrupted revocation).
-func (a *Authority) RevokeCertificate(ctx context.Context, by Acting, serial, reason string) (Record, error) {
-	if err := a.authorize(ctx, by, core.ActCARevoke, "certificate "+trimSubject(serial)); err != nil {
+func (a *Authority) RevokeCertificate(ctx context.Context, g core.Gate, serial, reason string) (Record, error) {
+	if err := authorize(ctx, g, core.ActCARevoke, "certificate "+trimSubject(serial)); err != nil {
 		return Record{}, err
 	}
-	return a.Revoke(ctx, RevokeRequest{Serial: serial, Reason: reason, OrgID: by.OrgID, PrincipalID: by.requester(),
-		RemoteAddr: by.RemoteAddr, RequestID: by.RequestID})
+	who := requesterOf(g)
+	return a.Revoke(ctx, RevokeRequest{Serial: serial, Reason: reason, OrgID: who.orgID, PrincipalID: who.principalID,
+		RemoteAddr: who.remoteAddr, RequestID: who.requestID})
 }
 
 // trimSubject bounds what a caller chose before it reaches an audit record.
@@ -217,8 +237,8 @@ func (a *Authority) Now() time.Time { return a.deps.Clock.Now() }
 // CRLFor is CRLOf for an actor granted ca.read (the admin API's and the
 // CLI's download; relying parties fetch the same CRL from the public
 // /ca/crl without credentials).
-func (a *Authority) CRLFor(ctx context.Context, by Acting, caName string) ([]byte, error) {
-	if err := a.authorize(ctx, by, core.ActCARead, "CRL "+trimSubject(caName)); err != nil {
+func (a *Authority) CRLFor(ctx context.Context, g core.Gate, caName string) ([]byte, error) {
+	if err := authorize(ctx, g, core.ActCARead, "CRL "+trimSubject(caName)); err != nil {
 		return nil, err
 	}
 	return a.CRLOf(ctx, caName)

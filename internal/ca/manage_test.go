@@ -18,42 +18,45 @@ import (
 func TestOperationsAreAdminOnly(t *testing.T) {
 	a, svc, _ := newCA(t, InitOptions{Algorithm: "ecdsa"})
 	ctx := context.Background()
-	iss, err := a.IssueCertificate(ctx, Operator(), IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M_TA", "ta.sample.org"), nil),
+	iss, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M_TA", "ta.sample.org"), nil),
 		Profile: "signing", Environment: "TA"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	serial := iss.Record.Serial
-	ops := map[string]func(Acting) error{
-		"list": func(by Acting) error { _, _, err := a.ListCertificates(ctx, by, "", core.Page{}); return err },
-		"get":  func(by Acting) error { _, err := a.Certificate(ctx, by, serial); return err },
-		"crl":  func(by Acting) error { _, err := a.CRLFor(ctx, by, CAM2MTA); return err },
-		"issue": func(by Acting) error {
+	ops := map[string]func(core.Gate) error{
+		"list": func(by core.Gate) error { _, _, err := a.ListCertificates(ctx, by, "", core.Page{}); return err },
+		"get":  func(by core.Gate) error { _, err := a.Certificate(ctx, by, serial); return err },
+		"crl":  func(by core.Gate) error { _, err := a.CRLFor(ctx, by, CAM2MTA); return err },
+		"issue": func(by core.Gate) error {
 			_, err := a.IssueCertificate(ctx, by, IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M_TA", "x.sample.org"), nil), Profile: "signing", Environment: "TA"})
 			return err
 		},
-		"revoke": func(by Acting) error { _, err := a.RevokeCertificate(ctx, by, serial, "superseded"); return err },
+		"revoke": func(by core.Gate) error { _, err := a.RevokeCertificate(ctx, by, serial, "superseded"); return err },
 	}
 	kinds := []core.PrincipalKind{core.PrincipalOwner, core.PrincipalUser, core.PrincipalDevice, core.PrincipalApplication, core.PrincipalPartner}
 	for name, op := range ops {
 		for _, k := range kinds {
-			by := Acting{Actor: core.Actor{Kind: k, OrgID: core.SystemOrgID, PrincipalID: "p-" + string(k)}, Protocol: "admin", RemoteAddr: "192.0.2.9"}
+			by := authzGate{actor: core.Actor{Kind: k, OrgID: core.SystemOrgID, PrincipalID: "p-" + string(k)}, authz: svc.Authz, remoteAddr: "192.0.2.9"}
 			if err := op(by); core.KindOf(err) != core.KindForbidden {
 				t.Errorf("%s as %s: %v, want forbidden", name, k, err)
 			}
 		}
-		if err := op(Acting{}); core.KindOf(err) != core.KindForbidden {
+		if err := op(authzGate{authz: svc.Authz}); core.KindOf(err) != core.KindForbidden {
 			t.Errorf("%s with no actor: %v, want forbidden", name, err)
+		}
+		if err := op(nil); core.KindOf(err) != core.KindForbidden {
+			t.Errorf("%s with no gate: %v, want forbidden", name, err)
 		}
 	}
 	evs, err := svc.Audit.List(ctx, core.AuditFilter{Action: core.AuditForbidden, PrincipalID: "p-owner", Limit: 100})
 	if err != nil || len(evs) != len(ops) {
 		t.Fatalf("forbidden audit records of the owner: %d %v, want %d", len(evs), err, len(ops))
 	}
-	if evs[0].Protocol != "admin" || evs[0].RemoteAddr != "192.0.2.9" {
+	if evs[0].Protocol != "ca" || evs[0].RemoteAddr != "192.0.2.9" {
 		t.Errorf("refusal audited as %+v", evs[0])
 	}
-	admin := Acting{Actor: core.Actor{Kind: core.PrincipalAdmin, OrgID: core.SystemOrgID, PrincipalID: "adm"}, Protocol: "admin"}
+	admin := authzGate{actor: core.Actor{Kind: core.PrincipalAdmin, OrgID: core.SystemOrgID, PrincipalID: "adm"}, authz: svc.Authz}
 	for _, name := range []string{"list", "get", "crl", "issue", "revoke"} { // revoke last
 		if err := ops[name](admin); err != nil {
 			t.Errorf("%s as admin: %v", name, err)
@@ -66,6 +69,14 @@ func TestOperationsAreAdminOnly(t *testing.T) {
 	// The operator's requests name no stored principal; an admin's do.
 	if iss.Record.RequestedBy != "" {
 		t.Errorf("operator's certificate requested_by %q", iss.Record.RequestedBy)
+	}
+	recs, _, _ := a.ListCertificates(ctx, admin, "", core.Page{})
+	by := map[string]int{}
+	for _, r := range recs {
+		by[r.RequestedBy]++
+	}
+	if len(recs) != 2 || by["adm"] != 1 || by[""] != 1 {
+		t.Errorf("requested_by of the operator's and the admin's certificates: %v", by)
 	}
 }
 
@@ -98,18 +109,18 @@ func TestAttack_CSRInput(t *testing.T) {
 		{"unknown profile", string(good), "root", "unknown profile"},
 	}
 	for _, c := range cases {
-		_, err := a.IssueCertificate(ctx, Operator(), IssueRequest{CSR: []byte(c.csr), Profile: c.profile, Environment: "TA"})
+		_, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: []byte(c.csr), Profile: c.profile, Environment: "TA"})
 		if core.KindOf(err) != core.KindInvalidInput || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want invalid input %q", c.name, err, c.want)
 		}
 	}
-	if _, err := a.IssueCertificate(ctx, Operator(), IssueRequest{CSR: good, Profile: "signing", Environment: "XX"}); core.KindOf(err) != core.KindInvalidInput {
+	if _, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: good, Profile: "signing", Environment: "XX"}); core.KindOf(err) != core.KindInvalidInput {
 		t.Errorf("unknown environment: %v", err)
 	}
-	if _, err := a.IssueCertificate(ctx, Operator(), IssueRequest{CSR: good, Profile: "signing", Environment: "TA", ValidityDays: -1}); core.KindOf(err) != core.KindInvalidInput {
+	if _, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: good, Profile: "signing", Environment: "TA", ValidityDays: -1}); core.KindOf(err) != core.KindInvalidInput {
 		t.Errorf("negative validity: %v", err)
 	}
-	recs, total, err := a.ListCertificates(ctx, Operator(), "", core.Page{})
+	recs, total, err := a.ListCertificates(ctx, core.Operator{}, "", core.Page{})
 	if err != nil || total != 0 || len(recs) != 0 {
 		t.Fatalf("after refused requests: %d certificates %v", total, err)
 	}
@@ -129,7 +140,7 @@ func pemBlock(typ string, der []byte) []byte {
 func TestAttack_RevokeSerials(t *testing.T) {
 	a, _, clock := newCA(t, InitOptions{Algorithm: "ecdsa"})
 	ctx := context.Background()
-	iss, err := a.IssueCertificate(ctx, Operator(), IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M", "pe.sample.org"), nil), Profile: "signing", Environment: "PE"})
+	iss, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M", "pe.sample.org"), nil), Profile: "signing", Environment: "PE"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,27 +153,27 @@ func TestAttack_RevokeSerials(t *testing.T) {
 		strings.Repeat("f", 41):   core.KindInvalidInput,
 		"../" + iss.Record.Serial: core.KindInvalidInput,
 	} {
-		if _, err := a.RevokeCertificate(ctx, Operator(), serial, ""); core.KindOf(err) != want {
+		if _, err := a.RevokeCertificate(ctx, core.Operator{}, serial, ""); core.KindOf(err) != want {
 			t.Errorf("revoke %q: %v, want %v", serial, err, want)
 		}
-		if _, err := a.Certificate(ctx, Operator(), serial); core.KindOf(err) != want {
+		if _, err := a.Certificate(ctx, core.Operator{}, serial); core.KindOf(err) != want {
 			t.Errorf("get %q: %v, want %v", serial, err, want)
 		}
 	}
-	if _, err := a.RevokeCertificate(ctx, Operator(), iss.Record.Serial, "becauseISaidSo"); core.KindOf(err) != core.KindInvalidInput {
+	if _, err := a.RevokeCertificate(ctx, core.Operator{}, iss.Record.Serial, "becauseISaidSo"); core.KindOf(err) != core.KindInvalidInput {
 		t.Errorf("unknown reason: %v", err)
 	}
 	// openssl's form of the serial (colons, upper case) names the same certificate.
 	colons := strings.ToUpper(iss.Record.Serial)
-	first, err := a.RevokeCertificate(ctx, Operator(), colons[:2]+":"+colons[2:], "keyCompromise")
+	first, err := a.RevokeCertificate(ctx, core.Operator{}, colons[:2]+":"+colons[2:], "keyCompromise")
 	if err != nil || first.RevokedAt == nil {
 		t.Fatalf("revoke: %+v %v", first, err)
 	}
 	clock.Advance(time.Hour)
-	if _, err := a.RevokeCertificate(ctx, Operator(), iss.Record.Serial, "superseded"); core.KindOf(err) != core.KindConflict {
+	if _, err := a.RevokeCertificate(ctx, core.Operator{}, iss.Record.Serial, "superseded"); core.KindOf(err) != core.KindConflict {
 		t.Fatalf("second revocation: %v, want conflict", err)
 	}
-	rec, _ := a.Certificate(ctx, Operator(), iss.Record.Serial)
+	rec, _ := a.Certificate(ctx, core.Operator{}, iss.Record.Serial)
 	if rec.RevocationReason != "keyCompromise" || !rec.RevokedAt.Equal(*first.RevokedAt) {
 		t.Errorf("second revocation changed the record: %+v", rec)
 	}
@@ -177,7 +188,7 @@ func TestAttack_OtherGenerationSerial(t *testing.T) {
 	ctx := context.Background()
 	issue := func(cn string) Issued {
 		t.Helper()
-		iss, err := a.IssueCertificate(ctx, Operator(), IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M_TA", cn), nil), Profile: "signing", Environment: "TA"})
+		iss, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M_TA", cn), nil), Profile: "signing", Environment: "TA"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,12 +199,12 @@ func TestAttack_OtherGenerationSerial(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur := issue("new.sample.org")
-	if _, err := a.RevokeCertificate(ctx, Operator(), old.Record.Serial, "superseded"); err != nil {
+	if _, err := a.RevokeCertificate(ctx, core.Operator{}, old.Record.Serial, "superseded"); err != nil {
 		t.Fatal(err)
 	}
 	crlOf := func(name string) *x509.RevocationList {
 		t.Helper()
-		der, err := a.CRLFor(ctx, Operator(), name)
+		der, err := a.CRLFor(ctx, core.Operator{}, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,10 +226,10 @@ func TestAttack_OtherGenerationSerial(t *testing.T) {
 			t.Errorf("current CRL %s lists %v", name, c.RevokedCertificateEntries)
 		}
 	}
-	if _, err := a.CRLFor(ctx, Operator(), "m2m-ta@3"); core.KindOf(err) != core.KindNotFound {
+	if _, err := a.CRLFor(ctx, core.Operator{}, "m2m-ta@3"); core.KindOf(err) != core.KindNotFound {
 		t.Errorf("CRL of a generation the CA does not hold: %v", err)
 	}
-	recs, _, err := a.ListCertificates(ctx, Operator(), "", core.Page{})
+	recs, _, err := a.ListCertificates(ctx, core.Operator{}, "", core.Page{})
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("list: %v %v", recs, err)
 	}

@@ -148,7 +148,7 @@ func newCASignCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			iss, err := a.IssueCertificate(cmd.Context(), ca.Operator(), ca.IssueRequest{CSR: csr, Profile: profile, Environment: env,
+			iss, err := a.IssueCertificate(cmd.Context(), core.Operator{}, ca.IssueRequest{CSR: csr, Profile: profile, Environment: env,
 				Organisation: org, ValidityDays: days})
 			if err != nil {
 				return err
@@ -203,7 +203,7 @@ An unknown serial exits 3; a certificate revoked before exits 5 (its tokens
 are revoked again first, which repairs an interrupted revocation).`,
 		Args: cobra.ExactArgs(1),
 		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
-			rec, err := a.RevokeCertificate(cmd.Context(), ca.Operator(), args[0], reason)
+			rec, err := a.RevokeCertificate(cmd.Context(), core.Operator{}, args[0], reason)
 			if err != nil {
 				return err
 			}
@@ -221,7 +221,7 @@ func newCAGetCmd(g *globalFlags) *cobra.Command {
 		Short: "Show one issued certificate: its record and its PEM (--pem: the PEM certificate only)",
 		Args:  cobra.ExactArgs(1),
 		RunE: withCA(g, func(cmd *cobra.Command, args []string, a *ca.Authority) error {
-			rec, err := a.Certificate(cmd.Context(), ca.Operator(), args[0])
+			rec, err := a.Certificate(cmd.Context(), core.Operator{}, args[0])
 			if err != nil {
 				return err
 			}
@@ -242,7 +242,7 @@ func newCACRLCmd(g *globalFlags) *cobra.Command {
 		Short: "Print the current CRL (signed by the CA)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
-			der, err := a.CRLFor(cmd.Context(), ca.Operator(), caName)
+			der, err := a.CRLFor(cmd.Context(), core.Operator{}, caName)
 			if err != nil {
 				return err
 			}
@@ -268,7 +268,7 @@ func newCAListCmd(g *globalFlags) *cobra.Command {
 		Short: "List issued certificates, newest first (issuer generation, days to expiry, revocation)",
 		Args:  cobra.NoArgs,
 		RunE: withCA(g, func(cmd *cobra.Command, _ []string, a *ca.Authority) error {
-			recs, total, err := a.ListCertificates(cmd.Context(), ca.Operator(), "", core.Page{Offset: offset, Limit: limit})
+			recs, total, err := a.ListCertificates(cmd.Context(), core.Operator{}, "", core.Page{Offset: offset, Limit: limit})
 			if err != nil {
 				return err
 			}
