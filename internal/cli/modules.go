@@ -119,8 +119,11 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		m.gateway = gw
 	}
 	// The one admin API: the core's records, then every family's routes.
-	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log},
-		adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), built.Admin)
+	groups := [][]adminapi.Route{adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), built.Admin}
+	if rt.cfg.CA.Enabled {
+		groups = append(groups, ca.NewAdmin(authority, addr).AdminRoutes())
+	}
+	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log}, groups...)
 	if err != nil {
 		return nil, err
 	}
