@@ -52,7 +52,7 @@ type Param struct {
 // Request is what Handle receives.
 type Request struct {
 	HTTP   *http.Request       // path values: req.HTTP.PathValue("id"); query: req.HTTP.URL.Query()
-	W      http.ResponseWriter // only for Raw routes
+	W      http.ResponseWriter // a Raw route's answer; other routes may only set headers (Location)
 	Caller core.BearerCaller   // the authenticated caller (zero for Public routes)
 	Body   any                 // pointer to a decoded copy of Route.Body (nil when Route.Body is nil)
 
@@ -73,6 +73,12 @@ func (r *Request) Authorize(ctx context.Context, action core.Action, target core
 	return r.api.d.Authz.Authorize(ctx, core.Authorization{Actor: r.Actor(), Action: action, Target: target, Subject: subject,
 		Protocol: Protocol, RemoteAddr: r.api.d.Addr.IP(r.HTTP), RequestID: httpapi.RequestID(r.HTTP)})
 }
+
+// RemoteAddr is the caller's address (behind trusted proxies), for audit records.
+func (r *Request) RemoteAddr() string { return r.api.d.Addr.IP(r.HTTP) }
+
+// RequestID is the request's id, for audit records.
+func (r *Request) RequestID() string { return httpapi.RequestID(r.HTTP) }
 
 // OrgScope is the organisation a listing covers: for a caller whose grant
 // of action reaches every organisation, org as asked ("" for all); for any
@@ -290,10 +296,7 @@ func (a *API) handler(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		tw := &trackingWriter{ResponseWriter: w}
-		req := &Request{HTTP: r, api: a}
-		if rt.Raw {
-			req.W = tw
-		}
+		req := &Request{HTTP: r, W: tw, api: a}
 		res, err := a.serve(ctx, rt, req, w)
 		switch {
 		case err != nil && tw.wrote:

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"encoding"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -141,6 +142,32 @@ func schemaOf(v any) (*openapi3.SchemaRef, error) {
 			if t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 {
 				s.Nullable = true // a nil slice is written as null
 			}
+			var d Described
+			switch {
+			case t.Implements(describedType):
+				d = reflect.Zero(t).Interface().(Described)
+			case reflect.PointerTo(t).Implements(describedType):
+				d = reflect.New(t).Interface().(Described)
+			}
+			switch {
+			case d != nil:
+				typ, desc := d.OpenAPIType()
+				s.Type, s.Format, s.Description = &openapi3.Types{typ}, "", desc
+			case t.Kind() != reflect.Struct && (t.Implements(textType) || reflect.PointerTo(t).Implements(textType)):
+				s.Type, s.Format = &openapi3.Types{"string"}, "" // written by its MarshalText
+			}
 			return nil
 		}))
 }
+
+// Described is implemented by a type whose JSON is not what its Go kind
+// says (a duration written as "24h", not as nanoseconds): its schema is
+// of type typ ("string", "integer", ...) with a description.
+type Described interface {
+	OpenAPIType() (typ, description string)
+}
+
+var (
+	describedType = reflect.TypeFor[Described]()
+	textType      = reflect.TypeFor[encoding.TextMarshaler]()
+)

@@ -31,7 +31,7 @@ func TestAdminCheckAgrees(t *testing.T) {
 		subs := subscription.New(subscription.DefaultConfig(), svc.Store, svc.Clock, svc.Audit)
 		return []httpapi.Module{o,
 			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), svc.BearerAuth(), httpapi.ClientAddr{}),
-			subscription.NewModule(subs, subscription.AdminAuth{Bearer: svc.BearerAuth()}, svc.Log),
+			agtest.AdminAPI(t, svc, httpapi.ClientAddr{}, subs.AdminRoutes()),
 			taap.New(taap.DefaultConfig(), taap.DepsFrom(svc, httpapi.ClientAddr{})),
 		}
 	})

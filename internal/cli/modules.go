@@ -81,7 +81,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	})
 	// API subscriptions: every protected route checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
-	m.http = append(m.http, subscription.NewModule(subs, subscription.AdminAuth{Bearer: rt.svc.BearerAuth(), Addr: addr}, rt.log))
+	admin := [][]adminapi.Route{adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), subs.AdminRoutes()}
 	// One CA for every family: it issues device certificates (identities),
 	// is consulted on every M2M message about the partner certificates it
 	// issued, and serves its admin API (CRL and root certificate public).
@@ -113,17 +113,19 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 			return nil, err
 		}
 		// The JWKS, the forward-auth endpoint (the same table), the stored
-		// routes' admin API, and the poll that serves their changes.
-		m.http = append(m.http, gw, gateway.NewForwardAuth(gw), gateway.NewAdminModule(gw.Admin(), rt.svc.BearerAuth(), addr, rt.log))
+		// routes' admin routes, and the poll that serves their changes.
+		m.http = append(m.http, gw, gateway.NewForwardAuth(gw))
+		admin = append(admin, gw.Admin().AdminRoutes())
 		m.background = append(m.background, gw.Run)
 		m.gateway = gw
 	}
-	// The one admin API: the core's records, then every family's routes.
-	groups := [][]adminapi.Route{adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), built.Admin}
+	// The one admin API: the core's records, the subscriptions, the
+	// gateway's stored routes, the CA's, then every family's routes.
 	if rt.cfg.CA.Enabled {
-		groups = append(groups, ca.NewAdmin(authority, addr).AdminRoutes())
+		admin = append(admin, ca.NewAdmin(authority, addr).AdminRoutes())
 	}
-	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log}, groups...)
+	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log},
+		append(admin, built.Admin)...)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 		subs := subscription.New(subscription.DefaultConfig(), svc.Store, svc.Clock, svc.Audit)
 		return append(familyModules(t, svc, &cfg, addr, httpapi.LocalOrigin(addr)), okRoute{oauth2.NewBearerAuth(svc, addr)},
 			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), svc.BearerAuth(), addr),
-			subscription.NewModule(subs, subscription.AdminAuth{Bearer: svc.BearerAuth(), Addr: addr}, svc.Log),
+			agtest.AdminAPI(t, svc, addr, subs.AdminRoutes()),
 		)
 	})
 	c := newClient(e.URL, e.URL)

@@ -58,8 +58,7 @@ func startGatewayNode(t *testing.T, dsn string, master []byte) gatewayNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mods := append(built.HTTP, gw, gateway.NewAdminModule(gw.Admin(), svc.BearerAuth(), addr, svc.Log),
-		subscription.NewModule(subs, subscription.AdminAuth{Bearer: svc.BearerAuth(), Addr: addr}, svc.Log))
+	mods := append(built.HTTP, gw, agtest.AdminAPI(t, svc, addr, gw.Admin().AdminRoutes(), subs.AdminRoutes()))
 	h := httpapi.NewHandler(httpapi.Options{Log: svc.Log, Ready: svc.Store, Limits: httpapi.Limits{ClientAddr: addr}, Fallback: gw}, mods...)
 	if err := gw.Mount(h.Serves); err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func startNode(t *testing.T, opt agtest.Options) *node {
 		td := tpv.DepsFrom(svc, httpapi.ClientAddr{})
 		td.Access = n.subs
 		return []httpapi.Module{o, tpv.New(tpv.DefaultConfig(), td),
-			subscription.NewModule(n.subs, subscription.AdminAuth{Bearer: svc.BearerAuth()}, svc.Log)}
+			agtest.AdminAPI(t, svc, httpapi.ClientAddr{}, n.subs.AdminRoutes())}
 	})
 	return n
 }

@@ -2,190 +2,86 @@ package subscription
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
 
+	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/core"
-	"github.com/authgate/authgate/internal/httpapi"
 )
 
-// AdminAuth authenticates the admin API with the core admin check: an
-// administrator's bearer access token (core.BearerAuth.Admin).
-type AdminAuth struct {
-	Bearer adminCheck // *core.BearerAuth
-	Addr   httpapi.ClientAddr
+// RouteAdmin is the base path of the subscriptions' admin routes.
+const RouteAdmin = "/admin/subscriptions"
+
+// SubscribeRequest is the body of POST /admin/subscriptions: an
+// organisation (principal_id "") or one of its principals, a resource and
+// a plan ("" for unlimited).
+type SubscribeRequest struct {
+	OrgID       string `json:"org_id"`
+	PrincipalID string `json:"principal_id,omitempty"`
+	Resource    string `json:"resource"`
+	Plan        string `json:"plan,omitempty"`
 }
 
-// adminCheck is the core admin check (core.BearerAuth).
-type adminCheck interface {
-	Admin(ctx context.Context, req core.BearerRequest, action core.Action, subject string) (core.BearerCaller, error)
+// OpenAPIType: a duration is written as a Go duration string.
+func (Duration) OpenAPIType() (string, string) {
+	return "string", `a Go duration ("1m", "24h"); a number is seconds`
 }
 
-var _ adminCheck = (*core.BearerAuth)(nil)
+var (
+	_ adminapi.Group     = (*Service)(nil)
+	_ adminapi.Described = Duration(0)
+)
 
-// authenticate returns the admin caller, or a core error (Unauthenticated
-// for a missing or bad token, Forbidden for a non-admin); the check audits
-// its refusals.
-func (a AdminAuth) authenticate(r *http.Request) (Actor, error) {
-	who := Actor{RemoteAddr: a.Addr.IP(r), RequestID: httpapi.RequestID(r)}
-	c, err := a.Bearer.Admin(r.Context(), core.BearerRequest{Header: r.Header.Get("Authorization"), TLS: r.TLS, Protocol: "subscription",
-		RemoteAddr: who.RemoteAddr, RequestID: who.RequestID}, core.ActSubscriptionsAdmin, r.Method+" "+r.URL.Path)
-	switch {
-	case errors.Is(err, core.ErrBearerMissing), errors.Is(err, core.ErrBearerMalformed):
-		return Actor{}, core.E(core.KindUnauthenticated, "an admin access token is required: Authorization: Bearer <access_token>")
-	case core.KindOf(err) == core.KindExpired || core.KindOf(err) == core.KindRevoked:
-		return Actor{}, core.E(core.KindUnauthenticated, core.ReasonOf(err)) // this API's one 401 kind
-	case err != nil:
-		return Actor{}, err
+// AdminRoutes are the admin API of resources, plans and subscriptions
+// (administrators only: subscriptions.admin reaches every organisation).
+func (s *Service) AdminRoutes() []adminapi.Route {
+	const tag, act = "Subscriptions", core.ActSubscriptionsAdmin
+	return []adminapi.Route{
+		{Method: http.MethodGet, Path: RouteAdmin + "/resources", Tag: tag, Action: act, Summary: "List the API resources",
+			Result: adminapi.List[Resource]{}, Handle: func(ctx context.Context, _ *adminapi.Request) (any, error) {
+				l, err := s.ListResources(ctx)
+				return adminapi.NewList(l), err
+			}},
+		{Method: http.MethodPost, Path: RouteAdmin + "/resources", Tag: tag, Action: act, Summary: "Create an API resource",
+			Body: Resource{}, Result: Resource{}, Status: http.StatusCreated, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				return s.CreateResource(ctx, actorOf(req), *req.Body.(*Resource))
+			}},
+		{Method: http.MethodDelete, Path: RouteAdmin + "/resources/{name}", Tag: tag, Action: act, Summary: "Delete an API resource",
+			Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				return nil, s.DeleteResource(ctx, actorOf(req), req.HTTP.PathValue("name"))
+			}},
+		{Method: http.MethodGet, Path: RouteAdmin + "/plans", Tag: tag, Action: act, Summary: "List the plans",
+			Result: adminapi.List[Plan]{}, Handle: func(ctx context.Context, _ *adminapi.Request) (any, error) {
+				l, err := s.ListPlans(ctx)
+				return adminapi.NewList(l), err
+			}},
+		{Method: http.MethodPost, Path: RouteAdmin + "/plans", Tag: tag, Action: act, Summary: "Create a plan",
+			Body: Plan{}, Result: Plan{}, Status: http.StatusCreated, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				return s.CreatePlan(ctx, actorOf(req), *req.Body.(*Plan))
+			}},
+		{Method: http.MethodDelete, Path: RouteAdmin + "/plans/{name}", Tag: tag, Action: act, Summary: "Delete a plan",
+			Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				return nil, s.DeletePlan(ctx, actorOf(req), req.HTTP.PathValue("name"))
+			}},
+		{Method: http.MethodGet, Path: RouteAdmin, Tag: tag, Action: act, Summary: "List the subscriptions",
+			Query:  []adminapi.Param{{Name: "org", Description: "one organisation's subscriptions", Type: "string"}},
+			Result: adminapi.List[Subscription]{}, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				l, err := s.ListSubscriptions(ctx, req.HTTP.URL.Query().Get("org"))
+				return adminapi.NewList(l), err
+			}},
+		{Method: http.MethodPost, Path: RouteAdmin, Tag: tag, Action: act, Summary: "Subscribe an organisation or a principal to a resource",
+			Body: SubscribeRequest{}, Result: Subscription{}, Status: http.StatusCreated, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				in := req.Body.(*SubscribeRequest)
+				return s.Subscribe(ctx, actorOf(req), Subscription{OrgID: in.OrgID, PrincipalID: in.PrincipalID, Resource: in.Resource, Plan: in.Plan})
+			}},
+		{Method: http.MethodDelete, Path: RouteAdmin + "/{id}", Tag: tag, Action: act, Summary: "End a subscription",
+			Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				return nil, s.Unsubscribe(ctx, actorOf(req), req.HTTP.PathValue("id"))
+			}},
 	}
-	who.OrgID, who.PrincipalID = c.Token.OrgID, c.Token.PrincipalID
-	return who, nil
 }
 
-// Module is the admin HTTP API under /admin/subscriptions.
-type Module struct {
-	svc  *Service
-	auth AdminAuth
-	log  *slog.Logger
-}
-
-var _ httpapi.Module = (*Module)(nil)
-
-// NewModule builds the admin API.
-func NewModule(svc *Service, auth AdminAuth, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Module{svc: svc, auth: auth, log: log}
-}
-
-// Register mounts the routes.
-func (m *Module) Register(mux *http.ServeMux) {
-	const base = "/admin/subscriptions"
-	mux.Handle("GET "+base+"/resources", m.admin(m.listResources))
-	mux.Handle("POST "+base+"/resources", m.admin(m.createResource))
-	mux.Handle("DELETE "+base+"/resources/{name}", m.admin(m.deleteResource))
-	mux.Handle("GET "+base+"/plans", m.admin(m.listPlans))
-	mux.Handle("POST "+base+"/plans", m.admin(m.createPlan))
-	mux.Handle("DELETE "+base+"/plans/{name}", m.admin(m.deletePlan))
-	mux.Handle("GET "+base, m.admin(m.listSubscriptions))
-	mux.Handle("POST "+base, m.admin(m.subscribe))
-	mux.Handle("DELETE "+base+"/{id}", m.admin(m.unsubscribe))
-}
-
-// writeError maps a core error to the admin API's JSON error, once.
-func (m *Module) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	httpapi.WriteAdminError(w, r, m.log, "subscription admin", err)
-}
-
-type handler func(w http.ResponseWriter, r *http.Request, who Actor) error
-
-func (m *Module) admin(h handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, err := m.auth.authenticate(r)
-		if err == nil {
-			err = h(w, r, who)
-		}
-		if err != nil {
-			m.writeError(w, r, err)
-		}
-	})
-}
-
-func (m *Module) listResources(w http.ResponseWriter, r *http.Request, _ Actor) error {
-	l, err := m.svc.ListResources(r.Context())
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
-	return nil
-}
-
-func decode(r *http.Request, v any) error {
-	if err := httpapi.DecodeJSON(r, v); err != nil {
-		return core.Wrap(core.KindInvalidInput, "request body must be a JSON object of the documented fields", err)
-	}
-	return nil
-}
-
-func (m *Module) createResource(w http.ResponseWriter, r *http.Request, who Actor) error {
-	var in Resource
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := m.svc.CreateResource(r.Context(), who, in)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, out)
-	return nil
-}
-
-func (m *Module) deleteResource(w http.ResponseWriter, r *http.Request, who Actor) error {
-	if err := m.svc.DeleteResource(r.Context(), who, r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (m *Module) listPlans(w http.ResponseWriter, r *http.Request, _ Actor) error {
-	l, err := m.svc.ListPlans(r.Context())
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
-	return nil
-}
-
-func (m *Module) createPlan(w http.ResponseWriter, r *http.Request, who Actor) error {
-	var in Plan
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := m.svc.CreatePlan(r.Context(), who, in)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, out)
-	return nil
-}
-
-func (m *Module) deletePlan(w http.ResponseWriter, r *http.Request, who Actor) error {
-	if err := m.svc.DeletePlan(r.Context(), who, r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (m *Module) listSubscriptions(w http.ResponseWriter, r *http.Request, _ Actor) error {
-	l, err := m.svc.ListSubscriptions(r.Context(), r.URL.Query().Get("org"))
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
-	return nil
-}
-
-func (m *Module) subscribe(w http.ResponseWriter, r *http.Request, who Actor) error {
-	var in Subscription
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := m.svc.Subscribe(r.Context(), who, Subscription{OrgID: in.OrgID, PrincipalID: in.PrincipalID, Resource: in.Resource, Plan: in.Plan})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, out)
-	return nil
-}
-
-func (m *Module) unsubscribe(w http.ResponseWriter, r *http.Request, who Actor) error {
-	if err := m.svc.Unsubscribe(r.Context(), who, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+// actorOf is who changes definitions, for the audit log.
+func actorOf(req *adminapi.Request) Actor {
+	a := req.Actor()
+	return Actor{OrgID: a.OrgID, PrincipalID: a.PrincipalID, RemoteAddr: req.RemoteAddr(), RequestID: req.RequestID()}
 }
