@@ -111,8 +111,9 @@ type Sessions interface {
 }
 
 // SessionCookie is the name the OpenAPI document gives the console's
-// session cookie (security scheme "cookie").
-const SessionCookie = "authgate_session"
+// session cookie (security scheme "cookie"); internal/console's tests
+// keep it equal to console.CookieName.
+const SessionCookie = "__Host-authgate_console"
 
 // Protocol is the audit protocol of every admin API record.
 const Protocol = "admin"

@@ -38,7 +38,7 @@ func buildOpenAPI(routes []Route) (*openapi3.T, error) {
 				SchemeBearer: {Value: openapi3.NewJWTSecurityScheme().WithBearerFormat("opaque").
 					WithDescription("An access token of an admin, owner or user principal (POST /oauth/token).")},
 				SchemeCookie: {Value: openapi3.NewCSRFSecurityScheme().WithIn("cookie").WithName(SessionCookie).WithType("apiKey").
-					WithDescription("The console's session cookie; unsafe methods also need its CSRF token.")},
+					WithDescription("The console's session cookie (POST /console/session); unsafe methods also need its CSRF token in X-CSRF-Token.")},
 			},
 		},
 		Security: openapi3.SecurityRequirements{{SchemeBearer: {}}, {SchemeCookie: {}}},

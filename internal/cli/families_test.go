@@ -27,6 +27,7 @@ var sharedSections = map[string]string{
 	"audit":         "the audit log every family writes to",
 	"tracing":       "OpenTelemetry spans of every listener, store call and scheme",
 	"gateway":       "the gateway and forward-auth, over every family's schemes",
+	"console":       "the admin console, over the admin API of every family",
 }
 
 // pendingSchemes are scheme names the gateway accepts in routes

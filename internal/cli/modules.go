@@ -10,10 +10,12 @@ import (
 
 	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/console"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/family"
 	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/scheme"
 	"github.com/authgate/authgate/internal/subscription"
 	"github.com/authgate/authgate/internal/telemetry"
@@ -91,13 +93,14 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		m.http = append(m.http, ca.NewModule(authority, rt.svc.BearerAuth(), addr))
 	}
 	cfg := rt.cfg
-	built, err := Families().Build(ctx, family.Deps{
+	fd := family.Deps{
 		Config: &cfg, Svc: rt.svc, Log: rt.log, Addr: addr, Origin: origin,
 		// The families' access policy: the privilege table (resources.use), then the subscriptions.
 		Access: core.AccessGate{Authz: rt.svc.Authz, Policy: subs},
 		Scopes: subs, CA: authority, Version: Version, Outgoing: m.tracing.Transport,
 		Listener: httpapi.Options{Log: rt.log, Ready: rt.svc.Store, MaxInFlight: rt.cfg.MaxInFlight, Limits: rt.cfg.HTTPLimits(), Registry: m.metrics, Tracing: m.tracing, Certificates: m.certs},
-	})
+	}
+	built, err := Families().Build(ctx, fd)
 	if err != nil {
 		return nil, err
 	}
@@ -119,18 +122,45 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		m.background = append(m.background, gw.Run)
 		m.gateway = gw
 	}
+	// The admin console: its sessions sign in with the oauth2 family's
+	// password grant (a module of its own, as the mTLS listener's, whose
+	// routes are not mounted) and authenticate admin API requests.
+	var sessions adminapi.Sessions
+	if rt.cfg.Console.Enabled {
+		o, err := newOAuth2(fd)
+		if err != nil {
+			return nil, err
+		}
+		con := console.New(rt.cfg.Console, console.Deps{Grant: o, Tokens: rt.svc.Tokens, Audit: rt.svc.Audit, Keys: rt.svc.Keys,
+			Clock: rt.svc.Clock, Addr: addr, Log: rt.log, Routes: func() []string { return adminRouteNames(m.admin) }})
+		sessions = con
+		m.http = append(m.http, con)
+	}
 	// The one admin API: the core's records, the subscriptions, the
 	// gateway's stored routes, the CA's, then every family's routes.
 	if rt.cfg.CA.Enabled {
 		admin = append(admin, ca.NewAdmin(authority, addr).AdminRoutes())
 	}
-	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Addr: addr, Log: rt.log},
+	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Sessions: sessions, Addr: addr, Log: rt.log},
 		append(admin, built.Admin)...)
 	if err != nil {
 		return nil, err
 	}
 	m.http = append(m.http, m.admin)
 	return m, ctx.Err()
+}
+
+// The console signs in with the OAuth2 family's own password grant.
+var _ console.Granter = (*oauth2.Module)(nil)
+
+// adminRouteNames are the admin API's routes as "METHOD PATH", for the
+// console's navigation.
+func adminRouteNames(a *adminapi.API) []string {
+	var out []string
+	for _, r := range a.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
 }
 
 // nodeName names this process in the keyring's list of running nodes:

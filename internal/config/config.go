@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate/internal/ca"
+	"github.com/authgate/authgate/internal/console"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -83,6 +84,8 @@ type Config struct {
 	Identities device.Config `yaml:"identities"`
 	// Gateway puts authgate in front of the user's own API (docs/gateway.md).
 	Gateway gateway.Config `yaml:"gateway"`
+	// Console is the admin console at /console (docs/console.md).
+	Console console.Config `yaml:"console"`
 }
 
 // TLS configures the main listener's TLS.
@@ -190,6 +193,7 @@ func Default() Config {
 		Subscriptions: subscription.DefaultConfig(),
 		Identities:    device.DefaultConfig(),
 		Gateway:       gateway.DefaultConfig(),
+		Console:       console.DefaultConfig(),
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 var SectionDocs = map[string]string{
 	"tpv": "docs/tpv-signature.md", "oauth2": "docs/oauth2.md", "m2m": "docs/m2m.md", "ca": "docs/ca.md",
 	"taap": "docs/taap.md", "apstrata": "docs/apstrata.md", "subscriptions": "docs/subscriptions.md",
-	"identities": "docs/identities.md", "gateway": "docs/gateway.md",
+	"identities": "docs/identities.md", "gateway": "docs/gateway.md", "console": "docs/console.md",
 }
 
 // KeyDocs finds a key's row in the documentation tables, by the rule
