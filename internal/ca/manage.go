@@ -243,3 +243,26 @@ func (a *Authority) CRLFor(ctx context.Context, g core.Gate, caName string) ([]b
 	}
 	return a.CRLOf(ctx, caName)
 }
+
+// Expiring returns the unrevoked certificates the CA issued whose
+// NotAfter is after now and at or before until, reading at most max
+// records (newest first); truncated reports that more were left unread.
+// It is the dashboard's source (its own privilege check: stats.read).
+func (a *Authority) Expiring(ctx context.Context, now, until time.Time, max int) (out []Record, truncated bool, err error) {
+	const page = 500
+	for off := 0; off < max; off += page {
+		recs, total, err := a.List(ctx, "", core.Page{Offset: off, Limit: min(page, max-off)})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range recs {
+			if r.RevokedAt == nil && r.NotAfter.After(now) && !r.NotAfter.After(until) {
+				out = append(out, r)
+			}
+		}
+		if len(recs) == 0 || off+len(recs) >= total {
+			return out, false, nil
+		}
+	}
+	return out, true, nil
+}

@@ -273,3 +273,33 @@ func TestViewOf(t *testing.T) {
 		t.Errorf("revoked legacy: %+v", v)
 	}
 }
+
+// TestExpiring: the dashboard's source lists the unrevoked certificates
+// ending within the window, and reports a cut-short scan.
+func TestExpiring(t *testing.T) {
+	a, _, clock := newCA(t, InitOptions{Algorithm: "ecdsa"})
+	ctx := context.Background()
+	serials := map[int]string{}
+	for _, days := range []int{10, 20, 40} {
+		iss, err := a.IssueCertificate(ctx, core.Operator{}, IssueRequest{CSR: makeCSR(t, rsa2048, partnerName("M2M", "pe.sample.org"), nil),
+			Profile: "signing", Environment: "PE", ValidityDays: days})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serials[days] = iss.Record.Serial
+	}
+	if _, err := a.RevokeCertificate(ctx, core.Operator{}, serials[20], ""); err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	recs, truncated, err := a.Expiring(ctx, now, now.Add(30*24*time.Hour), 100)
+	if err != nil || truncated || len(recs) != 1 || recs[0].Serial != serials[10] {
+		t.Fatalf("expiring: %v %v %v", recs, truncated, err)
+	}
+	if recs, _, _ := a.Expiring(ctx, now.Add(11*24*time.Hour), now.Add(60*24*time.Hour), 100); len(recs) != 1 || recs[0].Serial != serials[40] {
+		t.Errorf("expired ones left out: %v", recs)
+	}
+	if _, truncated, _ := a.Expiring(ctx, now, now.Add(60*24*time.Hour), 2); !truncated {
+		t.Error("a scan of 2 of 3 records is not reported truncated")
+	}
+}

@@ -56,7 +56,8 @@ type modules struct {
 func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	m := &modules{metrics: prometheus.NewRegistry()}
 	m.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.certs = registerTelemetry(rt, m.metrics)
+	var recent *telemetry.Recent
+	m.certs, recent = registerTelemetry(rt, m.metrics)
 	var err error
 	if m.tracing, err = startTracing(ctx, rt); err != nil {
 		return nil, err
@@ -137,10 +138,14 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 		m.http = append(m.http, con)
 	}
 	// The one admin API: the core's records, the subscriptions, the
-	// gateway's stored routes, the CA's, then every family's routes.
+	// gateway's stored routes, the CA's, the dashboard (this node's
+	// counters, certificates expiring, the outbox), then every family's routes.
 	if rt.cfg.CA.Enabled {
 		admin = append(admin, ca.NewAdmin(authority, addr).AdminRoutes())
 	}
+	dash := telemetry.NewDashboard(telemetry.DashboardDeps{Recent: recent, Certificates: m.certs, Issued: issuedExpiring(authority),
+		Jobs: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log})
+	admin = append(admin, dash.AdminRoutes())
 	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Sessions: sessions, Addr: addr, Log: rt.log},
 		append(admin, built.Admin)...)
 	if err != nil {

@@ -20,11 +20,13 @@ import (
 const caScrapeTimeout = 2 * time.Second
 
 // registerTelemetry puts the core's observations, the store's latency,
-// pools and outbox depth on reg, before any family is built (families
-// copy the services, Observer included). The returned collector takes the
-// served certificates as the listeners come up.
-func registerTelemetry(rt *runtime, reg prometheus.Registerer) *telemetry.CertificateExpiry {
-	rt.svc.SetObserver(telemetry.NewMetrics(reg))
+// pools and outbox depth on reg, and the observations also on the
+// dashboard's per-minute counters (returned), before any family is built
+// (families copy the services, Observer included). The returned collector
+// takes the served certificates as the listeners come up.
+func registerTelemetry(rt *runtime, reg prometheus.Registerer) (*telemetry.CertificateExpiry, *telemetry.Recent) {
+	recent := telemetry.NewRecent(rt.svc.Clock)
+	rt.svc.SetObserver(telemetry.Tee(telemetry.NewMetrics(reg), recent))
 	if s, ok := rt.svc.Store.(interface {
 		SetLatencyObserver(sqlstore.LatencyObserver)
 	}); ok {
@@ -40,7 +42,7 @@ func registerTelemetry(rt *runtime, reg prometheus.Registerer) *telemetry.Certif
 			Help: "Replay keys held in memory (replay.mode memory; bounded by replay.max_keys)."},
 			func() float64 { n, _ := replay.MemoryKeys(); return float64(n) }))
 	}
-	return telemetry.NewCertificateExpiry(reg)
+	return telemetry.NewCertificateExpiry(reg), recent
 }
 
 // startTracing builds the tracer provider from the tracing section and
@@ -61,6 +63,18 @@ func startTracing(ctx context.Context, rt *runtime) (*telemetry.Tracing, error) 
 		rt.log.Info("tracing", slog.String("endpoint", c.Endpoint), slog.Float64("sample_ratio", c.SampleRatio))
 	}
 	return t, nil
+}
+
+// issuedExpiring is the CA's issued certificates as the dashboard's source.
+func issuedExpiring(a *ca.Authority) telemetry.IssuedSource {
+	return func(ctx context.Context, now, until time.Time) ([]telemetry.ExpiringCertificate, bool, error) {
+		recs, truncated, err := a.Expiring(ctx, now, until, telemetry.MaxIssuedScanned)
+		out := make([]telemetry.ExpiringCertificate, 0, len(recs))
+		for _, r := range recs {
+			out = append(out, telemetry.ExpiringCertificate{Source: "issued", Subject: r.Subject, Serial: r.Serial, NotAfter: r.NotAfter})
+		}
+		return out, truncated, err
+	}
 }
 
 // caCertificates is the CA's certificates (roots and issuing CAs of the

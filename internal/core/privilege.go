@@ -54,6 +54,10 @@ const (
 	// The audit log (GET /admin/audit): an owner reads its organisation's.
 	ActAuditRead Action = "audit.read"
 
+	// The dashboard's counters (GET /admin/stats): they are the node's,
+	// not an organisation's, so administrators read them only.
+	ActStatsRead Action = "stats.read"
+
 	// Apstrata accounts and their users and devices (/admin/apstrata/accounts/...).
 	ActApstrataAccountsCreate Action = "apstrata.accounts.create" // POST /admin/apstrata/accounts
 	ActApstrataAccountsRead   Action = "apstrata.accounts.read"   // GET /admin/apstrata/accounts[/{id}]
@@ -140,6 +144,8 @@ var privileges = map[Action]map[PrincipalKind]Reach{
 	ActSIMsCreate:       {PrincipalAdmin: ReachAll},
 
 	ActAuditRead: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg},
+
+	ActStatsRead: {PrincipalAdmin: ReachAll},
 
 	// Owners and users read their own organisation's family objects (the
 	// console's read-only view); every change is an administrator's.

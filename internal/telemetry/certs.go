@@ -3,6 +3,7 @@ package telemetry
 import (
 	"crypto/x509"
 	"encoding/hex"
+	"sort"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,4 +73,42 @@ func (c *CertificateExpiry) Collect(ch chan<- prometheus.Metric) {
 				name, cert.Subject.String(), serial)
 		}
 	}
+}
+
+// SourcedCertificate is one certificate of a registered source.
+type SourcedCertificate struct {
+	Source string
+	Cert   *x509.Certificate
+}
+
+// All lists every source's certificates now (a chain's repeated
+// certificate once per source), sources in name order.
+func (c *CertificateExpiry) All() []SourcedCertificate {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	names := make([]string, 0, len(c.sources))
+	sources := make(map[string]CertificateSource, len(c.sources))
+	for k, v := range c.sources {
+		names = append(names, k)
+		sources[k] = v
+	}
+	c.mu.Unlock()
+	sort.Strings(names)
+	var out []SourcedCertificate
+	for _, name := range names {
+		seen := map[string]bool{}
+		for _, cert := range sources[name]() {
+			if cert == nil {
+				continue
+			}
+			serial := hex.EncodeToString(cert.SerialNumber.Bytes())
+			if !seen[serial] {
+				seen[serial] = true
+				out = append(out, SourcedCertificate{Source: name, Cert: cert})
+			}
+		}
+	}
+	return out
 }
