@@ -59,6 +59,9 @@ type Request struct {
 	api *API
 }
 
+// A request is the gate of the operations its route calls.
+var _ core.Gate = (*Request)(nil)
+
 // Actor is the caller as the privilege check sees it.
 func (r *Request) Actor() core.Actor { return r.Caller.Actor() }
 
@@ -80,19 +83,11 @@ func (r *Request) RemoteAddr() string { return r.api.d.Addr.IP(r.HTTP) }
 // RequestID is the request's id, for audit records.
 func (r *Request) RequestID() string { return httpapi.RequestID(r.HTTP) }
 
-// OrgScope is the organisation a listing covers: for a caller whose grant
-// of action reaches every organisation, org as asked ("" for all); for any
-// other, its own organisation, and asking for another one is refused (and
-// audited) by the privilege check.
+// OrgScope is core.ListOrg for r: the organisation a listing of action
+// covers (org as asked for a caller granted every organisation, its own
+// otherwise; another one is refused and audited).
 func (r *Request) OrgScope(ctx context.Context, action core.Action, org string) (string, error) {
-	act := r.Actor()
-	if core.Granted(act.Kind, action) != core.ReachAll && org == "" {
-		org = act.OrgID
-	}
-	if err := r.Authorize(ctx, action, core.Target{OrgID: org}, ""); err != nil {
-		return "", err
-	}
-	return org, nil
+	return core.ListOrg(ctx, r, action, org, "")
 }
 
 // Group is what a module contributes: family.Parts gets `Admin []adminapi.Route`; core objects and

@@ -63,7 +63,7 @@ func (a Audit) list(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.OrgID, err = req.OrgScope(ctx, core.ActAuditRead, f.OrgID); err != nil {
+	if f.OrgID, err = core.ListOrg(ctx, req, core.ActAuditRead, f.OrgID, "GET "+RouteAudit); err != nil {
 		return nil, err
 	}
 	// One more than the page tells whether another page follows.

@@ -10,6 +10,7 @@
 // /admin/openapi.json.
 //
 // The package is neutral: it imports the core and the HTTP plumbing,
-// never an adapter. It also holds the routes of the core's own records:
-// the audit log.
+// never an adapter. It also holds the routes of the core's own records
+// (organisations, principals, credentials, the audit log) over the core's
+// operations.
 package adminapi

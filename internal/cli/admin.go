@@ -47,11 +47,7 @@ func newAdminOrgCmd(g *globalFlags) *cobra.Command {
 	create := &cobra.Command{
 		Use: "create", Short: "Create an organisation", Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			o, err := rt.svc.CreateOrganisation(cmd.Context(), name)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"id": o.ID, "name": o.Name}, rt.svc.Audit.Record(cmd.Context(), core.AuditEvent{Action: core.AuditCreate, Protocol: "admin", OrgID: o.ID, Subject: "organisation " + o.Name})
+			return rt.svc.CreateOrganisationAs(cmd.Context(), core.Operator{}, core.NewOrganisation{Name: name})
 		}),
 	}
 	create.Flags().StringVar(&name, "name", "", "organisation name")
@@ -59,15 +55,8 @@ func newAdminOrgCmd(g *globalFlags) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List organisations", Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			orgs, total, err := rt.svc.Store.ListOrganisations(cmd.Context(), core.Page{Limit: 1000})
-			if err != nil {
-				return nil, err
-			}
-			items := make([]map[string]any, 0, len(orgs))
-			for _, o := range orgs {
-				items = append(items, map[string]any{"id": o.ID, "name": o.Name, "created_at": o.CreatedAt})
-			}
-			return map[string]any{"total": total, "items": items}, nil
+			orgs, total, err := rt.svc.ListOrganisations(cmd.Context(), core.Operator{}, core.Page{Limit: listLimit})
+			return listed(orgs, total), err
 		}),
 	}
 	org.AddCommand(create, list, newAdminOrgGetCmd(g))
@@ -80,12 +69,7 @@ func newAdminPrincipalCmd(g *globalFlags) *cobra.Command {
 	create := &cobra.Command{
 		Use: "create", Short: "Create a principal", Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			p, err := rt.svc.CreatePrincipal(cmd.Context(), orgID, core.PrincipalKind(kind), name)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"id": p.ID, "org_id": p.OrgID, "kind": p.Kind, "name": p.Name},
-				rt.svc.Audit.Record(cmd.Context(), core.AuditEvent{Action: core.AuditCreate, Protocol: "admin", OrgID: p.OrgID, PrincipalID: p.ID, Subject: string(p.Kind) + " " + p.Name})
+			return rt.svc.CreatePrincipalAs(cmd.Context(), core.Operator{}, core.NewPrincipal{OrgID: orgID, Kind: core.PrincipalKind(kind), Name: name})
 		}),
 	}
 	create.Flags().StringVar(&orgID, "org", "", "organisation id")
@@ -97,15 +81,8 @@ func newAdminPrincipalCmd(g *globalFlags) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List principals of an organisation", Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			ps, total, err := rt.svc.Store.ListPrincipals(cmd.Context(), listOrg, "", core.Page{Limit: 1000})
-			if err != nil {
-				return nil, err
-			}
-			items := make([]map[string]any, 0, len(ps))
-			for _, p := range ps {
-				items = append(items, map[string]any{"id": p.ID, "kind": p.Kind, "name": p.Name, "disabled": p.Disabled})
-			}
-			return map[string]any{"total": total, "items": items}, nil
+			ps, total, err := rt.svc.ListPrincipals(cmd.Context(), core.Operator{}, listOrg, "", core.Page{Limit: listLimit})
+			return listed(ps, total), err
 		}),
 	}
 	list.Flags().StringVar(&listOrg, "org", "", "organisation id")
@@ -125,35 +102,22 @@ signing_key, password, api_key (secret generated unless --secret-file), public_k
 certificate (--public-file). The secret is printed once and stored only hashed or sealed.`,
 		Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			ctx := cmd.Context()
-			p, err := rt.svc.Store.GetPrincipal(ctx, principalID)
-			if err != nil {
-				return nil, err
-			}
-			spec := core.CredentialSpec{OrgID: p.OrgID, PrincipalID: p.ID, Kind: core.CredentialKind(kind), Lookup: lookup, Name: name}
+			in := core.NewCredential{PrincipalID: principalID, Kind: core.CredentialKind(kind), Lookup: lookup, Name: name}
 			if secretFile != "" {
 				b, err := os.ReadFile(secretFile)
 				if err != nil {
 					return nil, err
 				}
-				spec.Secret = string(trimNewline(b))
+				in.Secret = string(trimNewline(b))
 			}
 			if publicFile != "" {
 				b, err := os.ReadFile(publicFile)
 				if err != nil {
 					return nil, err
 				}
-				spec.Public = b
+				in.Public = string(b)
 			}
-			c, secret, err := rt.svc.Credentials.Create(ctx, spec)
-			if err != nil {
-				return nil, err
-			}
-			out := map[string]any{"id": c.ID, "principal_id": c.PrincipalID, "kind": c.Kind, "lookup": c.Lookup}
-			if secret != "" && secretFile == "" {
-				out["secret"] = secret
-			}
-			return out, rt.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditCreate, Protocol: "admin", OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: string(c.Kind) + " " + c.Lookup})
+			return rt.svc.CreateCredentialAs(cmd.Context(), core.Operator{}, in)
 		}),
 	}
 	create.Flags().StringVar(&principalID, "principal", "", "principal id")
@@ -167,7 +131,6 @@ certificate (--public-file). The secret is printed once and stored only hashed o
 	revoke := &cobra.Command{
 		Use: "revoke ID", Short: "Revoke a credential and every token issued to its principal", Args: cobra.MaximumNArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
-			ctx := cmd.Context()
 			switch {
 			case len(args) == 1 && revokeID != "" && args[0] != revokeID:
 				return nil, usageError(errors.New("give the credential id once: as the argument (--id is deprecated)"))
@@ -176,20 +139,7 @@ certificate (--public-file). The secret is printed once and stored only hashed o
 			case revokeID == "":
 				return nil, usageError(errors.New("give the credential id: authgate admin credential revoke ID"))
 			}
-			c, err := rt.svc.Store.GetCredential(ctx, revokeID)
-			if err != nil {
-				return nil, err
-			}
-			now := rt.svc.Clock.Now()
-			if err := rt.svc.Store.RevokeCredential(ctx, c.ID, now); err != nil {
-				return nil, err
-			}
-			n, err := rt.svc.Store.RevokePrincipalTokens(ctx, c.PrincipalID, now)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"revoked": c.ID, "tokens_revoked": n},
-				rt.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: "admin", OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: string(c.Kind) + " " + c.Lookup})
+			return rt.svc.RevokeCredentialAs(cmd.Context(), core.Operator{}, revokeID)
 		}),
 	}
 	revoke.Flags().StringVar(&revokeID, "id", "", "credential id")

@@ -14,61 +14,32 @@ import (
 // listLimit is the most one list command prints (with the total).
 const listLimit = 1000
 
-func orgView(o core.Organisation) map[string]any {
-	return map[string]any{"id": o.ID, "name": o.Name, "created_at": o.CreatedAt}
-}
-
-func principalView(p core.Principal) map[string]any {
-	return map[string]any{"id": p.ID, "org_id": p.OrgID, "kind": p.Kind, "name": p.Name, "disabled": p.Disabled, "created_at": p.CreatedAt}
-}
-
-// credentialView is what the CLI shows of a credential: never its hash or
-// sealed secret.
-func credentialView(c core.Credential) map[string]any {
-	v := map[string]any{"id": c.ID, "org_id": c.OrgID, "principal_id": c.PrincipalID, "kind": c.Kind, "lookup": c.Lookup,
-		"name": c.Name, "created_at": c.CreatedAt, "expires_at": c.ExpiresAt, "revoked_at": c.RevokedAt}
-	return v
+// listed is a list command's answer: the items (never null) and their total.
+func listed[T any](items []T, total int) map[string]any {
+	if items == nil {
+		items = []T{}
+	}
+	return map[string]any{"total": total, "items": items}
 }
 
 func newAdminOrgGetCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{Use: "get ID", Short: "Show an organisation", Args: cobra.ExactArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
-			o, err := rt.svc.Store.GetOrganisation(cmd.Context(), args[0])
-			if err != nil {
-				return nil, err
-			}
-			return orgView(o), nil
+			return rt.svc.GetOrganisation(cmd.Context(), core.Operator{}, args[0])
 		})}
 }
 
 func newAdminPrincipalGetCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{Use: "get ID", Short: "Show a principal", Args: cobra.ExactArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
-			p, err := rt.svc.Store.GetPrincipal(cmd.Context(), args[0])
-			if err != nil {
-				return nil, err
-			}
-			return principalView(p), nil
+			return rt.svc.GetPrincipal(cmd.Context(), core.Operator{}, args[0])
 		})}
 }
 
 func newAdminPrincipalDisableCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{Use: "disable ID", Short: "Disable a principal and revoke every token issued to it", Args: cobra.ExactArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
-			ctx := cmd.Context()
-			p, err := rt.svc.Store.GetPrincipal(ctx, args[0])
-			if err != nil {
-				return nil, err
-			}
-			if err := rt.svc.Store.SetPrincipalDisabled(ctx, p.ID, true); err != nil {
-				return nil, err
-			}
-			n, err := rt.svc.Store.RevokePrincipalTokens(ctx, p.ID, rt.svc.Clock.Now())
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"disabled": p.ID, "tokens_revoked": n},
-				rt.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: "admin", OrgID: p.OrgID, PrincipalID: p.ID, Subject: string(p.Kind) + " " + p.Name, Reason: "principal disabled"})
+			return rt.svc.DisablePrincipal(cmd.Context(), core.Operator{}, args[0])
 		})}
 }
 
@@ -79,18 +50,12 @@ func newAdminCredentialListCmd(g *globalFlags) *cobra.Command {
 			if f.OrgID == "" && f.PrincipalID == "" {
 				return nil, usageError(errNeedOwner)
 			}
-			cs, total, err := rt.svc.Store.ListCredentials(cmd.Context(), f, core.Page{Limit: listLimit})
-			if err != nil {
-				return nil, err
-			}
-			items := make([]map[string]any, 0, len(cs))
-			for _, c := range cs {
-				items = append(items, credentialView(c))
-			}
-			return map[string]any{"total": total, "items": items}, nil
+			cs, total, err := rt.svc.ListCredentials(cmd.Context(), core.Operator{}, f, core.Page{Limit: listLimit})
+			return listed(cs, total), err
 		})}
 	cmd.Flags().StringVar(&f.OrgID, "org", "", "organisation id")
 	cmd.Flags().StringVar(&f.PrincipalID, "principal", "", "principal id")
+	cmd.Flags().StringVar((*string)(&f.Kind), "kind", "", "one credential kind (access_key: the OAuth2 access keys)")
 	cmd.Flags().BoolVar(&f.IncludeRevoked, "include-revoked", false, "list revoked credentials too")
 	return cmd
 }
@@ -100,11 +65,7 @@ var errNeedOwner = core.E(core.KindInvalidInput, "give --org or --principal")
 func newAdminCredentialGetCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{Use: "get ID", Short: "Show a credential (never its secret)", Args: cobra.ExactArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
-			c, err := rt.svc.Store.GetCredential(cmd.Context(), args[0])
-			if err != nil {
-				return nil, err
-			}
-			return credentialView(c), nil
+			return rt.svc.GetCredential(cmd.Context(), core.Operator{}, args[0])
 		})}
 }
 

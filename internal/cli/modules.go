@@ -84,7 +84,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	})
 	// API subscriptions: every protected route checks them after authentication.
 	subs := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit)
-	admin := [][]adminapi.Route{adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), subs.AdminRoutes()}
+	admin := [][]adminapi.Route{adminapi.Objects{Ops: rt.svc}.AdminRoutes(), adminapi.Audit{Log: rt.svc.Audit}.AdminRoutes(), subs.AdminRoutes()}
 	// One CA for every family: it issues device certificates (identities),
 	// is consulted on every M2M message about the partner certificates it
 	// issued, and serves its admin API (CRL and root certificate public).

@@ -58,6 +58,16 @@ const (
 	// not an organisation's, so administrators read them only.
 	ActStatsRead Action = "stats.read"
 
+	// The core's objects in the admin API and `authgate admin`: owners and
+	// users read their own organisation's, administrators change them.
+	ActOrganisationsRead Action = "organisations.read" // GET /admin/organisations[/{id}] (create: organisations.create)
+	ActPrincipalsRead    Action = "principals.read"    // GET /admin/principals[/{id}]
+	ActPrincipalsCreate  Action = "principals.create"  // POST /admin/principals
+	ActPrincipalsDisable Action = "principals.disable" // POST /admin/principals/{id}/disable
+	ActCredentialsRead   Action = "credentials.read"   // GET /admin/credentials[/{id}] (never a secret)
+	ActCredentialsCreate Action = "credentials.create" // POST /admin/credentials
+	ActCredentialsRevoke Action = "credentials.revoke" // POST /admin/credentials/{id}/revoke
+
 	// Apstrata accounts and their users and devices (/admin/apstrata/accounts/...).
 	ActApstrataAccountsCreate Action = "apstrata.accounts.create" // POST /admin/apstrata/accounts
 	ActApstrataAccountsRead   Action = "apstrata.accounts.read"   // GET /admin/apstrata/accounts[/{id}]
@@ -146,6 +156,14 @@ var privileges = map[Action]map[PrincipalKind]Reach{
 	ActAuditRead: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg},
 
 	ActStatsRead: {PrincipalAdmin: ReachAll},
+
+	ActOrganisationsRead: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActPrincipalsRead:    {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActPrincipalsCreate:  {PrincipalAdmin: ReachAll},
+	ActPrincipalsDisable: {PrincipalAdmin: ReachAll},
+	ActCredentialsRead:   {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActCredentialsCreate: {PrincipalAdmin: ReachAll},
+	ActCredentialsRevoke: {PrincipalAdmin: ReachAll},
 
 	// Owners and users read their own organisation's family objects (the
 	// console's read-only view); every change is an administrator's.

@@ -1,0 +1,195 @@
+package adminapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/authgate/authgate/internal/core"
+)
+
+// Paths of the core's objects.
+const (
+	RouteOrganisations = "/admin/organisations"
+	RoutePrincipals    = "/admin/principals"
+	RouteCredentials   = "/admin/credentials"
+)
+
+// Page sizes of the object listings.
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+// objects are the core's lifecycle operations (core.Services), which the
+// CLI calls too.
+type objects interface {
+	ListOrganisations(ctx context.Context, g core.Gate, p core.Page) ([]core.OrganisationView, int, error)
+	GetOrganisation(ctx context.Context, g core.Gate, id string) (core.OrganisationView, error)
+	CreateOrganisationAs(ctx context.Context, g core.Gate, in core.NewOrganisation) (core.OrganisationView, error)
+	ListPrincipals(ctx context.Context, g core.Gate, orgID string, kind core.PrincipalKind, p core.Page) ([]core.PrincipalView, int, error)
+	GetPrincipal(ctx context.Context, g core.Gate, id string) (core.PrincipalView, error)
+	CreatePrincipalAs(ctx context.Context, g core.Gate, in core.NewPrincipal) (core.PrincipalView, error)
+	DisablePrincipal(ctx context.Context, g core.Gate, id string) (core.PrincipalDisabled, error)
+	ListCredentials(ctx context.Context, g core.Gate, f core.CredentialFilter, p core.Page) ([]core.CredentialView, int, error)
+	GetCredential(ctx context.Context, g core.Gate, id string) (core.CredentialView, error)
+	CreateCredentialAs(ctx context.Context, g core.Gate, in core.NewCredential) (core.CreatedCredential, error)
+	RevokeCredentialAs(ctx context.Context, g core.Gate, id string) (core.CredentialRevoked, error)
+}
+
+var _ objects = core.Services{}
+
+// Objects is the group of the core's objects: organisations, principals
+// and credentials (kind=access_key: the OAuth2 access keys).
+type Objects struct{ Ops objects }
+
+var _ Group = Objects{}
+
+// pageParams are the paging parameters of every object listing.
+var pageParams = []Param{
+	{"limit", "page size, 1 to " + strconv.Itoa(maxListLimit) + " (default " + strconv.Itoa(defaultListLimit) + ")", "integer"},
+	{"cursor", "the next_cursor of the previous page", "string"},
+}
+
+// AdminRoutes are the core objects' routes.
+func (o Objects) AdminRoutes() []Route {
+	return []Route{
+		{Method: http.MethodGet, Path: RouteOrganisations, Tag: "Organisations", Summary: "List the organisations (an owner's or a user's: its own)",
+			Action: core.ActOrganisationsRead, Query: pageParams, Result: List[core.OrganisationView]{},
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				p, err := pageOf(req.HTTP.URL.Query(), nil)
+				if err != nil {
+					return nil, err
+				}
+				l, total, err := o.Ops.ListOrganisations(ctx, req, p)
+				return paged(l, total, p), err
+			}},
+		{Method: http.MethodGet, Path: RouteOrganisations + "/{id}", Tag: "Organisations", Summary: "Get an organisation",
+			Action: core.ActOrganisationsRead, Result: core.OrganisationView{},
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.GetOrganisation(ctx, req, req.HTTP.PathValue("id"))
+			}},
+		{Method: http.MethodPost, Path: RouteOrganisations, Tag: "Organisations", Summary: "Create an organisation",
+			Action: core.ActOrganisationsCreate, Body: core.NewOrganisation{}, Result: core.OrganisationView{}, Status: http.StatusCreated,
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.CreateOrganisationAs(ctx, req, *req.Body.(*core.NewOrganisation))
+			}},
+
+		{Method: http.MethodGet, Path: RoutePrincipals, Tag: "Principals", Summary: "List the principals of an organisation",
+			Action: core.ActPrincipalsRead, Result: List[core.PrincipalView]{},
+			Query: append([]Param{
+				{"org", "the organisation (an admin must name it; an owner's or a user's is its own)", "string"},
+				{"kind", "one kind: admin, owner, user, device, application or partner", "string"},
+			}, pageParams...),
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				q := req.HTTP.URL.Query()
+				p, err := pageOf(q, []string{"org", "kind"})
+				if err != nil {
+					return nil, err
+				}
+				l, total, err := o.Ops.ListPrincipals(ctx, req, q.Get("org"), core.PrincipalKind(q.Get("kind")), p)
+				return paged(l, total, p), err
+			}},
+		{Method: http.MethodGet, Path: RoutePrincipals + "/{id}", Tag: "Principals", Summary: "Get a principal",
+			Action: core.ActPrincipalsRead, Result: core.PrincipalView{},
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.GetPrincipal(ctx, req, req.HTTP.PathValue("id"))
+			}},
+		{Method: http.MethodPost, Path: RoutePrincipals, Tag: "Principals", Summary: "Create a principal in an organisation",
+			Action: core.ActPrincipalsCreate, Body: core.NewPrincipal{}, Result: core.PrincipalView{}, Status: http.StatusCreated,
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.CreatePrincipalAs(ctx, req, *req.Body.(*core.NewPrincipal))
+			}},
+		{Method: http.MethodPost, Path: RoutePrincipals + "/{id}/disable", Tag: "Principals", Summary: "Disable a principal and revoke every token issued to it",
+			Action: core.ActPrincipalsDisable, Result: core.PrincipalDisabled{},
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.DisablePrincipal(ctx, req, req.HTTP.PathValue("id"))
+			}},
+
+		{Method: http.MethodGet, Path: RouteCredentials, Tag: "Credentials", Summary: "List credentials (never their secrets); kind=access_key lists the OAuth2 access keys",
+			Action: core.ActCredentialsRead, Result: List[core.CredentialView]{},
+			Query: append([]Param{
+				{"org", "one organisation's (an owner's or a user's is its own)", "string"},
+				{"principal", "one principal's", "string"},
+				{"kind", "one kind: access_key, client_secret, app_token, signing_key, password, public_key, certificate, api_key, psk", "string"},
+				{"include_revoked", "list revoked credentials too", "boolean"},
+			}, pageParams...),
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				q := req.HTTP.URL.Query()
+				p, err := pageOf(q, []string{"org", "principal", "kind", "include_revoked"})
+				if err != nil {
+					return nil, err
+				}
+				f := core.CredentialFilter{OrgID: q.Get("org"), PrincipalID: q.Get("principal"), Kind: core.CredentialKind(q.Get("kind"))}
+				switch q.Get("include_revoked") {
+				case "", "false":
+				case "true":
+					f.IncludeRevoked = true
+				default:
+					return nil, core.E(core.KindInvalidInput, "include_revoked must be true or false")
+				}
+				l, total, err := o.Ops.ListCredentials(ctx, req, f, p)
+				return paged(l, total, p), err
+			}},
+		{Method: http.MethodGet, Path: RouteCredentials + "/{id}", Tag: "Credentials", Summary: "Get a credential (never its secret)",
+			Action: core.ActCredentialsRead, Result: core.CredentialView{},
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.GetCredential(ctx, req, req.HTTP.PathValue("id"))
+			}},
+		{Method: http.MethodPost, Path: RouteCredentials, Tag: "Credentials", Summary: "Create a credential; a generated secret is in this answer only",
+			Action: core.ActCredentialsCreate, Body: core.NewCredential{}, Result: core.CreatedCredential{}, Status: http.StatusCreated,
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				in := *req.Body.(*core.NewCredential)
+				in.Secret = "" // generated, never chosen over HTTP
+				return o.Ops.CreateCredentialAs(ctx, req, in)
+			}},
+		{Method: http.MethodPost, Path: RouteCredentials + "/{id}/revoke", Tag: "Credentials", Summary: "Revoke a credential and every token issued to its principal",
+			Action: core.ActCredentialsRevoke, Result: core.CredentialRevoked{},
+			Handle: func(ctx context.Context, req *Request) (any, error) {
+				return o.Ops.RevokeCredentialAs(ctx, req, req.HTTP.PathValue("id"))
+			}},
+	}
+}
+
+// pageOf reads limit and cursor (an offset, opaque to callers); every
+// other parameter must be one of known, given once and bounded.
+func pageOf(q url.Values, known []string) (core.Page, error) {
+	for k, v := range q {
+		switch {
+		case k == "limit" || k == "cursor":
+		case !slices.Contains(known, k):
+			return core.Page{}, core.E(core.KindInvalidInput, "unknown parameter "+strconv.Quote(core.LogSafe(k, 64)))
+		}
+		if len(v) > 1 {
+			return core.Page{}, core.E(core.KindInvalidInput, "parameter "+k+" given more than once")
+		}
+		if len(v[0]) > 256 {
+			return core.Page{}, core.E(core.KindInvalidInput, "parameter "+k+" is too long")
+		}
+	}
+	p := core.Page{Limit: defaultListLimit}
+	var err error
+	if v := q.Get("limit"); v != "" {
+		if p.Limit, err = strconv.Atoi(v); err != nil || p.Limit < 1 || p.Limit > maxListLimit {
+			return core.Page{}, core.E(core.KindInvalidInput, "limit must be between 1 and "+strconv.Itoa(maxListLimit))
+		}
+	}
+	if v := q.Get("cursor"); v != "" {
+		if p.Offset, err = strconv.Atoi(v); err != nil || p.Offset < 1 {
+			return core.Page{}, core.E(core.KindInvalidInput, "cursor must be the next_cursor of a previous page")
+		}
+	}
+	return p, nil
+}
+
+// paged is a listing's page with the cursor of the next one.
+func paged[T any](items []T, total int, p core.Page) List[T] {
+	l := NewList(items)
+	l.Total = total
+	if next := p.Offset + len(items); len(items) > 0 && next < total {
+		l.NextCursor = strconv.Itoa(next)
+	}
+	return l
+}
