@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	sdk "github.com/authgate/authgate/sdk/apstrata"
 )
@@ -25,60 +26,126 @@ func newApstrataCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
+// The account and member verbs call apstrata.Accounts, the operations the
+// admin API calls too, as the operator (core.Operator). `apstrata account
+// --name` and `apstrata member --auth-key --id` (without a verb) are kept
+// as they were: they create.
+
 func newApstrataAccountCmd(g *globalFlags) *cobra.Command {
 	var name string
-	c := &cobra.Command{
-		Use: "account", Short: "Create an account (owner authKey and secret, printed once)", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			a, err := apstrata.CreateAccount(cmd.Context(), rt.svc, name)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]string{"org_id": a.OrgID, "auth_key": a.AuthKey, "secret": a.Secret}, nil
-		}),
+	create := func(cmd *cobra.Command, rt *runtime) (any, error) {
+		if name == "" {
+			return nil, usageError(errors.New("--name is required"))
+		}
+		return apstrata.NewAccounts(rt.svc).CreateAccount(cmd.Context(), core.Operator{}, apstrata.CreateAccountRequest{Name: name})
 	}
-	c.Flags().StringVar(&name, "name", "", "account (organisation) name")
-	_ = c.MarkFlagRequired("name")
+	c := &cobra.Command{
+		Use: "account", Short: "Apstrata accounts: create, list, get, delete",
+		Long: `An account is an organisation with an owner holding the authKey and secret. Without a verb,
+"apstrata account --name NAME" creates one (as "apstrata account create" does).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return cmd.Help()
+			}
+			return withRuntime(g, create)(cmd, args)
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "account (organisation) name: create one")
+	cr := &cobra.Command{Use: "create", Short: "Create an account (owner authKey and secret, printed once)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, create)}
+	cr.Flags().StringVar(&name, "name", "", "account (organisation) name")
+	_ = cr.MarkFlagRequired("name")
+
+	var lr apstrata.ListAccountsRequest
+	list := &cobra.Command{Use: "list", Short: "List accounts (never their secrets)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			lr.Page = core.Page{Limit: listLimit}
+			return apstrata.NewAccounts(rt.svc).ListAccounts(cmd.Context(), core.Operator{}, lr)
+		})}
+	list.Flags().StringVar(&lr.OrgID, "org", "", "only the account of this organisation")
+	list.Flags().BoolVar(&lr.IncludeDeleted, "include-deleted", false, "list deleted accounts too")
+	get := &cobra.Command{Use: "get AUTH_KEY", Short: "Show an account (never its secret)", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return apstrata.NewAccounts(rt.svc).GetAccount(cmd.Context(), core.Operator{}, args[0])
+		})}
+	del := &cobra.Command{Use: "delete AUTH_KEY", Short: "Delete an account: its authKey, secret and members' passwords stop working, their tokens are revoked",
+		Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return apstrata.NewAccounts(rt.svc).DeleteAccount(cmd.Context(), core.Operator{}, args[0])
+		})}
+	c.AddCommand(cr, list, get, del)
 	return c
 }
 
 func newApstrataMemberCmd(g *globalFlags) *cobra.Command {
-	var authKey, id, passwordFile string
+	var authKey, name, passwordFile string
 	var device bool
-	c := &cobra.Command{
-		Use:   "member",
-		Short: "Create a user or device of an account",
-		Long:  "Create a user (or, with --device, a device) with a password read from --password-file, or generated and printed once.",
-		Args:  cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			password := ""
-			if passwordFile != "" {
-				b, err := os.ReadFile(passwordFile)
-				if err != nil {
-					return nil, err
-				}
-				password = string(trimNewline(b))
-			}
-			pw, err := apstrata.CreateMember(cmd.Context(), rt.svc, authKey, id, password, device)
+	create := func(cmd *cobra.Command, rt *runtime) (any, error) {
+		if authKey == "" || name == "" {
+			return nil, usageError(errors.New("--auth-key and --name are required"))
+		}
+		password := ""
+		if passwordFile != "" {
+			b, err := os.ReadFile(passwordFile)
 			if err != nil {
 				return nil, err
 			}
-			out := map[string]string{"auth_key": authKey, "id": id, "kind": "user"}
-			if device {
-				out["kind"] = "device"
+			if password = string(trimNewline(b)); password == "" {
+				return nil, usageError(errors.New("--password-file is empty"))
 			}
-			if passwordFile == "" {
-				out["password"] = pw
-			}
-			return out, nil
-		}),
+		}
+		return apstrata.NewAccounts(rt.svc).CreateMember(cmd.Context(), core.Operator{}, authKey,
+			apstrata.CreateMemberRequest{Name: name, Device: device, Password: password})
 	}
-	c.Flags().StringVar(&authKey, "auth-key", "", "the account's authKey")
-	c.Flags().StringVar(&id, "id", "", "login of the user or id of the device")
-	c.Flags().StringVar(&passwordFile, "password-file", "", "file holding the password (default: generate one)")
-	c.Flags().BoolVar(&device, "device", false, "create a device instead of a user")
-	_ = c.MarkFlagRequired("auth-key")
-	_ = c.MarkFlagRequired("id")
+	createFlags := func(c *cobra.Command) {
+		c.Flags().StringVar(&authKey, "auth-key", "", "the account's authKey")
+		c.Flags().StringVar(&passwordFile, "password-file", "", "file holding the password (default: generate one, printed once)")
+		c.Flags().BoolVar(&device, "device", false, "create a device instead of a user")
+	}
+	c := &cobra.Command{
+		Use:   "member",
+		Short: "Users and devices of an account: create, list, get, delete",
+		Long: `Users and devices sign with their id and password. Without a verb,
+"apstrata member --auth-key K --id ID" creates one (as "apstrata member create" does).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if authKey == "" && name == "" {
+				return cmd.Help()
+			}
+			return withRuntime(g, create)(cmd, args)
+		},
+	}
+	createFlags(c)
+	c.Flags().StringVar(&name, "id", "", "login of the user or id of the device")
+	cr := &cobra.Command{Use: "create", Short: "Create a user or device of an account (a generated password is printed once)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, create)}
+	createFlags(cr)
+	cr.Flags().StringVar(&name, "name", "", "login of the user or id of the device")
+	for _, f := range []string{"auth-key", "name"} {
+		_ = cr.MarkFlagRequired(f)
+	}
+
+	var lr apstrata.ListMembersRequest
+	list := &cobra.Command{Use: "list", Short: "List the users and devices of an account (never their passwords)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			lr.Page = core.Page{Limit: listLimit}
+			return apstrata.NewAccounts(rt.svc).ListMembers(cmd.Context(), core.Operator{}, authKey, lr)
+		})}
+	list.Flags().BoolVar(&lr.IncludeDeleted, "include-deleted", false, "list deleted users and devices too")
+	get := &cobra.Command{Use: "get NAME", Short: "Show a user or device of an account (never its password)", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return apstrata.NewAccounts(rt.svc).GetMember(cmd.Context(), core.Operator{}, authKey, args[0])
+		})}
+	del := &cobra.Command{Use: "delete NAME", Short: "Delete a user or device: its password stops working, its tokens are revoked", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return apstrata.NewAccounts(rt.svc).DeleteMember(cmd.Context(), core.Operator{}, authKey, args[0])
+		})}
+	for _, v := range []*cobra.Command{list, get, del} {
+		v.Flags().StringVar(&authKey, "auth-key", "", "the account's authKey")
+		_ = v.MarkFlagRequired("auth-key")
+	}
+	c.AddCommand(cr, list, get, del)
 	return c
 }
 
@@ -146,12 +213,8 @@ authenticated by a token instead. Secrets are read from files, never from the co
 				resp, err = cl.Call(cmd.Context(), method, args[0], v)
 			}
 			if resp != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "status: %s\n", resp.Status)
-				if resp.ErrorCode != "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "error: %s: %s\n", resp.ErrorCode, resp.ErrorDetail)
-				}
-				for k, val := range resp.Result {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", k, val)
+				if perr := printOutTable(cmd, callView(resp)); perr != nil {
+					return perr
 				}
 			}
 			return err
@@ -171,4 +234,20 @@ authenticated by a token instead. Secrets are read from files, never from the co
 	f.BoolVar(&java, "java", false, "sign like the Java SDK")
 	f.StringVar(&caFile, "ca-file", "", "PEM file of CA certificates to trust for the server")
 	return c
+}
+
+// callView is what `apstrata call` prints of an answer: the status, the
+// error, and the result's parameters with their names in the command
+// line's one key style (apsdb.authToken is apsdb_auth_token).
+func callView(r *sdk.Response) map[string]any {
+	out := map[string]any{"status": r.Status}
+	if r.ErrorCode != "" {
+		out["error_code"], out["error_detail"] = r.ErrorCode, r.ErrorDetail
+	}
+	for k, v := range r.Result {
+		if k = strings.ReplaceAll(k, ".", "_"); out[k] == nil {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"syscall"
 	"testing"
 )
@@ -30,22 +30,29 @@ func TestApstrataCLIEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	common := []string{"--url", s.url + "/apsdb/rest", "--auth-key", acct["auth_key"], "--ca-file", filepath.Join(dir, "dev-tls", "cert.pem")}
-	out := string(runCLI(t, append([]string{"apstrata", "call", "GenerateToken", "--user", "dev-7", "--password-file", pwFile, "--param", "apsdb.tokenExpires=600"}, common...)...))
-	if !strings.Contains(out, "status: success") || !strings.Contains(out, "apsdb.tokenExpires: 600") {
-		t.Fatalf("GenerateToken as device:\n%s", out)
-	}
-	var token string
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(line, "apsdb.authToken: "); ok {
-			token = v
+	call := func(args ...string) map[string]string {
+		t.Helper()
+		var out map[string]string
+		b := runCLI(t, append(append(append([]string{"apstrata", "call"}, args...), common...), "-o", "json")...)
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("apstrata call %v: %v\n%s", args, err, b)
 		}
+		return out
 	}
-	out = string(runCLI(t, append([]string{"apstrata", "call", "VerifyCredentials", "--token", token, "--token-id", "dev-7"}, common...)...))
-	if !strings.Contains(out, "type: device") {
-		t.Fatalf("VerifyCredentials with the token:\n%s", out)
+	out := call("GenerateToken", "--user", "dev-7", "--password-file", pwFile, "--param", "apsdb.tokenExpires=600")
+	if out["status"] != "success" || out["apsdb_token_expires"] != "600" || out["apsdb_auth_token"] == "" {
+		t.Fatalf("GenerateToken as device: %v", out)
 	}
-	out = string(runCLI(t, append([]string{"apstrata", "call", "GenerateToken", "--secret-file", secretFile, "--java", "--simple", "--param", "apsdb.runAs=dev-7"}, common...)...))
-	if !strings.Contains(out, "apsdb.tokenExpires: 600") && !strings.Contains(out, "apsdb.tokenExpires: -1") {
-		t.Fatalf("owner runAs (Java, simple):\n%s", out)
+	if out = call("VerifyCredentials", "--token", out["apsdb_auth_token"], "--token-id", "dev-7"); out["type"] != "device" {
+		t.Fatalf("VerifyCredentials with the token: %v", out)
+	}
+	out = call("GenerateToken", "--secret-file", secretFile, "--java", "--simple", "--param", "apsdb.runAs=dev-7")
+	if out["apsdb_token_expires"] != "600" && out["apsdb_token_expires"] != "-1" {
+		t.Fatalf("owner runAs (Java, simple): %v", out)
+	}
+	// The table (the default) has a KEY/VALUE row per field.
+	table := string(runCLI(t, append([]string{"apstrata", "call", "VerifyCredentials", "--secret-file", secretFile}, common...)...))
+	if !regexp.MustCompile(`(?m)^status +success$`).MatchString(table) {
+		t.Fatalf("VerifyCredentials as owner, table:\n%s", table)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	sdk "github.com/authgate/authgate/sdk/m2m"
@@ -27,32 +28,66 @@ import (
 // (API keys, SIMs) and the partner side (signed calls, M2MAdmCl/M2MMonCl server).
 func newM2MCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "m2m", Short: "M2M Connectivity API: API keys, SIMs, signed calls and the partner server"}
-	cmd.AddCommand(g.server(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MPartnerCmd(g))...)
+	cmd.AddCommand(g.server(newM2MAPIKeyCmd(g), newM2MSIMCmd(g), newM2MPartnerCmd(g), newM2MOutboxCmd(g))...)
 	cmd.AddCommand(newM2MCallCmd(), newM2MPartnerServeCmd())
 	return cmd
 }
 
+// The apikey, sim, partner and outbox verbs call m2m.Admin, the operations
+// the admin API calls too, as the operator (core.Operator). `m2m apikey
+// --partner P` (without a verb) is kept as it was: it creates, and prints
+// the key as m2m_api_key.
+
+func m2mAdmin(rt *runtime) *m2m.Admin { return m2m.NewAdmin(rt.cfg.M2M, rt.svc) }
+
 func newM2MAPIKeyCmd(g *globalFlags) *cobra.Command {
-	var env, partner string
+	var req m2m.CreateAPIKeyRequest
 	c := &cobra.Command{
 		Use:   "apikey",
-		Short: "Create a partner's M2MApiKey for one environment (printed once)",
-		Args:  cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			// Only a configured partner: never provision an organisation for a typo.
-			if _, err := rt.cfg.M2M.Partner(env, partner); err != nil {
-				return nil, err
+		Short: "A partner's M2MApiKeys: create, list, get, revoke",
+		Long: `An M2MApiKey authenticates a partner in one environment, besides its signature. Without a
+verb, "m2m apikey --partner P [--env TA|PE]" creates one (as "m2m apikey create" does).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if req.Partner == "" {
+				return cmd.Help()
 			}
-			k, err := m2m.CreateAPIKey(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), partner)
-			if err != nil {
-				return nil, err
-			}
-			return map[string]string{"env": strings.ToUpper(env), "partner": partner, "m2m_api_key": k}, nil
-		}),
+			return withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+				k, err := m2mAdmin(rt).CreateAPIKey(cmd.Context(), core.Operator{}, req)
+				if err != nil {
+					return nil, err
+				}
+				return map[string]string{"env": k.Env, "partner": k.Partner, "m2m_api_key": k.Secret}, nil
+			})(cmd, args)
+		},
 	}
-	c.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
-	c.Flags().StringVar(&partner, "partner", "", "partner name (as in the m2m configuration)")
-	_ = c.MarkFlagRequired("partner")
+	cr := &cobra.Command{Use: "create", Short: "Create a partner's M2MApiKey for one environment (printed once)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			return m2mAdmin(rt).CreateAPIKey(cmd.Context(), core.Operator{}, req)
+		})}
+	for _, v := range []*cobra.Command{c, cr} {
+		v.Flags().StringVar(&req.Env, "env", "TA", "environment: TA or PE")
+		v.Flags().StringVar(&req.Partner, "partner", "", "partner name (as in the m2m configuration)")
+	}
+	_ = cr.MarkFlagRequired("partner")
+	var lr m2m.ListRequest
+	list := &cobra.Command{Use: "list", Short: "List M2MApiKeys (never their secrets)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			lr.Page = core.Page{Limit: listLimit}
+			return m2mAdmin(rt).ListAPIKeys(cmd.Context(), core.Operator{}, lr)
+		})}
+	list.Flags().StringVar(&lr.Partner, "partner", "", "only this partner's keys")
+	list.Flags().StringVar(&lr.OrgID, "org", "", "only this organisation's keys")
+	list.Flags().BoolVar(&lr.IncludeRevoked, "include-revoked", false, "list revoked keys too")
+	get := &cobra.Command{Use: "get ID", Short: "Show an M2MApiKey (never its secret)", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return m2mAdmin(rt).GetAPIKey(cmd.Context(), core.Operator{}, args[0])
+		})}
+	revoke := &cobra.Command{Use: "revoke ID", Short: "Revoke an M2MApiKey: requests carrying it are refused", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return m2mAdmin(rt).RevokeAPIKey(cmd.Context(), core.Operator{}, args[0])
+		})}
+	c.AddCommand(cr, list, get, revoke)
 	return c
 }
 
@@ -94,25 +129,41 @@ SOA-BP sender ID (K) and M2M partner identifier, and what is registered from the
 	}
 	sheet.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
 	sheet.Flags().BoolVar(&newKey, "new-api-key", false, "issue a new M2MApiKey for the environment and print it on the sheet (once)")
-	partner.AddCommand(sheet)
+	var lr m2m.ListRequest
+	list := &cobra.Command{Use: "list", Short: "List the partners (configured or provisioned)", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			lr.Page = core.Page{Limit: listLimit}
+			return m2mAdmin(rt).ListPartners(cmd.Context(), core.Operator{}, lr)
+		})}
+	list.Flags().StringVar(&lr.OrgID, "org", "", "only this organisation's partner")
+	get := &cobra.Command{Use: "get NAME", Short: "Show a partner", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return m2mAdmin(rt).GetPartner(cmd.Context(), core.Operator{}, args[0])
+		})}
+	partner.AddCommand(sheet, list, get)
 	return partner
 }
 
 func newM2MSIMCmd(g *globalFlags) *cobra.Command {
-	sim := &cobra.Command{Use: "sim", Short: "Provision SIMs and record their usage (the network side)"}
-	var env, partner, iccid, tariff string
+	sim := &cobra.Command{Use: "sim", Short: "SIMs of the partners: add, list, get, delete, and their usage (the network side)"}
+	var env, iccid string
+	var req m2m.AddSIMRequest
 	var data, sms, voice int64
 	add := &cobra.Command{
-		Use: "add", Short: "Provision a shipped SIM for a partner", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			if _, err := rt.cfg.M2M.Partner(env, partner); err != nil {
+		Use: "add [ICCID]", Short: "Provision a shipped SIM for a partner", Args: cobra.MaximumNArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			id, err := oneID(args, iccid, "--iccid")
+			if err != nil {
 				return nil, err
 			}
-			return m2m.AddSIM(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), strings.ToUpper(env), partner, iccid, tariff)
+			req.Env, req.ICCID = env, id
+			return m2mAdmin(rt).AddSIM(cmd.Context(), core.Operator{}, req)
 		}),
 	}
-	add.Flags().StringVar(&partner, "partner", "", "partner name")
-	add.Flags().StringVar(&tariff, "tariff", "", "tariff (default M2M_BASIC)")
+	add.Flags().StringVar(&req.Partner, "partner", "", "partner name")
+	add.Flags().StringVar(&req.Tariff, "tariff", "", "tariff (default M2M_BASIC)")
+	add.Flags().StringVar(&iccid, "iccid", "", "ICCID (or the argument)")
+	_ = add.MarkFlagRequired("partner")
 	usage := &cobra.Command{
 		Use: "usage", Short: "Add usage to a SIM", Args: cobra.NoArgs,
 		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
@@ -122,13 +173,61 @@ func newM2MSIMCmd(g *globalFlags) *cobra.Command {
 	usage.Flags().Int64Var(&data, "data", 0, "data volume in bytes")
 	usage.Flags().Int64Var(&sms, "sms", 0, "SMS count")
 	usage.Flags().Int64Var(&voice, "voice", 0, "voice seconds")
-	for _, c := range []*cobra.Command{add, usage} {
+	usage.Flags().StringVar(&iccid, "iccid", "", "ICCID")
+	_ = usage.MarkFlagRequired("iccid")
+	var lr m2m.ListRequest
+	list := &cobra.Command{Use: "list", Short: "List SIMs, newest first", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			lr.Page = core.Page{Limit: listLimit}
+			return m2mAdmin(rt).ListSIMs(cmd.Context(), core.Operator{}, lr)
+		})}
+	list.Flags().StringVar(&lr.Partner, "partner", "", "only this partner's SIMs")
+	list.Flags().StringVar(&lr.OrgID, "org", "", "only this organisation's SIMs")
+	get := &cobra.Command{Use: "get ICCID", Short: "Show a SIM of one environment", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return m2mAdmin(rt).GetSIM(cmd.Context(), core.Operator{}, env, args[0])
+		})}
+	del := &cobra.Command{Use: "delete ICCID", Short: "Remove a SIM from one environment", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return m2mAdmin(rt).DeleteSIM(cmd.Context(), core.Operator{}, env, args[0])
+		})}
+	for _, c := range []*cobra.Command{add, usage, get, del} {
 		c.Flags().StringVar(&env, "env", "TA", "environment: TA or PE")
-		c.Flags().StringVar(&iccid, "iccid", "", "ICCID")
-		_ = c.MarkFlagRequired("iccid")
 	}
-	sim.AddCommand(add, usage)
+	sim.AddCommand(add, usage, list, get, del)
 	return sim
+}
+
+// oneID is the id given as the argument or (the older way) as a flag.
+func oneID(args []string, flagValue, flagName string) (string, error) {
+	switch {
+	case len(args) == 1 && flagValue != "" && flagValue != args[0]:
+		return "", usageError(fmt.Errorf("the argument and %s name different objects", flagName))
+	case len(args) == 1:
+		return args[0], nil
+	case flagValue == "":
+		return "", usageError(fmt.Errorf("give the id as the argument (or %s)", flagName))
+	}
+	return flagValue, nil
+}
+
+func newM2MOutboxCmd(g *globalFlags) *cobra.Command {
+	outbox := &cobra.Command{Use: "outbox", Short: "The callback outbox: M2MAdm requests executed and notifications sent to partners"}
+	var lr m2m.ListRequest
+	list := &cobra.Command{Use: "list", Short: "List outbox jobs, newest first: state, attempts, last error, next attempt", Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			lr.Page = core.Page{Limit: listLimit}
+			return m2mAdmin(rt).ListOutbox(cmd.Context(), core.Operator{}, lr)
+		})}
+	list.Flags().StringVar(&lr.Env, "env", "", "only this environment: TA or PE (default both)")
+	list.Flags().StringVar(&lr.State, "state", "", "only jobs in this state: pending, failed or done")
+	list.Flags().StringVar(&lr.OrgID, "org", "", "only the jobs of this organisation's partner")
+	requeue := &cobra.Command{Use: "requeue ID", Short: "Run a failed job once more, now", Args: cobra.ExactArgs(1),
+		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
+			return m2mAdmin(rt).RequeueJob(cmd.Context(), core.Operator{}, args[0])
+		})}
+	outbox.AddCommand(list, requeue)
+	return outbox
 }
 
 // m2mPartnerFlags are the partner's key material and its trust in the platform.

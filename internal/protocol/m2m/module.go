@@ -399,14 +399,21 @@ type APIKeyMeta struct {
 }
 
 // CreateAPIKey issues an M2MApiKey for a partner in one environment. The
-// key is returned once, as "<lookup>.<secret>"; only its keyed hash is stored.
+// key is returned once, as "<lookup>.<secret>"; only its keyed hash is
+// stored. It provisions the partner if needed: callers check first that
+// the environment lists it (Admin.CreateAPIKey does).
 func CreateAPIKey(ctx context.Context, d Deps, env, partnerName string) (string, error) {
+	_, key, err := issueAPIKey(ctx, d, env, partnerName)
+	return key, err
+}
+
+func issueAPIKey(ctx context.Context, d Deps, env, partnerName string) (core.Credential, string, error) {
 	if env != EnvTA && env != EnvPE {
-		return "", core.E(core.KindInvalidInput, "environment must be TA or PE")
+		return core.Credential{}, "", core.E(core.KindInvalidInput, "environment must be TA or PE")
 	}
 	rec, err := ensurePartner(ctx, d, partnerName)
 	if err != nil {
-		return "", err
+		return core.Credential{}, "", err
 	}
 	meta, _ := json.Marshal(APIKeyMeta{Env: env})
 	c, secret, err := d.Credentials.Create(ctx, core.CredentialSpec{
@@ -414,13 +421,13 @@ func CreateAPIKey(ctx context.Context, d Deps, env, partnerName string) (string,
 		Name: "M2MApiKey " + env, Meta: meta,
 	})
 	if err != nil {
-		return "", err
+		return core.Credential{}, "", err
 	}
 	if err := d.Audit.Record(ctx, core.AuditEvent{Action: core.AuditIssue, Protocol: protocol, OrgID: rec.OrgID,
 		PrincipalID: rec.PrincipalID, Subject: c.Lookup, Reason: "M2MApiKey for " + env}); err != nil {
-		return "", err
+		return core.Credential{}, "", err
 	}
-	return c.Lookup + "." + secret, nil
+	return c, c.Lookup + "." + secret, nil
 }
 
 // splitAPIKey separates "<lookup>.<secret>".

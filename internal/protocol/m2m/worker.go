@@ -34,7 +34,7 @@ type jobPayload struct {
 	Event     *m2m.SIMNetworkStateChange `json:"event,omitempty"`
 }
 
-func (e *Env) queue() string { return "m2m." + e.Name }
+func (e *Env) queue() string { return queueOf(e.Name) }
 
 // RunWorker processes the environment's outbox until ctx ends.
 func (e *Env) RunWorker(ctx context.Context) error {
