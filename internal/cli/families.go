@@ -151,7 +151,7 @@ func buildApstrata(_ context.Context, d family.Deps) (family.Parts, error) {
 	ad.Origin = d.Origin
 	ad.Access = d.Access
 	a := apstrata.New(d.Config.Apstrata, ad)
-	return family.Parts{HTTP: []httpapi.Module{a}, Schemes: a.Schemes()}, nil
+	return family.Parts{HTTP: []httpapi.Module{a}, Schemes: a.Schemes(), Admin: apstrata.NewAccounts(d.Svc).AdminRoutes()}, nil
 }
 
 // buildTAAP builds T-Mobile TAAP (family 4): the PoP-protected token
@@ -170,7 +170,8 @@ func buildTAAP(_ context.Context, d family.Deps) (family.Parts, error) {
 }
 
 // buildM2M builds the M2M Connectivity API (family 5): TA and PE on their
-// own HTTPS listeners, with their outbox workers. The CA is consulted on
+// own HTTPS listeners, with their outbox workers, and the admin routes of
+// its partners, keys, SIMs and outbox. The CA is consulted on
 // every message about the partner certificates it issued.
 func buildM2M(ctx context.Context, d family.Deps) (family.Parts, error) {
 	if d.CA == nil {
@@ -184,5 +185,6 @@ func buildM2M(ctx context.Context, d family.Deps) (family.Parts, error) {
 	if err != nil {
 		return family.Parts{}, err
 	}
-	return family.Parts{Background: mm.Background(d.Listener), Reload: mm.Reloadables()}, nil
+	return family.Parts{Background: mm.Background(d.Listener), Reload: mm.Reloadables(),
+		Admin: m2m.NewAdmin(d.Config.M2M, d.Svc).AdminRoutes()}, nil
 }
