@@ -110,6 +110,12 @@ func goldenCSR(t *testing.T, path string) {
 // with testdata/golden/outputs.<format>.golden, ids, secrets and times
 // normalised. Every JSON key must be snake_case.
 func TestGoldenOutputs(t *testing.T) {
+	runGolden(t, "outputs", goldenSteps)
+}
+
+// runGolden runs steps in a fresh data directory, once per format, and
+// compares what they print with testdata/golden/<name>.<format>.golden.
+func runGolden(t *testing.T, name string, steps []goldenStep) {
 	for _, format := range []string{outputJSON, outputTable} {
 		t.Run(format, func(t *testing.T) {
 			dir := t.TempDir()
@@ -121,7 +127,7 @@ func TestGoldenOutputs(t *testing.T) {
 			goldenCSR(t, vars["csr"])
 			n := newGoldenNormaliser()
 			var out strings.Builder
-			for _, s := range goldenSteps {
+			for _, s := range steps {
 				args := make([]string, len(s.args))
 				for i, a := range s.args {
 					args[i] = expandVars(a, vars)
@@ -152,7 +158,7 @@ func TestGoldenOutputs(t *testing.T) {
 				}
 				fmt.Fprintf(&out, "$ authgate %s -o %s\n%s\n", shown, format, n.apply(stdout, format == outputTable))
 			}
-			golden.Assert(t, filepath.Join("testdata", "golden", "outputs."+format+".golden"), out.String(), *update)
+			golden.Assert(t, filepath.Join("testdata", "golden", name+"."+format+".golden"), out.String(), *update)
 		})
 	}
 }

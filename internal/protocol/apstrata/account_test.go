@@ -47,7 +47,10 @@ func TestAccountOperations(t *testing.T) {
 	}
 	type call func(g core.Gate) error
 	read := func(g core.Gate) error { _, err := ops.GetAccount(ctx, g, acct.AuthKey); return err }
-	listMembers := func(g core.Gate) error { _, err := ops.ListMembers(ctx, g, acct.AuthKey, apstrata.ListMembersRequest{}); return err }
+	listMembers := func(g core.Gate) error {
+		_, err := ops.ListMembers(ctx, g, acct.AuthKey, apstrata.ListMembersRequest{})
+		return err
+	}
 	getMember := func(g core.Gate) error { _, err := ops.GetMember(ctx, g, acct.AuthKey, "jane"); return err }
 	create := func(g core.Gate) error {
 		_, err := ops.CreateAccount(ctx, g, apstrata.CreateAccountRequest{Name: "new"})
@@ -117,7 +120,10 @@ func TestAccountOperations(t *testing.T) {
 			_, err := ops.CreateMember(ctx, op, acct.AuthKey, apstrata.CreateMemberRequest{Name: "jane"})
 			return err
 		}, core.KindConflict},
-		{"empty account name", func() error { _, err := ops.CreateAccount(ctx, op, apstrata.CreateAccountRequest{Name: " "}); return err }, core.KindInvalidInput},
+		{"empty account name", func() error {
+			_, err := ops.CreateAccount(ctx, op, apstrata.CreateAccountRequest{Name: " "})
+			return err
+		}, core.KindInvalidInput},
 		{"huge member name", func() error {
 			_, err := ops.CreateMember(ctx, op, acct.AuthKey, apstrata.CreateMemberRequest{Name: strings.Repeat("m", 201)})
 			return err
@@ -133,7 +139,7 @@ func TestAccountOperations(t *testing.T) {
 type adminEnv struct {
 	*env
 	adminTok, ownerTok, userTok, deviceTok, otherTok string // access tokens
-	other                                  apstrata.Account
+	other                                            apstrata.Account
 }
 
 func newAdminEnv(t *testing.T) *adminEnv {
