@@ -26,13 +26,18 @@ type completer func(cmd *cobra.Command, g *globalFlags) ([]string, error)
 // configuration, M2M operations and bench schemes from their lists.
 var (
 	argCompletions = map[string]completer{
-		"subscription unsubscribe": storeCompleter(subscriptionIDs),
-		"ca revoke":                storeCompleter(certificateSerials(false)),
-		"ca get":                   storeCompleter(certificateSerials(true)),
-		"route get":                storeCompleter(routeNames),
-		"route delete":             storeCompleter(routeNames),
-		"admin org get":            storeCompleter(orgIDs),
-		"m2m call":                 fixed(sdk.OpSIMUsageGet, sdk.OpSIMStateGet, sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange),
+		"subscription unsubscribe":     storeCompleter(subscriptionIDs),
+		"subscription get":             storeCompleter(subscriptionIDs),
+		"subscription resource get":    storeCompleter(resourceNames),
+		"subscription resource delete": storeCompleter(resourceNames),
+		"subscription plan get":        storeCompleter(planNames),
+		"subscription plan delete":     storeCompleter(planNames),
+		"ca revoke":                    storeCompleter(certificateSerials(false)),
+		"ca get":                       storeCompleter(certificateSerials(true)),
+		"route get":                    storeCompleter(routeNames),
+		"route delete":                 storeCompleter(routeNames),
+		"admin org get":                storeCompleter(orgIDs),
+		"m2m call":                     fixed(sdk.OpSIMUsageGet, sdk.OpSIMStateGet, sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange),
 	}
 	flagCompletions = map[string]map[string]completer{
 		"admin principal create": {"org": storeCompleter(orgIDs)},
@@ -136,6 +141,24 @@ func subscriptionIDs(ctx context.Context, rt *runtime) ([]string, error) {
 			break
 		}
 		out = append(out, s.ID+"\t"+s.Resource+" for "+s.OrgID)
+	}
+	return out, err
+}
+
+func resourceNames(ctx context.Context, rt *runtime) ([]string, error) {
+	rs, err := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit).ListResources(ctx)
+	var out []string
+	for _, r := range rs[:min(len(rs), completionLimit)] {
+		out = append(out, r.Name+"\t"+strings.Join(r.PathPrefixes, " "))
+	}
+	return out, err
+}
+
+func planNames(ctx context.Context, rt *runtime) ([]string, error) {
+	ps, err := subscription.New(rt.cfg.Subscriptions, rt.svc.Store, rt.svc.Clock, rt.svc.Audit).ListPlans(ctx)
+	var out []string
+	for _, p := range ps[:min(len(ps), completionLimit)] {
+		out = append(out, p.Name+"\t"+p.Description)
 	}
 	return out, err
 }

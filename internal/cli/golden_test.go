@@ -50,15 +50,19 @@ var goldenSteps = []goldenStep{
 	{args: []string{"taap", "sim", "add", "--org", "{org}", "--iccid", "89012601234567890121", "--label", "kit"}},
 	{args: []string{"m2m", "apikey", "--partner", "acme", "--config", "{config}"}},
 	{args: []string{"m2m", "sim", "add", "--partner", "acme", "--iccid", "8949020000000000025", "--config", "{config}"}},
-	{args: []string{"subscription", "resource", "add", "connectivity", "--path", "/iot-connectivity/v1", "--method", "get"}},
-	{args: []string{"subscription", "plan", "add", "basic", "--rate", "10", "--quota", "1000"}},
-	{args: []string{"subscription", "subscribe", "--org", "{org}", "--resource", "connectivity", "--plan", "basic"}},
+	{args: []string{"subscription", "resource", "create", "connectivity", "--path", "/iot-connectivity/v1", "--method", "get"}},
+	{args: []string{"subscription", "resource", "get", "connectivity"}},
+	{args: []string{"subscription", "plan", "create", "basic", "--rate", "10", "--quota", "1000"}},
+	{args: []string{"subscription", "plan", "get", "basic"}},
+	{args: []string{"subscription", "subscribe", "--org", "{org}", "--resource", "connectivity", "--plan", "basic"}, save: map[string]string{"sub": "id"}},
+	{args: []string{"subscription", "get", "{sub}"}},
 	{args: []string{"subscription", "list"}},
 	{args: []string{"ca", "init", "--algorithm", "ecdsa", "--out", "{dir}/root.pem"}},
 	{args: []string{"ca", "sign", "--profile", "signing", "--env", "TA", "--out", "{dir}/ta-sign.pem", "{csr}"}, after: savePEMSerial("{dir}/ta-sign.pem", "serial")},
 	{args: []string{"ca", "list"}},
 	{args: []string{"ca", "get", "{serial}"}},
 	{args: []string{"ca", "revoke", "{serial}", "--reason", "superseded"}},
+	{args: []string{"migrate", "status"}},
 }
 
 // savePEMSerial saves the serial of the first certificate of the PEM

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -10,6 +9,22 @@ import (
 
 	"github.com/authgate/authgate/internal/store"
 )
+
+// migrationStatus is what `migrate status` prints: each migration, and
+// the schema version (the highest applied) with the count still pending.
+type migrationStatus struct {
+	Backend       string         `json:"backend"`
+	SchemaVersion int64          `json:"schema_version"`
+	Pending       int            `json:"pending"`
+	Items         []migrationRow `json:"items"`
+}
+
+type migrationRow struct {
+	Version   int64      `json:"version"`
+	State     string     `json:"state"` // applied or pending
+	AppliedAt *time.Time `json:"applied_at"`
+	Migration string     `json:"migration"`
+}
 
 func newMigrateCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -42,28 +57,28 @@ on PostgreSQL a lock keeps nodes starting together from migrating twice).
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "VERSION\tSTATE\tAPPLIED AT\tMIGRATION\n")
-			var current int64
-			pending := 0
+			out := migrationStatus{Backend: backend, Items: make([]migrationRow, 0, len(st))}
 			for _, m := range st {
-				at := "-"
+				row := migrationRow{Version: m.Source.Version, State: string(m.State), Migration: m.Source.Path}
 				if m.State == goose.StateApplied {
-					at = m.AppliedAt.UTC().Format(time.RFC3339)
-					current = max(current, m.Source.Version)
+					at := m.AppliedAt.UTC()
+					row.AppliedAt = &at
+					out.SchemaVersion = max(out.SchemaVersion, m.Source.Version)
 				} else {
-					pending++
+					out.Pending++
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", m.Source.Version, m.State, at, m.Source.Path)
+				out.Items = append(out.Items, row)
 			}
-			if err := w.Flush(); err != nil {
+			if err := printOutTable(cmd, out); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: schema version %d, %d pending", backend, current, pending)
-			if pending > 0 {
-				fmt.Fprint(cmd.OutOrStdout(), " (applied by 'authgate migrate' or the next 'authgate serve')")
+			if outputOf(cmd) != outputJSON { // the table shows the rows: the summary follows them
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: schema version %d, %d pending", backend, out.SchemaVersion, out.Pending)
+				if out.Pending > 0 {
+					fmt.Fprint(cmd.OutOrStdout(), " (applied by 'authgate migrate' or the next 'authgate serve')")
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
 			}
-			fmt.Fprintln(cmd.OutOrStdout())
 			return nil
 		},
 	})

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,7 +55,7 @@ func TestMigrateStatus(t *testing.T) {
 				return out
 			}
 			out := status()
-			for _, re := range []string{`(?m)^1\s+applied\s+\d{4}-\d\d-\d\dT\S+Z\s+00001_init\.sql$`, `(?m)^2\s+applied\s`, `(?m)^3\s+pending\s+-\s+00003_`,
+			for _, re := range []string{`(?m)^\d{4}-\d\d-\d\dT\S+Z\s+00001_init\.sql\s+applied\s+1$`, `(?m)^\S+\s+00002_\S+\s+applied\s+2$`, `(?m)^\s+00003_\S+\s+pending\s+3$`,
 				name + `: schema version 2, \d+ pending \(applied by 'authgate migrate'`} {
 				if !regexp.MustCompile(re).MatchString(out) {
 					t.Errorf("status lacks %s:\n%s", re, out)
@@ -67,7 +68,13 @@ func TestMigrateStatus(t *testing.T) {
 				t.Fatalf("migrate: %s", stderr)
 			}
 			out = status()
-			if strings.Contains(out, "pending\t") || strings.Count(out, " applied ") != total || !strings.Contains(out, ", 0 pending\n") {
+			var js migrationStatus
+			code, jout, _ := runCLIExit(t, append([]string{"migrate", "status", "-o", "json"}, args...)...)
+			if err := json.Unmarshal([]byte(jout), &js); code != 0 || err != nil || js.Backend != name || js.Pending != 0 || len(js.Items) != total ||
+				js.Items[0].AppliedAt == nil || js.SchemaVersion != js.Items[total-1].Version {
+				t.Fatalf("migrate status -o json: exit %d %v\n%s", code, err, jout)
+			}
+			if regexp.MustCompile(`(?m)\spending\s+\d+$`).MatchString(out) || strings.Count(out, " applied ") != total || !strings.Contains(out, ", 0 pending\n") {
 				t.Fatalf("after migrate (%d migrations):\n%s", total, out)
 			}
 		})

@@ -15,16 +15,20 @@ import (
 // changes within subscriptions.cache_max_age.
 func newSubscriptionCmd(g *globalFlags) *cobra.Command {
 	c := &cobra.Command{Use: "subscription", Short: "API resources, plans (rate + quota) and subscriptions"}
-	res := &cobra.Command{Use: "resource", Short: "Add, list or remove API resources"}
+	res := &cobra.Command{Use: "resource", Short: "Create, list, show or delete API resources"}
 	res.AddCommand(subResourceAdd(g), subList(g, "list", "List API resources", func(cmd *cobra.Command, s *subscription.Service, _ []string) (any, error) {
 		return s.ListResources(cmd.Context())
-	}), subRemove(g, "rm NAME", "API resource", func(cmd *cobra.Command, s *subscription.Service, name string) error {
+	}), subGet(g, "get NAME", "Show an API resource", func(cmd *cobra.Command, s *subscription.Service, name string) (any, error) {
+		return s.GetResource(cmd.Context(), name)
+	}), subRemove(g, "delete NAME", "API resource and its subscriptions", func(cmd *cobra.Command, s *subscription.Service, name string) error {
 		return s.DeleteResource(cmd.Context(), cliActor, name)
 	}))
-	plan := &cobra.Command{Use: "plan", Short: "Add, list or remove plans"}
+	plan := &cobra.Command{Use: "plan", Short: "Create, list, show or delete plans"}
 	plan.AddCommand(subPlanAdd(g), subList(g, "list", "List plans", func(cmd *cobra.Command, s *subscription.Service, _ []string) (any, error) {
 		return s.ListPlans(cmd.Context())
-	}), subRemove(g, "rm NAME", "plan", func(cmd *cobra.Command, s *subscription.Service, name string) error {
+	}), subGet(g, "get NAME", "Show a plan", func(cmd *cobra.Command, s *subscription.Service, name string) (any, error) {
+		return s.GetPlan(cmd.Context(), name)
+	}), subRemove(g, "delete NAME", "plan no subscription uses", func(cmd *cobra.Command, s *subscription.Service, name string) error {
 		return s.DeletePlan(cmd.Context(), cliActor, name)
 	}))
 	var org string
@@ -34,7 +38,9 @@ func newSubscriptionCmd(g *globalFlags) *cobra.Command {
 	list.Flags().StringVar(&org, "org", "", "organisation id")
 	c.AddCommand(res, plan, subSubscribe(g), subRemove(g, "unsubscribe ID", "subscription (by id)", func(cmd *cobra.Command, s *subscription.Service, id string) error {
 		return s.Unsubscribe(cmd.Context(), cliActor, id)
-	}), list)
+	}), list, subGet(g, "get ID", "Show a subscription (by id)", func(cmd *cobra.Command, s *subscription.Service, id string) (any, error) {
+		return s.GetSubscription(cmd.Context(), id)
+	}))
 	return c
 }
 
@@ -61,16 +67,33 @@ func subList(g *globalFlags, use, short string, fn func(*cobra.Command, *subscri
 	})}
 }
 
+func subGet(g *globalFlags, use, short string, fn func(*cobra.Command, *subscription.Service, string) (any, error)) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+		RunE: withSubs(g, func(cmd *cobra.Command, s *subscription.Service, args []string) error {
+			v, err := fn(cmd, s, args[0])
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, v)
+		})}
+}
+
+// subRemove is a delete verb; "delete NAME" keeps "rm" as an alias (the
+// verb of earlier releases and of older docs).
 func subRemove(g *globalFlags, use, what string, fn func(*cobra.Command, *subscription.Service, string) error) *cobra.Command {
-	return &cobra.Command{Use: use, Short: "Remove a " + what, Args: cobra.ExactArgs(1),
+	c := &cobra.Command{Use: use, Short: "Delete a " + what, Args: cobra.ExactArgs(1),
 		RunE: withSubs(g, func(cmd *cobra.Command, s *subscription.Service, args []string) error {
 			return fn(cmd, s, args[0])
 		})}
+	if strings.HasPrefix(use, "delete ") {
+		c.Aliases = []string{"rm"}
+	}
+	return c
 }
 
 func subResourceAdd(g *globalFlags) *cobra.Command {
 	var r subscription.Resource
-	cmd := &cobra.Command{Use: "add NAME", Short: "Describe an API resource", Args: cobra.ExactArgs(1),
+	cmd := &cobra.Command{Use: "create NAME", Aliases: []string{"add"}, Short: "Create an API resource (add is an alias)", Args: cobra.ExactArgs(1),
 		RunE: withSubs(g, func(cmd *cobra.Command, s *subscription.Service, args []string) error {
 			r.Name = args[0]
 			out, err := s.CreateResource(cmd.Context(), cliActor, r)
@@ -90,7 +113,7 @@ func subResourceAdd(g *globalFlags) *cobra.Command {
 func subPlanAdd(g *globalFlags) *cobra.Command {
 	var p subscription.Plan
 	var ratePer, quotaPer time.Duration
-	cmd := &cobra.Command{Use: "add NAME", Short: "Define a plan: --rate N per --rate-period, --quota N per --quota-period", Args: cobra.ExactArgs(1),
+	cmd := &cobra.Command{Use: "create NAME", Aliases: []string{"add"}, Short: "Create a plan: --rate N per --rate-period, --quota N per --quota-period (add is an alias)", Args: cobra.ExactArgs(1),
 		RunE: withSubs(g, func(cmd *cobra.Command, s *subscription.Service, args []string) error {
 			p.Name, p.RatePeriod, p.QuotaPeriod = args[0], subscription.Duration(ratePer), subscription.Duration(quotaPer)
 			out, err := s.CreatePlan(cmd.Context(), cliActor, p)

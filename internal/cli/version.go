@@ -21,11 +21,11 @@ var Commit, BuildDate string
 // commit, commit time and dirty flag the Go toolchain stamps into a binary
 // built from a checkout (go build -buildvcs, the default).
 type buildInfo struct {
-	Version   string
-	Commit    string // vcs.revision
-	BuildDate string // vcs.time: the commit's time (reproducible builds carry no wall-clock time)
-	Dirty     bool   // vcs.modified: built from a tree with uncommitted changes
-	Go        string
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`     // vcs.revision
+	BuildDate string `json:"build_date"` // vcs.time: the commit's time (reproducible builds carry no wall-clock time)
+	Dirty     bool   `json:"dirty"`      // vcs.modified: built from a tree with uncommitted changes
+	Go        string `json:"go"`
 }
 
 func readBuildInfo() buildInfo {
@@ -84,11 +84,17 @@ func (b buildInfo) String() string {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, commit, build date and dirty flag",
-		Args:  cobra.NoArgs,
+		Short: "Print the version, commit, build date and dirty flag (-o json|table: as data)",
+		Long: `Print the version, commit, build date, dirty flag and Go version. Without -o
+the text is the one --version prints; -o json and -o table print the same
+fields through the shared printer.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprint(cmd.OutOrStdout(), readBuildInfo().String())
-			return nil
+			if outputOf(cmd) == "" {
+				fmt.Fprint(cmd.OutOrStdout(), readBuildInfo().String())
+				return nil
+			}
+			return printOut(cmd, readBuildInfo())
 		},
 	}
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -51,5 +53,23 @@ func TestVersionCommandAndFlag(t *testing.T) {
 	}
 	if !strings.HasPrefix(cmd, "authgate ") || !strings.Contains(cmd, "go:         go1.") {
 		t.Fatalf("version output: %q", cmd)
+	}
+}
+
+// TestVersionOutputFormats: -o json and -o table print the build info's
+// fields, snake_case, through the shared printer.
+func TestVersionOutputFormats(t *testing.T) {
+	code, out, stderr := runCLIExit(t, "version", "-o", "json")
+	var got buildInfo
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got != readBuildInfo() {
+		t.Fatalf("version -o json: exit %d %v %s\n%s", code, err, stderr, out)
+	}
+	checkSnakeKeys(t, "version -o json", out)
+	if !strings.Contains(out, `"build_date"`) {
+		t.Errorf("no build_date key:\n%s", out)
+	}
+	code, out, _ = runCLIExit(t, "version", "-o", "table")
+	if code != 0 || !strings.HasPrefix(out, "KEY") || !regexp.MustCompile(`(?m)^version\s+\S+$`).MatchString(out) {
+		t.Fatalf("version -o table: exit %d\n%s", code, out)
 	}
 }

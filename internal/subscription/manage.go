@@ -62,6 +62,19 @@ func (s *Service) CreateResource(ctx context.Context, who Actor, r Resource) (Re
 	return r, s.record(ctx, who, core.AuditCreate, "resource "+r.Name, "API resource created")
 }
 
+// GetResource returns an API resource.
+func (s *Service) GetResource(ctx context.Context, name string) (Resource, error) {
+	d, err := s.store.GetDocument(ctx, CollectionResources, name)
+	if err != nil {
+		return Resource{}, notFound(err, "no resource "+name)
+	}
+	var r Resource
+	if err := json.Unmarshal(d.Data, &r); err != nil {
+		return Resource{}, core.Wrap(core.KindInternal, "", err)
+	}
+	return r, nil
+}
+
 // ListResources lists the API resources, sorted by name.
 func (s *Service) ListResources(ctx context.Context) ([]Resource, error) {
 	out, err := list[Resource](ctx, s.store, CollectionResources, "", maxResources)
@@ -203,6 +216,20 @@ func (s *Service) Subscribe(ctx context.Context, who Actor, sub Subscription) (S
 // ListSubscriptions lists subscriptions of an organisation ("" for all).
 func (s *Service) ListSubscriptions(ctx context.Context, orgID string) ([]Subscription, error) {
 	return list[Subscription](ctx, s.store, CollectionSubscriptions, orgID, 100_000)
+}
+
+// GetSubscription returns a subscription by id.
+func (s *Service) GetSubscription(ctx context.Context, id string) (Subscription, error) {
+	subs, err := s.ListSubscriptions(ctx, "")
+	if err != nil {
+		return Subscription{}, err
+	}
+	for _, sub := range subs {
+		if sub.ID == id {
+			return sub, nil
+		}
+	}
+	return Subscription{}, core.E(core.KindNotFound, "no subscription "+core.LogSafe(id, 80))
 }
 
 // Unsubscribe removes a subscription by id.
