@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -190,7 +189,10 @@ func (c *headConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// headScanner is a byte-at-a-time state machine over the request stream.
+// headScanner is a state machine over the request stream. Head bytes are
+// taken a line at a time (IndexByte finds the LF, and only the byte before
+// it decides whether the line end is CRLF); body and chunk bytes are
+// skipped by length.
 type headScanner struct {
 	state   scanState
 	head    []byte // the current head, up to maxHeadScan
@@ -221,31 +223,33 @@ func (s *headScanner) feed(b []byte) (int, error) {
 		c := b[i]
 		switch s.state {
 		case inHead:
-			if c == '\n' {
-				if !s.prevCR {
-					s.err = errBareLF
-					return s.start, s.err
+			if c != '\n' {
+				// The rest of the line (or of b): kept, counted without
+				// its CRs; only its last byte can precede the LF.
+				seg := b[i:]
+				if j := bytes.IndexByte(seg, '\n'); j >= 0 {
+					seg = seg[:j]
 				}
-				if s.lineLen == 0 && len(s.head) > 1 { // CRLF CRLF: the head ends
-					s.endHead()
-					s.start = i + 1
-				} else if s.lineLen == 0 { // an empty line before the request line
-					s.head = s.head[:0]
-				} else {
-					s.lineLen = 0
-					s.keep(c)
-				}
-				s.prevCR = false
+				s.keepAll(seg)
+				s.lineLen += len(seg) - bytes.Count(seg, cr)
+				s.prevCR = seg[len(seg)-1] == '\r'
+				i += len(seg) - 1
 				continue
 			}
-			if c == '\r' {
-				s.prevCR = true
+			if !s.prevCR {
+				s.err = errBareLF
+				return s.start, s.err
+			}
+			if s.lineLen == 0 && len(s.head) > 1 { // CRLF CRLF: the head ends
+				s.endHead()
+				s.start = i + 1
+			} else if s.lineLen == 0 { // an empty line before the request line
+				s.head = s.head[:0]
+			} else {
+				s.lineLen = 0
 				s.keep(c)
-				continue
 			}
 			s.prevCR = false
-			s.lineLen++
-			s.keep(c)
 		case inBody:
 			skip := min(int64(len(b)-i), s.left)
 			s.left -= skip
@@ -306,46 +310,61 @@ func (s *headScanner) keep(c byte) {
 	}
 }
 
+// keepAll is keep of every byte of b.
+func (s *headScanner) keepAll(b []byte) {
+	if room := maxHeadScan - len(s.head); room > 0 {
+		s.head = append(s.head, b[:min(len(b), room)]...)
+	}
+}
+
+var cr = []byte{'\r'}
+
 func (s *headScanner) reset() {
 	s.state, s.head, s.lineLen, s.prevCR, s.left = inHead, s.head[:0], 0, false, 0
 }
 
-// endHead reads the framing of the head just completed.
+// endHead reads the framing of the head just completed, line by line in
+// place (no copies: it runs for every request).
 func (s *headScanner) endHead() {
 	if len(s.head) >= maxHeadScan {
 		s.off = true
 		return
 	}
-	lines := bytes.Split(s.head, []byte("\r\n"))
+	// Every LF kept in a head ends a line and follows a CR (a bare LF
+	// is refused): the lines are what lies between LFs, less that CR.
+	reqLine, rest, _ := bytes.Cut(s.head, lf)
 	var length int64 = -1
 	chunked := false
-	for _, ln := range lines[1:] {
-		name, value, ok := bytes.Cut(ln, []byte(":"))
+	for len(rest) > 0 {
+		var ln []byte
+		ln, rest, _ = bytes.Cut(rest, lf)
+		ln = bytes.TrimSuffix(ln, cr)
+		name, value, ok := bytes.Cut(ln, colon)
 		if !ok {
 			continue
 		}
-		v := strings.TrimSpace(string(value))
-		switch strings.ToLower(strings.TrimSpace(string(name))) {
-		case "content-length":
-			u, err := strconv.ParseUint(v, 10, 63)
+		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			u, err := strconv.ParseUint(string(value), 10, 63)
 			n := int64(u)
 			if err != nil || length >= 0 && n != length {
 				s.off = true
 				return
 			}
 			length = n
-		case "transfer-encoding":
-			if !strings.EqualFold(v, "chunked") || chunked {
+		case asciiEqualFold(name, "transfer-encoding"):
+			if !bytes.EqualFold(value, []byte("chunked")) || chunked {
 				s.off = true
 				return
 			}
 			chunked = true
-		case "upgrade":
+		case asciiEqualFold(name, "upgrade"):
 			s.off = true
 			return
 		}
 	}
-	if reqLine := string(lines[0]); strings.HasPrefix(reqLine, "CONNECT ") {
+	if bytes.HasPrefix(reqLine, []byte("CONNECT ")) {
 		s.off = true
 		return
 	}
@@ -358,6 +377,27 @@ func (s *headScanner) endHead() {
 	default:
 		s.state = inHead
 	}
+}
+
+var lf, colon = []byte{'\n'}, []byte{':'}
+
+// asciiEqualFold reports whether b is lower (all ASCII) in any case: the
+// header names that decide framing are ASCII, and so is what net/http
+// takes for them.
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // chunkSize parses a chunk-size line (hex, optional extensions, optional CR).
