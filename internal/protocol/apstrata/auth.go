@@ -103,14 +103,14 @@ const tokenCookieName = "apsdb.authToken"
 func (m *Module) authenticate(q *request) (caller, error) {
 	// Observed as the registry observes the scheme for the gateway; a
 	// request that presents no credentials is not an authentication.
-	done := func(string, error) {}
+	var o scheme.Observation // the zero one observes nothing
 	if (&apsScheme{m: m}).Presented(q.r) {
 		var ctx context.Context
-		ctx, done = scheme.Observe(q.r.Context(), m.d.Observer, m.d.Tracer, Family, SchemeName)
+		ctx, o = scheme.Observe(q.r.Context(), m.d.Observer, m.d.Tracer, Family, SchemeName)
 		q.r = q.r.WithContext(ctx)
 	}
 	c, err := m.identify(q)
-	done(c.orgID, err)
+	o.Done(c.orgID, err)
 	if err != nil || c.kind == anonymous || m.d.Access == nil {
 		return c, err
 	}

@@ -193,9 +193,9 @@ func (i *Identities) AuthenticateDevice(r *http.Request) (Device, error) {
 // tls_client_auth, observed as the registry observes the device-mtls
 // scheme for the gateway.
 func (i *Identities) observedDevice(r *http.Request) (Device, error) {
-	ctx, done := scheme.Observe(r.Context(), i.svc.Observer, i.svc.Tracer, Family, SchemeMTLS)
+	ctx, o := scheme.Observe(r.Context(), i.svc.Observer, i.svc.Tracer, Family, SchemeMTLS)
 	d, err := i.authenticateDevice(ctx, r, i.opt.Addr.IP(r))
-	done(d.Principal.OrgID, err)
+	o.Done(d.Principal.OrgID, err)
 	return d, err
 }
 

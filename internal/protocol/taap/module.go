@@ -199,9 +199,9 @@ func bearerToken(r *http.Request) (string, bool) {
 func (m *Module) RequirePoP(parts []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Observed as the registry observes the taap-pop scheme for the gateway.
-		ctx, done := authn.Observe(r.Context(), m.d.Services.Observer, m.d.Services.Tracer, family, SchemePoP)
+		ctx, o := authn.Observe(r.Context(), m.d.Services.Observer, m.d.Services.Tracer, family, SchemePoP)
 		c, err := m.authenticatePoP(ctx, r, m.d.ClientAddr.IP(r), parts, func() ([]byte, error) { return m.readBody(w, r) })
-		done(c.Token.OrgID, err)
+		o.Done(c.Token.OrgID, err)
 		if err != nil {
 			m.writeError(w, r, err, ctxBearer)
 			return
