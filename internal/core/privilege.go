@@ -264,6 +264,15 @@ func (a Authorization) check() (reason string, ok bool) {
 	return "", true
 }
 
+// Permitted reports whether the table grants a, without auditing: a
+// caller that formats a's audit details (Subject, RemoteAddr) only for a
+// refusal asks this first and calls Authorizer.Authorize, which audits,
+// when it is false.
+func (a Authorization) Permitted() bool {
+	_, ok := a.check()
+	return ok
+}
+
 // Allowed reports whether a is granted, without auditing (entry-point
 // links, listings that hide what the caller may not use).
 func Allowed(kind PrincipalKind, action Action) bool {

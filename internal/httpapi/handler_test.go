@@ -154,19 +154,32 @@ func TestClientAddr(t *testing.T) {
 		{"chain of trusted proxies", "127.0.0.1:1", "198.51.100.7, 10.9.9.9", "http", "198.51.100.7", false},
 		{"spoofed left-most entry is not believed", "10.1.2.3:1", "203.0.113.66, 198.51.100.7", "", "198.51.100.7", false},
 		{"garbage header", "10.1.2.3:1", "not-an-ip", "", "10.1.2.3", false},
+		// Several header lines are one list, in order (a newline separates them here).
+		{"several header lines", "10.1.2.3:1", "203.0.113.66\n198.51.100.7, 10.2.2.2\n10.3.3.3", "", "198.51.100.7", false},
+		{"garbage right of the client stops the walk", "10.1.2.3:1", "198.51.100.7, junk, 10.2.2.2", "", "10.1.2.3", false},
+		{"empty last line stops the walk", "10.1.2.3:1", "198.51.100.7\n", "", "10.1.2.3", false},
+		{"only trusted proxies", "10.1.2.3:1", "10.4.4.4,10.5.5.5", "", "10.1.2.3", false},
+		{"IPv4-mapped entries are unmapped", "[::ffff:10.1.2.3]:1", " ::ffff:198.51.100.7 ", "", "198.51.100.7", false},
+		{"peer that is no address", "pipe", "198.51.100.7", "", "pipe", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = tt.remote
 			if tt.xff != "" {
-				r.Header.Set("X-Forwarded-For", tt.xff)
+				for _, v := range strings.Split(tt.xff, "\n") {
+					r.Header.Add("X-Forwarded-For", v)
+				}
 			}
 			if tt.proto != "" {
 				r.Header.Set("X-Forwarded-Proto", tt.proto)
 			}
 			if got := c.IP(r); got != tt.wantIP {
 				t.Errorf("IP = %s, want %s", got, tt.wantIP)
+			}
+			// Addr is the same address, unformatted (zero for no address).
+			if a := c.Addr(r); a.IsValid() != (tt.wantIP != tt.remote) || a.IsValid() && a.String() != tt.wantIP {
+				t.Errorf("Addr = %v, want %s", a, tt.wantIP)
 			}
 			if got := c.Secure(r); got != tt.wantSecure {
 				t.Errorf("Secure = %v, want %v", got, tt.wantSecure)

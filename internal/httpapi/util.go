@@ -120,27 +120,54 @@ func peer(r *http.Request) (netip.Addr, bool) {
 	return a.Unmap(), err == nil
 }
 
-// IP returns the client's address as a string.
+// IP returns the client's address as a string (the peer's RemoteAddr as
+// it is when that is not an address).
 func (c ClientAddr) IP(r *http.Request) string {
 	a, ok := peer(r)
 	if !ok {
 		return r.RemoteAddr
 	}
+	return c.resolve(r, a).String()
+}
+
+// Addr is IP as a netip.Addr, without formatting it (the zero Addr when
+// the peer's RemoteAddr is not an address).
+func (c ClientAddr) Addr(r *http.Request) netip.Addr {
+	a, ok := peer(r)
+	if !ok {
+		return netip.Addr{}
+	}
+	return c.resolve(r, a)
+}
+
+// resolve walks X-Forwarded-For from the right, skipping our own proxies,
+// when the direct peer a is one of them; the first address that is not
+// ours is the client (a itself when the header holds none).
+func (c ClientAddr) resolve(r *http.Request, a netip.Addr) netip.Addr {
 	if !c.trusted(a) {
-		return a.String()
+		return a
 	}
-	// Walk X-Forwarded-For from the right, skipping our own proxies.
-	parts := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(parts) - 1; i >= 0; i-- {
-		h, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
-		if err != nil {
-			break
-		}
-		if !c.trusted(h) {
-			return h.Unmap().String()
+	// The values in order, each a comma-separated list: walked from the
+	// last entry of the last value without joining or splitting them.
+	vals := r.Header.Values("X-Forwarded-For")
+	for i := len(vals) - 1; i >= 0; i-- {
+		v := vals[i]
+		for {
+			j := strings.LastIndexByte(v, ',')
+			h, err := netip.ParseAddr(strings.TrimSpace(v[j+1:]))
+			if err != nil {
+				return a
+			}
+			if !c.trusted(h) {
+				return h.Unmap()
+			}
+			if j < 0 {
+				break
+			}
+			v = v[:j]
 		}
 	}
-	return a.String()
+	return a
 }
 
 // TrustedPeer reports whether r's direct peer is a trusted proxy, whose

@@ -89,23 +89,18 @@ func NewBearerAuth(svc core.Services, addr httpapi.ClientAddr) *BearerAuth {
 // token, Unavailable/Internal.
 func (b *BearerAuth) Authenticate(r *http.Request) (Caller, error) {
 	if r.Header.Get("Authorization") == "" { // nothing presented: no authentication to observe
-		return b.authenticate(r.Context(), r, b.addr.IP(r))
+		return b.authenticateFrom(r.Context(), r, b.addr.Addr(r))
 	}
-	ctx, done := scheme.Observe(r.Context(), b.obs, b.tracer, family, SchemeBearer)
-	c, err := b.authenticate(ctx, r, b.addr.IP(r))
-	done(c.Token.OrgID, err)
+	ctx, o := scheme.Observe(r.Context(), b.obs, b.tracer, family, SchemeBearer)
+	c, err := b.authenticateFrom(ctx, r, b.addr.Addr(r))
+	o.Done(c.Token.OrgID, err)
 	return c, err
 }
 
-// authenticate is the one bearer check of this module's routes and of
-// its scheme: core.BearerAuth with this adapter's audit details.
-func (b *BearerAuth) authenticate(ctx context.Context, r *http.Request, addr string) (Caller, error) {
-	c, err := b.core.Authenticate(ctx, b.request(r, addr))
-	return Caller{Token: c.Token, Kind: c.Kind}, err
-}
-
-// authenticateFrom is authenticate for the scheme, whose request carries
-// the client's address already resolved (formatted only on failure).
+// authenticateFrom is the one bearer check of this module's routes and
+// of its scheme: core.BearerAuth with this adapter's audit details. The
+// client's address, resolved, is formatted only for the audit record of
+// a failure.
 func (b *BearerAuth) authenticateFrom(ctx context.Context, r *http.Request, addr netip.Addr) (Caller, error) {
 	req := b.request(r, "")
 	if req.Addr = addr; !addr.IsValid() {
@@ -128,8 +123,22 @@ func (b *BearerAuth) Admin(r *http.Request, action core.Action) (Caller, error) 
 // authorize runs the core privilege check for c performing action on
 // target, with the request's audit details.
 func (b *BearerAuth) authorize(r *http.Request, c Caller, action core.Action, target core.Target, subject string) error {
-	return b.authz.Authorize(r.Context(), core.Authorization{Actor: c.Actor(), Action: action, Target: target, Subject: subject,
-		Protocol: "oauth2", RemoteAddr: b.addr.IP(r), RequestID: httpapi.RequestID(r)})
+	a := core.Authorization{Actor: c.Actor(), Action: action, Target: target, Subject: subject, Protocol: "oauth2", RequestID: httpapi.RequestID(r)}
+	if a.Permitted() { // the client's address is formatted for a refusal's audit record only
+		return nil
+	}
+	a.RemoteAddr = b.addr.IP(r)
+	return b.authz.Authorize(r.Context(), a)
+}
+
+// authorizeRoute is authorize for the route r itself, audited as
+// "METHOD path" (formatted only for a refusal, as the address is).
+func (b *BearerAuth) authorizeRoute(r *http.Request, c Caller, action core.Action, target core.Target) error {
+	a := core.Authorization{Actor: c.Actor(), Action: action, Target: target}
+	if a.Permitted() {
+		return nil
+	}
+	return b.authorize(r, c, action, target, r.Method+" "+r.URL.Path)
 }
 
 type callerKey struct{}
@@ -154,7 +163,7 @@ func (b *BearerAuth) RequireAction(action core.Action, next http.Handler) http.H
 			return
 		}
 		// Acting on something of its own: any reach the table grants.
-		if err := b.authorize(r, c, action, core.Target{OrgID: c.OrgID(), PrincipalID: c.PrincipalID()}, r.Method+" "+r.URL.Path); err != nil {
+		if err := b.authorizeRoute(r, c, action, core.Target{OrgID: c.OrgID(), PrincipalID: c.PrincipalID()}); err != nil {
 			b.refuse(w, r, err)
 			return
 		}
