@@ -94,7 +94,7 @@ func deriveKey(master []byte) (*masterKey, error) {
 	id := KeyID(master)
 	raw, _ := hex.DecodeString(id)
 	k := &masterKey{id: id, rawID: raw, seal: aead, hash: hashKey}
-	k.macs.New = func() any { return hmac.New(sha256.New, k.hash) }
+	k.macs.New = func() any { return &pooledMAC{h: hmac.New(sha256.New, k.hash)} }
 	return k, nil
 }
 
@@ -358,14 +358,25 @@ func (k *Keyring) HashUnder(id, purpose, value string) ([]byte, bool) {
 }
 
 func (mk *masterKey) sum(purpose, value string) []byte {
-	m := mk.macs.Get().(hash.Hash)
-	m.Reset()
-	io.WriteString(m, purpose)
-	m.Write([]byte{0})
-	io.WriteString(m, value)
-	sum := m.Sum(make([]byte, 0, sha256.Size))
+	m := mk.macs.Get().(*pooledMAC)
+	m.h.Reset()
+	// One Write of purpose, 0, value from the pooled buffer: a string
+	// written to the hash.Hash interface would be copied to the heap.
+	m.buf = append(append(append(m.buf[:0], purpose...), 0), value...)
+	m.h.Write(m.buf)
+	clear(m.buf) // the value may be a secret: not left in the pool
+	sum := m.h.Sum(make([]byte, 0, sha256.Size))
+	if cap(m.buf) > 8<<10 { // a rare long value does not stay pooled
+		m.buf = nil
+	}
 	mk.macs.Put(m)
 	return sum
+}
+
+// pooledMAC is a keyed HMAC state with the buffer its input is gathered in.
+type pooledMAC struct {
+	h   hash.Hash
+	buf []byte
 }
 
 // VerifyHash compares value's keyed hash under the active key with want
