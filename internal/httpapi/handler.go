@@ -309,7 +309,9 @@ func limitBody(next http.Handler, max int64, errs ErrorWriter) http.Handler {
 			errs(w, r, http.StatusRequestEntityTooLarge, core.E(core.KindInvalidInput, "request body larger than "+strconv.FormatInt(max, 10)+" bytes"))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if r.Body != nil && r.Body != http.NoBody { // nothing to bound (net/http's answer for no body)
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
