@@ -3,9 +3,6 @@ package adminapi
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
 
 	"github.com/authgate/authgate/internal/core"
 )
@@ -15,12 +12,6 @@ const (
 	RouteOrganisations = "/admin/organisations"
 	RoutePrincipals    = "/admin/principals"
 	RouteCredentials   = "/admin/credentials"
-)
-
-// Page sizes of the object listings.
-const (
-	defaultListLimit = 100
-	maxListLimit     = 1000
 )
 
 // objects are the core's lifecycle operations (core.Services), which the
@@ -47,24 +38,18 @@ type Objects struct{ Ops objects }
 
 var _ Group = Objects{}
 
-// pageParams are the paging parameters of every object listing.
-var pageParams = []Param{
-	{"limit", "page size, 1 to " + strconv.Itoa(maxListLimit) + " (default " + strconv.Itoa(defaultListLimit) + ")", "integer"},
-	{"cursor", "the next_cursor of the previous page", "string"},
-}
-
 // AdminRoutes are the core objects' routes.
 func (o Objects) AdminRoutes() []Route {
 	return []Route{
 		{Method: http.MethodGet, Path: RouteOrganisations, Tag: "Organisations", Summary: "List the organisations (an owner's or a user's: its own)",
-			Action: core.ActOrganisationsRead, Query: pageParams, Result: List[core.OrganisationView]{},
+			Action: core.ActOrganisationsRead, Query: PageParams, Result: List[core.OrganisationView]{},
 			Handle: func(ctx context.Context, req *Request) (any, error) {
-				p, err := pageOf(req.HTTP.URL.Query(), nil)
+				_, p, err := req.PageQuery()
 				if err != nil {
 					return nil, err
 				}
 				l, total, err := o.Ops.ListOrganisations(ctx, req, p)
-				return paged(l, total, p), err
+				return Paged(l, total, p), err
 			}},
 		{Method: http.MethodGet, Path: RouteOrganisations + "/{id}", Tag: "Organisations", Summary: "Get an organisation",
 			Action: core.ActOrganisationsRead, Result: core.OrganisationView{},
@@ -82,15 +67,14 @@ func (o Objects) AdminRoutes() []Route {
 			Query: append([]Param{
 				{"org", "the organisation (an admin must name it; an owner's or a user's is its own)", "string"},
 				{"kind", "one kind: admin, owner, user, device, application or partner", "string"},
-			}, pageParams...),
+			}, PageParams...),
 			Handle: func(ctx context.Context, req *Request) (any, error) {
-				q := req.HTTP.URL.Query()
-				p, err := pageOf(q, []string{"org", "kind"})
+				q, p, err := req.PageQuery("org", "kind")
 				if err != nil {
 					return nil, err
 				}
 				l, total, err := o.Ops.ListPrincipals(ctx, req, q.Get("org"), core.PrincipalKind(q.Get("kind")), p)
-				return paged(l, total, p), err
+				return Paged(l, total, p), err
 			}},
 		{Method: http.MethodGet, Path: RoutePrincipals + "/{id}", Tag: "Principals", Summary: "Get a principal",
 			Action: core.ActPrincipalsRead, Result: core.PrincipalView{},
@@ -115,10 +99,9 @@ func (o Objects) AdminRoutes() []Route {
 				{"principal", "one principal's", "string"},
 				{"kind", "one kind: access_key, client_secret, app_token, signing_key, password, public_key, certificate, api_key, psk", "string"},
 				{"include_revoked", "list revoked credentials too", "boolean"},
-			}, pageParams...),
+			}, PageParams...),
 			Handle: func(ctx context.Context, req *Request) (any, error) {
-				q := req.HTTP.URL.Query()
-				p, err := pageOf(q, []string{"org", "principal", "kind", "include_revoked"})
+				q, p, err := req.PageQuery("org", "principal", "kind", "include_revoked")
 				if err != nil {
 					return nil, err
 				}
@@ -131,7 +114,7 @@ func (o Objects) AdminRoutes() []Route {
 					return nil, core.E(core.KindInvalidInput, "include_revoked must be true or false")
 				}
 				l, total, err := o.Ops.ListCredentials(ctx, req, f, p)
-				return paged(l, total, p), err
+				return Paged(l, total, p), err
 			}},
 		{Method: http.MethodGet, Path: RouteCredentials + "/{id}", Tag: "Credentials", Summary: "Get a credential (never its secret)",
 			Action: core.ActCredentialsRead, Result: core.CredentialView{},
@@ -151,45 +134,4 @@ func (o Objects) AdminRoutes() []Route {
 				return o.Ops.RevokeCredentialAs(ctx, req, req.HTTP.PathValue("id"))
 			}},
 	}
-}
-
-// pageOf reads limit and cursor (an offset, opaque to callers); every
-// other parameter must be one of known, given once and bounded.
-func pageOf(q url.Values, known []string) (core.Page, error) {
-	for k, v := range q {
-		switch {
-		case k == "limit" || k == "cursor":
-		case !slices.Contains(known, k):
-			return core.Page{}, core.E(core.KindInvalidInput, "unknown parameter "+strconv.Quote(core.LogSafe(k, 64)))
-		}
-		if len(v) > 1 {
-			return core.Page{}, core.E(core.KindInvalidInput, "parameter "+k+" given more than once")
-		}
-		if len(v[0]) > 256 {
-			return core.Page{}, core.E(core.KindInvalidInput, "parameter "+k+" is too long")
-		}
-	}
-	p := core.Page{Limit: defaultListLimit}
-	var err error
-	if v := q.Get("limit"); v != "" {
-		if p.Limit, err = strconv.Atoi(v); err != nil || p.Limit < 1 || p.Limit > maxListLimit {
-			return core.Page{}, core.E(core.KindInvalidInput, "limit must be between 1 and "+strconv.Itoa(maxListLimit))
-		}
-	}
-	if v := q.Get("cursor"); v != "" {
-		if p.Offset, err = strconv.Atoi(v); err != nil || p.Offset < 1 {
-			return core.Page{}, core.E(core.KindInvalidInput, "cursor must be the next_cursor of a previous page")
-		}
-	}
-	return p, nil
-}
-
-// paged is a listing's page with the cursor of the next one.
-func paged[T any](items []T, total int, p core.Page) List[T] {
-	l := NewList(items)
-	l.Total = total
-	if next := p.Offset + len(items); len(items) > 0 && next < total {
-		l.NextCursor = strconv.Itoa(next)
-	}
-	return l
 }

@@ -7,13 +7,13 @@ import (
 	"github.com/authgate/authgate/internal/core"
 )
 
-// Page sizes of the listings that page with an offset cursor.
+// Page sizes of the listings, which page with an offset cursor.
 const (
 	DefaultLimit = 100
 	MaxLimit     = 1000
 )
 
-// PageParams are the documented paging parameters of such a listing.
+// PageParams are the documented paging parameters of every listing.
 var PageParams = []Param{
 	{"limit", "page size, 1 to " + strconv.Itoa(MaxLimit) + " (default " + strconv.Itoa(DefaultLimit) + ")", "integer"},
 	{"cursor", "the next_cursor of the previous page", "string"},
@@ -52,11 +52,21 @@ func PageOf(q url.Values) (core.Page, error) {
 		}
 	}
 	if v := q.Get("cursor"); v != "" {
-		if p.Offset, err = strconv.Atoi(v); err != nil || p.Offset < 0 {
+		if p.Offset, err = strconv.Atoi(v); err != nil || p.Offset < 1 {
 			return p, core.E(core.KindInvalidInput, "cursor must be the next_cursor of a previous page")
 		}
 	}
 	return p, nil
+}
+
+// PageQuery is Query and PageOf at once.
+func (r *Request) PageQuery(names ...string) (url.Values, core.Page, error) {
+	q, err := r.Query(names...)
+	if err != nil {
+		return nil, core.Page{}, err
+	}
+	p, err := PageOf(q)
+	return q, p, err
 }
 
 // BoolOf reads a boolean parameter ("" is false).

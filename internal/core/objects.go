@@ -131,9 +131,10 @@ type requestInfo interface {
 	RequestID() string
 }
 
-// recordChange audits a change to an object of org (and principal) made
-// through g, naming the actor.
-func (s Services) recordChange(ctx context.Context, g Gate, action, orgID, principalID, subject, reason string) error {
+// ChangeEvent is the audit record of a change to an object of org (and
+// principal) made through g under protocol: it names the actor and, for
+// the admin API's gate, the client address and request id.
+func ChangeEvent(g Gate, protocol, action, orgID, principalID, subject, reason string) AuditEvent {
 	act := g.Actor()
 	by := "by the operator (command line)"
 	if act.PrincipalID != "" {
@@ -142,11 +143,27 @@ func (s Services) recordChange(ctx context.Context, g Gate, action, orgID, princ
 	if reason != "" {
 		by = reason + " " + by
 	}
-	e := AuditEvent{Action: action, Protocol: "admin", OrgID: orgID, PrincipalID: principalID, Subject: subject, Outcome: OutcomeSuccess, Reason: by}
+	e := AuditEvent{Action: action, Protocol: protocol, OrgID: orgID, PrincipalID: principalID, Subject: subject, Outcome: OutcomeSuccess, Reason: by}
 	if ri, ok := g.(requestInfo); ok {
 		e.RemoteAddr, e.RequestID = ri.RemoteAddr(), ri.RequestID()
 	}
-	return s.Audit.Record(ctx, e)
+	return e
+}
+
+// RevocationBy names g's actor and request as the revoker of a credential.
+func RevocationBy(g Gate, protocol, reason string) Revocation {
+	act := g.Actor()
+	r := Revocation{Protocol: protocol, Reason: reason, OrgID: act.OrgID, PrincipalID: act.PrincipalID}
+	if ri, ok := g.(requestInfo); ok {
+		r.RemoteAddr, r.RequestID = ri.RemoteAddr(), ri.RequestID()
+	}
+	return r
+}
+
+// recordChange audits a change to an object of org (and principal) made
+// through g, naming the actor.
+func (s Services) recordChange(ctx context.Context, g Gate, action, orgID, principalID, subject, reason string) error {
+	return s.Audit.Record(ctx, ChangeEvent(g, "admin", action, orgID, principalID, subject, reason))
 }
 
 // ListOrganisations lists the organisations g's actor may read: every one

@@ -243,12 +243,11 @@ func (a *Accounts) DeleteAccount(ctx context.Context, g core.Gate, authKey strin
 		}
 	}
 	return out, a.audit.Record(ctx, a.event(g, core.AuditDelete, acct.OrgID, acct.PrincipalID, "account "+acct.Lookup,
-		strconv.Itoa(out.CredentialsRevoked)+" credentials and "+strconv.Itoa(out.TokensRevoked)+" tokens revoked"))
+		strconv.Itoa(out.CredentialsRevoked)+" credentials and "+strconv.Itoa(out.TokensRevoked)+" tokens revoked;"))
 }
 
 // retire revokes c and the tokens of its principal, and disables the principal.
 func (a *Accounts) retire(ctx context.Context, g core.Gate, c core.Credential, reason string, out *Deleted) error {
-	act := g.Actor()
 	n, err := a.store.RevokePrincipalTokens(ctx, c.PrincipalID, a.clock.Now())
 	if err != nil {
 		return err
@@ -257,7 +256,7 @@ func (a *Accounts) retire(ctx context.Context, g core.Gate, c core.Credential, r
 		return err
 	}
 	// Last: it also drops this node's cached tokens (core.Tokens).
-	m, err := a.prov.RevokeCredential(ctx, c, core.Revocation{Protocol: protocol, Reason: reason, OrgID: act.OrgID, PrincipalID: act.PrincipalID})
+	m, err := a.prov.RevokeCredential(ctx, c, core.RevocationBy(g, protocol, reason))
 	if err != nil {
 		return err
 	}
@@ -296,7 +295,7 @@ func (a *Accounts) CreateMember(ctx context.Context, g core.Gate, authKey string
 	if err != nil {
 		return Member{}, err
 	}
-	if err := a.audit.Record(ctx, a.event(g, core.AuditCreate, acct.OrgID, p.ID, string(kind)+" "+r.Name, "account "+authKey)); err != nil {
+	if err := a.audit.Record(ctx, a.event(g, core.AuditCreate, acct.OrgID, p.ID, string(kind)+" "+r.Name, "in account "+authKey)); err != nil {
 		return Member{}, err
 	}
 	out := Member{MemberView: memberView(acct.Lookup, c, p)}
@@ -349,7 +348,7 @@ func (a *Accounts) DeleteMember(ctx context.Context, g core.Gate, authKey, name 
 			return out, err
 		}
 	}
-	return out, a.audit.Record(ctx, a.event(g, core.AuditDelete, acct.OrgID, c.PrincipalID, "member "+core.LogSafe(name, 64), "account "+acct.Lookup))
+	return out, a.audit.Record(ctx, a.event(g, core.AuditDelete, acct.OrgID, c.PrincipalID, "member "+core.LogSafe(name, 64), "of account "+acct.Lookup))
 }
 
 // find reads the account authKey names and authorizes action on it. An
@@ -395,17 +394,9 @@ func checkMemberName(name string) error {
 	return nil
 }
 
-// event is an audit record of an operation by g's actor.
+// event is the audit record of a change made through g.
 func (a *Accounts) event(g core.Gate, action, orgID, principalID, subject, reason string) core.AuditEvent {
-	act := g.Actor()
-	by := "by the operator"
-	if act.PrincipalID != "" {
-		by = "by " + string(act.Kind) + " " + act.PrincipalID
-	}
-	if reason != "" {
-		reason += "; "
-	}
-	return core.AuditEvent{Action: action, Protocol: protocol, OrgID: orgID, PrincipalID: principalID, Subject: subject, Reason: reason + by}
+	return core.ChangeEvent(g, protocol, action, orgID, principalID, subject, reason)
 }
 
 func accountView(c core.Credential, o core.Organisation) AccountView {

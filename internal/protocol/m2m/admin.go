@@ -359,9 +359,7 @@ func (a *Admin) RevokeAPIKey(ctx context.Context, g core.Gate, id string) (APIKe
 		return APIKeyView{}, err
 	}
 	if c.RevokedAt == nil {
-		act := g.Actor()
-		if _, err := a.rev.RevokeCredential(ctx, c, core.Revocation{Protocol: protocol, Reason: "M2MApiKey revoked",
-			OrgID: act.OrgID, PrincipalID: act.PrincipalID}); err != nil {
+		if _, err := a.rev.RevokeCredential(ctx, c, core.RevocationBy(g, protocol, "M2MApiKey revoked")); err != nil {
 			return APIKeyView{}, err
 		}
 		if c, err = a.store.GetCredential(ctx, c.ID); err != nil {
@@ -578,7 +576,7 @@ func (a *Admin) RequeueJob(ctx context.Context, g core.Gate, id string) (JobView
 		return JobView{}, err
 	}
 	return jobView(j, now), a.d.Audit.Record(ctx, a.event(g, core.AuditUpdate, org, "outbox job "+id,
-		"requeued after "+v.LastError))
+		"requeued after: "+core.LogSafe(v.LastError, 200)+";"))
 }
 
 func queueOf(env string) string { return "m2m." + env }
@@ -608,14 +606,9 @@ func jobView(j core.Job, now time.Time) JobView {
 	return v
 }
 
-// event is an audit record of an operation by g's actor.
+// event is the audit record of a change made through g.
 func (a *Admin) event(g core.Gate, action, orgID, subject, reason string) core.AuditEvent {
-	act := g.Actor()
-	by := "by the operator"
-	if act.PrincipalID != "" {
-		by = "by " + string(act.Kind) + " " + act.PrincipalID
-	}
-	return core.AuditEvent{Action: action, Protocol: protocol, OrgID: orgID, Subject: subject, Reason: reason + "; " + by}
+	return core.ChangeEvent(g, protocol, action, orgID, "", subject, reason)
 }
 
 // page cuts one page out of a listing held in memory.
