@@ -3,7 +3,6 @@ package ca
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/core"
@@ -54,11 +53,7 @@ func (m Admin) AdminRoutes() []adminapi.Route {
 	return []adminapi.Route{
 		{Method: http.MethodGet, Path: "/admin/ca/certificates", Tag: tag, Summary: "Issued certificates, newest first, with days to expiry and issuer generation",
 			Action: core.ActCARead, Result: adminapi.List[View]{}, Handle: m.list,
-			Query: []adminapi.Param{
-				{Name: "limit", Type: "integer", Description: "at most this many (1 to 1000, default 100)"},
-				{Name: "offset", Type: "integer", Description: "skip this many"},
-				{Name: "org", Type: "string", Description: "only the certificates requested by this organisation"},
-			}},
+			Query: append(append([]adminapi.Param(nil), adminapi.PageParams...), adminapi.Param{Name: "org", Type: "string", Description: "only the certificates requested by this organisation"})},
 		{Method: http.MethodGet, Path: serial, Tag: tag, Summary: "One issued certificate, with its PEM",
 			Action: core.ActCARead, Result: View{}, Handle: m.get},
 		{Method: http.MethodPost, Path: "/admin/ca/certificates", Tag: tag, Summary: "Issue an M2M partner certificate from a PEM CSR (profile signing or ssl-server, environment TA or PE)",
@@ -93,27 +88,24 @@ func (g requestGate) AuditOrigin() (string, string) {
 func (m Admin) gate(req *adminapi.Request) core.Gate { return requestGate{Request: req, addr: m.addr} }
 
 func (m Admin) list(ctx context.Context, req *adminapi.Request) (any, error) {
-	q := req.HTTP.URL.Query()
-	var p core.Page
-	for name, dst := range map[string]*int{"offset": &p.Offset, "limit": &p.Limit} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || (name == "limit" && (n == 0 || n > MaxListLimit)) {
-				return nil, core.E(core.KindInvalidInput, name+" must be a number (limit 1 to 1000)")
-			}
-			*dst = n
-		}
+	q, err := req.Query("org")
+	if err != nil {
+		return nil, err
+	}
+	p, err := adminapi.PageOf(q)
+	if err != nil {
+		return nil, err
 	}
 	recs, total, err := m.ca.ListCertificates(ctx, m.gate(req), q.Get("org"), p)
 	if err != nil {
 		return nil, err
 	}
 	now := m.ca.Now()
-	out := adminapi.List[View]{Items: make([]View, 0, len(recs)), Total: total}
+	items := make([]View, 0, len(recs))
 	for _, r := range recs {
-		out.Items = append(out.Items, ViewOf(r, now, false))
+		items = append(items, ViewOf(r, now, false))
 	}
-	return out, nil
+	return adminapi.Paged(items, total, p), nil
 }
 
 func (m Admin) get(ctx context.Context, req *adminapi.Request) (any, error) {

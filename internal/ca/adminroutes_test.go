@@ -124,6 +124,20 @@ func TestAdminRoutes(t *testing.T) {
 	if err := json.Unmarshal(b, &list); st != 200 || err != nil || list.Total != 2 || len(list.Items) != 1 || list.Items[0].Certificate != "" {
 		t.Fatalf("list: %d %s", st, b)
 	}
+	if list.NextCursor != "1" {
+		t.Fatalf("first page's next_cursor: %q", list.NextCursor)
+	}
+	first := list.Items[0].Serial
+	st, _, b = e.call(t, "GET", "/admin/ca/certificates?limit=1&cursor="+list.NextCursor, admin, nil)
+	list = adminapi.List[View]{}
+	if err := json.Unmarshal(b, &list); st != 200 || err != nil || len(list.Items) != 1 || list.Items[0].Serial == first || list.NextCursor != "" {
+		t.Fatalf("second page: %d %s", st, b)
+	}
+	for _, q := range []string{"?offset=1", "?limit=0", "?limit=1001", "?cursor=-1", "?cursor=x", "?org=a&org=b"} {
+		if st, _, b := e.call(t, "GET", "/admin/ca/certificates"+q, admin, nil); st != http.StatusBadRequest {
+			t.Errorf("list%s: %d %s, want 400", q, st, b)
+		}
+	}
 	st, _, b = e.call(t, "GET", "/admin/ca/certificates/"+strings.ToUpper(v.Serial), admin, nil)
 	var got View
 	if err := json.Unmarshal(b, &got); st != 200 || err != nil || got.Serial != v.Serial || got.Certificate != v.Certificate {

@@ -245,7 +245,7 @@ func callbackStats(counts []core.JobCount) CallbackStats {
 // AdminRoutes implements adminapi.Group.
 func (d *Dashboard) AdminRoutes() []adminapi.Route {
 	return []adminapi.Route{{Method: http.MethodGet, Path: RouteStats, Tag: "Dashboard",
-		Summary: "This node's requests, denials and limiter refusals per family and minute over the last hour; certificates expiring within 30 days; failed callbacks",
+		Summary: "Dashboard (administrators only: the counts are the node's): requests, denials and limiter refusals per family and minute over the last hour; certificates expiring within 30 days; failed callbacks",
 		Action:  core.ActStatsRead, Result: Stats{},
 		Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
 			return d.Stats(ctx, req)
