@@ -148,3 +148,28 @@ func FuzzCAName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCASerial feeds the {serial} path value of the CA's admin routes
+// (and `authgate ca get|revoke SERIAL`) to its parser: no panics,
+// refusals are invalid input, and what passes is the canonical lower-case
+// hex of a positive number of at most 20 bytes, which parses to itself.
+func FuzzCASerial(f *testing.F) {
+	for _, s := range []string{"", "0", "01", "0x1F", "AB:CD:EF", "-5", "zz", strings.Repeat("f", 40), strings.Repeat("f", 41), "../ab", "1f\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ca.NormaliseSerial(s)
+		if err != nil {
+			if core.KindOf(err) != core.KindInvalidInput {
+				t.Fatalf("error of kind %v: %v", core.KindOf(err), err)
+			}
+			return
+		}
+		if got == "" || len(got) > 40 || got[0] == '0' || strings.Trim(got, "0123456789abcdef") != "" {
+			t.Fatalf("%q normalised to %q", s, got)
+		}
+		if again, err := ca.NormaliseSerial(got); err != nil || again != got {
+			t.Fatalf("%q -> %q -> %q, %v", s, got, again, err)
+		}
+	})
+}
