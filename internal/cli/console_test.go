@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/console"
 	"github.com/authgate/authgate/internal/core"
@@ -38,7 +39,8 @@ func (p probe) Register(mux *http.ServeMux) {
 		if _, err := r.Cookie(console.CookieName); err == nil {
 			p.e.probedWithCookie.Add(1)
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("probed"))
 	})
 }
 
@@ -51,6 +53,10 @@ func startConsole(t *testing.T, set func(*config.Config)) *consoleEnv {
 		cfg.Gateway.Enabled = true
 		if set != nil {
 			set(&cfg)
+		}
+		// The CA's material, as `authgate ca init` makes it.
+		if _, err := ca.New(cfg.CA, ca.DepsFrom(svc)).Init(context.Background(), ca.InitOptions{Algorithm: "ecdsa"}); err != nil {
+			t.Fatal(err)
 		}
 		rt := &runtime{cfg: cfg, log: slog.New(slog.DiscardHandler), svc: svc}
 		m, err := buildModules(context.Background(), rt)

@@ -133,7 +133,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 			return nil, err
 		}
 		con := console.New(rt.cfg.Console, console.Deps{Grant: o, Tokens: rt.svc.Tokens, Audit: rt.svc.Audit, Keys: rt.svc.Keys,
-			Clock: rt.svc.Clock, Addr: addr, Log: rt.log, Routes: func() []string { return adminRouteNames(m.admin) }})
+			Clock: rt.svc.Clock, Addr: addr, Log: rt.log, Routes: func() []adminapi.Route { return m.admin.Routes() }})
 		sessions = con
 		m.http = append(m.http, con)
 	}
@@ -157,16 +157,6 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 
 // The console signs in with the OAuth2 family's own password grant.
 var _ console.Granter = (*oauth2.Module)(nil)
-
-// adminRouteNames are the admin API's routes as "METHOD PATH", for the
-// console's navigation.
-func adminRouteNames(a *adminapi.API) []string {
-	var out []string
-	for _, r := range a.Routes() {
-		out = append(out, r.Method+" "+r.Path)
-	}
-	return out
-}
 
 // nodeName names this process in the keyring's list of running nodes:
 // host name, process id and a random suffix (a restarted node is another).

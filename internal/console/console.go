@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 
+	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 )
@@ -42,9 +43,9 @@ type Deps struct {
 	Clock  core.Clock
 	Addr   httpapi.ClientAddr
 	Log    *slog.Logger
-	// Routes lists the admin API's routes ("GET /admin/stats"), so the
-	// page shows only the sections this server serves (adminapi.API.Routes).
-	Routes func() []string
+	// Routes are the admin API's routes (adminapi.API.Routes): the page
+	// shows the sections this server serves and the principal may read.
+	Routes func() []adminapi.Route
 }
 
 // Module serves the console and implements adminapi.Sessions.
@@ -87,11 +88,20 @@ func secured(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (m *Module) routes() []string {
+// routes are the admin API's routes ("GET /admin/stats") whose action
+// the privilege table grants kind at all: the page offers no section it
+// could only be refused (the routes still decide per object).
+func (m *Module) routes(kind core.PrincipalKind) []string {
+	out := []string{}
 	if m.d.Routes == nil {
-		return nil
+		return out
 	}
-	return m.d.Routes()
+	for _, r := range m.d.Routes() {
+		if r.Public || core.Granted(kind, r.Action) != core.ReachNone {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	return out
 }
 
 var types = map[string]string{

@@ -81,8 +81,9 @@ type SessionInfo struct {
 	// ReadOnly: the principal is no admin; the page offers no write
 	// actions (and the admin API refuses them).
 	ReadOnly bool `json:"read_only"`
-	// Routes are the admin API's routes ("GET /admin/stats"): the page
-	// shows the sections whose routes this server serves.
+	// Routes are the admin API's routes ("GET /admin/stats") the
+	// principal's kind is granted: the page shows the sections whose
+	// routes this server serves to it.
 	Routes []string `json:"routes"`
 	// TailIntervalMS is the audit live tail's poll interval.
 	TailIntervalMS int64 `json:"tail_interval_ms"`
@@ -291,10 +292,7 @@ func (m *Module) cookie(value string, exp time.Time) *http.Cookie {
 
 func (m *Module) info(t core.Token, value string) SessionInfo {
 	in := SessionInfo{PrincipalID: t.PrincipalID, OrgID: t.OrgID, Kind: string(t.PrincipalKind), CSRFToken: m.csrfToken(value),
-		ReadOnly: t.PrincipalKind != core.PrincipalAdmin, Routes: m.routes(), TailIntervalMS: m.cfg.TailInterval.Milliseconds()}
-	if in.Routes == nil {
-		in.Routes = []string{}
-	}
+		ReadOnly: t.PrincipalKind != core.PrincipalAdmin, Routes: m.routes(t.PrincipalKind), TailIntervalMS: m.cfg.TailInterval.Milliseconds()}
 	if t.ExpiresAt != nil {
 		in.ExpiresAt = t.ExpiresAt.UTC()
 	}

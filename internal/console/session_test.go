@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/console"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -36,7 +37,9 @@ func start(t *testing.T, opt agtest.Options) *env {
 			t.Fatal(err)
 		}
 		con = console.New(console.DefaultConfig(), console.Deps{Grant: o, Tokens: svc.Tokens, Audit: svc.Audit, Keys: svc.Keys,
-			Clock: svc.Clock, Log: svc.Log, Routes: func() []string { return []string{"GET /admin/audit"} }})
+			Clock: svc.Clock, Log: svc.Log, Routes: func() []adminapi.Route {
+				return []adminapi.Route{{Method: "GET", Path: "/admin/audit", Action: core.ActAuditRead}, {Method: "POST", Path: "/admin/ca/certificates", Action: core.ActCAIssue}}
+			}})
 		return []httpapi.Module{o, con}
 	})
 	return &env{Env: e, con: con}
@@ -109,7 +112,7 @@ func TestSignInSetsSessionCookie(t *testing.T) {
 		t.Fatalf("cookie expiry %v / max-age %d, token expires %v", c.Expires, c.MaxAge, tok.ExpiresAt)
 	}
 	if info.Kind != "admin" || info.ReadOnly || info.OrgID != e.Admin.OrgID || info.CSRFToken == "" || !info.ExpiresAt.Equal(*tok.ExpiresAt) ||
-		len(info.Routes) != 1 || info.TailIntervalMS != 2000 {
+		len(info.Routes) != 2 || info.TailIntervalMS != 2000 {
 		t.Fatalf("session info %+v", info)
 	}
 	req, _ := http.NewRequest("GET", e.URL+console.RouteSession, nil)
@@ -364,5 +367,27 @@ func TestSecurityHeaders(t *testing.T) {
 		if resp, _ := http.Get(e.URL + p); resp.StatusCode != 404 {
 			t.Errorf("%s served: %d", p, resp.StatusCode)
 		}
+	}
+}
+
+// TestSessionRoutesFollowPrivileges: a non-admin's session lists only
+// the routes its kind is granted at all (the page offers no section that
+// could only be refused): an owner reads its organisation's audit log, a
+// user not even that; an admin's lists them all.
+func TestSessionRoutesFollowPrivileges(t *testing.T) {
+	e := start(t, agtest.Options{})
+	ctx := context.Background()
+	org, _ := e.Svc.CreateOrganisation(ctx, "acme")
+	for kind, want := range map[core.PrincipalKind]string{core.PrincipalOwner: "GET /admin/audit", core.PrincipalUser: ""} {
+		p, _ := e.Svc.CreatePrincipal(ctx, org.ID, kind, "alice-"+string(kind))
+		cred, secret, _ := e.Svc.Credentials.Create(ctx, core.CredentialSpec{OrgID: org.ID, PrincipalID: p.ID, Kind: core.CredAccessKey})
+		_, s := e.signIn(t, cred.Lookup, secret)
+		if !s.ReadOnly || s.OrgID != org.ID || strings.Join(s.Routes, ",") != want {
+			t.Fatalf("%s session %+v", kind, s)
+		}
+	}
+	_, admin := e.signIn(t, e.Admin.Key, e.Admin.Secret)
+	if admin.ReadOnly || strings.Join(admin.Routes, ",") != "GET /admin/audit,POST /admin/ca/certificates" {
+		t.Fatalf("admin session %+v", admin)
 	}
 }

@@ -116,11 +116,14 @@ function render(fromUser) {
   document.title = page.title + ' · authgate console';
   $('title').textContent = page.title;
   $('subtitle').textContent = subtitle(page, params);
-  clear($('toolbar'));
-  clear($('content'));
-  const filters = $('filters');
-  clear(filters);
-  filters.hidden = true;
+  // A fresh page area each time: nodes of the previous page never move,
+  // they are replaced (no layout shift between pages).
+  const area = el('div', { id: 'page' },
+    el('div', { id: 'toolbar', class: 'toolbar' }),
+    el('form', { id: 'filters', class: 'filters', hidden: true, novalidate: true }),
+    el('p', { id: 'status', class: 'status', role: 'status', 'aria-live': 'polite', text: '\u00a0' }),
+    el('div', { id: 'content', class: 'content' }));
+  $('page').replaceWith(area);
   $('status').textContent = 'Loading…';
   const seq = ++renderSeq;
   if (page.render) page.render({ session, params, content: $('content'), status: status(seq), call, seq: () => seq === renderSeq });
@@ -145,7 +148,7 @@ function renderList(page, params, seq) {
   const toolbar = $('toolbar');
   const listPath = fill(page.list, params);
   let filterValues = {};
-  if (page.create && canWrite(page.create.method + ' ' + page.create.path)) {
+  if (page.create && canWrite(page.create.method + ' ' + (page.create.route || page.create.path))) {
     toolbar.append(el('button', { type: 'button', class: 'primary', id: 'create', text: page.create.label,
       onclick: () => createDialog(page, params) }));
   }
@@ -158,7 +161,7 @@ function renderList(page, params, seq) {
   if (page.filters) {
     const form = $('filters');
     form.hidden = false;
-    for (const f of page.filters) form.append(field({ ...f, value: params[f.name] ?? f.value }, 'filter'));
+    for (const f of page.filters) form.append(field({ ...f, value: params[f.name] ?? (f.sessionDefault ? session[f.sessionDefault] : f.value) }, 'filter'));
     form.append(el('div', { class: 'filter-actions' },
       el('button', { type: 'submit', id: 'apply-filters', text: 'Apply filters' }),
       el('button', { type: 'button', id: 'clear-filters', text: 'Clear', onclick: () => { form.reset(); for (const i of form.querySelectorAll('input')) i.value = ''; form.requestSubmit(); } })));
@@ -172,25 +175,33 @@ function renderList(page, params, seq) {
   }
   const table = el('table', { class: 'list' });
   const caption = el('caption', { class: 'sr-only', text: page.title });
-  const thead = el('thead', {}, el('tr', {}, page.columns.map((c) => el('th', { scope: 'col', text: c.label })),
+  const thead = el('thead', {}, el('tr', {}, page.columns.map((c) => el('th', { scope: 'col', class: c.size ? 'col-' + c.size : undefined, text: c.label })),
     rowActions(page).length || (page.links || []).length ? el('th', { scope: 'col', text: 'Actions' }) : null));
-  const tbody = el('tbody');
+  let tbody = el('tbody');
   table.append(caption, thead, tbody);
   const more = el('button', { type: 'button', id: 'more', class: 'more', hidden: true, text: 'Load more' });
-  $('content').append(table, more);
+  const content = $('content');
   let cursor = '';
   let rows = [];
   const load = async (reset) => {
-    if (reset) { cursor = ''; rows = []; clear(tbody); }
     say('Loading…');
     try {
       const q = { ...(page.query || {}), ...filterValues };
-      if (cursor) q.cursor = cursor;
+      if (!reset && cursor) q.cursor = cursor;
       const ans = await call('GET', withQuery(listPath, q));
       if (seq !== renderSeq) return;
       const items = (ans && (ans[page.items || 'items'])) || [];
+      if (reset) {
+        // The rows are replaced at once, when the answer is here.
+        rows = [];
+        const fresh = el('tbody');
+        tbody.replaceWith(fresh);
+        tbody = fresh;
+        if (stopTail) { stopTail(); stopTail = null; }
+      }
       rows = rows.concat(items);
       for (const it of items) tbody.append(row(page, it, params, () => load(true)));
+      if (!table.isConnected) content.append(table, more);
       cursor = (ans && ans.next_cursor) || '';
       more.hidden = !cursor;
       const total = ans && typeof ans.total === 'number' ? ans.total : rows.length;
@@ -203,15 +214,23 @@ function renderList(page, params, seq) {
   if (tailButton) {
     tailButton.onclick = () => {
       if (stopTail) { stopTail(); stopTail = null; return; }
-      stopTail = tail(page, listPath, () => filterValues, tbody, params, tailButton, () => rows, (r) => { rows = r; });
+      // Tailing lists oldest first and adds new events at the bottom, so
+      // the rows already shown never move.
+      const fresh = el('tbody');
+      for (const it of rows.slice().reverse()) fresh.append(row(page, it, params, null));
+      tbody.replaceWith(fresh);
+      tbody = fresh;
+      more.hidden = true;
+      say('Live tail: newest at the bottom, every ' + (session.tail_interval_ms / 1000) + ' s.');
+      stopTail = tail(page, listPath, () => filterValues, () => tbody, params, tailButton, () => rows, (r) => { rows = r; });
     };
   }
   load(true);
 }
 
 // tail polls for events newer than the newest shown (since = its time,
-// events already shown are skipped by id) and puts them on top.
-function tail(page, listPath, filters, tbody, params, button, getRows, setRows) {
+// events already shown are skipped by id) and adds them at the bottom.
+function tail(page, listPath, filters, body, params, button, getRows, setRows) {
   let timer = 0;
   let stopped = false;
   button.setAttribute('aria-pressed', 'true');
@@ -225,7 +244,7 @@ function tail(page, listPath, filters, tbody, params, button, getRows, setRows) 
       const ans = await call('GET', withQuery(listPath, q));
       if (stopped) return;
       const fresh = (ans[page.items || 'items'] || []).filter((e) => !newest || e.id > newest.id).reverse();
-      for (const e of fresh) tbody.prepend(row(page, e, params, null));
+      for (const e of fresh) body().append(row(page, e, params, null));
       if (fresh.length) setRows(rows.concat(fresh));
     } catch (e) { /* the next tick tries again */ }
     if (!stopped) timer = setTimeout(tick, session ? session.tail_interval_ms : 2000);
@@ -240,7 +259,7 @@ function tail(page, listPath, filters, tbody, params, button, getRows, setRows) 
 }
 
 function rowActions(page) {
-  return (page.actions || []).filter((a) => canWrite(a.method + ' ' + a.path));
+  return (page.actions || []).filter((a) => canWrite(a.method + ' ' + (a.route || a.path)));
 }
 
 function row(page, it, params, reload) {
@@ -250,9 +269,11 @@ function row(page, it, params, reload) {
   const links = (page.links || []).filter((l) => available(pages.find((p) => p.id === l.page)));
   if (rowActions(page).length || (page.links || []).length) {
     const td = el('td', { class: 'actions', 'data-label': 'Actions' });
-    for (const l of links) td.append(el('a', { class: 'button small', href: '#/' + l.page + '?' + new URLSearchParams(l.params(it, params)), text: l.label }));
+    const box = el('div', { class: 'acts' });
+    td.append(box);
+    for (const l of links) box.append(el('a', { class: 'button small', href: '#/' + l.page + '?' + new URLSearchParams(l.params(it, params)), text: l.label }));
     for (const a of acts) {
-      td.append(el('button', { type: 'button', class: 'small' + (a.danger ? ' danger' : ''), 'data-action': a.id || a.label.toLowerCase(),
+      box.append(el('button', { type: 'button', class: 'small' + (a.danger ? ' danger' : ''), 'data-action': a.id || a.label.toLowerCase(),
         text: a.label, onclick: () => actionDialog(page, a, it, params, reload) }));
     }
     tr.append(td);

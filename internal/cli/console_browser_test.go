@@ -1,0 +1,496 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/authgate/authgate/internal/console"
+	"github.com/authgate/authgate/internal/core"
+)
+
+// TestConsoleCSRFOnAdminAPI: through the composed server, a state change
+// of the admin API with the session cookie needs the session's
+// X-CSRF-Token (none or a wrong one: 403, nothing changed); an
+// Authorization header wins over the cookie.
+func TestConsoleCSRFOnAdminAPI(t *testing.T) {
+	e := startConsole(t, nil)
+	c, info := e.signIn(t, e.Admin.Key, e.Admin.Secret)
+	_, other := e.signIn(t, e.Admin.Key, e.Admin.Secret)
+	body := `{"name":"csrf-test"}`
+	for _, tc := range []struct {
+		name   string
+		hdr    map[string]string
+		status int
+	}{
+		{"no token", nil, 403},
+		{"wrong token", map[string]string{console.CSRFHeader: "bm90LXRoZS10b2tlbg"}, 403},
+		{"another session's token", map[string]string{console.CSRFHeader: other.CSRFToken}, 403},
+		{"cross-site", map[string]string{console.CSRFHeader: info.CSRFToken, "Sec-Fetch-Site": "cross-site"}, 403},
+		{"a bad Authorization header wins over the cookie", map[string]string{console.CSRFHeader: info.CSRFToken, "Authorization": "Bearer nope"}, 401},
+	} {
+		if st, b := e.do(t, "POST", "/admin/organisations", body, c, tc.hdr); st != tc.status {
+			t.Errorf("%s: %d %s", tc.name, st, b)
+		}
+	}
+	if st, b := e.do(t, "GET", "/admin/organisations", "", c, nil); st != 200 || strings.Contains(b, "csrf-test") {
+		t.Fatalf("a refused request changed something: %d %s", st, b)
+	}
+	if st, b := e.do(t, "POST", "/admin/organisations", body, c, map[string]string{console.CSRFHeader: info.CSRFToken}); st != 201 {
+		t.Fatalf("with the CSRF token: %d %s", st, b)
+	}
+	// The session's token works as a bearer token too, and the cookie is
+	// not needed for reads.
+	if st, _ := e.do(t, "GET", "/admin/organisations", "", nil, map[string]string{"Authorization": "Bearer " + c.Value}); st != 200 {
+		t.Fatalf("bearer read: %d", st)
+	}
+}
+
+// TestAttack_ConsoleNonAdminCannotChange: an owner's and a user's
+// sessions, with their valid CSRF tokens, are refused every state change
+// of the admin API (403, audited) and read only their organisation.
+func TestAttack_ConsoleNonAdminCannotChange(t *testing.T) {
+	e := startConsole(t, nil)
+	ctx := context.Background()
+	for _, kind := range []core.PrincipalKind{core.PrincipalUser, core.PrincipalOwner} {
+		org, p, key, secret := e.userKey(t, kind)
+		c, info := e.signIn(t, key, secret)
+		if !info.ReadOnly || info.Kind != string(kind) {
+			t.Fatalf("%s: session info %+v", kind, info)
+		}
+		csrf := map[string]string{console.CSRFHeader: info.CSRFToken}
+		cred, _, _ := e.Svc.Credentials.Create(ctx, core.CredentialSpec{OrgID: org.ID, PrincipalID: p.ID, Kind: core.CredAccessKey})
+		for _, w := range []struct{ method, path, body string }{
+			{"POST", "/admin/organisations", `{"name":"mine"}`},
+			{"POST", "/admin/principals", `{"org_id":"` + org.ID + `","kind":"admin","name":"root"}`},
+			{"POST", "/admin/principals/" + p.ID + "/disable", ""},
+			{"POST", "/admin/credentials", `{"principal_id":"` + p.ID + `","kind":"access_key"}`},
+			{"POST", "/admin/credentials/" + cred.ID + "/revoke", ""},
+		} {
+			if st, b := e.do(t, w.method, w.path, w.body, c, csrf); st != 403 {
+				t.Errorf("%s %s %s: %d %s", kind, w.method, w.path, st, b)
+			}
+		}
+		if got, err := e.Svc.Credentials.Find(ctx, core.CredAccessKey, cred.Lookup); err != nil || got.RevokedAt != nil {
+			t.Errorf("%s: the credential changed: %v", kind, err)
+		}
+		if st, b := e.do(t, "GET", "/admin/audit?org="+e.Admin.OrgID, "", c, nil); st != 403 {
+			t.Errorf("%s read another organisation's audit log: %d %s", kind, st, b)
+		}
+		// The privilege table lets an owner read its organisation's audit log, a user not.
+		if st, _ := e.do(t, "GET", "/admin/audit", "", c, nil); st != map[core.PrincipalKind]int{core.PrincipalOwner: 200, core.PrincipalUser: 403}[kind] {
+			t.Errorf("%s reading its own audit log: %d", kind, st)
+		}
+		if st, b := e.do(t, "GET", "/admin/principals?org="+org.ID, "", c, nil); st != 200 || !strings.Contains(b, p.ID) {
+			t.Errorf("%s cannot read its own organisation's principals: %d %s", kind, st, b)
+		}
+	}
+	events, _ := e.Svc.Audit.List(ctx, core.AuditFilter{Action: core.AuditForbidden, Limit: 100})
+	if len(events) < 10 {
+		t.Fatalf("refusals audited: %d", len(events))
+	}
+}
+
+const chromiumPath = "/usr/bin/chromium"
+
+// consoleBrowser starts headless Chromium as internal/web's tests do (and,
+// like them, fails instead of skipping in a full run without it), at
+// 1280x900, trusting the test server's certificate.
+func consoleBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
+			t.Fatal("chromium is not installed but this is a full run (scripts/deps.sh installs it)")
+		}
+		t.Skip("chromium not installed")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("ignore-certificate-errors", true), // httptest's certificate
+		chromedp.Flag("hide-scrollbars", false),
+		chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`1`)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// js evaluates expr in the page (awaiting a promise) and returns its value.
+func js[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// wait polls expr until it is truthy and returns its value.
+func wait[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(wctx, chromedp.Poll[T](expr))
+	if err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById('status')||{}).textContent + ' | ' + (document.getElementById('dialog-error')||{}).textContent + ' | ' + (document.getElementById('signin-error')||{}).textContent`))
+		t.Fatalf("waiting for %s: %v (page: %s)", expr, err, status)
+	}
+	return v
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setValue sets a control's value by id, as typing would.
+func setValue(id, v string) chromedp.Action[chromedp.Void] {
+	b, _ := json.Marshal(v)
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.getElementById(%q); if (!el) throw new Error('no field %s'); el.value = %s; el.dispatchEvent(new Event('input', {bubbles: true})); })()`, id, id, b))
+}
+
+// clsObserver sums layout shifts not caused by input, from the first paint on.
+const clsObserver = `window.__cls = 0; window.__shifts = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) { if (!e.hadRecentInput) { window.__cls += e.value; window.__shifts.push(e.value + ' ' + (e.sources || []).map(s => s.node && (s.node.id || s.node.className || s.node.nodeName)).join(',')); } } }).observe({ type: 'layout-shift', buffered: true });`
+
+// screenshotDir is where the screenshots go (docs/console.md embeds them).
+var screenshotDir = filepath.Join("..", "..", "docs", "console")
+
+// TestConsoleInChromium drives the console in headless Chromium against
+// the composed server: sign in (cookie flags from CDP), every page at
+// 1280x900 (screenshot, no layout shift) and at 390 px (no horizontal
+// scroll), create an access key and copy its secret (the clipboard holds
+// the secret, which then gets a token), issue a certificate from a CSR and
+// revoke it, filter the audit log and see the live tail, Escape closes a
+// dialog, a cross-site form post carries no cookie, a user's read-only
+// view offers no write action and its direct writes are refused, sign out
+// (the token is revoked: 401).
+func TestConsoleInChromium(t *testing.T) {
+	e := startConsole(t, nil)
+	// Every step waits at most as long as the whole test may take.
+	ctx, cancel := context.WithTimeout(consoleBrowser(t), 3*time.Minute)
+	defer cancel()
+	_, user, userKey, userSecret := e.userKey(t, core.PrincipalOwner)
+	origin := e.URL
+	// Clipboard access for the page, as a user granting it would.
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		do(t, ctx, func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true}, Setting: browser.PermissionSettingGranted, Origin: origin})
+			return chromedp.Void{}, err
+		})
+	}
+	do(t, ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: clsObserver})
+		return chromedp.Void{}, err
+	})
+
+	e.seed(t)
+
+	// Sign in.
+	do(t, ctx, chromedp.Navigate(e.URL+console.RoutePage), chromedp.WaitVisible(chromedp.ID("signin-key")))
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "signin")
+	do(t, ctx, setValue("signin-key", e.Admin.Key), setValue("signin-secret", "wrong"), chromedp.Click(chromedp.ID("signin-submit")))
+	if msg := wait[string](t, ctx, `document.getElementById('signin-error').textContent`); !strings.Contains(msg, "invalid access key or secret") {
+		t.Fatalf("wrong secret: %q", msg)
+	}
+	do(t, ctx, setValue("signin-secret", e.Admin.Secret), chromedp.Click(chromedp.ID("signin-submit")))
+	wait[bool](t, ctx, `!document.getElementById('shell').hidden && document.querySelectorAll('#nav-list a').length > 0`)
+
+	cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{e.URL}})
+		return res.Cookies, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session *network.Cookie
+	for _, c := range cookies {
+		if c.Name == console.CookieName {
+			session = c
+		}
+	}
+	if session == nil || !session.HTTPOnly || !session.Secure || session.SameSite != network.CookieSameSiteStrict || session.Path != "/" {
+		t.Fatalf("session cookie as the browser keeps it: %+v", session)
+	}
+	if js[bool](t, ctx, `document.cookie.includes('authgate_console')`) {
+		t.Fatal("page script can read the session cookie")
+	}
+
+	// Every page of the navigation: screenshot at 1280x900, no layout shift.
+	navPages := js[[]string](t, ctx, `[...document.querySelectorAll('#nav-list a')].map(a => a.dataset.page)`)
+	for _, want := range []string{"dashboard", "organisations", "principals", "credentials", "accesskeys", "certificates", "audit"} {
+		if !slices.Contains(navPages, want) {
+			t.Errorf("page %s is not in the navigation %v", want, navPages)
+		}
+	}
+	visit := func(page string) {
+		t.Helper()
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/`+page+`'`))
+		wait[bool](t, ctx, `document.title.startsWith(document.getElementById('title').textContent) && !/Loading/.test(document.getElementById('status').textContent)`)
+		if s := js[string](t, ctx, `document.getElementById('status').textContent`); strings.HasPrefix(s, "Could not load") {
+			t.Errorf("page %s: %s", page, s)
+		}
+	}
+	for _, p := range navPages {
+		visit(p)
+		shot(t, ctx, p)
+	}
+	if cls := js[float64](t, ctx, `window.__cls`); cls != 0 {
+		t.Errorf("cumulative layout shift %v: %v", cls, js[[]string](t, ctx, `window.__shifts`))
+	}
+
+	// Phone width: no horizontal scroll on any page.
+	do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	for _, p := range navPages {
+		visit(p)
+		if w := js[[]int](t, ctx, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+			t.Errorf("page %s scrolls horizontally at 390 px: %d > %d", p, w[0], w[1])
+		}
+	}
+	do(t, ctx, chromedp.EmulateViewport(1280, 900))
+
+	// Issue a certificate from a pasted CSR, then revoke it.
+	visit("certificates")
+	if href := js[string](t, ctx, `document.getElementById('download-crl').getAttribute('href')`); href != "/admin/ca/crl" {
+		t.Errorf("CRL link %q", href)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("create-csr")), setValue("create-csr", testCSR(t, "acme-sensor")))
+	selectFirst(t, ctx)
+	shot(t, ctx, "certificates-issue")
+	do(t, ctx, chromedp.Click(chromedp.ID("dialog-ok")))
+	serial := wait[string](t, ctx, `(() => { const dt = [...document.querySelectorAll('#dialog-body dt')].find(d => d.textContent === 'serial'); return dt ? dt.nextElementSibling.textContent : ''; })()`)
+	do(t, ctx, chromedp.Click(chromedp.ID("dialog-cancel")))
+	row := `document.querySelector('#content tr[data-key=` + jsString(serial) + `]')`
+	wait[bool](t, ctx, `!!`+row)
+	shot(t, ctx, "certificates")
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](row+`.querySelector('button[data-action=revoke]').click()`))
+	wait[bool](t, ctx, `document.getElementById('dialog').open`)
+	do(t, ctx, chromedp.Click(chromedp.ID("dialog-ok")))
+	wait[bool](t, ctx, `(() => { const r = `+row+`; return r && !r.querySelector('button[data-action=revoke]') && r.querySelector('time') && [...r.querySelectorAll('td')].some(td => td.dataset.label === 'Revoked' && td.textContent !== ''); })()`)
+
+	// Filter the audit log; the live tail shows a new event on top.
+	visit("audit")
+	do(t, ctx, setValue("filter-action", "revoke"), chromedp.Click(chromedp.ID("apply-filters")))
+	wait[bool](t, ctx, `(() => { const rows = [...document.querySelectorAll('#content tbody tr')]; return rows.length > 0 && !/Loading/.test(document.getElementById('status').textContent) && rows.every(r => r.querySelector('td[data-label=Action]').textContent === 'revoke'); })()`)
+	do(t, ctx, setValue("filter-action", "auth_failure"), chromedp.Click(chromedp.ID("apply-filters")))
+	wait[bool](t, ctx, `!/Loading/.test(document.getElementById('status').textContent)`)
+	before := js[int](t, ctx, `document.querySelectorAll('#content tbody tr').length`)
+	do(t, ctx, chromedp.Click(chromedp.ID("tail")))
+	if st, _ := e.do(t, "POST", console.RouteSession, `{"access_key":"tail-probe","secret":"x"}`, nil, nil); st != 401 {
+		t.Fatalf("probe sign-in: %d", st)
+	}
+	// Tailing lists oldest first: the new event is the last row.
+	wait[bool](t, ctx, fmt.Sprintf(`(() => { const rows = document.querySelectorAll('#content tbody tr'); return rows.length > %d && rows[rows.length - 1].querySelector('td[data-label=Subject]').textContent === 'tail-probe'; })()`, before))
+	shot(t, ctx, "audit-filtered")
+	do(t, ctx, chromedp.Click(chromedp.ID("tail")))
+
+	// Create an access key and copy its secret.
+	visit("accesskeys")
+	do(t, ctx, chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("create-principal_id")))
+	// Escape closes the dialog (keyboard use), focus returns to the opener.
+	do(t, ctx, chromedp.KeyEvent("\x1b"))
+	wait[bool](t, ctx, `!document.getElementById('dialog').open && document.activeElement && document.activeElement.id === 'create'`)
+	do(t, ctx, chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("create-principal_id")),
+		setValue("create-principal_id", user.ID), setValue("create-name", "browser key"))
+	shot(t, ctx, "accesskeys-create")
+	do(t, ctx, chromedp.Click(chromedp.ID("dialog-ok")))
+	secret := wait[string](t, ctx, `(document.getElementById('created-secret') || {}).textContent`)
+	lookup := js[string](t, ctx, `[...document.querySelectorAll('#dialog-body dt')].find(d => d.textContent === 'lookup').nextElementSibling.textContent`)
+	shot(t, ctx, "accesskeys-created")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#dialog-body button[data-copy]`)))
+	wait[bool](t, ctx, `document.querySelector('#dialog-body button[data-copy]').dataset.copied === 'true'`)
+	if copied := js[string](t, ctx, `navigator.clipboard.readText()`); copied != secret {
+		t.Fatalf("clipboard %q, shown secret %q", copied, secret)
+	}
+	form := url.Values{"grant_type": {"password"}, "username": {lookup}, "password": {secret}}
+	resp, err := e.client.PostForm(e.URL+"/oauth/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the copied secret does not get a token: %d", resp.StatusCode)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("dialog-cancel")))
+	wait[bool](t, ctx, `[...document.querySelectorAll('#content td')].some(td => td.textContent === `+jsString(lookup)+`)`)
+
+	// A form on another site posting to authgate carries no session cookie.
+	attacker := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.URL.Query().Get("to")
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<form method="POST" action="%s"><input name="name" value="evil"></form><script>document.forms[0].submit()</script>`, target)
+	}))
+	defer attacker.Close()
+	attackerURL := strings.Replace(attacker.URL, "127.0.0.1", "localhost", 1) // another site
+	for _, path := range []string{"/test-probe", "/admin/organisations"} {
+		do(t, ctx, chromedp.Navigate(attackerURL+"/?to="+url.QueryEscape(e.URL+path)))
+		wait[bool](t, ctx, `location.href.startsWith(`+jsString(e.URL)+`)`)
+	}
+	if e.probes.Load() != 1 || e.probedWithCookie.Load() != 0 {
+		t.Fatalf("cross-site form posts: %d, with the cookie: %d", e.probes.Load(), e.probedWithCookie.Load())
+	}
+	if st, b := e.do(t, "GET", "/admin/organisations", "", nil, map[string]string{"Authorization": "Bearer " + session.Value}); st != 200 || strings.Contains(b, "evil") {
+		t.Fatalf("the cross-site form changed something: %d %s", st, b)
+	}
+
+	// Sign out: the sign-in form again, the token revoked.
+	do(t, ctx, chromedp.Navigate(e.URL+console.RoutePage+"#/dashboard"), chromedp.WaitVisible(chromedp.ID("signout")), chromedp.Click(chromedp.ID("signout")))
+	wait[bool](t, ctx, `!document.getElementById('signin').hidden`)
+	if st, _ := e.do(t, "GET", "/admin/audit", "", nil, map[string]string{"Authorization": "Bearer " + session.Value}); st != 401 {
+		t.Fatalf("the signed-out token still works: %d", st)
+	}
+
+	// A user: read-only view, no write action, direct writes refused.
+	do(t, ctx, setValue("signin-key", userKey), setValue("signin-secret", userSecret), chromedp.Click(chromedp.ID("signin-submit")))
+	wait[bool](t, ctx, `!document.getElementById('shell').hidden && document.querySelectorAll('#nav-list a').length > 0`)
+	userPages := js[[]string](t, ctx, `[...document.querySelectorAll('#nav-list a')].map(a => a.dataset.page)`)
+	for _, p := range userPages {
+		visit(p)
+		if n := js[int](t, ctx, `document.querySelectorAll('#create, #content button[data-action]').length`); n != 0 {
+			t.Errorf("user's page %s offers %d write actions", p, n)
+		}
+	}
+	visit("principals")
+	shot(t, ctx, "readonly")
+	for _, w := range [][2]string{{"POST", "/admin/organisations"}, {"POST", "/admin/credentials"}, {"POST", "/admin/principals/" + user.ID + "/disable"}} {
+		st := js[int](t, ctx, `(async () => { const s = await (await fetch('/console/session')).json();
+			const r = await fetch(`+jsString(w[1])+`, { method: `+jsString(w[0])+`, headers: { 'X-CSRF-Token': s.csrf_token, 'Content-Type': 'application/json' }, body: '{}' });
+			return r.status; })()`)
+		if st != 403 {
+			t.Errorf("user's %s %s from the page: %d", w[0], w[1], st)
+		}
+	}
+	checkScreenshotsDocumented(t)
+}
+
+// seed creates a few objects through the admin API, so the pages have
+// rows to show.
+func (e *consoleEnv) seed(t *testing.T) {
+	t.Helper()
+	c, info := e.signIn(t, e.Admin.Key, e.Admin.Secret)
+	csrf := map[string]string{console.CSRFHeader: info.CSRFToken}
+	for _, w := range [][2]string{
+		{"/admin/organisations", `{"name":"globex"}`},
+		{"/admin/apstrata/accounts", `{"name":"Acme IoT"}`},
+		{"/admin/subscriptions/resources", `{"name":"connectivity","path_prefixes":["/iot-connectivity/v1"],"methods":["GET"]}`},
+		{"/admin/subscriptions/plans", `{"name":"basic","rate":10,"rate_period":"1s","quota":1000,"quota_period":"24h"}`},
+		{"/admin/subscriptions", `{"org_id":"` + e.Admin.OrgID + `","resource":"connectivity","plan":"basic"}`},
+	} {
+		if st, b := e.do(t, "POST", w[0], w[1], c, csrf); st != 201 {
+			t.Fatalf("seed %s: %d %s", w[0], st, b)
+		}
+	}
+}
+
+// selectFirst leaves the dialog's selects at their first option (the
+// issue form's profile and environment have defaults).
+func selectFirst(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of document.querySelectorAll('#dialog-body select')) { if (!s.value) s.selectedIndex = 0; }`))
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// shot writes the viewport as docs/console/NAME.png.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testCSR is a PKCS#10 request for a partner signing certificate (RSA, as the profile wants).
+func testCSR(t *testing.T, cn string) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: []string{"Acme"},
+		OrganizationalUnit: []string{"M2M_TA"}, Country: []string{"DE"}, Province: []string{"Hessen"}, Locality: []string{"Darmstadt"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+var screenshotRef = regexp.MustCompile(`\(console/([a-z0-9-]+)\.png\)`)
+
+// checkScreenshotsDocumented: every screenshot under docs/console/ is
+// embedded in docs/console.md, and every one it embeds exists.
+func checkScreenshotsDocumented(t *testing.T) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "console.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string]bool{}
+	for _, m := range screenshotRef.FindAllStringSubmatch(string(doc), -1) {
+		refs[m[1]] = true
+	}
+	files, _ := filepath.Glob(filepath.Join(screenshotDir, "*.png"))
+	have := map[string]bool{}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".png")
+		have[name] = true
+		if !refs[name] {
+			t.Errorf("docs/console/%s.png is not embedded in docs/console.md", name)
+		}
+	}
+	for r := range refs {
+		if !have[r] {
+			t.Errorf("docs/console.md embeds console/%s.png, which the test did not write", r)
+		}
+	}
+}
+
+// TestConsoleScreenshotsDocumented runs the documentation check without a browser.
+func TestConsoleScreenshotsDocumented(t *testing.T) { checkScreenshotsDocumented(t) }
