@@ -18,12 +18,16 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 )
 
-// API builds the admin API of routes on svc, or fails the test.
+// API builds the admin API of routes on svc, or fails the test (also
+// when the OpenAPI document generated from them is not valid).
 func API(t testing.TB, svc core.Services, routes ...[]adminapi.Route) *adminapi.API {
 	t.Helper()
 	a, err := adminapi.New(adminapi.Deps{Bearer: svc.BearerAuth(), Authz: svc.Authz, Log: svc.Log}, routes...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := a.OpenAPI().Validate(context.Background()); err != nil {
+		t.Fatalf("openapi: %v", err)
 	}
 	return a
 }
