@@ -13,6 +13,8 @@ import (
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/gateway"
+	"github.com/authgate/authgate/internal/protocol/apstrata"
+	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/subscription"
 	sdk "github.com/authgate/authgate/sdk/m2m"
 )
@@ -37,6 +39,12 @@ var (
 		"route get":                    storeCompleter(routeNames),
 		"route delete":                 storeCompleter(routeNames),
 		"admin org get":                storeCompleter(orgIDs),
+		"apstrata account get":         storeCompleter(apstrataAuthKeys),
+		"apstrata account delete":      storeCompleter(apstrataAuthKeys),
+		"m2m apikey get":               storeCompleter(m2mAPIKeyIDs(true)),
+		"m2m apikey revoke":            storeCompleter(m2mAPIKeyIDs(false)),
+		"m2m partner get":              partnerNames,
+		"m2m outbox requeue":           storeCompleter(failedJobIDs),
 		"m2m call":                     fixed(sdk.OpSIMUsageGet, sdk.OpSIMStateGet, sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange),
 	}
 	flagCompletions = map[string]map[string]completer{
@@ -49,7 +57,14 @@ var (
 		"taap client create":     {"org": storeCompleter(orgIDs)},
 		"taap sim add":           {"org": storeCompleter(orgIDs)},
 		"m2m apikey":             {"partner": partnerNames},
+		"m2m apikey create":      {"partner": partnerNames},
+		"m2m apikey list":        {"partner": partnerNames},
 		"m2m sim add":            {"partner": partnerNames},
+		"m2m sim list":           {"partner": partnerNames},
+		"apstrata member create": {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"apstrata member list":   {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"apstrata member get":    {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"apstrata member delete": {"auth-key": storeCompleter(apstrataAuthKeys)},
 		"bench":                  {"schemes": func(*cobra.Command, *globalFlags) ([]string, error) { return benchNames(), nil }},
 	}
 )
@@ -183,6 +198,38 @@ func routeNames(ctx context.Context, rt *runtime) ([]string, error) {
 	var out []string
 	for _, r := range routes {
 		out = append(out, r.Name+"\t"+r.Source+" "+r.PathPrefix)
+	}
+	return out, err
+}
+
+// apstrataAuthKeys are the live accounts' authKeys, with their names.
+func apstrataAuthKeys(ctx context.Context, rt *runtime) ([]string, error) {
+	l, err := apstrata.NewAccounts(rt.svc).ListAccounts(ctx, core.Operator{}, apstrata.ListAccountsRequest{Page: core.Page{Limit: completionLimit}})
+	out := make([]string, 0, len(l.Items))
+	for _, a := range l.Items {
+		out = append(out, a.AuthKey+"\t"+a.Name)
+	}
+	return out, err
+}
+
+// m2mAPIKeyIDs are the ids of the M2MApiKeys (revoked ones too when all).
+func m2mAPIKeyIDs(all bool) func(ctx context.Context, rt *runtime) ([]string, error) {
+	return func(ctx context.Context, rt *runtime) ([]string, error) {
+		l, err := m2mAdmin(rt).ListAPIKeys(ctx, core.Operator{}, m2m.ListRequest{IncludeRevoked: all, Page: core.Page{Limit: completionLimit}})
+		out := make([]string, 0, len(l.Items))
+		for _, k := range l.Items {
+			out = append(out, k.ID+"\t"+k.Partner+" "+k.Env)
+		}
+		return out, err
+	}
+}
+
+// failedJobIDs are the M2M outbox jobs that may be requeued.
+func failedJobIDs(ctx context.Context, rt *runtime) ([]string, error) {
+	l, err := m2mAdmin(rt).ListOutbox(ctx, core.Operator{}, m2m.ListRequest{State: core.JobFailed, Page: core.Page{Limit: completionLimit}})
+	out := make([]string, 0, len(l.Items))
+	for _, j := range l.Items {
+		out = append(out, j.ID+"\t"+j.Partner+" "+j.Kind)
 	}
 	return out, err
 }

@@ -67,6 +67,9 @@ func TestCompletion(t *testing.T) {
 		{[]string{"m2m", "apikey", "--config", cfg, "--partner", ""}, []string{"acme"}},
 		{[]string{"m2m", "apikey", "--config", cfg, "--env", "PE", "--partner", ""}, []string{"globex"}},
 		{[]string{"m2m", "call", ""}, []string{"SIMUsageGet", "SIMStateGet", "SIMActivation"}},
+		{[]string{"m2m", "apikey", "create", "--config", cfg, "--partner", ""}, []string{"acme"}},
+		{[]string{"m2m", "sim", "list", "--config", cfg, "--partner", ""}, []string{"acme"}},
+		{[]string{"m2m", "partner", "get", "--config", cfg, ""}, []string{"acme"}},
 		{[]string{"bench", "--schemes", ""}, benchNames()},
 		{[]string{"admin", ""}, []string{"org", "principal", "credential", "audit"}},
 	} {
@@ -141,5 +144,55 @@ func TestCompletionCASerials(t *testing.T) {
 	}
 	if got := serials("ca", "get"); !got[vars["a"]] || !got[vars["b"]] {
 		t.Errorf("ca get completes %v, want %s and %s", got, vars["a"], vars["b"])
+	}
+}
+
+// TestCompletionApstrataM2MIDs: the Apstrata and M2M verbs complete the
+// ids that exist: live accounts' authKeys (as --auth-key too), M2MApiKey
+// ids (revoke: the unrevoked ones), failed outbox jobs (none here).
+func TestCompletionApstrataM2MIDs(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "authgate.yaml")
+	if err := os.WriteFile(cfg, []byte(goldenConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--data-dir", filepath.Join(dir, "data"), "--config", cfg}
+	var acct, gone, key, revoked map[string]any
+	for _, c := range []struct {
+		args []string
+		out  *map[string]any
+	}{
+		{[]string{"apstrata", "account", "create", "--name", "acme"}, &acct},
+		{[]string{"apstrata", "account", "create", "--name", "gone"}, &gone},
+		{[]string{"m2m", "apikey", "create", "--partner", "acme"}, &key},
+		{[]string{"m2m", "apikey", "create", "--partner", "acme"}, &revoked},
+	} {
+		if err := json.Unmarshal(runCLI(t, append(c.args, base...)...), c.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLI(t, append([]string{"apstrata", "account", "delete", gone["id"].(string)}, base...)...)
+	runCLI(t, append([]string{"m2m", "apikey", "revoke", revoked["id"].(string)}, base...)...)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"apstrata", "account", "get"}, []string{acct["id"].(string)}},
+		{[]string{"apstrata", "member", "list", "--data-dir", base[1], "--auth-key"}, []string{acct["id"].(string)}},
+		{[]string{"m2m", "apikey", "get"}, []string{key["id"].(string), revoked["id"].(string)}},
+		{[]string{"m2m", "apikey", "revoke"}, []string{key["id"].(string)}},
+		{[]string{"m2m", "outbox", "requeue"}, nil},
+	} {
+		args := append(append([]string{}, c.args...), base...)
+		if c.args[len(c.args)-1] == "--auth-key" {
+			args = c.args // the flag's value comes last
+		}
+		got, directive := completeCLI(t, append(args, "")...)
+		if strings.Join(got, " ") != strings.Join(c.want, " ") && !(len(got) == 2 && len(c.want) == 2 && got[0] == c.want[1] && got[1] == c.want[0]) {
+			t.Errorf("__complete %v: %v, want %v", c.args, got, c.want)
+		}
+		if directive != ":4" {
+			t.Errorf("__complete %v: directive %s", c.args, directive)
+		}
 	}
 }
