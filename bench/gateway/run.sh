@@ -10,9 +10,19 @@
 #   nginx-plain     nginx proxy_pass, no authentication
 #   nginx-fwdauth   nginx auth_request + authgate /gateway/check (bearer),
 #                   configured with docs/gateway.md's nginx snippet as it stands
-# then, at half of gateway-bearer's peak rate (hey, fixed rate), the p99
-# latency of the upstream, Caddy and the gateway: the gateway's p99 minus
-# the upstream's is the latency it adds.
+# then, at half of gateway-bearer's peak rate, the p99 latency of the
+# upstream, Caddy and the gateway: the gateway's p99 minus the upstream's
+# is the latency it adds. The load there is open loop with evenly spaced
+# arrivals (bench/gateway/latency: request i due at start + i/rate,
+# latency from that due time, as wrk2 does). hey -q, used before, gives
+# each of its -c workers a ticker of its own, all started at once: the
+# load came as bursts of 16 requests, which a proxy on one core serves one
+# after the other, so p99 was the length of a burst (+6.4 ms for Caddy
+# and authgate alike), not the latency a proxy adds.
+#
+# plain nginx keeps as many idle connections to the upstream as the
+# documented forward-auth snippet does (its "upstream api" keepalive), so
+# both nginx scenarios are configured alike.
 #
 # Usage: bench/gateway/run.sh [--duration 5s] [--connections 64] [--reps 3] [--no-pin]
 # On 2+ cores the proxy under test (and authgate beside nginx in
@@ -38,7 +48,6 @@ done
 . scripts/deps.sh
 need=()
 command -v wrk >/dev/null || need+=(wrk)
-command -v hey >/dev/null || need+=(hey)
 command -v caddy >/dev/null || need+=(caddy)
 command -v nginx >/dev/null || need+=(nginx)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
@@ -55,9 +64,13 @@ go build -o "$WORK/authgate" ./cmd/authgate
 go build -o "$WORK/bare" ./bench/oauth2/bare
 go build -o "$WORK/proxy" ./bench/gateway/proxy
 go build -o "$WORK/poptokens" ./bench/gateway/poptokens
+go build -o "$WORK/latency" ./bench/gateway/latency
 
-sut() { if [ "$PIN" = 1 ]; then GOMAXPROCS=1 taskset -c 0 "$@"; else "$@"; fi; }
-load() { if [ "$PIN" = 1 ]; then taskset -c 1 "$@"; else "$@"; fi; }
+# exec: run in the background, $! is then the server itself (not a
+# subshell around it), which cleanup stops; every use is in a subshell
+# (&, $(...)).
+sut() { if [ "$PIN" = 1 ]; then GOMAXPROCS=1 exec taskset -c 0 "$@"; else exec "$@"; fi; }
+load() { if [ "$PIN" = 1 ]; then exec taskset -c 1 "$@"; else exec "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_http() { # url
 	for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
@@ -153,8 +166,12 @@ EOF
 	sut nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
 	PIDS+=($!)
 }
+SNIPPET="$(awk '/<!-- fronttest:nginx -->/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started' docs/gateway.md)"
+[ -n "$SNIPPET" ] || { echo "no nginx snippet in docs/gateway.md" >&2; exit 1; }
+API_KEEPALIVE="$(sed -n 's/^upstream api {.*keepalive \([0-9]*\);.*/\1/p' <<<"$SNIPPET")"
+[ -n "$API_KEEPALIVE" ] || { echo "no keepalive in the snippet's upstream api" >&2; exit 1; }
 NGINX_PLAIN="127.0.0.1:$(free_port)"
-nginx_start nginx-plain "upstream api { server $UP; keepalive 16; }
+nginx_start nginx-plain "upstream api { server $UP; keepalive $API_KEEPALIVE; }
 server {
 	listen $NGINX_PLAIN;
 	location / {
@@ -164,8 +181,6 @@ server {
 	}
 }"
 NGINX_FWD="127.0.0.1:$(free_port)"
-SNIPPET="$(awk '/<!-- fronttest:nginx -->/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started' docs/gateway.md)"
-[ -n "$SNIPPET" ] || { echo "no nginx snippet in docs/gateway.md" >&2; exit 1; }
 SNIPPET="${SNIPPET//127.0.0.1:8080/$AG}"
 SNIPPET="${SNIPPET//127.0.0.1:9000/$UP}"
 SNIPPET="${SNIPPET//listen 80;/listen $NGINX_FWD;}"
@@ -203,25 +218,28 @@ for rep in $(seq "$REPS"); do
 	run nginx-fwdauth "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/"
 done
 
-# Latency at half of the gateway's peak, fixed rate (hey -q per worker).
+# Latency at half of the gateway's peak: open loop, evenly spaced arrivals.
 PEAK="$(awk '$1 == "gateway-bearer" {print $3}' "$RESULTS" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
-WORKERS=16
-QPS="$(awk -v p="$PEAK" -v w="$WORKERS" 'BEGIN {printf "%d", p / 2 / w}')"
-lat() { # label, hey args...: appends "label p99-ms"
+RATE="$(awk -v p="$PEAK" 'BEGIN {printf "%d", p / 2}')"
+lat() { # label, latency args...: appends "label p99-ms p50-ms achieved-rate"
 	local label="$1" out
 	shift
-	out="$(load hey -z "$DURATION" -c "$WORKERS" -q "$QPS" "$@")"
-	echo "$label $(awk '/ 99% in / {print $3 * 1000}' <<<"$out") $(awk '/Requests\/sec/ {print $2}' <<<"$out")" >>"$WORK/latency"
+	out="$(load "$WORK/latency" -rate "$RATE" -duration "$DURATION" -conns "$CONNS" "$@")"
+	if [ "$(awk '{print $4}' <<<"$out")" != 0 ]; then
+		echo "$label: failed requests at $RATE req/s: $out" >&2
+		exit 1
+	fi
+	echo "$label $(awk '{print $12, $8, $6}' <<<"$out")" >>"$WORK/latency.txt"
 }
-: >"$WORK/latency"
+: >"$WORK/latency.txt"
 for _ in $(seq "$REPS"); do
-	lat upstream "http://$UP/bench/"
-	lat caddy-plain "http://$CADDY/bench/"
-	lat gateway-bearer -H "Authorization: Bearer $TOKEN" "http://$AG/bench/"
+	lat upstream -url "http://$UP/bench/"
+	lat caddy-plain -url "http://$CADDY/bench/"
+	lat gateway-bearer -H "Authorization: Bearer $TOKEN" -url "http://$AG/bench/"
 done
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1 -c$CONNS -d$DURATION (PoP ${POP_SECS}s), $REPS repetitions; pinned: $([ "$PIN" = 1 ] && echo "proxy under test on CPU 0 (GOMAXPROCS=1, 1 nginx worker), wrk + upstream on CPU 1" || echo no)"
-python3 - "$RESULTS" "$WORK/latency" "$PEAK" "$((QPS * WORKERS))" <<'PY'
+python3 - "$RESULTS" "$WORK/latency.txt" "$PEAK" "$RATE" <<'PY'
 import statistics, sys
 rows, reps = {}, {}
 for line in open(sys.argv[1]):
@@ -240,10 +258,12 @@ print(f"| gateway-bearer / caddy-plain | {ratio('gateway-bearer', 'caddy-plain')
 print(f"| gateway-bearer / bare-proxy | {ratio('gateway-bearer', 'bare-proxy'):.0f}% | |")
 print(f"| gateway-pop / caddy-plain | {ratio('gateway-pop', 'caddy-plain'):.0f}% | |")
 print(f"| nginx-fwdauth / nginx-plain | {ratio('nginx-fwdauth', 'nginx-plain'):.0f}% | >= 60% |")
-lat = {}
+lat, p50 = {}, {}
 for line in open(sys.argv[2]):
-    label, p99, _ = line.split()
+    label, p99, median, _ = line.split()
     lat.setdefault(label, []).append(float(p99))
+    p50.setdefault(label, []).append(float(median))
 med = {k: statistics.median(v) for k, v in lat.items()}
-print(f"| p99 at {sys.argv[4]} req/s (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ms, caddy-plain {med['caddy-plain']:.2f} ms, gateway-bearer {med['gateway-bearer']:.2f} ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms | < 1 ms |")
+m50 = {k: statistics.median(v) for k, v in p50.items()}
+print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms | < 1 ms |")
 PY
