@@ -125,9 +125,9 @@ func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics, errs E
 		return next
 	}
 	var mu sync.Mutex
-	inFlight := map[string]int{}
+	inFlight := map[inFlightKey]int{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := core.AddressKey(addr.IP(r))
+		key := inFlightKeyOf(addr, r)
 		mu.Lock()
 		if inFlight[key] >= max {
 			mu.Unlock()
@@ -149,6 +149,26 @@ func shedPerAddr(next http.Handler, max int, addr ClientAddr, m *metrics, errs E
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// inFlightKey is core.AddressKey's grouping without formatting: an IPv4
+// address, an IPv6 address's /64, or (a peer that is no address) the key
+// of the raw RemoteAddr.
+type inFlightKey struct {
+	addr netip.Addr
+	raw  string
+}
+
+func inFlightKeyOf(c ClientAddr, r *http.Request) inFlightKey {
+	a := c.Addr(r)
+	switch {
+	case !a.IsValid():
+		return inFlightKey{raw: core.AddressKey(r.RemoteAddr)}
+	case a.Is4():
+		return inFlightKey{addr: a}
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return inFlightKey{addr: p.Addr()}
 }
 
 // closeIfBody marks the connection of a refused request with a body to be

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/core"
 )
 
 func testCertificate(t *testing.T) tls.Certificate {
@@ -294,4 +296,37 @@ func TestInFlightPerAddressBehindProxy(t *testing.T) {
 	<-entered
 	close(release)
 	<-done
+}
+
+// The in-flight limit groups requests as core.AddressKey does (IPv4
+// address, IPv6 /64, the raw peer otherwise), without formatting.
+func TestInFlightKeyGroupsAsAddressKey(t *testing.T) {
+	trusted, err := ParsePrefixes([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ClientAddr{Trusted: trusted}
+	reqs := []struct{ remote, xff string }{
+		{"192.0.2.1:1", ""}, {"192.0.2.1:2", ""}, {"192.0.2.2:1", ""}, {"[::ffff:192.0.2.1]:3", ""},
+		{"[2001:db8:1:2::1]:1", ""}, {"[2001:db8:1:2::ff]:1", ""}, {"[2001:db8:1:3::1]:1", ""},
+		{"[fe80::1%eth0]:1", ""}, {"[fe80::2%eth1]:1", ""},
+		{"10.1.1.1:1", "192.0.2.1"}, {"10.1.1.1:1", "2001:db8:1:2::7"}, {"10.1.1.1:1", "10.2.2.2"},
+		{"pipe", ""}, {"other-pipe", ""},
+	}
+	for i, a := range reqs {
+		for j, b := range reqs {
+			ra, rb := httptest.NewRequest("GET", "/", nil), httptest.NewRequest("GET", "/", nil)
+			ra.RemoteAddr, rb.RemoteAddr = a.remote, b.remote
+			if a.xff != "" {
+				ra.Header.Set("X-Forwarded-For", a.xff)
+			}
+			if b.xff != "" {
+				rb.Header.Set("X-Forwarded-For", b.xff)
+			}
+			same := core.AddressKey(c.IP(ra)) == core.AddressKey(c.IP(rb))
+			if got := inFlightKeyOf(c, ra) == inFlightKeyOf(c, rb); got != same {
+				t.Errorf("%d %+v and %d %+v: same key %v, AddressKey says %v", i, a, j, b, got, same)
+			}
+		}
+	}
 }
