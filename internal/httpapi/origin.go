@@ -18,9 +18,10 @@ import (
 // with Host: evil.example therefore never yields an evil.example link or
 // issuer. The zero value believes no Host but the local address.
 type Origin struct {
-	public  *url.URL
-	allowed map[string]struct{}
-	addr    ClientAddr
+	public     *url.URL
+	publicBase string // public.String(), formatted once
+	allowed    map[string]struct{}
+	addr       ClientAddr
 }
 
 // NewOrigin validates the configured public URL ("" for none) and the
@@ -34,7 +35,7 @@ func NewOrigin(publicURL string, allowedHosts []string, addr ClientAddr) (Origin
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return Origin{}, errors.New("public_url must be an absolute http(s) URL without user, query or fragment")
 		}
-		o.public = u
+		o.public, o.publicBase = u, u.String()
 	}
 	for _, h := range allowedHosts {
 		h = strings.ToLower(strings.TrimSpace(h))
@@ -56,7 +57,7 @@ func (o Origin) Public() bool { return o.public != nil }
 // Base returns the absolute base URL for r, without a trailing slash.
 func (o Origin) Base(r *http.Request) string {
 	if o.public != nil {
-		return o.public.String()
+		return o.publicBase
 	}
 	scheme := "http"
 	if o.addr.Secure(r) {
