@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -79,7 +78,11 @@ func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	for _, name := range identityHeaders {
-		h[name] = []string{dec.Header.Get(name)}
+		if v := dec.Header[name]; len(v) == 1 { // the decision's own values, made for this request
+			h[name] = v
+		} else {
+			h[name] = []string{""}
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -106,6 +109,5 @@ func (f *ForwardAuth) refuse(w http.ResponseWriter, r *http.Request, status int,
 // clientAddr is the original client's address (X-Forwarded-For walked
 // through the trusted proxies), for the failed-authentication limiter.
 func clientAddr(c httpapi.ClientAddr, r *http.Request) netip.Addr {
-	a, _ := netip.ParseAddr(strings.TrimSpace(c.IP(r)))
-	return a.Unmap()
+	return c.Addr(r).Unmap()
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,6 +72,52 @@ const HeaderOriginalLength = "X-Original-Content-Length"
 // original request's.
 var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// notOriginal are the check request's headers that were not the original
+// request's (canonical names): the connection's (hop-by-hop), the
+// describing ones, and the check request's own Content-Length (it has no
+// body, or Envoy's copy of it, whose length the caller sets).
+var notOriginal = func() map[string]bool {
+	m := map[string]bool{"Content-Length": true}
+	for _, name := range append(append([]string{}, hopByHop...), describing...) {
+		m[http.CanonicalHeaderKey(name)] = true
+	}
+	return m
+}()
+
+// originalHeader copies h without the headers that were not the original
+// request's: notOriginal, the ones its Connection header names, and
+// Envoy's X-Envoy-*. One map and one backing array for the values, sized
+// to what is kept.
+func originalHeader(h http.Header) http.Header {
+	var listed []string // Connection: the names it makes hop-by-hop
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				listed = append(listed, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	keep := func(name string) bool {
+		return !notOriginal[name] && !strings.HasPrefix(name, "X-Envoy-") && !slices.Contains(listed, name)
+	}
+	n, nv := 0, 0
+	for name, v := range h {
+		if keep(name) {
+			n, nv = n+1, nv+len(v)
+		}
+	}
+	out := make(http.Header, n)
+	vals := make([]string, nv)
+	for name, v := range h {
+		if keep(name) {
+			c := copy(vals, v)
+			out[name] = vals[:c:c]
+			vals = vals[c:]
+		}
+	}
+	return out
+}
 
 // errDescribe is the refusal of a check request that describes no original
 // request, or describes it in a way that cannot be believed.
@@ -173,7 +220,7 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		Proto:         r.Proto,
 		ProtoMajor:    r.ProtoMajor,
 		ProtoMinor:    r.ProtoMinor,
-		Header:        h.Clone(),
+		Header:        originalHeader(h),
 		Body:          http.NoBody,
 		ContentLength: length,
 		Host:          host,
@@ -185,27 +232,6 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		// not known here (a certificate-bound credential is refused).
 		out.TLS = &tls.ConnectionState{HandshakeComplete: true}
 	}
-	for _, name := range h.Values("Connection") {
-		for _, f := range strings.Split(name, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				out.Header.Del(f)
-			}
-		}
-	}
-	for _, name := range hopByHop {
-		out.Header.Del(name)
-	}
-	for _, name := range describing {
-		out.Header.Del(name)
-	}
-	for name := range out.Header {
-		if strings.HasPrefix(name, "X-Envoy-") {
-			delete(out.Header, name)
-		}
-	}
-	// The check request's length is not the original's (it has no body,
-	// or Envoy's copy of it, whose length the caller sets).
-	out.Header.Del("Content-Length")
 	d.Request = out.WithContext(r.Context())
 	return d, nil
 }
@@ -286,9 +312,11 @@ func parseOriginURI(uri string) (*url.URL, error) {
 	if err != nil {
 		return nil, errDescribe("the original URI does not parse")
 	}
-	raw := strings.ToLower(u.EscapedPath())
-	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") || strings.Contains(raw, "%00") {
-		return nil, errDescribe("the original path holds an encoded '/', '\\' or NUL")
+	if raw := u.EscapedPath(); strings.IndexByte(raw, '%') >= 0 { // only an escape can encode them
+		raw = strings.ToLower(raw)
+		if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") || strings.Contains(raw, "%00") {
+			return nil, errDescribe("the original path holds an encoded '/', '\\' or NUL")
+		}
 	}
 	clean := path.Clean(u.Path)
 	if strings.HasSuffix(u.Path, "/") && clean != "/" {

@@ -221,14 +221,16 @@ func (g *Gateway) authorize(ctx context.Context, req scheme.Request, d *Decision
 	if err != nil {
 		return err
 	}
-	d.Header = http.Header{
-		HeaderSubject:      {c.Subject},
-		HeaderOrganisation: {c.OrgID},
-		HeaderScheme:       {c.Scheme},
-		HeaderIdentity:     {tok},
-	}
+	// One backing array for the values (a header of five one-value slices).
+	v := [...]string{c.Subject, c.OrgID, c.Scheme, tok, c.Scope}
+	vals := v[:]
+	d.Header = make(http.Header, len(identityHeaders))
+	d.Header[HeaderSubject] = vals[0:1:1]
+	d.Header[HeaderOrganisation] = vals[1:2:2]
+	d.Header[HeaderScheme] = vals[2:3:3]
+	d.Header[HeaderIdentity] = vals[3:4:4]
 	if c.Scope != "" {
-		d.Header[HeaderScope] = []string{c.Scope}
+		d.Header[HeaderScope] = vals[4:5:5]
 	}
 	return nil
 }

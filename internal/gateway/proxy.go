@@ -92,11 +92,7 @@ func (g *Gateway) refuseBody(w http.ResponseWriter, r *http.Request, req scheme.
 }
 
 func (g *Gateway) clientAddr(r *http.Request) netip.Addr {
-	a, err := netip.ParseAddr(g.d.Addr.IP(r))
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a
+	return g.d.Addr.Addr(r)
 }
 
 // dropIdentityHeaders removes every X-Authgate-* header: only the gateway

@@ -118,9 +118,13 @@ func (t *table) match(host, path, method string) (rt *route, allow []string) {
 // without port, trailing dot or IPv6 brackets.
 func requestHost(hostport string) string {
 	h := hostport
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		h = host
-	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+	split := false
+	if strings.IndexByte(hostport, ':') >= 0 { // without one, SplitHostPort fails (and allocates its error)
+		if host, _, err := net.SplitHostPort(hostport); err == nil {
+			h, split = host, true
+		}
+	}
+	if !split && strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
 	return strings.TrimSuffix(strings.ToLower(h), ".")
