@@ -174,10 +174,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.chain.Se
 
 type requestIDKey struct{}
 
+// requestIDValue is a request's id in its context and in its answer's
+// X-Request-Id header: one allocation holds both (the header's value
+// slice is vals[:]), and a pointer in a context costs no boxing.
+type requestIDValue struct{ vals [1]string }
+
 // RequestID returns the id of the request (set by the chain).
 func RequestID(r *http.Request) string {
-	if v, ok := r.Context().Value(requestIDKey{}).(string); ok {
-		return v
+	if v, ok := r.Context().Value(requestIDKey{}).(*requestIDValue); ok {
+		return v.vals[0]
 	}
 	return ""
 }
@@ -191,12 +196,15 @@ func withRequestID(next http.Handler) http.Handler {
 	prefix := hex.EncodeToString(b[:]) + "-"
 	var seq atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := &requestIDValue{}
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 || !printable(id) {
-			id = prefix + strconv.FormatUint(seq.Add(1), 36)
+			var buf [32]byte
+			id = string(strconv.AppendUint(append(buf[:0], prefix...), seq.Add(1), 36))
 		}
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		v.vals[0] = id
+		w.Header()["X-Request-Id"] = v.vals[:]
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, v)))
 	})
 }
 
