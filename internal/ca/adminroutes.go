@@ -6,22 +6,17 @@ import (
 
 	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/core"
-	"github.com/authgate/authgate/internal/httpapi"
 )
 
 // Admin is the CA's part of the admin API (/admin/ca/...): the same
 // operations `authgate ca list|get|sign|revoke|crl` call, for the console.
 // Every route is admin-only (ca.read, ca.issue, ca.revoke).
-type Admin struct {
-	ca   *Authority
-	addr httpapi.ClientAddr
-}
+type Admin struct{ ca *Authority }
 
 var _ adminapi.Group = Admin{}
 
-// NewAdmin builds the CA's admin routes; addr finds the client address
-// the CA's audit records name.
-func NewAdmin(a *Authority, addr httpapi.ClientAddr) Admin { return Admin{ca: a, addr: addr} }
+// NewAdmin builds the CA's admin routes.
+func NewAdmin(a *Authority) Admin { return Admin{ca: a} }
 
 // IssueBody is the body of POST /admin/ca/certificates.
 type IssueBody struct {
@@ -69,23 +64,12 @@ func (m Admin) AdminRoutes() []adminapi.Route {
 	}
 }
 
-// requestGate is an admin API request as the gate of a CA operation,
-// telling the CA's audit records where it came from.
-type requestGate struct {
-	*adminapi.Request
-	addr httpapi.ClientAddr
-}
-
+// The admin API's request is the gate of the CA's operations, and tells
+// their audit records where it came from.
 var (
-	_ core.Gate = requestGate{}
-	_ origin    = requestGate{}
+	_ core.Gate = (*adminapi.Request)(nil)
+	_ origin    = (*adminapi.Request)(nil)
 )
-
-func (g requestGate) AuditOrigin() (string, string) {
-	return g.addr.IP(g.HTTP), httpapi.RequestID(g.HTTP)
-}
-
-func (m Admin) gate(req *adminapi.Request) core.Gate { return requestGate{Request: req, addr: m.addr} }
 
 func (m Admin) list(ctx context.Context, req *adminapi.Request) (any, error) {
 	q, err := req.Query("org")
@@ -96,7 +80,7 @@ func (m Admin) list(ctx context.Context, req *adminapi.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs, total, err := m.ca.ListCertificates(ctx, m.gate(req), q.Get("org"), p)
+	recs, total, err := m.ca.ListCertificates(ctx, req, q.Get("org"), p)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +93,7 @@ func (m Admin) list(ctx context.Context, req *adminapi.Request) (any, error) {
 }
 
 func (m Admin) get(ctx context.Context, req *adminapi.Request) (any, error) {
-	rec, err := m.ca.Certificate(ctx, m.gate(req), req.HTTP.PathValue("serial"))
+	rec, err := m.ca.Certificate(ctx, req, req.HTTP.PathValue("serial"))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +102,7 @@ func (m Admin) get(ctx context.Context, req *adminapi.Request) (any, error) {
 
 func (m Admin) issue(ctx context.Context, req *adminapi.Request) (any, error) {
 	b := req.Body.(*IssueBody)
-	iss, err := m.ca.IssueCertificate(ctx, m.gate(req), IssueRequest{CSR: []byte(b.CSR), Profile: b.Profile,
+	iss, err := m.ca.IssueCertificate(ctx, req, IssueRequest{CSR: []byte(b.CSR), Profile: b.Profile,
 		Environment: b.Environment, ValidityDays: b.ValidityDays, Organisation: b.Organisation})
 	if err != nil {
 		return nil, err
@@ -128,7 +112,7 @@ func (m Admin) issue(ctx context.Context, req *adminapi.Request) (any, error) {
 
 func (m Admin) revoke(ctx context.Context, req *adminapi.Request) (any, error) {
 	b := req.Body.(*RevokeBody)
-	rec, err := m.ca.RevokeCertificate(ctx, m.gate(req), req.HTTP.PathValue("serial"), b.Reason)
+	rec, err := m.ca.RevokeCertificate(ctx, req, req.HTTP.PathValue("serial"), b.Reason)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +125,7 @@ func (m Admin) crl(ctx context.Context, req *adminapi.Request) (any, error) {
 	if format != "" && format != "der" && format != "pem" {
 		return nil, core.E(core.KindInvalidInput, "format must be der or pem")
 	}
-	der, err := m.ca.CRLFor(ctx, m.gate(req), q.Get("ca"))
+	der, err := m.ca.CRLFor(ctx, req, q.Get("ca"))
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func startAdmin(t *testing.T) adminEnv {
 	var a *Authority
 	env := agtest.Start(t, agtest.Options{ManualClock: t0}, func(svc core.Services) []httpapi.Module {
 		a = New(DefaultConfig(), DepsFrom(svc))
-		api, err := adminapi.New(adminapi.Deps{Bearer: svc.BearerAuth(), Authz: svc.Authz}, NewAdmin(a, httpapi.ClientAddr{}).AdminRoutes())
+		api, err := adminapi.New(adminapi.Deps{Bearer: svc.BearerAuth(), Authz: svc.Authz}, NewAdmin(a).AdminRoutes())
 		if err != nil {
 			t.Fatal(err)
 		}

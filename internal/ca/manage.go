@@ -16,9 +16,10 @@ import (
 // refusals; the CA's actions are administrators' only.
 
 // origin is what a gate may tell the CA's audit records about the
-// request it came with (the admin API's and the /ca API's gates do).
+// request it came with (the admin API's request and the /ca API's gate do).
 type origin interface {
-	AuditOrigin() (remoteAddr, requestID string)
+	RemoteAddr() string
+	RequestID() string
 }
 
 // requester is who the CA's own records and audit events name: the
@@ -33,7 +34,7 @@ func requesterOf(g core.Gate) requester {
 		r.orgID = core.SystemOrgID
 	}
 	if o, ok := g.(origin); ok {
-		r.remoteAddr, r.requestID = o.AuditOrigin()
+		r.remoteAddr, r.requestID = o.RemoteAddr(), o.RequestID()
 	}
 	return r
 }
@@ -67,7 +68,9 @@ func (g authzGate) Authorize(ctx context.Context, action core.Action, target cor
 		Protocol: "ca", RemoteAddr: g.remoteAddr, RequestID: g.reqID})
 }
 
-func (g authzGate) AuditOrigin() (string, string) { return g.remoteAddr, g.reqID }
+func (g authzGate) RemoteAddr() string { return g.remoteAddr }
+
+func (g authzGate) RequestID() string { return g.reqID }
 
 // Page sizes of ListCertificates.
 const (

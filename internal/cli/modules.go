@@ -141,7 +141,7 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	// gateway's stored routes, the CA's, the dashboard (this node's
 	// counters, certificates expiring, the outbox), then every family's routes.
 	if rt.cfg.CA.Enabled {
-		admin = append(admin, ca.NewAdmin(authority, addr).AdminRoutes())
+		admin = append(admin, ca.NewAdmin(authority).AdminRoutes())
 	}
 	dash := telemetry.NewDashboard(telemetry.DashboardDeps{Recent: recent, Certificates: m.certs, Issued: issuedExpiring(authority),
 		Jobs: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log})
