@@ -120,9 +120,11 @@ SOA-BP sender ID (K) and M2M partner identifier, and what is registered from the
 					return err
 				}
 				defer rt.Close()
-				if s.APIKey, err = m2m.CreateAPIKey(cmd.Context(), m2m.DepsFrom(rt.svc, httpapi.ClientAddr{}), s.Env, s.Partner); err != nil {
+				k, err := m2mAdmin(rt).CreateAPIKey(cmd.Context(), core.Operator{}, m2m.CreateAPIKeyRequest{Env: s.Env, Partner: s.Partner})
+				if err != nil {
 					return err
 				}
+				s.APIKey = k.Secret
 			}
 			return s.WriteText(cmd.OutOrStdout())
 		},
