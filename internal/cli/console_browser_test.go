@@ -27,8 +27,11 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/console"
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/protocol/m2m"
+	"github.com/authgate/authgate/internal/wssec/wssectest"
 )
 
 // TestConsoleCSRFOnAdminAPI: through the composed server, a state change
@@ -188,7 +191,7 @@ func setValue(id, v string) chromedp.Action[chromedp.Void] {
 
 // clsObserver sums layout shifts not caused by input, from the first paint on.
 const clsObserver = `window.__cls = 0; window.__shifts = [];
-new PerformanceObserver((list) => { for (const e of list.getEntries()) { if (!e.hadRecentInput) { window.__cls += e.value; window.__shifts.push(e.value + ' ' + (e.sources || []).map(s => s.node && (s.node.id || s.node.className || s.node.nodeName)).join(',')); } } }).observe({ type: 'layout-shift', buffered: true });`
+new PerformanceObserver((list) => { for (const e of list.getEntries()) { if (!e.hadRecentInput) { window.__cls += e.value; window.__shifts.push(e.value + ' ' + location.hash + ' ' + (e.sources || []).map(s => (s.node && (s.node.id || s.node.className || s.node.nodeName)) + JSON.stringify([s.previousRect.y, s.previousRect.x, s.currentRect.y, s.currentRect.x])).join(',')); } } }).observe({ type: 'layout-shift', buffered: true });`
 
 // screenshotDir is where the screenshots go (docs/console.md embeds them).
 var screenshotDir = filepath.Join("..", "..", "docs", "console")
@@ -203,7 +206,7 @@ var screenshotDir = filepath.Join("..", "..", "docs", "console")
 // view offers no write action and its direct writes are refused, sign out
 // (the token is revoked: 401).
 func TestConsoleInChromium(t *testing.T) {
-	e := startConsole(t, nil)
+	e := startConsole(t, withM2M(t))
 	// Every step waits at most as long as the whole test may take.
 	ctx, cancel := context.WithTimeout(consoleBrowser(t), 3*time.Minute)
 	defer cancel()
@@ -224,8 +227,8 @@ func TestConsoleInChromium(t *testing.T) {
 
 	e.seed(t)
 
-	// Sign in.
-	do(t, ctx, chromedp.Navigate(e.URL+console.RoutePage), chromedp.WaitVisible(chromedp.ID("signin-key")))
+	// Sign in, in a viewport of exactly 1280x900.
+	do(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(e.URL+console.RoutePage), chromedp.WaitVisible(chromedp.ID("signin-key")))
 	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +278,17 @@ func TestConsoleInChromium(t *testing.T) {
 	for _, p := range navPages {
 		visit(p)
 		shot(t, ctx, p)
+		// A page of a row's children (an account's members, a client's
+		// keys, a brand's products), through the row's link.
+		if child := js[string](t, ctx, `(() => { const a = document.querySelector('#content td.actions a[href*="-"]'); return a ? a.getAttribute('href') : ''; })()`); child != "" {
+			name := strings.TrimPrefix(strings.SplitN(child, "?", 2)[0], "#/")
+			do(t, ctx, chromedp.Evaluate[chromedp.Void](`location.hash = `+jsString(child)))
+			wait[bool](t, ctx, `document.title.startsWith(document.getElementById('title').textContent) && !/Loading/.test(document.getElementById('status').textContent)`)
+			if st := js[string](t, ctx, `document.getElementById('status').textContent`); strings.HasPrefix(st, "Could not load") {
+				t.Errorf("page %s: %s", name, st)
+			}
+			shot(t, ctx, name)
+		}
 	}
 	if cls := js[float64](t, ctx, `window.__cls`); cls != 0 {
 		t.Errorf("cumulative layout shift %v: %v", cls, js[[]string](t, ctx, `window.__shifts`))
@@ -404,6 +418,27 @@ func TestConsoleInChromium(t *testing.T) {
 	checkScreenshotsDocumented(t)
 }
 
+// withM2M turns the M2M family on with a TA environment (its listener is
+// not started: the console needs the family's admin routes only) and one
+// configured partner, acme.
+func withM2M(t *testing.T) func(*config.Config) {
+	dir := t.TempDir()
+	now := time.Now()
+	ca := wssectest.NewCA(t, "Test CA", 0, now)
+	tlsFiles := writeLeaf(t, dir, ca, now, "ta-tls", loopbackServer(30))
+	sign := writeLeaf(t, dir, ca, now, "ta-sign", wssectest.Leaf{Slot: 31, OU: "M2M_TA"})
+	partner := writeLeaf(t, dir, ca, now, "partner-sign", wssectest.Leaf{Slot: 32, OU: "M2M_TA", CN: "ta.sample.org"})
+	caPath, _ := wssectest.WriteFiles(t, dir, "ca", ca.Cert, nil)
+	return func(c *config.Config) {
+		c.M2M.Enabled = true
+		ta := &c.M2M.TA
+		ta.Listen, ta.TLSCert, ta.TLSKey, ta.SigningCert, ta.SigningKey = freePort(t), tlsFiles[0], tlsFiles[1], sign[0], sign[1]
+		ta.CallbackCAs = []string{caPath}
+		ta.Partners = []m2m.PartnerConfig{{Name: "acme", SigningCerts: []string{partner[0]}, SenderID: "ACME-TA-0001", PartnerID: "4711",
+			AdmClURL: "https://127.0.0.1:1/M2MAdmCl", MonClURL: "https://127.0.0.1:1/M2MMonCl"}}
+	}
+}
+
 // seed creates a few objects through the admin API, so the pages have
 // rows to show.
 func (e *consoleEnv) seed(t *testing.T) {
@@ -416,6 +451,8 @@ func (e *consoleEnv) seed(t *testing.T) {
 		{"/admin/subscriptions/resources", `{"name":"connectivity","path_prefixes":["/iot-connectivity/v1"],"methods":["GET"]}`},
 		{"/admin/subscriptions/plans", `{"name":"basic","rate":10,"rate_period":"1s","quota":1000,"quota_period":"24h"}`},
 		{"/admin/subscriptions", `{"org_id":"` + e.Admin.OrgID + `","resource":"connectivity","plan":"basic"}`},
+		{"/admin/m2m/apikeys", `{"partner":"acme","env":"TA"}`},
+		{"/admin/m2m/sims", `{"partner":"acme","env":"TA","iccid":"8949020000000000025"}`},
 	} {
 		if st, b := e.do(t, "POST", w[0], w[1], c, csrf); st != 201 {
 			t.Fatalf("seed %s: %d %s", w[0], st, b)
