@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authgate/authgate/internal/core"
 )
 
@@ -222,5 +224,22 @@ func TestKindOfAgrees(t *testing.T) {
 		if got, want := kindOf(err), core.KindOf(err); got != want {
 			t.Errorf("kindOf(%v) = %v, core.KindOf = %v", err, got, want)
 		}
+	}
+}
+
+// BenchmarkTeeAuthOutcome is what every authentication costs the
+// observers together: the Prometheus counter and the dashboard's ring.
+func BenchmarkTeeAuthOutcome(b *testing.B) {
+	o := Tee(NewMetrics(prometheus.NewRegistry()), NewRecent(core.SystemClock{}))
+	o.AuthOutcome("m2m", "wss", nil)
+	o.AuthOutcome("m2m", "wss", errDenied)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if i%4 == 0 {
+			err = errDenied
+		}
+		o.AuthOutcome("m2m", "wss", err)
 	}
 }
