@@ -522,8 +522,8 @@ func (a *Admin) ListOutbox(ctx context.Context, g core.Gate, r ListRequest) (Lis
 		return List[JobView]{}, err
 	}
 	var all []JobView
-	for off := 0; off < outboxScan; off += 500 {
-		js, _, err := a.store.ListJobs(ctx, f, core.Page{Offset: off, Limit: 500})
+	for off := 0; off < outboxScan; off += 1000 {
+		js, _, err := a.store.ListJobs(ctx, f, core.Page{Offset: off, Limit: 1000})
 		if err != nil {
 			return List[JobView]{}, err
 		}
@@ -532,7 +532,7 @@ func (a *Admin) ListOutbox(ctx context.Context, g core.Gate, r ListRequest) (Lis
 				all = append(all, v)
 			}
 		}
-		if len(js) < 500 {
+		if len(js) < 1000 {
 			break
 		}
 	}

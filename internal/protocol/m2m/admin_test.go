@@ -12,6 +12,7 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/testutil/admintest"
+	"github.com/authgate/authgate/internal/testutil/agtest"
 	sdk "github.com/authgate/authgate/sdk/m2m"
 )
 
@@ -359,4 +360,35 @@ func auditNames(evs []core.AuditEvent, subject string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkListOutboxOrganisation: an owner's outbox listing, which reads
+// the newest outboxScan jobs (half of them its partner's) and keeps its
+// own: the cost of the organisation filter on a full outbox.
+func BenchmarkListOutboxOrganisation(b *testing.B) {
+	svc, _ := agtest.NewServices(b, agtest.Options{})
+	ctx := context.Background()
+	ops := m2m.NewAdmin(adminConfig(), svc)
+	k, err := ops.CreateAPIKey(ctx, core.Operator{}, m2m.CreateAPIKeyRequest{Partner: "acme"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 5000 {
+		partner := "acme"
+		if i%2 == 1 {
+			partner = "globex"
+		}
+		p := fmt.Sprintf(`{"kind":"admcl","request_id":"r%d","partner":%q}`, i, partner)
+		if err := svc.Store.EnqueueJob(ctx, core.Job{ID: fmt.Sprintf("admcl-r%d", i), Queue: "m2m.TA", Payload: json.RawMessage(p), RunAt: now, CreatedAt: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	owner := admintest.Gate{Act: admintest.Actor(b, svc, k.OrgID, core.PrincipalOwner), Svc: svc}
+	for b.Loop() {
+		l, err := ops.ListOutbox(ctx, owner, m2m.ListRequest{Page: core.Page{Limit: 100}})
+		if err != nil || l.Total != 2500 || len(l.Items) != 100 {
+			b.Fatalf("%d items of %d, %v", len(l.Items), l.Total, err)
+		}
+	}
 }
