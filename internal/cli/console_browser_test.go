@@ -339,6 +339,17 @@ func TestConsoleInChromium(t *testing.T) {
 	shot(t, ctx, "audit-filtered")
 	do(t, ctx, chromedp.Click(chromedp.ID("tail")))
 
+	// Re-queue the failed callback from its row.
+	visit("m2m-outbox")
+	job := `document.querySelector('#content tr[data-key="admcl-console-test"]')`
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](job+`.querySelector('button[data-action=requeue]').click()`))
+	wait[bool](t, ctx, `document.getElementById('dialog').open`)
+	do(t, ctx, chromedp.Click(chromedp.ID("dialog-ok")))
+	wait[bool](t, ctx, `(() => { const r = `+job+`; return r && !r.querySelector('button[data-action=requeue]') && r.querySelector('td[data-label=State]').textContent === 'pending'; })()`)
+	if j, err := e.Svc.Store.(core.JobStore).GetJob(context.Background(), "admcl-console-test"); err != nil || j.FailedAt != nil {
+		t.Fatalf("the job after its requeue: %+v %v", j, err)
+	}
+
 	// Create an access key and copy its secret.
 	visit("accesskeys")
 	do(t, ctx, chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("create-principal_id")))
@@ -445,6 +456,16 @@ func (e *consoleEnv) seed(t *testing.T) {
 	t.Helper()
 	c, info := e.signIn(t, e.Admin.Key, e.Admin.Secret)
 	csrf := map[string]string{console.CSRFHeader: info.CSRFToken}
+	// A callback the partner refused until it was given up.
+	jobs := e.Svc.Store.(core.JobStore)
+	ctx, now := context.Background(), time.Now()
+	if err := jobs.EnqueueJob(ctx, core.Job{ID: "admcl-console-test", Queue: "m2m.TA", Payload: []byte(`{"kind":"admcl","partner":"acme","request_id":"r-1"}`),
+		RunAt: now, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.FailJob(ctx, "admcl-console-test", now, "state code 500"); err != nil {
+		t.Fatal(err)
+	}
 	for _, w := range [][2]string{
 		{"/admin/organisations", `{"name":"globex"}`},
 		{"/admin/apstrata/accounts", `{"name":"Acme IoT"}`},
