@@ -97,7 +97,7 @@ func (m *Module) csrfToken(value string) string {
 // validCSRF compares got with the session's CSRF token in constant time,
 // under the active master key and, during a rotation, the previous ones.
 func (m *Module) validCSRF(value, got string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(got)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(got)
 	if err != nil || len(got) > 128 {
 		return false
 	}

@@ -1,5 +1,6 @@
 // Package fuzz holds the go test -fuzz targets of the adapters' parsers of
-// untrusted input (TPV, Apstrata, OAuth2, TAAP, the admin API's mount). They live here, not beside
+// untrusted input (TPV, Apstrata, OAuth2, TAAP, the admin API's mount, the
+// console's session). They live here, not beside
 // the parsers, because the adapters' own test binaries link the SQLite
 // driver through their store-backed tests: the fuzzer instruments every
 // linked package for coverage, and resetting and reading the driver's

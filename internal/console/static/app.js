@@ -191,6 +191,8 @@ function renderList(page, params, seq) {
       const ans = await call('GET', withQuery(listPath, q));
       if (seq !== renderSeq) return;
       const items = (ans && (ans[page.items || 'items'])) || [];
+      if (page.join && has('GET ' + page.join.path)) await join(page.join, items);
+      if (seq !== renderSeq) return;
       if (reset) {
         // The rows are replaced at once, when the answer is here.
         rows = [];
@@ -226,6 +228,17 @@ function renderList(page, params, seq) {
     };
   }
   load(true);
+}
+
+// join adds to each item the fields of the object of another listing it
+// names (a subscription's plan: its rate and quota).
+async function join(j, items) {
+  const ans = await call('GET', j.path);
+  const by = new Map((ans.items || []).map((o) => [o[j.key], o]));
+  for (const it of items) {
+    const o = by.get(it[j.via]);
+    if (o) for (const [to, from] of Object.entries(j.fields)) it[to] = o[from];
+  }
 }
 
 // tail polls for events newer than the newest shown (since = its time,
@@ -303,16 +316,6 @@ function cell(c, it) {
     case 'code':
       td.append(el('code', { text: text(v) }));
       break;
-    case 'quota': {
-      td.textContent = text(v);
-      const used = Number(it[c.used]), quota = Number(it[c.quota]);
-      if (quota > 0) {
-        const m = el('meter', { min: 0, max: quota, value: Math.min(used, quota), 'aria-label': 'usage against quota' });
-        td.append(' ', m);
-        if (used >= quota) td.classList.add('expired');
-      }
-      break;
-    }
     default:
       td.textContent = text(v);
   }

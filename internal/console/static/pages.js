@@ -145,8 +145,12 @@ export const pages = [
 
   { id: 'subscriptions', title: 'Subscriptions', list: '/admin/subscriptions', label: 'id',
     filters: [{ name: 'org', label: 'Organisation ID' }],
+    join: { path: '/admin/subscriptions/plans', key: 'name', via: 'plan', fields: { plan_rate: 'rate', plan_rate_period: 'rate_period', plan_quota: 'quota', plan_quota_period: 'quota_period' } },
     columns: [{ key: 'org_id', label: 'Organisation', format: 'code' }, { key: 'principal_id', label: 'Principal', format: 'code' },
-      { key: 'resource', label: 'Resource' }, { key: 'plan', label: 'Plan' }, time('created_at', 'Created')],
+      { key: 'resource', label: 'Resource' }, { key: 'plan', label: 'Plan' },
+      { key: 'plan_rate', label: 'Rate', value: (r) => (r.plan_rate ? r.plan_rate + ' / ' + r.plan_rate_period : '') },
+      { key: 'plan_quota', label: 'Quota', value: (r) => (r.plan_quota ? r.plan_quota + ' / ' + r.plan_quota_period : '') },
+      time('created_at', 'Created')],
     create: { label: 'Subscribe', method: 'POST', path: '/admin/subscriptions', fields: [
       { name: 'org_id', label: 'Organisation ID', required: true }, { name: 'principal_id', label: 'Principal ID (empty: the whole organisation)' },
       { name: 'resource', label: 'Resource', required: true }, { name: 'plan', label: 'Plan' }] },
