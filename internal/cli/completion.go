@@ -39,6 +39,12 @@ var (
 		"route get":                    storeCompleter(routeNames),
 		"route delete":                 storeCompleter(routeNames),
 		"admin org get":                storeCompleter(orgIDs),
+		"taap client get":              storeCompleter(taapClientIDs),
+		"taap client delete":           storeCompleter(taapClientIDs),
+		"taap sim get":                 storeCompleter(taapICCIDs),
+		"taap sim delete":              storeCompleter(taapICCIDs),
+		"tpv brand get":                storeCompleter(tpvBrandIDs),
+		"tpv brand delete":             storeCompleter(tpvBrandIDs),
 		"apstrata account get":         storeCompleter(apstrataAuthKeys),
 		"apstrata account delete":      storeCompleter(apstrataAuthKeys),
 		"m2m apikey get":               storeCompleter(m2mAPIKeyIDs(true)),
@@ -48,24 +54,35 @@ var (
 		"m2m call":                     fixed(sdk.OpSIMUsageGet, sdk.OpSIMStateGet, sdk.OpSIMActivation, sdk.OpSIMDeactivation, sdk.OpSIMSuspend, sdk.OpSIMResume, sdk.OpSIMTariffChange),
 	}
 	flagCompletions = map[string]map[string]completer{
-		"admin principal create": {"org": storeCompleter(orgIDs)},
-		"admin principal list":   {"org": storeCompleter(orgIDs)},
-		"admin audit":            {"org": storeCompleter(orgIDs)},
-		"subscription subscribe": {"org": storeCompleter(orgIDs)},
-		"subscription list":      {"org": storeCompleter(orgIDs)},
-		"tpv brand create":       {"org": storeCompleter(orgIDs)},
-		"taap client create":     {"org": storeCompleter(orgIDs)},
-		"taap sim add":           {"org": storeCompleter(orgIDs)},
-		"m2m apikey":             {"partner": partnerNames},
-		"m2m apikey create":      {"partner": partnerNames},
-		"m2m apikey list":        {"partner": partnerNames},
-		"m2m sim add":            {"partner": partnerNames},
-		"m2m sim list":           {"partner": partnerNames},
-		"apstrata member create": {"auth-key": storeCompleter(apstrataAuthKeys)},
-		"apstrata member list":   {"auth-key": storeCompleter(apstrataAuthKeys)},
-		"apstrata member get":    {"auth-key": storeCompleter(apstrataAuthKeys)},
-		"apstrata member delete": {"auth-key": storeCompleter(apstrataAuthKeys)},
-		"bench":                  {"schemes": func(*cobra.Command, *globalFlags) ([]string, error) { return benchNames(), nil }},
+		"admin principal create":   {"org": storeCompleter(orgIDs)},
+		"admin principal list":     {"org": storeCompleter(orgIDs)},
+		"admin audit":              {"org": storeCompleter(orgIDs)},
+		"subscription subscribe":   {"org": storeCompleter(orgIDs)},
+		"subscription list":        {"org": storeCompleter(orgIDs)},
+		"tpv brand create":         {"org": storeCompleter(orgIDs)},
+		"tpv brand list":           {"org": storeCompleter(orgIDs)},
+		"taap client create":       {"org": storeCompleter(orgIDs)},
+		"taap client list":         {"org": storeCompleter(orgIDs)},
+		"taap sim create":          {"org": storeCompleter(orgIDs)},
+		"taap sim list":            {"org": storeCompleter(orgIDs)},
+		"taap client key create":   {"client": storeCompleter(taapClientIDs)},
+		"taap client key list":     {"client": storeCompleter(taapClientIDs)},
+		"taap client key get":      {"client": storeCompleter(taapClientIDs)},
+		"taap client key revoke":   {"client": storeCompleter(taapClientIDs)},
+		"tpv brand product create": {"brand": storeCompleter(tpvBrandIDs)},
+		"tpv brand product list":   {"brand": storeCompleter(tpvBrandIDs)},
+		"tpv brand product get":    {"brand": storeCompleter(tpvBrandIDs)},
+		"tpv brand product delete": {"brand": storeCompleter(tpvBrandIDs)},
+		"m2m apikey":               {"partner": partnerNames},
+		"m2m apikey create":        {"partner": partnerNames},
+		"m2m apikey list":          {"partner": partnerNames},
+		"m2m sim add":              {"partner": partnerNames},
+		"m2m sim list":             {"partner": partnerNames},
+		"apstrata member create":   {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"apstrata member list":     {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"apstrata member get":      {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"apstrata member delete":   {"auth-key": storeCompleter(apstrataAuthKeys)},
+		"bench":                    {"schemes": func(*cobra.Command, *globalFlags) ([]string, error) { return benchNames(), nil }},
 	}
 )
 
@@ -144,6 +161,36 @@ func orgIDs(ctx context.Context, rt *runtime) ([]string, error) {
 	out := make([]string, 0, len(orgs))
 	for _, o := range orgs {
 		out = append(out, o.ID+"\t"+o.Name)
+	}
+	return out, err
+}
+
+func taapClientIDs(ctx context.Context, rt *runtime) ([]string, error) {
+	ops, who := taapOps(rt)
+	cs, _, err := ops.ListClients(ctx, who, "", core.Page{Limit: completionLimit})
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.ClientID+"\t"+c.Name)
+	}
+	return out, err
+}
+
+func taapICCIDs(ctx context.Context, rt *runtime) ([]string, error) {
+	ops, who := taapOps(rt)
+	ss, _, err := ops.ListSIMs(ctx, who, "", core.Page{Limit: completionLimit})
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.ICCID+"\t"+s.Label)
+	}
+	return out, err
+}
+
+func tpvBrandIDs(ctx context.Context, rt *runtime) ([]string, error) {
+	ops, who := tpvOps(rt)
+	bs, _, err := ops.ListBrands(ctx, who, "", core.Page{Limit: completionLimit})
+	out := make([]string, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, b.BrandID+"\t"+b.Name)
 	}
 	return out, err
 }

@@ -142,7 +142,7 @@ func buildTPV(_ context.Context, d family.Deps) (family.Parts, error) {
 	td := tpv.DepsFrom(d.Svc, d.Addr)
 	td.Access = d.Access
 	t := tpv.New(d.Config.TPV, td)
-	return family.Parts{HTTP: []httpapi.Module{t}, Schemes: t.Schemes()}, nil
+	return family.Parts{HTTP: []httpapi.Module{t}, Schemes: t.Schemes(), Admin: tpv.NewAdmin(d.Svc).AdminRoutes()}, nil
 }
 
 // buildApstrata builds the Apstrata token service at /apsdb/rest (family 3).
@@ -162,7 +162,7 @@ func buildTAAP(_ context.Context, d family.Deps) (family.Parts, error) {
 	td.Origin = d.Origin
 	td.Access = d.Access
 	t := taap.New(d.Config.TAAP, td)
-	p := family.Parts{HTTP: []httpapi.Module{t}, Schemes: t.Schemes()}
+	p := family.Parts{HTTP: []httpapi.Module{t}, Schemes: t.Schemes(), Admin: t.Admin().AdminRoutes()}
 	if d.Config.TAAP.Pages {
 		p.HTTP = append(p.HTTP, web.New())
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/sdk/pop"
 )
 
@@ -97,62 +96,4 @@ func readBodyArg(cmd *cobra.Command, body string) ([]byte, error) {
 		return os.ReadFile(body[1:])
 	}
 	return []byte(body), nil
-}
-
-// newTAAPCmd is the administrator's side of TAAP: clients and SIM records,
-// on the database directly like `authgate admin`.
-func newTAAPCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "taap", Short: "T-Mobile TAAP: register clients and SIM records (on the database)"}
-	client := &cobra.Command{Use: "client", Short: "TAAP clients"}
-	var orgID, name, scope string
-	var keyFiles []string
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Register a TAAP client: client id and secret (printed once) plus RSA public keys",
-		Long: `Register a TAAP client (an application principal) with a client secret for Basic
-authentication at POST /oauth2/v6/tokens and one or more RSA public keys (>= 2048 bits;
-PEM SPKI or PKCS#1, or a JWK) that verify its PoP tokens. Without --org a new
-organisation named after the client is created. The secret is stored only as a keyed
-hash and cannot be shown again.`,
-		Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			spec := taap.ClientSpec{OrgID: orgID, Name: name, Scope: scope}
-			for _, f := range keyFiles {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					return nil, err
-				}
-				spec.PublicKeys = append(spec.PublicKeys, b)
-			}
-			return taap.CreateClient(cmd.Context(), rt.svc, spec)
-		}),
-	}
-	create.Flags().StringVar(&orgID, "org", "", "organisation id (default: a new organisation named after the client)")
-	create.Flags().StringVar(&name, "name", "", "client name")
-	create.Flags().StringVar(&scope, "scope", "", "scope granted to the client's access tokens")
-	create.Flags().StringArrayVar(&keyFiles, "public-key", nil, "public key file, PEM or JWK (repeatable)")
-	_ = create.MarkFlagRequired("name")
-	_ = create.MarkFlagRequired("public-key")
-	client.AddCommand(create)
-
-	sim := &cobra.Command{Use: "sim", Short: "SIM records of the connectivity demo resource"}
-	var s taap.SIM
-	var simOrg string
-	add := &cobra.Command{
-		Use: "add", Short: "Add a SIM record (ICCID: 19-20 digits, 89..., Luhn check digit)", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			return taap.AddSIM(cmd.Context(), rt.svc, simOrg, s)
-		}),
-	}
-	add.Flags().StringVar(&simOrg, "org", "", "organisation id of the client that may read it")
-	add.Flags().StringVar(&s.ICCID, "iccid", "", "ICCID")
-	add.Flags().StringVar(&s.IMSI, "imsi", "", "IMSI")
-	add.Flags().StringVar(&s.MSISDN, "msisdn", "", "MSISDN")
-	add.Flags().StringVar(&s.Status, "status", "active", "active, inactive, suspended or deactivated")
-	add.Flags().StringVar(&s.Label, "label", "", "free label")
-	_ = add.MarkFlagRequired("org")
-	_ = add.MarkFlagRequired("iccid")
-	sim.AddCommand(add)
-	cmd.AddCommand(client, sim)
-	return cmd
 }

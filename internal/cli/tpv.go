@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/sdk/oauth2client"
 	sdk "github.com/authgate/authgate/sdk/tpv"
 )
@@ -221,50 +219,5 @@ func newTPVProductCmd() *cobra.Command {
 	_ = add.MarkFlagRequired("code")
 	_ = add.MarkFlagRequired("name")
 	cmd.AddCommand(list, add)
-	return cmd
-}
-
-// newTPVBrandCmd is the administrator's side: it works on the database
-// directly, like `authgate admin`.
-func newTPVBrandCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "brand", Short: "Create TPV brands and their API credentials (on the database)"}
-	var orgID, name string
-	var products []string
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create a brand with an application token and secret (printed once)",
-		Long: `Create a brand (an application principal) and its TPV API credentials. Without --org
-a new organisation named after the brand is created. --product CODE=NAME (repeatable)
-registers program codes the brand's TPV submissions may use. The application secret
-is printed once and stored only sealed.`,
-		Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
-			ctx := cmd.Context()
-			type product struct{ code, name string }
-			var ps []product
-			for _, p := range products {
-				code, pname, ok := strings.Cut(p, "=")
-				if !ok || !tpv.ValidProgramCode(code) || pname == "" {
-					return nil, fmt.Errorf("--product %q: want CODE=NAME with a code of letters, digits, '-' or '_'", p)
-				}
-				ps = append(ps, product{code, pname})
-			}
-			b, err := tpv.CreateBrand(ctx, rt.svc, orgID, name)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range ps {
-				if err := tpv.AddProduct(ctx, rt.svc, b.OrgID, p.code, p.name); err != nil {
-					return nil, err
-				}
-			}
-			return b, nil
-		}),
-	}
-	create.Flags().StringVar(&orgID, "org", "", "organisation id (default: a new organisation named after the brand)")
-	create.Flags().StringVar(&name, "name", "", "brand name")
-	create.Flags().StringArrayVar(&products, "product", nil, "program code to register, CODE=NAME (repeatable)")
-	_ = create.MarkFlagRequired("name")
-	cmd.AddCommand(create)
 	return cmd
 }

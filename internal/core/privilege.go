@@ -46,10 +46,27 @@ const (
 	ActGatewayRoutesCreate Action = "gateway.routes.create" // POST /admin/gateway/routes
 	ActGatewayRoutesDelete Action = "gateway.routes.delete" // DELETE /admin/gateway/routes/{name}
 
-	// TAAP admin API (/taap/v1/clients, /taap/v1/sims).
-	ActClientsCreate    Action = "clients.create"
-	ActClientKeysCreate Action = "clients.keys.create"
-	ActSIMsCreate       Action = "sims.create"
+	// TAAP clients, their PoP keys and SIM records (/admin/taap/...,
+	// /taap/v1/clients, /taap/v1/sims, authgate taap).
+	ActClientsCreate    Action = "taap.clients.create"
+	ActClientsRead      Action = "taap.clients.read"
+	ActClientsDelete    Action = "taap.clients.delete"
+	ActClientKeysCreate Action = "taap.clients.keys.create"
+	ActClientKeysRead   Action = "taap.clients.keys.read"
+	ActClientKeysRevoke Action = "taap.clients.keys.revoke"
+	ActSIMsCreate       Action = "taap.sims.create"
+	ActSIMsRead         Action = "taap.sims.read"
+	ActSIMsDelete       Action = "taap.sims.delete"
+
+	// TPV brands and their products (program codes) (/admin/tpv/...,
+	// authgate tpv brand); a brand manages its own products through the
+	// TPV API, authenticated by its Signature, not by this table.
+	ActTPVBrandsCreate   Action = "tpv.brands.create"
+	ActTPVBrandsRead     Action = "tpv.brands.read"
+	ActTPVBrandsDelete   Action = "tpv.brands.delete"
+	ActTPVProductsCreate Action = "tpv.products.create"
+	ActTPVProductsRead   Action = "tpv.products.read"
+	ActTPVProductsDelete Action = "tpv.products.delete"
 
 	// The audit log (GET /admin/audit): an owner reads its organisation's.
 	ActAuditRead Action = "audit.read"
@@ -149,9 +166,24 @@ var privileges = map[Action]map[PrincipalKind]Reach{
 	ActGatewayRoutesCreate: {PrincipalAdmin: ReachAll},
 	ActGatewayRoutesDelete: {PrincipalAdmin: ReachAll},
 
+	// Reads reach the owner's and user's own organisation (the console's
+	// read-only view); every change is an administrator's.
 	ActClientsCreate:    {PrincipalAdmin: ReachAll},
+	ActClientsRead:      {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActClientsDelete:    {PrincipalAdmin: ReachAll},
 	ActClientKeysCreate: {PrincipalAdmin: ReachAll},
+	ActClientKeysRead:   {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActClientKeysRevoke: {PrincipalAdmin: ReachAll},
 	ActSIMsCreate:       {PrincipalAdmin: ReachAll},
+	ActSIMsRead:         {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActSIMsDelete:       {PrincipalAdmin: ReachAll},
+
+	ActTPVBrandsCreate:   {PrincipalAdmin: ReachAll},
+	ActTPVBrandsRead:     {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActTPVBrandsDelete:   {PrincipalAdmin: ReachAll},
+	ActTPVProductsCreate: {PrincipalAdmin: ReachAll},
+	ActTPVProductsRead:   {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg, PrincipalUser: ReachOrg},
+	ActTPVProductsDelete: {PrincipalAdmin: ReachAll},
 
 	ActAuditRead: {PrincipalAdmin: ReachAll, PrincipalOwner: ReachOrg},
 

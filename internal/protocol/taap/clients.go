@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type clientMeta struct {
 func CreateClient(ctx context.Context, svc core.Services, spec ClientSpec) (ClientInfo, error) {
 	if len(spec.PublicKeys) == 0 {
 		return ClientInfo{}, core.E(core.KindInvalidInput, "a TAAP client needs at least one public key")
+	}
+	if len(spec.PublicKeys) > maxClientKeys {
+		return ClientInfo{}, core.E(core.KindInvalidInput, "a TAAP client has at most "+strconv.Itoa(maxClientKeys)+" active keys")
 	}
 	keys := make([]*rsa.PublicKey, len(spec.PublicKeys))
 	for i, b := range spec.PublicKeys {
@@ -83,24 +87,6 @@ func CreateClient(ctx context.Context, svc core.Services, spec ClientSpec) (Clie
 		return ClientInfo{}, err
 	}
 	return info, nil
-}
-
-// AddClientKey registers another public key for an existing client (key
-// rotation: both keys verify until the old one is revoked).
-func AddClientKey(ctx context.Context, svc core.Services, clientID string, publicKey []byte) (string, error) {
-	k, err := ParsePublicKey(publicKey)
-	if err != nil {
-		return "", err
-	}
-	c, err := svc.Credentials.Find(ctx, core.CredClientSecret, clientID)
-	if err != nil {
-		return "", core.E(core.KindNotFound, "no such TAAP client")
-	}
-	tp, err := addKey(ctx, svc, c.OrgID, c.PrincipalID, clientID, k)
-	if err != nil {
-		return "", err
-	}
-	return tp, svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: clientID, Reason: "TAAP client key added " + tp})
 }
 
 func addKey(ctx context.Context, svc core.Services, orgID, principalID, clientID string, k *rsa.PublicKey) (string, error) {
@@ -175,7 +161,7 @@ func (c *clientCache) get(ctx context.Context, principalID string) (*client, err
 	if p.Disabled {
 		return nil, fail(CheckClient, "the client is disabled")
 	}
-	creds, _, err := c.creds.ListCredentials(ctx, core.CredentialFilter{PrincipalID: principalID, Kind: core.CredPublicKey}, core.Page{Limit: 16})
+	creds, _, err := c.creds.ListCredentials(ctx, core.CredentialFilter{PrincipalID: principalID, Kind: core.CredPublicKey}, core.Page{Limit: maxClientKeys})
 	if err != nil {
 		return nil, err
 	}
@@ -197,4 +183,11 @@ func (c *clientCache) get(ctx context.Context, principalID string) (*client, err
 		c.mu.Unlock()
 	}
 	return cl, nil
+}
+
+// forget drops a client so its next request reads its keys and state again.
+func (c *clientCache) forget(principalID string) {
+	c.mu.Lock()
+	delete(c.m, principalID)
+	c.mu.Unlock()
 }

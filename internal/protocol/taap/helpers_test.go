@@ -55,6 +55,7 @@ type fixtureOpts struct {
 	cfg    *taap.Config
 	master []byte
 	addr   httpapi.ClientAddr // how client addresses are found (default: the peer)
+	admin  bool               // mount the admin API with the module's routes
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -70,7 +71,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		o.ManualClock = time.Now().Truncate(time.Second)
 	}
 	env := agtest.Start(t, o.Options, func(svc core.Services) []httpapi.Module {
-		return []httpapi.Module{taap.New(cfg, taap.DepsFrom(svc, o.addr))}
+		m := taap.New(cfg, taap.DepsFrom(svc, o.addr))
+		if !o.admin {
+			return []httpapi.Module{m}
+		}
+		return []httpapi.Module{m, agtest.AdminAPI(t, svc, o.addr, m.Admin().AdminRoutes())}
 	})
 	f := &fixture{env: env, key: testKeys()[0], cfg: cfg}
 	f.register(t, "Demo IoT client "+core.NewID()[:6])

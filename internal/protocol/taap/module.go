@@ -100,6 +100,7 @@ type Module struct {
 	verifier *Verifier
 	clients  *clientCache
 	idKeys   *core.SigningKeys
+	ops      *Admin // the lifecycle operations, dropping changed clients from clients
 	// explainLimit bounds what one address can make the unauthenticated
 	// explainer spend (one RSA verification and a canonicalisation each).
 	explainLimit *core.AddressBuckets
@@ -123,11 +124,16 @@ func New(cfg Config, d Deps) *Module {
 	m.explainLimit = core.NewAddressBuckets(d.Clock, explainPerSecond, explainBurst, explainMaxAddrs)
 	m.clients = &clientCache{principals: d.Principals, creds: d.CredStore, clock: d.Clock, ttl: cfg.ClientCacheTTL, m: map[string]*client{}}
 	m.idKeys = newIDKeys(cfg, d)
+	m.ops = &Admin{svc: d.Services, forget: m.clients.forget}
 	if cfg.ClientCacheTTL > 0 {
 		d.Tokens.EnableCache(core.TokenTAAP, cfg.ClientCacheTTL)
 	}
 	return m
 }
+
+// Admin returns the lifecycle operations of this node: a change through
+// them takes effect on this node's key cache at once.
+func (m *Module) Admin() *Admin { return m.ops }
 
 // Verifier returns the PoP verifier, for other routes that want PoP.
 func (m *Module) Verifier() *Verifier { return m.verifier }
