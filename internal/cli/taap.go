@@ -9,15 +9,6 @@ import (
 	"github.com/authgate/authgate/internal/protocol/taap"
 )
 
-// listed is what every list command prints: the items and their total
-// (the admin API's listing shape).
-func listed[T any](items []T, total int) map[string]any {
-	if items == nil {
-		items = []T{}
-	}
-	return map[string]any{"items": items, "total": total}
-}
-
 // newTAAPCmd is the administrator's side of TAAP: clients, their PoP keys
 // and SIM records, on the database directly like `authgate admin`,
 // through the same operations as /admin/taap (taap.Admin).

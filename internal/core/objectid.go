@@ -12,26 +12,24 @@ func RefuseUngranted(ctx context.Context, g Gate, action Action, subject string)
 	return nil
 }
 
-// CheckObjectID refuses, as not found, an id no object can have (empty,
-// longer than 128 bytes, or not printable ASCII) before it reaches the
-// store or the audit log.
-func CheckObjectID(id, what string) error {
-	if id == "" || len(id) > 128 {
-		return E(KindNotFound, "no such "+what)
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
-			return E(KindNotFound, "no such "+what)
-		}
-	}
-	return nil
-}
+// CheckObjectID refuses, as not found, an id no object can have (checkID:
+// empty, longer than MaxIDLen, control or path characters) before it
+// reaches the store or the audit log.
+func CheckObjectID(id, what string) error { return checkID(what, id) }
 
-// ActorName names who acted in an audit reason: the principal, or
-// "operator" for the command line (Operator acts as no principal).
+// ActorName names who acted in an audit reason, as recordChange does.
 func ActorName(a Actor) string {
 	if a.PrincipalID == "" {
-		return "operator"
+		return "the operator (command line)"
 	}
-	return a.PrincipalID
+	return string(a.Kind) + " " + a.PrincipalID
+}
+
+// FromRequest adds to e the client address and request id of the request
+// g carries, if it carries one (the admin API's gate does).
+func FromRequest(g Gate, e AuditEvent) AuditEvent {
+	if ri, ok := g.(requestInfo); ok {
+		e.RemoteAddr, e.RequestID = ri.RemoteAddr(), ri.RequestID()
+	}
+	return e
 }

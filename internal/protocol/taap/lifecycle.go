@@ -203,8 +203,8 @@ func (a *Admin) DeleteClient(ctx context.Context, who core.Gate, clientID string
 		a.forget(c.PrincipalID)
 	}
 	d := ClientDeletion{ClientID: clientID, Deleted: true, KeysRevoked: keys, TokensRevoked: n}
-	return d, a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol, OrgID: c.OrgID, PrincipalID: c.PrincipalID,
-		Subject: subjectClient(clientID), Reason: "TAAP client deleted by " + core.ActorName(who.Actor()) + "; " + strconv.Itoa(keys) + " keys and " + strconv.Itoa(n) + " tokens revoked"})
+	return d, a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol, OrgID: c.OrgID, PrincipalID: c.PrincipalID,
+		Subject: subjectClient(clientID), Reason: "TAAP client deleted by " + core.ActorName(who.Actor()) + "; " + strconv.Itoa(keys) + " keys and " + strconv.Itoa(n) + " tokens revoked"}))
 }
 
 // revokeKeys revokes every active public key of a principal.
@@ -275,8 +275,8 @@ func (a *Admin) AddKey(ctx context.Context, who core.Gate, clientID string, publ
 	if a.forget != nil {
 		a.forget(c.PrincipalID)
 	}
-	if err := a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: c.OrgID, PrincipalID: c.PrincipalID,
-		Subject: subjectKey(clientID, tp), Reason: "TAAP client key added"}); err != nil {
+	if err := a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: c.OrgID, PrincipalID: c.PrincipalID,
+		Subject: subjectKey(clientID, tp), Reason: "TAAP client key added"})); err != nil {
 		return ClientKey{}, err
 	}
 	return a.key(ctx, c, tp)
@@ -367,8 +367,8 @@ func (a *Admin) RevokeKey(ctx context.Context, who core.Gate, clientID, kid stri
 	if a.forget != nil {
 		a.forget(c.PrincipalID)
 	}
-	return KeyRevocation{ClientID: clientID, KID: kid, Revoked: true}, a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditRevoke, Protocol: protocol,
-		OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: subjectKey(clientID, kid), Reason: "TAAP client key revoked by " + core.ActorName(who.Actor())})
+	return KeyRevocation{ClientID: clientID, KID: kid, Revoked: true}, a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditRevoke, Protocol: protocol,
+		OrgID: c.OrgID, PrincipalID: c.PrincipalID, Subject: subjectKey(clientID, kid), Reason: "TAAP client key revoked by " + core.ActorName(who.Actor())}))
 }
 
 func simView(d core.Document) (SIMRecord, error) {
@@ -396,7 +396,7 @@ func (a *Admin) AddSIM(ctx context.Context, who core.Gate, orgID string, s SIM) 
 	if err != nil {
 		return SIMRecord{}, err
 	}
-	if err := a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: orgID, Subject: subjectSIM(s.ICCID), Reason: "SIM record added"}); err != nil {
+	if err := a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: orgID, Subject: subjectSIM(s.ICCID), Reason: "SIM record added"})); err != nil {
 		return SIMRecord{}, err
 	}
 	return SIMRecord{ICCID: s.ICCID, OrgID: orgID, IMSI: s.IMSI, MSISDN: s.MSISDN, Status: s.Status, Label: s.Label, CreatedAt: s.CreatedAt}, nil
@@ -468,6 +468,6 @@ func (a *Admin) DeleteSIM(ctx context.Context, who core.Gate, iccid string) (SIM
 		}
 		return SIMDeletion{}, err
 	}
-	return SIMDeletion{ICCID: iccid, Deleted: true}, a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol, OrgID: d.OrgID,
-		Subject: subjectSIM(iccid), Reason: "SIM record deleted by " + core.ActorName(who.Actor())})
+	return SIMDeletion{ICCID: iccid, Deleted: true}, a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol, OrgID: d.OrgID,
+		Subject: subjectSIM(iccid), Reason: "SIM record deleted by " + core.ActorName(who.Actor())}))
 }

@@ -248,7 +248,7 @@ func TestLifecycleDeleteClient(t *testing.T) {
 		t.Fatalf("listed after delete: %d %v", total, err)
 	}
 	evs, err := w.svc.Audit.List(ctx, core.AuditFilter{Action: core.AuditDelete, Protocol: "taap", PrincipalID: w.a.PrincipalID})
-	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Reason, "deleted by operator; 1 keys and 1 tokens revoked") {
+	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Reason, "deleted by the operator (command line); 1 keys and 1 tokens revoked") {
 		t.Fatalf("audit: %+v %v", evs, err)
 	}
 	if s, err := w.ops.DeleteSIM(ctx, w.admin, w.simA); err != nil || !s.Deleted {

@@ -135,6 +135,10 @@ func TestAdminRoutesTPV(t *testing.T) {
 	if st, _ := f.adminCall(t, "GET", tpv.RouteAdminBrands+"/"+id, admin, nil); st != 404 {
 		t.Fatalf("deleted brand: %d", st)
 	}
+	evs, err := f.env.Svc.Audit.List(context.Background(), core.AuditFilter{Action: core.AuditDelete, Protocol: "tpv", PrincipalID: id})
+	if err != nil || len(evs) == 0 || evs[0].Subject != "tpv brand "+id || evs[0].RemoteAddr == "" || evs[0].RequestID == "" || !strings.Contains(evs[0].Reason, "deleted by admin ") {
+		t.Fatalf("audit of the deletion: %+v %v", evs, err)
+	}
 }
 
 // TestAttack_DeletedTPVBrandRefused: once a brand is deleted through the

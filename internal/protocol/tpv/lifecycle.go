@@ -179,8 +179,8 @@ func (a *Admin) DeleteBrand(ctx context.Context, who core.Gate, brandID string) 
 	if err != nil {
 		return BrandDeletion{}, err
 	}
-	return BrandDeletion{BrandID: p.ID, Deleted: true, TokensRevoked: n}, a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol,
-		OrgID: p.OrgID, PrincipalID: p.ID, Subject: subjectBrand(p.ID), Reason: "brand " + p.Name + " deleted by " + core.ActorName(who.Actor()) + "; " + strconv.Itoa(n) + " auth tokens revoked"})
+	return BrandDeletion{BrandID: p.ID, Deleted: true, TokensRevoked: n}, a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol,
+		OrgID: p.OrgID, PrincipalID: p.ID, Subject: subjectBrand(p.ID), Reason: "brand " + p.Name + " deleted by " + core.ActorName(who.Actor()) + "; " + strconv.Itoa(n) + " auth tokens revoked"}))
 }
 
 // productOf checks code and the brand and authorizes action on the
@@ -219,8 +219,8 @@ func (a *Admin) AddProduct(ctx context.Context, who core.Gate, brandID, code, na
 	if err != nil {
 		return BrandProduct{}, err
 	}
-	if err := a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: p.OrgID, PrincipalID: p.ID,
-		Subject: "product " + code, Reason: "product added by " + core.ActorName(who.Actor())}); err != nil {
+	if err := a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditCreate, Protocol: protocol, OrgID: p.OrgID, PrincipalID: p.ID,
+		Subject: "product " + code, Reason: "product added by " + core.ActorName(who.Actor())})); err != nil {
 		return BrandProduct{}, err
 	}
 	return BrandProduct{ProgramCode: sp.ProgramCode, OrgID: p.OrgID, Name: sp.Name, CreatedAt: sp.CreatedAt.UTC()}, nil
@@ -284,6 +284,6 @@ func (a *Admin) DeleteProduct(ctx context.Context, who core.Gate, brandID, code 
 		}
 		return ProductDeletion{}, err
 	}
-	return ProductDeletion{BrandID: p.ID, ProgramCode: code, Deleted: true}, a.svc.Audit.Record(ctx, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol,
-		OrgID: p.OrgID, PrincipalID: p.ID, Subject: "product " + code, Reason: "product deleted by " + core.ActorName(who.Actor())})
+	return ProductDeletion{BrandID: p.ID, ProgramCode: code, Deleted: true}, a.svc.Audit.Record(ctx, core.FromRequest(who, core.AuditEvent{Action: core.AuditDelete, Protocol: protocol,
+		OrgID: p.OrgID, PrincipalID: p.ID, Subject: "product " + code, Reason: "product deleted by " + core.ActorName(who.Actor())}))
 }
