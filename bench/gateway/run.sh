@@ -20,6 +20,13 @@
 # after the other, so p99 was the length of a burst (+6.4 ms for Caddy
 # and authgate alike), not the latency a proxy adds.
 #
+# Beside each rate, the CPU time (user + system, from /proc) the process
+# under test spent per request (nginx-fwdauth: nginx and authgate). Other
+# processes on a shared machine take CPU 0 from the proxy under test and
+# change its rate from run to run; they change its CPU per request much
+# less, and the ratio of two CPU costs is the ratio of the rates the two
+# would reach on a core of their own.
+#
 # plain nginx keeps as many idle connections to the upstream as the
 # documented forward-auth snippet does (its "upstream api" keepalive), so
 # both nginx scenarios are configured alike.
@@ -81,9 +88,11 @@ wait_http() { # url
 UP="127.0.0.1:$(free_port)"
 load "$WORK/bare" -listen "$UP" &
 PIDS+=($!)
+UP_PID=$!
 PROXY="127.0.0.1:$(free_port)"
 sut "$WORK/proxy" -listen "$PROXY" -upstream "http://$UP" &
 PIDS+=($!)
+PROXY_PID=$!
 
 CADDY="127.0.0.1:$(free_port)"
 cat >"$WORK/Caddyfile" <<EOF
@@ -102,6 +111,7 @@ http://:${CADDY#127.0.0.1:} {
 EOF
 HOME="$WORK" XDG_DATA_HOME="$WORK/caddy" XDG_CONFIG_HOME="$WORK/caddy" sut caddy run --adapter caddyfile --config "$WORK/Caddyfile" >"$WORK/caddy.log" 2>&1 &
 PIDS+=($!)
+CADDY_PID=$!
 
 # authgate: the gateway routes and forward-auth for nginx on this host.
 AG="127.0.0.1:$(free_port)"
@@ -126,6 +136,7 @@ EOF
 agcli() { "$WORK/authgate" "$@" --config "$WORK/authgate.yaml" --data-dir "$WORK/ag"; }
 sut "$WORK/authgate" serve --config "$WORK/authgate.yaml" --data-dir "$WORK/ag" --listen "$AG" >"$WORK/ag.out" 2>"$WORK/ag.err" &
 PIDS+=($!)
+AG_PID=$!
 wait_http "http://$AG/healthz"
 for _ in $(seq 100); do grep -q "secret:" "$WORK/ag.out" && break; sleep 0.05; done
 json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -165,6 +176,7 @@ $2
 EOF
 	sut nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
 	PIDS+=($!)
+	NGINX_PID=$!
 }
 SNIPPET="$(awk '/<!-- fronttest:nginx -->/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started' docs/gateway.md)"
 [ -n "$SNIPPET" ] || { echo "no nginx snippet in docs/gateway.md" >&2; exit 1; }
@@ -180,11 +192,13 @@ server {
 		proxy_set_header Connection \"\";
 	}
 }"
+NGINX_PLAIN_PID=$NGINX_PID
 NGINX_FWD="127.0.0.1:$(free_port)"
 SNIPPET="${SNIPPET//127.0.0.1:8080/$AG}"
 SNIPPET="${SNIPPET//127.0.0.1:9000/$UP}"
 SNIPPET="${SNIPPET//listen 80;/listen $NGINX_FWD;}"
 nginx_start nginx-fwdauth "$SNIPPET"
+NGINX_FWD_PID=$NGINX_PID
 for u in "http://$UP/" "http://$PROXY/" "http://$CADDY/" "http://$NGINX_PLAIN/"; do wait_http "$u"; done
 wait_http "http://$NGINX_FWD/"
 curl -sf -H "Authorization: Bearer $TOKEN" "http://$AG/bench/" >/dev/null || { echo "the gateway refuses the bearer" >&2; cat "$WORK/ag.err" >&2; exit 1; }
@@ -192,10 +206,20 @@ curl -sf -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/" >/dev/null
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
-run() { # label, duration, wrk args...: appends "label rep rps p99"
-	local label="$1" dur="$2" out rps non
-	shift 2
+TICK="$(getconf CLK_TCK)"
+cpu_ticks() { # pids...: user + system CPU ticks so far
+	local t=0 p
+	for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+run() { # label, "pids", duration, wrk args...: appends "label rep rps p99 cpu-us-per-request"
+	local label="$1" pids="$2" dur="$3" out rps non before n
+	shift 3
+	# shellcheck disable=SC2086 # pids is a list
+	before="$(cpu_ticks $pids)"
 	out="$(load wrk -t1 -c"$CONNS" -d"$dur" --latency "$@")"
+	# shellcheck disable=SC2086
+	n="$(($(cpu_ticks $pids) - before))"
 	rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
 	non="$(awk '/Non-2xx/ {print $4}' <<<"$out")"
 	if [ -n "$non" ]; then
@@ -203,19 +227,21 @@ run() { # label, duration, wrk args...: appends "label rep rps p99"
 		echo "$out" >&2
 		exit 1
 	fi
-	echo "$label $rep $rps $(awk '/ 99%/ {print $2}' <<<"$out")" >>"$RESULTS"
+	echo "$label $rep $rps $(awk '/ 99%/ {print $2}' <<<"$out") $(awk -v n="$n" -v t="$TICK" '/requests in/ {printf "%.1f", n * 1e6 / t / $1}' <<<"$out")" >>"$RESULTS"
 }
 for rep in $(seq "$REPS"); do
-	run upstream "$DURATION" "http://$UP/bench/"
-	run bare-proxy "$DURATION" "http://$PROXY/bench/"
-	run caddy-plain "$DURATION" "http://$CADDY/bench/"
-	run gateway-bearer "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$AG/bench/"
-	# Enough single-use PoP tokens for the run at the bare proxy's rate.
-	n="$(awk -v r="$rep" -v s="$POP_SECS" '$1 == "bare-proxy" && $2 == r {printf "%d", $3 * s * 1.2 + 1000}' "$RESULTS")"
+	run upstream "$UP_PID" "$DURATION" "http://$UP/bench/"
+	run bare-proxy "$PROXY_PID" "$DURATION" "http://$PROXY/bench/"
+	run caddy-plain "$CADDY_PID" "$DURATION" "http://$CADDY/bench/"
+	run gateway-bearer "$AG_PID" "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$AG/bench/"
+	# Enough single-use PoP tokens for the run at the fastest proxy rate of
+	# this repetition (PoP costs the gateway more than a bearer, but the
+	# load from other processes can fall between two scenarios).
+	n="$(awk -v r="$rep" -v s="$POP_SECS" '$2 == r && $1 != "upstream" && $3 > m {m = $3} END {printf "%d", m * s * 2 + 2000}' "$RESULTS")"
 	"$WORK/poptokens" -key "$WORK/pop.key" -n "$n" -authorization "Bearer $POP_AT" -uri /orders/ -method GET >"$WORK/pop.tokens"
-	run gateway-pop "${POP_SECS}s" -s bench/gateway/pop.lua -H "Authorization: Bearer $POP_AT" "http://$AG/orders/" -- "$WORK/pop.tokens" 1
-	run nginx-plain "$DURATION" "http://$NGINX_PLAIN/bench/"
-	run nginx-fwdauth "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/"
+	run gateway-pop "$AG_PID" "${POP_SECS}s" -s bench/gateway/pop.lua -H "Authorization: Bearer $POP_AT" "http://$AG/orders/" -- "$WORK/pop.tokens" 1
+	run nginx-plain "$NGINX_PLAIN_PID" "$DURATION" "http://$NGINX_PLAIN/bench/"
+	run nginx-fwdauth "$NGINX_FWD_PID $AG_PID" "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/"
 done
 
 # Latency at half of the gateway's peak: open loop, evenly spaced arrivals.
@@ -241,23 +267,32 @@ done
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1 -c$CONNS -d$DURATION (PoP ${POP_SECS}s), $REPS repetitions; pinned: $([ "$PIN" = 1 ] && echo "proxy under test on CPU 0 (GOMAXPROCS=1, 1 nginx worker), wrk + upstream on CPU 1" || echo no)"
 python3 - "$RESULTS" "$WORK/latency.txt" "$PEAK" "$RATE" <<'PY'
 import statistics, sys
-rows, reps = {}, {}
+rows, cpu, reps, creps = {}, {}, {}, {}
 for line in open(sys.argv[1]):
-    label, rep, rps, p99 = line.split()
+    label, rep, rps, p99, us = line.split()
     rows.setdefault(label, []).append(float(rps))
+    cpu.setdefault(label, []).append(float(us))
     reps.setdefault(rep, {})[label] = float(rps)
-print(f"{'scenario':<16} {'req/s (median)':>15}")
+    creps.setdefault(rep, {})[label] = float(us)
+print(f"{'scenario':<16} {'req/s (median)':>15} {'CPU us/request':>15}")
 for label, rs in rows.items():
-    print(f"{label:<16} {statistics.median(rs):>15.0f}")
+    print(f"{label:<16} {statistics.median(rs):>15.0f} {statistics.median(cpu[label]):>15.1f}")
 def ratio(a, b):
     return statistics.median(100 * r[a] / r[b] for r in reps.values())
+def cratio(a, b): # b's CPU per request over a's: the throughput ratio on a core of their own
+    return statistics.median(100 * r[b] / r[a] for r in creps.values())
 print()
-print("| ratio | median | target |")
-print("|---|---|---|")
-print(f"| gateway-bearer / caddy-plain | {ratio('gateway-bearer', 'caddy-plain'):.0f}% | >= 90% |")
-print(f"| gateway-bearer / bare-proxy | {ratio('gateway-bearer', 'bare-proxy'):.0f}% | |")
-print(f"| gateway-pop / caddy-plain | {ratio('gateway-pop', 'caddy-plain'):.0f}% | |")
-print(f"| nginx-fwdauth / nginx-plain | {ratio('nginx-fwdauth', 'nginx-plain'):.0f}% | >= 60% |")
+print("CPU us/request is the CPU time (user + system) the process under test spent per")
+print("request (nginx-fwdauth: nginx and authgate together); its ratio is the throughput")
+print("ratio the two would have on a core each had to itself, which a shared machine's")
+print("load does not change as much as it changes the rates.")
+print()
+print("| ratio | median (req/s) | median (CPU per request) | target |")
+print("|---|---|---|---|")
+print(f"| gateway-bearer / caddy-plain | {ratio('gateway-bearer', 'caddy-plain'):.0f}% | {cratio('gateway-bearer', 'caddy-plain'):.0f}% | >= 90% |")
+print(f"| gateway-bearer / bare-proxy | {ratio('gateway-bearer', 'bare-proxy'):.0f}% | {cratio('gateway-bearer', 'bare-proxy'):.0f}% | |")
+print(f"| gateway-pop / caddy-plain | {ratio('gateway-pop', 'caddy-plain'):.0f}% | {cratio('gateway-pop', 'caddy-plain'):.0f}% | |")
+print(f"| nginx-fwdauth / nginx-plain | {ratio('nginx-fwdauth', 'nginx-plain'):.0f}% | {cratio('nginx-fwdauth', 'nginx-plain'):.0f}% | >= 60% |")
 lat, p50 = {}, {}
 for line in open(sys.argv[2]):
     label, p99, median, _ = line.split()
@@ -265,5 +300,5 @@ for line in open(sys.argv[2]):
     p50.setdefault(label, []).append(float(median))
 med = {k: statistics.median(v) for k, v in lat.items()}
 m50 = {k: statistics.median(v) for k, v in p50.items()}
-print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms | < 1 ms |")
+print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms | | < 1 ms |")
 PY
