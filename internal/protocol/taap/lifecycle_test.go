@@ -8,6 +8,7 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 	"github.com/authgate/authgate/sdk/pop"
 )
 
@@ -34,9 +35,9 @@ type lifecycleWorld struct {
 	userA, ownerB, devA core.Gate
 }
 
-func newLifecycleWorld(t *testing.T) *lifecycleWorld {
+func newLifecycleWorld(t *testing.T, opt agtest.Options) *lifecycleWorld {
 	t.Helper()
-	svc, _ := agtest.NewServices(t, agtest.Options{})
+	svc, _ := agtest.NewServices(t, opt)
 	ctx := context.Background()
 	w := &lifecycleWorld{svc: svc, ops: taap.NewAdmin(svc), admin: core.Operator{}}
 	var err error
@@ -74,6 +75,17 @@ func forbiddenAudited(t *testing.T, svc core.Services, who core.Gate) bool {
 	return len(evs) > 0
 }
 
+// forBackends runs fn on SQLite and on PostgreSQL (pgtest: skipped
+// without a server unless AUTHGATE_REQUIRE_POSTGRES=1).
+func forBackends(t *testing.T, fn func(t *testing.T, backend func(testing.TB) agtest.Options)) {
+	for name, b := range map[string]func(testing.TB) agtest.Options{
+		"sqlite":   func(testing.TB) agtest.Options { return agtest.Options{} },
+		"postgres": func(t testing.TB) agtest.Options { return agtest.Options{PostgresDSN: pgtest.DSN(t)} },
+	} {
+		t.Run(name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
 // success is the want of a case that must succeed (no error kind).
 const success core.Kind = -1
 
@@ -82,7 +94,7 @@ const success core.Kind = -1
 // own organisation, changes only administrators; refusals are audited;
 // unknown and malformed ids are not found, malformed ICCIDs invalid.
 func TestLifecycleAuthorization(t *testing.T) {
-	w := newLifecycleWorld(t)
+	w := newLifecycleWorld(t, agtest.Options{})
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -158,32 +170,34 @@ func TestLifecycleAuthorization(t *testing.T) {
 // organisation's whatever it leaves out; an administrator's is every
 // organisation's or the one asked for.
 func TestLifecycleListsOwnOrganisation(t *testing.T) {
-	w := newLifecycleWorld(t)
-	ctx := context.Background()
-	cs, total, err := w.ops.ListClients(ctx, w.userA, "", core.Page{Limit: 10})
-	if err != nil || total != 1 || len(cs) != 1 || cs[0].ClientID != w.a.ClientID || cs[0].Name != "client a" || cs[0].Scope != "iot-connectivity" {
-		t.Fatalf("user's clients: %+v %d %v", cs, total, err)
-	}
-	if cs, total, err = w.ops.ListClients(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 2 || len(cs) != 2 {
-		t.Fatalf("admin's clients: %+v %d %v", cs, total, err)
-	}
-	if cs, total, err = w.ops.ListClients(ctx, w.admin, w.b.OrgID, core.Page{Limit: 10}); err != nil || total != 1 || cs[0].ClientID != w.b.ClientID {
-		t.Fatalf("admin's clients of b: %+v %d %v", cs, total, err)
-	}
-	if cs, total, err = w.ops.ListClients(ctx, w.admin, "", core.Page{Offset: 1, Limit: 1}); err != nil || total != 2 || len(cs) != 1 || cs[0].ClientID != w.b.ClientID {
-		t.Fatalf("second page: %+v %d %v", cs, total, err)
-	}
-	sims, total, err := w.ops.ListSIMs(ctx, w.ownerB, "", core.Page{Limit: 10})
-	if err != nil || total != 1 || sims[0].ICCID != w.simB || sims[0].OrgID != w.b.OrgID || sims[0].Label != "kit" || sims[0].Status != "active" {
-		t.Fatalf("owner's SIMs: %+v %d %v", sims, total, err)
-	}
+	forBackends(t, func(t *testing.T, backend func(testing.TB) agtest.Options) {
+		w := newLifecycleWorld(t, backend(t))
+		ctx := context.Background()
+		cs, total, err := w.ops.ListClients(ctx, w.userA, "", core.Page{Limit: 10})
+		if err != nil || total != 1 || len(cs) != 1 || cs[0].ClientID != w.a.ClientID || cs[0].Name != "client a" || cs[0].Scope != "iot-connectivity" {
+			t.Fatalf("user's clients: %+v %d %v", cs, total, err)
+		}
+		if cs, total, err = w.ops.ListClients(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 2 || len(cs) != 2 {
+			t.Fatalf("admin's clients: %+v %d %v", cs, total, err)
+		}
+		if cs, total, err = w.ops.ListClients(ctx, w.admin, w.b.OrgID, core.Page{Limit: 10}); err != nil || total != 1 || cs[0].ClientID != w.b.ClientID {
+			t.Fatalf("admin's clients of b: %+v %d %v", cs, total, err)
+		}
+		if cs, total, err = w.ops.ListClients(ctx, w.admin, "", core.Page{Offset: 1, Limit: 1}); err != nil || total != 2 || len(cs) != 1 || cs[0].ClientID != w.b.ClientID {
+			t.Fatalf("second page: %+v %d %v", cs, total, err)
+		}
+		sims, total, err := w.ops.ListSIMs(ctx, w.ownerB, "", core.Page{Limit: 10})
+		if err != nil || total != 1 || sims[0].ICCID != w.simB || sims[0].OrgID != w.b.OrgID || sims[0].Label != "kit" || sims[0].Status != "active" {
+			t.Fatalf("owner's SIMs: %+v %d %v", sims, total, err)
+		}
+	})
 }
 
 // TestLifecycleKeys: a key is added, listed, shown and revoked; a key
 // twice, or revoked twice, is a conflict; revoked keys are listed on
 // request and still shown.
 func TestLifecycleKeys(t *testing.T) {
-	w := newLifecycleWorld(t)
+	w := newLifecycleWorld(t, agtest.Options{})
 	ctx := context.Background()
 	k, err := w.ops.AddKey(ctx, w.admin, w.a.ClientID, pop.PublicKeyPEM(testKeys()[2]))
 	if err != nil || k.KID == "" || k.ClientID != w.a.ClientID || !strings.HasPrefix(k.PublicKey, "-----BEGIN PUBLIC KEY-----") || k.RevokedAt != nil {
@@ -216,45 +230,47 @@ func TestLifecycleKeys(t *testing.T) {
 // keys and its tokens and disables it; it is then not found (get, keys,
 // delete) and no longer listed. Deleting a SIM removes it.
 func TestLifecycleDeleteClient(t *testing.T) {
-	w := newLifecycleWorld(t)
-	ctx := context.Background()
-	_, tok, err := w.svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenTAAP, OrgID: w.a.OrgID, PrincipalID: w.a.PrincipalID, PrincipalKind: core.PrincipalApplication, TTL: 3600e9})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := w.ops.DeleteClient(ctx, w.admin, w.a.ClientID)
-	if err != nil || !d.Deleted || d.KeysRevoked != 1 || d.TokensRevoked != 1 {
-		t.Fatalf("delete: %+v %v", d, err)
-	}
-	if got, err := w.svc.Store.GetToken(ctx, tok.ID); err != nil || got.RevokedAt == nil {
-		t.Fatalf("token after delete: %+v %v", got, err)
-	}
-	if p, err := w.svc.Store.GetPrincipal(ctx, w.a.PrincipalID); err != nil || !p.Disabled {
-		t.Fatalf("principal after delete: %+v %v", p, err)
-	}
-	if _, err := w.svc.Credentials.VerifySecret(ctx, core.CredClientSecret, w.a.ClientID, w.a.ClientSecret); err == nil {
-		t.Fatal("the secret still verifies")
-	}
-	if _, err := w.ops.GetClient(ctx, w.admin, w.a.ClientID); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("get after delete: %v", err)
-	}
-	if _, _, err := w.ops.ListKeys(ctx, w.admin, w.a.ClientID, true, core.Page{}); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("keys after delete: %v", err)
-	}
-	if _, err := w.ops.DeleteClient(ctx, w.admin, w.a.ClientID); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("delete twice: %v", err)
-	}
-	if _, total, err := w.ops.ListClients(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 1 {
-		t.Fatalf("listed after delete: %d %v", total, err)
-	}
-	evs, err := w.svc.Audit.List(ctx, core.AuditFilter{Action: core.AuditDelete, Protocol: "taap", PrincipalID: w.a.PrincipalID})
-	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Reason, "deleted by the operator (command line); 1 keys and 1 tokens revoked") {
-		t.Fatalf("audit: %+v %v", evs, err)
-	}
-	if s, err := w.ops.DeleteSIM(ctx, w.admin, w.simA); err != nil || !s.Deleted {
-		t.Fatalf("delete SIM: %+v %v", s, err)
-	}
-	if _, err := w.ops.GetSIM(ctx, w.admin, w.simA); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("SIM after delete: %v", err)
-	}
+	forBackends(t, func(t *testing.T, backend func(testing.TB) agtest.Options) {
+		w := newLifecycleWorld(t, backend(t))
+		ctx := context.Background()
+		_, tok, err := w.svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenTAAP, OrgID: w.a.OrgID, PrincipalID: w.a.PrincipalID, PrincipalKind: core.PrincipalApplication, TTL: 3600e9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := w.ops.DeleteClient(ctx, w.admin, w.a.ClientID)
+		if err != nil || !d.Deleted || d.KeysRevoked != 1 || d.TokensRevoked != 1 {
+			t.Fatalf("delete: %+v %v", d, err)
+		}
+		if got, err := w.svc.Store.GetToken(ctx, tok.ID); err != nil || got.RevokedAt == nil {
+			t.Fatalf("token after delete: %+v %v", got, err)
+		}
+		if p, err := w.svc.Store.GetPrincipal(ctx, w.a.PrincipalID); err != nil || !p.Disabled {
+			t.Fatalf("principal after delete: %+v %v", p, err)
+		}
+		if _, err := w.svc.Credentials.VerifySecret(ctx, core.CredClientSecret, w.a.ClientID, w.a.ClientSecret); err == nil {
+			t.Fatal("the secret still verifies")
+		}
+		if _, err := w.ops.GetClient(ctx, w.admin, w.a.ClientID); core.KindOf(err) != core.KindNotFound {
+			t.Fatalf("get after delete: %v", err)
+		}
+		if _, _, err := w.ops.ListKeys(ctx, w.admin, w.a.ClientID, true, core.Page{}); core.KindOf(err) != core.KindNotFound {
+			t.Fatalf("keys after delete: %v", err)
+		}
+		if _, err := w.ops.DeleteClient(ctx, w.admin, w.a.ClientID); core.KindOf(err) != core.KindNotFound {
+			t.Fatalf("delete twice: %v", err)
+		}
+		if _, total, err := w.ops.ListClients(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 1 {
+			t.Fatalf("listed after delete: %d %v", total, err)
+		}
+		evs, err := w.svc.Audit.List(ctx, core.AuditFilter{Action: core.AuditDelete, Protocol: "taap", PrincipalID: w.a.PrincipalID})
+		if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Reason, "deleted by the operator (command line); 1 keys and 1 tokens revoked") {
+			t.Fatalf("audit: %+v %v", evs, err)
+		}
+		if s, err := w.ops.DeleteSIM(ctx, w.admin, w.simA); err != nil || !s.Deleted {
+			t.Fatalf("delete SIM: %+v %v", s, err)
+		}
+		if _, err := w.ops.GetSIM(ctx, w.admin, w.simA); core.KindOf(err) != core.KindNotFound {
+			t.Fatalf("SIM after delete: %v", err)
+		}
+	})
 }

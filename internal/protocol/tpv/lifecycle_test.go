@@ -9,6 +9,7 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/tpv"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
 // testAsker is an Asker for one actor, checked by the real privilege table.
@@ -33,9 +34,9 @@ type brandWorld struct {
 	ownerB, appA         core.Gate
 }
 
-func newBrandWorld(t *testing.T) *brandWorld {
+func newBrandWorld(t *testing.T, opt agtest.Options) *brandWorld {
 	t.Helper()
-	svc, _ := agtest.NewServices(t, agtest.Options{})
+	svc, _ := agtest.NewServices(t, opt)
 	ctx := context.Background()
 	w := &brandWorld{svc: svc, ops: tpv.NewAdmin(svc), admin: core.Operator{}}
 	var err error
@@ -69,7 +70,7 @@ const success core.Kind = -1
 // nothing; refusals are audited; unknown and malformed ids are not found,
 // malformed program codes invalid.
 func TestBrandLifecycleAuthorization(t *testing.T) {
-	w := newBrandWorld(t)
+	w := newBrandWorld(t, agtest.Options{})
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -133,49 +134,57 @@ func TestBrandLifecycleAuthorization(t *testing.T) {
 // deleting a brand revokes its application token and auth tokens and
 // disables it, after which it is not found; deleting a product removes it.
 func TestBrandLifecycle(t *testing.T) {
-	w := newBrandWorld(t)
-	ctx := context.Background()
-	bs, total, err := w.ops.ListBrands(ctx, w.userA, "", core.Page{Limit: 10})
-	if err != nil || total != 1 || bs[0].BrandID != w.a.BrandID || bs[0].Name != "Brand A" || bs[0].ApplicationToken != w.a.ApplicationToken {
-		t.Fatalf("user's brands: %+v %d %v", bs, total, err)
-	}
-	if _, total, err = w.ops.ListBrands(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 2 {
-		t.Fatalf("admin's brands: %d %v", total, err)
-	}
-	ps, total, err := w.ops.ListProducts(ctx, w.ownerA, w.a.BrandID, core.Page{Limit: 10})
-	if err != nil || total != 1 || ps[0].ProgramCode != "555" || ps[0].Name != "Fixed 12 months" || ps[0].OrgID != w.a.OrgID {
-		t.Fatalf("products: %+v %d %v", ps, total, err)
-	}
-	_, tok, err := w.svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenTPVAuth, OrgID: w.a.OrgID, PrincipalID: w.a.BrandID, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := w.ops.DeleteBrand(ctx, w.admin, w.a.BrandID)
-	if err != nil || !d.Deleted || d.TokensRevoked != 1 {
-		t.Fatalf("delete: %+v %v", d, err)
-	}
-	if got, err := w.svc.Store.GetToken(ctx, tok.ID); err != nil || got.RevokedAt == nil {
-		t.Fatalf("auth token after delete: %+v %v", got, err)
-	}
-	if _, err := w.svc.Credentials.Find(ctx, core.CredAppToken, w.a.ApplicationToken); core.KindOf(err) != core.KindRevoked {
-		t.Fatalf("application token after delete: %v", err)
-	}
-	if _, err := w.ops.GetBrand(ctx, w.admin, w.a.BrandID); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("get after delete: %v", err)
-	}
-	if _, err := w.ops.DeleteBrand(ctx, w.admin, w.a.BrandID); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("delete twice: %v", err)
-	}
-	if _, total, err = w.ops.ListBrands(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 1 {
-		t.Fatalf("listed after delete: %d %v", total, err)
-	}
-	if _, err := w.ops.AddProduct(ctx, w.admin, w.b.BrandID, "B-1", "Variable"); err != nil {
-		t.Fatal(err)
-	}
-	if pd, err := w.ops.DeleteProduct(ctx, w.admin, w.b.BrandID, "B-1"); err != nil || !pd.Deleted {
-		t.Fatalf("delete product: %+v %v", pd, err)
-	}
-	if _, err := w.ops.GetProduct(ctx, w.admin, w.b.BrandID, "B-1"); core.KindOf(err) != core.KindNotFound {
-		t.Fatalf("product after delete: %v", err)
+	for name, backend := range map[string]func(testing.TB) agtest.Options{
+		"sqlite":   func(testing.TB) agtest.Options { return agtest.Options{} },
+		"postgres": func(t testing.TB) agtest.Options { return agtest.Options{PostgresDSN: pgtest.DSN(t)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			opt := backend(t)
+			w := newBrandWorld(t, opt)
+			ctx := context.Background()
+			bs, total, err := w.ops.ListBrands(ctx, w.userA, "", core.Page{Limit: 10})
+			if err != nil || total != 1 || bs[0].BrandID != w.a.BrandID || bs[0].Name != "Brand A" || bs[0].ApplicationToken != w.a.ApplicationToken {
+				t.Fatalf("user's brands: %+v %d %v", bs, total, err)
+			}
+			if _, total, err = w.ops.ListBrands(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 2 {
+				t.Fatalf("admin's brands: %d %v", total, err)
+			}
+			ps, total, err := w.ops.ListProducts(ctx, w.ownerA, w.a.BrandID, core.Page{Limit: 10})
+			if err != nil || total != 1 || ps[0].ProgramCode != "555" || ps[0].Name != "Fixed 12 months" || ps[0].OrgID != w.a.OrgID {
+				t.Fatalf("products: %+v %d %v", ps, total, err)
+			}
+			_, tok, err := w.svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenTPVAuth, OrgID: w.a.OrgID, PrincipalID: w.a.BrandID, TTL: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := w.ops.DeleteBrand(ctx, w.admin, w.a.BrandID)
+			if err != nil || !d.Deleted || d.TokensRevoked != 1 {
+				t.Fatalf("delete: %+v %v", d, err)
+			}
+			if got, err := w.svc.Store.GetToken(ctx, tok.ID); err != nil || got.RevokedAt == nil {
+				t.Fatalf("auth token after delete: %+v %v", got, err)
+			}
+			if _, err := w.svc.Credentials.Find(ctx, core.CredAppToken, w.a.ApplicationToken); core.KindOf(err) != core.KindRevoked {
+				t.Fatalf("application token after delete: %v", err)
+			}
+			if _, err := w.ops.GetBrand(ctx, w.admin, w.a.BrandID); core.KindOf(err) != core.KindNotFound {
+				t.Fatalf("get after delete: %v", err)
+			}
+			if _, err := w.ops.DeleteBrand(ctx, w.admin, w.a.BrandID); core.KindOf(err) != core.KindNotFound {
+				t.Fatalf("delete twice: %v", err)
+			}
+			if _, total, err = w.ops.ListBrands(ctx, w.admin, "", core.Page{Limit: 10}); err != nil || total != 1 {
+				t.Fatalf("listed after delete: %d %v", total, err)
+			}
+			if _, err := w.ops.AddProduct(ctx, w.admin, w.b.BrandID, "B-1", "Variable"); err != nil {
+				t.Fatal(err)
+			}
+			if pd, err := w.ops.DeleteProduct(ctx, w.admin, w.b.BrandID, "B-1"); err != nil || !pd.Deleted {
+				t.Fatalf("delete product: %+v %v", pd, err)
+			}
+			if _, err := w.ops.GetProduct(ctx, w.admin, w.b.BrandID, "B-1"); core.KindOf(err) != core.KindNotFound {
+				t.Fatalf("product after delete: %v", err)
+			}
+		})
 	}
 }
