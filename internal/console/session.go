@@ -17,7 +17,7 @@ import (
 // CookieName is the session cookie. The __Host- prefix makes the browser
 // keep it only when it is Secure, has Path=/ and names no Domain, so no
 // other host (a sibling subdomain) can set or shadow it.
-const CookieName = "__Host-authgate_console"
+const CookieName = httpapi.ConsoleCookie
 
 // CSRFHeader carries the session's CSRF token on every state-changing
 // admin request.

@@ -81,6 +81,14 @@ func TestAttack_CredentialsStripped(t *testing.T) {
 	if h := up.last(t).Header; h.Get("X-Test-Bearer") != "alice" {
 		t.Fatalf("pass_credentials route dropped the credential: %v", h)
 	}
+	// The admin console's session cookie reaches no upstream, even on a
+	// route that passes credentials; the application's own cookies do.
+	for _, path := range []string{"/strip", "/pass"} {
+		call(t, "GET", base+path, nil, "X-Test-Bearer", "alice", "Cookie", "app=1; "+httpapi.ConsoleCookie+"=admin-token; theme=dark")
+		if h := up.last(t).Header; h.Get("Cookie") != "app=1; theme=dark" {
+			t.Fatalf("%s: upstream Cookie %q", path, h.Values("Cookie"))
+		}
+	}
 }
 
 // TestAttack_AnotherOrganisation: a route subscribed by one organisation

@@ -233,6 +233,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	if !rt.PassCredentials {
 		body = st.d.Scheme.StripCredentials(out, body)
 	}
+	// The admin console's session (an access token) never leaves for an
+	// upstream, whatever the route passes on.
+	httpapi.DropCookie(out.Header, httpapi.ConsoleCookie)
 	if st.buffered {
 		b := body
 		out.Body = io.NopCloser(bytes.NewReader(b))
