@@ -32,6 +32,7 @@ import (
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/m2m"
 	"github.com/authgate/authgate/internal/wssec/wssectest"
+	"github.com/authgate/authgate/sdk/pop"
 )
 
 // TestConsoleCSRFOnAdminAPI: through the composed server, a state change
@@ -473,11 +474,22 @@ func (e *consoleEnv) seed(t *testing.T) {
 		{"/admin/subscriptions/plans", `{"name":"basic","rate":10,"rate_period":"1s","quota":1000,"quota_period":"24h"}`},
 		{"/admin/subscriptions", `{"org_id":"` + e.Admin.OrgID + `","resource":"connectivity","plan":"basic"}`},
 		{"/admin/m2m/apikeys", `{"partner":"acme","env":"TA"}`},
+		{"/admin/taap/clients", `{"name":"sensor fleet","public_keys":[` + jsString(string(pop.PublicKeyPEM(testKey(t)))) + `]}`},
 		{"/admin/m2m/sims", `{"partner":"acme","env":"TA","iccid":"8949020000000000025"}`},
 	} {
 		if st, b := e.do(t, "POST", w[0], w[1], c, csrf); st != 201 {
 			t.Fatalf("seed %s: %d %s", w[0], st, b)
 		}
+	}
+	st, b := e.do(t, "POST", "/admin/tpv/brands", `{"name":"Acme Energy"}`, c, csrf)
+	var brand struct {
+		BrandID string `json:"brand_id"`
+	}
+	if st != 201 || json.Unmarshal([]byte(b), &brand) != nil {
+		t.Fatalf("seed brand: %d %s", st, b)
+	}
+	if st, b := e.do(t, "POST", "/admin/tpv/brands/"+brand.BrandID+"/products", `{"program_code":"555","name":"Fixed 12 months"}`, c, csrf); st != 201 {
+		t.Fatalf("seed product: %d %s", st, b)
 	}
 }
 
@@ -505,13 +517,25 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+var testRSAKey *rsa.PrivateKey
+
+// testKey is one RSA key for the test's CSR and TAAP client.
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	if testRSAKey == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testRSAKey = k
+	}
+	return testRSAKey
+}
+
 // testCSR is a PKCS#10 request for a partner signing certificate (RSA, as the profile wants).
 func testCSR(t *testing.T, cn string) string {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testKey(t)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: []string{"Acme"},
 		OrganizationalUnit: []string{"M2M_TA"}, Country: []string{"DE"}, Province: []string{"Hessen"}, Locality: []string{"Darmstadt"}}}, key)
 	if err != nil {
