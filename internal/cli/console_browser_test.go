@@ -234,6 +234,11 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot(t, ctx, "signin")
+	// Keyboard: Tab moves to the first field with a visible focus ring.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`), chromedp.KeyEvent("\t"))
+	if f := js[string](t, ctx, `document.activeElement.id + ' ' + getComputedStyle(document.activeElement).outlineStyle`); f == "" || strings.HasSuffix(f, " none") {
+		t.Errorf("keyboard focus: %q", f)
+	}
 	do(t, ctx, setValue("signin-key", e.Admin.Key), setValue("signin-secret", "wrong"), chromedp.Click(chromedp.ID("signin-submit")))
 	if msg := wait[string](t, ctx, `document.getElementById('signin-error').textContent`); !strings.Contains(msg, "invalid access key or secret") {
 		t.Fatalf("wrong secret: %q", msg)
@@ -297,6 +302,14 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// Phone width: no horizontal scroll on any page.
 	do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	// The navigation folds behind the Menu button.
+	if js[bool](t, ctx, `getComputedStyle(document.getElementById('nav')).display !== 'none'`) {
+		t.Error("the navigation is open at phone width before Menu is pressed")
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("nav-toggle")))
+	if !js[bool](t, ctx, `getComputedStyle(document.getElementById('nav')).display !== 'none' && document.getElementById('nav-toggle').getAttribute('aria-expanded') === 'true'`) {
+		t.Error("Menu does not open the navigation")
+	}
 	for _, p := range navPages {
 		visit(p)
 		if w := js[[]int](t, ctx, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
@@ -310,7 +323,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if href := js[string](t, ctx, `document.getElementById('download-crl').getAttribute('href')`); href != "/admin/ca/crl" {
 		t.Errorf("CRL link %q", href)
 	}
-	do(t, ctx, chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("create-csr")), setValue("create-csr", testCSR(t, "acme-sensor")))
+	// Ten days of validity: the list highlights it as expiring within 30.
+	do(t, ctx, chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("create-csr")), setValue("create-csr", testCSR(t, "acme-sensor")),
+		setValue("create-validity_days", "10"))
 	selectFirst(t, ctx)
 	shot(t, ctx, "certificates-issue")
 	do(t, ctx, chromedp.Click(chromedp.ID("dialog-ok")))
@@ -318,6 +333,9 @@ func TestConsoleInChromium(t *testing.T) {
 	do(t, ctx, chromedp.Click(chromedp.ID("dialog-cancel")))
 	row := `document.querySelector('#content tr[data-key=` + jsString(serial) + `]')`
 	wait[bool](t, ctx, `!!`+row)
+	if exp := js[string](t, ctx, `(() => { const td = `+row+`.querySelector('td[data-label=Expires]'); return td.className + ' ' + td.textContent; })()`); !strings.HasPrefix(exp, "expiring ") || !strings.HasSuffix(exp, "(in 10 d)") {
+		t.Errorf("a certificate expiring in 10 days is shown as %q", exp)
+	}
 	shot(t, ctx, "certificates")
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](row+`.querySelector('button[data-action=revoke]').click()`))
 	wait[bool](t, ctx, `document.getElementById('dialog').open`)
