@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -70,10 +71,10 @@ func (o Origin) Base(r *http.Request) string {
 // when it is allowed or is the local address, else the local address.
 func (o Origin) Host(r *http.Request) string {
 	host := strings.ToLower(r.Host)
-	local := localHost(r)
 	if _, ok := o.allowed[host]; ok && validHost(host) {
 		return host
 	}
+	local := localHost(r)
 	if host != "" && (host == local || loopbackName(host, local)) {
 		return host
 	}
@@ -88,6 +89,9 @@ func (o Origin) Host(r *http.Request) string {
 // for 127.0.0.1 or [::1], which can only reach this machine (a client that
 // signs its URL, as Apstrata's do, signs the name it typed).
 func loopbackName(host, local string) bool {
+	if strings.IndexByte(host, ':') < 0 { // no port (SplitHostPort would fail, allocating its error)
+		return false
+	}
 	lh, lport, err := net.SplitHostPort(local)
 	if err != nil {
 		return false
@@ -107,6 +111,18 @@ func localHost(r *http.Request) string {
 	if !ok || a == nil {
 		return ""
 	}
+	if ta, ok := a.(*net.TCPAddr); ok {
+		// What the general path below makes of a TCP address, in one
+		// formatting (netip prints lower case, IPv6 bracketed, no zone).
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok && ta.Port >= 0 && ta.Port <= 65535 {
+			return netip.AddrPortFrom(ip.Unmap(), uint16(ta.Port)).String()
+		}
+	}
+	return localHostOf(a)
+}
+
+// localHostOf is localHost for any net.Addr.
+func localHostOf(a net.Addr) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return ""
