@@ -16,8 +16,10 @@ type Observer interface {
 	TokensRevoked(n int)
 	// ReplayRefused records a message refused by the replay cache.
 	ReplayRefused(namespace string)
-	// AuthLimited records an attempt the limiter refused (Guard).
-	AuthLimited()
+	// AuthLimited records an attempt the failed-authentication limiter
+	// refused (Guard), by the family and scheme (or grant) of the attempt
+	// (Attempt.Family, Attempt.Scheme): the adapters' constants.
+	AuthLimited(family, scheme string)
 }
 
 // NopObserver observes nothing: the default until SetObserver.
@@ -38,7 +40,7 @@ func (NopObserver) TokensRevoked(int) {}
 func (NopObserver) ReplayRefused(string) {}
 
 // AuthLimited implements Observer.
-func (NopObserver) AuthLimited() {}
+func (NopObserver) AuthLimited(string, string) {}
 
 // observed is embedded by the services that report to an Observer.
 type observed struct{ obs Observer }

@@ -58,12 +58,16 @@ func (l GuardLimits) admits(p, a, s int64) bool {
 }
 
 // Attempt names one check of a secret: the credential it is for (kind and
-// the public name the caller presented, which need not exist) and the
-// client address it came from (httpapi.ClientAddr.IP).
+// the public name the caller presented, which need not exist), the
+// client address it came from (httpapi.ClientAddr.IP), and the protocol
+// family and scheme or grant that checks it (the adapter's constants,
+// the labels of Observer.AuthOutcome), to which a refusal is attributed.
 type Attempt struct {
 	Kind   CredentialKind
 	Lookup string
 	Addr   string
+
+	Family, Scheme string
 }
 
 // Guard limits failed authentications for every protocol family and every
@@ -199,7 +203,7 @@ func IsGuess(err error) bool {
 func (g *Guard) Verify(ctx context.Context, a Attempt, check func() error) error {
 	err := g.verify(ctx, a, check)
 	if KindOf(err) == KindRateLimited {
-		g.observer().AuthLimited()
+		g.observer().AuthLimited(a.Family, a.Scheme)
 	}
 	return err
 }

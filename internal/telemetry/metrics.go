@@ -14,7 +14,7 @@ type Metrics struct {
 	issued   *prometheus.CounterVec
 	revoked  prometheus.Counter
 	replays  *prometheus.CounterVec
-	limited  prometheus.Counter
+	limited  *prometheus.CounterVec
 	children sync.Map // authKey -> prometheus.Counter: the hot path skips the label hash
 }
 
@@ -34,8 +34,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Tokens revoked (one at a time, or with their family, principal or credential)."}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authgate_replay_refused_total",
 			Help: "Messages the replay cache refused because they were seen before, by namespace."}, []string{"namespace"}),
-		limited: prometheus.NewCounter(prometheus.CounterOpts{Name: "authgate_auth_limiter_refused_total",
-			Help: "Authentication attempts the failed-authentication limiter refused."}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authgate_auth_limiter_refused_total",
+			Help: "Authentication attempts the failed-authentication limiter refused, by protocol family and scheme (or grant)."},
+			[]string{"family", "scheme"}),
 	}
 	reg.MustRegister(m.auth, m.issued, m.revoked, m.replays, m.limited)
 	return m
@@ -71,5 +72,8 @@ func (m *Metrics) TokensRevoked(n int) {
 // constants (jti, tpv, pop, ...), never client input.
 func (m *Metrics) ReplayRefused(namespace string) { m.replays.WithLabelValues(namespace).Inc() }
 
-// AuthLimited implements core.Observer.
-func (m *Metrics) AuthLimited() { m.limited.Inc() }
+// AuthLimited implements core.Observer. Family and scheme are the
+// adapters' constants (core.Attempt), never client input.
+func (m *Metrics) AuthLimited(family, scheme string) {
+	m.limited.WithLabelValues(family, scheme).Inc()
+}

@@ -194,9 +194,11 @@ func (*Recent) TokensRevoked(int) {}
 // ReplayRefused implements core.Observer (not on the dashboard).
 func (*Recent) ReplayRefused(string) {}
 
-// AuthLimited implements core.Observer: the limiter's refusals reach the
-// dashboard as the rate_limited outcomes of the family they refused.
-func (*Recent) AuthLimited() {}
+// AuthLimited implements core.Observer. It counts nothing: every refusal
+// of the failed-authentication limiter is also the rate_limited outcome
+// (AuthOutcome) of the scheme or grant it refused, counted there under
+// its family with the per-address bucket's refusals, once.
+func (*Recent) AuthLimited(string, string) {}
 
 // MinuteCounts is one minute of one family.
 type MinuteCounts struct {
@@ -274,8 +276,8 @@ func (t tee) ReplayRefused(namespace string) {
 	}
 }
 
-func (t tee) AuthLimited() {
+func (t tee) AuthLimited(family, scheme string) {
 	for _, o := range t {
-		o.AuthLimited()
+		o.AuthLimited(family, scheme)
 	}
 }

@@ -183,7 +183,7 @@ func TestTee(t *testing.T) {
 	o.TokensIssued(core.TokenAccess, 1)
 	o.TokensRevoked(1)
 	o.ReplayRefused("jti")
-	o.AuthLimited()
+	o.AuthLimited("taap", "taap-token")
 	for _, r := range []*Recent{a, b} {
 		if f := family(t, r, "taap"); f.Requests != 1 || f.Denials != 1 {
 			t.Fatalf("tee: %+v", f)

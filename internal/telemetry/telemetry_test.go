@@ -35,7 +35,9 @@ func TestAuthOutcomeLabels(t *testing.T) {
 	m.TokensRevoked(0)
 	m.TokensRevoked(3)
 	m.ReplayRefused("pop")
-	m.AuthLimited()
+	m.AuthLimited("oauth2", "oauth2-password")
+	m.AuthLimited("oauth2", "oauth2-password")
+	m.AuthLimited("tpv", "tpv-login")
 	want := `
 # HELP authgate_auth_total Authentications by protocol family, scheme, result (success or failure) and reason (the error kind; ok on success).
 # TYPE authgate_auth_total counter
@@ -52,9 +54,10 @@ authgate_tokens_revoked_total 3
 # HELP authgate_replay_refused_total Messages the replay cache refused because they were seen before, by namespace.
 # TYPE authgate_replay_refused_total counter
 authgate_replay_refused_total{namespace="pop"} 1
-# HELP authgate_auth_limiter_refused_total Authentication attempts the failed-authentication limiter refused.
+# HELP authgate_auth_limiter_refused_total Authentication attempts the failed-authentication limiter refused, by protocol family and scheme (or grant).
 # TYPE authgate_auth_limiter_refused_total counter
-authgate_auth_limiter_refused_total 1
+authgate_auth_limiter_refused_total{family="oauth2",scheme="oauth2-password"} 2
+authgate_auth_limiter_refused_total{family="tpv",scheme="tpv-login"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

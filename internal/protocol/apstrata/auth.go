@@ -104,13 +104,13 @@ func (m *Module) authenticate(q *request) (caller, error) {
 	// Observed as the registry observes the scheme for the gateway; a
 	// request that presents no credentials is not an authentication.
 	var o scheme.Observation // the zero one observes nothing
-	if (&apsScheme{m: m}).Presented(q.r) {
+	if !q.grant && (&apsScheme{m: m}).Presented(q.r) {
 		var ctx context.Context
 		ctx, o = scheme.Observe(q.r.Context(), m.d.Observer, m.d.Tracer, Family, SchemeName)
 		q.r = q.r.WithContext(ctx)
 	}
 	c, err := m.identify(q)
-	o.Done(c.orgID, err)
+	o.Done(c.orgID, outcomeOf(err))
 	if err != nil || c.kind == anonymous || m.d.Access == nil {
 		return c, err
 	}
@@ -235,9 +235,12 @@ func (m *Module) signatureCaller(q *request, mode string) (caller, error) {
 	}
 	// The owner's signing secret and each user's or device's password are
 	// guessed apart: the limits count them apart.
-	att := core.Attempt{Kind: core.CredSigningKey, Lookup: q.authKey, Addr: q.remote}
+	att := core.Attempt{Kind: core.CredSigningKey, Lookup: q.authKey, Addr: q.remote, Family: Family, Scheme: SchemeName}
 	if hasUser {
-		att = core.Attempt{Kind: core.CredPassword, Lookup: memberLookup(q.authKey, login), Addr: q.remote}
+		att.Kind, att.Lookup = core.CredPassword, memberLookup(q.authKey, login)
+	}
+	if q.grant {
+		att.Scheme = GrantToken
 	}
 	var c caller
 	err := m.d.Guard.Verify(q.r.Context(), att, func() (err error) {

@@ -53,6 +53,26 @@ func authFailure(detail, reason string) *apsError {
 	return &apsError{Code: CodeInvalidSignature, Detail: detail, Status: http.StatusBadRequest, reason: reason, guess: true}
 }
 
+// outcomeOf is what an error reports to core.Observer: core errors (and
+// failed credential checks, which unwrap to one) as they are, the other
+// refusals raised in the protocol's terms as the core kind they stand
+// for (refusalKind), so the reason label is the closed set of kinds.
+func outcomeOf(err error) error {
+	ae, ok := err.(*apsError)
+	if !ok || ae.guess {
+		return err
+	}
+	switch refusalKind(err, ae) {
+	case core.KindForbidden:
+		return core.ErrForbidden
+	case core.KindRateLimited:
+		return core.ErrRateLimited
+	case core.KindInternal:
+		return core.ErrInternal
+	}
+	return core.ErrInvalidInput
+}
+
 // toAPS maps any error to the protocol's shape, once, at the edge.
 func toAPS(err error) *apsError {
 	if e, ok := err.(*apsError); ok {

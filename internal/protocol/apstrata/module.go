@@ -14,6 +14,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // protocol names this adapter in the audit log.
@@ -139,6 +140,9 @@ type request struct {
 	remote    string
 	setCookie *http.Cookie
 	audited   bool // a failure of this request is in the audit log
+	// grant marks a token-granting action, observed as a whole under
+	// GrantToken (serve) instead of its authentication alone.
+	grant bool
 }
 
 // get returns the first value of a parameter.
@@ -153,7 +157,16 @@ func (q *request) get(name string) (string, bool) {
 
 func (m *Module) serve(w http.ResponseWriter, r *http.Request) {
 	q := &request{r: r, id: uuid.NewString(), authKey: r.PathValue("authKey"), action: r.PathValue("action"), remote: m.d.ClientAddr.IP(r)}
+	var o scheme.Observation // the zero one observes nothing
+	if q.grant = q.action == "GenerateToken" || q.action == "RenewToken"; q.grant {
+		var ctx context.Context
+		ctx, o = scheme.Observe(r.Context(), m.d.Observer, m.d.Tracer, Family, GrantToken)
+		if ctx != r.Context() { // a span: its children are the grant's store calls
+			q.r = r.WithContext(ctx)
+		}
+	}
 	result, err := m.handle(w, q)
+	o.Done("", outcomeOf(err))
 	if q.setCookie != nil && err == nil {
 		http.SetCookie(w, q.setCookie)
 	}

@@ -22,6 +22,11 @@ const SchemeName = "apstrata"
 // Family is the protocol family of the Apstrata scheme.
 const Family = "apstrata"
 
+// GrantToken is the token-granting actions (GenerateToken, RenewToken):
+// the scheme label of their outcomes and limiter refusals. Such a request
+// is observed once, as the grant, not also as an apstrata authentication.
+const GrantToken = "apstrata-token"
+
 // apsScheme authenticates an Apstrata request for any action, the way the
 // vendor's SDKs sign or present it, with the check the token actions of
 // the built-in /apsdb/rest module run (identify).

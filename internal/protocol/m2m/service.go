@@ -301,7 +301,7 @@ func (e *Env) authenticate(ctx context.Context, r *http.Request, raw []byte) (_ 
 	}
 	invalid := m2mErr(m2m.ErrInvalidAPIKey, core.KindUnauthenticated, "invalid M2MApiKey")
 	var p *partner
-	err = e.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAPIKey, Lookup: lookup, Addr: e.d.ClientAddr.IP(r)}, func() error {
+	err = e.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAPIKey, Lookup: lookup, Addr: e.d.ClientAddr.IP(r), Family: protocol, Scheme: "wss"}, func() error {
 		cred, err := e.d.Credentials.VerifySecret(ctx, core.CredAPIKey, lookup, secret)
 		if err != nil {
 			if core.IsGuess(err) {

@@ -16,6 +16,7 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/obstest"
 	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
 
@@ -26,6 +27,8 @@ type env struct {
 	*agtest.Env
 	t   *testing.T
 	mod *oauth2.Module
+	// probe counts what the services observe (as the composition root does).
+	probe *obstest.Probe
 }
 
 // backends lists the stores the storage-backed tests run on: SQLite, and
@@ -54,6 +57,8 @@ func start(t *testing.T, base agtest.Options, manual bool, tweak func(*oauth2.Co
 	}
 	e := &env{t: t}
 	e.Env = agtest.Start(t, opt, func(svc core.Services) []httpapi.Module {
+		e.probe = obstest.New(svc.Clock)
+		svc = e.probe.Observe(svc)
 		m, err := oauth2.New(svc, cfg, oauth2.Options{Version: "test", Addr: loopbackProxy})
 		if err != nil {
 			t.Fatal(err)

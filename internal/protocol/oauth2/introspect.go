@@ -55,7 +55,7 @@ func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request, ac
 			Description: "client authentication required", Challenge: "Basic"}, ctxClient, "Basic")
 		return nil, endpointCaller{}, false
 	}
-	cred, p, err := m.authenticateKey(r.Context(), r, client.ID, client.Secret, "client authentication")
+	cred, p, err := m.authenticateKey(r.Context(), r, schemeEndpointClient, client.ID, client.Secret, "client authentication")
 	if err != nil {
 		challenge := ""
 		if client.Basic {

@@ -91,10 +91,11 @@ func (m *Module) baseURL(r *http.Request) string { return m.opt.Origin.Base(r) }
 
 // authenticateKey verifies an access key and secret under the core
 // failed-authentication limits. purpose says what the key authenticated
-// for (audit reason). Wrong secrets, unknown keys and revoked keys all
+// for (audit reason), grant the scheme label the limiter attributes a
+// refusal to (a Grant* constant). Wrong secrets, unknown keys and revoked keys all
 // come back as core errors of kind Unauthenticated (or RateLimited when
 // the limits do not admit the attempt).
-func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secret, purpose string) (core.Credential, core.Principal, error) {
+func (m *Module) authenticateKey(ctx context.Context, r *http.Request, grant, key, secret, purpose string) (core.Credential, core.Principal, error) {
 	fail := func(err error) (core.Credential, core.Principal, error) {
 		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: key, Outcome: core.OutcomeFailure,
 			Reason: purpose + ": " + reasonOr(err, "authentication failed")})
@@ -102,7 +103,7 @@ func (m *Module) authenticateKey(ctx context.Context, r *http.Request, key, secr
 	}
 	var cred core.Credential
 	var p core.Principal
-	err := m.guard.Verify(ctx, core.Attempt{Kind: core.CredAccessKey, Lookup: key, Addr: m.opt.Addr.IP(r)}, func() (err error) {
+	err := m.guard.Verify(ctx, core.Attempt{Kind: core.CredAccessKey, Lookup: key, Addr: m.opt.Addr.IP(r), Family: family, Scheme: grant}, func() (err error) {
 		if cred, err = m.svc.Credentials.VerifySecret(ctx, core.CredAccessKey, key, secret); err != nil {
 			return err
 		}

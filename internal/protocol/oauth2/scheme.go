@@ -13,6 +13,24 @@ const (
 	family       = "oauth2"
 )
 
+// Grant names: the scheme labels under which the token endpoint's
+// exchanges (and the access-key checks of the other endpoints) report
+// their outcomes and limiter refusals to core.Observer. A closed set: a
+// request without a supported grant_type is GrantUnknown, never the
+// value it sent.
+const (
+	GrantPassword          = "oauth2-password"
+	GrantClientCredentials = "oauth2-client-credentials"
+	GrantRefresh           = "oauth2-refresh"
+	GrantUnknown           = "oauth2-token"
+	// GrantSignIn is the console's sign-in (SignIn, a password grant).
+	GrantSignIn = "oauth2-console-sign-in"
+	// schemeEndpointClient is the client authentication of the
+	// introspection and revocation endpoints (limiter attribution only:
+	// those requests are not grants).
+	schemeEndpointClient = "oauth2-endpoint-client"
+)
+
 // bearerScheme is "Authorization: Bearer <access token>" (RFC 6750) as a
 // scheme.Scheme: the module's bearer routes and the gateway check a token
 // through the same BearerAuth.authenticate.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // scopeAdmin marks tokens of admin principals, so bearer checks need no
@@ -47,16 +48,58 @@ type wrappedTokenResponse struct {
 func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 	f, ferr := readForm(w, r, m.cfg.MaxFormBytes)
 	if ferr != nil {
+		_, o := scheme.Observe(r.Context(), m.svc.Observer, m.svc.Tracer, family, GrantUnknown)
+		o.Done("", grantOutcome(ferr))
 		m.refuseToken(w, r, ferr, ctxClient, "", "")
 		return
 	}
 	m.grant(w, r, f)
 }
 
-// grant answers a token request whose form has been read.
+// grantName is the scheme label of a token request's grant (GrantUnknown
+// for a missing or unsupported grant_type).
+func grantName(grantType string) string {
+	switch grantType {
+	case "password":
+		return GrantPassword
+	case "refresh_token":
+		return GrantRefresh
+	case "client_credentials":
+		return GrantClientCredentials
+	}
+	return GrantUnknown
+}
+
+// grantOutcome is what a grant's error reports to core.Observer: core
+// errors as they are, the wire errors raised before any core check (a
+// malformed request, missing client authentication) as the core kind
+// they correspond to, so the reason label stays the closed set of kinds.
+func grantOutcome(err error) error {
+	we, ok := err.(*Error)
+	if !ok {
+		return err
+	}
+	switch we.Code {
+	case codeInvalidClient, codeInvalidGrant, codeInvalidToken:
+		return core.ErrUnauthenticated
+	case codeUnavailable:
+		return core.ErrUnavailable
+	case codeServerError:
+		return core.ErrInternal
+	}
+	return core.ErrInvalidInput
+}
+
+// grant answers a token request whose form has been read; its outcome is
+// observed once, under the grant's name (grantName).
 func (m *Module) grant(w http.ResponseWriter, r *http.Request, f Form) {
+	ctx, o := scheme.Observe(r.Context(), m.svc.Observer, m.svc.Tracer, family, grantName(f.grantType()))
+	if ctx != r.Context() { // a span: its children are the grant's store calls
+		r = r.WithContext(ctx)
+	}
 	client, hasClient, cerr := ParseClientAuth(r, f)
 	if cerr != nil {
+		o.Done("", grantOutcome(cerr))
 		m.refuseToken(w, r, cerr, ctxClient, "", "")
 		return
 	}
@@ -77,6 +120,7 @@ func (m *Module) grant(w http.ResponseWriter, r *http.Request, f Form) {
 	default:
 		err = &Error{Status: http.StatusBadRequest, Code: codeUnsupportedGrantType, Description: "grant_type " + safeName(f.get("grant_type")) + " is not supported"}
 	}
+	o.Done("", grantOutcome(err))
 	if err != nil {
 		challenge := ""
 		if client.Basic {
@@ -142,11 +186,11 @@ func (m *Module) passwordGrant(r *http.Request, f Form, client ClientCredentials
 		return tokenResponse{}, ctxGrant, errInvalidRequest("username and password are required")
 	}
 	if hasClient && (client.ID != user || client.Secret != pass) {
-		if _, _, err := m.authenticateKey(ctx, r, client.ID, client.Secret, "client authentication"); err != nil {
+		if _, _, err := m.authenticateKey(ctx, r, GrantPassword, client.ID, client.Secret, "client authentication"); err != nil {
 			return tokenResponse{}, ctxClient, err
 		}
 	}
-	cred, p, err := m.authenticateKey(ctx, r, user, pass, "password grant")
+	cred, p, err := m.authenticateKey(ctx, r, GrantPassword, user, pass, "password grant")
 	if err != nil {
 		return tokenResponse{}, ctxGrant, err
 	}
@@ -165,7 +209,7 @@ func (m *Module) clientCredentialsGrant(r *http.Request, f Form, client ClientCr
 		return tokenResponse{}, ctxClient, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient, Description: "client authentication required", Challenge: "Basic"}
 	}
 	ctx := r.Context()
-	cred, p, err := m.authenticateKey(ctx, r, client.ID, client.Secret, "client credentials grant")
+	cred, p, err := m.authenticateKey(ctx, r, GrantClientCredentials, client.ID, client.Secret, "client credentials grant")
 	if err != nil {
 		return tokenResponse{}, ctxClient, err
 	}
@@ -199,16 +243,26 @@ func (m *Module) issueAccess(ctx context.Context, r *http.Request, cred core.Cre
 // token: the session ends with the access token. Errors are core errors:
 // Unauthenticated for any wrong, unknown, revoked or disabled key (one
 // reason, whatever failed), RateLimited when the limits refuse the attempt.
-// It returns the token's value and its record.
-func (m *Module) SignIn(r *http.Request, key, secret string) (string, core.Token, error) {
+// It returns the token's value and its record. The outcome is observed
+// under GrantSignIn.
+func (m *Module) SignIn(r *http.Request, key, secret string) (value string, tok core.Token, err error) {
+	ctx, o := scheme.Observe(r.Context(), m.svc.Observer, m.svc.Tracer, family, GrantSignIn)
+	defer func() { o.Done(tok.OrgID, err) }()
+	if ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
+	value, tok, err = m.signIn(ctx, r, key, secret)
+	return value, tok, err
+}
+
+func (m *Module) signIn(ctx context.Context, r *http.Request, key, secret string) (string, core.Token, error) {
 	const purpose = "console sign-in (password grant)"
-	ctx := r.Context()
 	if key == "" || secret == "" || len(key) > MaxParamLen || len(secret) > MaxParamLen {
 		m.audit(ctx, r, core.AuditEvent{Action: core.AuditAuthFailure, Subject: core.LogSafe(key, core.MaxLoggedFailedSubject), Outcome: core.OutcomeFailure,
 			Reason: purpose + ": access key and secret are required"})
 		return "", core.Token{}, core.E(core.KindUnauthenticated, "invalid key or secret")
 	}
-	cred, p, err := m.authenticateKey(ctx, r, key, secret, purpose)
+	cred, p, err := m.authenticateKey(ctx, r, GrantSignIn, key, secret, purpose)
 	if err != nil {
 		return "", core.Token{}, err
 	}
@@ -282,7 +336,7 @@ func (m *Module) refreshGrant(r *http.Request, f Form, client ClientCredentials,
 	}
 	var clientCred core.Credential
 	if hasClient {
-		c, _, err := m.authenticateKey(ctx, r, client.ID, client.Secret, "client authentication")
+		c, _, err := m.authenticateKey(ctx, r, GrantRefresh, client.ID, client.Secret, "client authentication")
 		if err != nil {
 			return tokenResponse{}, ctxClient, err
 		}

@@ -14,6 +14,9 @@ import (
 const (
 	SchemePoP = "taap-pop"
 	family    = "taap"
+	// GrantToken is the token endpoint (TAAP steps 1-2: a new grant or a
+	// refresh): the scheme label of its outcomes and limiter refusals.
+	GrantToken = "taap-token"
 )
 
 // popScheme is TAAP step 4 as a scheme.Scheme: "Authorization: Bearer

@@ -12,6 +12,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	authn "github.com/authgate/authgate/internal/scheme"
 )
 
 // tokenResponse is the TAAP token endpoint's answer.
@@ -37,24 +38,54 @@ type idClaims struct {
 // Authorization, uri and http-method (and body when there is one). An
 // empty body (how TAAP clients call it) or grant_type=client_credentials
 // issues a new grant; grant_type=refresh_token rotates one.
+//
+// Its outcome is observed once, under GrantToken.
 func (m *Module) token(w http.ResponseWriter, r *http.Request) {
+	ctx, o := authn.Observe(r.Context(), m.d.Services.Observer, m.d.Services.Tracer, family, GrantToken)
+	if ctx != r.Context() { // a span: its children are the grant's store calls
+		r = r.WithContext(ctx)
+	}
+	org, err := m.serveToken(w, r)
+	o.Done(org, grantOutcome(err))
+}
+
+// grantOutcome is what a token request's error reports to core.Observer:
+// core errors as they are, the endpoint's wire errors as the core kind
+// they correspond to, so the reason label stays the closed set of kinds.
+func grantOutcome(err error) error {
+	oe, ok := err.(*oauthError)
+	if !ok {
+		return err
+	}
+	switch oe.code {
+	case "invalid_client", "invalid_grant":
+		return core.ErrUnauthenticated
+	case "insufficient_scope":
+		return core.ErrForbidden
+	}
+	return core.ErrInvalidInput
+}
+
+// serveToken answers a token request; it returns the client's
+// organisation (when known) and the error it answered, nil on success.
+func (m *Module) serveToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	ctx := r.Context()
 	id, secret, ok := r.BasicAuth()
 	if !ok || id == "" {
 		err := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication required: Authorization: Basic base64(client_id:client_secret)"}
 		m.auditFailure(r, "", "", "", err)
 		m.writeError(w, r, err, ctxClient)
-		return
+		return "", err
 	}
 	var cred core.Credential
-	err := m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredClientSecret, Lookup: id, Addr: m.d.ClientAddr.IP(r)}, func() (err error) {
+	err := m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredClientSecret, Lookup: id, Addr: m.d.ClientAddr.IP(r), Family: family, Scheme: GrantToken}, func() (err error) {
 		cred, err = m.d.Credentials.VerifySecret(ctx, core.CredClientSecret, id, secret)
 		return err
 	})
 	if err != nil {
 		m.auditFailure(r, "", "", id, err)
 		m.writeError(w, r, err, ctxClient)
-		return
+		return "", err
 	}
 	cl, err := m.clients.get(ctx, cred.PrincipalID)
 	var body []byte
@@ -75,10 +106,11 @@ func (m *Module) token(w http.ResponseWriter, r *http.Request) {
 			m.auditFailure(r, cred.OrgID, cred.PrincipalID, id, err)
 		}
 		m.writeError(w, r, err, ctxClient)
-		return
+		return cred.OrgID, err
 	}
 	w.Header().Set("Pragma", "no-cache")
 	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return cred.OrgID, nil
 }
 
 // refused reports whether err refuses the request (audited as a failed

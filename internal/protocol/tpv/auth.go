@@ -174,7 +174,7 @@ func (m *Module) verifySignature(ctx context.Context, r *http.Request, ip string
 		return core.Wrap(core.KindRevoked, "application token is no longer valid", errDetail("credential revoked or expired"))
 	}
 	// The same secret as the login's, so counted as the same credential.
-	err = m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAppToken, Lookup: cred.Lookup, Addr: ip}, func() error {
+	err = m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAppToken, Lookup: cred.Lookup, Addr: ip, Family: Family, Scheme: SchemeName}, func() error {
 		secret, err := m.d.Credentials.Open(cred)
 		if err != nil {
 			return err

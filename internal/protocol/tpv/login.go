@@ -7,6 +7,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // LoginParams are the three query parameters of POST /api/v1/auth.
@@ -61,12 +62,25 @@ func ParseLoginQuery(raw string) (LoginParams, error) {
 // for a known one, so token existence does not show in response times.
 var dummyKey = make([]byte, 48)
 
-// login is POST /api/v1/auth?token=T&timestamp=S&_signature=H.
+// login is POST /api/v1/auth?token=T&timestamp=S&_signature=H. Its
+// outcome is observed once, under GrantLogin.
 func (m *Module) login(w http.ResponseWriter, r *http.Request) {
+	ctx, o := scheme.Observe(r.Context(), m.d.Observer, m.d.Tracer, Family, GrantLogin)
+	if ctx != r.Context() { // a span: its children are the login's store calls
+		r = r.WithContext(ctx)
+	}
+	org, err := m.serveLogin(w, r)
+	o.Done(org, err)
+}
+
+// serveLogin answers a login; it returns the brand's organisation (when
+// known) and the error it answered, nil on success.
+func (m *Module) serveLogin(w http.ResponseWriter, r *http.Request) (org string, ferr error) {
 	subject := ""
 	fail := func(err error, b *brand) {
 		m.auditFailure(r, m.d.ClientAddr.IP(r), core.AuditAuthFailure, b, subject, err)
 		m.writeError(w, r, err)
+		ferr = err
 	}
 	lp, err := ParseLoginQuery(r.URL.RawQuery)
 	if err != nil {
@@ -84,7 +98,7 @@ func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 	msg := loginMessage(lp.Token, lp.Timestamp)
 	var cred core.Credential
 	var b *brand
-	err = m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAppToken, Lookup: lp.Token, Addr: m.d.ClientAddr.IP(r)}, func() error {
+	err = m.d.Guard.Verify(ctx, core.Attempt{Kind: core.CredAppToken, Lookup: lp.Token, Addr: m.d.ClientAddr.IP(r), Family: Family, Scheme: GrantLogin}, func() error {
 		var err error
 		if cred, err = m.d.Credentials.Find(ctx, core.CredAppToken, lp.Token); err != nil {
 			hmacSHA256(dummyKey, msg)
@@ -126,7 +140,7 @@ func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		m.writeError(w, r, err)
-		return
+		return cred.OrgID, err
 	}
 	if err := m.audit(r, core.AuditEvent{
 		Action: core.AuditIssue, OrgID: cred.OrgID, PrincipalID: cred.PrincipalID,
@@ -134,10 +148,11 @@ func (m *Module) login(w http.ResponseWriter, r *http.Request) {
 	}); err != nil {
 		// An unaudited token must not leave the server.
 		m.writeError(w, r, err)
-		return
+		return cred.OrgID, err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"auth_token": value,
 		"expires_in": int64(m.cfg.AuthTokenTTL / time.Second),
 	})
+	return cred.OrgID, nil
 }

@@ -15,6 +15,10 @@ const SchemeName = "tpv-signature"
 // Family is the protocol family of the TPV scheme.
 const Family = "tpv"
 
+// GrantLogin is the login (POST /api/v1/auth, the auth token's issuance):
+// the scheme label of its outcomes and limiter refusals.
+const GrantLogin = "tpv-login"
+
 // signatureScheme is the TPV auth token (Authorization) + Signature check
 // as a scheme.Scheme. The built-in TPV resources, the gateway and the
 // forward-auth endpoint all authenticate through it.
