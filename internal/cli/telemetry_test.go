@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,7 +15,8 @@ import (
 )
 
 // TestMetricsFollowConventions: a server that issued and refused tokens
-// exposes the operators' metrics (tokens issued, authentication refusals
+// exposes the operators' metrics (tokens issued, grant outcomes and
+// limiter refusals by family and grant, authentication refusals
 // by the limiter's neighbours, store latency and pool use, the served
 // certificate's expiry), its HTTP route labels carry no method, and
 // promlint finds nothing wrong with any authgate_ metric.
@@ -61,6 +63,41 @@ func TestMetricsFollowConventions(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// Ten more wrong secrets from the same address: the last is past the
+	// failed-authentication limit (10 per key and address), refused as such.
+	for i := range 10 {
+		if st := grant("wrong"); st == http.StatusOK || (st == http.StatusTooManyRequests) != (i == 9) {
+			t.Fatalf("wrong secret %d: %d", i+2, st)
+		}
+	}
+	// The dashboard counts the same: 2 good and 11 bad grants and the 2
+	// bearer checks; one refusal is the limiter's.
+	sreq, _ := http.NewRequest("GET", s.url+"/admin/stats", nil)
+	sreq.Header.Set("Authorization", "Bearer "+tok)
+	sresp, err := client.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct {
+		Families []struct {
+			Family                     string
+			Requests, Denials, Limited int
+		} `json:"families"`
+	}
+	err = json.NewDecoder(sresp.Body).Decode(&stats)
+	sresp.Body.Close()
+	if err != nil || sresp.StatusCode != http.StatusOK {
+		t.Fatalf("stats: %d %v", sresp.StatusCode, err)
+	}
+	var oauth2Counts string
+	for _, f := range stats.Families {
+		if f.Family == "oauth2" {
+			oauth2Counts = fmt.Sprintf("%d requests, %d denials, %d limited", f.Requests, f.Denials, f.Limited)
+		}
+	}
+	if want := "15 requests, 12 denials, 1 limited"; oauth2Counts != want {
+		t.Errorf("the dashboard's oauth2 family: %q, want %q", oauth2Counts, want)
+	}
 	resp, err := client.Get(s.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +114,10 @@ func TestMetricsFollowConventions(t *testing.T) {
 		`authgate_certificate_expiry_timestamp_seconds{serial=`,
 		`authgate_http_requests_total{code="200",route="/oauth/token",server="main"} 2`,
 		`authgate_tokens_revoked_total 0`,
-		`authgate_auth_limiter_refused_total 0`,
+		`authgate_auth_total{family="oauth2",reason="ok",result="success",scheme="oauth2-password"} 2`,
+		`authgate_auth_total{family="oauth2",reason="unauthenticated",result="failure",scheme="oauth2-password"} 10`,
+		`authgate_auth_total{family="oauth2",reason="rate_limited",result="failure",scheme="oauth2-password"} 1`,
+		`authgate_auth_limiter_refused_total{family="oauth2",scheme="oauth2-password"} 1`,
 		"authgate_replay_cache_keys ",
 	} {
 		if !strings.Contains(text, want) {

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 var (
@@ -241,5 +243,23 @@ func BenchmarkTeeAuthOutcome(b *testing.B) {
 			err = errDenied
 		}
 		o.AuthOutcome("m2m", "wss", err)
+	}
+}
+
+// BenchmarkGrantObservation is what a grant handler adds per request:
+// scheme.Observe and Done (no tracer) into the composition root's Tee,
+// a success and every fourth a failure, as the token endpoints call it.
+func BenchmarkGrantObservation(b *testing.B) {
+	o := Tee(NewMetrics(prometheus.NewRegistry()), NewRecent(core.SystemClock{}))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if i%4 == 0 {
+			err = core.ErrUnauthenticated
+		}
+		_, obs := scheme.Observe(ctx, o, nil, "oauth2", "oauth2-password")
+		obs.Done("", err)
 	}
 }

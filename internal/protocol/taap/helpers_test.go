@@ -16,6 +16,7 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/obstest"
 	"github.com/authgate/authgate/sdk/pop"
 )
 
@@ -48,6 +49,8 @@ type fixture struct {
 	client taap.ClientInfo
 	sdk    *pop.Client
 	cfg    taap.Config
+	// probe counts what the services observe (as the composition root does).
+	probe *obstest.Probe
 }
 
 type fixtureOpts struct {
@@ -70,14 +73,17 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.ManualClock.IsZero() {
 		o.ManualClock = time.Now().Truncate(time.Second)
 	}
+	var probe *obstest.Probe
 	env := agtest.Start(t, o.Options, func(svc core.Services) []httpapi.Module {
+		probe = obstest.New(svc.Clock)
+		svc = probe.Observe(svc)
 		m := taap.New(cfg, taap.DepsFrom(svc, o.addr))
 		if !o.admin {
 			return []httpapi.Module{m}
 		}
 		return []httpapi.Module{m, agtest.AdminAPI(t, svc, o.addr, m.Admin().AdminRoutes())}
 	})
-	f := &fixture{env: env, key: testKeys()[0], cfg: cfg}
+	f := &fixture{env: env, key: testKeys()[0], cfg: cfg, probe: probe}
 	f.register(t, "Demo IoT client "+core.NewID()[:6])
 	return f
 }
