@@ -74,8 +74,10 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	if !origin.Public() {
 		rt.log.Warn("public_url is not set: links, discovery and token issuers name the address each request arrived on (or an allowed_hosts Host); set public_url for a stable issuer")
 	}
-	// Purges of expired replay keys, dead tokens and ended counter windows.
-	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log, AuditRetention: rt.cfg.Audit.Retention}
+	// Purges of expired replay keys, dead tokens, ended counter windows, old
+	// audit events and finished outbox jobs.
+	janitor := &core.Janitor{Store: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log, AuditRetention: rt.cfg.Audit.Retention,
+		DoneJobRetention: rt.cfg.Outbox.DoneRetention, FailedJobRetention: rt.cfg.Outbox.FailedRetention}
 	m.background = append(m.background, janitor.Run)
 	// The database's active master key, followed so a rotation run anywhere switches this node too.
 	node := nodeName()

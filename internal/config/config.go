@@ -63,6 +63,7 @@ type Config struct {
 	// AuthFailures limits failed authentications of every family (docs/limiter.md).
 	AuthFailures AuthFailures `yaml:"auth_failures"`
 	Audit        Audit        `yaml:"audit"`
+	Outbox       Outbox       `yaml:"outbox"`
 	Tracing      Tracing      `yaml:"tracing"`
 	// PreviousMasterKeyFiles are master keys this node still opens and
 	// verifies with during a rotation (docs/operations.md, Rotate).
@@ -136,6 +137,17 @@ type Audit struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
+// Outbox governs the durable outbox of background work (the M2M
+// callbacks and executions): how long finished jobs are kept.
+type Outbox struct {
+	// DoneRetention is how long a delivered job stays listed; the janitor
+	// deletes older ones. 0 keeps them forever.
+	DoneRetention time.Duration `yaml:"done_retention"`
+	// FailedRetention is how long a failed job can still be requeued. 0
+	// keeps them forever.
+	FailedRetention time.Duration `yaml:"failed_retention"`
+}
+
 // Limits converts the section for core.NewGuard.
 func (a AuthFailures) Limits() core.GuardLimits {
 	return core.GuardLimits{Pair: a.PairLimit, Address: a.AddressLimit, Credential: a.CredentialLimit, Window: a.Window}
@@ -182,6 +194,7 @@ func Default() Config {
 		ReadCacheMaxAge: time.Second,
 		AuthFailures:    authFailuresDefault(),
 		Audit:           Audit{Retention: 90 * 24 * time.Hour},
+		Outbox:          Outbox{DoneRetention: 24 * time.Hour, FailedRetention: 7 * 24 * time.Hour},
 		Tracing:         Tracing{ServiceName: "authgate", SampleRatio: 1},
 		TPV:             tpv.DefaultConfig(),
 		OAuth2:          oauth2.DefaultConfig(),
@@ -413,6 +426,14 @@ func (c *Config) Validate() error {
 	}
 	if r := c.Audit.Retention; r != 0 && r < time.Hour {
 		errs = append(errs, fmt.Errorf("audit.retention %v: must be 0 (keep forever) or at least 1h", r))
+	}
+	// At least an hour: a done notification's job id is what keeps an
+	// execution re-run after a lost lease from queueing it again.
+	if r := c.Outbox.DoneRetention; r != 0 && r < time.Hour {
+		errs = append(errs, fmt.Errorf("outbox.done_retention %v: must be 0 (keep forever) or at least 1h", r))
+	}
+	if r := c.Outbox.FailedRetention; r != 0 && r < time.Hour {
+		errs = append(errs, fmt.Errorf("outbox.failed_retention %v: must be 0 (keep forever) or at least 1h", r))
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		errs = append(errs, errors.New("tls: cert and key must be given together"))

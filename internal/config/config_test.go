@@ -317,3 +317,42 @@ func TestGatewaySection(t *testing.T) {
 		}
 	}
 }
+
+// The outbox retentions: defaults of a day (done) and a week (failed, still
+// requeueable), settable by file and environment, 0 or at least 1h.
+func TestOutboxRetentions(t *testing.T) {
+	c := Default()
+	if c.Outbox.DoneRetention != 24*time.Hour || c.Outbox.FailedRetention != 7*24*time.Hour {
+		t.Fatalf("defaults = %+v", c.Outbox)
+	}
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("outbox:\n  done_retention: 2h\n  failed_retention: 0s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.Outbox.DoneRetention != 2*time.Hour || c.Outbox.FailedRetention != 0 {
+		t.Fatalf("from the file: %+v, %v", c.Outbox, err)
+	}
+	if err := c.LoadEnv([]string{"AUTHGATE_OUTBOX_FAILED_RETENTION=720h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.Outbox.FailedRetention != 720*time.Hour {
+		t.Fatalf("from the environment: %+v, %v", c.Outbox, err)
+	}
+	for _, bad := range []struct {
+		set  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Outbox.DoneRetention = time.Minute }, "outbox.done_retention"},
+		{func(c *Config) { c.Outbox.DoneRetention = -time.Hour }, "outbox.done_retention"},
+		{func(c *Config) { c.Outbox.FailedRetention = 59 * time.Minute }, "outbox.failed_retention"},
+	} {
+		c := Default()
+		bad.set(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("want an error naming %s, got %v", bad.want, err)
+		}
+	}
+}

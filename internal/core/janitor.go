@@ -13,13 +13,15 @@ type JanitorStore interface {
 	PurgeTokens(ctx context.Context, before time.Time) (int, error)
 	PurgeCounters(ctx context.Context, now time.Time) (int, error)
 	PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error)
+	PurgeJobs(ctx context.Context, state string, before time.Time, limit int) (int, error)
 }
 
 // Janitor deletes what can no longer matter: expired replay keys, counters
 // of ended windows, and tokens dead (expired past renewal, or revoked) for
 // longer than Retention, kept that long so introspection and audits can
-// still name them, and audit events older than AuditRetention. Every node
-// may run one; the deletes are idempotent.
+// still name them, audit events older than AuditRetention, and finished
+// outbox jobs: done ones after DoneJobRetention, failed ones after
+// FailedJobRetention. Every node may run one; the deletes are idempotent.
 type Janitor struct {
 	Store     JanitorStore
 	Clock     Clock
@@ -28,32 +30,60 @@ type Janitor struct {
 	Retention time.Duration // default 24 hours
 	// AuditRetention is how long audit events are kept; 0 keeps them forever.
 	AuditRetention time.Duration
+	// DoneJobRetention is how long a delivered job stays listed in the
+	// outbox; FailedJobRetention how long a failed one can still be
+	// requeued. 0 keeps them forever. Pending jobs are never purged.
+	DoneJobRetention, FailedJobRetention time.Duration
 }
 
-// auditPurgeBatch bounds one audit delete statement, so a backlog (a
-// retention shortened on a large log) is removed in short transactions.
-const auditPurgeBatch = 5000
+// purgeBatch bounds one audit or job delete statement, so a backlog (a
+// retention shortened on a large table) is removed in short transactions.
+const purgeBatch = 5000
 
-// auditPurgeMaxBatches bounds one sweep's audit purge; the next sweep
-// continues where it stopped.
-const auditPurgeMaxBatches = 200
+// purgeMaxBatches bounds one sweep's purge of one table (or job state);
+// the next sweep continues where it stopped.
+const purgeMaxBatches = 200
+
+// purgeBatches calls purge until it deletes fewer than purgeBatch rows,
+// at most purgeMaxBatches times, and returns the rows deleted.
+func purgeBatches(purge func(limit int) (int, error)) (int, error) {
+	total := 0
+	for i := 0; i < purgeMaxBatches; i++ {
+		n, err := purge(purgeBatch)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+	return total, nil
+}
 
 // SweepAudit deletes the audit events older than AuditRetention, in
-// batches of auditPurgeBatch, and returns how many it deleted.
+// batches of purgeBatch, and returns how many it deleted.
 func (j *Janitor) SweepAudit(ctx context.Context) (int, error) {
 	if j.AuditRetention <= 0 {
 		return 0, nil
 	}
 	before := j.Clock.Now().Add(-j.AuditRetention)
-	total := 0
-	for i := 0; i < auditPurgeMaxBatches; i++ {
-		n, err := j.Store.PurgeAudit(ctx, before, auditPurgeBatch)
-		total += n
-		if err != nil || n < auditPurgeBatch {
-			return total, err
+	return purgeBatches(func(limit int) (int, error) { return j.Store.PurgeAudit(ctx, before, limit) })
+}
+
+// SweepJobs deletes the outbox jobs done before DoneJobRetention and
+// failed before FailedJobRetention, in batches of purgeBatch, and
+// returns how many of each it deleted. A failing state does not keep the
+// other from being purged.
+func (j *Janitor) SweepJobs(ctx context.Context) (done, failed int, err error) {
+	now := j.Clock.Now()
+	purge := func(state string, retention time.Duration) (int, error) {
+		if retention <= 0 {
+			return 0, nil
 		}
+		before := now.Add(-retention)
+		return purgeBatches(func(limit int) (int, error) { return j.Store.PurgeJobs(ctx, state, before, limit) })
 	}
-	return total, nil
+	done, errDone := purge(JobDone, j.DoneJobRetention)
+	failed, errFailed := purge(JobFailed, j.FailedJobRetention)
+	return done, failed, errors.Join(errDone, errFailed)
 }
 
 // Sweep runs one purge pass and returns what it removed. A failing purge
@@ -92,12 +122,14 @@ func (j *Janitor) Run(ctx context.Context) error {
 		}
 		r, tk, c, err := j.Sweep(ctx)
 		a, errAudit := j.SweepAudit(ctx)
-		err = errors.Join(err, errAudit)
+		jd, jf, errJobs := j.SweepJobs(ctx)
+		err = errors.Join(err, errAudit, errJobs)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("janitor sweep failed", slog.Any("err", err))
-		case r+tk+c+a > 0:
-			log.Debug("janitor sweep", slog.Int("replay_keys", r), slog.Int("tokens", tk), slog.Int("counters", c), slog.Int("audit_events", a))
+		case r+tk+c+a+jd+jf > 0:
+			log.Debug("janitor sweep", slog.Int("replay_keys", r), slog.Int("tokens", tk), slog.Int("counters", c), slog.Int("audit_events", a),
+				slog.Int("done_jobs", jd), slog.Int("failed_jobs", jf))
 		}
 	}
 }

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,5 +153,120 @@ func TestJanitorSweepAuditKeepsRetention(t *testing.T) {
 		if left, _ := svc.Store.ListAudit(ctx, core.AuditFilter{}); len(left) != tt.left {
 			t.Fatalf("%s: %d events left, want %d", tt.name, len(left), tt.left)
 		}
+	}
+}
+
+// The janitor purges done jobs after their retention and failed ones after
+// theirs (the longer one: they can still be requeued), measured on the
+// injected clock from when each finished; pending jobs stay whatever
+// their age.
+func TestJanitorSweepJobsKeepsRetentions(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	for _, id := range []string{"done", "failed", "pending", "requeued"} {
+		if err := svc.Store.EnqueueJob(ctx, core.Job{ID: id, Queue: "q", Payload: []byte(`{}`), RunAt: start, CreatedAt: start}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.Store.CompleteJob(ctx, "done", start); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"failed", "requeued"} {
+		if err := svc.Store.FailJob(ctx, id, start, "gave up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := &core.Janitor{Store: svc.Store, Clock: clock, Log: svc.Log, DoneJobRetention: 24 * time.Hour, FailedJobRetention: 7 * 24 * time.Hour}
+	tests := []struct {
+		name         string
+		advance      time.Duration
+		done, failed int
+		left         []string
+	}{
+		{"nothing past a retention yet", 23 * time.Hour, 0, 0, []string{"done", "failed", "pending", "requeued"}},
+		{"the done job falls out", 2 * time.Hour, 1, 0, []string{"failed", "pending", "requeued"}},
+		{"a failed job is kept for its week", 5 * 24 * time.Hour, 0, 0, []string{"failed", "pending", "requeued"}},
+		{"the failed job falls out", 2 * 24 * time.Hour, 0, 1, []string{"pending", "requeued"}},
+		{"pending jobs stay whatever their age", 365 * 24 * time.Hour, 0, 0, []string{"pending", "requeued"}},
+	}
+	for _, tt := range tests {
+		clock.Advance(tt.advance)
+		if tt.name == "a failed job is kept for its week" {
+			// Requeued within its retention: pending again, out of the purge's reach.
+			if err := svc.Store.RequeueJob(ctx, "requeued", clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done, failed, err := j.SweepJobs(ctx)
+		if err != nil || done != tt.done || failed != tt.failed {
+			t.Fatalf("%s: removed %d done, %d failed, %v; want %d, %d", tt.name, done, failed, err, tt.done, tt.failed)
+		}
+		var left []string
+		for _, id := range []string{"done", "failed", "pending", "requeued"} {
+			if _, err := svc.Store.GetJob(ctx, id); err == nil {
+				left = append(left, id)
+			} else if !errors.Is(err, core.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(left, tt.left) {
+			t.Fatalf("%s: jobs left %v, want %v", tt.name, left, tt.left)
+		}
+	}
+
+	// Zero retentions keep finished jobs forever.
+	if err := svc.Store.CompleteJob(ctx, "pending", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * 365 * 24 * time.Hour)
+	keep := &core.Janitor{Store: svc.Store, Clock: clock, Log: svc.Log}
+	if done, failed, err := keep.SweepJobs(ctx); err != nil || done+failed != 0 {
+		t.Fatalf("zero retentions removed %d done, %d failed, %v", done, failed, err)
+	}
+}
+
+// batchCountingStore is a JanitorStore whose job purge reports a full
+// batch every time, recording each call's state and limit.
+type batchCountingStore struct {
+	core.JanitorStore
+	calls map[string][]int
+	fail  string // the state whose purge fails
+}
+
+func (s *batchCountingStore) PurgeJobs(_ context.Context, state string, _ time.Time, limit int) (int, error) {
+	s.calls[state] = append(s.calls[state], limit)
+	if state == s.fail {
+		return 0, core.E(core.KindUnavailable, "database busy")
+	}
+	return limit, nil
+}
+
+// A backlog is purged in bounded statements, a bounded number per sweep;
+// a failing state does not keep the other from its purge.
+func TestJanitorSweepJobsBatches(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: start})
+	st := &batchCountingStore{JanitorStore: svc.Store, calls: map[string][]int{}, fail: core.JobDone}
+	j := &core.Janitor{Store: st, Clock: clock, Log: svc.Log, DoneJobRetention: time.Hour, FailedJobRetention: time.Hour}
+	done, failed, err := j.SweepJobs(ctx)
+	if !errors.Is(err, core.ErrUnavailable) || done != 0 {
+		t.Fatalf("SweepJobs = %d done, %v; want the done purge's unavailable", done, err)
+	}
+	if got := st.calls[core.JobDone]; len(got) != 1 {
+		t.Fatalf("failing done purge called %d times, want once", len(got))
+	}
+	calls := st.calls[core.JobFailed]
+	if len(calls) == 0 || len(calls) > 1000 {
+		t.Fatalf("failed purge called %d times in one sweep, want a bounded number", len(calls))
+	}
+	for _, limit := range calls {
+		if limit <= 0 || limit > 10000 {
+			t.Fatalf("a purge statement's limit is %d, want a bounded batch", limit)
+		}
+	}
+	if failed != len(calls)*calls[0] {
+		t.Fatalf("failed jobs removed = %d, want the sum of %d batches", failed, len(calls))
 	}
 }

@@ -175,6 +175,11 @@ type JobStore interface {
 	// last error kept); KindNotFound if there is no such job, KindConflict
 	// if it has not failed.
 	RequeueJob(ctx context.Context, id string, runAt time.Time) error
+	// PurgeJobs deletes up to limit jobs of state (JobDone or JobFailed;
+	// anything else is KindInvalidInput) that finished before before,
+	// oldest first, in one statement. Pending and leased jobs are never
+	// deleted.
+	PurgeJobs(ctx context.Context, state string, before time.Time, limit int) (int, error)
 }
 
 // JobFilter selects jobs; zero fields match everything.

@@ -1072,6 +1072,28 @@ func (s *Store) RequeueJob(ctx context.Context, id string, runAt time.Time) erro
 	return core.E(core.KindConflict, "the job has not failed")
 }
 
+// PurgeJobs deletes up to limit done or failed jobs finished before
+// before, oldest first, in one statement (the janitor calls it in a
+// loop). The state's condition is repeated outside the subquery: on
+// PostgreSQL a row requeued while the statement waits for its lock is
+// re-checked against it and kept.
+func (s *Store) PurgeJobs(ctx context.Context, state string, before time.Time, limit int) (int, error) {
+	var cond, col string
+	switch state {
+	case core.JobDone:
+		cond, col = "done_at IS NOT NULL AND done_at<?", "done_at"
+	case core.JobFailed:
+		cond, col = "done_at IS NULL AND failed_at IS NOT NULL AND failed_at<?", "failed_at"
+	default:
+		return 0, core.E(core.KindInvalidInput, "only done or failed jobs are purged")
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	return s.rowsAffected(s.exec(ctx, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE `+cond+` ORDER BY `+col+` LIMIT `+strconv.Itoa(limit)+`) AND `+cond,
+		ts(before), ts(before)))
+}
+
 // GetJob reads one job.
 func (s *Store) GetJob(ctx context.Context, id string) (core.Job, error) {
 	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id=?`, id))

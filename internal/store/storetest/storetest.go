@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"GatewayRoutes", testGatewayRoutes},
 		{"Jobs", testJobs},
 		{"JobsClaimedOnce", testJobsClaimedOnce},
+		{"JobsPurged", testJobsPurged},
 		{"NotFound", testNotFound},
 		{"Counters", testCounters},
 		{"KeyIDs", testKeyIDs},
@@ -1012,6 +1013,87 @@ func testTokenSuccessorOnce(t *testing.T, s core.Store) {
 
 // testJobsClaimedOnce: claimers racing on one queue (several nodes'
 // workers) each get disjoint jobs, and together all of them.
+// testJobsPurged: PurgeJobs deletes done and failed jobs by the time they
+// finished, at most limit per call, oldest first, and never a pending,
+// leased or requeued one whatever its age.
+func testJobsPurged(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	old, recent := t0, t0.Add(10*time.Hour) // purges below cut at t0+5h
+	cut := t0.Add(5 * time.Hour)
+	enqueue := func(id string) {
+		t.Helper()
+		runAt := t0.Add(-time.Hour)
+		if id == "leased" {
+			runAt = runAt.Add(-time.Hour) // the first one claimed
+		}
+		must(t, s.EnqueueJob(ctx, core.Job{ID: id, Queue: "purge", Payload: json.RawMessage(`{}`), RunAt: runAt, CreatedAt: t0.Add(-time.Hour)}))
+	}
+	for i := 0; i < 3; i++ { // done long ago, one second apart
+		enqueue(fmt.Sprintf("done-old-%d", i))
+		must(t, s.CompleteJob(ctx, fmt.Sprintf("done-old-%d", i), old.Add(time.Duration(i)*time.Second)))
+	}
+	enqueue("done-recent")
+	must(t, s.CompleteJob(ctx, "done-recent", recent))
+	enqueue("failed-old")
+	must(t, s.FailJob(ctx, "failed-old", old, "gave up"))
+	enqueue("failed-recent")
+	must(t, s.FailJob(ctx, "failed-recent", recent, "gave up"))
+	enqueue("requeued") // failed long ago, then requeued: pending again
+	must(t, s.FailJob(ctx, "requeued", old, "gave up"))
+	must(t, s.RequeueJob(ctx, "requeued", t0.Add(-time.Hour)))
+	enqueue("pending") // created long before the cut, never finished
+	enqueue("leased")
+	if claimed, err := s.ClaimJobs(ctx, "purge", t0, 100*time.Hour, 1); err != nil || len(claimed) != 1 || claimed[0].ID != "leased" {
+		t.Fatalf("claim = %+v, %v", claimed, err)
+	}
+
+	for _, state := range []string{"", core.JobPending, "running"} {
+		if _, err := s.PurgeJobs(ctx, state, recent.Add(time.Hour), 100); core.KindOf(err) != core.KindInvalidInput {
+			t.Errorf("PurgeJobs(state %q) = %v, want invalid input", state, err)
+		}
+	}
+	// The batch bound: one done job per call, the oldest first.
+	for i := 0; i < 3; i++ {
+		n, err := s.PurgeJobs(ctx, core.JobDone, cut, 1)
+		must(t, err)
+		if n != 1 {
+			t.Fatalf("PurgeJobs(done, limit 1) call %d removed %d", i, n)
+		}
+		if _, err := s.GetJob(ctx, fmt.Sprintf("done-old-%d", i)); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("call %d did not remove the oldest done job: %v", i, err)
+		}
+	}
+	if n, err := s.PurgeJobs(ctx, core.JobDone, cut, 100); err != nil || n != 0 {
+		t.Fatalf("PurgeJobs(done) with none left = %d, %v", n, err)
+	}
+	if n, err := s.PurgeJobs(ctx, core.JobFailed, cut, 100); err != nil || n != 1 {
+		t.Fatalf("PurgeJobs(failed) = %d, %v; want failed-old only", n, err)
+	}
+	wantErr(t, func() error { _, err := s.GetJob(ctx, "failed-old"); return err }(), core.ErrNotFound)
+	for _, id := range []string{"done-recent", "failed-recent", "requeued", "pending", "leased"} {
+		if _, err := s.GetJob(ctx, id); err != nil {
+			t.Errorf("%s purged: %v", id, err)
+		}
+	}
+	// Even a cut far in the future removes only finished jobs.
+	if n, err := s.PurgeJobs(ctx, core.JobDone, recent.Add(1000*time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("PurgeJobs(done, far future) = %d, %v; want done-recent", n, err)
+	}
+	if n, err := s.PurgeJobs(ctx, core.JobFailed, recent.Add(1000*time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("PurgeJobs(failed, far future) = %d, %v; want failed-recent", n, err)
+	}
+	left, total, err := s.ListJobs(ctx, core.JobFilter{Queues: []string{"purge"}}, core.Page{})
+	must(t, err)
+	var ids []string
+	for _, j := range left {
+		ids = append(ids, j.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{"leased", "pending", "requeued"}; total != 3 || !slices.Equal(ids, want) {
+		t.Fatalf("jobs left = %v (total %d), want %v", ids, total, want)
+	}
+}
+
 func testJobsClaimedOnce(t *testing.T, s core.Store) {
 	ctx := context.Background()
 	const jobs, claimers = 60, 4
@@ -1100,6 +1182,7 @@ func testNotFound(t *testing.T, s core.Store) {
 		{"PurgeReplayKeys", func() (int, error) { return s.PurgeReplayKeys(ctx, t0) }},
 		{"PurgeCounters", func() (int, error) { return s.PurgeCounters(ctx, t0) }},
 		{"PurgeAudit", func() (int, error) { return s.PurgeAudit(ctx, t0, 100) }},
+		{"PurgeJobs", func() (int, error) { return s.PurgeJobs(ctx, core.JobDone, t0, 100) }},
 	}
 	for _, b := range bulk {
 		if n, err := b.fn(); err != nil || n != 0 {
