@@ -13,7 +13,8 @@ import (
 // Bench runs the hot-path storage benchmarks on stores made by open:
 // token create (one transaction per token, and grouped through
 // core.Tokens.Commit), token lookup by hash, and replay insert; each
-// sequential and parallel.
+// sequential and parallel; and the janitor's purge of one batch of done
+// outbox jobs beside failed ones it keeps.
 func Bench(b *testing.B, open func(b *testing.B) core.Store) {
 	ctx := context.Background()
 	keys, err := core.NewKeyring(make([]byte, core.MasterKeySize))
@@ -99,6 +100,38 @@ func Bench(b *testing.B, open func(b *testing.B) core.Store) {
 	}
 	b.Run("TokenLookup", func(b *testing.B) { lookup(b, false) })
 	b.Run("TokenLookupParallel", func(b *testing.B) { lookup(b, true) })
+	b.Run("JobPurgeBatch", func(b *testing.B) {
+		// One op: delete a batch of 5000 done jobs (the janitor's batch)
+		// from an outbox that also holds 5000 failed jobs within their
+		// retention, which the statement must not read through.
+		const batch, kept = 5000, 5000
+		st := open(b)
+		t0 := time.Unix(1_700_000_000, 0)
+		enqueue := func(id string, finish func(string) error) {
+			if err := st.EnqueueJob(ctx, core.Job{ID: id, Queue: "bench", Payload: []byte(`{}`), RunAt: t0, CreatedAt: t0}); err != nil {
+				b.Fatal(err)
+			}
+			if err := finish(id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := range kept {
+			enqueue(fmt.Sprint("failed-", i), func(id string) error { return st.FailJob(ctx, id, t0, "gave up") })
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			for k := range batch {
+				enqueue(fmt.Sprint("done-", i, "-", k), func(id string) error { return st.CompleteJob(ctx, id, t0) })
+			}
+			b.StartTimer()
+			n, err := st.PurgeJobs(ctx, core.JobDone, t0.Add(time.Second), batch)
+			if err != nil || n != batch {
+				b.Fatalf("PurgeJobs = %d, %v", n, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "jobs/s")
+	})
 	b.Run("ReplayInsert", func(b *testing.B) {
 		st := open(b)
 		exp := time.Now().Add(time.Hour)
