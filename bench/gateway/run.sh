@@ -11,8 +11,9 @@
 #   nginx-fwdauth   nginx auth_request + authgate /gateway/check (bearer),
 #                   configured with docs/gateway.md's nginx snippet as it stands
 # then, at half of gateway-bearer's peak rate, the p99 latency of the
-# upstream, Caddy and the gateway: the gateway's p99 minus the upstream's
-# is the latency it adds. The load there is open loop with evenly spaced
+# upstream, the bare ReverseProxy, Caddy and the gateway: the gateway's
+# p99 minus the upstream's is the latency it adds (the bare ReverseProxy's
+# is what one Go proxy hop on the pinned core adds without authgate). The load there is open loop with evenly spaced
 # arrivals (bench/gateway/latency: request i due at start + i/rate,
 # latency from that due time, as wrk2 does). hey -q, used before, gives
 # each of its -c workers a ticker of its own, all started at once: the
@@ -260,6 +261,7 @@ lat() { # label, latency args...: appends "label p99-ms p50-ms achieved-rate"
 : >"$WORK/latency.txt"
 for _ in $(seq "$REPS"); do
 	lat upstream -url "http://$UP/bench/"
+	lat bare-proxy -url "http://$PROXY/bench/"
 	lat caddy-plain -url "http://$CADDY/bench/"
 	lat gateway-bearer -H "Authorization: Bearer $TOKEN" -url "http://$AG/bench/"
 done
@@ -300,5 +302,5 @@ for line in open(sys.argv[2]):
     p50.setdefault(label, []).append(float(median))
 med = {k: statistics.median(v) for k, v in lat.items()}
 m50 = {k: statistics.median(v) for k, v in p50.items()}
-print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms | | < 1 ms |")
+print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, bare-proxy {med['bare-proxy']:.2f} ({m50['bare-proxy']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, a bare ReverseProxy {med['bare-proxy'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms | | < 1 ms |")
 PY
