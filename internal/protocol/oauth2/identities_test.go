@@ -32,6 +32,7 @@ import (
 	"github.com/authgate/authgate/internal/protocol/device"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/obstest"
 )
 
 // idWorld is authgate with the OAuth2 module, device identities, an
@@ -45,6 +46,7 @@ type idWorld struct {
 	dir       string
 	token     string // a non-admin caller's access token
 	ids       *device.Identities
+	probe     *obstest.Probe
 }
 
 func newIDWorld(t *testing.T) *idWorld { t.Helper(); return newIDWorldOn(t, agtest.Options{}) }
@@ -62,6 +64,8 @@ func newIDWorldOn(t *testing.T, base agtest.Options) *idWorld {
 	w.serverCA = cfg.TLSCert
 	base.Log = logger
 	w.env = agtest.Start(t, base, func(svc core.Services) []httpapi.Module {
+		w.probe = obstest.New(svc.Clock)
+		svc = w.probe.Observe(svc)
 		o, err := oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{Links: []oauth2.Link{oauth2.IdentitiesLink}})
 		if err != nil {
 			t.Fatal(err)

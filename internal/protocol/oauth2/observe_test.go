@@ -1,6 +1,7 @@
 package oauth2_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -84,4 +85,39 @@ func TestGrantLimitedAttributedToFamily(t *testing.T) {
 	e.probe.Once(t, "oauth2", oauth2.GrantSignIn, "failure/unauthenticated", signIn("wrong"))
 	e.probe.Once(t, "oauth2", oauth2.GrantSignIn, "failure/rate_limited", signIn("wrong"))
 	e.probe.Lint(t)
+}
+
+// TestTLSClientAuthOutcomesObserved: a token request on the devices'
+// mTLS listener is one oauth2 authentication under its grant
+// (oauth2-tls-client-auth for client_credentials with the certificate),
+// good or bad, besides the device-mtls check of the certificate, which
+// the device family counts.
+func TestTLSClientAuthOutcomesObserved(t *testing.T) {
+	w := newIDWorld(t)
+	var c issuedCert
+	if st := idJSON(t, "POST", w.env.URL+"/identities/certificates", w.token, `{"Name":"sensor-9"}`, &c); st != http.StatusCreated {
+		t.Fatalf("issue: %d", st)
+	}
+	gc := w.mtlsClient(t, c)
+	post := func(form url.Values) func() {
+		return func() {
+			resp, err := gc.PostForm(w.mtlsURL+"/oauth/token", form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	}
+	for _, tc := range []struct {
+		name, scheme, want string
+		do                 func()
+	}{
+		{"tls_client_auth", oauth2.GrantTLSClientAuth, "success/ok", post(url.Values{"grant_type": {"client_credentials"}, "client_id": {"sensor-9"}})},
+		{"another client_id", oauth2.GrantTLSClientAuth, "failure/unauthenticated", post(url.Values{"grant_type": {"client_credentials"}, "client_id": {"sensor-1"}})},
+		{"with a client secret", oauth2.GrantTLSClientAuth, "failure/invalid_input", post(url.Values{"grant_type": {"client_credentials"}, "client_secret": {"x"}})},
+		{"password grant with a certificate", oauth2.GrantPassword, "failure/invalid_input", post(url.Values{"grant_type": {"password"}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) { w.probe.Once(t, "oauth2", tc.scheme, tc.want, tc.do) })
+	}
+	w.probe.Lint(t)
 }

@@ -22,7 +22,10 @@ const (
 	GrantPassword          = "oauth2-password"
 	GrantClientCredentials = "oauth2-client-credentials"
 	GrantRefresh           = "oauth2-refresh"
-	GrantUnknown           = "oauth2-token"
+	// GrantTLSClientAuth is client_credentials with the device's
+	// certificate as the client authentication (RFC 8705, TLSClientAuth).
+	GrantTLSClientAuth = "oauth2-tls-client-auth"
+	GrantUnknown       = "oauth2-token"
 	// GrantSignIn is the console's sign-in (SignIn, a password grant).
 	GrantSignIn = "oauth2-console-sign-in"
 	// schemeEndpointClient is the client authentication of the
