@@ -6,6 +6,7 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // endpointCaller is who called introspection or revocation.
@@ -45,17 +46,26 @@ func (m *Module) authenticateEndpoint(w http.ResponseWriter, r *http.Request, ac
 		}
 		return f, endpointCaller{OrgID: c.OrgID(), Admin: true, Who: c.Token.ID, Actor: c.Actor()}, true
 	}
+	// The client's key and secret are checked under the limiter: observed
+	// (once, as SchemeEndpointClient) like a grant.
+	ctx, o := scheme.Observe(r.Context(), m.svc.Observer, m.svc.Tracer, family, SchemeEndpointClient)
+	if ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
 	client, ok, cerr := ParseClientAuth(r, f)
 	if cerr != nil {
+		o.Done("", grantOutcome(cerr))
 		writeError(w, r, m.log, cerr, ctxClient, "")
 		return nil, endpointCaller{}, false
 	}
 	if !ok {
+		o.Done("", core.ErrUnauthenticated)
 		writeError(w, r, m.log, &Error{Status: http.StatusUnauthorized, Code: codeInvalidClient,
 			Description: "client authentication required", Challenge: "Basic"}, ctxClient, "Basic")
 		return nil, endpointCaller{}, false
 	}
-	cred, p, err := m.authenticateKey(r.Context(), r, schemeEndpointClient, client.ID, client.Secret, "client authentication")
+	cred, p, err := m.authenticateKey(r.Context(), r, SchemeEndpointClient, client.ID, client.Secret, "client authentication")
+	o.Done(cred.OrgID, err)
 	if err != nil {
 		challenge := ""
 		if client.Basic {

@@ -121,3 +121,33 @@ func TestTLSClientAuthOutcomesObserved(t *testing.T) {
 	}
 	w.probe.Lint(t)
 }
+
+// TestEndpointClientOutcomesObserved: the client authentication of the
+// introspection and revocation endpoints is checked under the limiter,
+// so it is observed the same way, once per request (an admin's bearer
+// token there is an oauth2-bearer check instead).
+func TestEndpointClientOutcomesObserved(t *testing.T) {
+	e := start(t, agtest.Options{}, true, nil)
+	adminTok, _ := e.passwordGrant(e.Admin.Key, e.Admin.Secret)
+	key, secret := e.createKey(adminTok, "Introspecting Org")
+	call := func(path, auth string) func() {
+		return func() {
+			h := formHeader()
+			if auth != "" {
+				h = with(h, "Authorization", auth)
+			}
+			e.do("POST", path, h, url.Values{"token": {"x"}}.Encode())
+		}
+	}
+	for _, c := range []struct {
+		name, want string
+		do         func()
+	}{
+		{"introspect", "success/ok", call("/oauth/introspect", basic(key, secret))},
+		{"introspect wrong secret", "failure/unauthenticated", call("/oauth/introspect", basic(key, "wrong"))},
+		{"introspect without a client", "failure/unauthenticated", call("/oauth/introspect", "")},
+		{"revoke", "success/ok", call("/oauth/revoke", basic(key, secret))},
+	} {
+		t.Run(c.name, func(t *testing.T) { e.probe.Once(t, "oauth2", oauth2.SchemeEndpointClient, c.want, c.do) })
+	}
+}

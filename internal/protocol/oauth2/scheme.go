@@ -28,10 +28,10 @@ const (
 	GrantUnknown       = "oauth2-token"
 	// GrantSignIn is the console's sign-in (SignIn, a password grant).
 	GrantSignIn = "oauth2-console-sign-in"
-	// schemeEndpointClient is the client authentication of the
-	// introspection and revocation endpoints (limiter attribution only:
-	// those requests are not grants).
-	schemeEndpointClient = "oauth2-endpoint-client"
+	// SchemeEndpointClient is the client key and secret authentication
+	// of the introspection and revocation endpoints (observed like a
+	// grant: it is checked under the same limiter).
+	SchemeEndpointClient = "oauth2-endpoint-client"
 )
 
 // bearerScheme is "Authorization: Bearer <access token>" (RFC 6750) as a
