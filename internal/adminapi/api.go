@@ -14,9 +14,11 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
+	"github.com/authgate/authgate/internal/scheme"
 )
 
 // Route is one route of the admin API: the mount authenticates the caller,
@@ -143,7 +145,18 @@ type Deps struct {
 	Addr     httpapi.ClientAddr
 	Log      *slog.Logger // internal failures; nil: not logged
 	MaxBody  int64        // request body limit (default DefaultMaxBody)
+	// Observer counts every admin request's bearer check as an
+	// authentication outcome (family oauth2, scheme SchemeAdminBearer), as
+	// every other scheme check is counted; nil counts nothing.
+	Observer core.Observer
+	// Tracer spans that check when tracing is on; nil: no span.
+	Tracer trace.Tracer
 }
+
+// SchemeAdminBearer names the admin API's bearer check in
+// authgate_auth_total and the dashboard: an OAuth2 access token (or the
+// console session holding one) presented to /admin.
+const SchemeAdminBearer = "oauth2-admin-bearer"
 
 // API is the admin API: every group's routes on one mount.
 type API struct {
@@ -346,7 +359,9 @@ var errTokenRequired = core.E(core.KindUnauthenticated, "an admin access token i
 
 // authenticate returns the caller of r: the Authorization header's bearer
 // token, else the console session's (Sessions), else a 401.
-func (a *API) authenticate(ctx context.Context, r *http.Request) (core.BearerCaller, error) {
+func (a *API) authenticate(ctx context.Context, r *http.Request) (c core.BearerCaller, err error) {
+	ctx, obs := scheme.Observe(ctx, a.d.Observer, a.d.Tracer, "oauth2", SchemeAdminBearer)
+	defer func() { obs.Done(c.Token.OrgID, err) }()
 	header := r.Header.Get("Authorization")
 	if header == "" && len(r.Header.Values("Authorization")) == 0 && a.d.Sessions != nil {
 		tok, err := a.d.Sessions.Bearer(r)
@@ -357,7 +372,7 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (core.BearerCal
 			header = "Bearer " + tok
 		}
 	}
-	c, err := a.d.Bearer.AdminCaller(ctx, core.BearerRequest{Header: header, TLS: r.TLS, Protocol: Protocol,
+	c, err = a.d.Bearer.AdminCaller(ctx, core.BearerRequest{Header: header, TLS: r.TLS, Protocol: Protocol,
 		RemoteAddr: a.d.Addr.IP(r), RequestID: httpapi.RequestID(r)})
 	switch {
 	case errors.Is(err, core.ErrBearerMissing), errors.Is(err, core.ErrBearerMalformed):

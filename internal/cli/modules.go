@@ -148,7 +148,8 @@ func buildModules(ctx context.Context, rt *runtime) (*modules, error) {
 	dash := telemetry.NewDashboard(telemetry.DashboardDeps{Recent: recent, Certificates: m.certs, Issued: issuedExpiring(authority),
 		Jobs: rt.svc.Store, Clock: rt.svc.Clock, Log: rt.log})
 	admin = append(admin, dash.AdminRoutes())
-	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Sessions: sessions, Addr: addr, Log: rt.log},
+	m.admin, err = adminapi.New(adminapi.Deps{Bearer: rt.svc.BearerAuth(), Authz: rt.svc.Authz, Sessions: sessions, Addr: addr, Log: rt.log,
+		Observer: rt.svc.Observer, Tracer: rt.svc.Tracer},
 		append(admin, built.Admin)...)
 	if err != nil {
 		return nil, err

@@ -70,8 +70,9 @@ func TestMetricsFollowConventions(t *testing.T) {
 			t.Fatalf("wrong secret %d: %d", i+2, st)
 		}
 	}
-	// The dashboard counts the same: 2 good and 11 bad grants and the 2
-	// bearer checks; one refusal is the limiter's.
+	// The dashboard counts the same: 2 good and 11 bad grants, the 2
+	// bearer checks and this request's own admin bearer check (counted
+	// before it answers); one refusal is the limiter's.
 	sreq, _ := http.NewRequest("GET", s.url+"/admin/stats", nil)
 	sreq.Header.Set("Authorization", "Bearer "+tok)
 	sresp, err := client.Do(sreq)
@@ -95,7 +96,7 @@ func TestMetricsFollowConventions(t *testing.T) {
 			oauth2Counts = fmt.Sprintf("%d requests, %d denials, %d limited", f.Requests, f.Denials, f.Limited)
 		}
 	}
-	if want := "15 requests, 12 denials, 1 limited"; oauth2Counts != want {
+	if want := "16 requests, 12 denials, 1 limited"; oauth2Counts != want {
 		t.Errorf("the dashboard's oauth2 family: %q, want %q", oauth2Counts, want)
 	}
 	resp, err := client.Get(s.url + "/metrics")
@@ -118,6 +119,7 @@ func TestMetricsFollowConventions(t *testing.T) {
 		`authgate_auth_total{family="oauth2",reason="unauthenticated",result="failure",scheme="oauth2-password"} 10`,
 		`authgate_auth_total{family="oauth2",reason="rate_limited",result="failure",scheme="oauth2-password"} 1`,
 		`authgate_auth_limiter_refused_total{family="oauth2",scheme="oauth2-password"} 1`,
+		`authgate_auth_total{family="oauth2",reason="ok",result="success",scheme="oauth2-admin-bearer"} 1`,
 		"authgate_replay_cache_keys ",
 	} {
 		if !strings.Contains(text, want) {
