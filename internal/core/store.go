@@ -208,6 +208,15 @@ type CounterStore interface {
 	// windowEnd and returns the new value. Counters of ended windows may be purged.
 	AddToCounter(ctx context.Context, key string, windowEnd time.Time, delta int64) (int64, error)
 	PurgeCounters(ctx context.Context, now time.Time) (int, error)
+	// CounterValues reads the counter of each (key, window end) without
+	// creating or changing any (an absent counter is 0); out[i] is refs[i].
+	CounterValues(ctx context.Context, refs []CounterRef) ([]int64, error)
+}
+
+// CounterRef names one windowed counter.
+type CounterRef struct {
+	Key       string
+	WindowEnd time.Time
 }
 
 // ReadCacher is implemented by stores that can keep the credentials and

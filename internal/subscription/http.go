@@ -64,9 +64,13 @@ func (s *Service) AdminRoutes() []adminapi.Route {
 			}},
 		{Method: http.MethodGet, Path: RouteAdmin, Tag: tag, Action: act, Summary: "List the subscriptions",
 			Query:  []adminapi.Param{{Name: "org", Description: "one organisation's subscriptions", Type: "string"}},
-			Result: adminapi.List[Subscription]{}, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
-				l, err := s.ListSubscriptions(ctx, req.HTTP.URL.Query().Get("org"))
+			Result: adminapi.List[SubscriptionUsage]{}, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				l, err := s.ListSubscriptionUsage(ctx, req.HTTP.URL.Query().Get("org"))
 				return adminapi.NewList(l), err
+			}},
+		{Method: http.MethodGet, Path: RouteAdmin + "/{id}/usage", Tag: tag, Action: act, Summary: "Show a subscription's use of its rate and quota now",
+			Result: Usage{}, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {
+				return s.Usage(ctx, req.HTTP.PathValue("id"))
 			}},
 		{Method: http.MethodPost, Path: RouteAdmin, Tag: tag, Action: act, Summary: "Subscribe an organisation or a principal to a resource",
 			Body: SubscribeRequest{}, Result: Subscription{}, Status: http.StatusCreated, Handle: func(ctx context.Context, req *adminapi.Request) (any, error) {

@@ -222,10 +222,10 @@ func (s *Service) count(ctx context.Context, resource string, sub *Subscription,
 	}
 	var limits []limit
 	if plan.Rate > 0 {
-		limits = append(limits, limit{"sub:rate:" + sub.ID, plan.Rate, time.Duration(plan.RatePeriod), false})
+		limits = append(limits, limit{rateKey(sub.ID), plan.Rate, time.Duration(plan.RatePeriod), false})
 	}
 	if plan.Quota > 0 {
-		limits = append(limits, limit{"sub:quota:" + sub.ID, plan.Quota, time.Duration(plan.QuotaPeriod), true})
+		limits = append(limits, limit{quotaKey(sub.ID), plan.Quota, time.Duration(plan.QuotaPeriod), true})
 	}
 	for _, l := range limits {
 		end := windowEnd(now, l.period)

@@ -1115,6 +1115,49 @@ func (s *Store) PurgeCounters(ctx context.Context, now time.Time) (int, error) {
 	return s.rowsAffected(s.exec(ctx, `DELETE FROM counters WHERE window_end<=?`, ts(now)))
 }
 
+// counterChunk bounds the keys of one CounterValues query (placeholders).
+const counterChunk = 256
+
+// CounterValues reads the counters refs name, read-only, in one query per
+// counterChunk keys; the exact window end is matched here.
+func (s *Store) CounterValues(ctx context.Context, refs []core.CounterRef) ([]int64, error) {
+	out := make([]int64, len(refs))
+	for lo := 0; lo < len(refs); lo += counterChunk {
+		part := refs[lo:min(lo+counterChunk, len(refs))]
+		want := make(map[string][]int, len(part)) // key -> indexes in refs
+		args := make([]any, 0, len(part))
+		for i, r := range part {
+			if _, ok := want[r.Key]; !ok {
+				args = append(args, r.Key)
+			}
+			want[r.Key] = append(want[r.Key], lo+i)
+		}
+		rows, err := s.query(ctx, `SELECT key, window_end, value FROM counters WHERE key IN (`+placeholders(len(args))+`)`, args...)
+		if err != nil {
+			return nil, s.err(err)
+		}
+		for rows.Next() {
+			var k string
+			var end, v int64
+			if err := rows.Scan(&k, &end, &v); err != nil {
+				rows.Close()
+				return nil, s.err(err)
+			}
+			for _, i := range want[k] {
+				if ts(refs[i].WindowEnd) == end {
+					out[i] = v
+				}
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.err(err)
+		}
+	}
+	return out, nil
+}
+
 var _ core.CounterReader = (*Store)(nil)
 
 // ReadCounters sums each key's counters over the given windows, read-only.

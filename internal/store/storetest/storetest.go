@@ -842,6 +842,27 @@ func testCounters(t *testing.T, s core.Store) {
 			t.Fatalf("ReadCounters = %v", got)
 		}
 	}
+	// CounterValues reads exact windows and creates nothing: reading an
+	// absent counter leaves PurgeCounters below with the same two rows.
+	refs := []core.CounterRef{{Key: "k", WindowEnd: w1}, {Key: "k", WindowEnd: w2}, {Key: "other", WindowEnd: w2},
+		{Key: "absent", WindowEnd: w1}, {Key: "other", WindowEnd: w1}}
+	for i := 0; i < 300; i++ { // more keys than one query takes
+		refs = append(refs, core.CounterRef{Key: fmt.Sprintf("absent-%d", i), WindowEnd: w1})
+	}
+	refs = append(refs, core.CounterRef{Key: "k", WindowEnd: w1})
+	vals, err := s.CounterValues(ctx, refs)
+	must(t, err)
+	if len(vals) != len(refs) || vals[0] != 3 || vals[1] != 1 || vals[2] != 0 || vals[3] != 0 || vals[4] != 5 || vals[len(vals)-1] != 3 {
+		t.Fatalf("CounterValues = %v", vals[:5])
+	}
+	for i, v := range vals[5 : len(vals)-1] {
+		if v != 0 {
+			t.Fatalf("absent-%d = %d", i, v)
+		}
+	}
+	if vals, err := s.CounterValues(ctx, nil); err != nil || len(vals) != 0 {
+		t.Fatalf("CounterValues(nil) = %v, %v", vals, err)
+	}
 	n, err := s.PurgeCounters(ctx, w1)
 	must(t, err)
 	if n != 2 {
