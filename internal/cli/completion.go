@@ -30,6 +30,7 @@ var (
 	argCompletions = map[string]completer{
 		"subscription unsubscribe":     storeCompleter(subscriptionIDs),
 		"subscription get":             storeCompleter(subscriptionIDs),
+		"subscription usage":           storeCompleter(subscriptionIDs),
 		"subscription resource get":    storeCompleter(resourceNames),
 		"subscription resource delete": storeCompleter(resourceNames),
 		"subscription plan get":        storeCompleter(planNames),

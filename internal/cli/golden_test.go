@@ -56,6 +56,7 @@ var goldenSteps = []goldenStep{
 	{args: []string{"subscription", "plan", "get", "basic"}},
 	{args: []string{"subscription", "subscribe", "--org", "{org}", "--resource", "connectivity", "--plan", "basic"}, save: map[string]string{"sub": "id"}},
 	{args: []string{"subscription", "get", "{sub}"}},
+	{args: []string{"subscription", "usage", "{sub}"}},
 	{args: []string{"subscription", "list"}},
 	{args: []string{"ca", "init", "--algorithm", "ecdsa", "--out", "{dir}/root.pem"}},
 	{args: []string{"ca", "sign", "--profile", "signing", "--env", "TA", "--out", "{dir}/ta-sign.pem", "{csr}"}, after: savePEMSerial("{dir}/ta-sign.pem", "serial")},

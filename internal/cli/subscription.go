@@ -40,6 +40,8 @@ func newSubscriptionCmd(g *globalFlags) *cobra.Command {
 		return s.Unsubscribe(cmd.Context(), cliActor, id)
 	}), list, subGet(g, "get ID", "Show a subscription (by id)", func(cmd *cobra.Command, s *subscription.Service, id string) (any, error) {
 		return s.GetSubscription(cmd.Context(), id)
+	}), subGet(g, "usage ID", "Show a subscription's use of its rate and quota now (used, limit, reset time)", func(cmd *cobra.Command, s *subscription.Service, id string) (any, error) {
+		return s.Usage(cmd.Context(), id)
 	}))
 	return c
 }
