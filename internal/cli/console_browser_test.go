@@ -211,7 +211,7 @@ func TestConsoleInChromium(t *testing.T) {
 	// Every step waits at most as long as the whole test may take.
 	ctx, cancel := context.WithTimeout(consoleBrowser(t), 3*time.Minute)
 	defer cancel()
-	_, user, userKey, userSecret := e.userKey(t, core.PrincipalOwner)
+	userOrg, user, userKey, userSecret := e.userKey(t, core.PrincipalOwner)
 	origin := e.URL
 	// Clipboard access for the page, as a user granting it would.
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
@@ -227,6 +227,7 @@ func TestConsoleInChromium(t *testing.T) {
 	})
 
 	e.seed(t)
+	e.countCalls(t, userOrg.ID, userKey, userSecret)
 
 	// Sign in, in a viewport of exactly 1280x900.
 	do(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(e.URL+console.RoutePage), chromedp.WaitVisible(chromedp.ID("signin-key")))
@@ -298,6 +299,16 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if cls := js[float64](t, ctx, `window.__cls`); cls != 0 {
 		t.Errorf("cumulative layout shift %v: %v", cls, js[[]string](t, ctx, `window.__shifts`))
+	}
+	// The subscription the admin's own calls used (seed) shows them against
+	// its quota, and when its rate and quota windows reset.
+	visit("subscriptions")
+	if u := js[[]string](t, ctx, `(() => { const tr = [...document.querySelectorAll('#content tbody tr')].find(r => r.querySelector('td[data-label="Resource"]').textContent === 'device-server');
+		if (!tr) return [];
+		const q = tr.querySelector('td[data-label="Quota used"]'), r = tr.querySelector('td[data-label="Rate used"]');
+		return [q.firstChild.textContent, q.querySelector('time').getAttribute('datetime'), r.firstChild.textContent, r.querySelector('time').getAttribute('datetime')]; })()`); len(u) != 4 ||
+		u[0] != "3 / 1000 per 24h0m0s" || !strings.HasSuffix(u[1], "T00:00:00Z") || u[2] != "3 / 10 per 1s" && u[2] != "0 / 10 per 1s" || !strings.HasSuffix(u[3], "Z") {
+		t.Errorf("usage on the subscriptions page: %q", u)
 	}
 
 	// Phone width: no horizontal scroll on any page.
@@ -508,6 +519,38 @@ func (e *consoleEnv) seed(t *testing.T) {
 	}
 	if st, b := e.do(t, "POST", "/admin/tpv/brands/"+brand.BrandID+"/products", `{"program_code":"555","name":"Fixed 12 months"}`, c, csrf); st != 201 {
 		t.Fatalf("seed product: %d %s", st, b)
+	}
+}
+
+// countCalls subscribes org to a resource covering GET /accesskeys under
+// the seeded plan and makes three calls with key, which the plan counts.
+func (e *consoleEnv) countCalls(t *testing.T, org, key, secret string) {
+	t.Helper()
+	c, info := e.signIn(t, e.Admin.Key, e.Admin.Secret)
+	csrf := map[string]string{console.CSRFHeader: info.CSRFToken}
+	for _, w := range [][2]string{
+		{"/admin/subscriptions/resources", `{"name":"device-server","path_prefixes":["/accesskeys"],"methods":["GET"]}`},
+		{"/admin/subscriptions", `{"org_id":"` + org + `","resource":"device-server","plan":"basic"}`},
+	} {
+		if st, b := e.do(t, "POST", w[0], w[1], c, csrf); st != 201 {
+			t.Fatalf("%s: %d %s", w[0], st, b)
+		}
+	}
+	resp, err := e.client.PostForm(e.URL+"/oauth/token", url.Values{"grant_type": {"password"}, "username": {key}, "password": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %d %v", resp.StatusCode, err)
+	}
+	for i := 0; i < 3; i++ {
+		if st, b := e.do(t, "GET", "/accesskeys", "", nil, map[string]string{"Authorization": "Bearer " + tok.AccessToken}); st != 200 {
+			t.Fatalf("counted call %d: %d %s", i, st, b)
+		}
 	}
 }
 

@@ -191,8 +191,6 @@ function renderList(page, params, seq) {
       const ans = await call('GET', withQuery(listPath, q));
       if (seq !== renderSeq) return;
       const items = (ans && (ans[page.items || 'items'])) || [];
-      if (page.join && has('GET ' + page.join.path)) await join(page.join, items);
-      if (seq !== renderSeq) return;
       if (reset) {
         // The rows are replaced at once, when the answer is here.
         rows = [];
@@ -228,17 +226,6 @@ function renderList(page, params, seq) {
     };
   }
   load(true);
-}
-
-// join adds to each item the fields of the object of another listing it
-// names (a subscription's plan: its rate and quota).
-async function join(j, items) {
-  const ans = await call('GET', j.path);
-  const by = new Map((ans.items || []).map((o) => [o[j.key], o]));
-  for (const it of items) {
-    const o = by.get(it[j.via]);
-    if (o) for (const [to, from] of Object.entries(j.fields)) it[to] = o[from];
-  }
 }
 
 // tail polls for events newer than the newest shown (since = its time,
@@ -310,6 +297,10 @@ function cell(c, it) {
       td.append(el('time', { datetime: iso(v), text: iso(v) }), note);
       break;
     }
+    case 'window': // a limit's current window: used / limit, and its end
+      if (!v) break;
+      td.append(v.used + ' / ' + v.limit + ' per ' + v.period, el('br'), 'resets ', el('time', { datetime: iso(v.resets_at), text: iso(v.resets_at) }));
+      break;
     case 'bool':
       td.textContent = v ? 'yes' : 'no';
       break;

@@ -145,11 +145,12 @@ export const pages = [
 
   { id: 'subscriptions', title: 'Subscriptions', list: '/admin/subscriptions', label: 'id',
     filters: [{ name: 'org', label: 'Organisation ID' }],
-    join: { path: '/admin/subscriptions/plans', key: 'name', via: 'plan', fields: { plan_rate: 'rate', plan_rate_period: 'rate_period', plan_quota: 'quota', plan_quota_period: 'quota_period' } },
+    // Each listed subscription carries its usage now: used / limit of the
+    // current rate and quota windows, and when each resets.
     columns: [{ key: 'org_id', label: 'Organisation', format: 'code' }, { key: 'principal_id', label: 'Principal', format: 'code' },
       { key: 'resource', label: 'Resource' }, { key: 'plan', label: 'Plan' },
-      { key: 'plan_rate', label: 'Rate', value: (r) => (r.plan_rate ? r.plan_rate + ' / ' + r.plan_rate_period : '') },
-      { key: 'plan_quota', label: 'Quota', value: (r) => (r.plan_quota ? r.plan_quota + ' / ' + r.plan_quota_period : '') },
+      { key: 'rate', label: 'Rate used', format: 'window', value: (r) => r.usage && r.usage.rate },
+      { key: 'quota', label: 'Quota used', format: 'window', value: (r) => r.usage && r.usage.quota },
       time('created_at', 'Created')],
     create: { label: 'Subscribe', method: 'POST', path: '/admin/subscriptions', fields: [
       { name: 'org_id', label: 'Organisation ID', required: true }, { name: 'principal_id', label: 'Principal ID (empty: the whole organisation)' },
