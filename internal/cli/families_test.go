@@ -28,6 +28,7 @@ var sharedSections = map[string]string{
 	"tracing":       "OpenTelemetry spans of every listener, store call and scheme",
 	"gateway":       "the gateway and forward-auth, over every family's schemes",
 	"console":       "the admin console, over the admin API of every family",
+	"outbox":        "retention of the job outbox the janitor purges (M2M callbacks today)",
 }
 
 // pendingSchemes are scheme names the gateway accepts in routes

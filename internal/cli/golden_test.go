@@ -145,7 +145,9 @@ func runGolden(t *testing.T, name string, steps []goldenStep) {
 					quoted[i] = a
 				}
 				shown := strings.Join(quoted, " ")
-				full := append(append([]string{}, args...), "--data-dir", filepath.Join(dir, "data"), "-o", format)
+				// The harness's own flags go first, so that a step may end its
+				// flags with "--" (an id such as a TAAP kid may start with "-").
+				full := append([]string{"--data-dir", filepath.Join(dir, "data"), "-o", format}, args...)
 				code, stdout, stderr := runCLIExit(t, full...)
 				if code != 0 {
 					t.Fatalf("authgate %s: exit %d\n%s", shown, code, stderr)
@@ -161,7 +163,11 @@ func runGolden(t *testing.T, name string, steps []goldenStep) {
 						t.Fatalf("authgate %s: no %s in\n%s", shown, key, stdout)
 					}
 				}
-				fmt.Fprintf(&out, "$ authgate %s -o %s\n%s\n", shown, format, n.apply(stdout, format == outputTable))
+				line := shown + " -o " + format
+				if before, after, ok := strings.Cut(shown, " -- "); ok { // flags end at "--"
+					line = before + " -o " + format + " -- " + after
+				}
+				fmt.Fprintf(&out, "$ authgate %s\n%s\n", line, n.apply(stdout, format == outputTable))
 			}
 			golden.Assert(t, filepath.Join("testdata", "golden", name+"."+format+".golden"), out.String(), *update)
 		})

@@ -121,12 +121,12 @@ func newTAAPKeyCmd(g *globalFlags) *cobra.Command {
 			return listed(items, total), err
 		})})
 	list.Flags().BoolVar(&includeRevoked, "include-revoked", false, "list revoked keys too")
-	get := owner(&cobra.Command{Use: "get KID", Short: "Show one key of a client (KID: its RFC 7638 thumbprint)", Args: cobra.ExactArgs(1),
+	get := owner(&cobra.Command{Use: "get KID", Short: "Show one key of a client (KID: its RFC 7638 thumbprint; one starting with \"-\" goes after --)", Args: cobra.ExactArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
 			ops, who := taapOps(rt)
 			return ops.GetKey(cmd.Context(), who, clientID, args[0])
 		})})
-	revoke := owner(&cobra.Command{Use: "revoke KID", Short: "Revoke one key: PoP tokens it signs are refused", Args: cobra.ExactArgs(1),
+	revoke := owner(&cobra.Command{Use: "revoke KID", Short: "Revoke one key: PoP tokens it signs are refused (a KID starting with \"-\" goes after --)", Args: cobra.ExactArgs(1),
 		RunE: withRuntimeArgs(g, func(cmd *cobra.Command, rt *runtime, args []string) (any, error) {
 			ops, who := taapOps(rt)
 			return ops.RevokeKey(cmd.Context(), who, clientID, args[0])
