@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -31,6 +30,7 @@ import (
 	"github.com/authgate/authgate/internal/console"
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/m2m"
+	"github.com/authgate/authgate/internal/testutil/browsertest"
 	"github.com/authgate/authgate/internal/wssec/wssectest"
 	"github.com/authgate/authgate/sdk/pop"
 )
@@ -117,41 +117,15 @@ func TestAttack_ConsoleNonAdminCannotChange(t *testing.T) {
 	}
 }
 
-const chromiumPath = "/usr/bin/chromium"
-
-// consoleBrowser starts headless Chromium as internal/web's tests do (and,
-// like them, fails instead of skipping in a full run without it), at
-// 1280x900, trusting the test server's certificate.
+// consoleBrowser starts headless Chromium (browsertest: fails instead of
+// skipping in a full run without it) at 1280x900, trusting the test
+// server's certificate.
 func consoleBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
-			t.Fatal("chromium is not installed but this is a full run (scripts/deps.sh installs it)")
-		}
-		t.Skip("chromium not installed")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
+	return browsertest.Start(t,
 		chromedp.Flag("ignore-certificate-errors", true), // httptest's certificate
 		chromedp.Flag("hide-scrollbars", false),
-		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+		chromedp.WindowSize(1280, 900))
 }
 
 // js evaluates expr in the page (awaiting a promise) and returns its value.

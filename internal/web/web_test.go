@@ -9,8 +9,6 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -23,41 +21,15 @@ import (
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/taap"
 	"github.com/authgate/authgate/internal/testutil/agtest"
+	"github.com/authgate/authgate/internal/testutil/browsertest"
 	"github.com/authgate/authgate/internal/web"
 	"github.com/authgate/authgate/sdk/pop"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// browser starts a headless Chromium with a fresh profile, or skips
-// outside full runs when it is not installed (scripts/deps.sh installs it).
+// browser starts a headless Chromium with a fresh profile (browsertest).
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") != "" {
-			t.Fatal("chromium is not installed but this is a full run (scripts/deps.sh installs it)")
-		}
-		t.Skip("chromium not installed")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return browsertest.Start(t)
 }
 
 type env struct {
