@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/authgate/authgate/internal/core"
@@ -13,6 +15,19 @@ import (
 
 // listLimit is the most one list command prints (with the total).
 const listLimit = 1000
+
+// orgListCmd is the `list [--org ID]` verb of a family's objects: at most
+// listLimit of them, of one organisation when --org is given.
+func orgListCmd[T any](g *globalFlags, short string, list func(ctx context.Context, rt *runtime, orgID string, page core.Page) ([]T, int, error)) *cobra.Command {
+	var orgID string
+	cmd := &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs,
+		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+			items, total, err := list(cmd.Context(), rt, orgID, core.Page{Limit: listLimit})
+			return listed(items, total), err
+		})}
+	cmd.Flags().StringVar(&orgID, "org", "", "organisation id")
+	return cmd
+}
 
 // listed is a list command's answer: the items (never null) and their total.
 func listed[T any](items []T, total int) map[string]any {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -61,15 +62,11 @@ hash and cannot be shown again.`,
 }
 
 func newTAAPClientListCmd(g *globalFlags) *cobra.Command {
-	var orgID string
-	cmd := &cobra.Command{Use: "list", Short: "List the TAAP clients (of one organisation with --org)", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+	return orgListCmd(g, "List the TAAP clients (of one organisation with --org)",
+		func(ctx context.Context, rt *runtime, orgID string, page core.Page) ([]taap.Client, int, error) {
 			ops, who := taapOps(rt)
-			items, total, err := ops.ListClients(cmd.Context(), who, orgID, core.Page{Limit: listLimit})
-			return listed(items, total), err
-		})}
-	cmd.Flags().StringVar(&orgID, "org", "", "organisation id")
-	return cmd
+			return ops.ListClients(ctx, who, orgID, page)
+		})
 }
 
 func newTAAPClientGetCmd(g *globalFlags) *cobra.Command {
@@ -157,15 +154,11 @@ func newTAAPSIMCreateCmd(g *globalFlags) *cobra.Command {
 }
 
 func newTAAPSIMListCmd(g *globalFlags) *cobra.Command {
-	var orgID string
-	cmd := &cobra.Command{Use: "list", Short: "List the SIM records (of one organisation with --org), newest first", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+	return orgListCmd(g, "List the SIM records (of one organisation with --org), newest first",
+		func(ctx context.Context, rt *runtime, orgID string, page core.Page) ([]taap.SIMRecord, int, error) {
 			ops, who := taapOps(rt)
-			items, total, err := ops.ListSIMs(cmd.Context(), who, orgID, core.Page{Limit: listLimit})
-			return listed(items, total), err
-		})}
-	cmd.Flags().StringVar(&orgID, "org", "", "organisation id")
-	return cmd
+			return ops.ListSIMs(ctx, who, orgID, page)
+		})
 }
 
 func newTAAPSIMGetCmd(g *globalFlags) *cobra.Command {

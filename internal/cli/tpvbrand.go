@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -69,15 +70,11 @@ is printed once and stored only sealed.`,
 }
 
 func newTPVBrandListCmd(g *globalFlags) *cobra.Command {
-	var orgID string
-	cmd := &cobra.Command{Use: "list", Short: "List the brands (of one organisation with --org)", Args: cobra.NoArgs,
-		RunE: withRuntime(g, func(cmd *cobra.Command, rt *runtime) (any, error) {
+	return orgListCmd(g, "List the brands (of one organisation with --org)",
+		func(ctx context.Context, rt *runtime, orgID string, page core.Page) ([]tpv.Brand, int, error) {
 			ops, who := tpvOps(rt)
-			items, total, err := ops.ListBrands(cmd.Context(), who, orgID, core.Page{Limit: listLimit})
-			return listed(items, total), err
-		})}
-	cmd.Flags().StringVar(&orgID, "org", "", "organisation id")
-	return cmd
+			return ops.ListBrands(ctx, who, orgID, page)
+		})
 }
 
 func newTPVBrandGetCmd(g *globalFlags) *cobra.Command {
