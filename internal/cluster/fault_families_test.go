@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/adminapi"
 	"github.com/authgate/authgate/internal/ca"
 	"github.com/authgate/authgate/internal/cli"
 	"github.com/authgate/authgate/internal/core"
@@ -57,9 +58,10 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 		addr := httpapi.ClientAddr{}
 		cfg := harnessConfig()
 		subs := subscription.New(subscription.DefaultConfig(), svc.Store, svc.Clock, svc.Audit)
-		return append(familyModules(t, svc, &cfg, addr, httpapi.LocalOrigin(addr)), okRoute{oauth2.NewBearerAuth(svc, addr)},
+		built := familyBuild(t, svc, &cfg, addr, httpapi.LocalOrigin(addr))
+		return append(built.HTTP, okRoute{oauth2.NewBearerAuth(svc, addr)},
 			ca.NewModule(ca.New(ca.DefaultConfig(), ca.DepsFrom(svc)), svc.BearerAuth(), addr),
-			agtest.AdminAPI(t, svc, addr, subs.AdminRoutes()),
+			agtest.AdminAPI(t, svc, addr, subs.AdminRoutes(), adminapi.Objects{Ops: svc}.AdminRoutes(), built.Admin),
 		)
 	})
 	c := newClient(e.URL, e.URL)
@@ -92,6 +94,8 @@ func TestEveryFamilyAnswersOutageWith503(t *testing.T) {
 		{"taap", "taap resource", func() reply { return sendReq(c, pop.request) }, errorIs("temporarily_unavailable")},
 		{"", "ca admin", func() reply { return c.do(0, "GET", "/ca/certificates", bearerHeader(admin), "") }, errorIs("unavailable")},
 		{"", "subscription admin", func() reply { return c.do(0, "GET", "/admin/subscriptions", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"", "core objects admin", func() reply { return c.do(0, "GET", "/admin/organisations", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
+		{"", "family objects admin", func() reply { return c.do(0, "GET", "/admin/taap/clients", bearerHeader(admin), "") }, errorIs("temporarily_unavailable")},
 		{"m2m", "m2m SOAP", soap.usageGet, func(r reply) bool {
 			f := sdkm2m.ParseFault(r.body)
 			return f != nil && f.Code == sdkm2m.FaultServer && f.Detail == sdkm2m.ErrUnavailable

@@ -119,6 +119,13 @@ func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 // state and no access policy after authentication.
 func familyModules(t testing.TB, svc core.Services, cfg *config.Config, addr httpapi.ClientAddr, origin httpapi.Origin) []httpapi.Module {
 	t.Helper()
+	return familyBuild(t, svc, cfg, addr, origin).HTTP
+}
+
+// familyBuild is familyModules with everything the families contribute
+// (their admin routes too).
+func familyBuild(t testing.TB, svc core.Services, cfg *config.Config, addr httpapi.ClientAddr, origin httpapi.Origin) *family.Built {
+	t.Helper()
 	built, err := cli.Families().Build(context.Background(), family.Deps{Config: cfg, Svc: svc, Log: svc.Log,
 		Addr: addr, Origin: origin, CA: ca.New(cfg.CA, ca.DepsFrom(svc))})
 	if err != nil {
@@ -127,7 +134,7 @@ func familyModules(t testing.TB, svc core.Services, cfg *config.Config, addr htt
 	if len(built.Background) > 0 {
 		t.Fatalf("families %v start background loops the harness does not run", built.Families)
 	}
-	return built.HTTP
+	return built
 }
 
 // harnessOff are the families the cluster harness's nodes do not serve on
