@@ -36,6 +36,7 @@ import (
 
 	"github.com/authgate/authgate/internal/bench"
 	"github.com/authgate/authgate/internal/core"
+	"github.com/authgate/authgate/internal/gctune"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/apstrata"
 	"github.com/authgate/authgate/internal/protocol/m2m"
@@ -62,6 +63,7 @@ type benchFlags struct {
 	replayInMemory  bool
 	replayMaxKeys   int
 	readCacheMaxAge time.Duration
+	gcHeapFloorMiB  int
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -96,6 +98,7 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 				return err
 			}
 			f.replayInMemory, f.replayMaxKeys, f.readCacheMaxAge = cfg.ReplayInMemory(), cfg.Replay.MaxKeys, cfg.ReadCacheMaxAge
+			f.gcHeapFloorMiB = cfg.GCHeapFloorMiB
 			return runBench(cmd.Context(), cfg.DB, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -146,6 +149,9 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 		backend = "postgresql"
 	}
 	log := slog.New(slog.DiscardHandler)
+	// As serve tunes it: the bare handler runs in this process too.
+	gc := gctune.Start(uint64(f.gcHeapFloorMiB)<<20, os.Getenv, log)
+	defer gc.Stop()
 	st, err := store.Open(ctx, dsn, tmp)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/authgate/authgate/internal/gctune"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/store"
 )
@@ -47,6 +48,8 @@ func serve(ctx context.Context, g *globalFlags, cmd *cobra.Command, ready func(n
 		return err
 	}
 	defer rt.Close()
+	gc := gctune.Start(uint64(rt.cfg.GCHeapFloorMiB)<<20, os.Getenv, rt.log)
+	defer gc.Stop()
 	// Claimed before anything is served or written, held until the store closes.
 	claim, err := store.Claim(ctx, rt.svc.Store, rt.cfg.DB, rt.cfg.DataDir, rt.cfg.ReplayInMemory())
 	if err != nil {

@@ -49,8 +49,11 @@ type Config struct {
 	MaxInFlight    int      `yaml:"max_in_flight"`
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-* headers are believed
 	MetricsListen  string   `yaml:"metrics_listen"`  // host:port serving only GET /metrics (plain HTTP); "" serves it on the main listener
-	TLS            TLS      `yaml:"tls"`
-	Replay         Replay   `yaml:"replay"`
+	// GCHeapFloorMiB keeps the garbage collector's heap goal at least this
+	// large (internal/gctune); 0: GOGC's proportional goal alone.
+	GCHeapFloorMiB int    `yaml:"gc_heap_floor_mib"`
+	TLS            TLS    `yaml:"tls"`
+	Replay         Replay `yaml:"replay"`
 	// ReadCacheMaxAge: on PostgreSQL, how long a node trusts a credential
 	// or principal it read (a revocation made on another node is honoured
 	// here at the latest this much later); 0 reads every time.
@@ -182,6 +185,8 @@ func Default() Config {
 		AccessLog:    true,
 		MaxBodyBytes: 1 << 20,
 		MaxInFlight:  4096,
+
+		GCHeapFloorMiB: 64,
 
 		MasterKeyRefresh: 10 * time.Second,
 
@@ -383,6 +388,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, errors.New("max_in_flight must be at least 1"))
+	}
+	if c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<16 {
+		errs = append(errs, errors.New("gc_heap_floor_mib must be 0 (off) to 65536"))
 	}
 	if c.MaxConnsPerAddr < 0 {
 		errs = append(errs, errors.New("max_conns_per_addr must be 0 (off) or more"))

@@ -64,11 +64,12 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.LogLevel = "loud"
 	c.TLS.Cert = "cert.pem"
 	c.TrustedProxies = []string{"not-a-cidr"}
+	c.GCHeapFloorMiB = -1
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
-	for _, want := range []string{"listen", "db:", "log_level", "tls: cert and key", "trusted_proxies"} {
+	for _, want := range []string{"listen", "db:", "log_level", "tls: cert and key", "trusted_proxies", "gc_heap_floor_mib"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
