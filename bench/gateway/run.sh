@@ -33,6 +33,8 @@
 # both nginx scenarios are configured alike.
 #
 # Usage: bench/gateway/run.sh [--duration 5s] [--connections 64] [--reps 3] [--no-pin]
+# With GWBENCH_RAW=DIR the per-repetition rows (results) and latency rows
+# (latency.txt) are copied to DIR before the table is printed.
 # On 2+ cores the proxy under test (and authgate beside nginx in
 # nginx-fwdauth) runs on CPU 0 with GOMAXPROCS=1 / one nginx worker, and
 # wrk and the upstream on CPU 1, so every proxy gets the same single core.
@@ -267,6 +269,7 @@ for _ in $(seq "$REPS"); do
 done
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1 -c$CONNS -d$DURATION (PoP ${POP_SECS}s), $REPS repetitions; pinned: $([ "$PIN" = 1 ] && echo "proxy under test on CPU 0 (GOMAXPROCS=1, 1 nginx worker), wrk + upstream on CPU 1" || echo no)"
+[ -z "${GWBENCH_RAW:-}" ] || cp "$RESULTS" "$WORK/latency.txt" "$GWBENCH_RAW"/
 python3 - "$RESULTS" "$WORK/latency.txt" "$PEAK" "$RATE" <<'PY'
 import statistics, sys
 rows, cpu, reps, creps = {}, {}, {}, {}

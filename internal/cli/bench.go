@@ -108,7 +108,7 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 	fl.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each level")
 	fl.DurationVar(&f.rawDuration, "raw-duration", time.Second, "time spent measuring each raw crypto operation")
 	fl.IntSliceVar(&f.levels, "concurrency", []int{1, 4, 16, 64}, "concurrency levels (concurrent closed-loop clients)")
-	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured level (load only, not the pre-signing) to DIR/<scheme>-c<N>.pprof")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured level (load only, not the pre-signing) to DIR/<scheme>-c<N>.pprof, the bare handler's to DIR/bare-c<N>.pprof")
 	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): "+strings.Join(benchNames(), ","))
 	return cmd
 }
@@ -213,7 +213,12 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 	fmt.Fprintln(progress, "bare net/http handler")
 	rep.Baseline = bench.Result{Scheme: "bare"}
 	for _, c := range f.levels {
+		stopProfile, err := startBenchProfile(f.cpuProfile, "bare", c)
+		if err != nil {
+			return err
+		}
 		rep.Baseline.Points = append(rep.Baseline.Points, runner.Load(ctx, bench.GetScheme("bare", bareURL, nil), c))
+		stopProfile()
 	}
 	for i, s := range schemes {
 		if len(want) > 0 && !want[s.Name] {
