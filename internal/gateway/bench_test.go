@@ -2,10 +2,15 @@ package gateway_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/scheme"
@@ -49,6 +54,48 @@ func BenchmarkForwardAuthCheck(b *testing.B) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkGatewayProxyBearer is one bearer request proxied in gateway
+// mode through the main listener's chain as serve builds it (the default
+// limits with trusted_proxies 127.0.0.1/32, access log off, the built-in
+// routes first, the gateway as the fallback, the issuer from the local
+// Origin) to an upstream on loopback answering "ok": the route match,
+// the hand-built bearer scheme, the privilege check, the identity token
+// (reused per credential), the rewrite and the proxying, per request
+// (go test -bench GatewayProxyBearer -run '^$' ./internal/gateway).
+func BenchmarkGatewayProxyBearer(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer up.Close()
+	cfg := config.Default()
+	cfg.TrustedProxies = []string{"127.0.0.1/32"}
+	limits := cfg.HTTPLimits()
+	reg := prometheus.NewRegistry()
+	rt := route("bench", "/bench")
+	rt.Upstreams = []string{up.URL}
+	f := newFixtureWith(&testing.T{}, func(d *gateway.Deps) {
+		d.Addr, d.Issuer, d.Metrics = limits.ClientAddr, httpapi.LocalOrigin(limits.ClientAddr).Base, reg
+	}, rt)
+	h := httpapi.NewHandler(httpapi.Options{Log: f.svc.Log, Ready: f.svc.Store, AccessLog: httpapi.AccessLogOff, Limits: limits,
+		Registry: reg, Server: "main", Fallback: f.gw}, builtin{}, f.gw)
+	if err := f.gw.Mount(h.Serves); err != nil {
+		b.Fatal(err)
+	}
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, local)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequestWithContext(ctx, "GET", "/bench/", nil)
+		r.RemoteAddr, r.Host = "127.0.0.1:40000", "127.0.0.1:8080"
+		r.Header["X-Test-Bearer"] = []string{"alice"}
+		r.Header["User-Agent"] = []string{"wrk"}
+		r.Header["Accept"] = []string{"*/*"}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || w.Body.String() != "ok" {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
