@@ -247,15 +247,90 @@ func unrouted(mux *http.ServeMux, errs ErrorWriter) http.Handler {
 // fallback sends the requests no route serves to fb: those for which the
 // mux has no pattern and would answer 404 (not 405: the path is a
 // built-in route's under another method; not its redirects to a cleaned
-// path, which still apply, so fb only sees clean paths).
+// path, which still apply, so fb only sees clean paths). The mux's
+// answers are remembered (muxAnswers): it is complete once NewHandler
+// has registered the modules and never changes after.
 func fallback(mux *http.ServeMux, routed, fb http.Handler) http.Handler {
+	return fallbackWith(newMuxAnswers(maxMuxAnswers), mux, routed, fb)
+}
+
+func fallbackWith(answers *muxAnswers, mux *http.ServeMux, routed, fb http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !unservedPath(mux, r) {
+		k, cacheable := muxKeyOf(r)
+		unserved, known := false, false
+		if cacheable {
+			unserved, known = answers.get(k)
+		}
+		if !known {
+			unserved = unservedPath(mux, r)
+			if cacheable {
+				answers.put(k, unserved)
+			}
+		}
+		if !unserved {
 			routed.ServeHTTP(w, r)
 			return
 		}
 		fb.ServeHTTP(w, r)
 	})
+}
+
+// muxKey is everything of a request the mux's choice depends on: the
+// method, the Host, the URL's host (CONNECT) and its path, decoded and
+// as sent (the mux matches the escaped form).
+type muxKey struct {
+	method, host, urlHost, path, rawPath string
+}
+
+// maxMuxKeyBytes bounds a remembered key (longer requests are looked up
+// every time); maxMuxAnswers bounds their number: at most about 1 MiB.
+const (
+	maxMuxKeyBytes = 512
+	maxMuxAnswers  = 2048
+)
+
+func muxKeyOf(r *http.Request) (muxKey, bool) {
+	k := muxKey{method: r.Method, host: r.Host, urlHost: r.URL.Host, path: r.URL.Path, rawPath: r.URL.RawPath}
+	return k, len(k.method)+len(k.host)+len(k.urlHost)+len(k.path)+len(k.rawPath) <= maxMuxKeyBytes
+}
+
+// muxAnswers remembers whether the mux leaves a request unserved, so the
+// gateway's requests skip the mux's lookup and its 404 probe. The keys
+// are the client's, so the set is bounded: when it is full it starts
+// again empty. A client sending endless distinct paths therefore costs
+// each of its requests the lookup it costs without the cache plus one
+// insertion, and a path others send is remembered again at their next
+// request: nobody's request costs more than the lookup.
+type muxAnswers struct {
+	mu      sync.RWMutex
+	entries map[muxKey]bool
+	max     int
+}
+
+func newMuxAnswers(max int) *muxAnswers {
+	return &muxAnswers{entries: make(map[muxKey]bool), max: max}
+}
+
+func (c *muxAnswers) get(k muxKey) (unserved, ok bool) {
+	c.mu.RLock()
+	unserved, ok = c.entries[k]
+	c.mu.RUnlock()
+	return unserved, ok
+}
+
+func (c *muxAnswers) put(k muxKey, unserved bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		c.entries = make(map[muxKey]bool)
+	}
+	c.entries[k] = unserved
+}
+
+func (c *muxAnswers) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }
 
 // unservedPath reports whether mux would answer r with its 404.
