@@ -156,7 +156,6 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	// Outside both: a refused request's unread body is bounded too.
 	chain = bodyDeadline(chain, opt.Limits.BodyReadTimeout)
 	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn)
-	chain = withRequestID(chain)
 	chain = recoverPanics(chain, opt.Log, opt.Errors)
 	if opt.Tracing != nil {
 		server := opt.Server
@@ -172,40 +171,54 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 // ServeHTTP serves a request through the chain.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.chain.ServeHTTP(w, r) }
 
-type requestIDKey struct{}
+type requestStateKey struct{}
 
-// requestIDValue is a request's id in its context and in its answer's
-// X-Request-Id header: one allocation holds both (the header's value
-// slice is vals[:]), and a pointer in a context costs no boxing.
-type requestIDValue struct{ vals [1]string }
+// requestState is the chain's per-request state, one allocation in one
+// context value: the status recorder observe wraps the writer in, and
+// the request's id, whose array is also the value slice of the answer's
+// X-Request-Id header.
+type requestState struct {
+	rec statusRecorder
+	id  [1]string
+}
+
+// stateOf returns the chain's state of the request of ctx (nil outside
+// the chain).
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
+}
 
 // RequestID returns the id of the request (set by the chain).
 func RequestID(r *http.Request) string {
-	if v, ok := r.Context().Value(requestIDKey{}).(*requestIDValue); ok {
-		return v.vals[0]
+	if st := stateOf(r.Context()); st != nil {
+		return st.id[0]
 	}
 	return ""
 }
 
-// withRequestID tags each request with the caller's X-Request-Id when it is
-// sane, else with a fresh id: a random per-process prefix plus a counter,
-// unique without a crypto/rand read per request (ids need not be secret).
-func withRequestID(next http.Handler) http.Handler {
+// requestIDs makes the ids of requests without a sane X-Request-Id of
+// their own: a random per-process prefix plus a counter, unique without a
+// crypto/rand read per request (ids need not be secret).
+type requestIDs struct {
+	prefix string
+	seq    atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	prefix := hex.EncodeToString(b[:]) + "-"
-	var seq atomic.Uint64
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := &requestIDValue{}
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 128 || !printable(id) {
-			var buf [32]byte
-			id = string(strconv.AppendUint(append(buf[:0], prefix...), seq.Add(1), 36))
-		}
-		v.vals[0] = id
-		w.Header()["X-Request-Id"] = v.vals[:]
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, v)))
-	})
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+// of returns the caller's X-Request-Id when it is sane, else a fresh id.
+func (g *requestIDs) of(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 || !printable(id) {
+		var buf [32]byte
+		id = string(strconv.AppendUint(append(buf[:0], g.prefix...), g.seq.Add(1), 36))
+	}
+	return id
 }
 
 func printable(s string) bool {
@@ -441,10 +454,18 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// observe tags each request with its id (requestIDs.of: in its context
+// and its answer's X-Request-Id header), then records its route, status
+// and duration in the metrics and, with accessLog, the log.
 func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) http.Handler {
+	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		st := &requestState{rec: statusRecorder{ResponseWriter: w}}
+		st.id[0] = ids.of(r)
+		w.Header()["X-Request-Id"] = st.id[:]
+		r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
+		rec := &st.rec
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -473,7 +494,7 @@ func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) ht
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes), slog.Duration("took", elapsed), slog.String("remote", r.RemoteAddr),
-			slog.String("request_id", RequestID(r)))
+			slog.String("request_id", st.id[0]))
 	})
 }
 
