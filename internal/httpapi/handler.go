@@ -180,6 +180,9 @@ type requestStateKey struct{}
 type requestState struct {
 	rec statusRecorder
 	id  [1]string
+	// callerKey and caller are what a route's guard authenticated
+	// (SetCaller).
+	callerKey, caller any
 }
 
 // stateOf returns the chain's state of the request of ctx (nil outside
@@ -195,6 +198,32 @@ func RequestID(r *http.Request) string {
 		return st.id[0]
 	}
 	return ""
+}
+
+// SetCaller records c, under key, as the caller a route's guard
+// authenticated, for the route's handler (CallerOf). It is held in the
+// chain's per-request state, so the guard derives no request (a context
+// value and a copy of the request) for it. It records nothing and reports
+// false when r did not come through the chain or its state already holds
+// the caller of another key (a guard inside another's route): the guard
+// then carries c in a context value of its own. A key's caller set again
+// (the same guard twice on one route) replaces the first.
+func SetCaller(r *http.Request, key, c any) bool {
+	st := stateOf(r.Context())
+	if st == nil || st.callerKey != nil && st.callerKey != key {
+		return false
+	}
+	st.callerKey, st.caller = key, c
+	return true
+}
+
+// CallerOf returns the caller SetCaller recorded under key for the
+// request of ctx.
+func CallerOf(ctx context.Context, key any) (any, bool) {
+	if st := stateOf(ctx); st != nil && st.callerKey == key && key != nil {
+		return st.caller, true
+	}
+	return nil, false
 }
 
 // requestIDs makes the ids of requests without a sane X-Request-Id of

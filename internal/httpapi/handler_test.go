@@ -286,3 +286,51 @@ func TestErrorWriter(t *testing.T) {
 		}
 	})
 }
+
+type guardKey struct{}
+type otherGuardKey struct{}
+
+// TestSetCaller: a guard's caller reaches the route's handler through the
+// chain's state; outside the chain, and for a second guard of another
+// key, SetCaller refuses so the guard uses a context value instead.
+func TestSetCaller(t *testing.T) {
+	type seen struct {
+		first, second  bool
+		caller, other  any
+		okFirst, okOth bool
+	}
+	var got seen
+	h := NewHandler(Options{}, routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /guarded", func(w http.ResponseWriter, r *http.Request) {
+			got.first = SetCaller(r, guardKey{}, "alice")
+			got.second = SetCaller(r, otherGuardKey{}, "bob")
+			got.caller, got.okFirst = CallerOf(r.Context(), guardKey{})
+			got.other, got.okOth = CallerOf(r.Context(), otherGuardKey{})
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/guarded", nil))
+	if want := (seen{first: true, caller: "alice", okFirst: true}); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+
+	// The next request starts without a caller.
+	var leaked bool
+	h2 := NewHandler(Options{}, routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /set", func(w http.ResponseWriter, r *http.Request) { SetCaller(r, guardKey{}, "alice") })
+		mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) { _, leaked = CallerOf(r.Context(), guardKey{}) })
+	}))
+	h2.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/set", nil))
+	h2.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/read", nil))
+	if leaked {
+		t.Fatal("a caller outlived its request")
+	}
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if SetCaller(r, guardKey{}, "alice") {
+		t.Fatal("SetCaller outside the chain reported success")
+	}
+	if _, ok := CallerOf(r.Context(), guardKey{}); ok {
+		t.Fatal("CallerOf outside the chain found a caller")
+	}
+}

@@ -174,12 +174,19 @@ func (b *BearerAuth) RequireAction(action core.Action, next http.Handler) http.H
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		if !httpapi.SetCaller(r, callerKey{}, c) {
+			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
 // CallerFrom returns the caller set by Require.
 func CallerFrom(ctx context.Context) (Caller, bool) {
+	if v, ok := httpapi.CallerOf(ctx, callerKey{}); ok {
+		c, ok := v.(Caller)
+		return c, ok
+	}
 	c, ok := ctx.Value(callerKey{}).(Caller)
 	return c, ok
 }
