@@ -163,7 +163,7 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 			return Described{}, errDescribe("X-Original-URI / X-Forwarded-Uri without X-Original-Method / X-Forwarded-Method")
 		}
 		d.Front = FrontOriginal
-		if h.Get("X-Original-Uri") == "" {
+		if len(h["X-Original-Uri"]) == 0 || h["X-Original-Uri"][0] == "" {
 			d.Front = FrontForwarded
 		}
 	case strings.HasPrefix(r.RequestURI, CheckPath+"/"):
@@ -171,7 +171,7 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		uri = r.RequestURI[len(CheckPath):]
 		method = r.Method
 		d.Front = FrontPathPrefix
-		if v := h.Values(envoyPartialBody); len(v) == 1 && v[0] == "false" {
+		if v := h[envoyPartialBody]; len(v) == 1 && v[0] == "false" {
 			d.BodyForwarded = true
 		}
 	default:
@@ -262,9 +262,11 @@ func originalLength(h http.Header, front Front) (int64, error) {
 }
 
 // one returns the only value of header name ("" when absent); several
-// values are refused (a front end and a client each adding one).
+// values are refused (a front end and a client each adding one). name is
+// canonical (every caller passes a constant): the map is read directly,
+// without canonicalising the name again on every check.
 func one(h http.Header, name string) (string, error) {
-	v := h.Values(name)
+	v := h[name]
 	switch len(v) {
 	case 0:
 		return "", nil

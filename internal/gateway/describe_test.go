@@ -159,3 +159,14 @@ func TestAttack_DescribeOriginal(t *testing.T) {
 		})
 	}
 }
+
+// TestDescribingNamesCanonical: DescribeOriginal reads the describing
+// headers from the map by these names, without canonicalising them per
+// check; a name that is not canonical would never be found.
+func TestDescribingNamesCanonical(t *testing.T) {
+	for _, name := range append([]string{envoyPartialBody}, describing...) {
+		if c := http.CanonicalHeaderKey(name); c != name {
+			t.Errorf("%q is not canonical (%q)", name, c)
+		}
+	}
+}
