@@ -1,12 +1,19 @@
 package gateway_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -98,5 +105,78 @@ func BenchmarkGatewayProxyBearer(b *testing.B) {
 		if w.Code != http.StatusOK || w.Body.String() != "ok" {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
+	}
+}
+
+// BenchmarkForwardAuthCheckServer is the same check over loopback TCP,
+// served as authgate serve serves it (httpapi.Server: strict listener,
+// connection limits, http.Server timeouts, the handler chain): what a
+// check costs authgate end to end, read and write syscalls included.
+// Eight keep-alive connections send the request bytes nginx's snippet
+// sends and read the header-only answer with a minimal client, so the
+// profile is the server's (go test -bench ForwardAuthCheckServer -cpu 1
+// -cpuprofile ... ./internal/gateway; pprof -focus 'net/http.\(\*conn\)').
+func BenchmarkForwardAuthCheckServer(b *testing.B) {
+	f := newFixtureWith(&testing.T{}, func(d *gateway.Deps) {
+		d.Addr = httpapi.ClientAddr{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+	}, route("api", "/api"))
+	fa := gateway.NewForwardAuth(f.gw)
+	h := httpapi.NewHandler(httpapi.Options{Log: f.svc.Log, AccessLog: httpapi.AccessLogOff}, fa)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &httpapi.Server{Name: "bench", Handler: h, Log: f.svc.Log, DrainTime: time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	b.Cleanup(func() { cancel(); <-done })
+	req := []byte("GET /gateway/check HTTP/1.1\r\nHost: api.example\r\nX-Original-URI: /api/items/1?x=y\r\n" +
+		"X-Original-Method: GET\r\nX-Original-Content-Length: 0\r\nX-Forwarded-Proto: http\r\n" +
+		"X-Forwarded-For: 198.51.100.7\r\nX-Test-Bearer: alice\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
+	const conns = 8
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for next.Add(1) <= int64(b.N) {
+				if _, err := c.Write(req); err != nil {
+					errs <- err
+					return
+				}
+				status, err := br.ReadSlice('\n')
+				if err != nil || !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
+					errs <- fmt.Errorf("status %q: %v", status, err)
+					return
+				}
+				for { // the answer to a header-only check has no body
+					line, err := br.ReadSlice('\n')
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(line) == 2 {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
 	}
 }
