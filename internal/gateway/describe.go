@@ -88,8 +88,9 @@ var notOriginal = func() map[string]bool {
 // originalHeader copies h without the headers that were not the original
 // request's: notOriginal, the ones its Connection header names, and
 // Envoy's X-Envoy-*. One map and one backing array for the values, sized
-// to what is kept.
-func originalHeader(h http.Header) http.Header {
+// to what is kept. A header named X-Authgate-* refuses the whole request
+// (ErrSpoofedIdentity), found by the same pass over h that sizes the copy.
+func originalHeader(h http.Header) (http.Header, error) {
 	var listed []string // Connection: the names it makes hop-by-hop
 	for _, v := range h["Connection"] {
 		for f := range strings.SplitSeq(v, ",") {
@@ -103,6 +104,9 @@ func originalHeader(h http.Header) http.Header {
 	}
 	n, nv := 0, 0
 	for name, v := range h {
+		if len(name) >= len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix) {
+			return nil, ErrSpoofedIdentity
+		}
 		if keep(name) {
 			n, nv = n+1, nv+len(v)
 		}
@@ -116,7 +120,7 @@ func originalHeader(h http.Header) http.Header {
 			vals = vals[c:]
 		}
 	}
-	return out
+	return out, nil
 }
 
 // errDescribe is the refusal of a check request that describes no original
@@ -138,10 +142,11 @@ var ErrSpoofedIdentity = core.E(core.KindInvalidInput, "forward-auth: the reques
 // the upstream may resolve to another route than the one matched here).
 func DescribeOriginal(r *http.Request) (Described, error) {
 	h := r.Header
-	for name := range h {
-		if len(name) >= len("X-Authgate-") && strings.EqualFold(name[:len("X-Authgate-")], "X-Authgate-") {
-			return Described{}, ErrSpoofedIdentity
-		}
+	// First: a request carrying X-Authgate-* is refused before anything
+	// else is read from it.
+	header, err := originalHeader(h)
+	if err != nil {
+		return Described{}, err
 	}
 	uri, err := agreed(h, "X-Original-Uri", "X-Forwarded-Uri")
 	if err != nil {
@@ -220,7 +225,7 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		Proto:         r.Proto,
 		ProtoMajor:    r.ProtoMajor,
 		ProtoMinor:    r.ProtoMinor,
-		Header:        originalHeader(h),
+		Header:        header,
 		Body:          http.NoBody,
 		ContentLength: length,
 		Host:          host,
