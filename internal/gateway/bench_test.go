@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,13 +109,15 @@ func BenchmarkGatewayProxyBearer(b *testing.B) {
 	}
 }
 
-// BenchmarkForwardAuthCheckServer is the same check over loopback TCP,
-// served as authgate serve serves it (httpapi.Server: strict listener,
-// connection limits, http.Server timeouts, the handler chain): what a
-// check costs authgate end to end, read and write syscalls included.
-// Eight keep-alive connections send the request bytes nginx's snippet
-// sends and read the header-only answer with a minimal client, so the
-// profile is the server's (go test -bench ForwardAuthCheckServer -cpu 1
+// BenchmarkForwardAuthCheckServer is the same check over loopback TCP:
+// "authgate" served as authgate serve serves it (httpapi.Server: strict
+// listener, connection limits, http.Server timeouts, the handler chain),
+// "bare" a plain http.Server whose handler only writes authgate's answer
+// headers (bench/gateway/nocheck's work): what a check costs authgate end
+// to end, read and write syscalls included, and how much of it any Go
+// HTTP server would spend. Eight keep-alive connections send the request
+// bytes nginx's snippet sends and read the header-only answer with a
+// minimal client (go test -bench ForwardAuthCheckServer -cpu 1
 // -cpuprofile ... ./internal/gateway; pprof -focus 'net/http.\(\*conn\)').
 func BenchmarkForwardAuthCheckServer(b *testing.B) {
 	f := newFixtureWith(&testing.T{}, func(d *gateway.Deps) {
@@ -122,18 +125,60 @@ func BenchmarkForwardAuthCheckServer(b *testing.B) {
 	}, route("api", "/api"))
 	fa := gateway.NewForwardAuth(f.gw)
 	h := httpapi.NewHandler(httpapi.Options{Log: f.svc.Log, AccessLog: httpapi.AccessLogOff}, fa)
+	req := []byte("GET /gateway/check HTTP/1.1\r\nHost: api.example\r\nX-Original-URI: /api/items/1?x=y\r\n" +
+		"X-Original-Method: GET\r\nX-Original-Content-Length: 0\r\nX-Forwarded-Proto: http\r\n" +
+		"X-Forwarded-For: 198.51.100.7\r\nX-Test-Bearer: alice\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
+	b.Run("authgate", func(b *testing.B) {
+		ln := listen(b)
+		ctx, cancel := context.WithCancel(context.Background())
+		srv := &httpapi.Server{Name: "bench", Handler: h, Log: f.svc.Log, DrainTime: time.Second}
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ln) }()
+		b.Cleanup(func() { cancel(); <-done })
+		loopbackChecks(b, ln.Addr().String(), req)
+	})
+	b.Run("bare", func(b *testing.B) {
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(req)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.RemoteAddr = "127.0.0.1:40000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		answer := http.Header{}
+		for name, v := range w.Header() {
+			if name == "Cache-Control" || strings.HasPrefix(name, gateway.HeaderPrefix) {
+				answer[name] = v
+			}
+		}
+		if w.Code != http.StatusOK || len(answer) != 6 {
+			b.Fatalf("authgate's answer: %d %v", w.Code, w.Header())
+		}
+		ln := listen(b)
+		srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			out := w.Header()
+			for k, v := range answer {
+				out[k] = v
+			}
+			w.WriteHeader(http.StatusOK)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		b.Cleanup(func() { _ = srv.Close() })
+		loopbackChecks(b, ln.Addr().String(), req)
+	})
+}
+
+func listen(b *testing.B) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &httpapi.Server{Name: "bench", Handler: h, Log: f.svc.Log, DrainTime: time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	b.Cleanup(func() { cancel(); <-done })
-	req := []byte("GET /gateway/check HTTP/1.1\r\nHost: api.example\r\nX-Original-URI: /api/items/1?x=y\r\n" +
-		"X-Original-Method: GET\r\nX-Original-Content-Length: 0\r\nX-Forwarded-Proto: http\r\n" +
-		"X-Forwarded-For: 198.51.100.7\r\nX-Test-Bearer: alice\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
+	return ln
+}
+
+// loopbackChecks sends req b.N times over eight keep-alive connections to
+// addr, each answer 200 without a body.
+func loopbackChecks(b *testing.B, addr string, req []byte) {
 	const conns = 8
 	var next atomic.Int64
 	b.ReportAllocs()
@@ -144,7 +189,7 @@ func BenchmarkForwardAuthCheckServer(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				errs <- err
 				return
