@@ -368,10 +368,11 @@ for line in open(sys.argv[1]):
         for part in split.split(","):
             name, v = part.split(":")
             splits.setdefault(label, {}).setdefault(name, []).append(float(v))
-print(f"{'scenario':<18} {'req/s (median)':>15} {'CPU us/request':>15}  split (CPU us/request per process)")
+print(f"{'scenario':<18} {'req/s (median)':>15} {'CPU us/request':>15} {'busy':>5}  split (CPU us/request per process)")
 for label, rs in rows.items():
     sp = " ".join(f"{n} {statistics.median(v):.1f}" for n, v in splits.get(label, {}).items())
-    print(f"{label:<18} {statistics.median(rs):>15.0f} {statistics.median(cpu[label]):>15.1f}  {sp}")
+    busy = statistics.median(r * u / 1e4 for r, u in zip(rs, cpu[label]))
+    print(f"{label:<18} {statistics.median(rs):>15.0f} {statistics.median(cpu[label]):>15.1f} {busy:>4.0f}%  {sp}")
 def ratio(a, b):
     v = [100 * r[a] / r[b] for r in reps.values() if a in r and b in r]
     return f"{statistics.median(v):.0f}%" if v else "-"
@@ -389,6 +390,10 @@ print("its ratio is the throughput ratio the two would have on a core each had t
 print("itself, which a shared machine's load does not change as much as it changes")
 print("the rates. nginx-check-noop / nginx-plain is the ceiling of any forward-auth")
 print("server beside this nginx: nginx's own cost of the check subrequest.")
+print("busy is the share of one core those processes used (req/s x CPU per request):")
+print("well below 100%, the scenario's rate was set by wrk and the upstream on CPU 1")
+print("(or the machine's other load), not by the process under test, and its rate")
+print("ratio is not the ratio of what the two would serve on one core.")
 print()
 print("| ratio | median (req/s) | median (CPU per request) | target |")
 print("|---|---|---|---|")
