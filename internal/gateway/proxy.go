@@ -22,9 +22,13 @@ import (
 	"github.com/authgate/authgate/internal/scheme"
 )
 
-// proxyState is one proxied request's state, carried in its context from
-// ServeHTTP to the reverse proxy's hooks.
+// proxyState is one proxied request's state. It is the request's context
+// from ServeHTTP to the reverse proxy's hooks (one allocation where a
+// context.WithValue would add another): the cancellable context of the
+// exchange, answering stateKey with itself.
 type proxyState struct {
+	context.Context
+	cancel   context.CancelFunc
 	d        Decision
 	body     []byte // the buffered body (nil: streamed)
 	buffered bool
@@ -34,6 +38,21 @@ type proxyState struct {
 }
 
 type stateKey struct{}
+
+// Value answers stateKey with the state, anything else from the parent.
+func (st *proxyState) Value(key any) any {
+	if key == (stateKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// expire ends an exchange whose upstream did not answer within the
+// route's timeout.
+func (st *proxyState) expire() {
+	st.timedOut.Store(true)
+	st.cancel()
+}
 
 func stateOf(r *http.Request) *proxyState {
 	st, _ := r.Context().Value(stateKey{}).(*proxyState)
@@ -50,7 +69,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sel, selErr := g.Select(r)
 	req := scheme.Request{HTTP: r, Addr: g.clientAddr(r)}
 	if sel.Route != nil {
-		r.Pattern = "gateway " + sel.Route.Name // the listener's request metrics by route
+		r.Pattern = sel.rt.pattern // the listener's request metrics by route
 		max := g.cfg.MaxBodyBytes
 		switch {
 		case r.ContentLength > max:
@@ -76,11 +95,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := &proxyState{d: d, body: req.Body, buffered: req.BodyKnown, start: time.Now()} // metrics: real time
-	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), stateKey{}, st))
-	defer cancel()
-	st.timer = time.AfterFunc(d.rt.timeout(), func() { st.timedOut.Store(true); cancel() })
+	st.Context, st.cancel = context.WithCancel(r.Context())
+	defer st.cancel()
+	st.timer = time.AfterFunc(d.rt.timeout(), st.expire)
 	defer st.timer.Stop()
-	g.proxy.ServeHTTP(w, r.WithContext(ctx))
+	g.proxy.ServeHTTP(w, r.WithContext(st))
 }
 
 // refuseBody answers a body the gateway will not read (too large, too

@@ -125,6 +125,32 @@ func TestProxyUpstreamFailures(t *testing.T) {
 	}
 }
 
+// TestProxyTimeoutEndsAtHeaders: the route's timeout bounds the exchange
+// up to the response headers only; a body still streaming after it is
+// passed on whole.
+func TestProxyTimeoutEndsAtHeaders(t *testing.T) {
+	up := newUpstream(t, "late")
+	up.handle = func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-time.After(1500 * time.Millisecond): // past the route's timeout
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "second\n")
+	}
+	r := route("api", "/api")
+	r.Upstreams = []string{up.URL}
+	r.Timeout = gateway.Duration(time.Second)
+	f := newFixture(t, r)
+	base := f.serve(t, httpapi.Limits{})
+	status, _, body := call(t, "GET", base+"/api/events", nil, "X-Test-Bearer", "alice")
+	if status != http.StatusOK || body != "first\nsecond\n" {
+		t.Fatalf("%d %q", status, body)
+	}
+}
+
 // TestProxyStreamsResponses: the client reads the first part of a
 // response while the upstream is still writing it.
 func TestProxyStreamsResponses(t *testing.T) {

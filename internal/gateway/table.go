@@ -20,6 +20,7 @@ type route struct {
 	next      atomic.Uint64 // round-robin position
 	source    string        // "config" or "database"
 	series    routeSeries
+	pattern   string // the request's Pattern in the listener's metrics: "gateway NAME"
 }
 
 // pick returns the upstream of this request, round-robin.
@@ -42,7 +43,7 @@ func compile(r Route, set scheme.Set, source string) (*route, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	rt := &route{Route: r, source: source}
+	rt := &route{Route: r, source: source, pattern: "gateway " + r.Name}
 	for _, name := range r.Schemes {
 		s, ok := set[name]
 		if !ok {
