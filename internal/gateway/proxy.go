@@ -132,8 +132,7 @@ func dropIdentityHeaders(h http.Header) {
 // a backslash is a separator to some, a control character truncates in
 // others.
 func pathProblem(u *url.URL) string {
-	l := strings.ToLower(u.EscapedPath())
-	if strings.Contains(l, "%2f") || strings.Contains(l, "%5c") || strings.ContainsRune(u.Path, '\\') {
+	if encodedSeparator(u.EscapedPath()) || strings.IndexByte(u.Path, '\\') >= 0 {
 		return "an encoded / or a \\ in the path is refused"
 	}
 	p := u.Path
@@ -145,13 +144,31 @@ func pathProblem(u *url.URL) string {
 			return "a control character in the path is refused"
 		}
 	}
-	segs := strings.Split(p[1:], "/")
-	for i, seg := range segs {
-		if seg == "." || seg == ".." || seg == "" && i < len(segs)-1 {
+	for rest := p[1:]; ; { // segment by segment, without a slice of them
+		seg, tail, more := strings.Cut(rest, "/")
+		if seg == "." || seg == ".." || seg == "" && more {
 			return "the path has dot segments or empty segments (encoded): send the clean path"
 		}
+		if !more {
+			return ""
+		}
+		rest = tail
 	}
-	return ""
+}
+
+// encodedSeparator reports whether an escaped path holds %2F or %5C, in
+// either case.
+func encodedSeparator(escaped string) bool {
+	for i := 0; i+2 < len(escaped); i++ {
+		if escaped[i] != '%' {
+			continue
+		}
+		switch hi, lo := escaped[i+1], escaped[i+2]|0x20; { // |0x20: lower case
+		case hi == '2' && lo == 'f', hi == '5' && lo == 'c':
+			return true
+		}
+	}
+	return false
 }
 
 func closeConnIfBody(w http.ResponseWriter, r *http.Request) {
