@@ -70,8 +70,8 @@ func BenchmarkForwardAuthCheck(b *testing.B) {
 // BenchmarkGatewayProxyBearer is one bearer request proxied in gateway
 // mode through the main listener's chain as serve builds it (the default
 // limits with trusted_proxies 127.0.0.1/32, access log off, the built-in
-// routes first, the gateway as the fallback, the issuer from the local
-// Origin) to an upstream on loopback answering "ok": the route match,
+// routes first, the gateway as the fallback, the issuer from the Origin
+// serve builds without public_url) to an upstream on loopback answering "ok": the route match,
 // the hand-built bearer scheme, the privilege check, the identity token
 // (reused per credential), the rewrite and the proxying, per request
 // (go test -bench GatewayProxyBearer -run '^$' ./internal/gateway).
@@ -85,7 +85,11 @@ func BenchmarkGatewayProxyBearer(b *testing.B) {
 	rt := route("bench", "/bench")
 	rt.Upstreams = []string{up.URL}
 	f := newFixtureWith(&testing.T{}, func(d *gateway.Deps) {
-		d.Addr, d.Issuer, d.Metrics = limits.ClientAddr, httpapi.LocalOrigin(limits.ClientAddr).Base, reg
+		origin, err := httpapi.NewOrigin("", nil, limits.ClientAddr) // as serve builds it without public_url
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Addr, d.Issuer, d.Metrics = limits.ClientAddr, origin.Base, reg
 	}, rt)
 	h := httpapi.NewHandler(httpapi.Options{Log: f.svc.Log, Ready: f.svc.Store, AccessLog: httpapi.AccessLogOff, Limits: limits,
 		Registry: reg, Server: "main", Fallback: f.gw}, builtin{}, f.gw)
