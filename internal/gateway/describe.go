@@ -87,8 +87,10 @@ var notOriginal = func() map[string]bool {
 
 // originalHeader copies h without the headers that were not the original
 // request's: notOriginal, the ones its Connection header names, and
-// Envoy's X-Envoy-*. One map and one backing array for the values, sized
-// to what is kept. A header named X-Authgate-* refuses the whole request
+// Envoy's X-Envoy-*. One map sized to what is kept; the values are h's
+// own slices, capacity clipped (an append to one copies it instead of
+// writing into h's), which nothing changes once the check request is read.
+// A header named X-Authgate-* refuses the whole request
 // (ErrSpoofedIdentity), found by the same pass over h that sizes the copy.
 func originalHeader(h http.Header) (http.Header, error) {
 	var listed []string // Connection: the names it makes hop-by-hop
@@ -102,22 +104,19 @@ func originalHeader(h http.Header) (http.Header, error) {
 	keep := func(name string) bool {
 		return !notOriginal[name] && !strings.HasPrefix(name, "X-Envoy-") && !slices.Contains(listed, name)
 	}
-	n, nv := 0, 0
-	for name, v := range h {
+	n := 0
+	for name := range h {
 		if len(name) >= len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix) {
 			return nil, ErrSpoofedIdentity
 		}
 		if keep(name) {
-			n, nv = n+1, nv+len(v)
+			n++
 		}
 	}
 	out := make(http.Header, n)
-	vals := make([]string, nv)
 	for name, v := range h {
 		if keep(name) {
-			c := copy(vals, v)
-			out[name] = vals[:c:c]
-			vals = vals[c:]
+			out[name] = v[:len(v):len(v)]
 		}
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -168,5 +169,43 @@ func TestDescribingNamesCanonical(t *testing.T) {
 		if c := http.CanonicalHeaderKey(name); c != name {
 			t.Errorf("%q is not canonical (%q)", name, c)
 		}
+	}
+}
+
+// TestDescribedHeaderSharesNoSpare: the described header's values are the
+// check request's own slices (no copy). Appending to one, on either side,
+// must not write into an array the other still reads: net/textproto's one
+// array for all of a request's values (the next header's value), or the
+// spare capacity of a header added value by value.
+func TestDescribedHeaderSharesNoSpare(t *testing.T) {
+	raw := "GET /gateway/check HTTP/1.1\r\nHost: api.example\r\nX-Original-URI: /api/x\r\nX-Original-Method: GET\r\n" +
+		"A-First: 1\r\nB-Second: 2\r\nC-Third: 3\r\n\r\n"
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"a", "b", "c"} { // three values: capacity four
+		r.Header.Add("M-Multi", v)
+	}
+	d, err := DescribeOriginal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"A-First", "B-Second", "C-Third", "M-Multi"} {
+		d.Request.Header[name] = append(d.Request.Header[name], "appended")
+	}
+	r.Header.Add("M-Multi", "late")
+	for name, want := range map[string]string{"A-First": "1", "B-Second": "2", "C-Third": "3", "X-Original-Method": "GET"} {
+		if got := r.Header[name]; len(got) != 1 || got[0] != want {
+			t.Errorf("check request's %s = %q after appending to the description's, want [%s]", name, got, want)
+		}
+	}
+	for name, want := range map[string]string{"A-First": "1", "B-Second": "2", "C-Third": "3"} {
+		if got := d.Request.Header[name]; len(got) != 2 || got[0] != want || got[1] != "appended" {
+			t.Errorf("described %s = %q, want [%s appended]", name, got, want)
+		}
+	}
+	if got := d.Request.Header["M-Multi"]; strings.Join(got, ",") != "a,b,c,appended" {
+		t.Errorf("described M-Multi = %q after the check request's own append, want [a b c appended]", got)
 	}
 }
