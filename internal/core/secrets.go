@@ -357,7 +357,18 @@ func (k *Keyring) HashUnder(id, purpose, value string) ([]byte, bool) {
 	return mk.sum(purpose, value), true
 }
 
+// hashArray is Hash as an array: no allocation, for a hash that is only
+// looked up (the token cache's key).
+func (k *Keyring) hashArray(purpose, value string) [sha256.Size]byte {
+	return k.active.Load().sumArray(purpose, value)
+}
+
 func (mk *masterKey) sum(purpose, value string) []byte {
+	sum := mk.sumArray(purpose, value)
+	return sum[:]
+}
+
+func (mk *masterKey) sumArray(purpose, value string) (sum [sha256.Size]byte) {
 	m := mk.macs.Get().(*pooledMAC)
 	m.h.Reset()
 	// One Write of purpose, 0, value from the pooled buffer: a string
@@ -365,7 +376,10 @@ func (mk *masterKey) sum(purpose, value string) []byte {
 	m.buf = append(append(append(m.buf[:0], purpose...), 0), value...)
 	m.h.Write(m.buf)
 	clear(m.buf) // the value may be a secret: not left in the pool
-	sum := m.h.Sum(make([]byte, 0, sha256.Size))
+	// Summed into the pooled buffer: a slice handed to hash.Hash.Sum
+	// escapes, an array copied out of it does not.
+	m.out = m.h.Sum(m.out[:0])
+	copy(sum[:], m.out)
 	if cap(m.buf) > 8<<10 { // a rare long value does not stay pooled
 		m.buf = nil
 	}
@@ -377,6 +391,7 @@ func (mk *masterKey) sum(purpose, value string) []byte {
 type pooledMAC struct {
 	h   hash.Hash
 	buf []byte
+	out []byte // the last sum
 }
 
 // VerifyHash compares value's keyed hash under the active key with want

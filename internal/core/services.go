@@ -381,12 +381,12 @@ func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Toke
 	if value == "" || len(value) > 4096 {
 		return Token{}, E(KindUnauthenticated, "invalid token")
 	}
-	hash := s.HashToken(value)
 	now := s.clock.Now()
 	maxAge, cached := s.cache.maxAge(kind)
 	t, hit := Token{}, false
 	if cached {
-		t, hit = s.cache.get(hash, now, maxAge)
+		hash := s.keys.hashArray(tokenPurpose, value)
+		t, hit = s.cache.get(hash[:], now, maxAge)
 	}
 	if !hit {
 		epoch := s.cache.epoch.Load()
