@@ -109,8 +109,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Request heads are checked on their raw bytes (bare LF refused); on
 	// TLS the listener does the handshake itself so it sees plaintext.
 	ln = newStrictListener(ln, s.TLS, header, s.Log)
-	srv.ConnContext = connContext
-	srv.Handler = withTLSState(s.Handler)
+	if s.TLS != nil { // a plain listener's requests have no TLS state to put back
+		srv.ConnContext = connContext
+		srv.Handler = withTLSState(s.Handler)
+	}
 	s.Log.Info("listening", slog.String("server", s.Name), slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))
 	if s.Listening != nil {
 		s.Listening(ln.Addr())
