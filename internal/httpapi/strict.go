@@ -158,12 +158,101 @@ func withTLSState(next http.Handler) http.Handler {
 	})
 }
 
-// headConn checks the request heads in the bytes read from its Conn.
+// headConn checks the request heads in the bytes read from its Conn,
+// and applies its deadlines lazily (lazyDeadline).
 type headConn struct {
 	net.Conn
 	tlsState *tls.ConnectionState
 	scan     headScanner
 	refused  int // bytes of refusal already read
+	rd, wd   lazyDeadline
+}
+
+// lazyDeadline is one direction of a connection's deadline, applied to
+// the connection when a read or write starts rather than when it is set.
+// net/http sets and clears a read or write deadline five or six times per
+// request (ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout,
+// its background read), each a runtime timer modification, and most are
+// replaced before any read or write could see them. A read or write
+// under way sees a new deadline at once, as net.Conn promises, so a
+// deadline in the past still interrupts one. A deadline that has only
+// moved later, by at most 1/64 of the time left to it (the write deadline
+// net/http renews on every request), is left as applied: it may expire
+// that much early, never late.
+type lazyDeadline struct {
+	mu      sync.Mutex
+	want    time.Time // the deadline last set
+	applied time.Time // the connection's
+	busy    int       // reads (or writes) under way
+}
+
+// stale reports whether the applied deadline must be replaced by want
+// before an operation.
+func (d *lazyDeadline) stale() bool {
+	if d.want.Equal(d.applied) {
+		return false
+	}
+	if d.want.IsZero() || d.applied.IsZero() || d.want.Before(d.applied) {
+		return true
+	}
+	return d.want.Sub(d.applied) > time.Until(d.want)/64
+}
+
+// setDeadline records t for d and applies it at once when an operation
+// is under way or t has passed.
+func (c *headConn) setDeadline(d *lazyDeadline, read bool, t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.want = t
+	if d.busy > 0 || !t.IsZero() && !t.After(time.Now()) {
+		return c.apply(d, read)
+	}
+	return nil
+}
+
+// begin marks an operation under way, the wanted deadline applied first.
+func (c *headConn) begin(d *lazyDeadline, read bool) {
+	d.mu.Lock()
+	d.busy++
+	if d.stale() {
+		_ = c.apply(d, read) // a closed connection fails the operation itself
+	}
+	d.mu.Unlock()
+}
+
+func (d *lazyDeadline) end() {
+	d.mu.Lock()
+	d.busy--
+	d.mu.Unlock()
+}
+
+// apply sets d.want on the connection; d.mu is held.
+func (c *headConn) apply(d *lazyDeadline, read bool) error {
+	var err error
+	if read {
+		err = c.Conn.SetReadDeadline(d.want)
+	} else {
+		err = c.Conn.SetWriteDeadline(d.want)
+	}
+	if err == nil {
+		d.applied = d.want
+	}
+	return err
+}
+
+func (c *headConn) SetReadDeadline(t time.Time) error  { return c.setDeadline(&c.rd, true, t) }
+func (c *headConn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.wd, false, t) }
+
+func (c *headConn) SetDeadline(t time.Time) error {
+	rerr := c.SetReadDeadline(t)
+	werr := c.SetWriteDeadline(t)
+	return errors.Join(rerr, werr)
+}
+
+func (c *headConn) Write(p []byte) (int, error) {
+	c.begin(&c.wd, false)
+	defer c.wd.end()
+	return c.Conn.Write(p)
 }
 
 func (c *headConn) Read(p []byte) (int, error) {
@@ -175,7 +264,9 @@ func (c *headConn) Read(p []byte) (int, error) {
 		c.refused += n
 		return n, nil
 	}
+	c.begin(&c.rd, true)
 	n, err := c.Conn.Read(p)
+	c.rd.end()
 	if n > 0 && !c.scan.off {
 		if valid, ferr := c.scan.feed(p[:n]); ferr != nil {
 			// Requests complete before the bad head are still served,
