@@ -46,7 +46,13 @@ func BenchmarkDecide(b *testing.B) {
 // scheme, the privilege check, the identity token reused per credential)
 // and answered with the identity headers
 // (go test -bench ForwardAuthCheck -run '^$' ./internal/gateway).
-func BenchmarkForwardAuthCheck(b *testing.B) {
+func BenchmarkForwardAuthCheck(b *testing.B) { benchForwardAuthCheck(b, "alice") }
+
+// BenchmarkForwardAuthCheckNoScope: the same for a credential without a
+// scope (an answer with an empty X-Authgate-Scope).
+func BenchmarkForwardAuthCheckNoScope(b *testing.B) { benchForwardAuthCheck(b, "bob") }
+
+func benchForwardAuthCheck(b *testing.B, caller string) {
 	f, fa := forwardAuth(&testing.T{}, route("api", "/api"))
 	h := httpapi.NewHandler(httpapi.Options{Log: f.svc.Log, AccessLog: httpapi.AccessLogOff}, fa)
 	b.ReportAllocs()
@@ -56,7 +62,7 @@ func BenchmarkForwardAuthCheck(b *testing.B) {
 		r.Host = "api.example"
 		for _, kv := range [][2]string{{"X-Original-Uri", "/api/items/1?x=y"}, {"X-Original-Method", "GET"},
 			{"X-Original-Content-Length", "0"}, {"X-Forwarded-Proto", "http"}, {"X-Forwarded-For", "198.51.100.7"},
-			{"X-Test-Bearer", "alice"}, {"User-Agent", "wrk"}, {"Accept", "*/*"}} {
+			{"X-Test-Bearer", caller}, {"User-Agent", "wrk"}, {"Accept", "*/*"}} {
 			r.Header[kv[0]] = []string{kv[1]}
 		}
 		w := httptest.NewRecorder()

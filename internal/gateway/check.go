@@ -46,7 +46,13 @@ func (f *ForwardAuth) Register(mux *http.ServeMux) {
 
 // ServeHTTP answers one check.
 func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	// Cache-Control and, on an answer, the placeholder of an identity
+	// header the caller has no value for (X-Authgate-Scope: the others
+	// always have one) share one array of two: one allocation, each a
+	// one-value slice with capacity one, so an append copies it.
+	vals := make([]string, 2)
+	vals[0] = "no-store"
+	w.Header()["Cache-Control"] = vals[0:1:1]
 	if !f.addr.TrustedPeer(r) {
 		f.refuse(w, r, http.StatusForbidden, core.E(core.KindForbidden,
 			"forward-auth answers only the front ends listed in trusted_proxies"), "untrusted front end")
@@ -77,10 +83,14 @@ func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
+	empty := vals[1:2:2] // ""
 	for _, name := range identityHeaders {
-		if v := dec.Header[name]; len(v) == 1 { // the decision's own values, made for this request
+		switch v := dec.Header[name]; {
+		case len(v) == 1: // the decision's own values, made for this request
 			h[name] = v
-		} else {
+		case empty != nil:
+			h[name], empty = empty, nil
+		default:
 			h[name] = []string{""}
 		}
 	}
