@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,14 +43,40 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 // routeSeries are one route's unlabelled series, looked up once when the
-// route is compiled (the hot path skips the label hashing).
+// route is compiled (the hot path skips the label hashing); its upstream
+// responses are looked up once per status.
 type routeSeries struct {
 	requests prometheus.Counter
 	latency  prometheus.Observer
+	codes    *codeCounters
 }
 
 func (m *metrics) forRoute(name string) routeSeries {
-	return routeSeries{requests: m.requests.WithLabelValues(name), latency: m.latency.WithLabelValues(name)}
+	return routeSeries{requests: m.requests.WithLabelValues(name), latency: m.latency.WithLabelValues(name),
+		codes: &codeCounters{vec: m.upstream, route: name, by: map[int]prometheus.Counter{}}}
+}
+
+// codeCounters are one route's upstream-response counters by status: at
+// most 501 (0 and 100 to 599, see answered), each found in the vector once.
+type codeCounters struct {
+	vec   *prometheus.CounterVec
+	route string
+	mu    sync.RWMutex
+	by    map[int]prometheus.Counter
+}
+
+func (c *codeCounters) of(status int) prometheus.Counter {
+	c.mu.RLock()
+	k, ok := c.by[status]
+	c.mu.RUnlock()
+	if ok {
+		return k
+	}
+	k = c.vec.WithLabelValues(c.route, strconv.Itoa(status))
+	c.mu.Lock()
+	c.by[status] = k
+	c.mu.Unlock()
+	return k
 }
 
 func (m *metrics) denied(route, scheme string, err error) {
@@ -64,5 +91,5 @@ func (m *metrics) answered(rt *route, status int, took time.Duration) {
 	if status < 100 || status > 599 {
 		status = 0 // the transport refuses these; never an unbounded label
 	}
-	m.upstream.WithLabelValues(rt.Name, strconv.Itoa(status)).Inc()
+	rt.series.codes.of(status).Inc()
 }
