@@ -137,12 +137,41 @@ type Decision struct {
 	Route  *Route        // nil: no route matched
 	Scheme scheme.Scheme // the scheme that authenticated (or refuses)
 	Caller scheme.Caller
-	// Header holds the identity headers for the upstream (X-Authgate-*).
+	// Header holds the identity headers for the upstream (X-Authgate-*),
+	// set by Decide.
 	Header http.Header
 
-	rt     *route
-	allow  []string // methods of the routes covering the path, when none took the method
-	status int      // the refusal's status when no route decided (400, 404, 405)
+	rt       *route
+	identity identity // the values of Header (Decide) or of the upstream request's (gateway mode)
+	allow    []string // methods of the routes covering the path, when none took the method
+	status   int      // the refusal's status when no route decided (400, 404, 405)
+}
+
+// identity holds the identity headers' values: subject, organisation,
+// scheme, identity token, scope ("": no X-Authgate-Scope).
+type identity [5]string
+
+// set adds the identity headers to h, each a one-value slice of id's
+// array (capacity one: an append copies), allocating nothing: id lives
+// as long as h (the decision's copy in the proxied request's state).
+func (id *identity) set(h http.Header) {
+	h[HeaderSubject] = id[0:1:1]
+	h[HeaderOrganisation] = id[1:2:2]
+	h[HeaderScheme] = id[2:3:3]
+	h[HeaderIdentity] = id[3:4:4]
+	if id[4] != "" {
+		h[HeaderScope] = id[4:5:5]
+	}
+}
+
+// header is a new header of the identity headers, their values in one
+// array of their own.
+func (id identity) header() http.Header {
+	h := make(http.Header, len(identityHeaders))
+	own := new(identity)
+	*own = id
+	own.set(h)
+	return h
 }
 
 // Select matches r to a route and picks the route's scheme that r
@@ -178,10 +207,16 @@ func (g *Gateway) Select(r *http.Request) (Decision, error) {
 // Every refusal is audited with the route and the reason.
 func (g *Gateway) Decide(ctx context.Context, req scheme.Request) (Decision, error) {
 	d, err := g.Select(req.HTTP)
-	return g.decideSelected(ctx, req, d, err)
+	if d, err = g.decideSelected(ctx, req, d, err); err != nil {
+		return d, err
+	}
+	d.Header = d.identity.header()
+	return d, nil
 }
 
-// decideSelected continues Decide after Select.
+// decideSelected continues Decide after Select, without building
+// Decision.Header (gateway mode writes the identity headers into the
+// upstream request itself).
 func (g *Gateway) decideSelected(ctx context.Context, req scheme.Request, d Decision, err error) (Decision, error) {
 	if d.rt != nil {
 		d.rt.series.requests.Inc()
@@ -221,17 +256,7 @@ func (g *Gateway) authorize(ctx context.Context, req scheme.Request, d *Decision
 	if err != nil {
 		return err
 	}
-	// One backing array for the values (a header of five one-value slices).
-	v := [...]string{c.Subject, c.OrgID, c.Scheme, tok, c.Scope}
-	vals := v[:]
-	d.Header = make(http.Header, len(identityHeaders))
-	d.Header[HeaderSubject] = vals[0:1:1]
-	d.Header[HeaderOrganisation] = vals[1:2:2]
-	d.Header[HeaderScheme] = vals[2:3:3]
-	d.Header[HeaderIdentity] = vals[3:4:4]
-	if c.Scope != "" {
-		d.Header[HeaderScope] = vals[4:5:5]
-	}
+	d.identity = identity{c.Subject, c.OrgID, c.Scheme, tok, c.Scope}
 	return nil
 }
 

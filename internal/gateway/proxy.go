@@ -283,9 +283,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	dropIdentityHeaders(out.Header)
-	for k, v := range st.d.Header {
-		out.Header[k] = v
-	}
+	st.d.identity.set(out.Header)
 }
 
 // stripPrefix removes prefix from the decoded path and, when it is set
