@@ -134,6 +134,24 @@ func TestOverloadIsShed(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("third request: %d, Retry-After=%q", rec.Code, rec.Header().Get("Retry-After"))
 	}
+	// Served and refused requests alike gave their count back: two
+	// requests are in flight at once again.
+	release = make(chan struct{})
+	entered.Add(2)
+	for i := range 2 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil))
+			if rec.Code != http.StatusOK {
+				t.Errorf("request %d after the overload: %d", i, rec.Code)
+			}
+		}()
+	}
+	entered.Wait()
+	close(release)
+	done.Wait()
 }
 
 func TestClientAddr(t *testing.T) {
