@@ -314,6 +314,15 @@ func (s *headScanner) feed(b []byte) (int, error) {
 		c := b[i]
 		switch s.state {
 		case inHead:
+			// A head that starts here and ends within b (the common case)
+			// is scanned in place, without keeping it.
+			if len(s.head) == 0 && s.lineLen == 0 && !s.prevCR {
+				if n := s.wholeHead(b[i:]); n > 0 {
+					i += n - 1
+					s.start = i + 1
+					continue
+				}
+			}
 			if c != '\n' {
 				// The rest of the line (or of b): kept, counted without
 				// its CRs; only its last byte can precede the LF.
@@ -414,21 +423,58 @@ func (s *headScanner) reset() {
 	s.state, s.head, s.lineLen, s.prevCR, s.left = inHead, s.head[:0], 0, false, 0
 }
 
-// endHead reads the framing of the head just completed, line by line in
-// place (no copies: it runs for every request).
-func (s *headScanner) endHead() {
-	if len(s.head) >= maxHeadScan {
+// wholeHead takes the head at the start of b when it ends within b and
+// has no bare LF: it reads its framing in place (as endHead does with a
+// kept head) and returns the bytes it took, through the LF that ends it.
+// It returns 0, having changed nothing, for a head that goes on past b or
+// has a bare LF: the line-at-a-time path takes those.
+func (s *headScanner) wholeHead(b []byte) int {
+	start, pos := 0, 0 // the head (after empty lines before it), the line
+	for {
+		j := bytes.IndexByte(b[pos:], '\n')
+		if j < 0 {
+			return 0
+		}
+		end := pos + j
+		if end == pos || b[end-1] != '\r' {
+			return 0 // a bare LF
+		}
+		// A line of CRs only is empty, as lineLen counts it.
+		if b[pos] == '\r' && len(bytes.Trim(b[pos:end], "\r")) == 0 {
+			if end-start > 1 { // CRLF CRLF: the head ends
+				if s.framing(b[start:end]); s.off {
+					s.keepAll(b[start:end]) // left as the line-at-a-time path leaves it
+				}
+				return end + 1
+			}
+			start = end + 1 // an empty line before the request line
+		}
+		pos = end + 1
+	}
+}
+
+// endHead reads the framing of the head just completed.
+func (s *headScanner) endHead() { s.framing(s.head) }
+
+// framing reads a head's framing, line by line in place (no copies: it
+// runs for every request). head holds the head's bytes up to the CR of
+// its empty last line, as keep gathers them.
+func (s *headScanner) framing(head []byte) {
+	if len(head) >= maxHeadScan {
 		s.off = true
 		return
 	}
 	// Every LF kept in a head ends a line and follows a CR (a bare LF
 	// is refused): the lines are what lies between LFs, less that CR.
-	reqLine, rest, _ := bytes.Cut(s.head, lf)
+	reqLine, rest, _ := bytes.Cut(head, lf)
 	var length int64 = -1
 	chunked := false
 	for len(rest) > 0 {
 		var ln []byte
 		ln, rest, _ = bytes.Cut(rest, lf)
+		if !mayFrame(ln) {
+			continue
+		}
 		ln = bytes.TrimSuffix(ln, cr)
 		name, value, ok := bytes.Cut(ln, colon)
 		if !ok {
@@ -471,6 +517,22 @@ func (s *headScanner) endHead() {
 }
 
 var lf, colon = []byte{'\n'}, []byte{':'}
+
+// mayFrame reports whether a head line can be one of the headers framing
+// reads (Content-Length, Transfer-Encoding, Upgrade): its first byte that
+// bytes.TrimSpace keeps is c, t or u in either case, or not ASCII.
+func mayFrame(ln []byte) bool {
+	for _, c := range ln {
+		switch c {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			continue
+		case 'c', 'C', 't', 'T', 'u', 'U':
+			return true
+		}
+		return c >= 0x80
+	}
+	return false
+}
 
 // asciiEqualFold reports whether b is lower (all ASCII) in any case: the
 // header names that decide framing are ASCII, and so is what net/http
