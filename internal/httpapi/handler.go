@@ -155,7 +155,7 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	chain = shedPerAddr(chain, opt.Limits.MaxInFlightPerAddr, opt.Limits.ClientAddr, h.metrics, opt.Errors)
 	// Outside both: a refused request's unread body is bounded too.
 	chain = bodyDeadline(chain, opt.Limits.BodyReadTimeout)
-	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn)
+	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn, opt.Tracing != nil)
 	chain = recoverPanics(chain, opt.Log, opt.Errors)
 	if opt.Tracing != nil {
 		server := opt.Server
@@ -488,7 +488,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // observe tags each request with its id (requestIDs.of: in its context
 // and its answer's X-Request-Id header), then records its route, status
 // and duration in the metrics and, with accessLog, the log.
-func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) http.Handler {
+func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog, traced bool) http.Handler {
 	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -511,10 +511,13 @@ func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog bool) ht
 		if route == "" {
 			route = "unmatched"
 		}
-		// The server span (Options.Tracing) is named after the route, known only now.
-		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-			span.SetName(r.Method + " " + route)
-			span.SetAttributes(attribute.String("http.route", route))
+		// The server span (Options.Tracing) is named after the route, known
+		// only now; without Tracing there is none to look for.
+		if traced {
+			if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+				span.SetName(r.Method + " " + route)
+				span.SetAttributes(attribute.String("http.route", route))
+			}
 		}
 		m.observe(route, rec.status, elapsed)
 		if !accessLog {
