@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"time"
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -22,18 +24,36 @@ var identityHeaders = []string{HeaderSubject, HeaderOrganisation, HeaderScheme, 
 // Traefik forwardAuth, Caddy forward_auth, Envoy ext_authz HTTP) asks it
 // about a request it holds; the answer is 200 with the identity headers,
 // or the refusal the gateway's own Decide would give that request.
+//
+// With gateway.forward_auth_cache_ttl set, an allow that reusing cannot
+// weaken carries X-Accel-Expires (cacheSeconds): nginx's proxy_cache
+// keeps such an answer that many seconds, overriding Cache-Control:
+// no-store, which every other front end and cache still obeys.
 type ForwardAuth struct {
 	g    *Gateway
 	addr httpapi.ClientAddr
 	max  int64
+	ttl  time.Duration
+	// expires[n] is the header value "n" (capacity clipped: an append
+	// copies it), one array for every answer.
+	expires [MaxForwardAuthCacheTTL/time.Second + 1][]string
 }
+
+// HeaderAccelExpires is nginx's response header that makes its cache keep
+// an upstream answer for that many seconds, whatever Cache-Control says.
+const HeaderAccelExpires = "X-Accel-Expires"
 
 // NewForwardAuth builds the endpoint over g's route table. Only the
 // trusted proxies of g's client address (trusted_proxies) are answered:
 // only they describe requests, and anyone else could collect identity
 // tokens for requests it never sends through a front end.
 func NewForwardAuth(g *Gateway) *ForwardAuth {
-	return &ForwardAuth{g: g, addr: g.d.Addr, max: g.cfg.MaxBodyBytes}
+	f := &ForwardAuth{g: g, addr: g.d.Addr, max: g.cfg.MaxBodyBytes, ttl: g.cfg.ForwardAuthCacheTTL}
+	for n := range f.expires {
+		v := strconv.Itoa(n)
+		f.expires[n] = []string{v}[:1:1]
+	}
+	return f
 }
 
 var _ httpapi.Module = (*ForwardAuth)(nil)
@@ -94,7 +114,35 @@ func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h[name] = []string{""}
 		}
 	}
+	if d.Front == FrontOriginal { // nginx: the only front end with this cache
+		if n := f.cacheSeconds(dec); n > 0 {
+			h[HeaderAccelExpires] = f.expires[n]
+		}
+	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// cacheSeconds is how long nginx may answer dec's request again without
+// asking (0: never), when gateway.forward_auth_cache_ttl is set. Only when
+// nothing in the decision is per request: the scheme said the acceptance
+// is Reusable (an OAuth2 bearer token, never a PoP token, a TPV or
+// Apstrata signature or anything with a nonce or replay check), and the
+// route has no subscription resource (every request must be counted
+// against the plan's rate and quota). What it depends on besides the
+// credential (route, scope, privilege table: method, host and path) the
+// front end's cache key holds; changes to the stored state (revocation,
+// privileges) reach it within the TTL. Never past the credential's
+// expiry, in whole seconds rounded down; the identity token in the answer
+// outlives it (Config.Validate: at most half of identity_ttl).
+func (f *ForwardAuth) cacheSeconds(dec Decision) int {
+	if f.ttl <= 0 || dec.Route == nil || dec.Route.Resource != "" || !dec.Caller.Reusable {
+		return 0
+	}
+	ttl := f.ttl
+	if exp := dec.Caller.ExpiresAt; !exp.IsZero() {
+		ttl = min(ttl, exp.Sub(f.g.d.Clock.Now()))
+	}
+	return int(min(ttl, MaxForwardAuthCacheTTL) / time.Second)
 }
 
 // refuse answers a check that never reached Decide (no route is known):

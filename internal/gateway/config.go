@@ -27,6 +27,10 @@ type Config struct {
 	// RoutePoll is how often a node checks whether the stored routes
 	// changed: every node serves a change within it.
 	RoutePoll time.Duration `yaml:"route_poll"`
+	// ForwardAuthCacheTTL lets nginx keep an allow of the forward-auth
+	// endpoint this long (X-Accel-Expires) when reusing it weakens
+	// nothing (ForwardAuth); 0, the default: every check is asked.
+	ForwardAuthCacheTTL time.Duration `yaml:"forward_auth_cache_ttl"`
 	// Routes are the configured routes; routes stored in the database
 	// (authgate route create) are added to them.
 	Routes []Route `yaml:"routes"`
@@ -44,6 +48,9 @@ const (
 	maxUpstreams     = 16
 	maxPathPrefixLen = 512
 	defaultTimeout   = 30 * time.Second
+	// MaxForwardAuthCacheTTL bounds forward_auth_cache_ttl: how long a
+	// revoked token may keep passing a front end's cache.
+	MaxForwardAuthCacheTTL = 10 * time.Second
 )
 
 // Validate checks the section and every configured route, and that no two
@@ -61,6 +68,15 @@ func (c Config) Validate() error {
 	}
 	if c.RoutePoll < 100*time.Millisecond || c.RoutePoll > time.Minute {
 		errs = append(errs, fmt.Errorf("route_poll %v: must be between 100ms and 1m", c.RoutePoll))
+	}
+	// Whole seconds (X-Accel-Expires counts them), and at most half the
+	// identity token's life: an identity token is handed out again while
+	// half of its life is left (identityCache), so the one in a cached
+	// answer is still valid when the front end drops the answer.
+	if t := c.ForwardAuthCacheTTL; t < 0 || t > MaxForwardAuthCacheTTL || t%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("forward_auth_cache_ttl %v: must be 0 (off) or whole seconds up to %v", t, MaxForwardAuthCacheTTL))
+	} else if 2*t > c.IdentityTTL {
+		errs = append(errs, fmt.Errorf("forward_auth_cache_ttl %v: at most half of identity_ttl (%v)", t, c.IdentityTTL))
 	}
 	if len(c.Routes) > MaxRoutes {
 		errs = append(errs, fmt.Errorf("routes: at most %d", MaxRoutes))

@@ -104,3 +104,32 @@ func TestConfigValidateSection(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigForwardAuthCacheTTL: forward_auth_cache_ttl is off by default,
+// whole seconds up to 10s, and at most half of identity_ttl.
+func TestConfigForwardAuthCacheTTL(t *testing.T) {
+	if gateway.DefaultConfig().ForwardAuthCacheTTL != 0 {
+		t.Fatal("the check cache is on by default")
+	}
+	tests := []struct {
+		ttl, identity time.Duration
+		want          string // "" valid
+	}{
+		{0, time.Minute, ""},
+		{time.Second, time.Minute, ""},
+		{10 * time.Second, time.Minute, ""},
+		{5 * time.Second, 10 * time.Second, ""},
+		{-time.Second, time.Minute, "whole seconds up to 10s"},
+		{11 * time.Second, time.Minute, "whole seconds up to 10s"},
+		{1500 * time.Millisecond, time.Minute, "whole seconds up to 10s"},
+		{6 * time.Second, 10 * time.Second, "at most half of identity_ttl"},
+	}
+	for _, tc := range tests {
+		cfg := gateway.DefaultConfig()
+		cfg.ForwardAuthCacheTTL, cfg.IdentityTTL = tc.ttl, tc.identity
+		err := cfg.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), "forward_auth_cache_ttl") || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("ttl %v identity_ttl %v: %v, want %q", tc.ttl, tc.identity, err, tc.want)
+		}
+	}
+}

@@ -99,6 +99,12 @@ func newFixture(t *testing.T, routes ...gateway.Route) *fixture {
 // newFixtureWith lets change adjust the gateway's dependencies.
 func newFixtureWith(t *testing.T, change func(d *gateway.Deps), routes ...gateway.Route) *fixture {
 	t.Helper()
+	return newFixtureConfig(t, nil, change, routes...)
+}
+
+// newFixtureConfig lets configure adjust the gateway section too.
+func newFixtureConfig(t *testing.T, configure func(c *gateway.Config), change func(d *gateway.Deps), routes ...gateway.Route) *fixture {
+	t.Helper()
 	svc, clock := agtest.NewServices(t, agtest.Options{ManualClock: t0})
 	f := &fixture{svc: svc, clock: clock}
 	ctx := context.Background()
@@ -119,6 +125,9 @@ func newFixtureWith(t *testing.T, change func(d *gateway.Deps), routes ...gatewa
 	cfg := gateway.DefaultConfig()
 	cfg.Enabled = true
 	cfg.Routes = routes
+	if configure != nil {
+		configure(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,15 @@ type Caller struct {
 	Scope        string             // space-separated granted scope; "" when the scheme has none
 	CredentialID string             // the credential or token that was presented (jti, key id); never a secret
 	ExpiresAt    time.Time          // when that credential or token stops being valid; zero when it does not expire
+	// Reusable reports that this acceptance depends on nothing but the
+	// presented credential and stored state (the credential, its holder,
+	// their revocation): no nonce, timestamp window or replay cache was
+	// consulted, nothing is bound to the connection or the body. The same
+	// request accepted again before ExpiresAt names the same caller, so a
+	// front end may keep the forward-auth answer for a few seconds
+	// (gateway.forward_auth_cache_ttl). False, the zero value, for every
+	// scheme that does not say so: never reused.
+	Reusable bool
 }
 
 // Request is the request a scheme checks. In gateway mode it is the request

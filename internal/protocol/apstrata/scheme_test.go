@@ -198,8 +198,9 @@ func TestSchemeTokenAndBearer(t *testing.T) {
 	} {
 		r := do(call()).ok(t)
 		caller := s.last(t)
+		// Reusable: never (a front end's forward-auth cache must not keep an Apstrata acceptance).
 		if r.Result["subject"] != "jane.doe@example.com" || caller.Kind != core.PrincipalUser || caller.CredentialID == "" ||
-			!caller.ExpiresAt.Equal(start.Add(1800*time.Second)) {
+			!caller.ExpiresAt.Equal(start.Add(1800*time.Second)) || caller.Reusable {
 			t.Fatalf("%s: %v %+v", name, r.Result, caller)
 		}
 	}
@@ -210,7 +211,7 @@ func TestSchemeTokenAndBearer(t *testing.T) {
 			t.Fatalf("java %v", r.Result)
 		}
 	}
-	if c := s.last(t); c.Kind != core.PrincipalOwner || c.Subject != e.acct.AuthKey {
+	if c := s.last(t); c.Kind != core.PrincipalOwner || c.Subject != e.acct.AuthKey || c.Reusable {
 		t.Fatalf("owner %+v", c)
 	}
 }

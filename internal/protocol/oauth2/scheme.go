@@ -70,8 +70,12 @@ func (s bearerScheme) Authenticate(ctx context.Context, req scheme.Request) (sch
 	if err != nil {
 		return scheme.Caller{}, err
 	}
+	// A bearer token is checked the same way every time it is presented
+	// (no nonce or replay cache); one bound to a certificate or anything
+	// else is not reused: the binding is the connection's, not the token's.
 	out := scheme.Caller{Scheme: SchemeBearer, Family: family, OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), Kind: c.Kind,
-		Subject: c.PrincipalID(), Scope: c.Token.Scope, CredentialID: c.Token.ID}
+		Subject: c.PrincipalID(), Scope: c.Token.Scope, CredentialID: c.Token.ID,
+		Reusable: c.Token.CertThumbprint == "" && c.Token.Binding == ""}
 	if c.Token.ExpiresAt != nil {
 		out.ExpiresAt = *c.Token.ExpiresAt
 	}

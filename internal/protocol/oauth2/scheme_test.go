@@ -181,6 +181,11 @@ func TestBearerScheme(t *testing.T) {
 					c.Subject != c.PrincipalID || c.CredentialID == "" || c.ExpiresAt.IsZero() {
 					t.Fatalf("caller = %+v", c)
 				}
+				// A bearer acceptance may be reused (forward-auth cache),
+				// except a certificate-bound token's: the binding is the connection's.
+				if c.Reusable != (tc.cert == nil) {
+					t.Fatalf("Reusable = %v for a token bound to %v", c.Reusable, tc.cert != nil)
+				}
 				return
 			}
 			if err == nil {

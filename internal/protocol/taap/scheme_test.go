@@ -303,10 +303,14 @@ func TestPoPSchemeReplay(t *testing.T) {
 	w := newPoPWorld(t)
 	ctx := context.Background()
 	r := w.signed(t, "GET", w.aTok, w.aKey, "", withBody...)
-	if _, err := w.sc.Authenticate(ctx, schemeReq(r, "", true)); err != nil {
+	c, err := w.sc.Authenticate(ctx, schemeReq(r, "", true))
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.sc.Authenticate(ctx, schemeReq(r, "", true))
+	if c.Reusable { // a front end must never keep a PoP acceptance (forward-auth cache)
+		t.Fatal("a PoP acceptance is marked reusable")
+	}
+	_, err = w.sc.Authenticate(ctx, schemeReq(r, "", true))
 	var ce *taap.CheckError
 	if !errors.As(err, &ce) || ce.Check != taap.CheckReplay || core.KindOf(err) != core.KindReplayed {
 		t.Fatalf("replay through the scheme: %v", err)
