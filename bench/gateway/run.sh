@@ -26,6 +26,13 @@
 #   nginx-fwdauth-cpu1  nginx-fwdauth with authgate moved to CPU 1 (beside wrk
 #                       and the upstream) for the run: authgate on a core of
 #                       its own, as a deployment would give it
+#   nginx-fwdauth-cached  docs/gateway.md's "nginx with a check cache"
+#                       snippet as it stands, in front of a second authgate
+#                       on CPU 0 with gateway.forward_auth_cache_ttl: 1s (the
+#                       others' authgate keeps it off): one token and one URI,
+#                       so nearly every check is answered by nginx's cache
+#                       (the best case; the number of checks authgate
+#                       answered is printed below the table)
 # then, at half of gateway-bearer's peak rate, the p99 latency of the
 # upstream, the bare ReverseProxy, Caddy and the gateway: the gateway's
 # p99 minus the upstream's is the latency it adds (the bare ReverseProxy's
@@ -156,18 +163,30 @@ gateway:
       schemes: [taap-pop]
       upstreams: [http://$UP]
 EOF
+# The same for nginx-fwdauth-cached, with the check cache on.
+AGC="127.0.0.1:$(free_port)"
+sed 's/^gateway:$/gateway:\n  forward_auth_cache_ttl: 1s/' "$WORK/authgate.yaml" >"$WORK/authgate-cached.yaml"
+grep -q 'forward_auth_cache_ttl: 1s' "$WORK/authgate-cached.yaml" || { echo "no gateway section to put the cache TTL in" >&2; exit 1; }
 agcli() { "$WORK/authgate" "$@" --config "$WORK/authgate.yaml" --data-dir "$WORK/ag"; }
 sut "$WORK/authgate" serve --config "$WORK/authgate.yaml" --data-dir "$WORK/ag" --listen "$AG" >"$WORK/ag.out" 2>"$WORK/ag.err" &
 PIDS+=($!)
 AG_PID=$!
-wait_http "http://$AG/healthz"
-for _ in $(seq 100); do grep -q "secret:" "$WORK/ag.out" && break; sleep 0.05; done
+sut "$WORK/authgate" serve --config "$WORK/authgate-cached.yaml" --data-dir "$WORK/agc" --listen "$AGC" >"$WORK/agc.out" 2>"$WORK/agc.err" &
+PIDS+=($!)
+AGC_PID=$!
 json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-ADMIN_KEY="$(awk '/key:/ {print $2}' "$WORK/ag.out")"
-ADMIN_SECRET="$(awk '/secret:/ {print $2}' "$WORK/ag.out")"
-ADMIN_TOKEN="$(curl -sf -d "grant_type=password&username=$ADMIN_KEY&password=$ADMIN_SECRET" "http://$AG/oauth/token" | json access_token)"
-KEYJSON="$(curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"Name":"bench"}' "http://$AG/accesskeys")"
-TOKEN="$(curl -sf -d "grant_type=password&username=$(json Key <<<"$KEYJSON")&password=$(json Secret <<<"$KEYJSON")" "http://$AG/oauth/token" | json access_token)"
+bearer_token() { # authgate address, its stdout: an access key's token
+	local ag="$1" out="$2" admin_key admin_secret admin_token keyjson
+	wait_http "http://$ag/healthz"
+	for _ in $(seq 100); do grep -q "secret:" "$out" && break; sleep 0.05; done
+	admin_key="$(awk '/key:/ {print $2}' "$out")"
+	admin_secret="$(awk '/secret:/ {print $2}' "$out")"
+	admin_token="$(curl -sf -d "grant_type=password&username=$admin_key&password=$admin_secret" "http://$ag/oauth/token" | json access_token)"
+	keyjson="$(curl -sf -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' -d '{"Name":"bench"}' "http://$ag/accesskeys")"
+	curl -sf -d "grant_type=password&username=$(json Key <<<"$keyjson")&password=$(json Secret <<<"$keyjson")" "http://$ag/oauth/token" | json access_token
+}
+TOKEN="$(bearer_token "$AG" "$WORK/ag.out")"
+TOKEN_C="$(bearer_token "$AGC" "$WORK/agc.out")"
 # A TAAP client and its access token (the token request carries a PoP too).
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/pop.key" 2>/dev/null
 openssl pkey -in "$WORK/pop.key" -pubout -out "$WORK/pop.pub"
@@ -250,13 +269,25 @@ NGINX_NOOP0="127.0.0.1:$(free_port)"
 NOOP0_SNIPPET="${SNIPPET//127.0.0.1:8080/$CHK0}"
 nginx_start nginx-check-noop0 "${NOOP0_SNIPPET//listen 80;/listen $NGINX_NOOP0;}"
 NGINX_NOOP0_PID=$NGINX_PID
+# The cached snippet, its cache in the scenario's directory.
+CSNIPPET="$(awk '/<!-- fronttest:nginx-cache -->/ {on=1; next} on && /^```/ {if (started) exit; started=1; next} on && started' docs/gateway.md)"
+grep -q 'proxy_cache_path /run/nginx-authgate-checks ' <<<"$CSNIPPET" || { echo "no nginx-cache snippet (with its proxy_cache_path) in docs/gateway.md" >&2; exit 1; }
+NGINX_C="127.0.0.1:$(free_port)"
+CSNIPPET="${CSNIPPET//127.0.0.1:9000/$UP}"
+CSNIPPET="${CSNIPPET//127.0.0.1:8080/$AGC}"
+CSNIPPET="${CSNIPPET//\/run\/nginx-authgate-checks/$WORK/nginx-fwdauth-cached/checks}"
+nginx_start nginx-fwdauth-cached "${CSNIPPET//listen 80;/listen $NGINX_C;}"
+NGINX_C_PID=$NGINX_PID
 for u in "http://$UP/" "http://$CHK1/" "http://$CHK0/" "http://$PROXY/" "http://$CADDY/" "http://$NGINX_PLAIN/"; do wait_http "$u"; done
-for u in "http://$NGINX_FWD/" "http://$NGINX_RET/" "http://$NGINX_NOOP1/" "http://$NGINX_NOOP0/"; do wait_http "$u"; done
+for u in "http://$NGINX_FWD/" "http://$NGINX_RET/" "http://$NGINX_NOOP1/" "http://$NGINX_NOOP0/" "http://$NGINX_C/"; do wait_http "$u"; done
 for u in "http://$NGINX_RET/bench/" "http://$NGINX_NOOP1/bench/" "http://$NGINX_NOOP0/bench/"; do
 	curl -sf "$u" >/dev/null || { echo "a ceiling scenario refuses: $u" >&2; exit 1; }
 done
 curl -sf -H "Authorization: Bearer $TOKEN" "http://$AG/bench/" >/dev/null || { echo "the gateway refuses the bearer" >&2; cat "$WORK/ag.err" >&2; exit 1; }
 curl -sf -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/" >/dev/null || { echo "nginx forward-auth refuses the bearer" >&2; exit 1; }
+curl -sf -H "Authorization: Bearer $TOKEN_C" "http://$NGINX_C/bench/" >/dev/null || { echo "nginx with the check cache refuses the bearer" >&2; exit 1; }
+# checks authgate answered for the bench route (authgate_gateway_requests_total)
+ag_checks() { curl -sf "http://$1/metrics" | awk '/^authgate_gateway_requests_total\{route="bench"\}/ {printf "%d", $2}'; }
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
@@ -313,6 +344,10 @@ for rep in $(seq "$REPS"); do
 	run nginx-plain "$NGINX_PLAIN_PID" "$DURATION" "http://$NGINX_PLAIN/bench/"
 	SPLIT="nginx=$NGINX_FWD_PID authgate=$AG_PID"
 	run nginx-fwdauth "$NGINX_FWD_PID $AG_PID" "$DURATION" -H "Authorization: Bearer $TOKEN" "http://$NGINX_FWD/bench/"
+	SPLIT="nginx=$NGINX_C_PID authgate=$AGC_PID"
+	if want nginx-fwdauth-cached; then CHECKS_BEFORE="$(ag_checks "$AGC")"; fi
+	run nginx-fwdauth-cached "$NGINX_C_PID $AGC_PID" "$DURATION" -H "Authorization: Bearer $TOKEN_C" "http://$NGINX_C/bench/"
+	if want nginx-fwdauth-cached; then CHECKS_CACHED="${CHECKS_CACHED:-} $(($(ag_checks "$AGC") - CHECKS_BEFORE))"; fi
 	SPLIT=""
 	run nginx-check-return "$NGINX_RET_PID" "$DURATION" "http://$NGINX_RET/bench/"
 	SPLIT="nginx=$NGINX_NOOP1_PID nocheck-cpu1=$CHK1_PID"
@@ -354,6 +389,7 @@ if want gateway-bearer; then
 fi
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1 -c$CONNS -d$DURATION (PoP ${POP_SECS}s), $REPS repetitions; pinned: $([ "$PIN" = 1 ] && echo "proxy under test on CPU 0 (GOMAXPROCS=1, 1 nginx worker), wrk + upstream on CPU 1" || echo no)"
+[ -z "${CHECKS_CACHED:-}" ] || echo "nginx-fwdauth-cached: checks authgate answered per repetition (TTL 1s, $DURATION):$CHECKS_CACHED"
 [ -z "${GWBENCH_RAW:-}" ] || cp "$RESULTS" "$WORK/latency.txt" "$GWBENCH_RAW"/
 python3 - "$RESULTS" "$WORK/latency.txt" "$PEAK" "$RATE" <<'PY'
 import statistics, sys
@@ -401,6 +437,7 @@ row('gateway-bearer', 'caddy-plain', '>= 90%')
 row('gateway-bearer', 'bare-proxy')
 row('gateway-pop', 'caddy-plain')
 row('nginx-fwdauth', 'nginx-plain', '>= 60%')
+row('nginx-fwdauth-cached', 'nginx-plain', '>= 60%')
 row('nginx-check-return', 'nginx-plain')
 row('nginx-check-noop', 'nginx-plain')
 row('nginx-check-noop0', 'nginx-plain')
