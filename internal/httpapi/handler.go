@@ -157,6 +157,8 @@ func NewHandler(opt Options, modules ...Module) *Handler {
 	chain = bodyDeadline(chain, opt.Limits.BodyReadTimeout)
 	chain = observe(chain, opt.Log, h.metrics, opt.AccessLog == AccessLogOn, opt.Tracing != nil)
 	chain = recoverPanics(chain, opt.Log, opt.Errors)
+	// Outside recoverPanics: a panic's log line and answer have the id too.
+	chain = withRequestState(chain)
 	if opt.Tracing != nil {
 		server := opt.Server
 		if server == "" {
@@ -485,17 +487,30 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// observe tags each request with its id (requestIDs.of: in its context
-// and its answer's X-Request-Id header), then records its route, status
-// and duration in the metrics and, with accessLog, the log.
-func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog, traced bool) http.Handler {
+// withRequestState gives each request the chain's state (requestState)
+// with the request's id (requestIDs.of), also set as its answer's
+// X-Request-Id header.
+func withRequestState(next http.Handler) http.Handler {
 	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		st := &requestState{rec: statusRecorder{ResponseWriter: w}}
+		st := &requestState{}
 		st.id[0] = ids.of(r)
 		w.Header()["X-Request-Id"] = st.id[:]
-		r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st)))
+	})
+}
+
+// observe records each request's route, status and duration in the
+// metrics and, with accessLog, the log; its status recorder is the
+// chain's state's (withRequestState).
+func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog, traced bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		st := stateOf(r.Context())
+		if st == nil { // not under withRequestState: a recorder of its own, no id
+			st = &requestState{}
+		}
+		st.rec = statusRecorder{ResponseWriter: w}
 		rec := &st.rec
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {

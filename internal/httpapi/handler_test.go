@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -351,4 +352,46 @@ func TestSetCaller(t *testing.T) {
 	if _, ok := CallerOf(r.Context(), guardKey{}); ok {
 		t.Fatal("CallerOf outside the chain found a caller")
 	}
+}
+
+// TestPanicLoggedWithRequestID: the log line of a recovered panic carries
+// the request's id, the one its 500 answer carries (generated, or the
+// client's own).
+func TestPanicLoggedWithRequestID(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	h := NewHandler(Options{Log: slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil)), AccessLog: AccessLogOff},
+		routes(func(mux *http.ServeMux) {
+			mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+		}))
+	for _, sent := range []string{"", "abc-123"} {
+		logs.Reset()
+		req := httptest.NewRequest(http.MethodGet, "/panic", nil)
+		if sent != "" {
+			req.Header.Set("X-Request-Id", sent)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		id := rec.Header().Get("X-Request-Id")
+		if rec.Code != http.StatusInternalServerError || id == "" || sent != "" && id != sent {
+			t.Fatalf("answer %d with X-Request-Id %q (sent %q)", rec.Code, id, sent)
+		}
+		mu.Lock()
+		line := logs.String()
+		mu.Unlock()
+		if !strings.Contains(line, `"msg":"panic serving request"`) || !strings.Contains(line, `"request_id":"`+id+`"`) {
+			t.Fatalf("panic log %q does not carry request id %q", line, id)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
