@@ -26,7 +26,11 @@ func API(t testing.TB, svc core.Services, routes ...[]adminapi.Route) *adminapi.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.OpenAPI().Validate(context.Background()); err != nil {
+	doc, err := a.OpenAPI()
+	if err != nil {
+		t.Fatalf("openapi: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("openapi: %v", err)
 	}
 	return a
