@@ -160,6 +160,21 @@ func benchBackends(b *testing.B) map[string]agtest.Options {
 
 var benchClient = bench.NewClient(256, nil)
 
+// adminBench starts a server with the oauth2 module on the default
+// options and returns the module, the server and a bootstrap admin's
+// access token (password grant).
+func adminBench(b *testing.B) (*oauth2.Module, *agtest.Env, string) {
+	var m *oauth2.Module
+	e := agtest.Start(b, agtest.Options{}, func(svc core.Services) []httpapi.Module {
+		var err error
+		if m, err = oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		return []httpapi.Module{m}
+	})
+	return m, e, passwordToken(b, e.URL, url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode())
+}
+
 func passwordToken(b *testing.B, base, Form string) string {
 	res, err := http.Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(Form))
 	if err != nil {

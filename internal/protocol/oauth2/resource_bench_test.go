@@ -6,17 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/internal/bench"
-	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/httpapi"
 	"github.com/authgate/authgate/internal/protocol/oauth2"
-	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
 // resourceRoute is the "ok" resource behind BearerAuth.Require, as
@@ -36,15 +33,7 @@ func (m resourceRoute) Register(mux *http.ServeMux) {
 // difference is the bearer check's own cost per request
 // (go test -bench BearerResource -run '^$' ./internal/protocol/oauth2).
 func BenchmarkBearerResource(b *testing.B) {
-	var m *oauth2.Module
-	e := agtest.Start(b, agtest.Options{}, func(svc core.Services) []httpapi.Module {
-		var err error
-		if m, err = oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{}); err != nil {
-			b.Fatal(err)
-		}
-		return []httpapi.Module{m}
-	})
-	tok := passwordToken(b, e.URL, url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode())
+	m, e, tok := adminBench(b)
 	h := httpapi.NewHandler(httpapi.Options{Log: e.Svc.Log, Ready: e.Svc.Store, AccessLog: httpapi.AccessLogOff}, resourceRoute{m.Bearer()})
 	bare := httpapi.NewHandler(httpapi.Options{Log: e.Svc.Log, AccessLog: httpapi.AccessLogOff}, routeFunc(func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /bench/protected", func(w http.ResponseWriter, _ *http.Request) {
@@ -93,15 +82,7 @@ func (f routeFunc) Register(mux *http.ServeMux) { f(mux) }
 // and server), as the in-process bench pays them
 // (go test -bench BearerLoopback -run '^$' ./internal/protocol/oauth2).
 func BenchmarkBearerLoopback(b *testing.B) {
-	var m *oauth2.Module
-	e := agtest.Start(b, agtest.Options{}, func(svc core.Services) []httpapi.Module {
-		var err error
-		if m, err = oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{}); err != nil {
-			b.Fatal(err)
-		}
-		return []httpapi.Module{m}
-	})
-	tok := passwordToken(b, e.URL, url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode())
+	m, e, tok := adminBench(b)
 
 	bareURL, stopBare, err := bench.BareServer()
 	if err != nil {

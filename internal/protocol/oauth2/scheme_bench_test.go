@@ -4,14 +4,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
 	"testing"
 
-	"github.com/authgate/authgate/internal/core"
-	"github.com/authgate/authgate/internal/httpapi"
-	"github.com/authgate/authgate/internal/protocol/oauth2"
 	"github.com/authgate/authgate/internal/scheme"
-	"github.com/authgate/authgate/internal/testutil/agtest"
 )
 
 // BenchmarkBearerAuthenticate is the in-process cost of one bearer check
@@ -19,15 +14,7 @@ import (
 // (the same core.BearerAuth), with the access-token cache as configured
 // by default.
 func BenchmarkBearerAuthenticate(b *testing.B) {
-	var m *oauth2.Module
-	e := agtest.Start(b, agtest.Options{}, func(svc core.Services) []httpapi.Module {
-		var err error
-		if m, err = oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{}); err != nil {
-			b.Fatal(err)
-		}
-		return []httpapi.Module{m}
-	})
-	tok := passwordToken(b, e.URL, url.Values{"grant_type": {"password"}, "username": {e.Admin.Key}, "password": {e.Admin.Secret}}.Encode())
+	m, _, tok := adminBench(b)
 	r := httptest.NewRequest(http.MethodGet, "/x", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	ba := m.Bearer()
