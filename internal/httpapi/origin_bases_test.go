@@ -76,21 +76,3 @@ func TestOriginRemembersBoundedBases(t *testing.T) {
 		t.Fatalf("%d bases remembered, bound %d per scheme", n, maxOriginBases)
 	}
 }
-
-// BenchmarkOriginBaseRemembered is BenchmarkOriginBase with the Origin
-// serve builds (NewOrigin): the base is remembered.
-func BenchmarkOriginBaseRemembered(b *testing.B) {
-	o, err := NewOrigin("", nil, ClientAddr{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Host = "127.0.0.1"
-	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 8080}))
-	b.ReportAllocs()
-	for b.Loop() {
-		if o.Base(r) != "http://127.0.0.1:8080" {
-			b.Fatal(o.Base(r))
-		}
-	}
-}
