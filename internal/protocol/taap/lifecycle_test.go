@@ -7,22 +7,11 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/taap"
+	"github.com/authgate/authgate/internal/testutil/admintest"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 	"github.com/authgate/authgate/internal/testutil/pgtest"
 	"github.com/authgate/authgate/sdk/pop"
 )
-
-// testAsker is an Asker for one actor, checked by the real privilege table.
-type testAsker struct {
-	actor core.Actor
-	authz *core.Authorizer
-}
-
-func (a testAsker) Actor() core.Actor { return a.actor }
-
-func (a testAsker) Authorize(ctx context.Context, action core.Action, target core.Target, subject string) error {
-	return a.authz.Authorize(ctx, core.Authorization{Actor: a.actor, Action: action, Target: target, Subject: subject, Protocol: "test"})
-}
 
 // lifecycleWorld is two organisations, each with a TAAP client and a SIM,
 // and askers of every kind.
@@ -58,7 +47,7 @@ func newLifecycleWorld(t *testing.T, opt agtest.Options) *lifecycleWorld {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return testAsker{actor: core.Actor{Kind: kind, OrgID: org, PrincipalID: p.ID}, authz: svc.Authz}
+		return admintest.Gate{Act: core.Actor{Kind: kind, OrgID: org, PrincipalID: p.ID}, Svc: svc}
 	}
 	w.ownerA, w.userA, w.devA = asker(w.a.OrgID, core.PrincipalOwner), asker(w.a.OrgID, core.PrincipalUser), asker(w.a.OrgID, core.PrincipalDevice)
 	w.ownerB = asker(w.b.OrgID, core.PrincipalOwner)

@@ -8,21 +8,10 @@ import (
 
 	"github.com/authgate/authgate/internal/core"
 	"github.com/authgate/authgate/internal/protocol/tpv"
+	"github.com/authgate/authgate/internal/testutil/admintest"
 	"github.com/authgate/authgate/internal/testutil/agtest"
 	"github.com/authgate/authgate/internal/testutil/pgtest"
 )
-
-// testAsker is an Asker for one actor, checked by the real privilege table.
-type testAsker struct {
-	actor core.Actor
-	authz *core.Authorizer
-}
-
-func (a testAsker) Actor() core.Actor { return a.actor }
-
-func (a testAsker) Authorize(ctx context.Context, action core.Action, target core.Target, subject string) error {
-	return a.authz.Authorize(ctx, core.Authorization{Actor: a.actor, Action: action, Target: target, Subject: subject, Protocol: "test"})
-}
 
 // brandWorld is two organisations with a brand each (a with product
 // "555"), and askers of every kind.
@@ -54,10 +43,10 @@ func newBrandWorld(t *testing.T, opt agtest.Options) *brandWorld {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return testAsker{actor: core.Actor{Kind: kind, OrgID: org, PrincipalID: p.ID}, authz: svc.Authz}
+		return admintest.Gate{Act: core.Actor{Kind: kind, OrgID: org, PrincipalID: p.ID}, Svc: svc}
 	}
 	w.ownerA, w.userA, w.ownerB = asker(w.a.OrgID, core.PrincipalOwner), asker(w.a.OrgID, core.PrincipalUser), asker(w.b.OrgID, core.PrincipalOwner)
-	w.appA = testAsker{actor: core.Actor{Kind: core.PrincipalApplication, OrgID: w.a.OrgID, PrincipalID: w.a.BrandID}, authz: svc.Authz}
+	w.appA = admintest.Gate{Act: core.Actor{Kind: core.PrincipalApplication, OrgID: w.a.OrgID, PrincipalID: w.a.BrandID}, Svc: svc}
 	return w
 }
 
