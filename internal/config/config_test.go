@@ -357,3 +357,16 @@ func TestOutboxRetentions(t *testing.T) {
 		}
 	}
 }
+
+func TestGCHeapFloorBounds(t *testing.T) {
+	for _, tc := range []struct {
+		mib   int
+		valid bool
+	}{{-1, false}, {0, true}, {64, true}, {1 << 16, true}, {1<<16 + 1, false}} {
+		c := Default()
+		c.GCHeapFloorMiB = tc.mib
+		if err := c.Validate(); (err == nil) != tc.valid {
+			t.Errorf("gc_heap_floor_mib %d: Validate() = %v, want valid %v", tc.mib, err, tc.valid)
+		}
+	}
+}
