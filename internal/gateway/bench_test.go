@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authgate/authgate/internal/bench"
 	"github.com/authgate/authgate/internal/config"
 	"github.com/authgate/authgate/internal/gateway"
 	"github.com/authgate/authgate/internal/httpapi"
@@ -138,7 +139,7 @@ func proxyRequests(b *testing.B, h http.Handler) {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, local)
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := bench.ProcessCPU()
 	for b.Loop() {
 		r := httptest.NewRequestWithContext(ctx, "GET", "/bench/", nil)
 		r.RemoteAddr, r.Host = "127.0.0.1:40000", "127.0.0.1:8080"
@@ -151,7 +152,7 @@ func proxyRequests(b *testing.B, h http.Handler) {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
-	if used := processCPU() - cpu; used > 0 {
+	if used := bench.ProcessCPU() - cpu; used > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

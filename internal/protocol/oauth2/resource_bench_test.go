@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -61,15 +60,6 @@ func BenchmarkBearerResource(b *testing.B) {
 	}
 }
 
-// processCPU is the user and system CPU time the process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 type routeFunc func(mux *http.ServeMux)
 
 func (f routeFunc) Register(mux *http.ServeMux) { f(mux) }
@@ -112,7 +102,7 @@ func BenchmarkBearerLoopback(b *testing.B) {
 			defer client.CloseIdleConnections()
 			b.SetParallelism((conc + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 			b.ReportAllocs()
-			cpu0 := processCPU(b)
+			cpu0 := bench.ProcessCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					req, err := tc.s.Request(context.Background())
@@ -135,7 +125,7 @@ func BenchmarkBearerLoopback(b *testing.B) {
 			})
 			// CPU time moves far less with other load on the machine than
 			// ns/op does.
-			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64((bench.ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
 }

@@ -1,16 +1,16 @@
 //go:build unix
 
-package gateway_test
+package bench
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time the process has used (user and system): a
+// ProcessCPU is the CPU time this process has used (user and system): a
 // benchmark's per-request cost that, unlike its wall time, does not grow
-// while other processes hold the cores.
-func processCPU() time.Duration {
+// while other processes hold the cores. 0 when it cannot be read.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
