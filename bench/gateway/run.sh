@@ -34,9 +34,10 @@
 #                       (the best case; the number of checks authgate
 #                       answered is printed below the table)
 # then, at half of gateway-bearer's peak rate, the p99 latency of the
-# upstream, the bare ReverseProxy, Caddy and the gateway: the gateway's
-# p99 minus the upstream's is the latency it adds (the bare ReverseProxy's
-# is what one Go proxy hop on the pinned core adds without authgate). The load there is open loop with evenly spaced
+# upstream, the bare ReverseProxy, Caddy, plain nginx and the gateway: the
+# gateway's p99 minus the upstream's is the latency it adds (the bare
+# ReverseProxy's is what one Go proxy hop on the pinned core adds without
+# authgate, plain nginx's what a proxy without a garbage collector adds). The load there is open loop with evenly spaced
 # arrivals (bench/gateway/latency: request i due at start + i/rate,
 # latency from that due time, as wrk2 does). hey -q, used before, gives
 # each of its -c workers a ticker of its own, all started at once: the
@@ -384,6 +385,7 @@ if want gateway-bearer; then
 		lat upstream -url "http://$UP/bench/"
 		lat bare-proxy -url "http://$PROXY/bench/"
 		lat caddy-plain -url "http://$CADDY/bench/"
+		lat nginx-plain -url "http://$NGINX_PLAIN/bench/"
 		lat gateway-bearer -H "Authorization: Bearer $TOKEN" -url "http://$AG/bench/"
 	done
 fi
@@ -451,5 +453,5 @@ for line in open(sys.argv[2]):
 if lat:
     med = {k: statistics.median(v) for k, v in lat.items()}
     m50 = {k: statistics.median(v) for k, v in p50.items()}
-    print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, bare-proxy {med['bare-proxy']:.2f} ({m50['bare-proxy']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, a bare ReverseProxy {med['bare-proxy'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms | | < 1 ms |")
+    print(f"| p99 (p50) at {sys.argv[4]} req/s, open loop (half the gateway's {float(sys.argv[3]):.0f}): upstream {med['upstream']:.2f} ({m50['upstream']:.2f}) ms, bare-proxy {med['bare-proxy']:.2f} ({m50['bare-proxy']:.2f}) ms, caddy-plain {med['caddy-plain']:.2f} ({m50['caddy-plain']:.2f}) ms, nginx-plain {med['nginx-plain']:.2f} ({m50['nginx-plain']:.2f}) ms, gateway-bearer {med['gateway-bearer']:.2f} ({m50['gateway-bearer']:.2f}) ms | gateway adds {med['gateway-bearer'] - med['upstream']:.2f} ms, a bare ReverseProxy {med['bare-proxy'] - med['upstream']:.2f} ms, Caddy {med['caddy-plain'] - med['upstream']:.2f} ms, plain nginx {med['nginx-plain'] - med['upstream']:.2f} ms | | < 1 ms |")
 PY
