@@ -89,6 +89,9 @@ type nodeOptions struct {
 	allowedHosts []string
 	// previous are further master keys the node knows (a rotation).
 	previous [][]byte
+	// readCache turns the store's read cache on with this max age, as
+	// serve runs on PostgreSQL (zero: off).
+	readCache time.Duration
 }
 
 // startNode runs every family the harness's configuration enables, built
@@ -96,7 +99,7 @@ type nodeOptions struct {
 // real handler chain, on the shared database.
 func startNode(t testing.TB, o nodeOptions) *agtest.Env {
 	t.Helper()
-	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, PreviousMasterKeys: o.previous, ManualClock: o.clock, AuthLimits: o.limits}, func(svc core.Services) []httpapi.Module {
+	return agtest.Start(t, agtest.Options{PostgresDSN: o.dsn, MasterKey: o.master, PreviousMasterKeys: o.previous, ManualClock: o.clock, AuthLimits: o.limits, ReadCacheMaxAge: o.readCache}, func(svc core.Services) []httpapi.Module {
 		cfg := harnessConfig()
 		if o.oauth2 != nil {
 			o.oauth2(&cfg.OAuth2)
