@@ -175,16 +175,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.chain.Se
 
 type requestStateKey struct{}
 
-// requestState is the chain's per-request state, one allocation in one
-// context value: the status recorder observe wraps the writer in, and
+// requestState is the chain's per-request state, in one allocation: the
+// request handed down the chain, a copy of the server's as WithContext
+// makes it, and that copy's context, which is the state itself (the
+// server's context, Context, plus the state as the value of
+// requestStateKey); the status recorder observe wraps the writer in; and
 // the request's id, whose array is also the value slice of the answer's
 // X-Request-Id header.
 type requestState struct {
-	rec statusRecorder
-	id  [1]string
+	context.Context // the server's context of the request
+	req             http.Request
+	rec             statusRecorder
+	id              [1]string
 	// callerKey and caller are what a route's guard authenticated
 	// (SetCaller).
 	callerKey, caller any
+}
+
+// Value is the server's context's, with the state under requestStateKey.
+// Every other key, the context package's own included, is looked up in
+// the server's context, so a context derived from the request's is
+// cancelled with it as from the server's (no goroutine to propagate it).
+func (st *requestState) Value(key any) any {
+	if key == (requestStateKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
 }
 
 // stateOf returns the chain's state of the request of ctx (nil outside
@@ -493,10 +509,14 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 func withRequestState(next http.Handler) http.Handler {
 	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{}
+		st := &requestState{Context: r.Context()}
 		st.id[0] = ids.of(r)
 		w.Header()["X-Request-Id"] = st.id[:]
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st)))
+		// The copy WithContext makes is copied into the state: it stays on
+		// the stack, and the request, its context and the state are one
+		// allocation instead of three.
+		st.req = *r.WithContext(st)
+		next.ServeHTTP(w, &st.req)
 	})
 }
 
@@ -506,12 +526,14 @@ func withRequestState(next http.Handler) http.Handler {
 func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog, traced bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		st := stateOf(r.Context())
-		if st == nil { // not under withRequestState: a recorder of its own, no id
-			st = &requestState{}
+		var rec *statusRecorder
+		var id string
+		if st := stateOf(r.Context()); st != nil {
+			st.rec = statusRecorder{ResponseWriter: w}
+			rec, id = &st.rec, st.id[0]
+		} else { // not under withRequestState: a recorder of its own, no id
+			rec = &statusRecorder{ResponseWriter: w}
 		}
-		st.rec = statusRecorder{ResponseWriter: w}
-		rec := &st.rec
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -543,7 +565,7 @@ func observe(next http.Handler, log *slog.Logger, m *metrics, accessLog, traced 
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes), slog.Duration("took", elapsed), slog.String("remote", r.RemoteAddr),
-			slog.String("request_id", st.id[0]))
+			slog.String("request_id", id))
 	})
 }
 

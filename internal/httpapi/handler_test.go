@@ -395,3 +395,72 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+type outerKey struct{}
+
+// TestRequestStateContext: the context of the request the chain hands
+// down (its state) is the server's context with the state added: the
+// server's values, deadline and cancellation (with its cause) reach the
+// route, contexts derived from it are cancelled with it without a
+// goroutine of their own (as from the server's context), and the
+// server's request is left as it was.
+func TestRequestStateContext(t *testing.T) {
+	deadline := time.Now().Add(time.Hour)
+	server, cancelServer := context.WithDeadline(context.WithValue(context.Background(), outerKey{}, "outer"), deadline)
+	defer cancelServer()
+	server, cancelCause := context.WithCancelCause(server)
+	type seen struct {
+		value, id       any
+		deadline        time.Time
+		hasDeadline     bool
+		errBefore       error
+		derivedAllocs   float64
+		referenceAllocs float64
+	}
+	var got seen
+	var routeCtx, derived context.Context
+	var routeReq *http.Request
+	h := NewHandler(Options{AccessLog: AccessLogOff}, routes(func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /ctx", func(w http.ResponseWriter, r *http.Request) {
+			routeCtx, routeReq = r.Context(), r
+			got.value, got.id = r.Context().Value(outerKey{}), RequestID(r)
+			got.deadline, got.hasDeadline = r.Context().Deadline()
+			got.errBefore = r.Context().Err()
+			var cancel context.CancelFunc
+			derived, cancel = context.WithCancel(r.Context())
+			_ = cancel // cancelled by the server's context below
+			// Deriving from the state costs what deriving from the
+			// server's context costs: no goroutine to forward a
+			// cancellation (which would cost more allocations).
+			got.derivedAllocs = testing.AllocsPerRun(20, func() { _, c := context.WithCancel(r.Context()); c() })
+			got.referenceAllocs = testing.AllocsPerRun(20, func() { _, c := context.WithCancel(server); c() })
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/ctx", nil).WithContext(server)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("HTTP %d", rec.Code)
+	}
+	if got.value != "outer" || got.id != rec.Header().Get("X-Request-Id") || got.id == "" ||
+		!got.hasDeadline || !got.deadline.Equal(deadline) || got.errBefore != nil {
+		t.Fatalf("route saw %+v, answer's id %q", got, rec.Header().Get("X-Request-Id"))
+	}
+	if got.derivedAllocs != got.referenceAllocs {
+		t.Fatalf("context.WithCancel of the route's context: %v allocations, of the server's: %v", got.derivedAllocs, got.referenceAllocs)
+	}
+	if routeReq == req || req.Context() != server || stateOf(req.Context()) != nil {
+		t.Fatal("the server's request was changed instead of copied")
+	}
+	cause := errors.New("client went away")
+	cancelCause(cause)
+	select {
+	case <-derived.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a context derived from the route's was not cancelled with the server's")
+	}
+	if routeCtx.Err() != context.Canceled || context.Cause(routeCtx) != cause || context.Cause(derived) != cause {
+		t.Fatalf("route context after cancel: err %v, cause %v, derived's cause %v", routeCtx.Err(), context.Cause(routeCtx), context.Cause(derived))
+	}
+}
