@@ -99,7 +99,7 @@ func (c BearerCaller) Actor() Actor {
 // The services BearerAuth needs, as small interfaces.
 type (
 	bearerTokens interface {
-		Lookup(ctx context.Context, kind TokenKind, value string) (Token, error)
+		LookupShared(ctx context.Context, kind TokenKind, value string) (*Token, error)
 	}
 	bearerPrincipals interface {
 		GetPrincipal(ctx context.Context, id string) (Principal, error)
@@ -144,34 +144,49 @@ func (s Services) BearerAuth() *BearerAuth {
 // are revoked when it is disabled); a token that records none reads the
 // principal, which must exist and be enabled.
 func (b *BearerAuth) Authenticate(ctx context.Context, req BearerRequest) (BearerCaller, error) {
+	t, kind, err := b.AuthenticateShared(ctx, req)
+	if err != nil {
+		return BearerCaller{}, err
+	}
+	return BearerCaller{Token: *t, Kind: kind}, nil
+}
+
+// AuthenticateShared is Authenticate for a caller that keeps the token
+// without copying it: t may be the token cache's entry, shared by every
+// request presenting the token (Tokens.LookupShared), and must not be
+// modified; kind is the holder's. t is nil when err is not.
+func (b *BearerAuth) AuthenticateShared(ctx context.Context, req BearerRequest) (t *Token, kind PrincipalKind, err error) {
 	value, present := ParseBearer(req.Header)
 	if !present {
-		return BearerCaller{}, ErrBearerMissing
+		return nil, "", ErrBearerMissing
 	}
 	if value == "" {
 		b.fail(ctx, req, Token{}, "malformed bearer token")
-		return BearerCaller{}, ErrBearerMalformed
+		return nil, "", ErrBearerMalformed
 	}
-	t, err := b.tokens.Lookup(ctx, TokenAccess, value)
+	t, err = b.tokens.LookupShared(ctx, TokenAccess, value)
 	if err == nil {
-		err = CheckCertBinding(t, req.TLS)
+		err = CheckCertBinding(*t, req.TLS)
 	}
 	if err != nil {
 		switch KindOf(err) {
 		case KindUnauthenticated, KindExpired, KindRevoked:
-			b.fail(ctx, req, t, ReasonOf(err))
+			var failed Token
+			if t != nil {
+				failed = *t
+			}
+			b.fail(ctx, req, failed, ReasonOf(err))
 		}
-		return BearerCaller{}, err
+		return nil, "", err
 	}
-	c := BearerCaller{Token: t, Kind: t.PrincipalKind}
-	if c.Kind == "" {
-		p, err := b.holder(ctx, req, t)
+	if kind = t.PrincipalKind; kind == "" {
+		p, err := b.holder(ctx, req, *t)
 		if err != nil {
-			return BearerCaller{}, err
+			return nil, "", err
 		}
-		c.Kind = p.Kind
+		kind = p.Kind
 	}
-	return c, nil
+	return t, kind, nil
 }
 
 // holder reads the principal a token was issued to: it must exist and be

@@ -38,12 +38,12 @@ func TestParseBearer(t *testing.T) {
 
 type fakeTokens map[string]Token
 
-func (f fakeTokens) Lookup(_ context.Context, kind TokenKind, v string) (Token, error) {
+func (f fakeTokens) LookupShared(_ context.Context, kind TokenKind, v string) (*Token, error) {
 	t, ok := f[v]
 	if !ok || t.Kind != kind {
-		return Token{}, E(KindUnauthenticated, "invalid token")
+		return nil, E(KindUnauthenticated, "invalid token")
 	}
-	return t, nil
+	return &t, nil
 }
 
 type fakePrincipals map[string]Principal

@@ -329,6 +329,60 @@ func TestTokenCacheRevocationAndBound(t *testing.T) {
 	}
 }
 
+// TestTokenLookupShared: LookupShared hands every lookup that finds a
+// token in the cache the cache's entry itself (no copy), never modified:
+// a revocation makes a new entry, so the token an earlier request was
+// authenticated with stays as it was read. Tokens of kinds not cached are
+// read anew each time; a wrong kind or an unknown value gives no token.
+func TestTokenLookupShared(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := agtest.NewServices(t, agtest.Options{ManualClock: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+	svc.Tokens.EnableCache(core.TokenAccess, time.Minute)
+	value, tok, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenAccess, OrgID: "o", PrincipalID: "p", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := svc.Tokens.LookupShared(ctx, core.TokenAccess, value)
+	if err != nil || first.ID != tok.ID {
+		t.Fatalf("LookupShared: %+v, %v", first, err)
+	}
+	again, err := svc.Tokens.LookupShared(ctx, core.TokenAccess, value)
+	if err != nil || again != first {
+		t.Fatalf("second LookupShared: %p (%v), want the cached %p", again, err, first)
+	}
+	if copied, err := svc.Tokens.Lookup(ctx, core.TokenAccess, value); err != nil || copied.ID != tok.ID {
+		t.Fatalf("Lookup: %+v, %v", copied, err)
+	}
+	if err := svc.Tokens.Revoke(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := svc.Tokens.LookupShared(ctx, core.TokenAccess, value)
+	if core.KindOf(err) != core.KindRevoked || revoked == nil || revoked == first || revoked.RevokedAt == nil {
+		t.Fatalf("after revoke: %+v, %v, want a new revoked token", revoked, err)
+	}
+	if first.RevokedAt != nil {
+		t.Fatal("the shared token was modified in place by the revocation")
+	}
+
+	refresh, rt, err := svc.Tokens.Issue(ctx, core.TokenSpec{Kind: core.TokenRefresh, OrgID: "o", PrincipalID: "p", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err1 := svc.Tokens.LookupShared(ctx, core.TokenRefresh, refresh)
+	r2, err2 := svc.Tokens.LookupShared(ctx, core.TokenRefresh, refresh)
+	if err1 != nil || err2 != nil || r1 == r2 || r1.ID != rt.ID || r2.ID != rt.ID {
+		t.Fatalf("uncached kind: %p %v, %p %v, want two reads of %s", r1, err1, r2, err2, rt.ID)
+	}
+	for _, tc := range []struct {
+		kind  core.TokenKind
+		value string
+	}{{core.TokenAccess, refresh}, {core.TokenRefresh, value}, {core.TokenAccess, "unknown"}, {core.TokenAccess, ""}} {
+		if got, err := svc.Tokens.LookupShared(ctx, tc.kind, tc.value); got != nil || core.KindOf(err) != core.KindUnauthenticated {
+			t.Errorf("LookupShared(%s, %q): %+v, %v, want no token, unauthenticated", tc.kind, tc.value, got, err)
+		}
+	}
+}
+
 // countingCounters counts the guard's store reads.
 type countingCounters struct {
 	core.CounterStore

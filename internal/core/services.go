@@ -378,32 +378,58 @@ func (s *Tokens) Commit(ctx context.Context, tokens []Token, events []AuditEvent
 // kind, unrevoked and unexpired. Errors are typed: Unauthenticated for an
 // unknown value or wrong kind, Revoked, Expired.
 func (s *Tokens) Lookup(ctx context.Context, kind TokenKind, value string) (Token, error) {
+	var read Token
+	t, err := s.lookup(ctx, kind, value, &read)
+	if t == nil {
+		return Token{}, err
+	}
+	return *t, err
+}
+
+// LookupShared is Lookup without copying the token out of the token
+// cache: the token returned (with a nil error, or with Revoked or
+// Expired) may be the cache's entry, shared by every lookup that finds
+// it there, and must not be modified.
+func (s *Tokens) LookupShared(ctx context.Context, kind TokenKind, value string) (*Token, error) {
+	return s.lookup(ctx, kind, value, nil)
+}
+
+// lookup is Lookup's check. The token it returns is the cache's entry or,
+// when the store had to be read and the token is not cached, *read (a new
+// one when read is nil).
+func (s *Tokens) lookup(ctx context.Context, kind TokenKind, value string, read *Token) (*Token, error) {
 	if value == "" || len(value) > 4096 {
-		return Token{}, E(KindUnauthenticated, "invalid token")
+		return nil, E(KindUnauthenticated, "invalid token")
 	}
 	now := s.clock.Now()
 	maxAge, cached := s.cache.maxAge(kind)
-	t, hit := Token{}, false
+	var t *Token
 	if cached {
 		hash := s.keys.hashArray(tokenPurpose, value)
-		t, hit = s.cache.get(hash[:], now, maxAge)
+		t = s.cache.get(hash[:], now, maxAge)
 	}
-	if !hit {
+	if t == nil {
 		epoch := s.cache.epoch.Load()
-		var err error
-		t, err = s.Find(ctx, value)
+		found, err := s.Find(ctx, value)
 		if err != nil {
 			if KindOf(err) == KindNotFound {
-				return Token{}, E(KindUnauthenticated, "invalid token")
+				return nil, E(KindUnauthenticated, "invalid token")
 			}
-			return Token{}, err
+			return nil, err
 		}
-		if _, ok := s.cache.maxAge(t.Kind); ok {
-			s.cache.put(t, now, epoch)
+		if _, ok := s.cache.maxAge(found.Kind); ok {
+			t = s.cache.put(found, now, epoch)
+		}
+		if t == nil {
+			if read == nil {
+				read = new(Token)
+			}
+			*read = found
+			t = read
 		}
 	}
 	if t.Kind != kind {
-		return Token{}, E(KindUnauthenticated, "invalid token")
+		return nil, E(KindUnauthenticated, "invalid token")
 	}
 	if t.RevokedAt != nil {
 		return t, E(KindRevoked, "token revoked")

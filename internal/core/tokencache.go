@@ -36,9 +36,12 @@ const (
 
 type tokenShard struct {
 	mu sync.RWMutex
-	m  map[[32]byte]cachedToken
+	m  map[[32]byte]*cachedToken
 }
 
+// cachedToken is never modified once cached (put replaces an entry with
+// a new one): lookups that find it share its token (Tokens.LookupShared)
+// instead of copying it.
 type cachedToken struct {
 	t       Token
 	fetched time.Time
@@ -50,7 +53,7 @@ func newTokenCache() *tokenCache {
 	empty := map[TokenKind]time.Duration{}
 	c.kinds.Store(&empty)
 	for i := range c.shards {
-		c.shards[i].m = map[[32]byte]cachedToken{}
+		c.shards[i].m = map[[32]byte]*cachedToken{}
 	}
 	return c
 }
@@ -71,28 +74,32 @@ func cacheKey(hash []byte) ([32]byte, bool) {
 
 func (c *tokenCache) shard(k [32]byte) *tokenShard { return &c.shards[k[0]%tokenCacheShards] }
 
-func (c *tokenCache) get(hash []byte, now time.Time, maxAge time.Duration) (Token, bool) {
+// get returns the cached token of hash, shared (never to be modified),
+// or nil when there is none still fresh.
+func (c *tokenCache) get(hash []byte, now time.Time, maxAge time.Duration) *Token {
 	k, ok := cacheKey(hash)
 	if !ok {
-		return Token{}, false
+		return nil
 	}
 	sh := c.shard(k)
 	sh.mu.RLock()
-	e, ok := sh.m[k]
+	e := sh.m[k]
 	sh.mu.RUnlock()
-	if !ok || e.epoch != c.epoch.Load() || now.Sub(e.fetched) >= maxAge || now.Before(e.fetched) {
-		return Token{}, false
+	if e == nil || e.epoch != c.epoch.Load() || now.Sub(e.fetched) >= maxAge || now.Before(e.fetched) {
+		return nil
 	}
-	return e.t, true
+	return &e.t
 }
 
 // put caches t as read at now under epoch (taken before the read, so a
-// revocation racing with the read leaves the entry already stale).
-func (c *tokenCache) put(t Token, now time.Time, epoch uint64) {
+// revocation racing with the read leaves the entry already stale) and
+// returns the cached copy (nil when t has no cache key).
+func (c *tokenCache) put(t Token, now time.Time, epoch uint64) *Token {
 	k, ok := cacheKey(t.Hash)
 	if !ok {
-		return
+		return nil
 	}
+	e := &cachedToken{t: t, fetched: now, epoch: epoch}
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -112,7 +119,8 @@ func (c *tokenCache) put(t Token, now time.Time, epoch uint64) {
 			delete(sh.m, key)
 		}
 	}
-	sh.m[k] = cachedToken{t: t, fetched: now, epoch: epoch}
+	sh.m[k] = e
+	return &e.t
 }
 
 // invalidate makes every cached entry stale.

@@ -88,26 +88,40 @@ func NewBearerAuth(svc core.Services, addr httpapi.ClientAddr) *BearerAuth {
 // core.ErrBearerMalformed, Unauthenticated/Expired/Revoked for a bad
 // token, Unavailable/Internal.
 func (b *BearerAuth) Authenticate(r *http.Request) (Caller, error) {
+	t, kind, err := b.authenticateShared(r)
+	if err != nil {
+		return Caller{}, err
+	}
+	return Caller{Token: *t, Kind: kind}, nil
+}
+
+// authenticateShared is Authenticate with the token as
+// core.BearerAuth.AuthenticateShared returns it: shared, not to be
+// modified, nil when err is not.
+func (b *BearerAuth) authenticateShared(r *http.Request) (*core.Token, core.PrincipalKind, error) {
 	if r.Header.Get("Authorization") == "" { // nothing presented: no authentication to observe
 		return b.authenticateFrom(r.Context(), r, b.addr.Addr(r))
 	}
 	ctx, o := scheme.Observe(r.Context(), b.obs, b.tracer, family, SchemeBearer)
-	c, err := b.authenticateFrom(ctx, r, b.addr.Addr(r))
-	o.Done(c.Token.OrgID, err)
-	return c, err
+	t, kind, err := b.authenticateFrom(ctx, r, b.addr.Addr(r))
+	org := ""
+	if err == nil {
+		org = t.OrgID
+	}
+	o.Done(org, err)
+	return t, kind, err
 }
 
 // authenticateFrom is the one bearer check of this module's routes and
 // of its scheme: core.BearerAuth with this adapter's audit details. The
 // client's address, resolved, is formatted only for the audit record of
-// a failure.
-func (b *BearerAuth) authenticateFrom(ctx context.Context, r *http.Request, addr netip.Addr) (Caller, error) {
+// a failure. The token is shared (core.BearerAuth.AuthenticateShared).
+func (b *BearerAuth) authenticateFrom(ctx context.Context, r *http.Request, addr netip.Addr) (*core.Token, core.PrincipalKind, error) {
 	req := b.request(r, "")
 	if req.Addr = addr; !addr.IsValid() {
 		req.RemoteAddr = b.addr.IP(r)
 	}
-	c, err := b.core.Authenticate(ctx, req)
-	return Caller{Token: c.Token, Kind: c.Kind}, err
+	return b.core.AuthenticateShared(ctx, req)
 }
 
 func (b *BearerAuth) request(r *http.Request, addr string) core.BearerRequest {
@@ -157,11 +171,12 @@ func (b *BearerAuth) Require(next http.Handler) http.Handler {
 // owner again with the caller from CallerFrom.
 func (b *BearerAuth) RequireAction(action core.Action, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := b.Authenticate(r)
+		t, kind, err := b.authenticateShared(r)
 		if err != nil {
 			b.refuse(w, r, err)
 			return
 		}
+		c := Caller{Token: *t, Kind: kind}
 		// Acting on something of its own: any reach the table grants.
 		if err := b.authorizeRoute(r, c, action, core.Target{OrgID: c.OrgID(), PrincipalID: c.PrincipalID()}); err != nil {
 			b.refuse(w, r, err)
@@ -174,8 +189,16 @@ func (b *BearerAuth) RequireAction(action core.Action, next http.Handler) http.H
 				return
 			}
 		}
-		if !httpapi.SetCaller(r, callerKey{}, c) {
-			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+		// The caller is kept as the shared token (CallerFrom copies it):
+		// a pointer in an interface costs no allocation, a Caller would.
+		// A token that records no holder kind (issued before kinds were
+		// recorded) is kept as the Caller with the kind read for it.
+		var v any = t
+		if kind != t.PrincipalKind {
+			v = c
+		}
+		if !httpapi.SetCaller(r, callerKey{}, v) {
+			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, v))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -183,10 +206,15 @@ func (b *BearerAuth) RequireAction(action core.Action, next http.Handler) http.H
 
 // CallerFrom returns the caller set by Require.
 func CallerFrom(ctx context.Context) (Caller, bool) {
-	if v, ok := httpapi.CallerOf(ctx, callerKey{}); ok {
-		c, ok := v.(Caller)
-		return c, ok
+	v, ok := httpapi.CallerOf(ctx, callerKey{})
+	if !ok {
+		v = ctx.Value(callerKey{})
 	}
-	c, ok := ctx.Value(callerKey{}).(Caller)
-	return c, ok
+	switch c := v.(type) {
+	case *core.Token:
+		return Caller{Token: *c, Kind: c.PrincipalKind}, true
+	case Caller:
+		return c, true
+	}
+	return Caller{}, false
 }

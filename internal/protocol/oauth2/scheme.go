@@ -66,18 +66,18 @@ func (bearerScheme) NeedsBody(*http.Request) bool { return false }
 // certificate; failures are audited. The subject is the principal id, as
 // RFC 7662 introspection reports it ("sub").
 func (s bearerScheme) Authenticate(ctx context.Context, req scheme.Request) (scheme.Caller, error) {
-	c, err := s.b.authenticateFrom(ctx, req.HTTP, req.Addr)
+	t, kind, err := s.b.authenticateFrom(ctx, req.HTTP, req.Addr)
 	if err != nil {
 		return scheme.Caller{}, err
 	}
 	// A bearer token is checked the same way every time it is presented
 	// (no nonce or replay cache); one bound to a certificate or anything
 	// else is not reused: the binding is the connection's, not the token's.
-	out := scheme.Caller{Scheme: SchemeBearer, Family: family, OrgID: c.OrgID(), PrincipalID: c.PrincipalID(), Kind: c.Kind,
-		Subject: c.PrincipalID(), Scope: c.Token.Scope, CredentialID: c.Token.ID,
-		Reusable: c.Token.CertThumbprint == "" && c.Token.Binding == ""}
-	if c.Token.ExpiresAt != nil {
-		out.ExpiresAt = *c.Token.ExpiresAt
+	out := scheme.Caller{Scheme: SchemeBearer, Family: family, OrgID: t.OrgID, PrincipalID: t.PrincipalID, Kind: kind,
+		Subject: t.PrincipalID, Scope: t.Scope, CredentialID: t.ID,
+		Reusable: t.CertThumbprint == "" && t.Binding == ""}
+	if t.ExpiresAt != nil {
+		out.ExpiresAt = *t.ExpiresAt
 	}
 	return out, nil
 }
