@@ -45,6 +45,26 @@ func TestLazyDeadlineApplied(t *testing.T) {
 			t.Fatalf("read after a deadline: %v, want the deadline", err)
 		}
 	})
+	// A deadline already passed when set (net/http's abort of its
+	// background read sets one long ago) fails the next read and write
+	// at once, though the peer has data ready and is reading.
+	t.Run("passed, set before a read and a write", func(t *testing.T) {
+		a, b := net.Pipe()
+		defer b.Close()
+		go func() { _, _ = b.Write([]byte("x")) }()
+		go func() { _, _ = io.Copy(io.Discard, b) }()
+		c := &headConn{Conn: a}
+		defer c.Close()
+		for _, at := range []time.Time{time.Unix(1, 0), time.Now().Add(-time.Millisecond)} {
+			_ = c.SetDeadline(at)
+			if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read after a deadline of %v: %v, want the deadline", at, err)
+			}
+			if _, err := c.Write([]byte("y")); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("write after a deadline of %v: %v, want the deadline", at, err)
+			}
+		}
+	})
 	for name, at := range map[string]time.Duration{"future": 50 * time.Millisecond, "past": -time.Hour} {
 		t.Run("set during a read, "+name, func(t *testing.T) {
 			a, b := net.Pipe()

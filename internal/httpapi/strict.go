@@ -175,7 +175,9 @@ type headConn struct {
 // its background read), each a runtime timer modification, and most are
 // replaced before any read or write could see them. A read or write
 // under way sees a new deadline at once, as net.Conn promises, so a
-// deadline in the past still interrupts one. A deadline that has only
+// deadline in the past still interrupts one; one that has passed when
+// the next starts fails it at once, as if it had been applied when set
+// (so setting a deadline reads no clock). A deadline that has only
 // moved later, by at most 1/64 of the time left to it (the write deadline
 // net/http renews on every request), is left as applied: it may expire
 // that much early, never late.
@@ -199,12 +201,12 @@ func (d *lazyDeadline) stale() bool {
 }
 
 // setDeadline records t for d and applies it at once when an operation
-// is under way or t has passed.
+// is under way; otherwise the next operation applies it (begin).
 func (c *headConn) setDeadline(d *lazyDeadline, read bool, t time.Time) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.want = t
-	if d.busy > 0 || !t.IsZero() && !t.After(time.Now()) {
+	if d.busy > 0 {
 		return c.apply(d, read)
 	}
 	return nil
