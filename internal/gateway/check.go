@@ -99,7 +99,7 @@ func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dec, err := f.g.Decide(r.Context(), req)
 	if err != nil {
-		dec.WriteRefusal(w, req.HTTP, err)
+		dec.WriteRefusal(refusalWriter(w, r, core.ReasonOf(err)), req.HTTP, err)
 		return
 	}
 	h := w.Header()
@@ -120,6 +120,57 @@ func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// HeaderError carries a refusal's reason on a check answered to nginx,
+// which gets no body: the snippet's error location may pass it on.
+const HeaderError = "X-Authgate-Error"
+
+// maxErrorHeader bounds HeaderError's value (a reason is a sentence).
+const maxErrorHeader = 256
+
+// nginxRefusal answers nginx's refused checks with their status and
+// headers and no body. auth_request never reads the check's body (the
+// client gets nginx's own error page), and nginx keeps its connection to
+// the check server only after an answer without one: with the body, every
+// refused request cost nginx a new connection to authgate, so a flood of
+// bad credentials cost a TCP connection each, and a TIME_WAIT port on
+// nginx's side until it ran out of ports for the good requests' checks.
+// The reason stays in the audit log, WWW-Authenticate and HeaderError.
+type nginxRefusal struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (n *nginxRefusal) WriteHeader(code int) {
+	if !n.wrote {
+		n.wrote = true
+		h := n.Header()
+		delete(h, "Content-Type")
+		h["Content-Length"] = []string{"0"}
+	}
+	n.ResponseWriter.WriteHeader(code)
+}
+
+// Write drops the body.
+func (n *nginxRefusal) Write(p []byte) (int, error) {
+	if !n.wrote {
+		n.WriteHeader(http.StatusOK)
+	}
+	return len(p), nil
+}
+
+// refusalWriter is where a refusal of r is written: w itself, or for
+// nginx (the X-Original-URI form) w without the body and with the
+// reason in HeaderError.
+func refusalWriter(w http.ResponseWriter, r *http.Request, reason string) http.ResponseWriter {
+	if v := r.Header["X-Original-Uri"]; len(v) == 0 || v[0] == "" {
+		return w
+	}
+	if reason != "" {
+		w.Header()[HeaderError] = []string{core.LogSafe(reason, maxErrorHeader)}
+	}
+	return &nginxRefusal{ResponseWriter: w}
 }
 
 // cacheSeconds is how long nginx may answer dec's request again without
@@ -161,7 +212,7 @@ func (f *ForwardAuth) refuse(w http.ResponseWriter, r *http.Request, status int,
 		}
 		_ = f.g.d.Audit.Record(context.WithoutCancel(r.Context()), ev)
 	}
-	httpapi.WriteJSON(w, status, map[string]string{"error": reason})
+	httpapi.WriteJSON(refusalWriter(w, r, reason), status, map[string]string{"error": reason})
 }
 
 // clientAddr is the original client's address (X-Forwarded-For walked

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -217,4 +221,72 @@ func TestAttack_UntrustedFrontEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAttack_NginxRefusalsKeepCheckConnections: a flood of refused
+// requests through nginx (bad bearer tokens) must not cost nginx a new
+// connection to authgate per request. nginx keeps a check connection only
+// after an answer without a body, so authgate answers nginx's refused
+// checks without one; with the body, every refusal closed a connection
+// and left a TIME_WAIT port on nginx's side, and a flood could exhaust
+// the ports nginx needs for everyone's checks.
+func TestAttack_NginxRefusalsKeepCheckConnections(t *testing.T) {
+	up := fronttest.NewUpstream(t)
+	n := startNode(t, forwardAuthConfig(up, "127.0.0.1/32"))
+	f := frontEnds[0].start(t, n, up)
+	if frontEnds[0].name != "nginx" {
+		t.Fatal("frontEnds[0] is not nginx")
+	}
+	_, port, err := net.SplitHostPort(n.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := func() {
+		req, _ := http.NewRequest("GET", f.URL+"/bearer/items", nil)
+		req.Header.Set("Authorization", "Bearer not-a-token")
+		if status, _, body := send(t, req); status != 401 {
+			t.Fatalf("a bad token through nginx: %d %s", status, body)
+		}
+	}
+	refuse() // nginx has a connection to authgate
+	const floods = 40
+	before := closedTo(t, port)
+	for range floods {
+		refuse()
+	}
+	if closed := closedTo(t, port) - before; closed > floods/10 {
+		t.Fatalf("%d refused requests closed %d connections to authgate: nginx does not keep its check connections after a refusal", floods, closed)
+	}
+	if up.Count() != 0 {
+		t.Fatalf("the upstream was reached %d times", up.Count())
+	}
+}
+
+// closedTo counts the loopback TCP sockets in TIME_WAIT toward port (on
+// the side that closed first: nginx's, when it drops a check connection).
+func closedTo(t *testing.T, port string) int {
+	t.Helper()
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(":%04X", p)
+	n := 0
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			if file == "/proc/net/tcp6" && os.IsNotExist(err) {
+				continue
+			}
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			// sl local_address rem_address st ...; 06 is TIME_WAIT
+			if len(fields) > 3 && strings.HasSuffix(fields[2], want) && fields[3] == "06" {
+				n++
+			}
+		}
+	}
+	return n
 }
