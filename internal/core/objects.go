@@ -196,13 +196,15 @@ func (s Services) ListOrganisations(ctx context.Context, g Gate, p Page) ([]Orga
 
 // GetOrganisation reads one organisation.
 func (s Services) GetOrganisation(ctx context.Context, g Gate, id string) (OrganisationView, error) {
-	if err := checkID("organisation", id); err != nil {
-		return OrganisationView{}, err
-	}
-	if err := g.Authorize(ctx, ActOrganisationsRead, Target{OrgID: id}, "organisation "+id); err != nil {
-		return OrganisationView{}, err
-	}
-	o, err := s.Store.GetOrganisation(ctx, id)
+	var o Organisation
+	err := Lookup(ctx, g, ActOrganisationsRead, "organisation "+LogSafe(id, MaxIDLen), errNoOrganisation, func(ctx context.Context) (Target, error) {
+		if err := checkID("organisation", id); err != nil {
+			return Target{}, err
+		}
+		var err error
+		o, err = s.Store.GetOrganisation(ctx, id)
+		return Target{OrgID: o.ID}, err
+	})
 	if err != nil {
 		return OrganisationView{}, err
 	}
@@ -252,16 +254,26 @@ func (s Services) ListPrincipals(ctx context.Context, g Gate, orgID string, kind
 	return out, total, nil
 }
 
-// principal reads principal id and checks g may perform action on it.
+// The answers for an identifier naming nothing the caller may see.
+var (
+	errNoOrganisation = E(KindNotFound, "no such organisation")
+	errNoPrincipal    = E(KindNotFound, "no such principal")
+	errNoCredential   = E(KindNotFound, "no such credential")
+)
+
+// principal reads principal id and checks g may perform action on it
+// (Lookup: one the caller may not see is not found).
 func (s Services) principal(ctx context.Context, g Gate, action Action, id string) (Principal, error) {
-	if err := checkID("principal", id); err != nil {
-		return Principal{}, err
-	}
-	p, err := s.Store.GetPrincipal(ctx, id)
+	var p Principal
+	err := Lookup(ctx, g, action, "principal "+LogSafe(id, MaxIDLen), errNoPrincipal, func(ctx context.Context) (Target, error) {
+		if err := checkID("principal", id); err != nil {
+			return Target{}, err
+		}
+		var err error
+		p, err = s.Store.GetPrincipal(ctx, id)
+		return Target{OrgID: p.OrgID, PrincipalID: p.ID}, err
+	})
 	if err != nil {
-		return Principal{}, err
-	}
-	if err := g.Authorize(ctx, action, Target{OrgID: p.OrgID, PrincipalID: p.ID}, "principal "+p.ID); err != nil {
 		return Principal{}, err
 	}
 	return p, nil
@@ -358,16 +370,19 @@ func (s Services) ListCredentials(ctx context.Context, g Gate, f CredentialFilte
 	return out, total, nil
 }
 
-// credential reads credential id and checks g may perform action on it.
+// credential reads credential id and checks g may perform action on it
+// (Lookup: one the caller may not see is not found).
 func (s Services) credential(ctx context.Context, g Gate, action Action, id string) (Credential, error) {
-	if err := checkID("credential", id); err != nil {
-		return Credential{}, err
-	}
-	c, err := s.Store.GetCredential(ctx, id)
+	var c Credential
+	err := Lookup(ctx, g, action, "credential "+LogSafe(id, MaxIDLen), errNoCredential, func(ctx context.Context) (Target, error) {
+		if err := checkID("credential", id); err != nil {
+			return Target{}, err
+		}
+		var err error
+		c, err = s.Store.GetCredential(ctx, id)
+		return Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, err
+	})
 	if err != nil {
-		return Credential{}, err
-	}
-	if err := g.Authorize(ctx, action, Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, "credential "+c.ID); err != nil {
 		return Credential{}, err
 	}
 	return c, nil

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"sort"
 )
 
@@ -274,26 +275,35 @@ type Authorization struct {
 	RequestID  string
 }
 
-// check decides a against the table without side effects.
-func (a Authorization) check() (reason string, ok bool) {
+// ErrOutOfReach is the cause of a refusal whose action the actor's kind
+// is granted but whose target lies outside the grant's reach (another
+// organisation's object, or another principal's for a self grant). A
+// lifecycle operation that found the target by a caller-supplied
+// identifier answers such a refusal as not found (Lookup), so that the
+// refusal tells nothing about which identifiers exist; errors.Is matches it.
+var ErrOutOfReach = errors.New("the target is outside the caller's reach")
+
+// check decides a against the table without side effects; outOfReach
+// tells a refusal of a granted action on a target beyond its reach.
+func (a Authorization) check() (reason string, outOfReach, ok bool) {
 	reach := Granted(a.Actor.Kind, a.Action)
 	act := a.Actor
 	t := a.Target
 	switch {
 	case act.Kind == "" || act.OrgID == "" || act.PrincipalID == "":
-		return "unknown actor", false
+		return "unknown actor", false, false
 	case reach == ReachNone:
-		return string(a.Action) + " is not granted to " + string(act.Kind) + " principals", false
+		return string(a.Action) + " is not granted to " + string(act.Kind) + " principals", false, false
 	case reach == ReachAll:
-		return "", true
+		return "", false, true
 	case t.OrgID != "" && t.OrgID != act.OrgID:
-		return string(a.Action) + " on another organisation's object", false
+		return string(a.Action) + " on another organisation's object", true, false
 	case reach == ReachSelf && t.PrincipalID != act.PrincipalID:
 		// Self reach needs a target owned by the actor: a device creates
 		// and lists nothing, and never touches another device's objects.
-		return string(a.Action) + " on an object that is not the " + string(act.Kind) + "'s own (" + string(act.Kind) + " principals act on themselves only)", false
+		return string(a.Action) + " on an object that is not the " + string(act.Kind) + "'s own (" + string(act.Kind) + " principals act on themselves only)", true, false
 	}
-	return "", true
+	return "", false, true
 }
 
 // Permitted reports whether the table grants a, without auditing: a
@@ -301,7 +311,7 @@ func (a Authorization) check() (reason string, ok bool) {
 // refusal asks this first and calls Authorizer.Authorize, which audits,
 // when it is false.
 func (a Authorization) Permitted() bool {
-	_, ok := a.check()
+	_, _, ok := a.check()
 	return ok
 }
 
@@ -331,14 +341,19 @@ func NewAuthorizer(audit forbiddenRecorder) *Authorizer { return &Authorizer{aud
 const AuditForbidden = "forbidden"
 
 // Authorize returns nil if a's actor may perform a's action on its
-// target, else a KindForbidden error; refusals are audited with the
-// reason. A failure to audit does not turn a refusal into a grant.
+// target, else a KindForbidden error, caused by ErrOutOfReach when the
+// action is granted but the target is beyond its reach; refusals are
+// audited with the reason. A failure to audit does not turn a refusal
+// into a grant.
 func (z *Authorizer) Authorize(ctx context.Context, a Authorization) error {
-	reason, ok := a.check()
+	reason, outOfReach, ok := a.check()
 	if ok {
 		return nil
 	}
 	z.refused(ctx, a, reason)
+	if outOfReach {
+		return Wrap(KindForbidden, "not allowed: "+reason, ErrOutOfReach)
+	}
 	return E(KindForbidden, "not allowed: "+reason)
 }
 

@@ -351,21 +351,25 @@ func (a *Accounts) DeleteMember(ctx context.Context, g core.Gate, authKey, name 
 	return out, a.audit.Record(ctx, a.event(g, core.AuditDelete, acct.OrgID, c.PrincipalID, "member "+core.LogSafe(name, 64), "of account "+acct.Lookup))
 }
 
+var errNoAccount = core.E(core.KindNotFound, "no such account")
+
 // find reads the account authKey names and authorizes action on it. An
-// unknown authKey and one of an organisation the caller may not see are
-// told apart (404, 403 audited), as the admin API's other objects are.
+// account of an organisation the caller may not see is not found, as an
+// unknown authKey is (core.Lookup; the refusal is audited).
 func (a *Accounts) find(ctx context.Context, g core.Gate, action core.Action, authKey string) (core.Credential, error) {
-	if authKey == "" || len(authKey) > maxName {
-		return core.Credential{}, core.E(core.KindNotFound, "no such account")
-	}
-	c, err := a.store.FindCredential(ctx, core.CredSigningKey, authKey)
-	if core.KindOf(err) == core.KindNotFound {
-		return c, core.E(core.KindNotFound, "no such account")
-	}
+	var c core.Credential
+	err := core.Lookup(ctx, g, action, "account "+core.LogSafe(authKey, maxName), errNoAccount, func(ctx context.Context) (core.Target, error) {
+		if authKey == "" || len(authKey) > maxName {
+			return core.Target{}, errNoAccount
+		}
+		var err error
+		c, err = a.store.FindCredential(ctx, core.CredSigningKey, authKey)
+		return core.Target{OrgID: c.OrgID}, err
+	})
 	if err != nil {
-		return c, err
+		return core.Credential{}, err
 	}
-	return c, g.Authorize(ctx, action, core.Target{OrgID: c.OrgID}, "account "+authKey)
+	return c, nil
 }
 
 func (a *Accounts) findMember(ctx context.Context, g core.Gate, action core.Action, authKey, name string) (core.Credential, core.Credential, core.Principal, error) {

@@ -97,14 +97,11 @@ func (i *Identities) authorize(r *http.Request, c Caller, action core.Action, ta
 }
 
 // authorizeObject checks action on an object of orgID/principalID; a
-// refusal over another organisation's object answers notFound (no oracle).
+// refusal because the object is outside the caller's reach answers
+// notFound (core.NotFoundIfOutOfReach: no oracle), audited all the same.
 func (i *Identities) authorizeObject(r *http.Request, action core.Action, orgID, principalID, subject, notFound string) error {
-	c := caller(r)
-	err := i.authorize(r, c, action, core.Target{OrgID: orgID, PrincipalID: principalID}, subject)
-	if err != nil && core.KindOf(err) == core.KindForbidden && orgID != c.OrgID() {
-		return core.E(core.KindNotFound, notFound)
-	}
-	return err
+	err := i.authorize(r, caller(r), action, core.Target{OrgID: orgID, PrincipalID: principalID}, subject)
+	return core.NotFoundIfOutOfReach(err, core.E(core.KindNotFound, notFound))
 }
 
 // baseURL is the absolute base for links (never a Host header that does

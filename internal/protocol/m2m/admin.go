@@ -259,29 +259,45 @@ func (a *Admin) GetPartner(ctx context.Context, g core.Gate, name string) (Partn
 	}
 	v := a.partnerView(name, rec)
 	if !ok && len(v.Envs) == 0 {
-		return PartnerView{}, core.E(core.KindNotFound, "no such partner")
+		return PartnerView{}, errNoPartner
 	}
 	return v, nil
 }
 
+// The answers for an identifier naming nothing the caller may see.
+var (
+	errNoPartner = core.E(core.KindNotFound, "no such partner")
+	errNoAPIKey  = core.E(core.KindNotFound, "no such M2MApiKey")
+	errNoJob     = core.E(core.KindNotFound, "no such job")
+)
+
 // partner finds a configured or provisioned partner and authorizes action
-// on its organisation.
+// on its organisation (core.Lookup: a partner the caller may not see is
+// not found either).
 func (a *Admin) partner(ctx context.Context, g core.Gate, action core.Action, name string) (partnerRecord, bool, error) {
-	if name == "" || len(name) > 200 {
-		return partnerRecord{}, false, core.E(core.KindNotFound, "no such partner")
-	}
-	rec, ok, err := a.record(ctx, name)
+	var rec partnerRecord
+	var ok bool
+	err := core.Lookup(ctx, g, action, "m2m partner "+core.LogSafe(name, 200), errNoPartner, func(ctx context.Context) (core.Target, error) {
+		if name == "" || len(name) > 200 {
+			return core.Target{}, errNoPartner
+		}
+		var err error
+		if rec, ok, err = a.record(ctx, name); err != nil {
+			return core.Target{}, err
+		}
+		if !ok && a.configured(EnvTA, name) != nil && a.configured(EnvPE, name) != nil {
+			return core.Target{}, errNoPartner
+		}
+		if rec.OrgID == "" && core.Granted(g.Actor().Kind, action) != core.ReachAll {
+			// Not provisioned yet: in no organisation, so in nobody's own view.
+			return core.Target{}, errNoPartner
+		}
+		return core.Target{OrgID: rec.OrgID}, nil
+	})
 	if err != nil {
-		return rec, ok, err
+		return partnerRecord{}, false, err
 	}
-	if !ok && a.configured(EnvTA, name) != nil && a.configured(EnvPE, name) != nil {
-		return rec, ok, core.E(core.KindNotFound, "no such partner")
-	}
-	if rec.OrgID == "" && core.Granted(g.Actor().Kind, action) != core.ReachAll {
-		// Not provisioned yet: in no organisation, so in nobody's own view.
-		return rec, ok, core.E(core.KindNotFound, "no such partner")
-	}
-	return rec, ok, g.Authorize(ctx, action, core.Target{OrgID: rec.OrgID}, "m2m partner "+name)
+	return rec, ok, nil
 }
 
 // CreateAPIKey issues an M2MApiKey for a partner the environment lists.
@@ -292,11 +308,12 @@ func (a *Admin) CreateAPIKey(ctx context.Context, g core.Gate, r CreateAPIKeyReq
 	if err != nil {
 		return APIKey{}, err
 	}
-	// Only a configured partner: never provision an organisation for a typo.
-	if err := a.configured(env, r.Partner); err != nil {
+	// Refused before the configuration tells which partners it lists.
+	if err := g.Authorize(ctx, core.ActM2MAPIKeysCreate, core.Target{}, "M2MApiKey of "+core.LogSafe(r.Partner, 200)+" in "+env); err != nil {
 		return APIKey{}, err
 	}
-	if err := g.Authorize(ctx, core.ActM2MAPIKeysCreate, core.Target{}, "M2MApiKey of "+r.Partner+" in "+env); err != nil {
+	// Only a configured partner: never provision an organisation for a typo.
+	if err := a.configured(env, r.Partner); err != nil {
 		return APIKey{}, err
 	}
 	c, key, err := issueAPIKey(ctx, a.d, env, r.Partner)
@@ -369,20 +386,23 @@ func (a *Admin) RevokeAPIKey(ctx context.Context, g core.Gate, id string) (APIKe
 	return apiKeyView(c, name), nil
 }
 
-// apiKey reads the M2MApiKey id names and authorizes action on it.
+// apiKey reads the M2MApiKey id names and authorizes action on it
+// (core.Lookup: a key the caller may not see is not found either).
 func (a *Admin) apiKey(ctx context.Context, g core.Gate, action core.Action, id string) (core.Credential, string, error) {
-	if id == "" || len(id) > 200 {
-		return core.Credential{}, "", core.E(core.KindNotFound, "no such M2MApiKey")
-	}
-	c, err := a.store.GetCredential(ctx, id)
-	if core.KindOf(err) == core.KindNotFound || (err == nil && c.Kind != core.CredAPIKey) {
-		return core.Credential{}, "", core.E(core.KindNotFound, "no such M2MApiKey")
-	}
+	var c core.Credential
+	err := core.Lookup(ctx, g, action, "M2MApiKey "+core.LogSafe(id, 200), errNoAPIKey, func(ctx context.Context) (core.Target, error) {
+		if id == "" || len(id) > 200 {
+			return core.Target{}, errNoAPIKey
+		}
+		var err error
+		c, err = a.store.GetCredential(ctx, id)
+		if err == nil && c.Kind != core.CredAPIKey {
+			return core.Target{}, errNoAPIKey
+		}
+		return core.Target{OrgID: c.OrgID}, err
+	})
 	if err != nil {
-		return c, "", err
-	}
-	if err := g.Authorize(ctx, action, core.Target{OrgID: c.OrgID}, "M2MApiKey "+c.Lookup); err != nil {
-		return c, "", err
+		return core.Credential{}, "", err
 	}
 	p, err := a.store.GetPrincipal(ctx, c.PrincipalID)
 	return c, p.Name, err
@@ -401,10 +421,10 @@ func (a *Admin) AddSIM(ctx context.Context, g core.Gate, r AddSIMRequest) (SIMVi
 	if err != nil {
 		return SIMView{}, err
 	}
-	if err := a.configured(env, r.Partner); err != nil {
+	if err := g.Authorize(ctx, core.ActM2MSIMsCreate, core.Target{}, "SIM "+core.LogSafe(r.ICCID, 24)+" in "+env); err != nil {
 		return SIMView{}, err
 	}
-	if err := g.Authorize(ctx, core.ActM2MSIMsCreate, core.Target{}, "SIM "+core.LogSafe(r.ICCID, 24)+" in "+env); err != nil {
+	if err := a.configured(env, r.Partner); err != nil {
 		return SIMView{}, err
 	}
 	s, err := AddSIM(ctx, a.d, env, r.Partner, r.ICCID, r.Tariff)
@@ -471,17 +491,20 @@ func (a *Admin) sim(ctx context.Context, g core.Gate, action core.Action, env, i
 	if err != nil {
 		return SIM{}, core.Document{}, err
 	}
-	if !ValidICCID(iccid) {
-		return SIM{}, core.Document{}, core.E(core.KindNotFound, "no such SIM")
-	}
-	s, doc, err := loadSIM(ctx, a.d, env, iccid)
-	if core.KindOf(err) == core.KindNotFound {
-		return s, doc, core.E(core.KindNotFound, "no such SIM in "+env)
-	}
+	var s SIM
+	var doc core.Document
+	err = core.Lookup(ctx, g, action, "SIM "+core.LogSafe(iccid, 24)+" in "+env, core.E(core.KindNotFound, "no such SIM in "+env), func(ctx context.Context) (core.Target, error) {
+		if !ValidICCID(iccid) {
+			return core.Target{}, core.E(core.KindNotFound, "no such SIM")
+		}
+		var err error
+		s, doc, err = loadSIM(ctx, a.d, env, iccid)
+		return core.Target{OrgID: doc.OrgID}, err
+	})
 	if err != nil {
-		return s, doc, err
+		return SIM{}, core.Document{}, err
 	}
-	return s, doc, g.Authorize(ctx, action, core.Target{OrgID: doc.OrgID}, "SIM "+iccid+" in "+env)
+	return s, doc, nil
 }
 
 // ListOutbox lists the jobs of the environments' callback outboxes, newest
@@ -543,27 +566,31 @@ func (a *Admin) ListOutbox(ctx context.Context, g core.Gate, r ListRequest) (Lis
 // more (a notification that fails again is failed again). Only a failed
 // job can be requeued (conflict otherwise); the requeue is audited.
 func (a *Admin) RequeueJob(ctx context.Context, g core.Gate, id string) (JobView, error) {
-	if id == "" || len(id) > 200 {
-		return JobView{}, core.E(core.KindNotFound, "no such job")
-	}
-	j, err := a.store.GetJob(ctx, id)
-	if core.KindOf(err) == core.KindNotFound || (err == nil && j.Queue != queueOf(EnvTA) && j.Queue != queueOf(EnvPE)) {
-		return JobView{}, core.E(core.KindNotFound, "no such job")
-	}
-	if err != nil {
-		return JobView{}, err
-	}
 	now := a.d.Clock.Now()
-	v := jobView(j, now)
+	var v JobView
 	org := ""
-	if v.Partner != "" {
-		rec, _, err := a.record(ctx, v.Partner)
-		if err != nil {
-			return JobView{}, err
+	err := core.Lookup(ctx, g, core.ActM2MOutboxRequeue, "m2m outbox job "+core.LogSafe(id, 200), errNoJob, func(ctx context.Context) (core.Target, error) {
+		if id == "" || len(id) > 200 {
+			return core.Target{}, errNoJob
 		}
-		org = rec.OrgID
-	}
-	if err := g.Authorize(ctx, core.ActM2MOutboxRequeue, core.Target{OrgID: org}, "m2m outbox job "+id); err != nil {
+		j, err := a.store.GetJob(ctx, id)
+		if err == nil && j.Queue != queueOf(EnvTA) && j.Queue != queueOf(EnvPE) {
+			return core.Target{}, errNoJob
+		}
+		if err != nil {
+			return core.Target{}, err
+		}
+		v = jobView(j, now)
+		if v.Partner != "" {
+			rec, _, err := a.record(ctx, v.Partner)
+			if err != nil {
+				return core.Target{}, err
+			}
+			org = rec.OrgID
+		}
+		return core.Target{OrgID: org}, nil
+	})
+	if err != nil {
 		return JobView{}, err
 	}
 	if err := a.store.RequeueJob(ctx, id, now); err != nil {
@@ -572,7 +599,8 @@ func (a *Admin) RequeueJob(ctx context.Context, g core.Gate, id string) (JobView
 		}
 		return JobView{}, err
 	}
-	if j, err = a.store.GetJob(ctx, id); err != nil {
+	j, err := a.store.GetJob(ctx, id)
+	if err != nil {
 		return JobView{}, err
 	}
 	return jobView(j, now), a.d.Audit.Record(ctx, a.event(g, core.AuditUpdate, org, "outbox job "+id,

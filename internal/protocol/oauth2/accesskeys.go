@@ -164,16 +164,13 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorizeObject checks that the caller may perform action on an object
-// owned by (orgID, principalID). Both kinds of refusal are audited; an
-// object of another organisation is answered as not found (its existence
-// is not the caller's business), any other refusal 403.
+// owned by (orgID, principalID). Every refusal is audited; one because the
+// object is outside the caller's reach is answered as not found
+// (core.NotFoundIfOutOfReach: its existence is not the caller's
+// business), any other refusal 403.
 func (m *Module) authorizeObject(r *http.Request, action core.Action, orgID, principalID, subject, notFound string) error {
-	c := caller(r)
-	err := m.bearer.authorize(r, c, action, core.Target{OrgID: orgID, PrincipalID: principalID}, subject)
-	if err != nil && core.KindOf(err) == core.KindForbidden && orgID != c.OrgID() {
-		return core.E(core.KindNotFound, notFound)
-	}
-	return err
+	err := m.bearer.authorize(r, caller(r), action, core.Target{OrgID: orgID, PrincipalID: principalID}, subject)
+	return core.NotFoundIfOutOfReach(err, core.E(core.KindNotFound, notFound))
 }
 
 // findKey returns the active key named in the path if the caller may

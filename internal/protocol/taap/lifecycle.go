@@ -116,6 +116,22 @@ func (a *Admin) client(ctx context.Context, clientID string) (core.Credential, c
 	return c, p, err
 }
 
+// clientFor finds a live client and checks who may perform action on it
+// (core.Lookup: a client the caller may not see is not found either).
+func (a *Admin) clientFor(ctx context.Context, who core.Gate, action core.Action, clientID, subject string) (core.Credential, core.Principal, error) {
+	var c core.Credential
+	var p core.Principal
+	err := core.Lookup(ctx, who, action, subject, errNoClient, func(ctx context.Context) (core.Target, error) {
+		var err error
+		c, p, err = a.client(ctx, clientID)
+		return core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, err
+	})
+	if err != nil {
+		return core.Credential{}, core.Principal{}, err
+	}
+	return c, p, nil
+}
+
 func clientView(c core.Credential, p core.Principal) Client {
 	var meta clientMeta
 	_ = json.Unmarshal(c.Meta, &meta) // a client without metadata has no scope
@@ -157,14 +173,8 @@ func (a *Admin) ListClients(ctx context.Context, who core.Gate, orgID string, pa
 
 // GetClient shows one live client.
 func (a *Admin) GetClient(ctx context.Context, who core.Gate, clientID string) (Client, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActClientsRead, subjectClient(clientID)); err != nil {
-		return Client{}, err
-	}
-	c, p, err := a.client(ctx, clientID)
+	c, p, err := a.clientFor(ctx, who, core.ActClientsRead, clientID, subjectClient(clientID))
 	if err != nil {
-		return Client{}, err
-	}
-	if err := who.Authorize(ctx, core.ActClientsRead, core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, subjectClient(clientID)); err != nil {
 		return Client{}, err
 	}
 	return clientView(c, p), nil
@@ -174,14 +184,8 @@ func (a *Admin) GetClient(ctx context.Context, who core.Gate, clientID string) (
 // issued), then every key (no PoP signature verifies), its principal
 // disabled and every token issued to it revoked.
 func (a *Admin) DeleteClient(ctx context.Context, who core.Gate, clientID string) (ClientDeletion, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActClientsDelete, subjectClient(clientID)); err != nil {
-		return ClientDeletion{}, err
-	}
-	c, _, err := a.client(ctx, clientID)
+	c, _, err := a.clientFor(ctx, who, core.ActClientsDelete, clientID, subjectClient(clientID))
 	if err != nil {
-		return ClientDeletion{}, err
-	}
-	if err := who.Authorize(ctx, core.ActClientsDelete, core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, subjectClient(clientID)); err != nil {
 		return ClientDeletion{}, err
 	}
 	now := a.svc.Clock.Now()
@@ -244,14 +248,8 @@ func subjectKey(clientID, kid string) string {
 // AddKey registers another public key for a live client (key rotation:
 // both verify until the old one is revoked).
 func (a *Admin) AddKey(ctx context.Context, who core.Gate, clientID string, publicKey []byte) (ClientKey, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActClientKeysCreate, subjectClient(clientID)); err != nil {
-		return ClientKey{}, err
-	}
-	c, _, err := a.client(ctx, clientID)
+	c, _, err := a.clientFor(ctx, who, core.ActClientKeysCreate, clientID, subjectClient(clientID))
 	if err != nil {
-		return ClientKey{}, err
-	}
-	if err := who.Authorize(ctx, core.ActClientKeysCreate, core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, subjectClient(clientID)); err != nil {
 		return ClientKey{}, err
 	}
 	k, err := ParsePublicKey(publicKey)
@@ -300,14 +298,8 @@ func (a *Admin) key(ctx context.Context, c core.Credential, kid string) (ClientK
 
 // ListKeys lists a live client's keys, the revoked ones too with includeRevoked.
 func (a *Admin) ListKeys(ctx context.Context, who core.Gate, clientID string, includeRevoked bool, page core.Page) ([]ClientKey, int, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActClientKeysRead, subjectClient(clientID)); err != nil {
-		return nil, 0, err
-	}
-	c, _, err := a.client(ctx, clientID)
+	c, _, err := a.clientFor(ctx, who, core.ActClientKeysRead, clientID, subjectClient(clientID))
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := who.Authorize(ctx, core.ActClientKeysRead, core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, subjectClient(clientID)); err != nil {
 		return nil, 0, err
 	}
 	creds, total, err := a.svc.Store.ListCredentials(ctx, core.CredentialFilter{PrincipalID: c.PrincipalID, Kind: core.CredPublicKey, IncludeRevoked: includeRevoked}, page)
@@ -323,14 +315,8 @@ func (a *Admin) ListKeys(ctx context.Context, who core.Gate, clientID string, in
 
 // GetKey shows one key of a live client, revoked or not.
 func (a *Admin) GetKey(ctx context.Context, who core.Gate, clientID, kid string) (ClientKey, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActClientKeysRead, subjectKey(clientID, kid)); err != nil {
-		return ClientKey{}, err
-	}
-	c, _, err := a.client(ctx, clientID)
+	c, _, err := a.clientFor(ctx, who, core.ActClientKeysRead, clientID, subjectKey(clientID, kid))
 	if err != nil {
-		return ClientKey{}, err
-	}
-	if err := who.Authorize(ctx, core.ActClientKeysRead, core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, subjectKey(clientID, kid)); err != nil {
 		return ClientKey{}, err
 	}
 	return a.key(ctx, c, kid)
@@ -340,14 +326,8 @@ func (a *Admin) GetKey(ctx context.Context, who core.Gate, clientID, kid string)
 // (on other nodes within taap.client_cache_ttl). Access tokens stay: every
 // request needs a PoP signature by a key that is still active.
 func (a *Admin) RevokeKey(ctx context.Context, who core.Gate, clientID, kid string) (KeyRevocation, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActClientKeysRevoke, subjectKey(clientID, kid)); err != nil {
-		return KeyRevocation{}, err
-	}
-	c, _, err := a.client(ctx, clientID)
+	c, _, err := a.clientFor(ctx, who, core.ActClientKeysRevoke, clientID, subjectKey(clientID, kid))
 	if err != nil {
-		return KeyRevocation{}, err
-	}
-	if err := who.Authorize(ctx, core.ActClientKeysRevoke, core.Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, subjectKey(clientID, kid)); err != nil {
 		return KeyRevocation{}, err
 	}
 	k, err := a.key(ctx, c, kid)
@@ -423,28 +403,31 @@ func (a *Admin) ListSIMs(ctx context.Context, who core.Gate, orgID string, page 
 	return out, total, nil
 }
 
-// sim finds a SIM record; a malformed ICCID is invalid input.
-func (a *Admin) sim(ctx context.Context, iccid string) (core.Document, error) {
-	if err := ValidICCID(iccid); err != nil {
+var errNoSIM = core.E(core.KindNotFound, "no such SIM record")
+
+// sim finds a SIM record and checks who may perform action on it
+// (core.Lookup: a record the caller may not see is not found either); a
+// malformed ICCID is invalid input, whoever asks.
+func (a *Admin) sim(ctx context.Context, who core.Gate, action core.Action, iccid string) (core.Document, error) {
+	var d core.Document
+	err := core.Lookup(ctx, who, action, subjectSIM(iccid), errNoSIM, func(ctx context.Context) (core.Target, error) {
+		if err := ValidICCID(iccid); err != nil {
+			return core.Target{}, err
+		}
+		var err error
+		d, err = a.svc.Store.GetDocument(ctx, CollectionSIMs, iccid)
+		return core.Target{OrgID: d.OrgID}, err
+	})
+	if err != nil {
 		return core.Document{}, err
 	}
-	d, err := a.svc.Store.GetDocument(ctx, CollectionSIMs, iccid)
-	if core.KindOf(err) == core.KindNotFound {
-		return core.Document{}, core.E(core.KindNotFound, "no such SIM record")
-	}
-	return d, err
+	return d, nil
 }
 
 // GetSIM shows one SIM record.
 func (a *Admin) GetSIM(ctx context.Context, who core.Gate, iccid string) (SIMRecord, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActSIMsRead, subjectSIM(iccid)); err != nil {
-		return SIMRecord{}, err
-	}
-	d, err := a.sim(ctx, iccid)
+	d, err := a.sim(ctx, who, core.ActSIMsRead, iccid)
 	if err != nil {
-		return SIMRecord{}, err
-	}
-	if err := who.Authorize(ctx, core.ActSIMsRead, core.Target{OrgID: d.OrgID}, subjectSIM(iccid)); err != nil {
 		return SIMRecord{}, err
 	}
 	return simView(d)
@@ -452,19 +435,13 @@ func (a *Admin) GetSIM(ctx context.Context, who core.Gate, iccid string) (SIMRec
 
 // DeleteSIM deletes a SIM record: the connectivity resource answers 404 for it.
 func (a *Admin) DeleteSIM(ctx context.Context, who core.Gate, iccid string) (SIMDeletion, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActSIMsDelete, subjectSIM(iccid)); err != nil {
-		return SIMDeletion{}, err
-	}
-	d, err := a.sim(ctx, iccid)
+	d, err := a.sim(ctx, who, core.ActSIMsDelete, iccid)
 	if err != nil {
-		return SIMDeletion{}, err
-	}
-	if err := who.Authorize(ctx, core.ActSIMsDelete, core.Target{OrgID: d.OrgID}, subjectSIM(iccid)); err != nil {
 		return SIMDeletion{}, err
 	}
 	if err := a.svc.Store.DeleteDocument(ctx, CollectionSIMs, iccid); err != nil {
 		if core.KindOf(err) == core.KindNotFound { // deleted meanwhile
-			return SIMDeletion{}, core.E(core.KindNotFound, "no such SIM record")
+			return SIMDeletion{}, errNoSIM
 		}
 		return SIMDeletion{}, err
 	}

@@ -94,6 +94,26 @@ func (a *Admin) brand(ctx context.Context, brandID string) (core.Principal, core
 	return p, creds[0], nil
 }
 
+// brandFor finds a live brand and checks who may perform action on it,
+// on target (the brand, or its organisation's products) (core.Lookup: a
+// brand the caller may not see is not found either).
+func (a *Admin) brandFor(ctx context.Context, who core.Gate, action core.Action, brandID, subject string, products bool) (core.Principal, core.Credential, error) {
+	var p core.Principal
+	var c core.Credential
+	err := core.Lookup(ctx, who, action, subject, errNoBrand, func(ctx context.Context) (core.Target, error) {
+		var err error
+		p, c, err = a.brand(ctx, brandID)
+		if products {
+			return core.Target{OrgID: p.OrgID}, err
+		}
+		return core.Target{OrgID: p.OrgID, PrincipalID: p.ID}, err
+	})
+	if err != nil {
+		return core.Principal{}, core.Credential{}, err
+	}
+	return p, c, nil
+}
+
 func brandView(p core.Principal, c core.Credential) Brand {
 	return Brand{BrandID: p.ID, OrgID: p.OrgID, Name: p.Name, ApplicationToken: c.Lookup, Disabled: p.Disabled, CreatedAt: p.CreatedAt.UTC()}
 }
@@ -131,14 +151,8 @@ func (a *Admin) ListBrands(ctx context.Context, who core.Gate, orgID string, pag
 
 // GetBrand shows one live brand.
 func (a *Admin) GetBrand(ctx context.Context, who core.Gate, brandID string) (Brand, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActTPVBrandsRead, subjectBrand(brandID)); err != nil {
-		return Brand{}, err
-	}
-	p, c, err := a.brand(ctx, brandID)
+	p, c, err := a.brandFor(ctx, who, core.ActTPVBrandsRead, brandID, subjectBrand(brandID), false)
 	if err != nil {
-		return Brand{}, err
-	}
-	if err := who.Authorize(ctx, core.ActTPVBrandsRead, core.Target{OrgID: p.OrgID, PrincipalID: p.ID}, subjectBrand(brandID)); err != nil {
 		return Brand{}, err
 	}
 	return brandView(p, c), nil
@@ -147,14 +161,8 @@ func (a *Admin) GetBrand(ctx context.Context, who core.Gate, brandID string) (Br
 // DeleteBrand retires a brand: its application tokens first (no new
 // login), then its principal disabled and every auth_token revoked.
 func (a *Admin) DeleteBrand(ctx context.Context, who core.Gate, brandID string) (BrandDeletion, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActTPVBrandsDelete, subjectBrand(brandID)); err != nil {
-		return BrandDeletion{}, err
-	}
-	p, _, err := a.brand(ctx, brandID)
+	p, _, err := a.brandFor(ctx, who, core.ActTPVBrandsDelete, brandID, subjectBrand(brandID), false)
 	if err != nil {
-		return BrandDeletion{}, err
-	}
-	if err := who.Authorize(ctx, core.ActTPVBrandsDelete, core.Target{OrgID: p.OrgID, PrincipalID: p.ID}, subjectBrand(brandID)); err != nil {
 		return BrandDeletion{}, err
 	}
 	now := a.svc.Clock.Now()
@@ -187,17 +195,15 @@ func (a *Admin) DeleteBrand(ctx context.Context, who core.Gate, brandID string) 
 // brand's organisation's product.
 func (a *Admin) productOf(ctx context.Context, who core.Gate, action core.Action, brandID, code string) (core.Principal, error) {
 	subject := subjectProduct(brandID, code)
+	// Refused before the code's form is checked, as brandFor would.
 	if err := core.RefuseUngranted(ctx, who, action, subject); err != nil {
 		return core.Principal{}, err
 	}
 	if !ValidProgramCode(code) {
 		return core.Principal{}, core.E(core.KindInvalidInput, "program_code must be 1 to "+strconv.Itoa(maxProgramCode)+" letters, digits, '-' or '_'.")
 	}
-	p, _, err := a.brand(ctx, brandID)
-	if err != nil {
-		return core.Principal{}, err
-	}
-	return p, who.Authorize(ctx, action, core.Target{OrgID: p.OrgID}, subject)
+	p, _, err := a.brandFor(ctx, who, action, brandID, subject, true)
+	return p, err
 }
 
 func productView(orgID string, d core.Document) (BrandProduct, error) {
@@ -228,14 +234,8 @@ func (a *Admin) AddProduct(ctx context.Context, who core.Gate, brandID, code, na
 
 // ListProducts lists the products of a live brand's organisation, newest first.
 func (a *Admin) ListProducts(ctx context.Context, who core.Gate, brandID string, page core.Page) ([]BrandProduct, int, error) {
-	if err := core.RefuseUngranted(ctx, who, core.ActTPVProductsRead, subjectBrand(brandID)); err != nil {
-		return nil, 0, err
-	}
-	p, _, err := a.brand(ctx, brandID)
+	p, _, err := a.brandFor(ctx, who, core.ActTPVProductsRead, brandID, subjectBrand(brandID), true)
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := who.Authorize(ctx, core.ActTPVProductsRead, core.Target{OrgID: p.OrgID}, subjectBrand(brandID)); err != nil {
 		return nil, 0, err
 	}
 	docs, total, err := a.svc.Store.ListDocuments(ctx, CollectionProducts, p.OrgID, page)
