@@ -67,28 +67,31 @@ func TestM2MAdminOperations(t *testing.T) {
 		name string
 		op   func(g core.Gate) error
 		ok   []string
+		// lookup: the operation names an object, which another
+		// organisation's owner is answered as not found (refusal audited).
+		lookup bool
 	}{
-		{"get partner", func(g core.Gate) error { _, err := ops.GetPartner(ctx, g, "acme"); return err }, reads},
-		{"get apikey", func(g core.Gate) error { _, err := ops.GetAPIKey(ctx, g, keyID); return err }, reads},
+		{"get partner", func(g core.Gate) error { _, err := ops.GetPartner(ctx, g, "acme"); return err }, reads, true},
+		{"get apikey", func(g core.Gate) error { _, err := ops.GetAPIKey(ctx, g, keyID); return err }, reads, true},
 		{"list acme's apikeys", func(g core.Gate) error {
 			_, err := ops.ListAPIKeys(ctx, g, m2m.ListRequest{Partner: "acme"})
 			return err
-		}, reads},
-		{"get SIM", func(g core.Gate) error { _, err := ops.GetSIM(ctx, g, "TA", iccid); return err }, reads},
+		}, reads, true},
+		{"get SIM", func(g core.Gate) error { _, err := ops.GetSIM(ctx, g, "TA", iccid); return err }, reads, true},
 		{"list acme's SIMs", func(g core.Gate) error {
 			_, err := ops.ListSIMs(ctx, g, m2m.ListRequest{OrgID: acme.OrgID})
 			return err
-		}, reads},
-		{"list outbox", func(g core.Gate) error { _, err := ops.ListOutbox(ctx, g, m2m.ListRequest{}); return err }, append(reads, "other's owner")},
+		}, reads, false},
+		{"list outbox", func(g core.Gate) error { _, err := ops.ListOutbox(ctx, g, m2m.ListRequest{}); return err }, append(reads, "other's owner"), false},
 		{"create apikey", func(g core.Gate) error {
 			_, err := ops.CreateAPIKey(ctx, g, m2m.CreateAPIKeyRequest{Partner: "acme"})
 			return err
-		}, []string{"admin"}},
+		}, []string{"admin"}, false},
 		{"add SIM", func(g core.Gate) error {
 			sims++
 			_, err := ops.AddSIM(ctx, g, m2m.AddSIMRequest{Partner: "acme", ICCID: fmt.Sprintf("89490200000001%05d", sims)})
 			return err
-		}, []string{"admin"}},
+		}, []string{"admin"}, false},
 	} {
 		for name, g := range gates {
 			t.Run(tt.name+"/"+name, func(t *testing.T) {
@@ -98,11 +101,15 @@ func TestM2MAdminOperations(t *testing.T) {
 				for _, n := range tt.ok {
 					allowed = allowed || n == name
 				}
+				want := core.KindForbidden
+				if tt.lookup && name == "other's owner" {
+					want = core.KindNotFound
+				}
 				switch {
 				case allowed && err != nil:
 					t.Fatalf("refused: %v", err)
-				case !allowed && core.KindOf(err) != core.KindForbidden:
-					t.Fatalf("err = %v, want forbidden", err)
+				case !allowed && core.KindOf(err) != want:
+					t.Fatalf("err = %v, want %v", err, want)
 				case !allowed && admintest.Refusals(t, svc) != before+1:
 					t.Fatal("refusal not audited")
 				}
@@ -283,10 +290,10 @@ func TestAttack_M2MAdminRoutes(t *testing.T) {
 		status                    int
 		audited                   bool
 	}{
-		{"another organisation's key", otherOwner, "GET", keyPath, nil, 403, true},
-		{"another organisation's partner", otherOwner, "GET", "/admin/m2m/partners/acme", nil, 403, true},
-		{"another organisation's partner as a filter", otherOwner, "GET", m2m.RouteAPIKeys + "?partner=acme", nil, 403, true},
-		{"another organisation's SIM", otherOwner, "GET", "/admin/m2m/sims/" + iccid, nil, 403, true},
+		{"another organisation's key", otherOwner, "GET", keyPath, nil, 404, true},
+		{"another organisation's partner", otherOwner, "GET", "/admin/m2m/partners/acme", nil, 404, true},
+		{"another organisation's partner as a filter", otherOwner, "GET", m2m.RouteAPIKeys + "?partner=acme", nil, 404, true},
+		{"another organisation's SIM", otherOwner, "GET", "/admin/m2m/sims/" + iccid, nil, 404, true},
 		{"another organisation in the query", owner, "GET", m2m.RouteSIMs + "?org=" + admintest.Org(t, svc, "initech"), nil, 403, true},
 		{"owner revokes", owner, "POST", keyPath + "/revoke", nil, 403, true},
 		{"owner deletes a SIM", owner, "DELETE", "/admin/m2m/sims/" + iccid, nil, 403, true},

@@ -162,10 +162,12 @@ func TestAdminRoutesTAAP(t *testing.T) {
 	}
 }
 
-// TestAttack_AdminTAAPOtherOrganisation: an owner naming another
-// organisation's client, key or SIM, or listing its objects, is refused
-// 403 and audited; an owner's listing never shows another organisation's.
-// Changes are refused to owners even in their own organisation.
+// TestAttack_AdminTAAPOtherOrganisation: an owner reading another
+// organisation's client, key or SIM is answered 404 as for an unknown id;
+// changing them or listing the organisation's objects is refused 403;
+// every refusal is audited; an owner's listing never shows another
+// organisation's. Changes are refused to owners even in their own
+// organisation.
 func TestAttack_AdminTAAPOtherOrganisation(t *testing.T) {
 	f := newFixture(t, fixtureOpts{admin: true})
 	other, err := f.env.Svc.CreateOrganisation(context.Background(), "other")
@@ -174,18 +176,22 @@ func TestAttack_AdminTAAPOtherOrganisation(t *testing.T) {
 	}
 	tok, owner := accessToken(t, f.env.Svc, other.ID, core.PrincipalOwner)
 	id, kid := f.client.ClientID, f.client.Thumbprints[0]
-	for _, r := range []struct{ method, path string }{
-		{"GET", taap.RouteAdminClients + "/" + id},
-		{"DELETE", taap.RouteAdminClients + "/" + id},
-		{"GET", taap.RouteAdminClients + "/" + id + "/keys"},
-		{"GET", taap.RouteAdminClients + "/" + id + "/keys/" + kid},
-		{"POST", taap.RouteAdminClients + "/" + id + "/keys/" + kid + "/revoke"},
-		{"GET", taap.RouteAdminClients + "?org=" + f.client.OrgID},
-		{"GET", taap.RouteAdminSIMs + "?org=" + f.client.OrgID},
-		{"GET", taap.RouteAdminSIMs + "/" + testICCID},
-		{"DELETE", taap.RouteAdminSIMs + "/" + testICCID},
+	for _, r := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", taap.RouteAdminClients + "/" + id, 404, "not_found"},
+		{"DELETE", taap.RouteAdminClients + "/" + id, 403, "insufficient_scope"},
+		{"GET", taap.RouteAdminClients + "/" + id + "/keys", 404, "not_found"},
+		{"GET", taap.RouteAdminClients + "/" + id + "/keys/" + kid, 404, "not_found"},
+		{"POST", taap.RouteAdminClients + "/" + id + "/keys/" + kid + "/revoke", 403, "insufficient_scope"},
+		{"GET", taap.RouteAdminClients + "?org=" + f.client.OrgID, 403, "insufficient_scope"},
+		{"GET", taap.RouteAdminSIMs + "?org=" + f.client.OrgID, 403, "insufficient_scope"},
+		{"GET", taap.RouteAdminSIMs + "/" + testICCID, 404, "not_found"},
+		{"DELETE", taap.RouteAdminSIMs + "/" + testICCID, 403, "insufficient_scope"},
 	} {
-		if st, e := adminCall(t, f.env.URL, r.method, r.path, tok, nil); st != 403 || e["error"] != "insufficient_scope" {
+		if st, e := adminCall(t, f.env.URL, r.method, r.path, tok, nil); st != r.status || e["error"] != r.code {
 			t.Errorf("%s %s: %d %v", r.method, r.path, st, e)
 		}
 	}

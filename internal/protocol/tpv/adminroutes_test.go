@@ -188,24 +188,29 @@ func TestAttack_DeletedTPVBrandRefused(t *testing.T) {
 	}
 }
 
-// TestAttack_AdminTPVOtherOrganisation: an owner naming another
-// organisation's brand or its products is refused 403 and audited; its
-// own listing never shows another organisation's brands; changes are
-// refused to owners even in their own organisation.
+// TestAttack_AdminTPVOtherOrganisation: an owner reading another
+// organisation's brand or its products is answered 404 as for an unknown
+// brand, changing them or naming the organisation is refused 403; every
+// refusal is audited; its own listing never shows another organisation's
+// brands; changes are refused to owners even in their own organisation.
 func TestAttack_AdminTPVOtherOrganisation(t *testing.T) {
 	f := startAdmin(t, tpv.DefaultConfig())
 	other := f.newBrand(t, "", "Other Brand")
 	tok, owner := f.accessToken(t, other.OrgID, core.PrincipalOwner)
 	id := f.brand.BrandID
-	for _, r := range []struct{ method, path string }{
-		{"GET", tpv.RouteAdminBrands + "/" + id},
-		{"DELETE", tpv.RouteAdminBrands + "/" + id},
-		{"GET", tpv.RouteAdminBrands + "?org=" + f.brand.OrgID},
-		{"GET", tpv.RouteAdminBrands + "/" + id + "/products"},
-		{"GET", tpv.RouteAdminBrands + "/" + id + "/products/555"},
-		{"DELETE", tpv.RouteAdminBrands + "/" + id + "/products/555"},
+	for _, r := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", tpv.RouteAdminBrands + "/" + id, 404, "not_found"},
+		{"DELETE", tpv.RouteAdminBrands + "/" + id, 403, "insufficient_scope"},
+		{"GET", tpv.RouteAdminBrands + "?org=" + f.brand.OrgID, 403, "insufficient_scope"},
+		{"GET", tpv.RouteAdminBrands + "/" + id + "/products", 404, "not_found"},
+		{"GET", tpv.RouteAdminBrands + "/" + id + "/products/555", 404, "not_found"},
+		{"DELETE", tpv.RouteAdminBrands + "/" + id + "/products/555", 403, "insufficient_scope"},
 	} {
-		if st, e := f.adminCall(t, r.method, r.path, tok, nil); st != 403 || e["error"] != "insufficient_scope" {
+		if st, e := f.adminCall(t, r.method, r.path, tok, nil); st != r.status || e["error"] != r.code {
 			t.Errorf("%s %s: %d %v", r.method, r.path, st, e)
 		}
 	}
