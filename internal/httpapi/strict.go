@@ -426,12 +426,15 @@ func (s *headScanner) reset() {
 }
 
 // wholeHead takes the head at the start of b when it ends within b and
-// has no bare LF: it reads its framing in place (as endHead does with a
-// kept head) and returns the bytes it took, through the LF that ends it.
-// It returns 0, having changed nothing, for a head that goes on past b or
-// has a bare LF: the line-at-a-time path takes those.
+// has no bare LF: it reads its framing in place, in the same pass that
+// finds its lines (as framing does with a kept head), and returns the
+// bytes it took, through the LF that ends it. It returns 0, having
+// changed nothing, for a head that goes on past b or has a bare LF: the
+// line-at-a-time path takes those.
 func (s *headScanner) wholeHead(b []byte) int {
 	start, pos := 0, 0 // the head (after empty lines before it), the line
+	reqLine := []byte(nil)
+	f := headFraming{length: -1}
 	for {
 		j := bytes.IndexByte(b[pos:], '\n')
 		if j < 0 {
@@ -444,12 +447,22 @@ func (s *headScanner) wholeHead(b []byte) int {
 		// A line of CRs only is empty, as lineLen counts it.
 		if b[pos] == '\r' && len(bytes.Trim(b[pos:end], "\r")) == 0 {
 			if end-start > 1 { // CRLF CRLF: the head ends
-				if s.framing(b[start:end]); s.off {
+				if pos == start { // the head is this line alone
+					reqLine = b[start:end]
+				}
+				if end-start >= maxHeadScan {
+					f.off = true
+				}
+				if s.frame(reqLine, f); s.off {
 					s.keepAll(b[start:end]) // left as the line-at-a-time path leaves it
 				}
 				return end + 1
 			}
 			start = end + 1 // an empty line before the request line
+		} else if pos == start {
+			reqLine = b[pos:end]
+		} else {
+			f.line(b[pos:end])
 		}
 		pos = end + 1
 	}
@@ -462,57 +475,69 @@ func (s *headScanner) endHead() { s.framing(s.head) }
 // runs for every request). head holds the head's bytes up to the CR of
 // its empty last line, as keep gathers them.
 func (s *headScanner) framing(head []byte) {
-	if len(head) >= maxHeadScan {
-		s.off = true
-		return
-	}
+	f := headFraming{length: -1, off: len(head) >= maxHeadScan}
 	// Every LF kept in a head ends a line and follows a CR (a bare LF
 	// is refused): the lines are what lies between LFs, less that CR.
 	reqLine, rest, _ := bytes.Cut(head, lf)
-	var length int64 = -1
-	chunked := false
-	for len(rest) > 0 {
+	for len(rest) > 0 && !f.off {
 		var ln []byte
 		ln, rest, _ = bytes.Cut(rest, lf)
-		if !mayFrame(ln) {
-			continue
-		}
-		ln = bytes.TrimSuffix(ln, cr)
-		name, value, ok := bytes.Cut(ln, colon)
-		if !ok {
-			continue
-		}
-		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
-		switch {
-		case asciiEqualFold(name, "content-length"):
-			u, err := strconv.ParseUint(string(value), 10, 63)
-			n := int64(u)
-			if err != nil || length >= 0 && n != length {
-				s.off = true
-				return
-			}
-			length = n
-		case asciiEqualFold(name, "transfer-encoding"):
-			if !bytes.EqualFold(value, []byte("chunked")) || chunked {
-				s.off = true
-				return
-			}
-			chunked = true
-		case asciiEqualFold(name, "upgrade"):
-			s.off = true
+		f.line(ln)
+	}
+	s.frame(reqLine, f)
+}
+
+// headFraming is what a head's lines say of the body after it.
+type headFraming struct {
+	length  int64 // Content-Length; -1: none
+	chunked bool
+	off     bool // framing net/http refuses, or that is not followed
+}
+
+// line reads one header line, its LF excluded (a CR before it included).
+func (f *headFraming) line(ln []byte) {
+	if f.off || !mayFrame(ln) {
+		return
+	}
+	ln = bytes.TrimSuffix(ln, cr)
+	name, value, ok := bytes.Cut(ln, colon)
+	if !ok {
+		return
+	}
+	name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+	switch {
+	case asciiEqualFold(name, "content-length"):
+		u, err := strconv.ParseUint(string(value), 10, 63)
+		n := int64(u)
+		if err != nil || f.length >= 0 && n != f.length {
+			f.off = true
 			return
 		}
+		f.length = n
+	case asciiEqualFold(name, "transfer-encoding"):
+		if !bytes.EqualFold(value, []byte("chunked")) || f.chunked {
+			f.off = true
+			return
+		}
+		f.chunked = true
+	case asciiEqualFold(name, "upgrade"):
+		f.off = true
 	}
-	if bytes.HasPrefix(reqLine, []byte("CONNECT ")) {
+}
+
+// frame sets the state after a head of request line reqLine and framing
+// f: checking stops (off) for framing not followed and for CONNECT.
+func (s *headScanner) frame(reqLine []byte, f headFraming) {
+	if f.off || bytes.HasPrefix(reqLine, []byte("CONNECT ")) {
 		s.off = true
 		return
 	}
 	s.head, s.lineLen, s.prevCR = s.head[:0], 0, false
 	switch {
-	case chunked: // wins over Content-Length, as in net/http
+	case f.chunked: // wins over Content-Length, as in net/http
 		s.state = inChunkSize
-	case length > 0:
-		s.state, s.left = inBody, length
+	case f.length > 0:
+		s.state, s.left = inBody, f.length
 	default:
 		s.state = inHead
 	}
