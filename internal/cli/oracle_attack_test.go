@@ -95,6 +95,7 @@ type oracleWorld struct {
 	askerIDs            map[string]bool               // their principal ids
 	orgB, principalB    string
 	credentialB, keyB   string // a credential id, an OAuth2 access key
+	psk                 string // a PSK identity of B
 	client, kid         string // a TAAP client of B and its key
 	taapSIM             string
 	brand               string // a TPV brand of B, with product 555
@@ -148,6 +149,14 @@ func newOracleWorld(t *testing.T) *oracleWorld {
 	w.principalB = str(admin("POST", "/admin/principals", `{"org_id":"`+w.orgB+`","kind":"owner","name":"b-owner"}`), "id")
 	cred := admin("POST", "/admin/credentials", `{"principal_id":"`+w.principalB+`"}`)
 	w.credentialB, w.keyB = str(cred, "id"), str(cred, "lookup")
+
+	// A PSK identity of B, made by B's owner through the device-server API.
+	psk := ask(t, env.URL, admintest.Token(t, svc, w.orgB, core.PrincipalOwner), "POST", "/identities/psk", "")
+	var pv struct{ Identity string }
+	if err := json.Unmarshal([]byte(psk.body), &pv); psk.status != http.StatusCreated || err != nil || pv.Identity == "" {
+		t.Fatalf("PSK identity of B: %s (%v)", psk, err)
+	}
+	w.psk = pv.Identity
 
 	pem, _ := json.Marshal(string(keytest.PublicKeyPEM(keytest.FakeRSAKey(2048))))
 	c := admin("POST", "/admin/taap/clients", `{"org_id":"`+w.orgB+`","name":"b-client","public_keys":[`+string(pem)+`]}`)
@@ -257,9 +266,11 @@ func TestAttack_AdminExistenceOracle(t *testing.T) {
 		{"Apstrata member add", "POST", "/admin/apstrata/accounts/" + w.account + "/members", "/admin/apstrata/accounts/" + nosuch + "/members", `{"name":"joe"}`, forbidden, "is not granted"},
 		{"Apstrata member delete", "DELETE", "/admin/apstrata/accounts/" + w.account + "/members/jane", "/admin/apstrata/accounts/" + nosuch + "/members/jane", "", forbidden, "is not granted"},
 
-		// The OAuth2 device-server API answers in its own shape, by the same rule.
+		// The device-server API (/accesskeys, /identities) answers in its own shape, by the same rule.
 		{"OAuth2 access key", "GET", "/accesskeys/" + w.keyB, "/accesskeys/" + nosuch, "", notFound, "accesskeys.read on another organisation's object"},
 		{"OAuth2 access key delete", "DELETE", "/accesskeys/" + w.keyB, "/accesskeys/" + nosuch, "", notFound, "accesskeys.delete on another organisation's object"},
+		{"PSK identity", "GET", "/identities/psk/" + w.psk, "/identities/psk/" + nosuch, "", notFound, "identities.read on another organisation's object"},
+		{"PSK identity delete", "DELETE", "/identities/psk/" + w.psk, "/identities/psk/" + nosuch, "", notFound, "identities.psk.delete on another organisation's object"},
 		// The legacy TAAP admin API is administrators' only: 403 before any lookup.
 		{"legacy TAAP client key add", "POST", "/taap/v1/clients/" + w.client + "/keys", "/taap/v1/clients/" + nosuch + "/keys", keyBody, forbidden, "is not granted"},
 	} {
@@ -283,6 +294,9 @@ func TestAttack_AdminExistenceOracle(t *testing.T) {
 		}
 	}
 	// Nothing changed, and an administrator still sees every object.
+	if cr, err := w.env.Svc.Store.FindCredential(context.Background(), core.CredPSK, w.psk); err != nil || cr.RevokedAt != nil {
+		t.Errorf("PSK identity after the refused delete: %+v, %v", cr, err)
+	}
 	for _, p := range []string{"/admin/principals/" + w.principalB, "/admin/taap/clients/" + w.client, "/admin/tpv/brands/" + w.brand + "/products/555",
 		"/admin/m2m/sims/" + w.m2mSIM, "/admin/apstrata/accounts/" + w.account + "/members/jane", "/admin/organisations/" + w.orgB} {
 		if a := ask(t, w.env.URL, w.admin, "GET", p, ""); a.status != 200 || bytes.Contains([]byte(a.body), []byte(`"deleted_at"`)) || bytes.Contains([]byte(a.body), []byte(`"disabled":true`)) {
