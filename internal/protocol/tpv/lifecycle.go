@@ -94,9 +94,9 @@ func (a *Admin) brand(ctx context.Context, brandID string) (core.Principal, core
 	return p, creds[0], nil
 }
 
-// brandFor finds a live brand and checks who may perform action on it,
-// on target (the brand, or its organisation's products) (core.Lookup: a
-// brand the caller may not see is not found either).
+// brandFor finds a live brand and checks who may perform action on it
+// (products: on its organisation's products, not on the brand itself).
+// A brand the caller may not see is not found either (core.Lookup).
 func (a *Admin) brandFor(ctx context.Context, who core.Gate, action core.Action, brandID, subject string, products bool) (core.Principal, core.Credential, error) {
 	var p core.Principal
 	var c core.Credential
