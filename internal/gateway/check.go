@@ -142,6 +142,8 @@ type nginxRefusal struct {
 	wrote bool
 }
 
+var _ http.ResponseWriter = (*nginxRefusal)(nil)
+
 func (n *nginxRefusal) WriteHeader(code int) {
 	if !n.wrote {
 		n.wrote = true
