@@ -50,11 +50,11 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measured time")
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "unmeasured load first, at the same rate")
 	conns := flag.Int("conns", 64, "connections (concurrent requests at most)")
-	memLimit := flag.Int64("memlimit", 2048, "MiB of heap at which the collector runs anyway while measuring")
+	memLimit := flag.Int64("memlimit", 2048, "MiB of heap at which the collector runs anyway while measuring (1 to 1048576)")
 	var hdr headers
 	flag.Var(&hdr, "H", "request header 'Name: value' (repeatable)")
 	flag.Parse()
-	if *target == "" || *rate <= 0 || *duration <= 0 || *conns <= 0 || *memLimit <= 0 {
+	if *target == "" || *rate <= 0 || *duration <= 0 || *conns <= 0 || *memLimit <= 0 || *memLimit > 1<<20 {
 		flag.Usage()
 		os.Exit(2)
 	}
