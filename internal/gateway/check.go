@@ -166,7 +166,7 @@ func (n *nginxRefusal) Write(p []byte) (int, error) {
 // nginx (the X-Original-URI form) w without the body and with the
 // reason in HeaderError.
 func refusalWriter(w http.ResponseWriter, r *http.Request, reason string) http.ResponseWriter {
-	if v := r.Header["X-Original-Uri"]; len(v) == 0 || v[0] == "" {
+	if !originalForm(r.Header) {
 		return w
 	}
 	if reason != "" {

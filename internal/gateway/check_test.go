@@ -166,6 +166,7 @@ func TestAttack_ForwardAuth(t *testing.T) {
 		{"untrusted peer in Envoy's form", "198.51.100.7", "GET", "/gateway/check/public/x", "", []string{"X-Test-Bearer", "alice"}, 403, "trusted_proxies", "forward-auth: untrusted front end"},
 		{"untrusted peer behind a spoofed X-Forwarded-For", "198.51.100.7", "GET", "/gateway/check", "", desc("/public/x", "X-Forwarded-For", frontEnd), 403, "trusted_proxies", "forward-auth: untrusted front end"},
 		{"spoofed X-Authgate-Subject", frontEnd, "GET", "/gateway/check", "", desc("/public/x", "X-Authgate-Subject", "admin"), 400, "only authgate sets", "forward-auth: description refused"},
+		{"spoofed X-Authgate-Error", frontEnd, "GET", "/gateway/check", "", desc("/public/x", "X-Authgate-Error", "none"), 400, "only authgate sets", "forward-auth: description refused"},
 		{"spoofed X-Authgate-Identity", frontEnd, "GET", "/gateway/check", "", desc("/public/x", "X-Authgate-Identity", "eyJ..."), 400, "only authgate sets", "forward-auth: description refused"},
 		{"described as the other route", frontEnd, "GET", "/gateway/check", "", desc("/private/x"), 403, "scope does not include private", "route private"},
 		{"dot segments into the other route", frontEnd, "GET", "/gateway/check", "", desc("/public/../private/x"), 400, "not canonical", "forward-auth: description refused"},

@@ -122,6 +122,14 @@ func originalHeader(h http.Header) (http.Header, error) {
 	return out, nil
 }
 
+// originalForm reports whether a check request is in nginx's form (a
+// non-empty X-Original-URI), whether or not it describes a request that
+// can be believed.
+func originalForm(h http.Header) bool {
+	v := h["X-Original-Uri"]
+	return len(v) > 0 && v[0] != ""
+}
+
 // errDescribe is the refusal of a check request that describes no original
 // request, or describes it in a way that cannot be believed.
 func errDescribe(msg string) error { return core.E(core.KindInvalidInput, "forward-auth: "+msg) }
@@ -166,9 +174,9 @@ func DescribeOriginal(r *http.Request) (Described, error) {
 		if method == "" {
 			return Described{}, errDescribe("X-Original-URI / X-Forwarded-Uri without X-Original-Method / X-Forwarded-Method")
 		}
-		d.Front = FrontOriginal
-		if len(h["X-Original-Uri"]) == 0 || h["X-Original-Uri"][0] == "" {
-			d.Front = FrontForwarded
+		d.Front = FrontForwarded
+		if originalForm(h) {
+			d.Front = FrontOriginal
 		}
 	case strings.HasPrefix(r.RequestURI, CheckPath+"/"):
 		// Envoy: the original path and query follow the prefix, raw.
