@@ -196,15 +196,8 @@ func (s Services) ListOrganisations(ctx context.Context, g Gate, p Page) ([]Orga
 
 // GetOrganisation reads one organisation.
 func (s Services) GetOrganisation(ctx context.Context, g Gate, id string) (OrganisationView, error) {
-	var o Organisation
-	err := Lookup(ctx, g, ActOrganisationsRead, "organisation "+LogSafe(id, MaxIDLen), errNoOrganisation, func(ctx context.Context) (Target, error) {
-		if err := checkID("organisation", id); err != nil {
-			return Target{}, err
-		}
-		var err error
-		o, err = s.Store.GetOrganisation(ctx, id)
-		return Target{OrgID: o.ID}, err
-	})
+	o, err := lookupID(ctx, g, ActOrganisationsRead, "organisation", id, errNoOrganisation, s.Store.GetOrganisation,
+		func(o Organisation) Target { return Target{OrgID: o.ID} })
 	if err != nil {
 		return OrganisationView{}, err
 	}
@@ -264,19 +257,8 @@ var (
 // principal reads principal id and checks g may perform action on it
 // (Lookup: one the caller may not see is not found).
 func (s Services) principal(ctx context.Context, g Gate, action Action, id string) (Principal, error) {
-	var p Principal
-	err := Lookup(ctx, g, action, "principal "+LogSafe(id, MaxIDLen), errNoPrincipal, func(ctx context.Context) (Target, error) {
-		if err := checkID("principal", id); err != nil {
-			return Target{}, err
-		}
-		var err error
-		p, err = s.Store.GetPrincipal(ctx, id)
-		return Target{OrgID: p.OrgID, PrincipalID: p.ID}, err
-	})
-	if err != nil {
-		return Principal{}, err
-	}
-	return p, nil
+	return lookupID(ctx, g, action, "principal", id, errNoPrincipal, s.Store.GetPrincipal,
+		func(p Principal) Target { return Target{OrgID: p.OrgID, PrincipalID: p.ID} })
 }
 
 // GetPrincipal reads one principal.
@@ -373,19 +355,29 @@ func (s Services) ListCredentials(ctx context.Context, g Gate, f CredentialFilte
 // credential reads credential id and checks g may perform action on it
 // (Lookup: one the caller may not see is not found).
 func (s Services) credential(ctx context.Context, g Gate, action Action, id string) (Credential, error) {
-	var c Credential
-	err := Lookup(ctx, g, action, "credential "+LogSafe(id, MaxIDLen), errNoCredential, func(ctx context.Context) (Target, error) {
-		if err := checkID("credential", id); err != nil {
+	return lookupID(ctx, g, action, "credential", id, errNoCredential, s.Store.GetCredential,
+		func(c Credential) Target { return Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID} })
+}
+
+// lookupID is Lookup for an object of the store read by its id (kind
+// names it in checkID's refusal and in the audit subject): the id's form
+// is checked, get reads it, target says whose it is.
+func lookupID[T any](ctx context.Context, g Gate, action Action, kind, id string, notFound error,
+	get func(context.Context, string) (T, error), target func(T) Target) (T, error) {
+	var v T
+	err := Lookup(ctx, g, action, kind+" "+LogSafe(id, MaxIDLen), notFound, func(ctx context.Context) (Target, error) {
+		if err := checkID(kind, id); err != nil {
 			return Target{}, err
 		}
 		var err error
-		c, err = s.Store.GetCredential(ctx, id)
-		return Target{OrgID: c.OrgID, PrincipalID: c.PrincipalID}, err
+		v, err = get(ctx, id)
+		return target(v), err
 	})
 	if err != nil {
-		return Credential{}, err
+		var zero T
+		return zero, err
 	}
-	return c, nil
+	return v, nil
 }
 
 // GetCredential reads one credential's metadata (never its secret).
