@@ -3,7 +3,6 @@ package cli
 import (
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,22 +36,8 @@ func TestAdminCAAndStatsEndToEnd(t *testing.T) {
 	}
 	call := func(method, path, token, body string) (int, http.Header, []byte) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequest(method, s.url+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, b
+		a := ask(t, s.url, token, method, path, body)
+		return a.status, a.header, []byte(a.body)
 	}
 
 	// One bearer check that passes, three that fail (the oauth2 family's scheme).
