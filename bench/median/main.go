@@ -59,15 +59,14 @@ func load(dir string) (*series, error) {
 		}
 		s.runs++
 		s.machine = rep.Machine
-		bare := rep.Baseline.Best().RPS
 		for _, r := range append([]bench.Result{rep.Baseline}, rep.Results...) {
 			if _, seen := s.rps[r.Scheme]; !seen {
 				s.order = append(s.order, r.Scheme)
 			}
 			best := r.Best().RPS
 			s.rps[r.Scheme] = append(s.rps[r.Scheme], best)
-			if bare > 0 {
-				s.vsBare[r.Scheme] = append(s.vsBare[r.Scheme], best/bare)
+			if v := r.VsBare(rep.Baseline); v > 0 {
+				s.vsBare[r.Scheme] = append(s.vsBare[r.Scheme], v)
 			}
 		}
 	}

@@ -43,12 +43,11 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %s\nbackend: %s, %gs per concurrency level, load generator in the same process\n\n", r.Machine, r.Backend, r.DurationSec)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scheme\treq/s\tconc\tp50 ms\tp99 ms\tvs bare\tp50 x bare\tp99 x bare\traw op\traw ops/s\tvs raw\t")
-	bare := r.Baseline.Best()
 	row := func(res Result) {
 		b := res.Best()
 		vsBare := "-"
-		if bare.RPS > 0 {
-			vsBare = fmt.Sprintf("%.0f%%", 100*b.RPS/bare.RPS)
+		if v := res.VsBare(r.Baseline); v > 0 {
+			vsBare = fmt.Sprintf("%.0f%%", 100*v)
 		}
 		// Latency is compared with the bare handler at the same concurrency.
 		p50x, p99x := "-", "-"
@@ -69,6 +68,24 @@ func (r Report) WriteTable(w io.Writer) error {
 		row(res)
 	}
 	return tw.Flush()
+}
+
+// VsBare is r's best rate over the bare handler's. When r's levels were
+// measured with bare beside them (Point.BareRPS) it is over the best of
+// those rates, taken at the same times as r's own; otherwise over
+// baseline's best, measured before. 0 when there is no bare rate.
+func (r Result) VsBare(baseline Result) float64 {
+	bare := 0.0
+	for _, p := range r.Points {
+		bare = max(bare, p.BareRPS)
+	}
+	if bare == 0 {
+		bare = baseline.Best().RPS
+	}
+	if bare == 0 {
+		return 0
+	}
+	return r.Best().RPS / bare
 }
 
 // WriteJSON writes the full report.

@@ -38,6 +38,9 @@ type Point struct {
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	FirstError  string  `json:"first_error,omitempty"`
+	// BareRPS is the bare handler's rate measured beside this point, in
+	// slices alternating with its own (Runner.LoadPaired); 0 when it was not.
+	BareRPS float64 `json:"bare_rps,omitempty"`
 }
 
 // Result is a scheme's series plus its raw-crypto ceiling.
@@ -91,14 +94,84 @@ func (rn *Runner) Load(ctx context.Context, s Scheme, c int) Point {
 	if rn.Warmup > 0 {
 		rn.run(ctx, s, c, rn.Warmup, want)
 	}
-	p := rn.run(ctx, s, c, rn.Duration, want)
+	p := rn.run(ctx, s, c, rn.Duration, want).point(c)
 	if rn.Progress != nil {
 		fmt.Fprintf(rn.Progress, "  %-22s c=%-4d %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", s.Name, c, p.RPS, p.P50ms, p.P99ms, p.Errors)
 	}
 	return p
 }
 
-func (rn *Runner) run(ctx context.Context, s Scheme, c int, d time.Duration, want int) Point {
+// LoadPaired runs s at concurrency c for the runner's duration, and
+// bare beside it for as long: the time is cut into slices taken in the
+// order bare, s, s, bare, bare, s, s, bare, so a change in the machine's
+// speed while the level runs (other tenants, frequency, the collector's
+// state) falls on both alike and cancels in the ratio of their rates. The
+// point is s's; its BareRPS is bare's rate over its own slices. bare must
+// answer 200.
+func (rn *Runner) LoadPaired(ctx context.Context, s, bare Scheme, c int) Point {
+	want := s.WantStatus
+	if want == 0 {
+		want = http.StatusOK
+	}
+	if rn.Warmup > 0 {
+		rn.run(ctx, bare, c, rn.Warmup/2, http.StatusOK)
+		rn.run(ctx, s, c, rn.Warmup, want)
+	}
+	var mine, base tally
+	slice := rn.Duration / pairedSlices
+	for i := range 2 * pairedSlices {
+		// i%4 is 0 or 3 for bare: B S S B, twice.
+		if i%4 == 0 || i%4 == 3 {
+			base.add(rn.run(ctx, bare, c, slice, http.StatusOK))
+		} else {
+			mine.add(rn.run(ctx, s, c, slice, want))
+		}
+	}
+	p := mine.point(c)
+	b := base.point(c)
+	p.BareRPS = b.RPS
+	if b.Errors > 0 && p.FirstError == "" {
+		p.FirstError = "bare: " + b.FirstError
+	}
+	if rn.Progress != nil {
+		fmt.Fprintf(rn.Progress, "  %-22s c=%-4d %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  (bare beside it %.0f req/s)\n", s.Name, c, p.RPS, p.P50ms, p.P99ms, p.Errors, p.BareRPS)
+	}
+	return p
+}
+
+// pairedSlices is how many slices each side of LoadPaired gets (even, for
+// the B S S B order).
+const pairedSlices = 4
+
+// tally is what one or more timed runs of a scheme counted.
+type tally struct {
+	count, errs int64
+	elapsed     time.Duration
+	samples     []time.Duration
+	firstErr    string
+}
+
+func (t *tally) add(o tally) {
+	t.count += o.count
+	t.errs += o.errs
+	t.elapsed += o.elapsed
+	t.samples = append(t.samples, o.samples...) // each run's bounded by maxSamples
+	if t.firstErr == "" {
+		t.firstErr = o.firstErr
+	}
+}
+
+func (t tally) point(c int) Point {
+	slices.Sort(t.samples)
+	p := Point{Concurrency: c, Requests: t.count, Errors: t.errs, FirstError: t.firstErr,
+		P50ms: percentile(t.samples, 0.50), P99ms: percentile(t.samples, 0.99)}
+	if t.elapsed > 0 {
+		p.RPS = float64(t.count) / t.elapsed.Seconds()
+	}
+	return p
+}
+
+func (rn *Runner) run(ctx context.Context, s Scheme, c int, d time.Duration, want int) tally {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -161,13 +234,7 @@ func (rn *Runner) run(ctx context.Context, s Scheme, c int, d time.Duration, wan
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(samples)
-	return Point{
-		Concurrency: c, Requests: count.Load(), Errors: errs.Load(),
-		RPS:   float64(count.Load()) / elapsed.Seconds(),
-		P50ms: percentile(samples, 0.50), P99ms: percentile(samples, 0.99), FirstError: firstErr,
-	}
+	return tally{count: count.Load(), errs: errs.Load(), elapsed: time.Since(start), samples: samples, firstErr: firstErr}
 }
 
 func percentile(sorted []time.Duration, q float64) float64 {

@@ -59,6 +59,7 @@ type benchFlags struct {
 	levels      []int
 	schemes     []string
 	cpuProfile  string // directory for per-level CPU profiles
+	pairBare    bool   // measure the bare handler beside every scheme's level
 	// from the configuration, as serve resolves it
 	replayInMemory  bool
 	replayMaxKeys   int
@@ -87,9 +88,14 @@ scheme needs, and drive a closed-loop load at each concurrency level:
 
 Each scheme's best throughput and its p50/p99 latency are reported next to
 the bare handler's at the same concurrency and the raw operation's rate
-measured in the same run. Writes table.txt, results.json and throughput.svg
-under --out. The load generator shares the machine with the server. The
-replay cache follows the configuration as in serve (replay.mode: memory on
+measured in the same run. With --pair-bare (the default) each level of a
+scheme is measured in slices alternating with the bare handler's (bare,
+scheme, scheme, bare, twice), and "vs bare" is the scheme's best rate over
+the best bare rate measured beside it: on a shared machine whose speed
+drifts by tens of percent from one minute to the next, a ratio to a
+baseline taken minutes earlier measures the drift as much as the scheme. Writes table.txt, results.json
+and throughput.svg under --out. The load generator shares the machine with
+the server. The replay cache follows the configuration as in serve (replay.mode: memory on
 SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,7 +114,8 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 	fl.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "unmeasured load before each level")
 	fl.DurationVar(&f.rawDuration, "raw-duration", time.Second, "time spent measuring each raw crypto operation")
 	fl.IntSliceVar(&f.levels, "concurrency", []int{1, 4, 16, 64}, "concurrency levels (concurrent closed-loop clients)")
-	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured level (load only, not the pre-signing) to DIR/<scheme>-c<N>.pprof, the bare handler's to DIR/bare-c<N>.pprof")
+	fl.BoolVar(&f.pairBare, "pair-bare", true, "measure the bare handler again beside each scheme's level, in alternating slices, and take each scheme's \"vs bare\" from those rates (a slower machine for a while then slows both alike)")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured level (load only, not the pre-signing) to DIR/<scheme>-c<N>.pprof, the bare handler's to DIR/bare-c<N>.pprof (with --pair-bare a scheme's profile includes the bare slices beside it)")
 	fl.StringSliceVar(&f.schemes, "schemes", nil, "schemes to run (default all): "+strings.Join(benchNames(), ","))
 	return cmd
 }
@@ -212,12 +219,13 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 	rep := bench.Report{Started: time.Now().UTC(), Machine: bench.MachineDescription(), Backend: backend, DurationSec: f.duration.Seconds()}
 	fmt.Fprintln(progress, "bare net/http handler")
 	rep.Baseline = bench.Result{Scheme: "bare"}
+	bare := bench.GetScheme("bare", bareURL, nil)
 	for _, c := range f.levels {
 		stopProfile, err := startBenchProfile(f.cpuProfile, "bare", c)
 		if err != nil {
 			return err
 		}
-		rep.Baseline.Points = append(rep.Baseline.Points, runner.Load(ctx, bench.GetScheme("bare", bareURL, nil), c))
+		rep.Baseline.Points = append(rep.Baseline.Points, runner.Load(ctx, bare, c))
 		stopProfile()
 	}
 	for i, s := range schemes {
@@ -252,7 +260,11 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 				if err != nil {
 					return err
 				}
-				p = rn.Load(ctx, s.Scheme, c)
+				if f.pairBare {
+					p = rn.LoadPaired(ctx, s.Scheme, bare, c)
+				} else {
+					p = rn.Load(ctx, s.Scheme, c)
+				}
 				stopProfile()
 				if s.ranOut == nil || !s.ranOut() || attempt == 2 {
 					break
