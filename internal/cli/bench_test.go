@@ -15,14 +15,15 @@ import (
 )
 
 // TestBenchSmoke runs `authgate bench` briefly on SQLite: every scheme is
-// provisioned and served without a single failed request, and the table,
-// JSON and SVG are written.
+// provisioned and served without a single failed request, each level with
+// the bare handler measured beside it, and the table, JSON and SVG are
+// written.
 func TestBenchSmoke(t *testing.T) {
 	out := t.TempDir()
 	var stdout, progress bytes.Buffer
 	// Windows long enough for one request of the slowest case (a signed
 	// SOAP message) on a loaded 2-core machine: a smoke test, not a measurement.
-	f := &benchFlags{out: out, duration: 300 * time.Millisecond, rawDuration: 40 * time.Millisecond, levels: []int{1, 2}}
+	f := &benchFlags{out: out, duration: 300 * time.Millisecond, rawDuration: 40 * time.Millisecond, levels: []int{1, 2}, pairBare: true}
 	if err := runBench(context.Background(), "", f, &stdout, &progress); err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
@@ -48,6 +49,9 @@ func TestBenchSmoke(t *testing.T) {
 		for _, p := range r.Points {
 			if p.Requests == 0 || p.Errors != 0 {
 				t.Errorf("%s at c=%d: %d requests, %d errors (%s)", r.Scheme, p.Concurrency, p.Requests, p.Errors, p.FirstError)
+			}
+			if p.BareRPS <= 0 { // --pair-bare, the default
+				t.Errorf("%s at c=%d: no bare rate measured beside it", r.Scheme, p.Concurrency)
 			}
 		}
 	}
