@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -65,6 +66,10 @@ type benchFlags struct {
 	replayMaxKeys   int
 	readCacheMaxAge time.Duration
 	gcHeapFloorMiB  int
+	// the listener's limits and the chain's bounds, as serve applies them
+	limits       httpapi.Limits
+	maxInFlight  int
+	maxBodyBytes int64
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -74,8 +79,9 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 		Short: "Measure every authentication scheme against a bare handler and its raw crypto",
 		Long: `Start authgate in this process on loopback (SQLite in a temporary directory, or
 the PostgreSQL named by --db, which must be a throwaway database: the bench
-writes accounts, tokens and audit rows to it), provision the credentials each
-scheme needs, and drive a closed-loop load at each concurrency level:
+writes accounts, tokens and audit rows to it) behind serve's handler chain,
+listener limits and metrics (access log off), provision the credentials
+each scheme needs, and drive a closed-loop load at each concurrency level:
 
   bare          a bare net/http handler answering "ok" (the ceiling)
   bearer        GET behind oauth2 BearerAuth           raw: keyed hash + map lookup
@@ -105,6 +111,7 @@ SQLite, database on PostgreSQL; AUTHGATE_REPLAY_MODE=database compares).`,
 			}
 			f.replayInMemory, f.replayMaxKeys, f.readCacheMaxAge = cfg.ReplayInMemory(), cfg.Replay.MaxKeys, cfg.ReadCacheMaxAge
 			f.gcHeapFloorMiB = cfg.GCHeapFloorMiB
+			f.limits, f.maxInFlight, f.maxBodyBytes = cfg.HTTPLimits(), cfg.MaxInFlight, cfg.MaxBodyBytes
 			return runBench(cmd.Context(), cfg.DB, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -180,6 +187,12 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 	if err := useReplayMode(ctx, &svc, f.replayInMemory, f.replayMaxKeys, log); err != nil {
 		return err
 	}
+	// As serve observes: every outcome counted into Prometheus and the
+	// dashboard's per-minute counters, the store's latency timed.
+	reg := prometheus.NewRegistry()
+	rt := &runtime{log: log, svc: svc}
+	registerTelemetry(rt, reg)
+	svc = rt.svc
 	replayCtx, stopReplay := context.WithCancel(ctx)
 	replayDone := make(chan struct{})
 	go func() { _ = svc.Replay.Run(replayCtx); close(replayDone) }()
@@ -193,7 +206,7 @@ func runBench(ctx context.Context, dsn string, f *benchFlags, stdout, progress i
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	w, err := startBenchWorld(ctx, svc, log, tmp)
+	w, err := startBenchWorld(ctx, svc, log, tmp, f, reg)
 	if err != nil {
 		return err
 	}
@@ -360,12 +373,12 @@ func (b benchRoutes) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+benchPoPPath, b.pop.RequirePoP(taap.DefaultConfig().ResourceParts, ok))
 }
 
-func serveOn(ctx context.Context, h http.Handler, tlsCfg *tls.Config, log *slog.Logger) (string, error) {
+func serveOn(ctx context.Context, h http.Handler, tlsCfg *tls.Config, limits httpapi.Limits, log *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	srv := &httpapi.Server{Name: "bench", Handler: h, TLS: tlsCfg, Log: log, DrainTime: time.Second}
+	srv := &httpapi.Server{Name: "bench", Handler: h, TLS: tlsCfg, Log: log, DrainTime: time.Second, Limits: limits}
 	go func() { _ = srv.Serve(ctx, ln) }()
 	scheme := "http"
 	if tlsCfg != nil {
@@ -375,8 +388,9 @@ func serveOn(ctx context.Context, h http.Handler, tlsCfg *tls.Config, log *slog.
 }
 
 // startBenchWorld serves the protocol adapters behind the real handler
-// chain (access log off, as in a tuned deployment) on loopback.
-func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, tmp string) (*benchWorld, error) {
+// chain on loopback, with serve's limits and metrics (f, on reg) and the
+// access log off, as in a tuned deployment.
+func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, tmp string, f *benchFlags, reg *prometheus.Registry) (*benchWorld, error) {
 	o, err := oauth2.New(svc, oauth2.DefaultConfig(), oauth2.Options{})
 	if err != nil {
 		return nil, err
@@ -387,15 +401,18 @@ func startBenchWorld(ctx context.Context, svc core.Services, log *slog.Logger, t
 		apstrata.New(apstrata.DefaultConfig(), apstrata.DepsFrom(svc, httpapi.ClientAddr{})),
 		pop,
 	}
-	opts := httpapi.Options{Log: log, Ready: svc.Store, AccessLog: httpapi.AccessLogOff}
+	opts := httpapi.Options{Log: log, Ready: svc.Store, AccessLog: httpapi.AccessLogOff, Registry: reg, Server: "main",
+		MaxInFlight: f.maxInFlight, MaxBodyBytes: f.maxBodyBytes, Limits: f.limits}
 	w := &benchWorld{svc: svc}
-	if w.url, err = serveOn(ctx, httpapi.NewHandler(opts, mods...), nil, log); err != nil {
+	if w.url, err = serveOn(ctx, httpapi.NewHandler(opts, mods...), nil, f.limits, log); err != nil {
 		return nil, err
 	}
+	m2mOpts := opts // as serve labels an M2M TA listener's series
+	m2mOpts.Server = "m2m-bench"
 	if w.m2m, err = newM2MBench(ctx, svc); err != nil {
 		return nil, fmt.Errorf("m2m: %w", err)
 	}
-	if w.m2mURL, err = serveOn(ctx, w.m2m.env.Handler(opts), w.m2m.env.TLSConfig(), log); err != nil {
+	if w.m2mURL, err = serveOn(ctx, w.m2m.env.Handler(m2mOpts), w.m2m.env.TLSConfig(), f.limits, log); err != nil {
 		return nil, err
 	}
 	return w, nil

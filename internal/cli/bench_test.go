@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/bench"
+	"github.com/authgate/authgate/internal/config"
 )
 
 // TestBenchSmoke runs `authgate bench` briefly on SQLite: every scheme is
@@ -24,6 +25,8 @@ func TestBenchSmoke(t *testing.T) {
 	// Windows long enough for one request of the slowest case (a signed
 	// SOAP message) on a loaded 2-core machine: a smoke test, not a measurement.
 	f := &benchFlags{out: out, duration: 300 * time.Millisecond, rawDuration: 40 * time.Millisecond, levels: []int{1, 2}, pairBare: true}
+	def := config.Default() // serve's limits, as the command takes them from the configuration
+	f.limits, f.maxInFlight, f.maxBodyBytes = def.HTTPLimits(), def.MaxInFlight, def.MaxBodyBytes
 	if err := runBench(context.Background(), "", f, &stdout, &progress); err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
