@@ -36,6 +36,7 @@ func main() {
 // and the ratio to that run's bare handler.
 type series struct {
 	runs    int
+	paired  bool // some "vs bare" was taken beside the scheme (Point.BareRPS)
 	machine string
 	rps     map[string][]float64
 	vsBare  map[string][]float64
@@ -65,6 +66,9 @@ func load(dir string) (*series, error) {
 			}
 			best := r.Best().RPS
 			s.rps[r.Scheme] = append(s.rps[r.Scheme], best)
+			for _, p := range r.Points {
+				s.paired = s.paired || p.BareRPS > 0
+			}
 			if v := r.VsBare(rep.Baseline); v > 0 {
 				s.vsBare[r.Scheme] = append(s.vsBare[r.Scheme], v)
 			}
@@ -103,7 +107,11 @@ func run(dir string, w io.Writer) error {
 	if lite == nil || pg == nil {
 		return fmt.Errorf("need runs of both backends under %s/{sqlite,postgresql}/run-*", dir)
 	}
-	fmt.Fprintf(w, "machine: %s\nmedians of %d runs per backend, backends alternating run by run\n\n", pg.machine, min(lite.runs, pg.runs))
+	fmt.Fprintf(w, "machine: %s\nmedians of %d runs per backend, backends alternating run by run\n", pg.machine, min(lite.runs, pg.runs))
+	if lite.paired || pg.paired {
+		fmt.Fprintln(w, "vs bare: a scheme's best req/s over the bare handler's measured beside it (authgate bench --pair-bare)")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scheme\tSQLite req/s\tvs bare\tPostgreSQL req/s\tvs bare\tPG / SQLite\ttarget\tmet\t")
 	for _, sc := range lite.order {

@@ -47,7 +47,7 @@ func TestRunnerCountsAndReports(t *testing.T) {
 	if err := r.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(table.String(), "50%") || !strings.Contains(table.String(), "25%") {
+	if !strings.Contains(table.String(), "50%") || !strings.Contains(table.String(), "25%") || !strings.Contains(table.String(), "measured beside the scheme") {
 		t.Fatalf("table lacks the ratios to bare (the baseline's, and the one measured beside y):\n%s", table.String())
 	}
 	if err := r.WriteJSON(&js); err != nil || !json.Valid(js.Bytes()) {

@@ -40,7 +40,11 @@ func MachineDescription() string {
 // WriteTable prints the summary: best throughput per scheme, latency at
 // that point, and the ratios to the bare handler and to the raw crypto rate.
 func (r Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "machine: %s\nbackend: %s, %gs per concurrency level, load generator in the same process\n\n", r.Machine, r.Backend, r.DurationSec)
+	fmt.Fprintf(w, "machine: %s\nbackend: %s, %gs per concurrency level, load generator in the same process\n", r.Machine, r.Backend, r.DurationSec)
+	if r.paired() {
+		fmt.Fprintln(w, "vs bare: over the bare handler's rate measured beside the scheme; the bare row is the handler alone, before the schemes")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scheme\treq/s\tconc\tp50 ms\tp99 ms\tvs bare\tp50 x bare\tp99 x bare\traw op\traw ops/s\tvs raw\t")
 	row := func(res Result) {
@@ -68,6 +72,18 @@ func (r Report) WriteTable(w io.Writer) error {
 		row(res)
 	}
 	return tw.Flush()
+}
+
+// paired reports whether some result was measured with bare beside it.
+func (r Report) paired() bool {
+	for _, res := range r.Results {
+		for _, p := range res.Points {
+			if p.BareRPS > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // VsBare is r's best rate over the bare handler's. When r's levels were
