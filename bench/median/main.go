@@ -36,7 +36,7 @@ func main() {
 // and the ratio to that run's bare handler.
 type series struct {
 	runs    int
-	paired  bool // some "vs bare" was taken beside the scheme (Point.BareRPS)
+	paired  bool // some "vs bare" was taken beside the scheme (Report.Paired)
 	machine string
 	rps     map[string][]float64
 	vsBare  map[string][]float64
@@ -59,6 +59,7 @@ func load(dir string) (*series, error) {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		s.runs++
+		s.paired = s.paired || rep.Paired()
 		s.machine = rep.Machine
 		for _, r := range append([]bench.Result{rep.Baseline}, rep.Results...) {
 			if _, seen := s.rps[r.Scheme]; !seen {
@@ -66,9 +67,6 @@ func load(dir string) (*series, error) {
 			}
 			best := r.Best().RPS
 			s.rps[r.Scheme] = append(s.rps[r.Scheme], best)
-			for _, p := range r.Points {
-				s.paired = s.paired || p.BareRPS > 0
-			}
 			if v := r.VsBare(rep.Baseline); v > 0 {
 				s.vsBare[r.Scheme] = append(s.vsBare[r.Scheme], v)
 			}

@@ -41,7 +41,7 @@ func MachineDescription() string {
 // that point, and the ratios to the bare handler and to the raw crypto rate.
 func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %s\nbackend: %s, %gs per concurrency level, load generator in the same process\n", r.Machine, r.Backend, r.DurationSec)
-	if r.paired() {
+	if r.Paired() {
 		fmt.Fprintln(w, "vs bare: over the bare handler's rate measured beside the scheme; the bare row is the handler alone, before the schemes")
 	}
 	fmt.Fprintln(w)
@@ -74,8 +74,8 @@ func (r Report) WriteTable(w io.Writer) error {
 	return tw.Flush()
 }
 
-// paired reports whether some result was measured with bare beside it.
-func (r Report) paired() bool {
+// Paired reports whether some result was measured with bare beside it.
+func (r Report) Paired() bool {
 	for _, res := range r.Results {
 		for _, p := range res.Points {
 			if p.BareRPS > 0 {
