@@ -423,6 +423,19 @@ func RandomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// RandomIdentifier is RandomToken for the identifiers people pass to the
+// command line as arguments (a client id, an access key, a PSK identity):
+// it never starts with "-", which would make one read as a flag (one draw
+// in 64 did). The first character is drawn again until it is not, so the
+// rest stays uniform.
+func RandomIdentifier(n int) string {
+	for {
+		if v := RandomToken(n); v == "" || v[0] != '-' {
+			return v
+		}
+	}
+}
+
 // NewID returns a random 128-bit identifier as 32 lower-case hex digits.
 func NewID() string {
 	b := make([]byte, 16)

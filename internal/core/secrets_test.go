@@ -119,6 +119,27 @@ func TestRandomTokenUnique(t *testing.T) {
 	}
 }
 
+// TestRandomIdentifierNeverAFlag: an identifier handed to people never
+// starts with "-" (about 160 of these 10,000 draws would with RandomToken)
+// and is otherwise RandomToken's form, every other first character still
+// drawn.
+func TestRandomIdentifierNeverAFlag(t *testing.T) {
+	firsts := map[byte]bool{}
+	for i := 0; i < 10000; i++ {
+		v := RandomIdentifier(48)
+		if len(v) != 64 || strings.ContainsAny(v, "+/=") {
+			t.Fatalf("identifier %q is not 48 bytes of unpadded base64url", v)
+		}
+		if v[0] == '-' {
+			t.Fatalf("identifier %q starts with '-': a command line reads it as a flag", v)
+		}
+		firsts[v[0]] = true
+	}
+	if len(firsts) != 63 {
+		t.Fatalf("%d distinct first characters, want the 63 of base64url other than '-'", len(firsts))
+	}
+}
+
 func TestErrorKinds(t *testing.T) {
 	err := Wrap(KindUnavailable, "database unavailable", bytes.ErrTooLarge)
 	if KindOf(err) != KindUnavailable || ReasonOf(err) != "database unavailable" {

@@ -74,7 +74,7 @@ func (s *Credentials) Create(ctx context.Context, spec CredentialSpec) (Credenti
 		CreatedAt: s.clock.Now(), ExpiresAt: spec.ExpiresAt,
 	}
 	if c.Lookup == "" {
-		c.Lookup = RandomToken(48)
+		c.Lookup = RandomIdentifier(48)
 	}
 	secret := spec.Secret
 	withSecret, sealed := hasSecret(spec.Kind)

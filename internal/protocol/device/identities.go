@@ -121,7 +121,7 @@ const pskBytes = 32
 func (i *Identities) createPSK(w http.ResponseWriter, r *http.Request) {
 	c := caller(r)
 	ctx := r.Context()
-	identity := core.RandomToken(18)
+	identity := core.RandomIdentifier(18)
 	p, err := i.svc.CreatePrincipal(ctx, c.OrgID(), core.PrincipalDevice, "psk-"+identity)
 	if err != nil {
 		i.fail(w, r, err)

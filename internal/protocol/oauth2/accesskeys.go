@@ -140,7 +140,7 @@ func (m *Module) createKey(w http.ResponseWriter, r *http.Request) {
 		}
 		orgID = org.ID
 	}
-	key := core.RandomToken(keyBytes)
+	key := core.RandomIdentifier(keyBytes)
 	p, err := m.svc.CreatePrincipal(ctx, orgID, core.PrincipalUser, "accesskey-"+core.NewID())
 	if err != nil {
 		writeError(w, r, m.log, err, ctxResource, "")
