@@ -52,8 +52,9 @@ type (
 	// master key, and under the previous ones during a rotation.
 	keyring interface {
 		Hash(purpose, value string) []byte
+		HashKeyed(purpose, value string) ([]byte, string)
 		HashUnder(id, purpose, value string) ([]byte, bool)
-		Fallbacks() []string
+		OthersThan(id string) []string
 	}
 )
 
@@ -101,8 +102,9 @@ func (m *Module) validCSRF(value, got string) bool {
 	if err != nil || len(got) > 128 {
 		return false
 	}
-	ok := subtle.ConstantTimeCompare(m.d.Keys.Hash(csrfPurpose, value), b) == 1
-	for _, id := range m.d.Keys.Fallbacks() {
+	want, active := m.d.Keys.HashKeyed(csrfPurpose, value)
+	ok := subtle.ConstantTimeCompare(want, b) == 1
+	for _, id := range m.d.Keys.OthersThan(active) { // not Fallbacks: the active key may have changed since
 		if want, known := m.d.Keys.HashUnder(id, csrfPurpose, value); known {
 			ok = subtle.ConstantTimeCompare(want, b) == 1 || ok
 		}

@@ -161,15 +161,24 @@ func (k *Keyring) Resolve(id string) string {
 
 // Fallbacks lists the known, unretired keys other than the active one:
 // those a lookup by keyed hash must also try during a rotation. Usually
-// empty.
-func (k *Keyring) Fallbacks() []string {
-	active := k.ActiveKeyID()
+// empty. A lookup that has already hashed under the active key asks
+// OthersThan that key's id instead: the active key may change between the
+// two calls.
+func (k *Keyring) Fallbacks() []string { return k.OthersThan(k.ActiveKeyID()) }
+
+// OthersThan lists the known, unretired keys other than id: what a lookup
+// that hashed under id (HashKeyed) must also try. Asking Fallbacks after
+// HashKeyed instead would, when this node follows a rotation in between,
+// leave out the newly active key and try the one already hashed under
+// again: a value stored under the new key (by a node that followed
+// first) would be refused.
+func (k *Keyring) OthersThan(id string) []string {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	var out []string
-	for _, id := range k.ids {
-		if id != active && !k.retired[id] {
-			out = append(out, id)
+	for _, other := range k.ids {
+		if other != id && !k.retired[other] {
+			out = append(out, other)
 		}
 	}
 	return out

@@ -260,7 +260,8 @@ func (s *Tokens) Find(ctx context.Context, value string) (Token, error) {
 	if err == nil || KindOf(err) != KindNotFound {
 		return t, err
 	}
-	for _, id := range s.keys.Fallbacks() {
+	others := s.keys.OthersThan(active) // the keys this lookup did not hash under
+	for _, id := range others {
 		old, ok := s.keys.HashUnder(id, tokenPurpose, value)
 		if !ok {
 			continue
@@ -275,12 +276,19 @@ func (s *Tokens) Find(ctx context.Context, value string) (Token, error) {
 		if s.keys.Resolve(t.KeyID) != id {
 			continue // a hash under one key never stands for a token stored under another
 		}
-		if moved, err := s.store.RehashToken(ctx, t.ID, old, hash, active); err == nil && moved {
-			t.Hash, t.KeyID = hash, active
+		// Moved to the key active now, which is not the one hashed under
+		// first when this node followed a rotation meanwhile (then the
+		// token may already be under it).
+		cur, curID := s.keys.HashKeyed(tokenPurpose, value)
+		if curID == id {
+			return t, nil
+		}
+		if moved, err := s.store.RehashToken(ctx, t.ID, old, cur, curID); err == nil && moved {
+			t.Hash, t.KeyID = cur, curID
 		}
 		return t, nil
 	}
-	if len(s.keys.Fallbacks()) > 0 {
+	if len(others) > 0 {
 		// Missed under every key: another node may have moved the token
 		// between the first lookup and the previous keys' (a move is one
 		// atomic update), so the active key's hash is asked once more.
