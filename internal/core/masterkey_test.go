@@ -334,22 +334,41 @@ func (m *movingStore) GetTokenByHash(ctx context.Context, hash []byte) (core.Tok
 	return t, err
 }
 
+// holderUnderOldKey makes a holder (its access token hashed under oldKey)
+// on a node with only oldKey, on the SQLite database at path, then runs
+// before (nodes to start before the rotation; nil for none).
+func holderUnderOldKey(t *testing.T, path string, oldKey []byte, before func()) holder {
+	t.Helper()
+	a, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey})
+	if err := a.CheckKeyring(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := newHolder(t, a, "acme")
+	if before != nil {
+		before()
+	}
+	return h
+}
+
+// rotateTo starts a node knowing newKey and oldKey on path and rotates
+// the database to newKey from it.
+func rotateTo(t *testing.T, path string, newKey, oldKey []byte) core.Services {
+	t.Helper()
+	b, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
+	if _, err := b.RotateMasterKey(context.Background(), core.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestTokenMovedByAnotherNodeMeanwhile: a token whose hash another node
 // moves to the new key between this node's lookup under the new key and
 // its lookup under the old one is still found.
 func TestTokenMovedByAnotherNodeMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "authgate.db")
-	oldKey, newKey := masterKey(t), masterKey(t)
-	a, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey})
-	if err := a.CheckKeyring(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := newHolder(t, a, "acme")
-	b, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
-	if _, err := b.RotateMasterKey(ctx, core.RotateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	path, oldKey, newKey := filepath.Join(t.TempDir(), "authgate.db"), masterKey(t), masterKey(t)
+	h := holderUnderOldKey(t, path, oldKey, nil)
+	b := rotateTo(t, path, newKey, oldKey)
 	other, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
 	ms := &movingStore{Store: b.Store}
 	ms.move = func() {
@@ -400,21 +419,15 @@ func BenchmarkRotateMasterKey(b *testing.B) {
 // 401s in about one run in ten).
 func TestTokenLookupWhileThisNodeFollowsTheRotation(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "authgate.db")
-	oldKey, newKey := masterKey(t), masterKey(t)
-	a, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey})
-	if err := a.CheckKeyring(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := newHolder(t, a, "acme")
-	lagging, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey, PreviousMasterKeys: [][]byte{newKey}})
-	if err := lagging.CheckKeyring(ctx); err != nil || lagging.Keys.ActiveKeyID() != core.KeyID(oldKey) {
-		t.Fatalf("lagging node: %v, active %s", err, lagging.Keys.ActiveKeyID())
-	}
-	b, _ := agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: newKey, PreviousMasterKeys: [][]byte{oldKey}})
-	if _, err := b.RotateMasterKey(ctx, core.RotateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	path, oldKey, newKey := filepath.Join(t.TempDir(), "authgate.db"), masterKey(t), masterKey(t)
+	var lagging core.Services
+	h := holderUnderOldKey(t, path, oldKey, func() {
+		lagging, _ = agtest.NewServices(t, agtest.Options{SQLitePath: path, MasterKey: oldKey, PreviousMasterKeys: [][]byte{newKey}})
+		if err := lagging.CheckKeyring(ctx); err != nil || lagging.Keys.ActiveKeyID() != core.KeyID(oldKey) {
+			t.Fatalf("lagging node: %v, active %s", err, lagging.Keys.ActiveKeyID())
+		}
+	})
+	b := rotateTo(t, path, newKey, oldKey)
 	if tok, err := b.Tokens.Find(ctx, h.token); err != nil || tok.KeyID != core.KeyID(newKey) { // moved by the node that rotated
 		t.Fatalf("the rotating node: %+v %v", tok, err)
 	}
